@@ -1,0 +1,69 @@
+// swift-tools-version:6.0
+//
+// SwiftWS — an embeddable WebSocket library (RFC 6455 + RFC 7692) with a Swift core and a C API.
+//
+// Layers (arrows point down only; see ../shared/DESIGN.md and docs/ARCHITECTURE.md):
+//   SwiftWSCAPI (@_cdecl exports, product `swiftws` = libswiftws.so)
+//   SwiftWS (Swift API, product `SwiftWS`)
+//   SwiftWSNetworking (epoll loop, sockets, timers, servers, clients)
+//   SwiftWSCore (sans-I/O protocol: handshake, frames, UTF-8, close, permessage-deflate)
+// Library targets use only the standard library, Glibc, zlib and (for TLS) OpenSSL: no Foundation.
+import PackageDescription
+
+/// Settings shared by every library target: `any` must be spelled out, so that existentials
+/// (slow dynamic dispatch) are visible wherever they appear.
+let librarySwiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "SwiftWS",
+    products: [
+        // The Swift API: `import SwiftWS`.
+        .library(name: "SwiftWS", targets: ["SwiftWS"]),
+        // The C API: libswiftws.so, declared in include/swiftws.h.
+        .library(name: "swiftws", type: .dynamic, targets: ["SwiftWSCAPI"]),
+    ],
+    targets: [
+        // The public C header, shared by the Swift exports and C programs.
+        .target(
+            name: "CSwiftWS",
+            path: ".",
+            sources: ["Sources/CSwiftWS/anchor.c"],
+            publicHeadersPath: "include"
+        ),
+        // System zlib (Debian: zlib1g-dev) for permessage-deflate.
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // Layer 1: the sans-I/O protocol core.
+        .target(
+            name: "SwiftWSCore",
+            dependencies: ["CZlib"],
+            swiftSettings: librarySwiftSettings
+        ),
+        // Layer 2: event loop, sockets, timers, servers and clients.
+        .target(
+            name: "SwiftWSNetworking",
+            dependencies: ["SwiftWSCore"],
+            swiftSettings: librarySwiftSettings
+        ),
+        // Layer 3: the Swift API.
+        .target(
+            name: "SwiftWS",
+            dependencies: ["SwiftWSNetworking", "SwiftWSCore"],
+            swiftSettings: librarySwiftSettings
+        ),
+        // Layer 4: the C API, thin @_cdecl exports over the Swift layers.
+        .target(
+            name: "SwiftWSCAPI",
+            dependencies: ["CSwiftWS", "SwiftWS", "SwiftWSNetworking", "SwiftWSCore"],
+            swiftSettings: librarySwiftSettings
+        ),
+        .testTarget(name: "SwiftWSCoreTests", dependencies: ["SwiftWSCore"]),
+        .testTarget(name: "SwiftWSNetworkingTests", dependencies: ["SwiftWSNetworking", "SwiftWSCore"]),
+    ]
+)

@@ -1,0 +1,4 @@
+import Testing
+@testable import SwiftWSNetworking
+
+@Suite struct NetworkingPlaceholderTests {}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what it needs, then runs every layer's tests.
+#   swift test   — protocol core, networking, Swift API (Swift Testing)
+#   fuzz         — each libFuzzer target briefly (FUZZ_SECONDS, default 20 s each)
+#   ctest        — C API tests (once CMakeLists.txt exists)
+#   pytest       — Python bindings (once bindings/python/tests exists)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+echo "== swift build"
+swift build --build-tests
+echo "== swift test"
+swift test --skip-build
+
+echo "== fuzz (brief)"
+bash fuzz/run.sh --all --seconds "${FUZZ_SECONDS:-20}"
+
+if [ -f CMakeLists.txt ] && [ -d Tests/C ] && grep -q add_test -r Tests/C CMakeLists.txt 2>/dev/null; then
+    echo "== ctest"
+    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Debug >/dev/null
+    cmake --build build
+    ctest --test-dir build --output-on-failure
+fi
+
+if [ -d bindings/python/tests ]; then
+    echo "== pytest"
+    .venv/bin/python -m pytest bindings/python/tests -q
+fi
+echo "== all tests passed"
