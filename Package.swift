@@ -39,16 +39,18 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // Linux headers the Glibc module lacks (getrandom, epoll, eventfd, timerfd).
+        .systemLibrary(name: "CSwiftWSSystem", path: "Sources/CSwiftWSSystem"),
         // Layer 1: the sans-I/O protocol core.
         .target(
             name: "SwiftWSCore",
-            dependencies: ["CZlib"],
+            dependencies: ["CZlib", "CSwiftWSSystem"],
             swiftSettings: librarySwiftSettings
         ),
         // Layer 2: event loop, sockets, timers, servers and clients.
         .target(
             name: "SwiftWSNetworking",
-            dependencies: ["SwiftWSCore"],
+            dependencies: ["SwiftWSCore", "CSwiftWSSystem"],
             swiftSettings: librarySwiftSettings
         ),
         // Layer 3: the Swift API.

@@ -31,6 +31,7 @@ for target in "${targets[@]}"; do
     swiftc -sanitize=fuzzer,address -parse-as-library -O -g \
         -module-name SwiftWSCore \
         -Xcc -fmodule-map-file=Sources/CZlib/module.modulemap -I Sources/CZlib \
+        -Xcc -fmodule-map-file=Sources/CSwiftWSSystem/module.modulemap -I Sources/CSwiftWSSystem \
         $core_sources "fuzz/targets/$target.swift" -lz -o "$binary" >"fuzz/out/$target.build.log" 2>&1 \
         || { grep -v "Cannot export local symbol" "fuzz/out/$target.build.log" | tail -n 40; exit 1; }
     mkdir -p "fuzz/out/$target" "fuzz/corpus/$target"

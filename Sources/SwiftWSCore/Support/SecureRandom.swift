@@ -1,4 +1,5 @@
 import Glibc
+import CSwiftWSSystem
 
 /// Random bytes from the kernel (`getrandom(2)`), for Sec-WebSocket-Key and frame masking keys.
 ///
