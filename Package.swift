@@ -45,6 +45,7 @@ let package = Package(
         .target(
             name: "SwiftWSCore",
             dependencies: ["CZlib", "CSwiftWSSystem"],
+            exclude: ["Session/README.md"],
             swiftSettings: librarySwiftSettings
         ),
         // Layer 2: event loop, sockets, timers, servers and clients.
