@@ -48,6 +48,43 @@ public enum Masking {
         }
     }
 
+    /// Unmasks like `apply` and, in the same pass, checks for non-ASCII bytes (the high bit), so
+    /// that ASCII text needs no second pass for UTF-8 validation.
+    /// - Returns: how many leading bytes of the unmasked `buffer` are known to be ASCII (a
+    ///   multiple of 32, or the whole buffer but its last `count mod 32` bytes). The UTF-8
+    ///   validator only needs to look at the rest.
+    @inlinable
+    public static func applyReturningASCIIPrefix(maskKey: UInt32, to buffer: UnsafeMutableRawBufferPointer,
+                                                 payloadOffset: Int) -> Int {
+        guard let base = buffer.baseAddress else { return 0 }
+        let count = buffer.count
+        let shift = UInt32(truncatingIfNeeded: (payloadOffset & 3) &* 8)
+        let key = (maskKey &>> shift) | (maskKey &<< ((32 &- shift) & 31))
+        let key64 = littleEndianKey(UInt64(key) | (UInt64(key) &<< 32))
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        var index = 0
+        var asciiPrefix = -1
+        while index &+ 32 <= count {
+            let p = base + index
+            let a = p.loadUnaligned(as: UInt64.self) ^ key64
+            let b = p.loadUnaligned(fromByteOffset: 8, as: UInt64.self) ^ key64
+            let c = p.loadUnaligned(fromByteOffset: 16, as: UInt64.self) ^ key64
+            let d = p.loadUnaligned(fromByteOffset: 24, as: UInt64.self) ^ key64
+            p.storeBytes(of: a, as: UInt64.self)
+            p.storeBytes(of: b, toByteOffset: 8, as: UInt64.self)
+            p.storeBytes(of: c, toByteOffset: 16, as: UInt64.self)
+            p.storeBytes(of: d, toByteOffset: 24, as: UInt64.self)
+            if (a | b | c | d) & highBits != 0 && asciiPrefix < 0 { asciiPrefix = index }
+            index &+= 32
+        }
+        if asciiPrefix < 0 { asciiPrefix = index }
+        // The rest (< 32 bytes): plain unmasking; the key is aligned again since index % 4 == 0.
+        if index < count {
+            apply(maskKey: key, to: UnsafeMutableRawBufferPointer(start: base + index, count: count &- index), payloadOffset: 0)
+        }
+        return asciiPrefix
+    }
+
     /// The key word in memory order: a no-op on little-endian hosts.
     @inlinable @inline(__always)
     static func littleEndianKey(_ key64: UInt64) -> UInt64 { key64.littleEndian }

@@ -139,8 +139,17 @@ public final class Session {
                     headerScratchCount = rest.count
                     cursor = end
                 case .header(let header):
-                    cursor &+= header.headerLength
-                    beginFrame(header, onEvent)
+                    if isWholeUnfragmentedMessage(header, available: rest.count) {
+                        // Fast path for the common case (one frame = one message, all in this
+                        // read): no per-session state is touched, nothing is copied.
+                        let payload = UnsafeMutableRawBufferPointer(start: base + cursor + header.headerLength,
+                                                                    count: header.payloadLength)
+                        cursor &+= header.headerLength &+ header.payloadLength
+                        deliverWholeMessage(header, payload, onEvent)
+                    } else {
+                        cursor &+= header.headerLength
+                        beginFrame(header, onEvent)
+                    }
                 case .failure(let error):
                     fail(error, onEvent)
                 }
@@ -187,6 +196,48 @@ public final class Session {
         if closeStatus == nil { closeStatus = CloseStatus(code: error.closeCode, reason: error.reason) }
         state = .closed
         onEvent(.failed(error))
+    }
+
+    /// Whether the frame is a whole message that `deliverWholeMessage` may handle: a final text or
+    /// binary frame, no message in progress, within every limit, not streamed, not compressed,
+    /// and its payload entirely in the `available` bytes. Anything else takes the general path,
+    /// which gives the same events (the property tests and the fuzzer check this).
+    @inline(__always)
+    private func isWholeUnfragmentedMessage(_ header: FrameHeader, available: Int) -> Bool {
+        let opcode = header.opcode
+        return header.isFinal && !header.rsv1 && (opcode == .text || opcode == .binary)
+            && header.payloadLength <= available &- header.headerLength
+            && messageKind == nil
+            && header.payloadLength <= configuration.maxFrameSize
+            && header.payloadLength <= configuration.maxMessageSize
+            && header.payloadLength <= (configuration.streamingThreshold ?? .max)
+    }
+
+    /// Unmasks, validates and delivers a message for which `isWholeUnfragmentedMessage` holds.
+    @inline(__always)
+    private func deliverWholeMessage(_ header: FrameHeader, _ payload: UnsafeMutableRawBufferPointer,
+                                     _ onEvent: (SessionEvent) -> Void) {
+        let bytes = UnsafeRawBufferPointer(payload)
+        if header.opcode == .text {
+            // One pass unmasks and skips the ASCII prefix; the validator sees only the rest.
+            var asciiPrefix = 0
+            if let maskKey = header.maskKey {
+                asciiPrefix = Masking.applyReturningASCIIPrefix(maskKey: maskKey, to: payload, payloadOffset: 0)
+            }
+            var validator = UTF8Validator()
+            if validator.validate(UnsafeRawBufferPointer(rebasing: bytes[asciiPrefix...])) != nil {
+                return fail(.invalidUTF8(), onEvent)
+            }
+            if !validator.isAtBoundary {
+                return fail(.invalidUTF8("text message ends inside a UTF-8 sequence"), onEvent)
+            }
+            onEvent(.text(bytes))
+        } else {
+            if let maskKey = header.maskKey {
+                Masking.apply(maskKey: maskKey, to: payload, payloadOffset: 0)
+            }
+            onEvent(.binary(bytes))
+        }
     }
 
     /// Header-time rules that need the connection's history (RFC 6455 section 5.4) and limits.
@@ -249,8 +300,14 @@ public final class Session {
 
     /// Handles the next piece of the current frame's payload (all of it, or what this read holds).
     private func consumePayload(_ chunk: UnsafeMutableRawBufferPointer, _ onEvent: (SessionEvent) -> Void) {
+        // Bytes at the start of the chunk known to be ASCII, which UTF-8 validation may skip.
+        var asciiPrefix = 0
         if frameIsMasked {
-            Masking.apply(maskKey: frameMaskKey, to: chunk, payloadOffset: frameOffset)
+            if messageKind == .text && !frameOpcode.isControl && receivedTextValidator.isAtBoundary {
+                asciiPrefix = Masking.applyReturningASCIIPrefix(maskKey: frameMaskKey, to: chunk, payloadOffset: frameOffset)
+            } else {
+                Masking.apply(maskKey: frameMaskKey, to: chunk, payloadOffset: frameOffset)
+            }
         }
         let isWholeFrame = frameOffset == 0 && chunk.count == frameLength
         frameOffset &+= chunk.count
@@ -277,7 +334,8 @@ public final class Session {
         // Section 8.1: fail fast on invalid UTF-8, even in the middle of a fragment.
         // (permessage-deflate: UTF-8 is to be checked after inflating, not on compressed bytes.)
         if kind == .text {
-            if receivedTextValidator.validate(piece) != nil {
+            // ASCII bytes leave a validator at a boundary unchanged, so skipping them is exact.
+            if receivedTextValidator.validate(UnsafeRawBufferPointer(rebasing: piece[asciiPrefix...])) != nil {
                 return fail(.invalidUTF8(), onEvent)
             }
             if endsMessage && !receivedTextValidator.isAtBoundary {
