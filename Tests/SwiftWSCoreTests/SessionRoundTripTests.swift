@@ -50,6 +50,34 @@ struct SessionRoundTripTests {
         #expect(server.feed(client.takeOutput()) == [.text([0xE2, 0x82, 0xAC])])
     }
 
+    /// An echo server sends from inside the event callback, for messages delivered from the
+    /// input buffer, from the reassembly buffer and from the control-frame buffer; exclusivity
+    /// checks (debug builds) would trap on an overlapping access.
+    @Test func sendingFromInsideTheCallbackIsAllowed() {
+        let server = serverSession()
+        let input = frame(0x1, hello) + frame(0x2, [1, 2], fin: false) + frame(0x0, [3]) + frame(0x9, [4])
+            + frame(0x8, [0x03, 0xE8])
+        var seen: [RecordedEvent] = []
+        var cuts = Array(0..<input.count)  // byte by byte: every payload goes through a session buffer
+        cuts.removeFirst()
+        for (start, end) in zip([0] + cuts, cuts + [input.count]) {
+            server.receive(Array(input[start..<end])) { event in
+                seen.append(RecordedEvent(event))
+                switch event {
+                case .text(let bytes): try? server.send(text: bytes)
+                case .binary(let bytes): try? server.send(binary: bytes)
+                case .ping(let bytes): try? server.ping(bytes)
+                case .closeReceived: try? server.close()  // already answered: must throw, not trap
+                default: break
+                }
+            }
+        }
+        #expect(seen == [.text(hello), .binary([1, 2, 3]), .ping([4]), .closeReceived(code: 1000, reason: "")])
+        let frames = server.takeOutputFrames()
+        #expect(frames.map(\.opcode) == [.text, .binary, .pong, .ping, .close])
+        #expect(frames.map(\.payload) == [hello, [1, 2, 3], [4], [4], [0x03, 0xE8]])
+    }
+
     @Test func broadcastFrameIsBuiltOnceAndQueuedOnManySessions() throws {
         let built = Array("news".utf8).withUnsafeBytes { FrameEncoder.serverFrame(opcode: .text, payload: $0) }
         let servers = (0..<3).map { _ in serverSession() }
@@ -80,10 +108,10 @@ struct SessionSplitPropertyTests {
         var bytes: [UInt8] = []
         var expected: [RecordedEvent] = []
         let alphabet = ["a", "é", "€", "𝄞", " ", "Z"].map { Array($0.utf8) }
-        for _ in 0..<Int.random(in: 1...25, using: &rng) {
+        for _ in 0..<Int.random(in: 1...12, using: &rng) {
             let isText = Bool.random(using: &rng)
             var payload: [UInt8] = []
-            let size = [0, 3, 40, 130, 300, 70000][Int.random(in: 0...5, using: &rng)]
+            let size = [0, 3, 40, 130, 300, 3000, 70000][Int.random(in: 0...6, using: &rng)]
             while payload.count < size {
                 payload += isText ? alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] : [UInt8.random(in: 0...255, using: &rng)]
             }
@@ -125,7 +153,7 @@ struct SessionSplitPropertyTests {
 
     @Test(arguments: [false, true])
     func wholeByteByByteAndRandomSplitsAgree(streaming: Bool) {
-        for seed: UInt64 in 1...30 {
+        for seed: UInt64 in 1...20 {
             let (bytes, expected) = Self.randomStream(seed: seed, streaming: streaming)
             let wholeSession = serverSession(configure(streaming))
             let whole = wholeSession.feed(bytes)

@@ -48,19 +48,6 @@ struct ByteBuffer {
         end &+= bytes.count
     }
 
-    /// Appends `bytes` (a `String`'s UTF-8 view or similar).
-    mutating func append<Bytes: Collection>(contentsOf bytes: Bytes) where Bytes.Element == UInt8 {
-        let count = bytes.count
-        reserveTail(count)
-        let destination = storage! + end
-        var offset = 0
-        for byte in bytes {
-            destination.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self)
-            offset &+= 1
-        }
-        end &+= count
-    }
-
     /// Appends `count` uninitialised bytes and returns where they start, for the caller to fill
     /// before the next mutation.
     mutating func appendUninitialized(_ count: Int) -> UnsafeMutableRawPointer {
