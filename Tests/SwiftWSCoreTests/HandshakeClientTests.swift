@@ -66,6 +66,7 @@ struct HandshakeClientTests {
         ("::1", 9001, false, "[::1]:9001"),
         ("[::1]", nil, true, "[::1]"),
         ("fe80::1", 443, true, "[fe80::1]"),
+        ("::ffff:192.0.2.1", 8443, true, "[::ffff:192.0.2.1]:8443"),
     ])
     func hostHeaderOmitsDefaultPortAndBracketsIPv6(host: String, port: Int?, secure: Bool, expected: String) throws {
         #expect(try ClientHandshake.hostHeader(host: host, port: port, secure: secure) == expected)
@@ -96,6 +97,8 @@ struct HandshakeClientTests {
         #expect(refusal { () throws(HandshakeError) in try ClientHandshake(host: "a b") } == .invalidArgument)
         #expect(refusal { () throws(HandshakeError) in try ClientHandshake(host: "user@host") } == .invalidArgument)
         #expect(refusal { () throws(HandshakeError) in try ClientHandshake(host: "a", port: 0) } == .invalidArgument)
+        #expect(refusal { () throws(HandshakeError) in try ClientHandshake(host: "example.com:8080") } == .invalidArgument)
+        #expect(refusal { () throws(HandshakeError) in try ClientHandshake(host: "[::1") } == .invalidArgument)
         #expect(refusal { () throws(HandshakeError) in try ClientHandshake(host: "a", port: 70000) } == .invalidArgument)
         #expect(refusal { () throws(HandshakeError) in try ClientHandshake(host: "a", path: "chat") } == .invalidArgument)
         #expect(refusal { () throws(HandshakeError) in try ClientHandshake(host: "a", path: "/a b") } == .invalidArgument)

@@ -28,7 +28,8 @@ public struct ClientHandshake {
     /// Builds the request for `ws[s]://host[:port]path[?query]`.
     ///
     /// - Parameters:
-    ///   - host: a DNS name or IP address; an IPv6 literal (containing ':') is written in brackets.
+    ///   - host: a DNS name or IP address; an IPv6 literal (with or without brackets) is written
+    ///     in brackets.
     ///   - port: the TCP port; written in Host only when it is not the scheme's default (80 for
     ///     ws, 443 for wss), as RFC 6455 section 4.1 item 4 asks.
     ///   - secure: wss (only decides the default port here; TLS is the transport's business).
@@ -184,7 +185,24 @@ public struct ClientHandshake {
         guard !name.isEmpty, name.utf8.allSatisfy(allowed) else {
             throw HandshakeError(.invalidArgument, "host is empty or holds characters not allowed in a host name")
         }
-        if name.utf8.contains(UInt8(ascii: ":")) { name = "[" + name + "]" }  // IPv6 literal
+        if name.utf8.contains(UInt8(ascii: ":")) {
+            // An IPv6 literal: hex digits, ':' and '.' (embedded IPv4) only, so that "host:port"
+            // passed as a host is refused instead of being bracketed into nonsense. Zone IDs
+            // (RFC 6874) are not supported: they mean nothing to the server.
+            let isIPv6Character: (UInt8) -> Bool = { byte in
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"),
+                     UInt8(ascii: "A")...UInt8(ascii: "F"), UInt8(ascii: ":"), UInt8(ascii: "."):
+                    return true
+                default:
+                    return false
+                }
+            }
+            guard name.utf8.allSatisfy(isIPv6Character) else {
+                throw HandshakeError(.invalidArgument, "host with ':' is not an IPv6 address (give the port separately)")
+            }
+            name = "[" + name + "]"
+        }
         guard let port else { return name }
         guard (1...65535).contains(port) else { throw HandshakeError(.invalidArgument, "port \(port) is not in 1...65535") }
         return port == (secure ? 443 : 80) ? name : name + ":" + String(port)

@@ -1,3 +1,13 @@
+// Handshake/: the RFC 6455 opening handshake, sans-I/O, both roles. An incremental HTTP/1.1 head
+// parser (HTTPRequestParser, HTTPResponseParser), HTTPHeaders, ServerHandshake -> UpgradeRequest ->
+// 101 response, ClientHandshake -> request bytes -> ServerAnswer, HandshakeError, and the SHA-1 and
+// Base64 that Sec-WebSocket-Accept needs.
+//
+// Decisions: CR LF line endings only (bare LF rejected); obs-fold rejected; origin-form request
+// targets only; non-GET is 405 with `Allow: GET`; a wrong or missing Sec-WebSocket-Version is 426
+// with `Sec-WebSocket-Version: 13`; a head over 8 KiB or with over 64 header lines is 431; every
+// other request failure is 400. Extension negotiation stays with the caller (see below).
+
 /// The server half of the opening handshake (RFC 6455 section 4.2), without I/O.
 ///
 /// Feed received bytes to `receive` until it returns `.complete(request, consumed:)`; the bytes
