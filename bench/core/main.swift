@@ -45,7 +45,10 @@ let targetBytesPerRepetition = 256 << 20  // payload per repetition: long enough
 var rows: [Row] = []
 var sink = 0
 
-for (label, size, perBuffer) in [("16 B", 16, 16384), ("1 KiB", 1024, 256), ("64 KiB", 65536, 4), ("1 MiB", 1 << 20, 1)] {
+// Optional arguments pick sizes by label, e.g. `swiftws-bench-core 16B 1MiB` (for profiling).
+let only = Set(CommandLine.arguments.dropFirst())
+for (label, size, perBuffer) in [("16 B", 16, 16384), ("1 KiB", 1024, 256), ("64 KiB", 65536, 4), ("1 MiB", 1 << 20, 1)]
+    where only.isEmpty || only.contains(String(label.filter { $0 != " " })) {
     var buffer = makeBuffer(messageSize: size, count: perBuffer)
     let payloadPerBuffer = size * perBuffer
     let rounds = max(1, targetBytesPerRepetition / payloadPerBuffer)

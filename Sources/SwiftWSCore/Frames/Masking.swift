@@ -50,9 +50,9 @@ public enum Masking {
 
     /// Unmasks like `apply` and, in the same pass, checks for non-ASCII bytes (the high bit), so
     /// that ASCII text needs no second pass for UTF-8 validation.
-    /// - Returns: how many leading bytes of the unmasked `buffer` are known to be ASCII (a
-    ///   multiple of 32, or the whole buffer but its last `count mod 32` bytes). The UTF-8
-    ///   validator only needs to look at the rest.
+    /// - Returns: how many leading bytes of the unmasked `buffer` are known to be ASCII: `count`
+    ///   when all are, otherwise at most the offset of the first non-ASCII byte (the start of the
+    ///   block holding it). The UTF-8 validator only needs to look at the rest.
     @inlinable
     public static func applyReturningASCIIPrefix(maskKey: UInt32, to buffer: UnsafeMutableRawBufferPointer,
                                                  payloadOffset: Int) -> Int {
@@ -77,12 +77,22 @@ public enum Masking {
             if (a | b | c | d) & highBits != 0 && asciiPrefix < 0 { asciiPrefix = index }
             index &+= 32
         }
-        if asciiPrefix < 0 { asciiPrefix = index }
-        // The rest (< 32 bytes): plain unmasking; the key is aligned again since index % 4 == 0.
-        if index < count {
-            apply(maskKey: key, to: UnsafeMutableRawBufferPointer(start: base + index, count: count &- index), payloadOffset: 0)
+        while index &+ 8 <= count {
+            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ key64
+            base.storeBytes(of: word, toByteOffset: index, as: UInt64.self)
+            if word & highBits != 0 && asciiPrefix < 0 { asciiPrefix = index }
+            index &+= 8
         }
-        return asciiPrefix
+        // Tail: index is a multiple of 8 here, so key byte (index mod 4) is byte (tail mod 4).
+        var tailKey = UInt64(key) | (UInt64(key) &<< 32)
+        while index < count {
+            let byte = base.load(fromByteOffset: index, as: UInt8.self) ^ UInt8(truncatingIfNeeded: tailKey)
+            base.storeBytes(of: byte, toByteOffset: index, as: UInt8.self)
+            if byte & 0x80 != 0 && asciiPrefix < 0 { asciiPrefix = index }
+            tailKey &>>= 8
+            index &+= 1
+        }
+        return asciiPrefix < 0 ? count : asciiPrefix
     }
 
     /// The key word in memory order: a no-op on little-endian hosts.
