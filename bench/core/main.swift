@@ -38,6 +38,7 @@ struct Row {
     var oursPayload: Double
     var oursWire: Double
     var memcpy: Double
+    var nanosecondsPerMessage: Double
 }
 
 let repetitions = 7
@@ -85,7 +86,8 @@ for (label, size, perBuffer) in [("16 B", 16, 16384), ("1 KiB", 1024, 256), ("64
     let payloadBytes = Double(payloadPerBuffer * rounds)
     let wireBytes = Double(buffer.count * rounds)
     rows.append(Row(label: label, oursPayload: payloadBytes / median(ours) / 1e9,
-                    oursWire: wireBytes / median(ours) / 1e9, memcpy: wireBytes / median(copies) / 1e9))
+                    oursWire: wireBytes / median(ours) / 1e9, memcpy: wireBytes / median(copies) / 1e9,
+                    nanosecondsPerMessage: median(ours) * 1e9 / Double(perBuffer * rounds)))
 }
 
 func pad(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
@@ -95,9 +97,10 @@ func format(_ value: Double) -> String {
 }
 
 print("receive path: parse + unmask + UTF-8 validate, server session, masked ASCII text (median of \(repetitions))")
-print(pad("message", 8) + pad("ours GB/s payload", 19) + pad("ours GB/s wire", 16) + pad("memcpy GB/s", 13) + pad("ratio", 8))
+print(pad("message", 8) + pad("ours GB/s payload", 19) + pad("ours GB/s wire", 16) + pad("memcpy GB/s", 13) + pad("ratio", 8) + pad("ns/message", 12))
 for row in rows {
     print(pad(row.label, 8) + pad(format(row.oursPayload), 19) + pad(format(row.oursWire), 16)
-          + pad(format(row.memcpy), 13) + pad("\(Int((row.oursPayload / row.memcpy * 100).rounded()))%", 8))
+          + pad(format(row.memcpy), 13) + pad("\(Int((row.oursPayload / row.memcpy * 100).rounded()))%", 8)
+          + pad(format(row.nanosecondsPerMessage), 12))
 }
 if sink == -1 { print(sink) }
