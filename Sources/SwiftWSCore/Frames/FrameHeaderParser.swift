@@ -30,7 +30,7 @@ public enum FrameHeaderParser {
     ///   - allowsRSV1: permessage-deflate was negotiated, so RSV1 may be set on the first frame of
     ///     a data message (RFC 7692 section 6). RSV1 on a control frame or a continuation frame is
     ///     always a protocol error.
-    @inlinable @inline(__always)
+    @inlinable
     public static func parse(_ bytes: UnsafeRawBufferPointer, role: Role, allowsRSV1: Bool) -> FrameHeaderParseResult {
         let available = bytes.count
         guard available >= 1, let base = bytes.baseAddress else { return .needMoreData }
