@@ -54,7 +54,7 @@ struct MaskingTests {
 
     @Test func fusedUnmaskAndASCIICheckEqualsReference() {
         var rng = SeededGenerator(seed: 4)
-        for length in 0...100 {
+        for length in 0...200 {
             for payloadOffset in 0..<4 {
                 // ASCII text with, sometimes, one non-ASCII byte at a random place.
                 var plain = (0..<length).map { _ in UInt8.random(in: 0x20...0x7E, using: &rng) }
