@@ -103,4 +103,10 @@ for row in rows {
           + pad(format(row.memcpy), 13) + pad("\(Int((row.oursPayload / row.memcpy * 100).rounded()))%", 8)
           + pad(format(row.nanosecondsPerMessage), 12))
 }
+
+// Per-connection memory: the session object itself (its buffers are allocated on first use:
+// reassembly only for fragmented/split messages, output only once something is sent).
+@_silgen_name("malloc_usable_size") func mallocUsableSize(_ pointer: UnsafeMutableRawPointer?) -> Int  // <malloc.h>
+let idle = Session(configuration: SessionConfiguration(role: .server))
+print("idle server Session object: \(mallocUsableSize(Unmanaged.passUnretained(idle).toOpaque())) bytes (malloc_usable_size), no buffers allocated")
 if sink == -1 { print(sink) }
