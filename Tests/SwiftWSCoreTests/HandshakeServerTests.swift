@@ -261,6 +261,18 @@ struct HandshakeServerTests {
         }
     }
 
+    @Test func plainHTTPRequestStaysReadableAfterTheRejection() {
+        var handshake = ServerHandshake()
+        let outcome = feed("GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n".bytes) { chunk throws(HandshakeError) in
+            try handshake.receive(chunk)
+        }
+        #expect(outcome.error?.failure == .invalidUpgrade)
+        #expect(handshake.head?.target == "/index.html")
+        var malformed = ServerHandshake()
+        _ = feed("GET / HTTP/1.1\n".bytes) { chunk throws(HandshakeError) in try malformed.receive(chunk) }
+        #expect(malformed.head == nil)
+    }
+
     @Test func trailingFrameBytesAreNotConsumed() {
         let text = request()
         let frame: [UInt8] = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]

@@ -24,6 +24,11 @@ public struct ServerHandshake {
     /// The only `Sec-WebSocket-Version` RFC 6455 defines.
     public static let supportedVersion = "13"
 
+    /// The request head once it has been read, also when it failed validation: a server that
+    /// answers plain HTTP on the same port serves it when the failure is `.invalidUpgrade` (no
+    /// `Upgrade: websocket`, so not a WebSocket request at all).
+    public private(set) var head: HTTPRequestHead?
+
     private var parser: HTTPRequestParser
 
     /// A handshake reading a request under `limits`.
@@ -37,6 +42,7 @@ public struct ServerHandshake {
         case .needMoreBytes:
             return .needMoreBytes
         case .complete(let head, let consumed):
+            self.head = head
             return .complete(try ServerHandshake.validate(head), consumed: consumed)
         }
     }
