@@ -123,7 +123,8 @@ struct HandshakeServerTests {
         ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j"],      // 15 bytes
         ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
             + "AA=="],                                    // 17+ bytes
-        ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR=="],  // non-canonical pad bits
+        ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZ==="],  // 3 "=" signs
+        ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZ-=="],  // URL-safe alphabet
         ["Sec-WebSocket-Key: not base64 at all!!!!!!"],
         ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="],
     ])
@@ -131,6 +132,11 @@ struct HandshakeServerTests {
         let error = rejection(request(removing: ["Sec-WebSocket-Key"], extra: keyLines))
         #expect(error?.failure == .invalidKey)
         #expect(error?.status == 400)
+    }
+
+    @Test func keyWithNonZeroPadBitsIsToleratedLikeNodeAndPython() {
+        let upgrade = serverOutcome(request(removing: ["Sec-WebSocket-Key"], extra: ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR=="]))
+        #expect(upgrade.value?.key == "dGhlIHNhbXBsZSBub25jZR==")
     }
 
     @Test(arguments: [[] as [String], ["Sec-WebSocket-Version: 8"], ["Sec-WebSocket-Version: 13, 8"],

@@ -86,9 +86,11 @@ public struct ServerHandshake {
             throw HandshakeError(.invalidConnection, "Connection header does not include 'Upgrade'")
         }
         // 5. "A |Sec-WebSocket-Key| header field with a base64-encoded value that, when decoded,
-        //    is 16 bytes in length."
+        //    is 16 bytes in length." Non-zero bits before the "==" are tolerated, as Node's ws and
+        //    Python's websockets do: they change nothing about the 16 bytes' length, and refusing
+        //    them would only break clients that build keys by hand.
         let keys = headers.values("Sec-WebSocket-Key")
-        guard keys.count == 1, let key = keys.first, Base64.decode(key)?.count == 16 else {
+        guard keys.count == 1, let key = keys.first, Base64.decode(key, allowNonZeroPadBits: true)?.count == 16 else {
             throw HandshakeError(.invalidKey, keys.isEmpty
                 ? "missing Sec-WebSocket-Key header"
                 : "Sec-WebSocket-Key must be one Base64 value of 16 bytes")
