@@ -293,6 +293,31 @@ struct HandshakeServerTests {
         #expect(feed(Array(text.bytes.dropLast())) { chunk throws(HandshakeError) in try handshake.receive(chunk) } == .needMoreBytes)
     }
 
+    /// Every chunk size from 1 byte to the whole input gives the outcome of the whole, for
+    /// accepted and rejected requests alike.
+    @Test func everyChunkSizeGivesTheSameOutcome() {
+        let inputs = [
+            request(extra: ["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=\"15\""]).bytes + [0x88, 0x80, 0, 0, 0, 0],
+            request(removing: ["Sec-WebSocket-Version"]).bytes,
+            request(extra: ["X: a\nb"]).bytes,
+        ]
+        for bytes in inputs {
+            let whole = serverOutcome(bytes)
+            for chunkSize in 1...bytes.count {
+                var handshake = ServerHandshake()
+                let outcome = feed(bytes, chunkSize: chunkSize) { chunk throws(HandshakeError) in try handshake.receive(chunk) }
+                #expect(outcome == whole, "chunk size \(chunkSize)")
+            }
+        }
+    }
+
+    @Test func errorDescriptionsNameTheStatus() throws {
+        let error = try #require(rejection(request(removing: ["Host"])))
+        #expect(error.description == "400 Bad Request: missing Host header")
+        let client = HandshakeError(.invalidAccept, "Sec-WebSocket-Accept does not match the key sent")
+        #expect(client.description == "WebSocket handshake failed: Sec-WebSocket-Accept does not match the key sent")
+    }
+
     @Test func guardedInputIsNotOverRead() {
         for text in [request(), String(request().dropLast(1)), request(extra: ["Sec-WebSocket-Extensions: a; b=\"c"])] {
             let guarded = GuardedBytes(text.bytes)
