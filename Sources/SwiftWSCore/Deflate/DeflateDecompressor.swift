@@ -18,8 +18,10 @@ import CZlib
 /// The zlib state is allocated on the first compressed message and can be released with
 /// `release()`. Not thread-safe.
 public final class DeflateDecompressor {
-    /// The peer's negotiated LZ77 window (8...15). Inflating with exactly this window enforces
-    /// it: a distance beyond it is a corrupt stream (1002).
+    /// The peer's negotiated LZ77 window (8...15). inflate keeps exactly this much history, so a
+    /// reference reaching further back into earlier messages (or earlier output chunks) fails as a
+    /// corrupt stream (1002); within one inflate call zlib checks distances against the output
+    /// produced so far only.
     public let windowBits: Int
     /// Whether the window is kept from one message to the next (no `*_no_context_takeover` for
     /// the peer's direction); decides what happens after a DEFLATE block with BFINAL set.
@@ -28,8 +30,9 @@ public final class DeflateDecompressor {
     private var box: UnsafeMutablePointer<ZlibStreamBox>?
     /// Bytes produced so far for the current message (checked against the limit).
     public private(set) var messageSize = 0
-    /// True when the last input ended exactly at the end of a BFINAL block.
-    private var endedAtStreamEnd = false
+    /// True when inflate stopped between two DEFLATE blocks (nothing fed yet, after an end of
+    /// block, or after a BFINAL block).
+    private var atBlockBoundary = true
 
     public init(windowBits: Int, keepsContext: Bool) {
         self.windowBits = min(max(windowBits, 8), 15)
@@ -49,14 +52,14 @@ public final class DeflateDecompressor {
         box.deallocate()
         self.box = nil
         messageSize = 0
-        endedAtStreamEnd = false
+        atBlockBoundary = true
     }
 
     /// Forgets the window but keeps the memory (RFC 7692 section 7.1.1, no context takeover).
     public func resetContext() {
         if let box { inflateReset(&box.pointee.stream) }
         messageSize = 0
-        endedAtStreamEnd = false
+        atBlockBoundary = true
     }
 
     /// Inflates one frame's payload of a compressed message and appends the result to `output`.
@@ -76,9 +79,14 @@ public final class DeflateDecompressor {
         do throws(ProtocolError) {
             try inflate(box, fragment, limit: limit, output: output)
             if isFinal {
-                if !endedAtStreamEnd {
-                    // RFC 7692 section 7.2.2: append 0x00 0x00 0xff 0xff to the payload of the
-                    // message, then decompress.
+                // RFC 7692 section 7.2.2: append 0x00 0x00 0xff 0xff to the payload of the
+                // message, then decompress. The stripped sync flush leaves inflate inside an
+                // empty stored block, which the trailer completes. If inflate already stands
+                // between blocks, the trailer would open a block that never ends, so it is not
+                // appended: that happens for an empty payload (what `ws` sends for an empty
+                // message after a flush), a sender that did not strip the trailer, or a message
+                // ending with a BFINAL block (section 7.2.3.4) without the extra 0x00 octet.
+                if !atBlockBoundary {
                     let trailer = UInt32(0xFFFF_0000).littleEndian  // bytes 00 00 ff ff
                     let appended = withUnsafeBytes(of: trailer) { bytes -> Result<Void, ProtocolError> in
                         do throws(ProtocolError) {
@@ -92,12 +100,11 @@ public final class DeflateDecompressor {
                     // A well-formed message ends with an empty stored block, so inflate now
                     // waits for the next block header (zlib reports that as bit 128 of
                     // data_type). Anything else means the peer cut the message inside a block.
-                    if box.pointee.stream.data_type & 128 == 0 {
+                    if !atBlockBoundary {
                         throw ProtocolError.protocolViolation("compressed message ends inside a DEFLATE block")
                     }
                 }
                 messageSize = 0
-                endedAtStreamEnd = false
             }
         } catch {
             // The stream is in an unknown state; the connection is failing anyway.
@@ -113,7 +120,6 @@ public final class DeflateDecompressor {
     ) throws(ProtocolError) {
         var remaining = input.count
         var next = input.baseAddress.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self)) }
-        if remaining > 0 { endedAtStreamEnd = false }
         while remaining > 0 || box.pointee.stream.avail_out == 0 {
             let chunk = min(remaining, zlibMaximumChunk)
             box.pointee.stream.next_in = next
@@ -137,6 +143,11 @@ public final class DeflateDecompressor {
             messageSize += produced
             remaining -= consumed
             next = box.pointee.stream.next_in
+            if consumed > 0 {
+                // zlib sets bit 128 of data_type when it stopped right after an end-of-block
+                // code or a stored block, i.e. waiting for the next block header.
+                atBlockBoundary = box.pointee.stream.data_type & 128 != 0
+            }
             if messageSize > limit {
                 throw ProtocolError.tooBig("decompressed message exceeds \(limit) bytes")
             }
@@ -156,7 +167,7 @@ public final class DeflateDecompressor {
                 // window. Restart inflate, carrying the window over when context is kept.
                 try restartAfterStreamEnd(box)
                 box.pointee.stream.avail_out = 1  // not 0: the loop must not think output is pending
-                if remaining == 0 { endedAtStreamEnd = true }
+                atBlockBoundary = true
             case Z_MEM_ERROR:
                 throw ProtocolError(.internalError, "inflate out of memory")
             default:

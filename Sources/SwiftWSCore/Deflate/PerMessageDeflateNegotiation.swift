@@ -128,15 +128,17 @@ public enum PerMessageDeflateNegotiation {
         let offers = clientRequests(configuration)
         guard !offers.isEmpty else { throw .init(.notOffered) }
         let response = try PerMessageDeflateRequest(parsing: answer.parameters, isOffer: false)
-        var firstError: PerMessageDeflateNegotiationError?
+        // The error reported is the last (most permissive) offer's: the others are stricter, so
+        // its reason is the one that no fallback could cover.
+        var lastError = PerMessageDeflateNegotiationError(.notOffered)
         for offer in offers {
             do throws(PerMessageDeflateNegotiationError) {
                 return try agreement(offer: offer, response: response)
             } catch {
-                if firstError == nil { firstError = error }
+                lastError = error
             }
         }
-        throw firstError ?? .init(.notOffered)
+        throw lastError
     }
 
     /// The parameters a valid `response` to `offer` implies, or why it is not valid.
