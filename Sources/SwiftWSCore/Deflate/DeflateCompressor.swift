@@ -15,9 +15,12 @@ public final class DeflateCompressor {
     /// zlib compression level (0...9; -1 = zlib's default, 6).
     public let level: Int
 
-    private var box: UnsafeMutablePointer<ZlibStreamBox>?
+    /// The zlib stream and per-message state (allocated with the object, ~150 bytes; zlib's own
+    /// state is allocated on the first compressed message).
+    private let box: UnsafeMutablePointer<ZlibStreamBox>
+
     /// True between the first fragment of a streamed message and its final fragment.
-    public private(set) var isInsideMessage = false
+    public var isInsideMessage: Bool { box.pointee.isInsideMessage }
 
     /// - Parameters:
     ///   - windowBits: negotiated window, 8...15. zlib cannot produce raw DEFLATE with an 8-bit
@@ -32,29 +35,33 @@ public final class DeflateCompressor {
         self.windowBits = min(max(windowBits, 8), 15)
         self.memoryLevel = min(max(memoryLevel, 1), 9)
         self.level = min(max(level, -1), 9)
+        box = ZlibStreamBox.allocate()
     }
 
-    deinit { release() }
+    deinit {
+        release()
+        box.deinitialize(count: 1)
+        box.deallocate()
+    }
 
     /// Bytes zlib currently holds for this compressor (0 when released).
-    public var zlibMemoryBytes: Int { box?.pointee.allocatedBytes ?? 0 }
+    public var zlibMemoryBytes: Int { box.pointee.allocatedBytes }
 
     /// Frees the zlib state; the next message allocates it again. Any streamed message in
     /// progress is abandoned.
     public func release() {
-        guard let box else { return }
-        deflateEnd(&box.pointee.stream)
-        box.deinitialize(count: 1)
-        box.deallocate()
-        self.box = nil
-        isInsideMessage = false
+        if box.pointee.isInitialized {
+            deflateEnd(&box.pointee.stream)
+            box.pointee.isInitialized = false
+        }
+        box.pointee.isInsideMessage = false
     }
 
     /// Forgets the window (context) but keeps the memory: the next message is compressed as if it
     /// were the first (RFC 7692 section 7.1.1, no context takeover).
     public func resetContext() {
-        if let box { deflateReset(&box.pointee.stream) }
-        isInsideMessage = false
+        if box.pointee.isInitialized { deflateReset(&box.pointee.stream) }
+        box.pointee.isInsideMessage = false
     }
 
     /// Compresses a whole message and appends its RFC 7692 payload to `output`: the DEFLATE data
@@ -72,7 +79,7 @@ public final class DeflateCompressor {
     ) throws(ProtocolError) {
         let box = try stream()
         let start = output.count
-        isInsideMessage = !isFinal
+        box.pointee.isInsideMessage = !isFinal
         var remaining = fragment.count
         var next = fragment.baseAddress.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self)) }
         // Reserve what zlib says the whole compressed fragment can take, so that one deflate call
@@ -117,19 +124,16 @@ public final class DeflateCompressor {
 
     /// The zlib stream, initialised on first use.
     private func stream() throws(ProtocolError) -> UnsafeMutablePointer<ZlibStreamBox> {
-        if let box { return box }
-        let box = ZlibStreamBox.allocate()
+        if box.pointee.isInitialized { return box }
         // Negative windowBits: raw DEFLATE without zlib header or checksum (RFC 7692 section 6).
         let bits = windowBits == 8 ? 9 : windowBits  // see init: 9 only ever refers back 250 bytes
         let status = deflateInit2_(
             &box.pointee.stream, Int32(level), Z_DEFLATED, -Int32(bits), Int32(memoryLevel),
             Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         guard status == Z_OK else {
-            box.deinitialize(count: 1)
-            box.deallocate()
             throw ProtocolError(.internalError, "deflateInit2 failed (\(status))")
         }
-        self.box = box
+        box.pointee.isInitialized = true
         return box
     }
 }

@@ -27,39 +27,48 @@ public final class DeflateDecompressor {
     /// the peer's direction); decides what happens after a DEFLATE block with BFINAL set.
     public let keepsContext: Bool
 
-    private var box: UnsafeMutablePointer<ZlibStreamBox>?
+    /// The zlib stream and per-message state (allocated with the object, ~150 bytes; zlib's own
+    /// state is allocated on the first compressed message).
+    private let box: UnsafeMutablePointer<ZlibStreamBox>
+    /// The 4 bytes `00 00 ff ff` appended to each message (RFC 7692 section 7.2.2).
+    private let trailer: UnsafeMutableRawPointer
+
     /// Bytes produced so far for the current message (checked against the limit).
-    public private(set) var messageSize = 0
-    /// True when inflate stopped between two DEFLATE blocks (nothing fed yet, after an end of
-    /// block, or after a BFINAL block).
-    private var atBlockBoundary = true
+    public var messageSize: Int { box.pointee.messageSize }
 
     public init(windowBits: Int, keepsContext: Bool) {
         self.windowBits = min(max(windowBits, 8), 15)
         self.keepsContext = keepsContext
+        box = ZlibStreamBox.allocate()
+        trailer = .allocate(byteCount: 4, alignment: 4)
+        trailer.storeBytes(of: UInt32(0xFFFF_0000).littleEndian, as: UInt32.self)
     }
 
-    deinit { release() }
+    deinit {
+        release()
+        box.deinitialize(count: 1)
+        box.deallocate()
+        trailer.deallocate()
+    }
 
     /// Bytes zlib currently holds for this decompressor (0 when released).
-    public var zlibMemoryBytes: Int { box?.pointee.allocatedBytes ?? 0 }
+    public var zlibMemoryBytes: Int { box.pointee.allocatedBytes }
 
     /// Frees the zlib state; the next message allocates it again.
     public func release() {
-        guard let box else { return }
-        inflateEnd(&box.pointee.stream)
-        box.deinitialize(count: 1)
-        box.deallocate()
-        self.box = nil
-        messageSize = 0
-        atBlockBoundary = true
+        if box.pointee.isInitialized {
+            inflateEnd(&box.pointee.stream)
+            box.pointee.isInitialized = false
+        }
+        box.pointee.messageSize = 0
+        box.pointee.atBlockBoundary = true
     }
 
     /// Forgets the window but keeps the memory (RFC 7692 section 7.1.1, no context takeover).
     public func resetContext() {
-        if let box { inflateReset(&box.pointee.stream) }
-        messageSize = 0
-        atBlockBoundary = true
+        if box.pointee.isInitialized { inflateReset(&box.pointee.stream) }
+        box.pointee.messageSize = 0
+        box.pointee.atBlockBoundary = true
     }
 
     /// Inflates one frame's payload of a compressed message and appends the result to `output`.
@@ -86,25 +95,16 @@ public final class DeflateDecompressor {
                 // appended: that happens for an empty payload (what `ws` sends for an empty
                 // message after a flush), a sender that did not strip the trailer, or a message
                 // ending with a BFINAL block (section 7.2.3.4) without the extra 0x00 octet.
-                if !atBlockBoundary {
-                    let trailer = UInt32(0xFFFF_0000).littleEndian  // bytes 00 00 ff ff
-                    let appended = withUnsafeBytes(of: trailer) { bytes -> Result<Void, ProtocolError> in
-                        do throws(ProtocolError) {
-                            try inflate(box, bytes, limit: limit, output: output)
-                            return .success(())
-                        } catch {
-                            return .failure(error)
-                        }
-                    }
-                    try appended.get()
+                if !box.pointee.atBlockBoundary {
+                    try inflate(box, UnsafeRawBufferPointer(start: trailer, count: 4), limit: limit, output: output)
                     // A well-formed message ends with an empty stored block, so inflate now
                     // waits for the next block header (zlib reports that as bit 128 of
                     // data_type). Anything else means the peer cut the message inside a block.
-                    if !atBlockBoundary {
+                    if !box.pointee.atBlockBoundary {
                         throw ProtocolError.protocolViolation("compressed message ends inside a DEFLATE block")
                     }
                 }
-                messageSize = 0
+                box.pointee.messageSize = 0
             }
         } catch {
             // The stream is in an unknown state; the connection is failing anyway.
@@ -127,7 +127,7 @@ public final class DeflateDecompressor {
             // Output room: what is spare, else grow by about 4x the input (typical text ratio),
             // but never beyond limit + 1 bytes for the message: one byte past the limit proves
             // the message too big without producing (or allocating) the rest.
-            let allowed = max(limit, 0) - messageSize + 1
+            let allowed = max(limit, 0) - box.pointee.messageSize + 1
             var room = output.spareCapacity
             if room < 256 {
                 room = max(min(chunk &* 4, 1 << 20), 4096)
@@ -140,15 +140,15 @@ public final class DeflateDecompressor {
             let produced = room - Int(box.pointee.stream.avail_out)
             let consumed = chunk - Int(box.pointee.stream.avail_in)
             output.commit(produced)
-            messageSize += produced
+            box.pointee.messageSize += produced
             remaining -= consumed
             next = box.pointee.stream.next_in
             if consumed > 0 {
                 // zlib sets bit 128 of data_type when it stopped right after an end-of-block
                 // code or a stored block, i.e. waiting for the next block header.
-                atBlockBoundary = box.pointee.stream.data_type & 128 != 0
+                box.pointee.atBlockBoundary = box.pointee.stream.data_type & 128 != 0
             }
-            if messageSize > limit {
+            if box.pointee.messageSize > limit {
                 throw ProtocolError.tooBig("decompressed message exceeds \(limit) bytes")
             }
             switch status {
@@ -167,7 +167,7 @@ public final class DeflateDecompressor {
                 // window. Restart inflate, carrying the window over when context is kept.
                 try restartAfterStreamEnd(box)
                 box.pointee.stream.avail_out = 1  // not 0: the loop must not think output is pending
-                atBlockBoundary = true
+                box.pointee.atBlockBoundary = true
             case Z_MEM_ERROR:
                 throw ProtocolError(.internalError, "inflate out of memory")
             default:
@@ -197,17 +197,14 @@ public final class DeflateDecompressor {
 
     /// The zlib stream, initialised on first use.
     private func stream() throws(ProtocolError) -> UnsafeMutablePointer<ZlibStreamBox> {
-        if let box { return box }
-        let box = ZlibStreamBox.allocate()
+        if box.pointee.isInitialized { return box }
         // Negative windowBits: raw DEFLATE (RFC 7692 section 6). inflate accepts 8 (unlike deflate).
         let status = inflateInit2_(
             &box.pointee.stream, -Int32(windowBits), zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         guard status == Z_OK else {
-            box.deinitialize(count: 1)
-            box.deallocate()
             throw ProtocolError(.internalError, "inflateInit2 failed (\(status))")
         }
-        self.box = box
+        box.pointee.isInitialized = true
         return box
     }
 }
