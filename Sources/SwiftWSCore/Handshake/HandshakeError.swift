@@ -97,6 +97,10 @@ public enum HandshakeFailure: Hashable, Sendable {
     case unrequestedSubprotocol
     /// The server answered with an extension we did not offer.
     case unofferedExtension
+    /// The server accepted an extension with parameters we cannot accept (RFC 7692 section 7.1 for
+    /// permessage-deflate: unknown, duplicated or out-of-range parameters, a larger window than
+    /// offered, ...).
+    case invalidExtensionResponse
 
     /// The HTTP status a server answers with for this failure; nil for client-only failures.
     public var status: Int? {
@@ -109,7 +113,9 @@ public enum HandshakeFailure: Hashable, Sendable {
              .invalidExtensionHeader:
             return 400
         case .subprotocolNotOffered, .extensionNotOffered, .invalidArgument: return 500
-        case .unexpectedStatus, .invalidAccept, .unrequestedSubprotocol, .unofferedExtension: return nil
+        case .unexpectedStatus, .invalidAccept, .unrequestedSubprotocol, .unofferedExtension,
+             .invalidExtensionResponse:
+            return nil
         }
     }
 }
