@@ -417,6 +417,14 @@ public final class Session {
             try codec.decompress(fragment: piece, isFinal: endsMessage,
                                  maximumMessageSize: configuration.maxMessageSize, into: inflated)
         } catch {
+            // Check the bytes inflated before the error first: read by read, they would have been
+            // checked before the error was reached, so the failure (1007, or the inflate error)
+            // must not depend on how the input was split (found by fuzz/targets/frame_parser).
+            if kind == .text,
+               receivedTextValidator.validate(UnsafeRawBufferPointer(rebasing: inflated.bytes[before...])) != nil {
+                inflated.removeAll(retainingCapacityUpTo: 0)
+                return fail(.invalidUTF8(), onEvent)
+            }
             inflated.removeAll(retainingCapacityUpTo: 0)
             return fail(error, onEvent)
         }
