@@ -415,8 +415,14 @@ public final class Session {
             try codec.decompress(fragment: piece, isFinal: endsMessage,
                                  maximumMessageSize: configuration.maxMessageSize, into: inflated)
         } catch {
+            // Invalid UTF-8 in what was inflated before the failure came first in the stream, so
+            // it wins: the outcome must not depend on how the frames were split into reads.
+            var failure = error
+            if kind == .text && receivedTextValidator.validate(UnsafeRawBufferPointer(rebasing: inflated.bytes[before...])) != nil {
+                failure = .invalidUTF8()
+            }
             inflated.removeAll(retainingCapacityUpTo: 0)
-            return fail(error, onEvent)
+            return fail(failure, onEvent)
         }
         if kind == .text {
             let fresh = UnsafeRawBufferPointer(rebasing: inflated.bytes[before...])
