@@ -52,10 +52,23 @@ public final class Session {
     private var messageIsCompressed = false
     /// The permessage-deflate codec, when the handshake negotiated it.
     private let perMessageDeflate: PerMessageDeflate?
-    /// Inflated bytes of the compressed message being received (capacity reused).
-    private let inflated = DeflateBuffer()
-    /// Compressed payload of the message or fragment being sent (capacity reused).
-    private let compressed = DeflateBuffer()
+    /// Inflated bytes of the compressed message being received (capacity reused), and the
+    /// compressed payload of the message being sent; created on first use, so sessions without
+    /// compression pay nothing.
+    private var inflatedBuffer: DeflateBuffer?
+    private var compressedBuffer: DeflateBuffer?
+    private var inflated: DeflateBuffer {
+        if let inflatedBuffer { return inflatedBuffer }
+        let buffer = DeflateBuffer()
+        inflatedBuffer = buffer
+        return buffer
+    }
+    private var compressed: DeflateBuffer {
+        if let compressedBuffer { return compressedBuffer }
+        let buffer = DeflateBuffer()
+        compressedBuffer = buffer
+        return buffer
+    }
     /// Whether the message being sent with `sendFragment` is compressed (decided on its first frame).
     private var sendingIsCompressed = false
     private var receivedTextValidator = UTF8Validator()
@@ -297,7 +310,7 @@ public final class Session {
                 messageIsStreaming = true
                 if messageIsCompressed && perMessageDeflate != nil {
                     // Compressed: what was gathered so far is inflated output.
-                    if inflated.count > 0 {
+                    if let inflated = inflatedBuffer, inflated.count > 0 {
                         messageHasStreamed = true
                         onEvent(.fragment(messageKind!, inflated.bytes, isFirst: true, isFinal: false))
                         inflated.removeAll(retainingCapacityUpTo: Session.retainedReassemblyCapacity)
@@ -410,6 +423,7 @@ public final class Session {
     /// like an uncompressed message: whole, or per frame in streaming mode.
     private func consumeCompressedPayload(_ codec: PerMessageDeflate, _ kind: MessageKind, _ piece: UnsafeRawBufferPointer,
                                           frameIsDone: Bool, endsMessage: Bool, _ onEvent: (SessionEvent) -> Void) {
+        let inflated = self.inflated
         let before = inflated.count
         do {
             try codec.decompress(fragment: piece, isFinal: endsMessage,
@@ -553,6 +567,7 @@ public final class Session {
             sendingIsCompressed = perMessageDeflate.map { !isFinal || $0.shouldCompress(messageSize: bytes.count) } ?? false
         }
         if sendingIsCompressed, let perMessageDeflate {
+            let compressed = self.compressed
             // RFC 7692 section 7.2.1: each fragment flushed, the final one without 00 00 ff ff;
             // section 6.1: RSV1 on the first frame only.
             do {
@@ -628,6 +643,7 @@ public final class Session {
     /// message reaches the codec's threshold, else as it is.
     private func queueMessage(opcode: Opcode, payload: UnsafeRawBufferPointer) {
         if let perMessageDeflate, perMessageDeflate.shouldCompress(messageSize: payload.count) {
+            let compressed = self.compressed
             do {
                 try perMessageDeflate.compress(message: payload, into: compressed)
                 queueFrame(opcode: opcode, isFinal: true, rsv1: true, payload: compressed.bytes)
