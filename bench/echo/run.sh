@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# The echo benchmark: SwiftWS's echo server and its peers under the same closed-loop load,
+# side by side in one run, reported as a Markdown table with ratios to swiftws.
+#
+#   bash bench/echo/run.sh [-r reps] [-c conns] [-s size] [-k inflight] [-d seconds] [-w warmup]
+#                          [-b] [-S servers] [-n]
+#
+#   -r reps      repetitions per server; the table shows the median of each column (default 5)
+#   -c conns     connections (default 100)          -s size      message bytes (default 32)
+#   -k inflight  messages in flight per connection (default 1)
+#   -d seconds   measured seconds per repetition (default 5)
+#   -w seconds   warm-up seconds before each measurement (default 1)
+#   -b           binary messages (default text)
+#   -S servers   comma-separated subset, in order (default: swiftws,websockets,picows,node-ws,lws,nio)
+#   -n           install nothing (use what is on the machine)
+#
+# Method (why each step is there):
+#   * every server runs pinned to CPU 0 and the load generator (bench/echo/loadgen.c, plain C on
+#     epoll, no WebSocket library) to CPU 1, so the two never compete for one core;
+#   * a server is started once, waited for (`listening on HOST:PORT` on its stdout), loaded R
+#     times, then stopped; loadgen verifies every echo, so a wrong server cannot post a number;
+#   * the medians resist the noise of this small shared machine; raw lines of every repetition
+#     stay in bench/echo/build/logs/ for a second look.
+# A server that cannot be had here (not built yet, a package missing) is listed as n/a with the
+# reason. A server that was started but failed the load (wrong echo, dropped connection) is listed
+# as FAILED and makes the script exit with status 1 after the table. Everything stays on
+# 127.0.0.1 and is bounded in time; every process started is stopped on exit.
+set -euo pipefail
+
+bench_dir="$(cd "$(dirname "$0")" && pwd)"
+repo_dir="$(cd "$bench_dir/../.." && pwd)"
+build_dir="$bench_dir/build"
+log_dir="$build_dir/logs"
+
+reps=5 conns=100 size=32 inflight=1 seconds=5 warmup=1 mode_flag="-t" install=1
+servers="swiftws,websockets,picows,node-ws,lws,nio"
+while getopts "r:c:s:k:d:w:bS:nh" opt; do
+    case "$opt" in
+    r) reps="$OPTARG" ;;      c) conns="$OPTARG" ;;    s) size="$OPTARG" ;;
+    k) inflight="$OPTARG" ;;  d) seconds="$OPTARG" ;;  w) warmup="$OPTARG" ;;
+    b) mode_flag="" ;;        S) servers="$OPTARG" ;;  n) install=0 ;;
+    *) sed -n '2,17p' "$0" >&2; exit 2 ;;
+    esac
+done
+[[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: -r must be a positive integer" >&2; exit 2; }
+
+say() { echo "run.sh: $*" >&2; }
+
+# ------------------------------------------------------------------------------------------------
+# Cleanup: every server this script starts is recorded here and stopped on any exit.
+# ------------------------------------------------------------------------------------------------
+server_pid=""
+stop_server() {
+    [ -n "$server_pid" ] || return 0
+    if kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        for _ in $(seq 20); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
+trap 'stop_server' EXIT
+trap 'stop_server; exit 130' INT TERM
+
+# ------------------------------------------------------------------------------------------------
+# Dependencies: the project's own install script (Debian packages + .venv with `websockets`), then
+# what only the benchmark needs. A failure here makes the affected peers n/a, not the run.
+# ------------------------------------------------------------------------------------------------
+apt_install() {  # apt_install PACKAGE... — installs the missing ones; returns non-zero on failure
+    local missing=()
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    say "installing ${missing[*]}"
+    $sudo apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+        --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if [ "$install" = 1 ]; then
+    apt_install gcc libc6-dev libssl-dev pkg-config util-linux coreutils \
+        || say "could not install the load generator's build tools"
+    (cd "$repo_dir" && bash scripts/install-deps.sh) || say "scripts/install-deps.sh failed"
+    apt_install nodejs node-ws || say "could not install Node ws"
+    apt_install libwebsockets-dev || say "could not install libwebsockets-dev"
+    if [ -x "$repo_dir/.venv/bin/pip" ]; then
+        "$repo_dir/.venv/bin/pip" install -q --disable-pip-version-check picows \
+            || say "could not install picows"
+    fi
+fi
+
+mkdir -p "$build_dir" "$log_dir"
+say "building the load generator"
+cc -O2 -Wall -Wextra -std=c11 -o "$build_dir/loadgen" "$bench_dir/loadgen.c" -lcrypto
+
+# CPU pinning: server on CPU 0, load on CPU 1 (only when the machine has both).
+if command -v taskset >/dev/null && [ "$(nproc --all)" -ge 2 ]; then
+    pin_server=(taskset -c 0) pin_load=(taskset -c 1)
+else
+    say "fewer than 2 CPUs or no taskset: running unpinned"
+    pin_server=() pin_load=()
+fi
+
+# ------------------------------------------------------------------------------------------------
+# Servers. prepare_NAME sets `server_cmd` (an array; PORT is substituted at start) or sets
+# `unavailable` to the reason it cannot run here. Builds happen here, before any measurement.
+# ------------------------------------------------------------------------------------------------
+server_cmd=() unavailable=""
+venv_python="$repo_dir/.venv/bin/python"
+
+prepare_swiftws() {
+    # SWIFTWS_ECHO=/path/to/swiftws-echo skips the build (for example to compare two builds).
+    local binary="${SWIFTWS_ECHO:-}"
+    if [ -z "$binary" ]; then
+        if ! (cd "$repo_dir" && swift build -c release --product swiftws-echo) \
+            >"$log_dir/build-swiftws.log" 2>&1; then
+            unavailable="swiftws-echo does not build yet: $(grep -m1 -i 'error' "$log_dir/build-swiftws.log" | cut -c1-100)"
+            return
+        fi
+        binary="$(cd "$repo_dir" && swift build -c release --show-bin-path)/swiftws-echo"
+    fi
+    [ -x "$binary" ] || { unavailable="no executable at $binary"; return; }
+    server_cmd=("$binary" --host 127.0.0.1 --port PORT --no-compression)
+}
+
+prepare_websockets() {
+    "$venv_python" -c "import websockets" 2>/dev/null \
+        || { unavailable="Python websockets is not installed in .venv"; return; }
+    server_cmd=("$venv_python" "$bench_dir/peers/websockets_echo.py" --port PORT)
+}
+
+prepare_picows() {
+    "$venv_python" -c "import picows" 2>/dev/null \
+        || { unavailable="picows is not installed in .venv"; return; }
+    server_cmd=("$venv_python" "$bench_dir/peers/picows_echo.py" --port PORT)
+}
+
+prepare_node-ws() {
+    command -v node >/dev/null || { unavailable="node is not installed"; return; }
+    NODE_PATH=/usr/share/nodejs node -e "require('ws')" 2>/dev/null \
+        || { unavailable="Node ws (Debian node-ws) is not installed"; return; }
+    server_cmd=(env NODE_PATH=/usr/share/nodejs node "$bench_dir/peers/node_ws_echo.js" --port PORT)
+}
+
+prepare_lws() {
+    local source="$bench_dir/peers/lws_echo.c"
+    [ -f "$source" ] || { unavailable="no libwebsockets peer in this tree"; return; }
+    pkg-config --exists libwebsockets 2>/dev/null \
+        || { unavailable="libwebsockets-dev is not installed"; return; }
+    # shellcheck disable=SC2046  # pkg-config prints several words on purpose
+    if ! cc -O2 -Wall -Wextra -std=c11 -o "$build_dir/lws_echo" "$source" \
+        $(pkg-config --cflags --libs libwebsockets) >"$log_dir/build-lws.log" 2>&1; then
+        unavailable="lws_echo.c does not build (see $log_dir/build-lws.log)"
+        return
+    fi
+    server_cmd=("$build_dir/lws_echo" --port PORT)
+}
+
+prepare_nio() {
+    local package="$bench_dir/peers/nio"
+    [ -f "$package/Package.swift" ] || { unavailable="no SwiftNIO peer in this tree"; return; }
+    # Its own build folder, so it never disturbs the library's .build/.
+    if ! swift build -c release --package-path "$package" --scratch-path "$build_dir/nio" \
+        >"$log_dir/build-nio.log" 2>&1; then
+        unavailable="the SwiftNIO peer does not build (see $log_dir/build-nio.log)"
+        return
+    fi
+    server_cmd=("$(swift build -c release --package-path "$package" --scratch-path "$build_dir/nio" \
+        --show-bin-path)/nio-echo" --port PORT)
+}
+
+# ------------------------------------------------------------------------------------------------
+# Measuring one server
+# ------------------------------------------------------------------------------------------------
+free_port() {  # a port the kernel considers free now (the server binds it a moment later)
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+median() {  # median of the numbers on stdin (mean of the middle two for an even count)
+    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1;
+        if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+field() {  # field NAME < loadgen line — the value of NAME=value
+    tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+# Per-server results, filled by measure(): status is ok | n/a | FAILED.
+declare -A result_status result_note result_rate result_p50 result_p99
+any_failed=0
+
+measure() {
+    local name="$1"
+    server_cmd=() unavailable=""
+    "prepare_$name"
+    if [ -n "$unavailable" ]; then
+        result_status[$name]="n/a" result_note[$name]="$unavailable"
+        say "$name: n/a ($unavailable)"
+        return
+    fi
+
+    local port; port="$(free_port)"
+    local cmd=("${server_cmd[@]/PORT/$port}")
+    local server_log="$log_dir/$name.server.log"
+    say "$name: starting ${cmd[*]}"
+    : >"$server_log"
+    "${pin_server[@]}" "${cmd[@]}" >"$server_log" 2>&1 &
+    server_pid=$!
+    # Ready when it says so; give up after 30 s or when it dies first.
+    local ready=0
+    for _ in $(seq 300); do
+        if grep -q "^listening on " "$server_log"; then ready=1; break; fi
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ "$ready" = 0 ]; then
+        result_status[$name]="n/a"
+        result_note[$name]="did not start: $(tail -n1 "$server_log" | cut -c1-100)"
+        say "$name: ${result_note[$name]}"
+        stop_server
+        return
+    fi
+
+    # loadgen ends by itself (connect <= 10 s, warm-up + duration, close <= 2 s); `timeout` is
+    # the second fence in case a bug makes it hang.
+    local limit; limit="$(awk -v w="$warmup" -v d="$seconds" 'BEGIN { printf "%d", w + d + 20 }')"
+    local loadgen_log="$log_dir/$name.loadgen.log" line rates=() p50s=() p99s=()
+    : >"$loadgen_log"
+    for rep in $(seq "$reps"); do
+        # shellcheck disable=SC2086  # mode_flag is empty or one word
+        if ! line="$(timeout "$limit" "${pin_load[@]}" "$build_dir/loadgen" -p "$port" -c "$conns" \
+            -s "$size" -k "$inflight" -d "$seconds" -w "$warmup" $mode_flag 2>>"$loadgen_log")"; then
+            result_status[$name]="FAILED"
+            result_note[$name]="repetition $rep: $(tail -n1 "$loadgen_log" | sed 's/^loadgen: error: //' | cut -c1-120)"
+            say "$name: ${result_note[$name]}"
+            any_failed=1
+            stop_server
+            return
+        fi
+        echo "$line" >>"$loadgen_log"
+        say "$name #$rep: $line"
+        rates+=("$(field messages_per_sec <<<"$line")")
+        p50s+=("$(field p50_us <<<"$line")")
+        p99s+=("$(field p99_us <<<"$line")")
+    done
+    stop_server
+    result_status[$name]="ok"
+    result_rate[$name]="$(printf '%s\n' "${rates[@]}" | median)"
+    result_p50[$name]="$(printf '%s\n' "${p50s[@]}" | median)"
+    result_p99[$name]="$(printf '%s\n' "${p99s[@]}" | median)"
+    result_note[$name]="msgs/s of the $reps runs: ${rates[*]}"
+}
+
+load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+IFS=',' read -r -a server_list <<<"$servers"
+for name in "${server_list[@]}"; do
+    if ! declare -F "prepare_$name" >/dev/null; then
+        echo "run.sh: unknown server '$name' (known: swiftws,websockets,picows,node-ws,lws,nio)" >&2
+        exit 2
+    fi
+done
+for name in "${server_list[@]}"; do measure "$name"; done
+
+# ------------------------------------------------------------------------------------------------
+# Report
+# ------------------------------------------------------------------------------------------------
+report="$build_dir/report.md"
+{
+    echo "### Echo benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Load: $conns connections × $inflight in flight, $size-byte $([ -n "$mode_flag" ] && echo text || echo binary) messages," \
+        "${warmup} s warm-up + ${seconds} s measured, median of $reps runs;" \
+        "server on CPU 0, loadgen on CPU 1. Machine: $(nproc --all) CPUs," \
+        "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), Linux $(uname -r)," \
+        "load average $load_at_start before the run."
+    echo
+    echo "| server | msgs/s (median) | p50 µs | p99 µs | ratio to swiftws | notes |"
+    echo "|---|---:|---:|---:|---:|---|"
+    base="${result_rate[swiftws]:-}"
+    for name in "${server_list[@]}"; do
+        if [ "${result_status[$name]}" = ok ]; then
+            ratio="n/a"
+            [ -n "$base" ] && ratio="$(awk -v a="${result_rate[$name]}" -v b="$base" 'BEGIN { printf "%.2f×", a / b }')"
+            echo "| $name | ${result_rate[$name]} | ${result_p50[$name]} | ${result_p99[$name]} | $ratio | ${result_note[$name]} |"
+        else
+            echo "| $name | ${result_status[$name]} | | | | ${result_note[$name]} |"
+        fi
+    done
+} | tee "$report"
+say "table saved to $report; raw lines in $log_dir/"
+exit "$any_failed"
