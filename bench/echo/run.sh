@@ -3,7 +3,7 @@
 # side by side in one run, reported as a Markdown table with ratios to swiftws.
 #
 #   bash bench/echo/run.sh [-r reps] [-c conns] [-s size] [-k inflight] [-d seconds] [-w warmup]
-#                          [-b] [-S servers] [-n]
+#                          [-b] [-S servers] [-n] [-x]
 #
 #   -r reps      repetitions per server; the table shows the median of each column (default 5)
 #   -c conns     connections (default 100)          -s size      message bytes (default 32)
@@ -13,10 +13,13 @@
 #   -b           binary messages (default text)
 #   -S servers   comma-separated subset, in order (default: swiftws,websockets,picows,node-ws,lws,nio)
 #   -n           install nothing (use what is on the machine)
+#   -x           skip the load generator's self-test (bench/echo/loadgen_selftest.py, ~15 s)
 #
 # Method (why each step is there):
 #   * every server runs pinned to CPU 0 and the load generator (bench/echo/loadgen.c, plain C on
 #     epoll, no WebSocket library) to CPU 1, so the two never compete for one core;
+#   * loadgen first proves on a scripted server that it measures a correct echo and refuses
+#     wrong ones (bad handshake, corrupted, lost, duplicated echoes …);
 #   * a server is started once, waited for (`listening on HOST:PORT` on its stdout), loaded R
 #     times, then stopped; loadgen verifies every echo, so a wrong server cannot post a number;
 #   * the medians resist the noise of this small shared machine; raw lines of every repetition
@@ -32,14 +35,15 @@ repo_dir="$(cd "$bench_dir/../.." && pwd)"
 build_dir="$bench_dir/build"
 log_dir="$build_dir/logs"
 
-reps=5 conns=100 size=32 inflight=1 seconds=5 warmup=1 mode_flag="-t" install=1
+reps=5 conns=100 size=32 inflight=1 seconds=5 warmup=1 mode_flag="-t" install=1 selftest=1
 servers="swiftws,websockets,picows,node-ws,lws,nio"
-while getopts "r:c:s:k:d:w:bS:nh" opt; do
+while getopts "r:c:s:k:d:w:bS:nxh" opt; do
     case "$opt" in
     r) reps="$OPTARG" ;;      c) conns="$OPTARG" ;;    s) size="$OPTARG" ;;
     k) inflight="$OPTARG" ;;  d) seconds="$OPTARG" ;;  w) warmup="$OPTARG" ;;
     b) mode_flag="" ;;        S) servers="$OPTARG" ;;  n) install=0 ;;
-    *) sed -n '2,17p' "$0" >&2; exit 2 ;;
+    x) selftest=0 ;;
+    *) sed -n '2,18p' "$0" >&2; exit 2 ;;
     esac
 done
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: -r must be a positive integer" >&2; exit 2; }
@@ -95,6 +99,15 @@ fi
 mkdir -p "$build_dir" "$log_dir"
 say "building the load generator"
 cc -O2 -Wall -Wextra -std=c11 -o "$build_dir/loadgen" "$bench_dir/loadgen.c" -lcrypto
+if [ "$selftest" = 1 ]; then
+    say "self-testing the load generator"
+    if ! python3 "$bench_dir/loadgen_selftest.py" "$build_dir/loadgen" >"$log_dir/selftest.log" 2>&1; then
+        cat "$log_dir/selftest.log" >&2
+        say "the load generator failed its self-test: no numbers from it can be trusted"
+        exit 1
+    fi
+    say "$(tail -n1 "$log_dir/selftest.log")"
+fi
 
 # CPU pinning: server on CPU 0, load on CPU 1 (only when the machine has both).
 if command -v taskset >/dev/null && [ "$(nproc --all)" -ge 2 ]; then
