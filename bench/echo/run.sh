@@ -3,7 +3,7 @@
 # side by side in one run, reported as a Markdown table with ratios to swiftws.
 #
 #   bash bench/echo/run.sh [-r reps] [-c conns] [-s size] [-k inflight] [-d seconds] [-w warmup]
-#                          [-b] [-S servers] [-n] [-x]
+#                          [-b] [-S servers] [-i] [-n] [-x]
 #
 #   -r reps      repetitions per server; the table shows the median of each column (default 5)
 #   -c conns     connections (default 100)          -s size      message bytes (default 32)
@@ -12,6 +12,7 @@
 #   -w seconds   warm-up seconds before each measurement (default 1)
 #   -b           binary messages (default text)
 #   -S servers   comma-separated subset, in order (default: swiftws,websockets,picows,node-ws,lws,nio)
+#   -i           interleave: start every server, then run repetition 1 of each, 2 of each, …
 #   -n           install nothing (use what is on the machine)
 #   -x           skip the load generator's self-test (bench/echo/loadgen_selftest.py, ~15 s)
 #
@@ -20,8 +21,10 @@
 #     epoll, no WebSocket library) to CPU 1, so the two never compete for one core;
 #   * loadgen first proves on a scripted server that it measures a correct echo and refuses
 #     wrong ones (bad handshake, corrupted, lost, duplicated echoes …);
+#   * every server is built before any measurement, so no compilation overlaps one;
 #   * a server is started once, waited for (`listening on HOST:PORT` on its stdout), loaded R
-#     times, then stopped; loadgen verifies every echo, so a wrong server cannot post a number;
+#     times, then stopped (with -i all servers run at once and take turns, repetition by
+#     repetition); loadgen verifies every echo, so a wrong server cannot post a number;
 #   * the medians resist the noise of this small shared machine; raw lines of every repetition
 #     stay in bench/echo/build/logs/ for a second look.
 # A server that cannot be had here (not built yet, a package missing) is listed as n/a with the
@@ -35,15 +38,15 @@ repo_dir="$(cd "$bench_dir/../.." && pwd)"
 build_dir="$bench_dir/build"
 log_dir="$build_dir/logs"
 
-reps=5 conns=100 size=32 inflight=1 seconds=5 warmup=1 mode_flag="-t" install=1 selftest=1
+reps=5 conns=100 size=32 inflight=1 seconds=5 warmup=1 mode_flag="-t" install=1 selftest=1 interleave=0
 servers="swiftws,websockets,picows,node-ws,lws,nio"
-while getopts "r:c:s:k:d:w:bS:nxh" opt; do
+while getopts "r:c:s:k:d:w:bS:inxh" opt; do
     case "$opt" in
     r) reps="$OPTARG" ;;      c) conns="$OPTARG" ;;    s) size="$OPTARG" ;;
     k) inflight="$OPTARG" ;;  d) seconds="$OPTARG" ;;  w) warmup="$OPTARG" ;;
     b) mode_flag="" ;;        S) servers="$OPTARG" ;;  n) install=0 ;;
-    x) selftest=0 ;;
-    *) sed -n '2,18p' "$0" >&2; exit 2 ;;
+    x) selftest=0 ;;          i) interleave=1 ;;
+    *) sed -n '2,19p' "$0" >&2; exit 2 ;;
     esac
 done
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: -r must be a positive integer" >&2; exit 2; }
@@ -53,19 +56,24 @@ say() { echo "run.sh: $*" >&2; }
 # ------------------------------------------------------------------------------------------------
 # Cleanup: every server this script starts is recorded here and stopped on any exit.
 # ------------------------------------------------------------------------------------------------
-server_pid=""
-stop_server() {
-    [ -n "$server_pid" ] || return 0
-    if kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        for _ in $(seq 20); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$server_pid" 2>/dev/null || true
+declare -A server_pid=()
+stop_server() {  # stop_server NAME — TERM, then KILL after 2 s
+    local pid="${server_pid[$1]:-}"
+    [ -n "$pid" ] || return 0
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
     fi
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
+    wait "$pid" 2>/dev/null || true
+    unset "server_pid[$1]"
 }
-trap 'stop_server' EXIT
-trap 'stop_server; exit 130' INT TERM
+stop_all_servers() {
+    local name
+    for name in "${!server_pid[@]}"; do stop_server "$name"; done
+}
+trap 'stop_all_servers' EXIT
+trap 'stop_all_servers; exit 130' INT TERM
 
 # ------------------------------------------------------------------------------------------------
 # Dependencies: the project's own install script (Debian packages + .venv with `websockets`), then
@@ -186,7 +194,7 @@ prepare_nio() {
 }
 
 # ------------------------------------------------------------------------------------------------
-# Measuring one server
+# Measuring
 # ------------------------------------------------------------------------------------------------
 free_port() {  # a port the kernel considers free now (the server binds it a moment later)
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -201,70 +209,54 @@ field() {  # field NAME < loadgen line — the value of NAME=value
     tr ' ' '\n' | sed -n "s/^$1=//p"
 }
 
-# Per-server results, filled by measure(): status is ok | n/a | FAILED.
-declare -A result_status result_note result_rate result_p50 result_p99
+# Per server: status is ok | n/a | FAILED; rates/p50s/p99s collect one value per repetition.
+declare -A result_status result_note command_line server_port rates p50s p99s
 any_failed=0
 
-measure() {
-    local name="$1"
-    server_cmd=() unavailable=""
-    "prepare_$name"
-    if [ -n "$unavailable" ]; then
-        result_status[$name]="n/a" result_note[$name]="$unavailable"
-        say "$name: n/a ($unavailable)"
-        return
-    fi
-
-    local port; port="$(free_port)"
-    local cmd=("${server_cmd[@]/PORT/$port}")
+start_server() {  # start_server NAME — starts it on CPU 0 and waits until it listens
+    local name="$1" port; port="$(free_port)"
+    local cmd; eval "cmd=(${command_line[$name]})"
+    cmd=("${cmd[@]/PORT/$port}")
     local server_log="$log_dir/$name.server.log"
-    say "$name: starting ${cmd[*]}"
     : >"$server_log"
+    say "$name: starting ${cmd[*]}"
     "${pin_server[@]}" "${cmd[@]}" >"$server_log" 2>&1 &
-    server_pid=$!
+    server_pid[$name]=$!
+    server_port[$name]=$port
     # Ready when it says so; give up after 30 s or when it dies first.
-    local ready=0
     for _ in $(seq 300); do
-        if grep -q "^listening on " "$server_log"; then ready=1; break; fi
-        kill -0 "$server_pid" 2>/dev/null || break
+        grep -q "^listening on " "$server_log" && return 0
+        kill -0 "${server_pid[$name]}" 2>/dev/null || break
         sleep 0.1
     done
-    if [ "$ready" = 0 ]; then
-        result_status[$name]="n/a"
-        result_note[$name]="did not start: $(tail -n1 "$server_log" | cut -c1-100)"
-        say "$name: ${result_note[$name]}"
-        stop_server
-        return
-    fi
+    result_status[$name]="n/a"
+    result_note[$name]="did not start: $(tail -n1 "$server_log" | cut -c1-100)"
+    say "$name: ${result_note[$name]}"
+    stop_server "$name"
+    return 1
+}
 
+run_repetition() {  # run_repetition NAME REP — one loadgen run; marks the server FAILED on error
+    local name="$1" rep="$2" line
     # loadgen ends by itself (connect <= 10 s, warm-up + duration, close <= 2 s); `timeout` is
     # the second fence in case a bug makes it hang.
     local limit; limit="$(awk -v w="$warmup" -v d="$seconds" 'BEGIN { printf "%d", w + d + 20 }')"
-    local loadgen_log="$log_dir/$name.loadgen.log" line rates=() p50s=() p99s=()
-    : >"$loadgen_log"
-    for rep in $(seq "$reps"); do
-        # shellcheck disable=SC2086  # mode_flag is empty or one word
-        if ! line="$(timeout "$limit" "${pin_load[@]}" "$build_dir/loadgen" -p "$port" -c "$conns" \
-            -s "$size" -k "$inflight" -d "$seconds" -w "$warmup" $mode_flag 2>>"$loadgen_log")"; then
-            result_status[$name]="FAILED"
-            result_note[$name]="repetition $rep: $(tail -n1 "$loadgen_log" | sed 's/^loadgen: error: //' | cut -c1-120)"
-            say "$name: ${result_note[$name]}"
-            any_failed=1
-            stop_server
-            return
-        fi
-        echo "$line" >>"$loadgen_log"
-        say "$name #$rep: $line"
-        rates+=("$(field messages_per_sec <<<"$line")")
-        p50s+=("$(field p50_us <<<"$line")")
-        p99s+=("$(field p99_us <<<"$line")")
-    done
-    stop_server
-    result_status[$name]="ok"
-    result_rate[$name]="$(printf '%s\n' "${rates[@]}" | median)"
-    result_p50[$name]="$(printf '%s\n' "${p50s[@]}" | median)"
-    result_p99[$name]="$(printf '%s\n' "${p99s[@]}" | median)"
-    result_note[$name]="msgs/s of the $reps runs: ${rates[*]}"
+    local loadgen_log="$log_dir/$name.loadgen.log"
+    # shellcheck disable=SC2086  # mode_flag is empty or one word
+    if ! line="$(timeout "$limit" "${pin_load[@]}" "$build_dir/loadgen" -p "${server_port[$name]}" \
+        -c "$conns" -s "$size" -k "$inflight" -d "$seconds" -w "$warmup" $mode_flag 2>>"$loadgen_log")"; then
+        result_status[$name]="FAILED"
+        result_note[$name]="repetition $rep: $(tail -n1 "$loadgen_log" | sed 's/^loadgen: error: //' | cut -c1-120)"
+        say "$name: ${result_note[$name]}"
+        any_failed=1
+        stop_server "$name"
+        return
+    fi
+    echo "$line" >>"$loadgen_log"
+    say "$name #$rep: $line"
+    rates[$name]+="$(field messages_per_sec <<<"$line") "
+    p50s[$name]+="$(field p50_us <<<"$line") "
+    p99s[$name]+="$(field p99_us <<<"$line") "
 }
 
 load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -275,7 +267,53 @@ for name in "${server_list[@]}"; do
         exit 2
     fi
 done
-for name in "${server_list[@]}"; do measure "$name"; done
+
+# Builds first, so that no compilation overlaps a measurement.
+available=()
+for name in "${server_list[@]}"; do
+    server_cmd=() unavailable=""
+    "prepare_$name"
+    if [ -n "$unavailable" ]; then
+        result_status[$name]="n/a" result_note[$name]="$unavailable"
+        say "$name: n/a ($unavailable)"
+    else
+        command_line[$name]="$(printf '%q ' "${server_cmd[@]}")"
+        result_status[$name]="ok"
+        available+=("$name")
+    fi
+done
+
+if [ "$interleave" = 1 ]; then
+    # All servers listen at once (idle ones cost nothing) and take turns, repetition by
+    # repetition, so that a burst of outside load is shared by all instead of hitting one.
+    running=()
+    for name in "${available[@]}"; do
+        if start_server "$name"; then running+=("$name"); fi
+    done
+    for rep in $(seq "$reps"); do
+        for name in "${running[@]}"; do
+            if [ "${result_status[$name]}" = ok ]; then run_repetition "$name" "$rep"; fi
+        done
+    done
+    for name in "${running[@]}"; do stop_server "$name"; done
+else
+    for name in "${available[@]}"; do
+        start_server "$name" || continue
+        for rep in $(seq "$reps"); do
+            if [ "${result_status[$name]}" = ok ]; then run_repetition "$name" "$rep"; fi
+        done
+        stop_server "$name"
+    done
+fi
+
+for name in "${available[@]}"; do
+    if [ "${result_status[$name]}" = ok ]; then
+        result_note[$name]="msgs/s of the $reps runs: ${rates[$name]% }"
+        rates[$name]="$(tr ' ' '\n' <<<"${rates[$name]}" | grep . | median)"
+        p50s[$name]="$(tr ' ' '\n' <<<"${p50s[$name]}" | grep . | median)"
+        p99s[$name]="$(tr ' ' '\n' <<<"${p99s[$name]}" | grep . | median)"
+    fi
+done
 
 # ------------------------------------------------------------------------------------------------
 # Report
@@ -285,19 +323,20 @@ report="$build_dir/report.md"
     echo "### Echo benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "Load: $conns connections × $inflight in flight, $size-byte $([ -n "$mode_flag" ] && echo text || echo binary) messages," \
-        "${warmup} s warm-up + ${seconds} s measured, median of $reps runs;" \
+        "${warmup} s warm-up + ${seconds} s measured, median of $reps runs" \
+        "($([ "$interleave" = 1 ] && echo "interleaved" || echo "server after server"));" \
         "server on CPU 0, loadgen on CPU 1. Machine: $(nproc --all) CPUs," \
         "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), Linux $(uname -r)," \
         "load average $load_at_start before the run."
     echo
     echo "| server | msgs/s (median) | p50 µs | p99 µs | ratio to swiftws | notes |"
     echo "|---|---:|---:|---:|---:|---|"
-    base="${result_rate[swiftws]:-}"
+    base=""; [ "${result_status[swiftws]:-}" = ok ] && base="${rates[swiftws]}"
     for name in "${server_list[@]}"; do
         if [ "${result_status[$name]}" = ok ]; then
             ratio="n/a"
-            [ -n "$base" ] && ratio="$(awk -v a="${result_rate[$name]}" -v b="$base" 'BEGIN { printf "%.2f×", a / b }')"
-            echo "| $name | ${result_rate[$name]} | ${result_p50[$name]} | ${result_p99[$name]} | $ratio | ${result_note[$name]} |"
+            [ -n "$base" ] && ratio="$(awk -v a="${rates[$name]}" -v b="$base" 'BEGIN { printf "%.2f×", a / b }')"
+            echo "| $name | ${rates[$name]} | ${p50s[$name]} | ${p99s[$name]} | $ratio | ${result_note[$name]} |"
         else
             echo "| $name | ${result_status[$name]} | | | | ${result_note[$name]} |"
         fi
