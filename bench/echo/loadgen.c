@@ -45,6 +45,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -138,6 +139,7 @@ typedef struct {
     uint64_t rng_state;        /* xorshift64* state for masking keys                   */
     /* results */
     uint64_t measured;         /* round trips completed inside the measurement window  */
+    uint64_t total;            /* round trips completed in all, warm-up included       */
     uint32_t *histogram;       /* latency in µs -> count, for measured round trips      */
     uint64_t max_latency_us;
     uint64_t latency_sum_us;
@@ -478,6 +480,7 @@ static void handle_echo(loadgen_t *lg, conn_t *c, uint8_t opcode, const uint8_t 
         fail("connection %u: echo %llu differs from the message sent (first bytes '%.*s')",
              c->index, (unsigned long long)seq, (int)(len < 16 ? len : 16), (const char *)p);
     c->next_recv_seq++;
+    lg->total++;
 
     if (now >= lg->measure_start_ns && now < lg->measure_end_ns) {
         uint64_t latency_us = (now - c->sent_at_ns[seq % lg->inflight]) / 1000u;
@@ -759,6 +762,8 @@ int main(int argc, char **argv) {
 
     /* Phase 2: warm-up, then the measured window. Every connection starts its closed loop. */
     uint64_t start = now_ns();
+    struct rusage usage_at_start;
+    getrusage(RUSAGE_SELF, &usage_at_start);
     lg.phase = PHASE_RUN;
     lg.measure_start_ns = start + (uint64_t)(lg.warmup * 1e9);
     lg.measure_end_ns = lg.measure_start_ns + (uint64_t)(lg.seconds * 1e9);
@@ -769,6 +774,15 @@ int main(int argc, char **argv) {
     }
     run_until(&lg, lg.measure_end_ns, NULL);
     double window_s = (double)(lg.measure_end_ns - lg.measure_start_ns) / 1e9;
+    /* loadgen's own CPU use while loading: near 100 % would mean it, not the server, is the
+     * bottleneck (run.sh flags that). */
+    struct rusage usage_at_end;
+    getrusage(RUSAGE_SELF, &usage_at_end);
+    double cpu_s = (double)(usage_at_end.ru_utime.tv_sec - usage_at_start.ru_utime.tv_sec) +
+                   (double)(usage_at_end.ru_stime.tv_sec - usage_at_start.ru_stime.tv_sec) +
+                   (double)(usage_at_end.ru_utime.tv_usec - usage_at_start.ru_utime.tv_usec) / 1e6 +
+                   (double)(usage_at_end.ru_stime.tv_usec - usage_at_start.ru_stime.tv_usec) / 1e6;
+    double loadgen_cpu_pct = 100.0 * cpu_s / ((double)(now_ns() - start) / 1e9);
 
     /* Phase 3: close politely (bounded), so the server starts the next run clean: send no new
      * message, let the echoes in flight come back (still verified), then send the close frame. */
@@ -794,12 +808,12 @@ int main(int argc, char **argv) {
     if (lg.measured == 0) fail("no round trip completed in the %.2f s window", window_s);
     printf("messages_per_sec=%.0f p50_us=%llu p99_us=%llu connections=%u size=%zu inflight=%u "
            "mode=%s seconds=%.2f messages=%llu mean_us=%.0f p999_us=%llu max_us=%llu "
-           "unanswered_closes=%u\n",
+           "unanswered_closes=%u total_messages=%llu loadgen_cpu_pct=%.0f\n",
            (double)lg.measured / window_s, (unsigned long long)percentile_us(&lg, 0.50),
            (unsigned long long)percentile_us(&lg, 0.99), lg.connections, lg.size, lg.inflight,
            lg.text ? "text" : "binary", window_s, (unsigned long long)lg.measured,
            (double)lg.latency_sum_us / (double)lg.measured,
            (unsigned long long)percentile_us(&lg, 0.999), (unsigned long long)lg.max_latency_us,
-           unanswered);
+           unanswered, (unsigned long long)lg.total, loadgen_cpu_pct);
     return 0;
 }

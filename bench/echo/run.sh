@@ -209,8 +209,15 @@ field() {  # field NAME < loadgen line — the value of NAME=value
     tr ' ' '\n' | sed -n "s/^$1=//p"
 }
 
+clock_ticks="$(getconf CLK_TCK)"
+cpu_ticks() {  # cpu_ticks PID — user + system time of the process, all threads, in clock ticks
+    # Fields 14 and 15 of /proc/PID/stat; cut after the ")" that ends the command name first.
+    sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+}
+
 # Per server: status is ok | n/a | FAILED; rates/p50s/p99s collect one value per repetition.
-declare -A result_status result_note command_line server_port rates p50s p99s
+declare -A result_status result_note command_line server_port rates p50s p99s efficiency server_cpu
+declare -A loadgen_bound
 any_failed=0
 
 start_server() {  # start_server NAME — starts it on CPU 0 and waits until it listens
@@ -242,6 +249,8 @@ run_repetition() {  # run_repetition NAME REP — one loadgen run; marks the ser
     # the second fence in case a bug makes it hang.
     local limit; limit="$(awk -v w="$warmup" -v d="$seconds" 'BEGIN { printf "%d", w + d + 20 }')"
     local loadgen_log="$log_dir/$name.loadgen.log"
+    local ticks_before; ticks_before="$(cpu_ticks "${server_pid[$name]}")"
+    local started_ns; started_ns="$(date +%s%N)"
     # shellcheck disable=SC2086  # mode_flag is empty or one word
     if ! line="$(timeout "$limit" "${pin_load[@]}" "$build_dir/loadgen" -p "${server_port[$name]}" \
         -c "$conns" -s "$size" -k "$inflight" -d "$seconds" -w "$warmup" $mode_flag 2>>"$loadgen_log")"; then
@@ -252,8 +261,18 @@ run_repetition() {  # run_repetition NAME REP — one loadgen run; marks the ser
         stop_server "$name"
         return
     fi
+    local ticks_after; ticks_after="$(cpu_ticks "${server_pid[$name]}")"
+    local wall_s; wall_s="$(awk -v a="$started_ns" -v b="$(date +%s%N)" 'BEGIN { print (b - a) / 1e9 }')"
+    # Server efficiency: round trips (warm-up included) per second of CPU the server used during
+    # this loadgen run. Much steadier than msgs/s when other work shares the machine.
+    local cpu_s; cpu_s="$(awk -v t=$((ticks_after - ticks_before)) -v hz="$clock_ticks" 'BEGIN { print t / hz }')"
+    local total; total="$(field total_messages <<<"$line")"
+    line+=" server_cpu_s=$cpu_s server_cpu_pct=$(awk -v c="$cpu_s" -v w="$wall_s" 'BEGIN { printf "%.0f", 100 * c / w }')"
     echo "$line" >>"$loadgen_log"
     say "$name #$rep: $line"
+    efficiency[$name]+="$(awk -v n="$total" -v c="$cpu_s" 'BEGIN { printf "%.0f", (c > 0 ? n / c : 0) }') "
+    server_cpu[$name]+="$(field server_cpu_pct <<<"$line") "
+    if [ "$(field loadgen_cpu_pct <<<"$line")" -ge 85 ]; then loadgen_bound[$name]=1; fi
     rates[$name]+="$(field messages_per_sec <<<"$line") "
     p50s[$name]+="$(field p50_us <<<"$line") "
     p99s[$name]+="$(field p99_us <<<"$line") "
@@ -308,7 +327,11 @@ fi
 
 for name in "${available[@]}"; do
     if [ "${result_status[$name]}" = ok ]; then
-        result_note[$name]="msgs/s of the $reps runs: ${rates[$name]% }"
+        result_note[$name]="server CPU % ${server_cpu[$name]% }; msgs/s ${rates[$name]% }"
+        if [ -n "${loadgen_bound[$name]:-}" ]; then
+            result_note[$name]+="; loadgen used >= 85 % of its core: the load generator may be the limit"
+        fi
+        efficiency[$name]="$(tr ' ' '\n' <<<"${efficiency[$name]}" | grep . | median)"
         rates[$name]="$(tr ' ' '\n' <<<"${rates[$name]}" | grep . | median)"
         p50s[$name]="$(tr ' ' '\n' <<<"${p50s[$name]}" | grep . | median)"
         p99s[$name]="$(tr ' ' '\n' <<<"${p99s[$name]}" | grep . | median)"
@@ -329,16 +352,21 @@ report="$build_dir/report.md"
         "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), Linux $(uname -r)," \
         "load average $load_at_start before the run."
     echo
-    echo "| server | msgs/s (median) | p50 µs | p99 µs | ratio to swiftws | notes |"
-    echo "|---|---:|---:|---:|---:|---|"
-    base=""; [ "${result_status[swiftws]:-}" = ok ] && base="${rates[swiftws]}"
+    echo "| server | msgs/s (median) | p50 µs | p99 µs | ratio to swiftws | msgs per server CPU-s | ratio to swiftws | notes (per run) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|"
+    ratio_to() {  # ratio_to VALUE BASE
+        if [ -n "$2" ]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", (b > 0 ? a / b : 0) }'; else echo "n/a"; fi
+    }
+    base_rate="" base_efficiency=""
+    if [ "${result_status[swiftws]:-}" = ok ]; then
+        base_rate="${rates[swiftws]}" base_efficiency="${efficiency[swiftws]}"
+    fi
     for name in "${server_list[@]}"; do
         if [ "${result_status[$name]}" = ok ]; then
-            ratio="n/a"
-            [ -n "$base" ] && ratio="$(awk -v a="${rates[$name]}" -v b="$base" 'BEGIN { printf "%.2f×", a / b }')"
-            echo "| $name | ${rates[$name]} | ${p50s[$name]} | ${p99s[$name]} | $ratio | ${result_note[$name]} |"
+            echo "| $name | ${rates[$name]} | ${p50s[$name]} | ${p99s[$name]} | $(ratio_to "${rates[$name]}" "$base_rate")" \
+                "| ${efficiency[$name]} | $(ratio_to "${efficiency[$name]}" "$base_efficiency") | ${result_note[$name]} |"
         else
-            echo "| $name | ${result_status[$name]} | | | | ${result_note[$name]} |"
+            echo "| $name | ${result_status[$name]} | | | | | | ${result_note[$name]} |"
         fi
     done
 } | tee "$report"
