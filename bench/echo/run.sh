@@ -104,6 +104,7 @@ if [ "$install" = 1 ]; then
     fi
 fi
 
+rm -rf "$log_dir"  # the logs describe this run only
 mkdir -p "$build_dir" "$log_dir"
 say "building the load generator"
 cc -O2 -Wall -Wextra -std=c11 -o "$build_dir/loadgen" "$bench_dir/loadgen.c" -lcrypto
