@@ -127,10 +127,10 @@ else
 fi
 
 # ------------------------------------------------------------------------------------------------
-# Servers. prepare_NAME sets `server_cmd` (an array; PORT is substituted at start) or sets
-# `unavailable` to the reason it cannot run here. Builds happen here, before any measurement.
+# Servers. prepare_NAME sets `server_cmd` (an array; PORT is substituted at start) and `version`
+# (what was measured, for the table), or sets `unavailable` to the reason it cannot run here.
 # ------------------------------------------------------------------------------------------------
-server_cmd=() unavailable=""
+server_cmd=() unavailable="" version=""
 venv_python="$repo_dir/.venv/bin/python"
 
 prepare_swiftws() {
@@ -145,18 +145,26 @@ prepare_swiftws() {
         binary="$(cd "$repo_dir" && swift build -c release --show-bin-path)/swiftws-echo"
     fi
     [ -x "$binary" ] || { unavailable="no executable at $binary"; return; }
+    if [ -n "${SWIFTWS_ECHO:-}" ]; then
+        version="$SWIFTWS_ECHO"
+    else
+        version="commit $(git -C "$repo_dir" rev-parse --short HEAD 2>/dev/null || echo '?')"
+        git -C "$repo_dir" diff --quiet HEAD 2>/dev/null || version+=" + local changes"
+    fi
     server_cmd=("$binary" --host 127.0.0.1 --port PORT --no-compression)
 }
 
 prepare_websockets() {
     "$venv_python" -c "import websockets" 2>/dev/null \
         || { unavailable="Python websockets is not installed in .venv"; return; }
+    version="websockets $("$venv_python" -c 'import websockets; print(websockets.__version__)')"
     server_cmd=("$venv_python" "$bench_dir/peers/websockets_echo.py" --port PORT)
 }
 
 prepare_picows() {
     "$venv_python" -c "import picows" 2>/dev/null \
         || { unavailable="picows is not installed in .venv"; return; }
+    version="picows $("$venv_python" -c 'import picows; print(picows.__version__)')"
     server_cmd=("$venv_python" "$bench_dir/peers/picows_echo.py" --port PORT)
 }
 
@@ -164,6 +172,7 @@ prepare_node-ws() {
     command -v node >/dev/null || { unavailable="node is not installed"; return; }
     NODE_PATH=/usr/share/nodejs node -e "require('ws')" 2>/dev/null \
         || { unavailable="Node ws (Debian node-ws) is not installed"; return; }
+    version="ws $(NODE_PATH=/usr/share/nodejs node -p "require('ws/package.json').version"), node $(node --version)"
     server_cmd=(env NODE_PATH=/usr/share/nodejs node "$bench_dir/peers/node_ws_echo.js" --port PORT)
 }
 
@@ -178,6 +187,7 @@ prepare_lws() {
         unavailable="lws_echo.c does not build (see $log_dir/build-lws.log)"
         return
     fi
+    version="libwebsockets $(pkg-config --modversion libwebsockets)"
     server_cmd=("$build_dir/lws_echo" --port PORT)
 }
 
@@ -190,6 +200,10 @@ prepare_nio() {
         unavailable="the SwiftNIO peer does not build (see $log_dir/build-nio.log)"
         return
     fi
+    version="$(python3 -c 'import json, sys
+pins = {p["identity"]: p["state"].get("version") for p in json.load(open(sys.argv[1]))["pins"]}
+print("websocket-kit", pins.get("websocket-kit"), "swift-nio", pins.get("swift-nio"))' \
+        "$package/Package.resolved" 2>/dev/null || echo "websocket-kit (version unknown)")"
     server_cmd=("$(swift build -c release --package-path "$package" --scratch-path "$build_dir/nio" \
         --show-bin-path)/nio-echo" --port PORT)
 }
@@ -217,7 +231,7 @@ cpu_ticks() {  # cpu_ticks PID — user + system time of the process, all thread
 }
 
 # Per server: status is ok | n/a | FAILED; rates/p50s/p99s collect one value per repetition.
-declare -A result_status result_note command_line server_port rates p50s p99s efficiency server_cpu
+declare -A result_status result_note result_version command_line server_port rates p50s p99s efficiency server_cpu
 declare -A loadgen_bound
 any_failed=0
 
@@ -291,8 +305,9 @@ done
 # Builds first, so that no compilation overlaps a measurement.
 available=()
 for name in "${server_list[@]}"; do
-    server_cmd=() unavailable=""
+    server_cmd=() unavailable="" version=""
     "prepare_$name"
+    result_version[$name]="$version"
     if [ -n "$unavailable" ]; then
         result_status[$name]="n/a" result_note[$name]="$unavailable"
         say "$name: n/a ($unavailable)"
@@ -353,8 +368,8 @@ report="$build_dir/report.md"
         "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), Linux $(uname -r)," \
         "load average $load_at_start before the run."
     echo
-    echo "| server | msgs/s (median) | p50 µs | p99 µs | ratio to swiftws | msgs per server CPU-s | ratio to swiftws | notes (per run) |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---|"
+    echo "| server | msgs/s (median) | p50 µs | p99 µs | ratio to swiftws | msgs per server CPU-s | ratio to swiftws | version | notes (per run) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
     ratio_to() {  # ratio_to VALUE BASE
         if [ -n "$2" ]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", (b > 0 ? a / b : 0) }'; else echo "n/a"; fi
     }
@@ -365,9 +380,10 @@ report="$build_dir/report.md"
     for name in "${server_list[@]}"; do
         if [ "${result_status[$name]}" = ok ]; then
             echo "| $name | ${rates[$name]} | ${p50s[$name]} | ${p99s[$name]} | $(ratio_to "${rates[$name]}" "$base_rate")" \
-                "| ${efficiency[$name]} | $(ratio_to "${efficiency[$name]}" "$base_efficiency") | ${result_note[$name]} |"
+                "| ${efficiency[$name]} | $(ratio_to "${efficiency[$name]}" "$base_efficiency")" \
+                "| ${result_version[$name]} | ${result_note[$name]} |"
         else
-            echo "| $name | ${result_status[$name]} | | | | | | ${result_note[$name]} |"
+            echo "| $name | ${result_status[$name]} | | | | | | ${result_version[$name]} | ${result_note[$name]} |"
         fi
     done
 } | tee "$report"
