@@ -1,4 +1,2 @@
 import Testing
 @testable import SwiftWSNetworking
-
-@Suite struct NetworkingPlaceholderTests {}
