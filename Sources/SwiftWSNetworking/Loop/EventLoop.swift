@@ -183,7 +183,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs one iteration: waits up to `timeout` (nil: until something happens; `.zero`: not at
     /// all) for socket events, then handles them, runs due timers and posted work, and flushes
-    /// corked writes. Returns the number of events, timers and posted items handled. Calling it
+    /// corked writes. Returns the number of socket events, timers and posted items handled. Calling it
     /// from inside a loop callback does nothing and returns 0.
     @discardableResult
     public func runOnce(timeout: Duration? = nil) -> Int {
@@ -205,9 +205,8 @@ public final class EventLoop: @unchecked Sendable {
         if count > 0 {
             for index in 0..<Int(count) {
                 let event = events[index]
-                dispatch(token: event.data.u64, events: event.events)
+                if dispatch(token: event.data.u64, events: event.events) { handled += 1 }
             }
-            handled = Int(count)
         }
         handled += runDueTimers()
         handled += runPostedWork()
@@ -415,25 +414,29 @@ public final class EventLoop: @unchecked Sendable {
         UInt64(generations[slot]) << 32 | UInt64(UInt32(truncatingIfNeeded: slot))
     }
 
-    private func dispatch(token: UInt64, events: UInt32) {
+    /// Handles one epoll event; returns whether it was a socket's (not the loop's own fds).
+    private func dispatch(token: UInt64, events: UInt32) -> Bool {
         switch token {
         case EventLoop.wakeToken:
             var value: UInt64 = 0
             _ = read(wakeFD, &value, 8)
             wakePending.store(false, ordering: .releasing)
+            return false
         case EventLoop.timerToken:
             var value: UInt64 = 0
             _ = read(timerFD, &value, 8)
             armedDeadline = 0
+            return false
         default:
             let slot = Int(token & 0xFFFF_FFFF)
             guard slot < registrants.count, generations[slot] == UInt32(token >> 32),
-                  let registrant = registrants[slot] else { return }
+                  let registrant = registrants[slot] else { return false }
             switch registrant {
             case .stream(let stream): stream.handleEvents(events)
             case .listener(let listener): listener.handleEvents(events)
             case .connect(let attempt): attempt.handleEvents(events)
             }
+            return true
         }
     }
 }
