@@ -306,3 +306,37 @@ struct SocketTests {
         #expect(loop.registrationCount == 0)
     }
 }
+
+@Suite("Sockets: connect timeout", .serialized)
+struct ConnectTimeoutTests {
+    @Test func connectTimesOutWhenTheListenQueueIsFull() throws {
+        // A listener that never accepts, with the smallest backlog: once its queue is full the
+        // kernel drops further SYNs, so later connects hang in SYN-SENT until our timeout.
+        let loop = try EventLoop()
+        var options = ListenOptions()
+        options.backlog = 0
+        let listener = try loop.listen(host: "127.0.0.1", port: 0, options: options)
+        listener.onAccept = nil
+        listener.pauseAccepting()
+        var outcomes: [Result<SocketStream, NetworkError>] = []
+        let attempts = 8
+        let start = nowMilliseconds()
+        var keep: [SocketStream] = []
+        for _ in 0..<attempts {
+            loop.connect(to: listener.localAddress, timeout: .milliseconds(300)) { result in
+                outcomes.append(result)
+                if case .success(let stream) = result { keep.append(stream) }
+                if outcomes.count == attempts { loop.stop() }
+            }
+        }
+        #expect(runBounded(loop))
+        let timedOut = outcomes.filter { if case .failure(let e) = $0 { return e.kind == .timedOut } else { return false } }
+        let connected = outcomes.filter { if case .success = $0 { return true } else { return false } }
+        #expect(timedOut.count >= 1)
+        #expect(timedOut.count + connected.count == attempts)
+        #expect(nowMilliseconds() - start >= 300)
+        if case .failure(let error)? = timedOut.first {
+            #expect(error.description == "connect to \(listener.localAddress): timed out")
+        }
+    }
+}

@@ -59,7 +59,7 @@ public final class SocketListener {
                 case EMFILE, ENFILE, ENOBUFS, ENOMEM:
                     // Out of descriptors or memory: with level-triggered epoll the pending
                     // connection would wake us in a busy loop, so stop watching for 100 ms.
-                    pauseAccepting()
+                    backOffAfterResourceExhaustion()
                     return
                 default:
                     return
@@ -79,12 +79,26 @@ public final class SocketListener {
         }
     }
 
-    private func pauseAccepting() {
+    /// Stops accepting: new connections wait in the kernel's queue (and are refused once it is
+    /// full) until `resumeAccepting()`. A server uses this at its connection limit.
+    public func pauseAccepting() {
+        guard !isClosed else { return }
         loop.modify(slot: slot, fd: fd, events: 0)
+    }
+
+    /// Accepts again after `pauseAccepting()`.
+    public func resumeAccepting() {
+        guard !isClosed else { return }
+        if let resumeTimer { loop.cancel(resumeTimer) }
+        resumeTimer = nil
+        loop.modify(slot: slot, fd: fd, events: EPOLLIN.rawValue)
+    }
+
+    private func backOffAfterResourceExhaustion() {
+        pauseAccepting()
         resumeTimer = loop.schedule(after: .milliseconds(100)) { [weak self] in
-            guard let self, !self.isClosed else { return }
-            self.resumeTimer = nil
-            self.loop.modify(slot: self.slot, fd: self.fd, events: EPOLLIN.rawValue)
+            self?.resumeTimer = nil
+            self?.resumeAccepting()
         }
     }
 
