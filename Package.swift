@@ -45,6 +45,7 @@ let package = Package(
         .target(
             name: "SwiftWSCore",
             dependencies: ["CZlib", "CSwiftWSSystem"],
+            exclude: ["Session/README.md"],
             swiftSettings: librarySwiftSettings
         ),
         // Layer 2: event loop, sockets, timers, servers and clients.
@@ -65,6 +66,8 @@ let package = Package(
             dependencies: ["CSwiftWS", "SwiftWS", "SwiftWSNetworking", "SwiftWSCore"],
             swiftSettings: librarySwiftSettings
         ),
+        // Receive-path throughput of the protocol core vs memcpy (bench/core/main.swift).
+        .executableTarget(name: "swiftws-bench-core", dependencies: ["SwiftWSCore"], path: "bench/core"),
         .testTarget(name: "SwiftWSCoreTests", dependencies: ["SwiftWSCore"]),
         .testTarget(name: "SwiftWSNetworkingTests", dependencies: ["SwiftWSNetworking", "SwiftWSCore"]),
     ]

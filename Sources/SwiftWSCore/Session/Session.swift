@@ -1,0 +1,560 @@
+/// The WebSocket connection after the opening handshake, for either role, without I/O
+/// (RFC 6455 sections 5–7): bytes in, events out; messages in, bytes out.
+///
+/// Shaped like Python `websockets`' sans-I/O `Protocol` and Hummingbird's `WebSocketStateMachine`:
+///
+/// - Feed what the transport read to `receive(_:_:)`; events arrive through the callback with
+///   borrowed payloads. A message whose frame is whole in the input is delivered straight from the
+///   input buffer (unmasked in place, no copy, no allocation); only fragmented or split messages
+///   are copied into the session's reassembly buffer, whose capacity is reused.
+/// - Feed the end of the stream to `receiveEndOfStream(_:)`.
+/// - Send with `send(text:)`, `send(binary:)`, `sendFragment`, `ping`, `pong`, `close`; frames are
+///   appended to the pending output, which the transport writes (`withPendingOutput`,
+///   `pendingOutput`) and acknowledges (`consumeOutput`).
+/// - After each call, check `shouldCloseTransport` (and `closesTransportFirst`).
+///
+/// Every failure the peer can cause becomes a `.failed(ProtocolError)` event, a close frame with
+/// the RFC's code (once), and `state == .closed`; later input is ignored. Nothing here traps on
+/// peer input.
+///
+/// Not thread-safe: one session belongs to one event loop. The callback may call the session's
+/// send methods (an echo server does), but not `receive` again.
+public final class Session {
+    /// The role and limits this session was created with.
+    public let configuration: SessionConfiguration
+    /// Where the connection is in its life.
+    public private(set) var state: SessionState = .open
+    /// How the connection ended; `nil` while it has not.
+    public private(set) var closeStatus: CloseStatus?
+
+    // MARK: Receive state
+
+    /// False once a close frame was received, the connection failed or the stream ended.
+    private var acceptsInput = true
+    /// A header split across reads, gathered here (at most 14 bytes).
+    private var headerScratch: (UInt64, UInt64) = (0, 0)
+    private var headerScratchCount = 0
+    /// The frame whose payload is being received, if any.
+    private var inFrame = false
+    private var frameOpcode = Opcode.continuation
+    private var frameIsFinal = false
+    private var frameMaskKey: UInt32 = 0
+    private var frameIsMasked = false
+    private var frameLength = 0
+    private var frameOffset = 0
+    /// The data message being received: set by its first frame, cleared after its final frame.
+    private var messageKind: MessageKind? = nil
+    private var messageSize = 0
+    private var messageFrameCount = 0
+    private var messageIsStreaming = false
+    private var messageHasStreamed = false
+    /// RSV1 was set on the message's first frame (permessage-deflate, RFC 7692 section 6).
+    private var messageIsCompressed = false
+    private var receivedTextValidator = UTF8Validator()
+    private var reassembly = ByteBuffer()
+    private var controlPayload = ByteBuffer()
+
+    /// Reassembly storage above this is freed after the message, so one large message does not
+    /// pin memory on an idle connection; below it the capacity is reused.
+    private static let retainedReassemblyCapacity = 256 << 10
+
+    // MARK: Send state
+
+    private var output = ByteBuffer()
+    private var closeSent = false
+    private var closeReceived = false
+    private var failed = false
+    private var endOfStream = false
+    /// The kind of the message being sent with `sendFragment`, if one is unfinished.
+    private var sendingKind: MessageKind? = nil
+    private var sentTextValidator = UTF8Validator()
+    /// Masking keys for the client role, created on first use (servers never need one). A small
+    /// pool: one getrandom call per 64 frames, 256 bytes per client connection.
+    private var maskKeys: SecureRandom? = nil
+
+    /// Creates a session in the `.open` state.
+    public init(configuration: SessionConfiguration) {
+        self.configuration = configuration
+    }
+
+    deinit {
+        reassembly.deallocate()
+        controlPayload.deallocate()
+        output.deallocate()
+    }
+
+    // MARK: Transport-facing state
+
+    /// True once the transport should be closed: the close handshake is complete, the connection
+    /// failed, or the stream ended. Write the pending output first.
+    public var shouldCloseTransport: Bool { state == .closed }
+
+    /// Whether this side closes the TCP connection as soon as `shouldCloseTransport` is true.
+    /// RFC 6455 section 7.1.1: after a clean close handshake "the server SHOULD close the
+    /// underlying TCP connection first", so a client keeps reading until the server's end of
+    /// stream (closing after a timeout of its own). After a failure or end of stream, both sides
+    /// close at once (section 7.1.7).
+    public var closesTransportFirst: Bool {
+        configuration.role == .server || failed || endOfStream
+    }
+
+    /// Bytes waiting to be written to the transport.
+    public var pendingOutputCount: Int { output.count }
+
+    /// The bytes waiting to be written, in order. Valid until the next call on this session.
+    public var pendingOutput: UnsafeRawBufferPointer { output.bytes }
+
+    /// Calls `body` with the bytes waiting to be written.
+    public func withPendingOutput<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try body(output.bytes)
+    }
+
+    /// Drops the first `count` pending bytes once the transport has written them.
+    public func consumeOutput(_ count: Int) {
+        output.consume(count)
+    }
+
+    // MARK: Receiving
+
+    /// Feeds bytes read from the transport. Payloads are unmasked in place, hence the mutable
+    /// buffer. Events are delivered in order through `onEvent` and borrow their payloads for the
+    /// duration of the call only.
+    public func receive(_ bytes: UnsafeMutableRawBufferPointer, _ onEvent: (SessionEvent) -> Void) {
+        guard let base = bytes.baseAddress else { return }
+        let end = bytes.count
+        var cursor = 0
+        while cursor < end && acceptsInput {
+            if inFrame {
+                let count = Swift.min(frameLength &- frameOffset, end &- cursor)
+                consumePayload(UnsafeMutableRawBufferPointer(start: base + cursor, count: count), onEvent)
+                cursor &+= count
+            } else if headerScratchCount == 0 {
+                let rest = UnsafeRawBufferPointer(start: base + cursor, count: end &- cursor)
+                switch FrameHeaderParser.parse(rest, role: configuration.role, allowsRSV1: configuration.allowsRSV1) {
+                case .needMoreData:
+                    // Keep the partial header (< 14 bytes) for the next read.
+                    withUnsafeMutableBytes(of: &headerScratch) { scratch in
+                        scratch.baseAddress!.copyMemory(from: rest.baseAddress!, byteCount: rest.count)
+                    }
+                    headerScratchCount = rest.count
+                    cursor = end
+                case .header(let header):
+                    if isWholeUnfragmentedMessage(header, available: rest.count) {
+                        // Fast path for the common case (one frame = one message, all in this
+                        // read): no per-session state is touched, nothing is copied.
+                        let payload = UnsafeMutableRawBufferPointer(start: base + cursor + header.headerLength,
+                                                                    count: header.payloadLength)
+                        cursor &+= header.headerLength &+ header.payloadLength
+                        deliverWholeMessage(header, payload, onEvent)
+                    } else {
+                        cursor &+= header.headerLength
+                        beginFrame(header, onEvent)
+                    }
+                case .failure(let error):
+                    fail(error, onEvent)
+                }
+            } else {
+                // Complete the header gathered from earlier reads with bytes from this one.
+                let take = Swift.min(FrameEncoder.maximumHeaderLength &- headerScratchCount, end &- cursor)
+                let gathered = headerScratchCount
+                let result = withUnsafeMutableBytes(of: &headerScratch) { scratch in
+                    (scratch.baseAddress! + gathered).copyMemory(from: base + cursor, byteCount: take)
+                    return FrameHeaderParser.parse(UnsafeRawBufferPointer(start: scratch.baseAddress!, count: gathered &+ take),
+                                                   role: configuration.role, allowsRSV1: configuration.allowsRSV1)
+                }
+                switch result {
+                case .needMoreData:
+                    headerScratchCount = gathered &+ take
+                    cursor &+= take
+                case .header(let header):
+                    headerScratchCount = 0
+                    cursor &+= header.headerLength &- gathered
+                    beginFrame(header, onEvent)
+                case .failure(let error):
+                    fail(error, onEvent)
+                }
+            }
+        }
+    }
+
+    /// Convenience for tests and simple callers: copies `bytes` and feeds them.
+    public func receive(_ bytes: [UInt8], _ onEvent: (SessionEvent) -> Void) {
+        var copy = bytes
+        copy.withUnsafeMutableBytes { receive($0, onEvent) }
+    }
+
+    /// The peer closed its side of the transport. Before a completed close handshake this is an
+    /// abnormal closure (RFC 6455 section 7.1.5: status 1006), reported as `.failed` with code
+    /// 1006 and no close frame queued.
+    public func receiveEndOfStream(_ onEvent: (SessionEvent) -> Void) {
+        endOfStream = true
+        acceptsInput = false
+        guard state != .closed else { return }
+        let error = ProtocolError(.abnormalClosure, "connection closed without a close frame")
+        failed = true
+        closeSent = true  // nothing can be sent any more
+        if closeStatus == nil { closeStatus = CloseStatus(code: error.closeCode, reason: error.reason) }
+        state = .closed
+        onEvent(.failed(error))
+    }
+
+    /// Whether the frame is a whole message that `deliverWholeMessage` may handle: a final text or
+    /// binary frame, no message in progress, within every limit, not streamed, not compressed,
+    /// and its payload entirely in the `available` bytes. Anything else takes the general path,
+    /// which gives the same events (the property tests and the fuzzer check this).
+    @inline(__always)
+    private func isWholeUnfragmentedMessage(_ header: FrameHeader, available: Int) -> Bool {
+        let opcode = header.opcode
+        return header.isFinal && !header.rsv1 && (opcode == .text || opcode == .binary)
+            && header.payloadLength <= available &- header.headerLength
+            && messageKind == nil
+            && header.payloadLength <= configuration.maxFrameSize
+            && header.payloadLength <= configuration.maxMessageSize
+            && header.payloadLength <= (configuration.streamingThreshold ?? .max)
+    }
+
+    /// Unmasks, validates and delivers a message for which `isWholeUnfragmentedMessage` holds.
+    @inline(__always)
+    private func deliverWholeMessage(_ header: FrameHeader, _ payload: UnsafeMutableRawBufferPointer,
+                                     _ onEvent: (SessionEvent) -> Void) {
+        let bytes = UnsafeRawBufferPointer(payload)
+        if header.opcode == .text {
+            // One pass unmasks and skips the ASCII prefix; the validator sees only the rest.
+            var asciiPrefix = 0
+            if let maskKey = header.maskKey {
+                asciiPrefix = Masking.applyReturningASCIIPrefix(maskKey: maskKey, to: payload, payloadOffset: 0)
+            }
+            var validator = UTF8Validator()
+            if validator.validate(UnsafeRawBufferPointer(rebasing: bytes[asciiPrefix...])) != nil {
+                return fail(.invalidUTF8(), onEvent)
+            }
+            if !validator.isAtBoundary {
+                return fail(.invalidUTF8("text message ends inside a UTF-8 sequence"), onEvent)
+            }
+            onEvent(.text(bytes))
+        } else {
+            if let maskKey = header.maskKey {
+                Masking.apply(maskKey: maskKey, to: payload, payloadOffset: 0)
+            }
+            onEvent(.binary(bytes))
+        }
+    }
+
+    /// Header-time rules that need the connection's history (RFC 6455 section 5.4) and limits.
+    private func beginFrame(_ header: FrameHeader, _ onEvent: (SessionEvent) -> Void) {
+        let opcode = header.opcode
+        if !opcode.isControl {
+            if opcode == .continuation {
+                // Section 5.4: continuation frames only follow a non-final data frame.
+                guard messageKind != nil else {
+                    return fail(.protocolViolation("continuation frame without a message in progress"), onEvent)
+                }
+                messageFrameCount &+= 1
+                guard messageFrameCount <= configuration.maxFragmentsPerMessage else {
+                    return fail(.tooBig("too many fragments in one message"), onEvent)
+                }
+            } else {
+                // Section 5.4: "fragments of one message MUST NOT be interleaved" with another.
+                guard messageKind == nil else {
+                    return fail(.protocolViolation("new data frame while a fragmented message is in progress"), onEvent)
+                }
+                messageKind = opcode == .text ? .text : .binary
+                messageSize = 0
+                messageFrameCount = 1
+                messageIsStreaming = false
+                messageHasStreamed = false
+                messageIsCompressed = header.rsv1
+                receivedTextValidator.reset()
+            }
+            guard header.payloadLength <= configuration.maxFrameSize else {
+                return fail(.tooBig("frame too big"), onEvent)
+            }
+            // 1009 as soon as the announced lengths pass the limit, before buffering the payload.
+            guard header.payloadLength <= configuration.maxMessageSize &- messageSize else {
+                return fail(.tooBig("message too big"), onEvent)
+            }
+            messageSize &+= header.payloadLength
+            if let threshold = configuration.streamingThreshold, !messageIsStreaming, messageSize > threshold {
+                messageIsStreaming = true
+                if !reassembly.isEmpty {
+                    // Hand over what was gathered before the message turned out to be large.
+                    let gathered = reassembly.bytes
+                    messageHasStreamed = true
+                    onEvent(.fragment(messageKind!, gathered, isFirst: true, isFinal: false))
+                    reassembly.removeAll()
+                    guard acceptsInput else { return }
+                }
+            }
+        }
+        inFrame = true
+        frameOpcode = opcode
+        frameIsFinal = header.isFinal
+        frameIsMasked = header.maskKey != nil
+        frameMaskKey = header.maskKey ?? 0
+        frameLength = header.payloadLength
+        frameOffset = 0
+        if header.payloadLength == 0 {
+            consumePayload(UnsafeMutableRawBufferPointer(start: nil, count: 0), onEvent)
+        }
+    }
+
+    /// Handles the next piece of the current frame's payload (all of it, or what this read holds).
+    private func consumePayload(_ chunk: UnsafeMutableRawBufferPointer, _ onEvent: (SessionEvent) -> Void) {
+        // Bytes at the start of the chunk known to be ASCII, which UTF-8 validation may skip.
+        var asciiPrefix = 0
+        if frameIsMasked {
+            if messageKind == .text && !frameOpcode.isControl && receivedTextValidator.isAtBoundary {
+                asciiPrefix = Masking.applyReturningASCIIPrefix(maskKey: frameMaskKey, to: chunk, payloadOffset: frameOffset)
+            } else {
+                Masking.apply(maskKey: frameMaskKey, to: chunk, payloadOffset: frameOffset)
+            }
+        }
+        let isWholeFrame = frameOffset == 0 && chunk.count == frameLength
+        frameOffset &+= chunk.count
+        let frameIsDone = frameOffset == frameLength
+        if frameIsDone { inFrame = false }
+        let piece = UnsafeRawBufferPointer(chunk)
+
+        if frameOpcode.isControl {
+            if isWholeFrame {
+                handleControlFrame(piece, onEvent)
+            } else {
+                controlPayload.append(piece)
+                if frameIsDone {
+                    let payload = controlPayload.bytes
+                    controlPayload.removeAll()  // storage stays valid until the next append
+                    handleControlFrame(payload, onEvent)
+                }
+            }
+            return
+        }
+
+        guard let kind = messageKind else { return }  // unreachable: beginFrame set it
+        let endsMessage = frameIsDone && frameIsFinal
+        // Section 8.1: fail fast on invalid UTF-8, even in the middle of a fragment.
+        // (permessage-deflate: UTF-8 is to be checked after inflating, not on compressed bytes.)
+        if kind == .text {
+            // ASCII bytes leave a validator at a boundary unchanged, so skipping them is exact.
+            if receivedTextValidator.validate(UnsafeRawBufferPointer(rebasing: piece[asciiPrefix...])) != nil {
+                return fail(.invalidUTF8(), onEvent)
+            }
+            if endsMessage && !receivedTextValidator.isAtBoundary {
+                return fail(.invalidUTF8("text message ends inside a UTF-8 sequence"), onEvent)
+            }
+        }
+
+        if messageIsStreaming {
+            if isWholeFrame {
+                deliverFragment(kind, piece, isFinal: frameIsFinal, onEvent)
+            } else {
+                reassembly.append(piece)
+                if frameIsDone {
+                    let payload = reassembly.bytes
+                    reassembly.removeAll()  // storage stays valid until the next append
+                    deliverFragment(kind, payload, isFinal: frameIsFinal, onEvent)
+                }
+            }
+        } else if isWholeFrame && frameIsFinal && messageFrameCount == 1 {
+            // Fast path: the whole message is one frame in the caller's buffer. No copy.
+            deliverMessage(kind, piece, onEvent)
+        } else {
+            reassembly.append(piece)
+            if endsMessage {
+                let payload = reassembly.bytes
+                reassembly.removeAll()  // storage stays valid until the next append
+                deliverMessage(kind, payload, onEvent)
+            }
+        }
+        if endsMessage {
+            messageKind = nil
+            if reassembly.capacity > Session.retainedReassemblyCapacity {
+                reassembly.removeAll(retainedCapacity: Session.retainedReassemblyCapacity)
+            }
+        }
+    }
+
+    private func deliverMessage(_ kind: MessageKind, _ payload: UnsafeRawBufferPointer, _ onEvent: (SessionEvent) -> Void) {
+        onEvent(kind == .text ? .text(payload) : .binary(payload))
+    }
+
+    private func deliverFragment(_ kind: MessageKind, _ payload: UnsafeRawBufferPointer, isFinal: Bool,
+                                 _ onEvent: (SessionEvent) -> Void) {
+        let isFirst = !messageHasStreamed
+        messageHasStreamed = true
+        onEvent(.fragment(kind, payload, isFirst: isFirst, isFinal: isFinal))
+    }
+
+    /// Ping, pong and close (RFC 6455 section 5.5), which may arrive between fragments.
+    private func handleControlFrame(_ payload: UnsafeRawBufferPointer, _ onEvent: (SessionEvent) -> Void) {
+        switch frameOpcode {
+        case .ping:
+            // Section 5.5.2: answer with a pong carrying the same "Application data", unless
+            // we already sent a close frame (section 5.5.1: nothing may follow it).
+            if configuration.autoPong && !closeSent {
+                queueFrame(opcode: .pong, isFinal: true, payload: payload)
+            }
+            onEvent(.ping(payload))
+        case .pong:
+            onEvent(.pong(payload))
+        case .close:
+            switch ClosePayload.parse(payload) {
+            case .failure(let error):
+                fail(error, onEvent)
+            case .success(let (code, reason)):
+                closeReceived = true
+                acceptsInput = false  // section 5.5.1: nothing follows a close frame
+                // Section 5.5.1: answer with a close frame, "typically echoing the status code
+                // it received"; an empty close is answered with an empty close.
+                if !closeSent {
+                    closeSent = true
+                    queueClose(code: code, reason: ""[...].utf8)
+                }
+                if closeStatus == nil {
+                    closeStatus = CloseStatus(code: code ?? .noStatusReceived, reason: reason)
+                }
+                state = .closed
+                onEvent(.closeReceived(code: code, reason: reason))
+            }
+        default:
+            break  // the parser only lets defined control opcodes through
+        }
+    }
+
+    /// Fails the connection (RFC 6455 section 7.1.7): one close frame with the code, no more input.
+    private func fail(_ error: ProtocolError, _ onEvent: (SessionEvent) -> Void) {
+        guard !failed else { return }
+        failed = true
+        acceptsInput = false
+        inFrame = false
+        if !closeSent {
+            closeSent = true
+            queueClose(code: error.closeCode, reason: ClosePayload.truncatedReason(error.reason))
+        }
+        if closeStatus == nil { closeStatus = CloseStatus(code: error.closeCode, reason: error.reason) }
+        state = .closed
+        onEvent(.failed(error))
+    }
+
+    // MARK: Sending
+
+    /// Sends a whole text message. Throws `.invalidUTF8` for text that is not UTF-8.
+    public func send(text: UnsafeRawBufferPointer) throws(SessionError) {
+        try checkCanSendMessage()
+        guard UTF8Validator.isValid(text) else { throw .invalidUTF8 }
+        queueFrame(opcode: .text, isFinal: true, payload: text)
+    }
+
+    /// Sends a whole binary message.
+    public func send(binary: UnsafeRawBufferPointer) throws(SessionError) {
+        try checkCanSendMessage()
+        queueFrame(opcode: .binary, isFinal: true, payload: binary)
+    }
+
+    /// Sends a text message given as a `String` (always valid UTF-8).
+    public func send(text: String) throws(SessionError) {
+        try checkCanSendMessage()
+        var text = text
+        text.withUTF8 { queueFrame(opcode: .text, isFinal: true, payload: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Sends one frame of a message (RFC 6455 section 5.4). The first call starts a message of
+    /// `kind`; the following ones must pass the same kind, until one with `isFinal`. Control
+    /// frames may be sent in between. Text fragments may split characters, but the text as a
+    /// whole must be UTF-8 (checked incrementally; a failing fragment is not sent).
+    public func sendFragment(_ kind: MessageKind, _ bytes: UnsafeRawBufferPointer, isFinal: Bool) throws(SessionError) {
+        guard !closeSent else { throw .closed }
+        let opcode: Opcode
+        if let sendingKind {
+            guard sendingKind == kind else { throw .fragmentedMessageInProgress }
+            opcode = .continuation
+        } else {
+            opcode = kind.opcode
+        }
+        if kind == .text {
+            var validator = opcode == .continuation ? sentTextValidator : UTF8Validator()
+            guard validator.validate(bytes) == nil, !isFinal || validator.isAtBoundary else { throw .invalidUTF8 }
+            sentTextValidator = validator
+        }
+        queueFrame(opcode: opcode, isFinal: isFinal, payload: bytes)
+        sendingKind = isFinal ? nil : kind
+    }
+
+    /// Sends a frame built once by `FrameEncoder.serverFrame` (broadcast); server role only.
+    /// The frame must be a complete, final data frame (or a control frame).
+    public func sendEncodedFrame(_ frame: UnsafeRawBufferPointer) throws(SessionError) {
+        guard configuration.role == .server else { throw .encodedFrameRequiresServerRole }
+        try checkCanSendMessage()
+        output.append(frame)
+    }
+
+    /// Sends a ping (payload at most 125 bytes).
+    public func ping(_ payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) throws(SessionError) {
+        guard !closeSent else { throw .closed }
+        guard payload.count <= 125 else { throw .controlPayloadTooLong }
+        queueFrame(opcode: .ping, isFinal: true, payload: payload)
+    }
+
+    /// Sends an unsolicited pong, e.g. a heartbeat (section 5.5.3; payload at most 125 bytes).
+    public func pong(_ payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) throws(SessionError) {
+        guard !closeSent else { throw .closed }
+        guard payload.count <= 125 else { throw .controlPayloadTooLong }
+        queueFrame(opcode: .pong, isFinal: true, payload: payload)
+    }
+
+    /// Starts the close handshake (RFC 6455 section 7.1.2): queues a close frame and moves to
+    /// `.closing`; received messages are still delivered until the peer's close frame arrives.
+    public func close(code: CloseCode = .normalClosure, reason: String = "") throws(SessionError) {
+        guard !closeSent else { throw .closed }
+        guard code.isValidOnWire else { throw .invalidCloseCode }
+        guard reason.utf8.count <= ClosePayload.maximumReasonLength else { throw .closeReasonTooLong }
+        closeSent = true
+        queueClose(code: code, reason: reason[...].utf8)
+        state = .closing
+    }
+
+    private func checkCanSendMessage() throws(SessionError) {
+        guard !closeSent else { throw .closed }
+        guard sendingKind == nil else { throw .fragmentedMessageInProgress }
+    }
+
+    /// Appends a close frame: empty when `code` is nil, else code and reason (already limited).
+    private func queueClose(code: CloseCode?, reason: Substring.UTF8View) {
+        guard let code else {
+            return queueFrame(opcode: .close, isFinal: true, payload: UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+        var payload: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)  // 128 bytes: room for 2 + 123
+        withUnsafeMutableBytes(of: &payload) { raw in
+            raw.storeBytes(of: code.rawValue.bigEndian, as: UInt16.self)
+            var count = 2
+            for byte in reason.prefix(ClosePayload.maximumReasonLength) {
+                raw[count] = byte
+                count += 1
+            }
+            queueFrame(opcode: .close, isFinal: true, payload: UnsafeRawBufferPointer(rebasing: raw[..<count]))
+        }
+    }
+
+    /// Appends one frame to the output, masked with a fresh key in the client role (section 5.3).
+    private func queueFrame(opcode: Opcode, isFinal: Bool, payload: UnsafeRawBufferPointer) {
+        let maskKey: UInt32?
+        if configuration.role == .client {
+            if maskKeys == nil { maskKeys = SecureRandom(poolSize: 256) }
+            maskKey = maskKeys!.next32()
+        } else {
+            maskKey = nil
+        }
+        let headerCount = FrameEncoder.headerLength(payloadLength: payload.count, masked: maskKey != nil)
+        let destination = output.appendUninitialized(headerCount &+ payload.count)
+        FrameEncoder.writeHeader(to: destination, isFinal: isFinal, opcode: opcode,
+                                 payloadLength: payload.count, maskKey: maskKey)
+        if let source = payload.baseAddress, !payload.isEmpty {
+            (destination + headerCount).copyMemory(from: source, byteCount: payload.count)
+            if let maskKey {
+                Masking.apply(maskKey: maskKey,
+                              to: UnsafeMutableRawBufferPointer(start: destination + headerCount, count: payload.count),
+                              payloadOffset: 0)
+            }
+        }
+    }
+}

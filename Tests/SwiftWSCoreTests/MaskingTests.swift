@@ -1,0 +1,73 @@
+import Testing
+@testable import SwiftWSCore
+
+@Suite("Masking (RFC 6455 5.3)")
+struct MaskingTests {
+    @Test func wordAtATimeEqualsReferenceForAllAlignmentsAndLengths() {
+        var rng = SeededGenerator(seed: 1)
+        let source = (0..<64).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        for key: UInt32 in [0x3d21_fa37, 0xFFFF_FFFF, 0x0102_0304] {
+            for alignment in 0..<8 {
+                for length in 0...40 {
+                    for payloadOffset in 0..<5 {
+                        var fast = source
+                        var reference = source
+                        fast.withUnsafeMutableBytes {
+                            Masking.apply(maskKey: key, to: UnsafeMutableRawBufferPointer(rebasing: $0[alignment..<(alignment + length)]),
+                                          payloadOffset: payloadOffset)
+                        }
+                        reference.withUnsafeMutableBytes {
+                            Masking.applyReference(maskKey: key, to: UnsafeMutableRawBufferPointer(rebasing: $0[alignment..<(alignment + length)]),
+                                                   payloadOffset: payloadOffset)
+                        }
+                        #expect(fast == reference, "key \(key) alignment \(alignment) length \(length) offset \(payloadOffset)")
+                        // Bytes outside the range are untouched.
+                        #expect(fast[..<alignment] == source[..<alignment])
+                        #expect(fast[(alignment + length)...] == source[(alignment + length)...])
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func randomSplitsRotateTheKeyCorrectly() {
+        var rng = SeededGenerator(seed: 2)
+        for _ in 0..<200 {
+            let length = Int.random(in: 0...300, using: &rng)
+            let key = UInt32.random(in: 0...UInt32.max, using: &rng)
+            let source = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            var reference = source
+            reference.withUnsafeMutableBytes { Masking.applyReference(maskKey: key, to: $0, payloadOffset: 0) }
+            var pieces = source
+            var cuts = (0..<Int.random(in: 0...6, using: &rng)).map { _ in Int.random(in: 0...length, using: &rng) }.sorted()
+            cuts.append(length)
+            pieces.withUnsafeMutableBytes { raw in
+                var start = 0
+                for cut in cuts {
+                    Masking.apply(maskKey: key, to: UnsafeMutableRawBufferPointer(rebasing: raw[start..<cut]), payloadOffset: start)
+                    start = cut
+                }
+            }
+            #expect(pieces == reference, "length \(length) cuts \(cuts)")
+        }
+    }
+
+    @Test func maskingTwiceRestoresThePayload() {
+        let original = Array("Hello, WebSocket masking!".utf8)
+        var bytes = original
+        bytes.withUnsafeMutableBytes { Masking.apply(maskKey: rfcMaskKey, to: $0, payloadOffset: 0) }
+        #expect(bytes != original)
+        bytes.withUnsafeMutableBytes { Masking.apply(maskKey: rfcMaskKey, to: $0, payloadOffset: 0) }
+        #expect(bytes == original)
+    }
+
+    @Test func clientFramesUseFreshKeys() throws {
+        let client = clientSession()
+        for _ in 0..<8 { try hello.withUnsafeBytes { try client.send(binary: $0) } }
+        let raw = client.takeOutput()
+        // Each frame: 2 header bytes + 4 key bytes + 5 payload bytes.
+        let keys = Set(stride(from: 0, to: raw.count, by: 11).map { Array(raw[($0 + 2)..<($0 + 6)]) })
+        #expect(keys.count == 8)
+        #expect(decodeFrames(raw, sentBy: .client).allSatisfy { $0.payload == hello && $0.opcode == .binary })
+    }
+}

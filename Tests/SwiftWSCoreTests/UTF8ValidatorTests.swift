@@ -1,0 +1,98 @@
+import Testing
+@testable import SwiftWSCore
+
+@Suite("UTF-8 validation (RFC 3629; RFC 6455 8.1; Autobahn 6.x)")
+struct UTF8ValidatorTests {
+    /// Validates `bytes` whole and byte by byte; both must agree on the failing position.
+    private func failurePosition(_ bytes: [UInt8]) -> Int? {
+        var whole = UTF8Validator()
+        let wholeResult = bytes.withUnsafeBytes { whole.validate($0) }
+        var single = UTF8Validator()
+        var singleResult: Int? = nil
+        for (index, byte) in bytes.enumerated() {
+            if [byte].withUnsafeBytes({ single.validate($0) }) != nil { singleResult = index; break }
+        }
+        #expect(wholeResult == singleResult, "whole and byte-by-byte disagree on \(bytes)")
+        return wholeResult
+    }
+
+    private func isCompleteAndValid(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { UTF8Validator.isValid($0) }
+    }
+
+    @Test(arguments: [
+        Array("κόσμε".utf8),                              // Kuhn 1: Greek
+        [0x00], [0x7F],                                    // boundaries of 1-byte sequences
+        [0xC2, 0x80], [0xDF, 0xBF],                        // 2-byte boundaries
+        [0xE0, 0xA0, 0x80], [0xEF, 0xBF, 0xBF],            // 3-byte boundaries
+        [0xED, 0x9F, 0xBF], [0xEE, 0x80, 0x80],            // around the surrogates
+        [0xEF, 0xBF, 0xBE],                                // U+FFFE: a noncharacter, still valid
+        [0xF0, 0x90, 0x80, 0x80], [0xF4, 0x8F, 0xBF, 0xBF],// 4-byte boundaries, U+10FFFF
+        Array("Hello-µ@ßöäüàá-UTF-8!!".utf8),              // Autobahn 6.2
+        Array(String(repeating: "ascii only, long enough for the word path. ", count: 10).utf8),
+        [],
+    ] as [[UInt8]])
+    func validSequences(bytes: [UInt8]) {
+        #expect(failurePosition(bytes) == nil)
+        #expect(isCompleteAndValid(bytes))
+    }
+
+    /// (input, index of the first byte at which it can no longer be valid)
+    @Test(arguments: [
+        ([0xC0], 0), ([0xC1], 0), ([0xF5], 0), ([0xFF], 0), ([0xFE], 0),   // never valid lead bytes
+        ([0x80], 0), ([0xBF], 0),                                           // lone continuation
+        ([0xC0, 0xAF], 0), ([0xE0, 0x80, 0xAF], 1), ([0xF0, 0x80, 0x80, 0xAF], 1), // overlong "/"
+        ([0xE0, 0x9F, 0xBF], 1), ([0xF0, 0x8F, 0xBF, 0xBF], 1),            // overlong maxima
+        ([0xED, 0xA0, 0x80], 1), ([0xED, 0xBF, 0xBF], 1),                  // surrogates D800, DFFF
+        ([0xED, 0xA0, 0x80, 0xED, 0xB0, 0x80], 1),                         // surrogate pair
+        ([0xF4, 0x90, 0x80, 0x80], 1), ([0xF7, 0xBF, 0xBF, 0xBF], 0),      // above U+10FFFF
+        ([0xC2, 0x41], 1), ([0xE1, 0x80, 0x41], 2), ([0xF1, 0x80, 0x80, 0x41], 3), // cut by ASCII
+        (Array("κόσμε".utf8) + [0xED, 0xA0, 0x80, 0x65, 0x64, 0x69, 0x74, 0x65, 0x64], 11), // Autobahn 6.3: "κόσμε" is 10 bytes
+        (Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8) + [0xF8], 36),  // after the 32-byte path
+    ] as [([UInt8], Int)])
+    func invalidSequencesFailAtTheFirstImpossibleByte(bytes: [UInt8], position: Int) {
+        #expect(failurePosition(bytes) == position)
+        #expect(!isCompleteAndValid(bytes))
+    }
+
+    @Test(arguments: [[0xC2], [0xE0, 0xA0], [0xF0, 0x90, 0x80], [0xF4, 0x8F, 0xBF]] as [[UInt8]])
+    func truncatedSequencesAreNotCompleteButNotYetInvalid(bytes: [UInt8]) {
+        var validator = UTF8Validator()
+        #expect(bytes.withUnsafeBytes { validator.validate($0) } == nil)
+        #expect(!validator.isAtBoundary)
+        #expect(!validator.hasFailed)
+        #expect(!isCompleteAndValid(bytes))
+    }
+
+    @Test func stateCarriesAcrossPieces() {
+        let text = Array("aé€𝄞 mixed ascii and multi-byte text 𝄞€éa".utf8)
+        for cut in 0...text.count {
+            var validator = UTF8Validator()
+            #expect(text[..<cut].withUnsafeBytes { validator.validate($0) } == nil)
+            #expect(text[cut...].withUnsafeBytes { validator.validate($0) } == nil)
+            #expect(validator.isAtBoundary)
+        }
+    }
+
+    @Test func failedValidatorStaysFailedUntilReset() {
+        var validator = UTF8Validator()
+        #expect([UInt8]([0xC0]).withUnsafeBytes { validator.validate($0) } == 0)
+        #expect([UInt8]([0x41]).withUnsafeBytes { validator.validate($0) } == 0)
+        validator.reset()
+        #expect([UInt8]([0x41]).withUnsafeBytes { validator.validate($0) } == nil)
+    }
+
+    @Test func agreesWithTheStandardLibraryOnRandomInput() {
+        var rng = SeededGenerator(seed: 3)
+        for _ in 0..<3000 {
+            let length = Int.random(in: 0...12, using: &rng)
+            let bytes: [UInt8] = (0..<length).map { _ in
+                // Bias towards interesting lead and continuation bytes.
+                [UInt8.random(in: 0...0x7F, using: &rng), UInt8.random(in: 0x80...0xBF, using: &rng),
+                 UInt8.random(in: 0xC0...0xFF, using: &rng)][Int.random(in: 0...2, using: &rng)]
+            }
+            let expected = String(validating: bytes, as: UTF8.self) != nil
+            #expect(isCompleteAndValid(bytes) == expected, "\(bytes)")
+        }
+    }
+}

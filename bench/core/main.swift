@@ -1,0 +1,100 @@
+// swiftws-bench-core: receive-path throughput of the protocol core.
+//
+// A server `Session` receives masked text messages (parse + unmask in place + UTF-8 validation +
+// delivery of a borrowed buffer) from a read buffer, as the event loop would feed it. Reported in
+// GB/s of payload, next to `memcpy` of the same buffer (the physical limit: every byte read and
+// written once), with the ratio. Median of 7 repetitions, clock_gettime(CLOCK_MONOTONIC).
+//
+// The frames are masked with the key 00 00 00 00: a legal key the receiver cannot tell from any
+// other (it XORs just the same), which leaves the buffer unchanged after unmasking in place, so
+// the same buffer can be fed again without a restoring copy inside the timed loop.
+//
+//   swift run -c release swiftws-bench-core            (pin it: taskset -c 1 .build/release/swiftws-bench-core)
+import Glibc
+import SwiftWSCore
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+/// A read buffer holding `count` masked text frames of `size` payload bytes.
+func makeBuffer(messageSize size: Int, count: Int) -> [UInt8] {
+    // Printable ASCII, like JSON chat or market data.
+    let text = (0..<size).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+    var buffer: [UInt8] = []
+    buffer.reserveCapacity(count * (size + 14))
+    for _ in 0..<count {
+        text.withUnsafeBytes { FrameEncoder.encodeFrame(into: &buffer, opcode: .text, payload: $0, maskKey: 0) }
+    }
+    return buffer
+}
+
+struct Row {
+    var label: String
+    var oursPayload: Double
+    var oursWire: Double
+    var memcpy: Double
+}
+
+let repetitions = 7
+let targetBytesPerRepetition = 256 << 20  // payload per repetition: long enough to time well
+var rows: [Row] = []
+var sink = 0
+
+for (label, size, perBuffer) in [("16 B", 16, 16384), ("1 KiB", 1024, 256), ("64 KiB", 65536, 4), ("1 MiB", 1 << 20, 1)] {
+    var buffer = makeBuffer(messageSize: size, count: perBuffer)
+    let payloadPerBuffer = size * perBuffer
+    let rounds = max(1, targetBytesPerRepetition / payloadPerBuffer)
+    let session = Session(configuration: SessionConfiguration(role: .server))
+    var destination = [UInt8](repeating: 0, count: buffer.count)
+
+    var ours: [Double] = []
+    var copies: [Double] = []
+    for _ in 0..<repetitions {
+        var delivered = 0
+        let start = now()
+        buffer.withUnsafeMutableBytes { raw in
+            for _ in 0..<rounds {
+                session.receive(raw) { event in
+                    if case .text(let bytes) = event { delivered &+= bytes.count }
+                }
+            }
+        }
+        let elapsed = now() - start
+        precondition(delivered == payloadPerBuffer * rounds, "session did not deliver every message")
+        ours.append(elapsed)
+
+        let copyStart = now()
+        buffer.withUnsafeBytes { source in
+            destination.withUnsafeMutableBytes { target in
+                for round in 0..<rounds {
+                    memcpy(target.baseAddress!, source.baseAddress!, source.count)
+                    sink &+= Int(target[round % target.count])
+                }
+            }
+        }
+        copies.append(now() - copyStart)
+    }
+    let payloadBytes = Double(payloadPerBuffer * rounds)
+    let wireBytes = Double(buffer.count * rounds)
+    rows.append(Row(label: label, oursPayload: payloadBytes / median(ours) / 1e9,
+                    oursWire: wireBytes / median(ours) / 1e9, memcpy: wireBytes / median(copies) / 1e9))
+}
+
+func pad(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+func format(_ value: Double) -> String {
+    let hundredths = Int((value * 100).rounded())
+    return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
+}
+
+print("receive path: parse + unmask + UTF-8 validate, server session, masked ASCII text (median of \(repetitions))")
+print(pad("message", 8) + pad("ours GB/s payload", 19) + pad("ours GB/s wire", 16) + pad("memcpy GB/s", 13) + pad("ratio", 8))
+for row in rows {
+    print(pad(row.label, 8) + pad(format(row.oursPayload), 19) + pad(format(row.oursWire), 16)
+          + pad(format(row.memcpy), 13) + pad("\(Int((row.oursPayload / row.memcpy * 100).rounded()))%", 8))
+}
+if sink == -1 { print(sink) }
