@@ -90,6 +90,9 @@ public final class SocketStream {
         return false
     }
 
+    /// Bytes the kernel refused so far, waiting for the socket to become writable.
+    var backlogCount: Int { backlog.count }
+
     /// Bytes written but not yet taken by the kernel (corked or in the backlog).
     public var bufferedAmount: Int {
         backlog.count + (loop.corkedStream === self ? loop.corkCount : 0)
