@@ -5,7 +5,8 @@ import SwiftWSCore
 /// connection, gets a plain HTTP answer, or is refused. Loop-thread only.
 final class ServerUpgrade {
     let stream: SocketStream
-    private unowned let server: WebSocketServer
+    private weak var server: WebSocketServer?
+    private let options: ServerOptions
     private var parser: HTTPRequestParser
     private var timer: TimerHandle?
     private var done = false
@@ -13,13 +14,14 @@ final class ServerUpgrade {
     init(stream: SocketStream, server: WebSocketServer) {
         self.stream = stream
         self.server = server
+        self.options = server.options
         self.parser = HTTPRequestParser(limits: server.options.headLimits)
     }
 
     func start() {
         stream.onRead = { [unowned self] bytes in self.receive(bytes) }
         stream.onClose = { [self] _ in self.finish() }
-        timer = stream.loop.schedule(after: server.options.handshakeTimeout) { [weak self] in
+        timer = stream.loop.schedule(after: options.handshakeTimeout) { [weak self] in
             guard let self, !self.done else { return }
             self.timer = nil
             // RFC 7231 6.5.7: 408 for a request that did not arrive in time.
@@ -37,7 +39,7 @@ final class ServerUpgrade {
         done = true
         if let timer { stream.loop.cancel(timer) }
         timer = nil
-        server.upgradeFinished(self)
+        server?.upgradeFinished(self)
     }
 
     private func receive(_ bytes: UnsafeMutableRawBufferPointer) {
@@ -61,6 +63,7 @@ final class ServerUpgrade {
     }
 
     private func handle(_ head: HTTPRequestHead, remaining: UnsafeMutableRawBufferPointer) {
+        guard let server else { return stream.close() }
         let headers = head.headers
         guard headers.contains("Upgrade") || headers.contains("Sec-WebSocket-Key") else {
             respond(server.plainHTTPResponse(for: head))
@@ -73,12 +76,12 @@ final class ServerUpgrade {
             respond(error.responseBytes())
             return
         }
-        if let allowed = server.options.allowedOrigins {
+        if let allowed = options.allowedOrigins {
             let permitted: Bool
             if let origin = request.origin {
                 permitted = allowed.contains { HTTPHeaders.namesMatch($0, origin) }
             } else {
-                permitted = !server.options.requireOrigin
+                permitted = !options.requireOrigin
             }
             guard permitted else {
                 respond(plainResponse(status: 403, text: "origin not allowed\n"))
@@ -86,7 +89,7 @@ final class ServerUpgrade {
             }
         }
         let decision = server.onUpgrade?(request, stream.remoteAddress)
-            ?? .accept(UpgradeAcceptance(subprotocol: server.options.subprotocols.first { request.subprotocols.contains($0) }))
+            ?? .accept(UpgradeAcceptance(subprotocol: options.subprotocols.first { request.subprotocols.contains($0) }))
         switch decision {
         case .reject(let status, let body, let headers):
             let response = (try? HTTPResponseWriter.response(status: status, headers: headers, body: Array(body.utf8)))

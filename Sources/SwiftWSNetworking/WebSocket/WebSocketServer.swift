@@ -36,7 +36,18 @@ public final class WebSocketServer {
         self.options = options
         self.handlers = handlers
         listener = try loop.listen(on: address, options: options.listen)
-        listener.onAccept = { [unowned self] stream in self.accepted(stream) }
+        listener.onAccept = { [weak self] stream in
+            // A server released without `shutdown` stops accepting (see deinit).
+            guard let self else { return stream.close() }
+            self.accepted(stream)
+        }
+    }
+
+    deinit {
+        // The loop keeps the listener and the connections' sockets; without a server they have
+        // nobody to answer to. Open connections keep their handlers and stay usable.
+        listener.close()
+        for upgrade in upgrades.values { upgrade.cancel() }
     }
 
     /// Starts a server on a numeric host ("127.0.0.1", "::", …) and port (0: any free port).
