@@ -74,5 +74,6 @@ let package = Package(
         .executableTarget(name: "swiftws-echo", dependencies: ["SwiftWS"], swiftSettings: librarySwiftSettings),
         .testTarget(name: "SwiftWSCoreTests", dependencies: ["SwiftWSCore"]),
         .testTarget(name: "SwiftWSNetworkingTests", dependencies: ["SwiftWSNetworking", "SwiftWSCore"]),
+        .testTarget(name: "SwiftWSTests", dependencies: ["SwiftWS"]),
     ]
 )
