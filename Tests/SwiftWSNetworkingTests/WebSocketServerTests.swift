@@ -184,6 +184,42 @@ struct WebSocketServerTests {
         #expect(records[3].error == .invalidURL("http://127.0.0.1/"))
     }
 
+    @Test func unknownHostNamesFailWithANameResolutionError() throws {
+        let loop = try EventLoop()
+        var options = ClientOptions()
+        options.connectTimeout = .seconds(3)
+        var record: ClientRecord!
+        record = connectRecordingClient(loop, "ws://nonexistent.invalid:9001/", options: options, onEvent: { loop.stop() })
+        #expect(runBounded(loop))
+        guard case .connectFailed(let error)? = record.error, case .nameResolution = error.kind else {
+            Issue.record("expected a name-resolution failure, got \(String(describing: record.error))")
+            return
+        }
+        #expect(error.operation == "resolve nonexistent.invalid")
+    }
+
+    @Test func abortingInsideAMessageHandlerStopsDeliveryAtOnce() throws {
+        let loop = try EventLoop()
+        let server = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0)
+        var delivered: [String] = []
+        var status: CloseStatus?
+        server.handlers.onMessage = { connection, _, bytes in
+            delivered.append(String(decoding: bytes, as: UTF8.self))
+            connection.abort()
+        }
+        server.handlers.onClose = { _, closeStatus in
+            status = closeStatus
+            loop.stop()
+        }
+        // Three messages in one write: they arrive in one read, and the handler aborts on the first.
+        connectRecordingClient(loop, url(server), onOpen: { connection in
+            for text in ["one", "two", "three"] { connection.send(text: text) }
+        })
+        #expect(runBounded(loop))
+        #expect(delivered == ["one"])
+        #expect(status == CloseStatus(code: .abnormalClosure, reason: "aborted"))
+    }
+
     @Test func urlsParse() {
         let full = WebSocketURL("ws://example.com:8080/chat?room=1")
         #expect(full?.host == "example.com" && full?.port == 8080 && full?.path == "/chat" && full?.query == "room=1")

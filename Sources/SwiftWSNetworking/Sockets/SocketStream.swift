@@ -281,7 +281,8 @@ public final class SocketStream {
         }
     }
 
-    private var isClosed: Bool {
+    /// Whether the socket is closed already (not merely closing after a flush).
+    var isClosed: Bool {
         if case .closed = state { return true }
         return false
     }

@@ -122,6 +122,9 @@ public final class WebSocketConnection {
     }
 
     private func deliver(_ event: SessionEvent) {
+        // A handler may have aborted the connection while the session still holds events from
+        // this read: nobody should hear from a connection after it was dropped.
+        guard localStatus == nil || !stream.isClosed else { return }
         switch event {
         case .text(let bytes):
             handlers.onMessage?(self, .text, bytes)
