@@ -114,8 +114,13 @@ struct ScaleTests {
             loop.close()
             return (after - before) / count
         }
-        let plain = try measure(upgrade: false)
-        let upgraded = try measure(upgrade: true)
+        // The heap is process-wide and other suites run in parallel: the smallest of three
+        // measurements is the one least disturbed by them.
+        var plain = Int.max, upgraded = Int.max
+        for _ in 0..<3 {
+            plain = min(plain, try measure(upgrade: false))
+            upgraded = min(upgraded, try measure(upgrade: true))
+        }
         let perConnection = upgraded - plain
         print("bytes per idle connection: WebSocket server side \(upgraded - plain + plain / 2) (plain TCP pair \(plain), WebSocket over plain server stream +\(perConnection))")
         #expect(perConnection < 4096)
