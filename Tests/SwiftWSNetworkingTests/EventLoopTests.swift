@@ -143,3 +143,59 @@ struct EventLoopTests {
         #expect(loop.runOnce(timeout: .zero) == 0)
     }
 }
+
+@Suite("Event loop driven by a foreign loop between iterations", .serialized)
+struct ForeignDrivenTests {
+    /// Waits on the loop's fd like a foreign loop would; true when it became readable.
+    private func pollReadable(_ loop: EventLoop, milliseconds: Int32) -> Bool {
+        var descriptor = pollfd(fd: loop.pollableFileDescriptor, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, milliseconds) > 0
+    }
+
+    @Test func workDoneBetweenIterationsIsVisibleThroughTheFd() throws {
+        let loop = try EventLoop()
+        var server: SocketStream?
+        var client: SocketStream?
+        var received: [UInt8] = []
+        let listener = try loop.listen(host: "127.0.0.1", port: 0) { stream in
+            server = stream
+            stream.onRead = { received += copyBytes($0) }
+        }
+        loop.connect(to: listener.localAddress) { result in
+            if case .success(let stream) = result { client = stream }
+        }
+        for _ in 0..<100 where client == nil || server == nil {
+            _ = pollReadable(loop, milliseconds: 100)
+            loop.runOnce(timeout: .zero)
+        }
+        let connected = try #require(client)
+
+        // 1. A write made by the host between iterations goes out at once (no cork left behind).
+        let writesBefore = loop.statistics.writes
+        #expect(connected.write(Array("between".utf8)))
+        #expect(loop.statistics.writes == writesBefore + 1)
+        #expect(connected.bufferedAmount == 0)
+        for _ in 0..<50 where received.count < 7 {
+            _ = pollReadable(loop, milliseconds: 100)
+            loop.runOnce(timeout: .zero)
+        }
+        #expect(String(decoding: received, as: UTF8.self) == "between")
+
+        // 2. A timer scheduled between iterations wakes the fd at its deadline.
+        var fired = false
+        loop.schedule(after: .milliseconds(30)) { fired = true }
+        let start = nowMilliseconds()
+        #expect(pollReadable(loop, milliseconds: 2000))
+        #expect(nowMilliseconds() - start < 1000)
+        loop.runOnce(timeout: .zero)
+        #expect(fired)
+
+        // 3. A close between iterations makes the fd readable; the next iteration reports it.
+        var closeReason: StreamCloseReason?
+        connected.onClose = { closeReason = $0 }
+        connected.close()
+        #expect(pollReadable(loop, milliseconds: 1000))
+        loop.runOnce(timeout: .zero)
+        #expect(closeReason == .local)
+    }
+}

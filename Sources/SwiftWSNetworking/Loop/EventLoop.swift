@@ -63,7 +63,9 @@ public final class EventLoop: @unchecked Sendable {
     /// Callbacks deferred to the end of the iteration (close notifications, connect results), so
     /// that no user callback runs inside another user call such as `write` or `close`.
     private var deferred: [() -> Void] = []
-    private var isInsideIteration = false
+    /// Whether `runOnce` is running. Outside it nothing is corked or deferred silently: a loop
+    /// driven by a foreign loop must see every pending action through its fd.
+    private(set) var isInsideIteration = false
     private(set) var isClosed = false
 
     /// The loop's receive buffer: every stream reads into it and hands a borrowed slice to its
@@ -250,7 +252,11 @@ public final class EventLoop: @unchecked Sendable {
     @discardableResult
     public func schedule(after delay: Duration, _ callback: @escaping () -> Void) -> TimerHandle {
         let deadline = MonotonicClock.now().saturatingAdd(delay.clampedNanoseconds)
-        return TimerHandle(entry: timers.insert(deadline: deadline, callback: callback))
+        let handle = TimerHandle(entry: timers.insert(deadline: deadline, callback: callback))
+        // Between iterations (a foreign loop is in charge) the timerfd must carry the new
+        // deadline now, or the foreign loop would not wake for it.
+        if !isInsideIteration { armTimerDeadline() }
+        return handle
     }
 
     /// Cancels `timer` if it has not fired yet. Loop-thread only.
@@ -307,6 +313,9 @@ public final class EventLoop: @unchecked Sendable {
     /// Queues `callback` to run at the end of the current iteration (loop-thread only).
     func deferCallback(_ callback: @escaping () -> Void) {
         deferred.append(callback)
+        // Between iterations: make the epoll fd readable so that whoever drives the loop runs
+        // an iteration soon and delivers the callback.
+        if !isInsideIteration && deferred.count == 1 { wake() }
     }
 
     private func runDeferred() {

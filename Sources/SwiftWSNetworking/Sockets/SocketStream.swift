@@ -114,6 +114,12 @@ public final class SocketStream {
             backlog.append(second)
             return true
         }
+        guard loop.isInsideIteration else {
+            // Between iterations nothing would flush a cork before the loop's next event:
+            // send at once.
+            transmit(first, second)
+            return true
+        }
         loop.cork(self)
         if loop.corkCount + total <= EventLoop.corkCapacity {
             let end = loop.corkBuffer + loop.corkCount
