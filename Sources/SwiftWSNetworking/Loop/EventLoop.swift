@@ -84,6 +84,8 @@ public final class EventLoop: @unchecked Sendable {
         public var reads = 0
         /// `send`/`sendmsg` calls on streams (corked writes count once).
         public var writes = 0
+        /// Bytes the kernel accepted from streams.
+        public var bytesWritten = 0
     }
     /// Counters for tests and tuning (loop-thread only).
     public internal(set) var statistics = Statistics()

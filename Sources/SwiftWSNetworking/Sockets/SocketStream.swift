@@ -193,6 +193,7 @@ public final class SocketStream {
             loop.statistics.writes += 1
             if result >= 0 {
                 sent = result
+                loop.statistics.bytesWritten += result
                 break
             }
             let code = errno
@@ -223,6 +224,7 @@ public final class SocketStream {
             let result = send(fd, pending.baseAddress, pending.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
             loop.statistics.writes += 1
             if result > 0 {
+                loop.statistics.bytesWritten += result
                 backlog.consume(result)
                 // A partial send means the kernel buffer is full again: wait for the next EPOLLOUT.
                 if !backlog.isEmpty { return }
