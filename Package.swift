@@ -73,6 +73,11 @@ let package = Package(
         // `swiftws-echo --host H --port P [--no-compression] [--max-message-size BYTES]`.
         .executableTarget(name: "swiftws-echo", dependencies: ["SwiftWS"], swiftSettings: librarySwiftSettings),
         .testTarget(name: "SwiftWSCoreTests", dependencies: ["SwiftWSCore"]),
+        // Benchmarks (bench/): permessage-deflate throughput next to raw zlib, memory per connection.
+        .executableTarget(
+            name: "swiftws-bench-deflate", dependencies: ["SwiftWSCore", "CZlib"], path: "bench/deflate",
+            swiftSettings: [.swiftLanguageMode(.v5)]  // a top-level script: no actor isolation needed
+        ),
         .testTarget(name: "SwiftWSNetworkingTests", dependencies: ["SwiftWSNetworking", "SwiftWSCore"]),
         .testTarget(name: "SwiftWSTests", dependencies: ["SwiftWS"]),
     ]
