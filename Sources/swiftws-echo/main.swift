@@ -59,11 +59,10 @@ func parseArguments() -> Arguments {
 }
 
 let arguments = parseArguments()
-// permessage-deflate is negotiated once the core supports it; until then both settings behave the
-// same (no extension is accepted), and --no-compression is accepted so that scripts stay stable.
-_ = arguments.compression
-
 var options = ServerOptions()
+// permessage-deflate is accepted by default (memory-conscious defaults); --no-compression declines
+// every offer.
+if !arguments.compression { options.connection.perMessageDeflate = .disabled }
 if let size = arguments.maxMessageSize {
     options.connection.session.maxMessageSize = size
     options.connection.session.maxFrameSize = size

@@ -1,19 +1,25 @@
 """Interop peer for SwiftWS tests, on Python `websockets` (latest from PyPI, in .venv).
 
-  python_peer.py client URL deflate|plain   connect, send every size and kind (whole and
-                                            fragmented), check each echo, close 1000 "bye",
-                                            print "OK <messages>" and exit 0
-  python_peer.py server deflate|plain       echo server on 127.0.0.1, port 0; prints
-                                            "listening on 127.0.0.1:PORT"; exits when stdin closes
-Every run is bounded (30 s) so a hung peer cannot stall the test suite.
+  python_peer.py client URL SPEC [quick]   connect, send every size and kind (whole and
+                                           fragmented), check each echo, close 1000 "bye",
+                                           print "OK <messages> <extensions>" and exit 0
+  python_peer.py server SPEC               echo server on 127.0.0.1, port 0; prints
+                                           "listening on 127.0.0.1:PORT"; exits when stdin closes
+
+SPEC is "plain" (no permessage-deflate), "deflate" (the library's default offer/acceptance), or
+"deflate:" followed by comma-separated parameters: snct (server_no_context_takeover), cnct
+(client_no_context_takeover), smwb=N (server_max_window_bits), cmwb=N (client_max_window_bits).
+"quick" stops at 1 MiB instead of 16 MiB. Every run is bounded (30 s).
 """
 import asyncio
 import sys
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
-
-SIZES = [0, 1, 125, 126, 65535, 65536, 1 << 20, 16 << 20]
+from websockets.extensions.permessage_deflate import (
+    ClientPerMessageDeflateFactory,
+    ServerPerMessageDeflateFactory,
+)
 
 
 def payload(size):
@@ -24,11 +30,49 @@ def text(size):
     return ("é" * (size // 2 + 1))[: size // 2]
 
 
-async def run_client(url, compression):
+def parse_spec(spec):
+    """(compression, extensions) keyword arguments for connect/serve."""
+    if spec == "plain":
+        return {"compression": None}
+    if spec == "deflate":
+        return {"compression": "deflate"}
+    params = dict(item.partition("=")[::2] for item in spec.split(":", 1)[1].split(",") if item)
+    return {"compression": None, "params": params}
+
+
+def client_kwargs(spec):
+    kw = parse_spec(spec)
+    params = kw.pop("params", None)
+    if params is not None:
+        kw["extensions"] = [ClientPerMessageDeflateFactory(
+            server_no_context_takeover="snct" in params,
+            client_no_context_takeover="cnct" in params,
+            server_max_window_bits=int(params["smwb"]) if "smwb" in params else None,
+            client_max_window_bits=int(params["cmwb"]) if "cmwb" in params else True,
+        )]
+    return kw
+
+
+def server_kwargs(spec):
+    kw = parse_spec(spec)
+    params = kw.pop("params", None)
+    if params is not None:
+        kw["extensions"] = [ServerPerMessageDeflateFactory(
+            server_no_context_takeover="snct" in params,
+            client_no_context_takeover="cnct" in params,
+            server_max_window_bits=int(params["smwb"]) if "smwb" in params else None,
+            client_max_window_bits=int(params["cmwb"]) if "cmwb" in params else None,
+        )]
+    return kw
+
+
+async def run_client(url, spec, quick):
+    sizes = [0, 1, 125, 126, 65535, 65536, 1 << 20] + ([] if quick else [16 << 20])
     count = 0
-    async with connect(url, compression=compression, max_size=None, open_timeout=10) as ws:
-        for size in SIZES:
-            for message in (payload(size), text(size)):
+    async with connect(url, max_size=None, open_timeout=10, **client_kwargs(spec)) as ws:
+        extensions = ws.response.headers.get("Sec-WebSocket-Extensions", "-")
+        for size in sizes:
+            for message in (payload(size), text(size), ("price update ACME " * (size // 18 + 1))[:size]):
                 await ws.send(message)
                 echo = await ws.recv()
                 assert echo == message, f"echo mismatch at size {size} ({type(message).__name__})"
@@ -39,15 +83,15 @@ async def run_client(url, compression):
             assert echo == fragments[0][:0].join(fragments), "fragmented echo mismatch"
             count += 1
         await ws.close(1000, "bye")
-    print(f"OK {count}", flush=True)
+    print(f"OK {count} {extensions}", flush=True)
 
 
-async def run_server(compression):
+async def run_server(spec):
     async def echo(ws):
         async for message in ws:
             await ws.send(message)
 
-    async with serve(echo, "127.0.0.1", 0, compression=compression, max_size=None) as server:
+    async with serve(echo, "127.0.0.1", 0, max_size=None, **server_kwargs(spec)) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"listening on 127.0.0.1:{port}", flush=True)
         loop = asyncio.get_running_loop()
@@ -56,8 +100,10 @@ async def run_server(compression):
 
 def main():
     mode = sys.argv[1]
-    compression = "deflate" if sys.argv[-1] == "deflate" else None
-    work = run_client(sys.argv[2], compression) if mode == "client" else run_server(compression)
+    if mode == "client":
+        work = run_client(sys.argv[2], sys.argv[3], len(sys.argv) > 4 and sys.argv[4] == "quick")
+    else:
+        work = run_server(sys.argv[2])
     asyncio.run(asyncio.wait_for(work, 30))
 
 

@@ -44,6 +44,10 @@ public struct ConnectionOptions: Sendable {
     /// Drop the TCP connection when the close handshake has not finished this long after it
     /// began (status 1006 unless the peer's close frame arrived).
     public var closeTimeout: Duration = .seconds(10)
+    /// permessage-deflate (RFC 7692): offered by clients and accepted by servers by default,
+    /// with the memory-conscious defaults of `PerMessageDeflateConfiguration` (12-bit windows,
+    /// memLevel 5, messages under 64 bytes uncompressed). `.disabled` switches it off.
+    public var perMessageDeflate: PerMessageDeflateConfiguration = PerMessageDeflateConfiguration()
 
     /// The defaults.
     public init() {}

@@ -96,9 +96,14 @@ final class ServerUpgrade {
                 ?? plainResponse(status: 500, text: "invalid rejection\n")
             respond(response)
         case .accept(let acceptance):
+            // RFC 7692 section 5: accept the first acceptable permessage-deflate offer, or none
+            // (an offer we cannot honour is declined, never failed).
+            let deflate = options.connection.perMessageDeflate
+            let agreement = deflate.isEnabled ? request.negotiatePerMessageDeflate(deflate) : nil
             let response: [UInt8]
             do throws(HandshakeError) {
-                response = try request.acceptResponse(subprotocol: acceptance.subprotocol, extensions: [],
+                response = try request.acceptResponse(subprotocol: acceptance.subprotocol,
+                                                      extensions: agreement.map { [$0.response] } ?? [],
                                                       headers: acceptance.headers)
             } catch {
                 respond(error.responseBytes())
@@ -111,7 +116,7 @@ final class ServerUpgrade {
             stream.resumeReading()
             server.upgradeFinished(self)
             server.open(stream: stream, request: request, subprotocol: acceptance.subprotocol,
-                        userData: acceptance.userData, initialBytes: remaining)
+                        deflate: agreement, userData: acceptance.userData, initialBytes: remaining)
         }
     }
 

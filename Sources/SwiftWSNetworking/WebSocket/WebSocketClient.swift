@@ -70,9 +70,11 @@ public enum WebSocketClient {
         }
         let handshake: ClientHandshake
         do throws(HandshakeError) {
+            let deflate = options.connection.perMessageDeflate
             handshake = try ClientHandshake(host: parsed.host, port: Int(parsed.port), secure: false, path: parsed.path,
                                             query: parsed.query, origin: options.origin, subprotocols: options.subprotocols,
-                                            extensions: [], headers: options.headers, limits: options.headLimits)
+                                            extensions: deflate.isEnabled ? PerMessageDeflateNegotiation.clientOffers(configuration: deflate) : [],
+                                            headers: options.headers, limits: options.headLimits)
         } catch {
             loop.deferCallback { completion(.failure(.invalidRequest(error))) }
             return
@@ -138,16 +140,26 @@ final class ClientUpgrade {
             }
             return
         }
+        // RFC 7692 section 7.1: a response we did not offer, or cannot honour, fails the connection.
+        let deflate = options.connection.perMessageDeflate
+        let parameters: PerMessageDeflateParameters?
+        do throws(HandshakeError) {
+            parameters = deflate.isEnabled ? try answer.perMessageDeflateParameters(offeredWith: deflate) : nil
+        } catch {
+            fail(.handshakeFailed(error))
+            return
+        }
         guard let completion else { return }
         self.completion = nil
         if let timer { stream.loop.cancel(timer) }
         timer = nil
         var configuration = options.connection.session
         configuration.role = .client
+        let codec = parameters.map { PerMessageDeflate(parameters: $0, role: .client, configuration: deflate) }
         let connection = WebSocketConnection(
-            stream: stream, session: Session(configuration: configuration), options: options.connection,
-            handlers: handlers, subprotocol: answer.subprotocol, extensions: answer.extensions,
-            path: url.path, query: url.query, userData: nil)
+            stream: stream, session: Session(configuration: configuration, perMessageDeflate: codec), compression: codec,
+            options: options.connection, handlers: handlers, subprotocol: answer.subprotocol,
+            extensions: answer.extensions, path: url.path, query: url.query, userData: nil)
         // The completion sees the connection before any message (frames may follow the 101 in
         // the same read), so it can set user data first.
         completion(.success(connection))

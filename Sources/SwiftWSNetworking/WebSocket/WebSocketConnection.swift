@@ -15,7 +15,7 @@ public final class WebSocketConnection {
     public var role: Role { session.configuration.role }
     /// The subprotocol agreed in the handshake, if any.
     public let subprotocol: String?
-    /// The extensions agreed in the handshake (empty until permessage-deflate is wired in).
+    /// The extensions agreed in the handshake (the permessage-deflate response element, if any).
     public let extensions: [ExtensionOffer]
     /// The handshake request's path ("/chat") on the server side; the requested path on a client.
     public let path: String
@@ -26,6 +26,8 @@ public final class WebSocketConnection {
 
     let stream: SocketStream
     let session: Session
+    /// The negotiated permessage-deflate codec (the session's), nil without compression.
+    let compression: PerMessageDeflate?
     let options: ConnectionOptions
     /// The callbacks; shared with the other connections of a server.
     public let handlers: ConnectionHandlers
@@ -52,11 +54,13 @@ public final class WebSocketConnection {
     /// The status once the connection closed (see `ConnectionHandlers.onClose`), nil before.
     public private(set) var closeStatus: CloseStatus?
 
-    init(stream: SocketStream, session: Session, options: ConnectionOptions, handlers: ConnectionHandlers,
-         subprotocol: String?, extensions: [ExtensionOffer], path: String, query: String?, userData: Any?) {
+    init(stream: SocketStream, session: Session, compression: PerMessageDeflate?, options: ConnectionOptions,
+         handlers: ConnectionHandlers, subprotocol: String?, extensions: [ExtensionOffer], path: String,
+         query: String?, userData: Any?) {
         self.loop = stream.loop
         self.stream = stream
         self.session = session
+        self.compression = compression
         self.options = options
         self.handlers = handlers
         self.subprotocol = subprotocol

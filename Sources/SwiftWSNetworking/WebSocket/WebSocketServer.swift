@@ -24,6 +24,22 @@ public final class WebSocketServer {
     private var upgrades: [ObjectIdentifier: ServerUpgrade] = [:]
     private(set) var connectionList: [WebSocketConnection] = []
     private var topicMembers: [String: TopicMembers] = [:]
+    /// One compressor for every connection whose server side negotiated no context takeover
+    /// (each message starts from an empty window): their deflate state is not duplicated, and a
+    /// broadcast to them is compressed once. Created on first use.
+    private lazy var sharedCompressor: DeflateCompressor = {
+        let configuration = options.connection.perMessageDeflate
+        return DeflateCompressor(windowBits: min(max(configuration.localMaxWindowBits, 8), 15),
+                                 memoryLevel: configuration.memoryLevel, level: configuration.compressionLevel)
+    }()
+    /// Compresses broadcast payloads once for the connections that share `sharedCompressor`.
+    private lazy var broadcastCodec: PerMessageDeflate = PerMessageDeflate(
+        parameters: PerMessageDeflateParameters(serverNoContextTakeover: true,
+                                                serverMaxWindowBits: sharedCompressor.windowBits),
+        role: .server, configuration: options.connection.perMessageDeflate, sharedCompressor: sharedCompressor)
+    private let broadcastBuffer = DeflateBuffer()
+    /// Payloads compressed for broadcasts and publishes (one per call at most), for tests.
+    private(set) var broadcastCompressions = 0
     private var shutdownCompletion: (() -> Void)?
     private var shutdownTimer: TimerHandle?
     /// Whether `shutdown` has begun.
@@ -93,14 +109,19 @@ public final class WebSocketServer {
             ?? plainResponse(status: 500, text: "invalid response\n")
     }
 
-    func open(stream: SocketStream, request: UpgradeRequest, subprotocol: String?, userData: Any?,
+    func open(stream: SocketStream, request: UpgradeRequest, subprotocol: String?,
+              deflate agreement: PerMessageDeflateNegotiation.Agreement?, userData: Any?,
               initialBytes: UnsafeMutableRawBufferPointer) {
         var configuration = options.connection.session
         configuration.role = .server
+        let codec = agreement.map {
+            PerMessageDeflate(parameters: $0.parameters, role: .server, configuration: options.connection.perMessageDeflate,
+                              sharedCompressor: sharedCompressor)
+        }
         let connection = WebSocketConnection(
-            stream: stream, session: Session(configuration: configuration), options: options.connection,
-            handlers: handlers, subprotocol: subprotocol, extensions: [], path: request.path,
-            query: request.query, userData: userData)
+            stream: stream, session: Session(configuration: configuration, perMessageDeflate: codec), compression: codec,
+            options: options.connection, handlers: handlers, subprotocol: subprotocol,
+            extensions: agreement.map { [$0.response] } ?? [], path: request.path, query: request.query, userData: userData)
         connection.server = self
         connection.serverIndex = connectionList.count
         connectionList.append(connection)
@@ -186,17 +207,53 @@ public final class WebSocketServer {
     private func deliver(_ kind: MessageKind, _ payload: UnsafeRawBufferPointer, to receivers: [WebSocketConnection],
                          excluding: WebSocketConnection?) -> Int {
         guard !receivers.isEmpty else { return 0 }
+        let opcode: Opcode = kind == .text ? .text : .binary
         // One frame for everyone: servers do not mask (RFC 6455 section 5.1), so the bytes are
-        // identical for every receiver.
-        let frame = FrameEncoder.serverFrame(opcode: kind == .text ? .text : .binary, payload: payload)
+        // identical for every receiver. Receivers whose server side keeps no compression context
+        // and uses the shared compressor's window get one compressed frame (RSV1, RFC 7692
+        // section 6); the others get the uncompressed frame, which permessage-deflate allows.
+        let plain = FrameEncoder.serverFrame(opcode: opcode, payload: payload)
+        var compressed: [UInt8]?
         var delivered = 0
-        frame.withUnsafeBytes { bytes in
-            // A snapshot: a send may close a connection (backpressure policy) and edit the list.
-            for connection in receivers where connection !== excluding {
-                if connection.sendEncodedFrame(bytes) != .dropped { delivered += 1 }
+        // A snapshot: a send may close a connection (backpressure policy) and edit the list.
+        for connection in receivers where connection !== excluding {
+            var result = SendResult.dropped
+            if let codec = connection.compression, sharesBroadcastCompression(codec, size: payload.count) {
+                if compressed == nil { compressed = compressOnce(opcode, payload) }
+                if let frame = compressed {
+                    result = frame.withUnsafeBytes { connection.sendEncodedFrame($0) }
+                } else {
+                    result = plain.withUnsafeBytes { connection.sendEncodedFrame($0) }
+                }
+            } else {
+                result = plain.withUnsafeBytes { connection.sendEncodedFrame($0) }
             }
+            if result != .dropped { delivered += 1 }
         }
         return delivered
+    }
+
+    private func sharesBroadcastCompression(_ codec: PerMessageDeflate, size: Int) -> Bool {
+        codec.parameters.localNoContextTakeover(for: .server)
+            && codec.parameters.localWindowBits(for: .server) == sharedCompressor.windowBits
+            && codec.shouldCompress(messageSize: size)
+    }
+
+    /// The payload compressed once (no context) in a final frame with RSV1; nil if zlib failed.
+    private func compressOnce(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> [UInt8]? {
+        broadcastBuffer.removeAll(retainingCapacityUpTo: 64 * 1024)
+        broadcastCompressions += 1
+        do throws(ProtocolError) {
+            try broadcastCodec.compress(message: payload, into: broadcastBuffer)
+        } catch {
+            return nil
+        }
+        var frame: [UInt8] = []
+        broadcastBuffer.withUnsafeBytes { body in
+            frame.reserveCapacity(FrameEncoder.maximumHeaderLength + body.count)
+            FrameEncoder.encodeFrame(into: &frame, isFinal: true, rsv1: true, opcode: opcode, payload: body, maskKey: nil)
+        }
+        return frame
     }
 
     // MARK: Shutdown
