@@ -76,6 +76,271 @@ const char *sws_status_string(sws_status status);
  */
 const char *sws_last_error(void);
 
+/* ---- Common types ----------------------------------------------------------------------- */
+
+/** Which end of a WebSocket connection an object plays (RFC 6455: a client masks its frames). */
+typedef enum sws_role {
+    SWS_ROLE_CLIENT = 0,
+    SWS_ROLE_SERVER = 1
+} sws_role;
+
+/** The kind of a data message: text (UTF-8, opcode 0x1) or binary (opcode 0x2). */
+typedef enum sws_message_kind {
+    SWS_MESSAGE_TEXT = 1,
+    SWS_MESSAGE_BINARY = 2
+} sws_message_kind;
+
+/** Close codes the library reports without a close frame carrying them (RFC 6455 section 7.4.1). */
+#define SWS_CLOSE_NO_STATUS 1005 /**< the peer's close frame had no status code */
+#define SWS_CLOSE_ABNORMAL 1006  /**< the transport ended without a close frame */
+
+/* ---- Sans-I/O session ------------------------------------------------------------------- */
+/*
+ * A session is one WebSocket connection after the opening handshake, without any I/O (like
+ * wslay's event API or Python websockets' sans-I/O protocol), for programs with their own event
+ * loop or transport:
+ *
+ *   sws_session_config cfg;  sws_session_config_init(&cfg);
+ *   sws_session_callbacks cb; sws_session_callbacks_init(&cb);  cb.on_text = my_on_text; ...
+ *   sws_session_t *s;  sws_session_new(SWS_ROLE_SERVER, &cfg, &cb, my_data, &s);
+ *   loop:
+ *     n = read(fd, buf, sizeof buf);
+ *     n > 0 ? sws_session_feed(s, buf, n) : sws_session_feed_eof(s);   -> callbacks run
+ *     sws_session_send_text(s, "hi", 2);                                -> frames queued
+ *     sws_session_pending_output(s, &out, &out_len);
+ *     w = write(fd, out, out_len);  sws_session_consume_output(s, w);
+ *     if (sws_session_should_close_transport(s) && nothing pending) close(fd);
+ *   sws_session_free(s);
+ *
+ * The opening handshake is done before, with sws_server_handshake_t or sws_client_handshake_t;
+ * bytes that arrived after the handshake's head are the session's first input.
+ *
+ * Threads: a session is not thread-safe. Use each session from one thread at a time (any
+ * thread); callbacks run on the thread that called sws_session_feed()/sws_session_feed_eof().
+ */
+
+/** An opaque sans-I/O WebSocket session. */
+typedef struct sws_session sws_session_t;
+
+/**
+ * Limits and behaviour of a session. Fill it with sws_session_config_init(), then change fields.
+ * Limits count bytes; a peer exceeding one fails the connection with close code 1009.
+ */
+typedef struct sws_session_config {
+    /** sizeof(sws_session_config) as the program was compiled; set by sws_session_config_init(). */
+    size_t size;
+    /** Largest message accepted (after decompression). Default 16 MiB. 1 .. SWS_SESSION_LIMIT_MAX. */
+    size_t max_message_size;
+    /** Largest frame payload accepted. Default 16 MiB. 1 .. SWS_SESSION_LIMIT_MAX. */
+    size_t max_frame_size;
+    /** Most frames in one data message. Default 131072. 1 .. SWS_SESSION_LIMIT_MAX. */
+    size_t max_fragments_per_message;
+    /**
+     * 0 (default): every message is reassembled and delivered whole (on_text/on_binary).
+     * N > 0: once a message's announced size exceeds N bytes, it is delivered frame by frame
+     * through on_fragment instead. At most SWS_SESSION_LIMIT_MAX.
+     */
+    size_t streaming_threshold;
+    /** Answer each ping with a pong automatically (RFC 6455 section 5.5.2). Default true. */
+    bool auto_pong;
+} sws_session_config;
+
+/** Largest value accepted for a size limit in sws_session_config (2^48 bytes, 256 TiB). */
+#define SWS_SESSION_LIMIT_MAX ((size_t)1 << 48)
+
+/**
+ * Events a session reports while it is fed. Fill the struct with sws_session_callbacks_init()
+ * (all NULL), then set the callbacks you need; a NULL callback ignores its event.
+ *
+ * Every pointer a callback receives is BORROWED: valid only until the callback returns; copy
+ * what you keep. `user_data` is the pointer given to sws_session_new().
+ * Inside a callback you may send on the session (sws_session_send_*, sws_session_close, ...)
+ * and read its state; sws_session_feed(), sws_session_feed_eof() and sws_session_free() on the
+ * same session return SWS_ERR_INVALID_ARGUMENT there.
+ */
+typedef struct sws_session_callbacks {
+    /** sizeof(sws_session_callbacks) as the program was compiled; set by sws_session_callbacks_init(). */
+    size_t size;
+    /** A whole text message: `len` bytes of valid UTF-8, not NUL-terminated. */
+    void (*on_text)(sws_session_t *session, void *user_data, const char *data, size_t len);
+    /** A whole binary message. `data` may be NULL when `len` is 0. */
+    void (*on_binary)(sws_session_t *session, void *user_data, const uint8_t *data, size_t len);
+    /**
+     * One frame of a message delivered in streaming mode (streaming_threshold). For text, the
+     * bytes so far are valid UTF-8 but a fragment may end inside a character; a bad ending
+     * fails the connection (on_error, 1007) instead of a final fragment.
+     */
+    void (*on_fragment)(sws_session_t *session, void *user_data, sws_message_kind kind,
+                        const uint8_t *data, size_t len, bool is_first, bool is_final);
+    /** A ping (payload 0..125 bytes); with auto_pong the pong is already queued. */
+    void (*on_ping)(sws_session_t *session, void *user_data, const uint8_t *data, size_t len);
+    /** A pong, solicited or not. */
+    void (*on_pong)(sws_session_t *session, void *user_data, const uint8_t *data, size_t len);
+    /**
+     * The peer sent a close frame: `code` is its status (SWS_CLOSE_NO_STATUS if it had none),
+     * `reason` its UTF-8 reason. The answering close frame is queued; no more events follow.
+     */
+    void (*on_close)(sws_session_t *session, void *user_data, uint16_t code, const char *reason, size_t reason_len);
+    /**
+     * The connection failed: the peer broke the protocol (code 1002, 1007, 1009, ...) or the
+     * transport ended without a close frame (SWS_CLOSE_ABNORMAL). Except for 1006, a close frame
+     * with `code` and `reason` is queued. No more events follow.
+     */
+    void (*on_error)(sws_session_t *session, void *user_data, uint16_t code, const char *reason, size_t reason_len);
+} sws_session_callbacks;
+
+/** Where a session is in the connection's life (RFC 6455 section 7). */
+typedef enum sws_session_state {
+    SWS_SESSION_OPEN = 0,    /**< messages flow both ways */
+    SWS_SESSION_CLOSING = 1, /**< we sent a close frame and wait for the peer's */
+    SWS_SESSION_CLOSED = 2   /**< close frames exchanged, the connection failed, or the transport ended */
+} sws_session_state;
+
+/**
+ * Sets every field of `config` to its default and `size` to sizeof(sws_session_config).
+ * Returns SWS_ERR_INVALID_ARGUMENT if `config` is NULL. Thread-safe.
+ */
+sws_status sws_session_config_init(sws_session_config *config);
+
+/**
+ * Sets every callback of `callbacks` to NULL and `size` to sizeof(sws_session_callbacks).
+ * Returns SWS_ERR_INVALID_ARGUMENT if `callbacks` is NULL. Thread-safe.
+ */
+sws_status sws_session_callbacks_init(sws_session_callbacks *callbacks);
+
+/**
+ * Creates a session for `role`, in the open state, and stores it in `*out`.
+ *
+ * `config` may be NULL (defaults); it and `callbacks` are copied, so they may live on the stack.
+ * `callbacks` may be NULL (every event ignored). `user_data` is passed to every callback and is
+ * never dereferenced by the library.
+ *
+ * Errors (`*out` is set to NULL, nothing is allocated):
+ *   SWS_ERR_INVALID_ARGUMENT  `out` is NULL, `role` is unknown, a struct's `size` is smaller than
+ *                             the first version of that struct, or a limit is 0 or above
+ *                             SWS_SESSION_LIMIT_MAX (streaming_threshold may be 0);
+ *   SWS_ERR_UNSUPPORTED       a struct is larger than this library knows and the unknown tail is
+ *                             not all zero (a newer program asking for a newer feature).
+ * Thread-safe.
+ */
+sws_status sws_session_new(sws_role role, const sws_session_config *config,
+                           const sws_session_callbacks *callbacks, void *user_data, sws_session_t **out);
+
+/**
+ * Destroys a session and everything it owns; pending output not yet consumed is discarded.
+ * Pointers obtained from the session become invalid.
+ * Returns SWS_OK; SWS_ERR_INVALID_ARGUMENT if `session` is NULL, is not a live session (freed
+ * already: a double free is detected and refused), or the call is made from one of its callbacks.
+ */
+sws_status sws_session_free(sws_session_t *session);
+
+/**
+ * Feeds `len` bytes read from the transport; callbacks run, in order, before this returns.
+ *
+ * `data` is MODIFIED IN PLACE: payloads are unmasked where they lie, so that a message whole in
+ * the buffer reaches its callback without being copied. Its contents are unspecified afterwards.
+ * The library keeps no pointer into `data` after the call. `len` may be 0 (`data` may then be NULL).
+ *
+ * A peer breaking the protocol is not an error of this call: it is reported through on_error,
+ * and the session queues the close frame and moves to SWS_SESSION_CLOSED.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`session` NULL, `data` NULL with `len` > 0, called from a
+ * callback of this session); SWS_ERR_CLOSED (the session no longer takes input: a close frame
+ * was received, the connection failed, or the end of the stream was fed; the bytes are ignored).
+ */
+sws_status sws_session_feed(sws_session_t *session, void *data, size_t len);
+
+/**
+ * Tells the session the transport reached its end (read returned 0). Before a completed close
+ * handshake this is an abnormal closure: on_error runs with SWS_CLOSE_ABNORMAL.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`session` NULL, called from one of its callbacks);
+ * SWS_ERR_CLOSED (end of stream was already fed).
+ */
+sws_status sws_session_feed_eof(sws_session_t *session);
+
+/**
+ * Queues a text message: `len` bytes of UTF-8 (`data` may be NULL when `len` is 0); copied.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`session` NULL, `data` NULL with `len` > 0, not valid UTF-8,
+ * or a fragmented message started with sws_session_send_fragment() is unfinished);
+ * SWS_ERR_CLOSED (a close frame was already sent or the connection ended). Nothing is queued
+ * on error.
+ */
+sws_status sws_session_send_text(sws_session_t *session, const char *data, size_t len);
+
+/** Queues a binary message of `len` bytes, copied. Errors as sws_session_send_text() (no UTF-8 rule). */
+sws_status sws_session_send_binary(sws_session_t *session, const void *data, size_t len);
+
+/**
+ * Queues one frame of a fragmented message (RFC 6455 section 5.4): the first call starts a
+ * message of `kind`, the following ones must give the same kind, the one with `is_final` ends
+ * it. Control frames (ping, pong, close) may be sent in between. Text fragments may split a
+ * character, but the text as a whole must be UTF-8. Copied.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments as above, unknown `kind`, a kind different
+ * from the unfinished message's, invalid UTF-8); SWS_ERR_CLOSED.
+ */
+sws_status sws_session_send_fragment(sws_session_t *session, sws_message_kind kind, const void *data, size_t len,
+                                     bool is_final);
+
+/**
+ * Queues a ping with a payload of 0..125 bytes (copied).
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments), SWS_ERR_TOO_BIG (`len` > 125), SWS_ERR_CLOSED.
+ */
+sws_status sws_session_send_ping(sws_session_t *session, const void *data, size_t len);
+
+/** Queues an unsolicited pong (a heartbeat, section 5.5.3). Errors as sws_session_send_ping(). */
+sws_status sws_session_send_pong(sws_session_t *session, const void *data, size_t len);
+
+/**
+ * Starts the close handshake (RFC 6455 section 7.1.2): queues a close frame with `code` and a
+ * UTF-8 `reason` of at most 123 bytes (`reason` may be NULL when `reason_len` is 0), and moves to
+ * SWS_SESSION_CLOSING; messages still arrive until the peer's close frame.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`session` NULL, `reason` NULL with `reason_len` > 0, a code
+ * that may not be sent -- only 1000-1003, 1007-1014 and 3000-4999 may -- or a reason that is not
+ * UTF-8); SWS_ERR_TOO_BIG (reason over 123 bytes); SWS_ERR_CLOSED (a close frame was already
+ * sent: a second close is refused).
+ */
+sws_status sws_session_close(sws_session_t *session, uint16_t code, const char *reason, size_t reason_len);
+
+/**
+ * Gives the bytes waiting to be written to the transport, in order: `*data` and `*len`
+ * (`*data` may be NULL when `*len` is 0). The bytes stay owned by the session and valid until the
+ * next call that changes it (feed, send, close, consume, free).
+ * Errors: SWS_ERR_INVALID_ARGUMENT (any argument NULL).
+ */
+sws_status sws_session_pending_output(sws_session_t *session, const uint8_t **data, size_t *len);
+
+/**
+ * Drops the first `count` pending bytes once the transport has written them.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`session` NULL, `count` larger than what is pending).
+ */
+sws_status sws_session_consume_output(sws_session_t *session, size_t count);
+
+/**
+ * True once the transport should be closed (after writing the pending output): the close
+ * handshake completed, the connection failed, or the stream ended. False for NULL.
+ */
+bool sws_session_should_close_transport(const sws_session_t *session);
+
+/**
+ * True when this side closes the TCP connection as soon as sws_session_should_close_transport()
+ * is true: a server, or either side after a failure or end of stream. A client after a clean
+ * close waits for the server's end of stream, with a timeout of its own (RFC 6455 section
+ * 7.1.1). False for NULL.
+ */
+bool sws_session_closes_transport_first(const sws_session_t *session);
+
+/** The session's state; SWS_SESSION_CLOSED for NULL. */
+sws_session_state sws_session_get_state(const sws_session_t *session);
+
+/**
+ * How the connection ended: the peer's close code (SWS_CLOSE_NO_STATUS for a close frame without
+ * one), the code we failed with, or SWS_CLOSE_ABNORMAL; and the reason (UTF-8, not
+ * NUL-terminated, owned by the session, valid until it is freed). While the connection has not
+ * ended, `*code` is 0 and the reason empty. `reason` and `reason_len` may be NULL.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`session` or `code` NULL).
+ */
+sws_status sws_session_close_status(const sws_session_t *session, uint16_t *code, const char **reason,
+                                    size_t *reason_len);
+
 #ifdef __cplusplus
 }
 #endif
