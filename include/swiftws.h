@@ -341,6 +341,188 @@ sws_session_state sws_session_get_state(const sws_session_t *session);
 sws_status sws_session_close_status(const sws_session_t *session, uint16_t *code, const char **reason,
                                     size_t *reason_len);
 
+/* ---- Opening handshake helpers (for sans-I/O sessions) ---------------------------------- */
+/*
+ * The HTTP/1.1 upgrade that precedes a session (RFC 6455 section 4), without I/O.
+ *
+ * Server: feed the bytes read from a new connection to sws_server_handshake_feed() until it says
+ * `complete`; look at the request (path, headers, offered subprotocols, Origin); then call
+ * sws_server_handshake_accept() or sws_server_handshake_reject() and write the bytes of
+ * sws_server_handshake_response(). Bytes of the last chunk after `*consumed` are the session's
+ * first input. A malformed request makes feed return SWS_ERR_HANDSHAKE, with the rejection
+ * (400, 405, 426 or 431) ready in sws_server_handshake_response(): write it, then close.
+ *
+ * Client: create the handshake from a config, write sws_client_handshake_request(), feed the
+ * response to sws_client_handshake_feed() until `complete`; bytes after `*consumed` are the
+ * session's first input.
+ *
+ * Strings in these structs and getters are UTF-8. Config strings are NUL-terminated (they are
+ * short and usually literals); strings returned have a length and are also NUL-terminated.
+ * Handshake objects are not thread-safe: use each from one thread at a time.
+ */
+
+/** An opaque server-side opening handshake. */
+typedef struct sws_server_handshake sws_server_handshake_t;
+
+/**
+ * Creates a server handshake reading a request of at most 8 KiB and 64 header lines (more is
+ * answered 431). Stores it in `*out`. Errors: SWS_ERR_INVALID_ARGUMENT (`out` NULL). Thread-safe.
+ */
+sws_status sws_server_handshake_new(sws_server_handshake_t **out);
+
+/**
+ * Destroys a handshake; strings and bytes obtained from it become invalid.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, or not a live handshake: a double free is refused).
+ */
+sws_status sws_server_handshake_free(sws_server_handshake_t *handshake);
+
+/**
+ * Feeds bytes of the client's request (`data` may be NULL when `len` is 0; not kept).
+ * `*complete` becomes true once the whole head was read and is a valid upgrade request;
+ * `*consumed` is then the number of bytes of this chunk that belonged to the head (all of `len`
+ * while incomplete).
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, or feeding after completion or failure);
+ * SWS_ERR_HANDSHAKE (the request is not a valid WebSocket upgrade: the rejection to send is in
+ * sws_server_handshake_response(), the reason in sws_last_error()).
+ */
+sws_status sws_server_handshake_feed(sws_server_handshake_t *handshake, const void *data, size_t len,
+                                     size_t *consumed, bool *complete);
+
+/**
+ * The request target (`*target`: "/chat?room=1") and its path (`*path`: "/chat"), once complete.
+ * Either output pair may be NULL. Strings are owned by the handshake, valid until it is freed.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`handshake` NULL, or the request is not complete).
+ */
+sws_status sws_server_handshake_target(const sws_server_handshake_t *handshake, const char **target,
+                                       size_t *target_len, const char **path, size_t *path_len);
+
+/**
+ * The value of the first request header called `name` (case-insensitive, NUL-terminated), once
+ * complete; `*value` is NULL and `*value_len` 0 when there is none (not an error). The value is
+ * owned by the handshake, valid until it is freed.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, or the request is not complete).
+ */
+sws_status sws_server_handshake_header(const sws_server_handshake_t *handshake, const char *name,
+                                       const char **value, size_t *value_len);
+
+/** The number of subprotocols the client offered (Sec-WebSocket-Protocol); 0 if NULL or incomplete. */
+size_t sws_server_handshake_subprotocol_count(const sws_server_handshake_t *handshake);
+
+/**
+ * The `index`-th subprotocol offered, in the client's order of preference. Owned by the
+ * handshake, valid until it is freed.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, incomplete, `index` out of range).
+ */
+sws_status sws_server_handshake_subprotocol(const sws_server_handshake_t *handshake, size_t index,
+                                            const char **name, size_t *name_len);
+
+/**
+ * Accepts the upgrade: the 101 Switching Protocols response becomes
+ * sws_server_handshake_response(). `subprotocol` (NUL-terminated) is NULL or one the client
+ * offered.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`handshake` NULL, the request not complete, a response
+ * already made, or a subprotocol the client did not offer).
+ */
+sws_status sws_server_handshake_accept(sws_server_handshake_t *handshake, const char *subprotocol);
+
+/**
+ * Refuses the upgrade with an HTTP response: `status` (200-599) and a text/plain `body` of
+ * `body_len` bytes (`body` may be NULL when `body_len` is 0), with Content-Length and
+ * Connection: close. It becomes sws_server_handshake_response(); close after writing it.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`handshake` NULL, the request not complete, a response
+ * already made, `status` out of range, `body` NULL with a length).
+ */
+sws_status sws_server_handshake_reject(sws_server_handshake_t *handshake, int status, const char *body,
+                                       size_t body_len);
+
+/**
+ * The response to write: after sws_server_handshake_accept() (101), sws_server_handshake_reject(),
+ * or a feed that failed with SWS_ERR_HANDSHAKE (400/405/426/431). Owned by the handshake, valid
+ * until it is freed.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, or no response made yet).
+ */
+sws_status sws_server_handshake_response(const sws_server_handshake_t *handshake, const uint8_t **data,
+                                         size_t *len);
+
+/** An opaque client-side opening handshake. */
+typedef struct sws_client_handshake sws_client_handshake_t;
+
+/** What a client asks for. Fill it with sws_client_handshake_config_init(), then set `host`. */
+typedef struct sws_client_handshake_config {
+    /** sizeof(sws_client_handshake_config) as compiled; set by sws_client_handshake_config_init(). */
+    size_t size;
+    /** Server host name or IP address (IPv6 with or without brackets). Required. */
+    const char *host;
+    /** TCP port; 0 (default) means 80, or 443 when `secure`. Written in Host unless the default. */
+    uint16_t port;
+    /** wss: only decides the default port here (TLS is the transport's business). Default false. */
+    bool secure;
+    /** Request target: a path starting with '/', optionally with "?query". NULL (default) is "/". */
+    const char *path;
+    /** Sent as Origin if not NULL (default NULL). */
+    const char *origin;
+    /** Subprotocols to offer, in order of preference (tokens); `subprotocol_count` of them. */
+    const char *const *subprotocols;
+    size_t subprotocol_count;
+    /** Extra request headers: `header_count` names and values. */
+    const char *const *header_names;
+    const char *const *header_values;
+    size_t header_count;
+} sws_client_handshake_config;
+
+/**
+ * Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT
+ * (`config` NULL). Thread-safe.
+ */
+sws_status sws_client_handshake_config_init(sws_client_handshake_config *config);
+
+/**
+ * Creates a client handshake (with a fresh random Sec-WebSocket-Key) and its request bytes.
+ * Every string of `config` is read during the call only.
+ * Errors (`*out` set to NULL): SWS_ERR_INVALID_ARGUMENT (`config` or `out` NULL, bad `size`,
+ * `host` NULL or not a host name, a path, origin, subprotocol or header that cannot be written
+ * into a valid request, a string that is not UTF-8, arrays NULL with a count);
+ * SWS_ERR_UNSUPPORTED (a larger struct with unknown non-zero fields). Thread-safe.
+ */
+sws_status sws_client_handshake_new(const sws_client_handshake_config *config, sws_client_handshake_t **out);
+
+/**
+ * Destroys a handshake; pointers obtained from it become invalid.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, or not a live handshake: a double free is refused).
+ */
+sws_status sws_client_handshake_free(sws_client_handshake_t *handshake);
+
+/**
+ * The request to write. Owned by the handshake, valid until it is freed.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments).
+ */
+sws_status sws_client_handshake_request(const sws_client_handshake_t *handshake, const uint8_t **data,
+                                        size_t *len);
+
+/**
+ * Feeds bytes of the server's response (`data` may be NULL when `len` is 0; not kept).
+ * `*complete` becomes true once the whole head was read and validated (RFC 6455 section 4.1);
+ * `*consumed` is the number of bytes of this chunk that belonged to the head.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, feeding after completion or failure);
+ * SWS_ERR_HANDSHAKE (the server refused -- any status but 101, see
+ * sws_client_handshake_http_status() -- or its response breaks RFC 6455 section 4.1: wrong
+ * Sec-WebSocket-Accept, missing Upgrade, a subprotocol or extension not offered; detail in
+ * sws_last_error()).
+ */
+sws_status sws_client_handshake_feed(sws_client_handshake_t *handshake, const void *data, size_t len,
+                                     size_t *consumed, bool *complete);
+
+/** The HTTP status of the server's response once its head was read (101 on success); 0 before, or for NULL. */
+int sws_client_handshake_http_status(const sws_client_handshake_t *handshake);
+
+/**
+ * The subprotocol the server selected once complete: `*name` NULL and `*name_len` 0 if none.
+ * Owned by the handshake, valid until it is freed.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, or not complete).
+ */
+sws_status sws_client_handshake_subprotocol(const sws_client_handshake_t *handshake, const char **name,
+                                            size_t *name_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -32,3 +32,25 @@ private func checkExportsMatchHeader() {
     same(CSwiftWS.sws_session_get_state, SwiftWSCAPI.sws_session_get_state)
     same(CSwiftWS.sws_session_close_status, SwiftWSCAPI.sws_session_close_status)
 }
+
+/// Never called: the opening handshake exports.
+private func checkHandshakeExportsMatchHeader() {
+    func same<Function>(_ declared: Function, _ exported: Function) {}
+    same(CSwiftWS.sws_server_handshake_new, SwiftWSCAPI.sws_server_handshake_new)
+    same(CSwiftWS.sws_server_handshake_free, SwiftWSCAPI.sws_server_handshake_free)
+    same(CSwiftWS.sws_server_handshake_feed, SwiftWSCAPI.sws_server_handshake_feed)
+    same(CSwiftWS.sws_server_handshake_target, SwiftWSCAPI.sws_server_handshake_target)
+    same(CSwiftWS.sws_server_handshake_header, SwiftWSCAPI.sws_server_handshake_header)
+    same(CSwiftWS.sws_server_handshake_subprotocol_count, SwiftWSCAPI.sws_server_handshake_subprotocol_count)
+    same(CSwiftWS.sws_server_handshake_subprotocol, SwiftWSCAPI.sws_server_handshake_subprotocol)
+    same(CSwiftWS.sws_server_handshake_accept, SwiftWSCAPI.sws_server_handshake_accept)
+    same(CSwiftWS.sws_server_handshake_reject, SwiftWSCAPI.sws_server_handshake_reject)
+    same(CSwiftWS.sws_server_handshake_response, SwiftWSCAPI.sws_server_handshake_response)
+    same(CSwiftWS.sws_client_handshake_config_init, SwiftWSCAPI.sws_client_handshake_config_init)
+    same(CSwiftWS.sws_client_handshake_new, SwiftWSCAPI.sws_client_handshake_new)
+    same(CSwiftWS.sws_client_handshake_free, SwiftWSCAPI.sws_client_handshake_free)
+    same(CSwiftWS.sws_client_handshake_request, SwiftWSCAPI.sws_client_handshake_request)
+    same(CSwiftWS.sws_client_handshake_feed, SwiftWSCAPI.sws_client_handshake_feed)
+    same(CSwiftWS.sws_client_handshake_http_status, SwiftWSCAPI.sws_client_handshake_http_status)
+    same(CSwiftWS.sws_client_handshake_subprotocol, SwiftWSCAPI.sws_client_handshake_subprotocol)
+}

@@ -76,7 +76,7 @@ static void on_error(sws_session_t *s, void *user, uint16_t code, const char *re
     record(user, EV_ERROR, reason, len, code);
 }
 
-static sws_session_callbacks recording_callbacks(void) {
+static inline sws_session_callbacks recording_callbacks(void) {
     sws_session_callbacks cb;
     sws_session_callbacks_init(&cb);
     cb.on_text = on_text;
@@ -89,14 +89,14 @@ static sws_session_callbacks recording_callbacks(void) {
     return cb;
 }
 
-static void recorder_reset(struct recorder *r) {
+static inline void recorder_reset(struct recorder *r) {
     for (size_t i = 0; i < r->count; i++) free(r->events[i].data);
     r->count = 0;
 }
 
 /* Moves everything `from` has pending into `to`, `chunk` bytes per sws_session_feed() call
  * (copied first: feeding unmasks in place). Returns the number of bytes moved. */
-static size_t pump(sws_session_t *from, sws_session_t *to, size_t chunk) {
+static inline size_t pump(sws_session_t *from, sws_session_t *to, size_t chunk) {
     const uint8_t *out;
     size_t len;
     if (sws_session_pending_output(from, &out, &len) != SWS_OK || len == 0) return 0;
