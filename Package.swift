@@ -69,6 +69,11 @@ let package = Package(
         // Receive-path throughput of the protocol core vs memcpy (bench/core/main.swift).
         .executableTarget(name: "swiftws-bench-core", dependencies: ["SwiftWSCore"], path: "bench/core"),
         .testTarget(name: "SwiftWSCoreTests", dependencies: ["SwiftWSCore"]),
+        // Benchmarks (bench/): permessage-deflate throughput next to raw zlib, memory per connection.
+        .executableTarget(
+            name: "swiftws-bench-deflate", dependencies: ["SwiftWSCore", "CZlib"], path: "bench/deflate",
+            swiftSettings: [.swiftLanguageMode(.v5)]  // a top-level script: no actor isolation needed
+        ),
         .testTarget(name: "SwiftWSNetworkingTests", dependencies: ["SwiftWSNetworking", "SwiftWSCore"]),
     ]
 )

@@ -38,6 +38,7 @@ struct Row {
     var oursPayload: Double
     var oursWire: Double
     var memcpy: Double
+    var nanosecondsPerMessage: Double
 }
 
 let repetitions = 7
@@ -45,7 +46,10 @@ let targetBytesPerRepetition = 256 << 20  // payload per repetition: long enough
 var rows: [Row] = []
 var sink = 0
 
-for (label, size, perBuffer) in [("16 B", 16, 16384), ("1 KiB", 1024, 256), ("64 KiB", 65536, 4), ("1 MiB", 1 << 20, 1)] {
+// Optional arguments pick sizes by label, e.g. `swiftws-bench-core 16B 1MiB` (for profiling).
+let only = Set(CommandLine.arguments.dropFirst())
+for (label, size, perBuffer) in [("16 B", 16, 16384), ("1 KiB", 1024, 256), ("64 KiB", 65536, 4), ("1 MiB", 1 << 20, 1)]
+    where only.isEmpty || only.contains(String(label.filter { $0 != " " })) {
     var buffer = makeBuffer(messageSize: size, count: perBuffer)
     let payloadPerBuffer = size * perBuffer
     let rounds = max(1, targetBytesPerRepetition / payloadPerBuffer)
@@ -82,7 +86,8 @@ for (label, size, perBuffer) in [("16 B", 16, 16384), ("1 KiB", 1024, 256), ("64
     let payloadBytes = Double(payloadPerBuffer * rounds)
     let wireBytes = Double(buffer.count * rounds)
     rows.append(Row(label: label, oursPayload: payloadBytes / median(ours) / 1e9,
-                    oursWire: wireBytes / median(ours) / 1e9, memcpy: wireBytes / median(copies) / 1e9))
+                    oursWire: wireBytes / median(ours) / 1e9, memcpy: wireBytes / median(copies) / 1e9,
+                    nanosecondsPerMessage: median(ours) * 1e9 / Double(perBuffer * rounds)))
 }
 
 func pad(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
@@ -92,9 +97,16 @@ func format(_ value: Double) -> String {
 }
 
 print("receive path: parse + unmask + UTF-8 validate, server session, masked ASCII text (median of \(repetitions))")
-print(pad("message", 8) + pad("ours GB/s payload", 19) + pad("ours GB/s wire", 16) + pad("memcpy GB/s", 13) + pad("ratio", 8))
+print(pad("message", 8) + pad("ours GB/s payload", 19) + pad("ours GB/s wire", 16) + pad("memcpy GB/s", 13) + pad("ratio", 8) + pad("ns/message", 12))
 for row in rows {
     print(pad(row.label, 8) + pad(format(row.oursPayload), 19) + pad(format(row.oursWire), 16)
-          + pad(format(row.memcpy), 13) + pad("\(Int((row.oursPayload / row.memcpy * 100).rounded()))%", 8))
+          + pad(format(row.memcpy), 13) + pad("\(Int((row.oursPayload / row.memcpy * 100).rounded()))%", 8)
+          + pad(format(row.nanosecondsPerMessage), 12))
 }
+
+// Per-connection memory: the session object itself (its buffers are allocated on first use:
+// reassembly only for fragmented/split messages, output only once something is sent).
+@_silgen_name("malloc_usable_size") func mallocUsableSize(_ pointer: UnsafeMutableRawPointer?) -> Int  // <malloc.h>
+let idle = Session(configuration: SessionConfiguration(role: .server))
+print("idle server Session object: \(mallocUsableSize(Unmanaged.passUnretained(idle).toOpaque())) bytes (malloc_usable_size), no buffers allocated")
 if sink == -1 { print(sink) }

@@ -43,7 +43,9 @@ private func configuration(role: Role, options: UInt8) -> SessionConfiguration {
 }
 
 /// Feeds `input` cut at `cuts` and checks the per-run invariants.
-private func run(_ input: [UInt8], role: Role, options: UInt8, cuts: [Int]) -> (events: [FuzzEvent], output: Int, state: SessionState) {
+/// `output` is the bytes a server queued (deterministic: unmasked), or for a client only their
+/// count (its masking keys are random).
+private func run(_ input: [UInt8], role: Role, options: UInt8, cuts: [Int]) -> (events: [FuzzEvent], output: [Int], state: SessionState) {
     let session = Session(configuration: configuration(role: role, options: options))
     var events: [FuzzEvent] = []
     var start = 0
@@ -62,7 +64,8 @@ private func run(_ input: [UInt8], role: Role, options: UInt8, cuts: [Int]) -> (
             fatalError("failure did not close the session with its code")
         }
     }
-    return (events, session.pendingOutputCount, session.state)
+    let output = role == .server ? session.pendingOutput.map { Int($0) } : [session.pendingOutputCount]
+    return (events, output, session.state)
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -61,7 +61,7 @@ public enum HandshakeFailure: Hashable, Sendable {
     /// The method is not GET (item 1). Answered with 405 and `Allow: GET`: the request is well
     /// formed, it only asks for something this resource does not do (RFC 7231 section 6.5.5).
     case methodNotAllowed
-    /// The HTTP version is below 1.1 (item 1).
+    /// The HTTP version is below 1.1 (item 1; client side: a response below HTTP/1.1).
     case unsupportedHTTPVersion
     /// The request target is not origin-form (`/path?query`, item 1).
     case invalidRequestTarget
@@ -97,6 +97,10 @@ public enum HandshakeFailure: Hashable, Sendable {
     case unrequestedSubprotocol
     /// The server answered with an extension we did not offer.
     case unofferedExtension
+    /// The server accepted an extension with parameters we cannot accept (RFC 7692 section 7.1 for
+    /// permessage-deflate: unknown, duplicated or out-of-range parameters, a larger window than
+    /// offered, ...).
+    case invalidExtensionResponse
 
     /// The HTTP status a server answers with for this failure; nil for client-only failures.
     public var status: Int? {
@@ -109,7 +113,9 @@ public enum HandshakeFailure: Hashable, Sendable {
              .invalidExtensionHeader:
             return 400
         case .subprotocolNotOffered, .extensionNotOffered, .invalidArgument: return 500
-        case .unexpectedStatus, .invalidAccept, .unrequestedSubprotocol, .unofferedExtension: return nil
+        case .unexpectedStatus, .invalidAccept, .unrequestedSubprotocol, .unofferedExtension,
+             .invalidExtensionResponse:
+            return nil
         }
     }
 }

@@ -50,6 +50,14 @@ public final class Session {
     private var messageHasStreamed = false
     /// RSV1 was set on the message's first frame (permessage-deflate, RFC 7692 section 6).
     private var messageIsCompressed = false
+    /// The permessage-deflate codec, when the handshake negotiated it.
+    private let perMessageDeflate: PerMessageDeflate?
+    /// Inflated bytes of the compressed message being received (capacity reused).
+    private let inflated = DeflateBuffer()
+    /// Compressed payload of the message or fragment being sent (capacity reused).
+    private let compressed = DeflateBuffer()
+    /// Whether the message being sent with `sendFragment` is compressed (decided on its first frame).
+    private var sendingIsCompressed = false
     private var receivedTextValidator = UTF8Validator()
     private var reassembly = ByteBuffer()
     private var controlPayload = ByteBuffer()
@@ -73,8 +81,19 @@ public final class Session {
     private var maskKeys: SecureRandom? = nil
 
     /// Creates a session in the `.open` state.
-    public init(configuration: SessionConfiguration) {
+    ///
+    /// - Parameter perMessageDeflate: the codec built from the parameters the opening handshake
+    ///   negotiated (`PerMessageDeflateNegotiation`), or nil when compression is off. With a
+    ///   codec, RSV1 is allowed on the first frame of a data message (whatever
+    ///   `configuration.allowsRSV1` says) and such messages are inflated, bounded by
+    ///   `maxMessageSize` (1009), before their UTF-8 is checked; outgoing messages of at least the
+    ///   codec's threshold are compressed (RSV1 on their first frame only; RFC 7692 section 6).
+    ///   Without a codec, RSV1 fails the connection with 1002 unless `allowsRSV1` is set.
+    public init(configuration: SessionConfiguration, perMessageDeflate: PerMessageDeflate? = nil) {
+        var configuration = configuration
+        if perMessageDeflate != nil { configuration.allowsRSV1 = true }
         self.configuration = configuration
+        self.perMessageDeflate = perMessageDeflate
     }
 
     deinit {
@@ -224,12 +243,14 @@ public final class Session {
             if let maskKey = header.maskKey {
                 asciiPrefix = Masking.applyReturningASCIIPrefix(maskKey: maskKey, to: payload, payloadOffset: 0)
             }
-            var validator = UTF8Validator()
-            if validator.validate(UnsafeRawBufferPointer(rebasing: bytes[asciiPrefix...])) != nil {
-                return fail(.invalidUTF8(), onEvent)
-            }
-            if !validator.isAtBoundary {
-                return fail(.invalidUTF8("text message ends inside a UTF-8 sequence"), onEvent)
+            if asciiPrefix < bytes.count {
+                var validator = UTF8Validator()
+                if validator.validate(UnsafeRawBufferPointer(rebasing: bytes[asciiPrefix...])) != nil {
+                    return fail(.invalidUTF8(), onEvent)
+                }
+                if !validator.isAtBoundary {
+                    return fail(.invalidUTF8("text message ends inside a UTF-8 sequence"), onEvent)
+                }
             }
             onEvent(.text(bytes))
         } else {
@@ -276,7 +297,15 @@ public final class Session {
             messageSize &+= header.payloadLength
             if let threshold = configuration.streamingThreshold, !messageIsStreaming, messageSize > threshold {
                 messageIsStreaming = true
-                if !reassembly.isEmpty {
+                if messageIsCompressed && perMessageDeflate != nil {
+                    // Compressed: what was gathered so far is inflated output.
+                    if inflated.count > 0 {
+                        messageHasStreamed = true
+                        onEvent(.fragment(messageKind!, inflated.bytes, isFirst: true, isFinal: false))
+                        inflated.removeAll(retainingCapacityUpTo: Session.retainedReassemblyCapacity)
+                        guard acceptsInput else { return }
+                    }
+                } else if !reassembly.isEmpty {
                     // Hand over what was gathered before the message turned out to be large.
                     let gathered = reassembly.bytes
                     messageHasStreamed = true
@@ -303,7 +332,7 @@ public final class Session {
         // Bytes at the start of the chunk known to be ASCII, which UTF-8 validation may skip.
         var asciiPrefix = 0
         if frameIsMasked {
-            if messageKind == .text && !frameOpcode.isControl && receivedTextValidator.isAtBoundary {
+            if messageKind == .text && !frameOpcode.isControl && !messageIsCompressed && receivedTextValidator.isAtBoundary {
                 asciiPrefix = Masking.applyReturningASCIIPrefix(maskKey: frameMaskKey, to: chunk, payloadOffset: frameOffset)
             } else {
                 Masking.apply(maskKey: frameMaskKey, to: chunk, payloadOffset: frameOffset)
@@ -331,6 +360,10 @@ public final class Session {
 
         guard let kind = messageKind else { return }  // unreachable: beginFrame set it
         let endsMessage = frameIsDone && frameIsFinal
+        if messageIsCompressed, let perMessageDeflate {
+            return consumeCompressedPayload(perMessageDeflate, kind, piece, frameIsDone: frameIsDone,
+                                            endsMessage: endsMessage, onEvent)
+        }
         // Section 8.1: fail fast on invalid UTF-8, even in the middle of a fragment.
         // (permessage-deflate: UTF-8 is to be checked after inflating, not on compressed bytes.)
         if kind == .text {
@@ -371,6 +404,41 @@ public final class Session {
                 reassembly.removeAll(retainedCapacity: Session.retainedReassemblyCapacity)
             }
         }
+    }
+
+    /// A piece of a compressed message's payload (RFC 7692 section 7.2.2): inflated as it
+    /// arrives, bounded by `maxMessageSize` while inflating (1009; corrupt data 1002), UTF-8
+    /// checked on the inflated bytes (never on compressed ones, wslay's flaw), then delivered
+    /// like an uncompressed message: whole, or per frame in streaming mode.
+    private func consumeCompressedPayload(_ codec: PerMessageDeflate, _ kind: MessageKind, _ piece: UnsafeRawBufferPointer,
+                                          frameIsDone: Bool, endsMessage: Bool, _ onEvent: (SessionEvent) -> Void) {
+        let before = inflated.count
+        do {
+            try codec.decompress(fragment: piece, isFinal: endsMessage,
+                                 maximumMessageSize: configuration.maxMessageSize, into: inflated)
+        } catch {
+            inflated.removeAll(retainingCapacityUpTo: 0)
+            return fail(error, onEvent)
+        }
+        if kind == .text {
+            let fresh = UnsafeRawBufferPointer(rebasing: inflated.bytes[before...])
+            if receivedTextValidator.validate(fresh) != nil {
+                return fail(.invalidUTF8(), onEvent)
+            }
+            if endsMessage && !receivedTextValidator.isAtBoundary {
+                return fail(.invalidUTF8("text message ends inside a UTF-8 sequence"), onEvent)
+            }
+        }
+        if messageIsStreaming {
+            if frameIsDone {
+                deliverFragment(kind, inflated.bytes, isFinal: frameIsFinal, onEvent)
+                inflated.removeAll(retainingCapacityUpTo: Session.retainedReassemblyCapacity)
+            }
+        } else if endsMessage {
+            deliverMessage(kind, inflated.bytes, onEvent)
+            inflated.removeAll(retainingCapacityUpTo: Session.retainedReassemblyCapacity)
+        }
+        if endsMessage { messageKind = nil }
     }
 
     private func deliverMessage(_ kind: MessageKind, _ payload: UnsafeRawBufferPointer, _ onEvent: (SessionEvent) -> Void) {
@@ -441,20 +509,20 @@ public final class Session {
     public func send(text: UnsafeRawBufferPointer) throws(SessionError) {
         try checkCanSendMessage()
         guard UTF8Validator.isValid(text) else { throw .invalidUTF8 }
-        queueFrame(opcode: .text, isFinal: true, payload: text)
+        queueMessage(opcode: .text, payload: text)
     }
 
     /// Sends a whole binary message.
     public func send(binary: UnsafeRawBufferPointer) throws(SessionError) {
         try checkCanSendMessage()
-        queueFrame(opcode: .binary, isFinal: true, payload: binary)
+        queueMessage(opcode: .binary, payload: binary)
     }
 
     /// Sends a text message given as a `String` (always valid UTF-8).
     public func send(text: String) throws(SessionError) {
         try checkCanSendMessage()
         var text = text
-        text.withUTF8 { queueFrame(opcode: .text, isFinal: true, payload: UnsafeRawBufferPointer($0)) }
+        text.withUTF8 { queueMessage(opcode: .text, payload: UnsafeRawBufferPointer($0)) }
     }
 
     /// Sends one frame of a message (RFC 6455 section 5.4). The first call starts a message of
@@ -475,7 +543,24 @@ public final class Session {
             guard validator.validate(bytes) == nil, !isFinal || validator.isAtBoundary else { throw .invalidUTF8 }
             sentTextValidator = validator
         }
-        queueFrame(opcode: opcode, isFinal: isFinal, payload: bytes)
+        if opcode != .continuation {
+            // A message sent in several frames is compressed as a whole when compression is on;
+            // one sent in a single call follows the threshold like `send`.
+            sendingIsCompressed = perMessageDeflate.map { !isFinal || $0.shouldCompress(messageSize: bytes.count) } ?? false
+        }
+        if sendingIsCompressed, let perMessageDeflate {
+            // RFC 7692 section 7.2.1: each fragment flushed, the final one without 00 00 ff ff;
+            // section 6.1: RSV1 on the first frame only.
+            do {
+                try perMessageDeflate.compress(fragment: bytes, isFinal: isFinal, into: compressed)
+            } catch {
+                throw .compressionFailed
+            }
+            queueFrame(opcode: opcode, isFinal: isFinal, rsv1: opcode != .continuation, payload: compressed.bytes)
+            compressed.removeAll(retainingCapacityUpTo: Session.retainedReassemblyCapacity)
+        } else {
+            queueFrame(opcode: opcode, isFinal: isFinal, payload: bytes)
+        }
         sendingKind = isFinal ? nil : kind
     }
 
@@ -535,8 +620,26 @@ public final class Session {
         }
     }
 
+    /// Appends a whole data message: compressed (RSV1) when permessage-deflate is on and the
+    /// message reaches the codec's threshold, else as it is.
+    private func queueMessage(opcode: Opcode, payload: UnsafeRawBufferPointer) {
+        if let perMessageDeflate, perMessageDeflate.shouldCompress(messageSize: payload.count) {
+            do {
+                try perMessageDeflate.compress(message: payload, into: compressed)
+                queueFrame(opcode: opcode, isFinal: true, rsv1: true, payload: compressed.bytes)
+                compressed.removeAll(retainingCapacityUpTo: Session.retainedReassemblyCapacity)
+                return
+            } catch {
+                // zlib could not allocate its state: send this message uncompressed (valid
+                // RFC 7692: RSV1 clear) rather than lose it.
+                compressed.removeAll(retainingCapacityUpTo: 0)
+            }
+        }
+        queueFrame(opcode: opcode, isFinal: true, payload: payload)
+    }
+
     /// Appends one frame to the output, masked with a fresh key in the client role (section 5.3).
-    private func queueFrame(opcode: Opcode, isFinal: Bool, payload: UnsafeRawBufferPointer) {
+    private func queueFrame(opcode: Opcode, isFinal: Bool, rsv1: Bool = false, payload: UnsafeRawBufferPointer) {
         let maskKey: UInt32?
         if configuration.role == .client {
             if maskKeys == nil { maskKeys = SecureRandom(poolSize: 256) }
@@ -546,7 +649,7 @@ public final class Session {
         }
         let headerCount = FrameEncoder.headerLength(payloadLength: payload.count, masked: maskKey != nil)
         let destination = output.appendUninitialized(headerCount &+ payload.count)
-        FrameEncoder.writeHeader(to: destination, isFinal: isFinal, opcode: opcode,
+        FrameEncoder.writeHeader(to: destination, isFinal: isFinal, rsv1: rsv1, opcode: opcode,
                                  payloadLength: payload.count, maskKey: maskKey)
         if let source = payload.baseAddress, !payload.isEmpty {
             (destination + headerCount).copyMemory(from: source, byteCount: payload.count)

@@ -75,4 +75,6 @@ public enum SessionError: Error, Sendable, Hashable {
     case closeReasonTooLong
     /// Pre-encoded frames are unmasked, so only a server may send them.
     case encodedFrameRequiresServerRole
+    /// zlib could not compress a fragment (it could not allocate its state); nothing was sent.
+    case compressionFailed
 }

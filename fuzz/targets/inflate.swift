@@ -1,0 +1,54 @@
+// Fuzz target: permessage-deflate inflate of arbitrary frames under a size limit never traps,
+// never exceeds the limit, and our own compressor's output always inflates back to its input.
+//
+// Input layout: byte 0 = window bits (8 + b % 8) and context takeover (bit 3); byte 1 = limit
+// (1 KiB << b % 12); then frames, each a header byte (bit 7 = FIN, bits 0-6 = length) followed by
+// that many payload bytes.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzInflate(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    guard size >= 2 else { return 0 }
+    let windowBits = 8 + Int(data[0] % 8)
+    let keepsContext = data[0] & 8 == 0
+    let limit = 1024 << Int(data[1] % 12)
+    let parameters = PerMessageDeflateParameters(
+        serverNoContextTakeover: !keepsContext, clientNoContextTakeover: !keepsContext,
+        serverMaxWindowBits: windowBits, clientMaxWindowBits: windowBits)
+    let client = PerMessageDeflate(parameters: parameters, role: .client)
+    let output = DeflateBuffer()
+    var offset = 2
+    while offset < size {
+        let header = data[offset]
+        offset += 1
+        let length = min(Int(header & 0x7F), size - offset)
+        let isFinal = header & 0x80 != 0
+        let fragment = UnsafeRawBufferPointer(start: data + offset, count: length)
+        offset += length
+        do {
+            try client.decompress(fragment: fragment, isFinal: isFinal, maximumMessageSize: limit, into: output)
+            if output.count > limit { fatalError("inflated \(output.count) bytes past the limit \(limit)") }
+        } catch {
+            switch error.closeCode {
+            case .protocolError, .messageTooBig: break
+            default: fatalError("unexpected close code \(error)")
+            }
+            if output.count > limit + 1 { fatalError("inflated \(output.count) bytes past the limit \(limit)") }
+        }
+        if isFinal { output.removeAll(retainingCapacityUpTo: 1 << 16) }
+    }
+
+    // Round trip of the whole input through our compressor and decompressor.
+    let configuration = PerMessageDeflateConfiguration(compressionThreshold: 0)
+    let server = PerMessageDeflate(parameters: parameters, role: .server, configuration: configuration)
+    let peer = PerMessageDeflate(parameters: parameters, role: .client)
+    let compressed = DeflateBuffer()
+    let inflated = DeflateBuffer()
+    let input = UnsafeRawBufferPointer(start: data, count: size)
+    do {
+        try server.compress(message: input, into: compressed)
+        try peer.decompress(fragment: compressed.bytes, isFinal: true, maximumMessageSize: size, into: inflated)
+    } catch {
+        fatalError("round trip failed: \(error)")
+    }
+    if !inflated.bytes.elementsEqual(input) { fatalError("round trip changed the data") }
+    return 0
+}
