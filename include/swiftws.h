@@ -341,6 +341,39 @@ sws_session_state sws_session_get_state(const sws_session_t *session);
 sws_status sws_session_close_status(const sws_session_t *session, uint16_t *code, const char **reason,
                                     size_t *reason_len);
 
+/* ---- permessage-deflate (RFC 7692) ----------------------------------------------------- */
+
+/**
+ * What an endpoint wants from permessage-deflate. Fill with sws_compression_config_init(): on,
+ * with 12-bit windows both ways and zlib memLevel 5 (about 64 KiB per connection instead of
+ * zlib's 300 KiB, for ratios a few percent worse on small messages), level 6, context takeover,
+ * and messages under 64 bytes sent uncompressed. "Local" is the direction we compress, "remote"
+ * the one we decompress.
+ */
+typedef struct sws_compression_config {
+    /** sizeof(sws_compression_config) as compiled; set by sws_compression_config_init(). */
+    size_t size;
+    /** Offer (client) or accept (server) permessage-deflate at all. Default true. */
+    bool enabled;
+    /** Largest LZ77 window our compressor uses, 8..15. Default 12. */
+    int local_max_window_bits;
+    /** Largest window we ask the peer to use, 8..15, or 0 not to ask (the peer may use 15). Default 12. */
+    int remote_max_window_bits;
+    /** Reset our compressor after each message (less memory, worse ratio). Default false. */
+    bool local_no_context_takeover;
+    /** Ask the peer to reset its compressor after each message. Default false. */
+    bool remote_no_context_takeover;
+    /** zlib memLevel 1..9. Default 5. */
+    int memory_level;
+    /** zlib level 0..9, or -1 for zlib's default (6). Default 6. */
+    int compression_level;
+    /** Messages with fewer bytes are sent uncompressed. Default 64. At most SWS_SESSION_LIMIT_MAX. */
+    size_t threshold;
+} sws_compression_config;
+
+/** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
+sws_status sws_compression_config_init(sws_compression_config *config);
+
 /* ---- Opening handshake helpers (for sans-I/O sessions) ---------------------------------- */
 /*
  * The HTTP/1.1 upgrade that precedes a session (RFC 6455 section 4), without I/O.
@@ -366,9 +399,12 @@ typedef struct sws_server_handshake sws_server_handshake_t;
 
 /**
  * Creates a server handshake reading a request of at most 8 KiB and 64 header lines (more is
- * answered 431). Stores it in `*out`. Errors: SWS_ERR_INVALID_ARGUMENT (`out` NULL). Thread-safe.
+ * answered 431), and stores it in `*out`. `compression` (copied; NULL: the defaults, on) says
+ * whether and how a client's permessage-deflate offer is accepted by sws_server_handshake_accept().
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`out` NULL, a compression value out of range or a bad
+ * `size`); SWS_ERR_UNSUPPORTED (unknown non-zero fields). Thread-safe.
  */
-sws_status sws_server_handshake_new(sws_server_handshake_t **out);
+sws_status sws_server_handshake_new(const sws_compression_config *compression, sws_server_handshake_t **out);
 
 /**
  * Destroys a handshake; strings and bytes obtained from it become invalid.
@@ -419,7 +455,8 @@ sws_status sws_server_handshake_subprotocol(const sws_server_handshake_t *handsh
 /**
  * Accepts the upgrade: the 101 Switching Protocols response becomes
  * sws_server_handshake_response(). `subprotocol` (NUL-terminated) is NULL or one the client
- * offered.
+ * offered. permessage-deflate is negotiated here from the client's offers and the handshake's
+ * compression config (an offer we cannot honour is declined, never failed).
  * Errors: SWS_ERR_INVALID_ARGUMENT (`handshake` NULL, the request not complete, a response
  * already made, or a subprotocol the client did not offer).
  */
@@ -434,6 +471,20 @@ sws_status sws_server_handshake_accept(sws_server_handshake_t *handshake, const 
  */
 sws_status sws_server_handshake_reject(sws_server_handshake_t *handshake, int status, const char *body,
                                        size_t body_len);
+
+/** Whether sws_server_handshake_accept() agreed on permessage-deflate. False for NULL or before. */
+bool sws_server_handshake_compression(const sws_server_handshake_t *handshake);
+
+/**
+ * Creates the session of an accepted connection: as sws_session_new() with the server role,
+ * plus the permessage-deflate codec the handshake agreed on. May be called once per handshake;
+ * the session is independent of it (free them in any order).
+ * Errors: as sws_session_new(), and SWS_ERR_INVALID_ARGUMENT when the upgrade was not accepted
+ * or a session was already made.
+ */
+sws_status sws_server_handshake_new_session(sws_server_handshake_t *handshake, const sws_session_config *config,
+                                            const sws_session_callbacks *callbacks, void *user_data,
+                                            sws_session_t **out);
 
 /**
  * The response to write: after sws_server_handshake_accept() (101), sws_server_handshake_reject(),
@@ -468,6 +519,8 @@ typedef struct sws_client_handshake_config {
     const char *const *header_names;
     const char *const *header_values;
     size_t header_count;
+    /** permessage-deflate to offer (read during sws_client_handshake_new()); NULL (default): the defaults, on. */
+    const sws_compression_config *compression;
 } sws_client_handshake_config;
 
 /**
@@ -505,15 +558,28 @@ sws_status sws_client_handshake_request(const sws_client_handshake_t *handshake,
  * `*consumed` is the number of bytes of this chunk that belonged to the head.
  * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, feeding after completion or failure);
  * SWS_ERR_HANDSHAKE (the server refused -- any status but 101, see
- * sws_client_handshake_http_status() -- or its response breaks RFC 6455 section 4.1: wrong
- * Sec-WebSocket-Accept, missing Upgrade, a subprotocol or extension not offered; detail in
- * sws_last_error()).
+ * sws_client_handshake_http_status() -- or its response breaks RFC 6455 section 4.1 or RFC 7692
+ * section 7.1: wrong Sec-WebSocket-Accept, missing Upgrade, a subprotocol or extension not
+ * offered, permessage-deflate parameters we cannot accept; detail in sws_last_error()).
  */
 sws_status sws_client_handshake_feed(sws_client_handshake_t *handshake, const void *data, size_t len,
                                      size_t *consumed, bool *complete);
 
 /** The HTTP status of the server's response once its head was read (101 on success); 0 before, or for NULL. */
 int sws_client_handshake_http_status(const sws_client_handshake_t *handshake);
+
+/** Whether the server accepted permessage-deflate (once complete). False for NULL or before. */
+bool sws_client_handshake_compression(const sws_client_handshake_t *handshake);
+
+/**
+ * Creates the session of the upgraded connection: as sws_session_new() with the client role,
+ * plus the permessage-deflate codec the server accepted. May be called once per handshake; the
+ * session is independent of it. Errors: as sws_session_new(), and SWS_ERR_INVALID_ARGUMENT when
+ * the handshake is not complete or a session was already made.
+ */
+sws_status sws_client_handshake_new_session(sws_client_handshake_t *handshake, const sws_session_config *config,
+                                            const sws_session_callbacks *callbacks, void *user_data,
+                                            sws_session_t **out);
 
 /**
  * The subprotocol the server selected once complete: `*name` NULL and `*name_len` 0 if none.

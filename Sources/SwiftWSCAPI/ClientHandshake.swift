@@ -14,9 +14,14 @@ final class ClientHandshakeHandle {
     var subprotocol: OwnedBytes? = nil
     var isComplete = false
     var failed = false
+    let compression: PerMessageDeflateConfiguration
+    /// The permessage-deflate parameters the server accepted, if any.
+    var agreedCompression: PerMessageDeflateParameters? = nil
+    var hasMadeSession = false
 
-    init(handshake: ClientHandshake) {
+    init(handshake: ClientHandshake, compression: PerMessageDeflateConfiguration) {
         self.handshake = handshake
+        self.compression = compression
         request = OwnedBytes(handshake.requestBytes)
     }
 }
@@ -84,11 +89,14 @@ public func sws_client_handshake_new(_ config: UnsafePointer<sws_client_handshak
     }
     var headers = HTTPHeaders()
     for (name, value) in zip(names, values) { headers.append(name: name, value: value) }
+    var compressionStatus = SWS_OK
+    guard let compression = readCompressionConfig(c.compression, &compressionStatus) else { return compressionStatus }
+    let offers = compression.isEnabled ? PerMessageDeflateNegotiation.clientOffers(configuration: compression) : []
     do {
         let handshake = try ClientHandshake(host: host, port: c.port == 0 ? nil : Int(c.port), secure: c.secure,
                                             path: path, query: query, origin: origin, subprotocols: subprotocols,
-                                            headers: headers)
-        out.pointee = makeHandle(ClientHandshakeHandle(handshake: handshake))
+                                            extensions: offers, headers: headers)
+        out.pointee = makeHandle(ClientHandshakeHandle(handshake: handshake, compression: compression))
         return SWS_OK
     } catch {
         return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_handshake_new: \(error.reason)")
@@ -134,6 +142,8 @@ public func sws_client_handshake_feed(_ handle: OpaquePointer?, _ data: UnsafeRa
         case .needMoreBytes:
             consumed.pointee = length
         case .complete(let answer, let used):
+            // RFC 7692 section 7.1: a response we cannot accept fails the connection.
+            box.agreedCompression = try answer.perMessageDeflateParameters(offeredWith: box.compression)
             box.isComplete = true
             box.subprotocol = answer.subprotocol.map { OwnedBytes($0) }
             consumed.pointee = used
@@ -164,4 +174,26 @@ public func sws_client_handshake_subprotocol(_ handle: OpaquePointer?,
     }
     store(box.subprotocol, name, nameLength)
     return SWS_OK
+}
+
+@_cdecl("sws_client_handshake_compression")
+public func sws_client_handshake_compression(_ handle: OpaquePointer?) -> Bool {
+    object(handle, as: ClientHandshakeHandle.self)?.agreedCompression != nil
+}
+
+@_cdecl("sws_client_handshake_new_session")
+public func sws_client_handshake_new_session(_ handle: OpaquePointer?, _ config: UnsafePointer<sws_session_config>?,
+                                             _ callbacks: UnsafePointer<sws_session_callbacks>?,
+                                             _ userData: UnsafeMutableRawPointer?,
+                                             _ out: UnsafeMutablePointer<OpaquePointer?>?) -> sws_status {
+    guard let out else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_handshake_new_session: out is NULL") }
+    out.pointee = nil
+    guard let box = object(handle, as: ClientHandshakeHandle.self), box.isComplete, !box.hasMadeSession else {
+        return fail(SWS_ERR_INVALID_ARGUMENT,
+                    "sws_client_handshake_new_session: handshake NULL, not complete, or its session already made")
+    }
+    let status = makeSession(.client, config, callbacks, userData, out,
+                             compression: box.agreedCompression.map { ($0, box.compression) })
+    if status == SWS_OK { box.hasMadeSession = true }
+    return status
 }

@@ -53,4 +53,9 @@ private func checkHandshakeExportsMatchHeader() {
     same(CSwiftWS.sws_client_handshake_feed, SwiftWSCAPI.sws_client_handshake_feed)
     same(CSwiftWS.sws_client_handshake_http_status, SwiftWSCAPI.sws_client_handshake_http_status)
     same(CSwiftWS.sws_client_handshake_subprotocol, SwiftWSCAPI.sws_client_handshake_subprotocol)
+    same(CSwiftWS.sws_compression_config_init, SwiftWSCAPI.sws_compression_config_init)
+    same(CSwiftWS.sws_server_handshake_compression, SwiftWSCAPI.sws_server_handshake_compression)
+    same(CSwiftWS.sws_server_handshake_new_session, SwiftWSCAPI.sws_server_handshake_new_session)
+    same(CSwiftWS.sws_client_handshake_compression, SwiftWSCAPI.sws_client_handshake_compression)
+    same(CSwiftWS.sws_client_handshake_new_session, SwiftWSCAPI.sws_client_handshake_new_session)
 }

@@ -6,6 +6,11 @@ import SwiftWSCore
 /// What a `sws_server_handshake_t *` points to.
 final class ServerHandshakeHandle {
     var handshake = ServerHandshake()
+    let compression: PerMessageDeflateConfiguration
+    /// The permessage-deflate parameters agreed by accept, if any.
+    var agreedCompression: PerMessageDeflateParameters? = nil
+    var isAccepted = false
+    var hasMadeSession = false
     /// Set once the request was read and validated.
     var request: UpgradeRequest? = nil
     /// The request's strings as C strings, made once at completion.
@@ -17,12 +22,20 @@ final class ServerHandshakeHandle {
     var response: OwnedBytes? = nil
     /// A feed failed: no more input.
     var failed = false
+
+    init(compression: PerMessageDeflateConfiguration) {
+        self.compression = compression
+    }
 }
 
 @_cdecl("sws_server_handshake_new")
-public func sws_server_handshake_new(_ out: UnsafeMutablePointer<OpaquePointer?>?) -> sws_status {
+public func sws_server_handshake_new(_ compression: UnsafePointer<sws_compression_config>?,
+                                     _ out: UnsafeMutablePointer<OpaquePointer?>?) -> sws_status {
     guard let out else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_handshake_new: out is NULL") }
-    out.pointee = makeHandle(ServerHandshakeHandle())
+    out.pointee = nil
+    var status = SWS_OK
+    guard let configuration = readCompressionConfig(compression, &status) else { return status }
+    out.pointee = makeHandle(ServerHandshakeHandle(compression: configuration))
     return SWS_OK
 }
 
@@ -145,8 +158,13 @@ public func sws_server_handshake_accept(_ handle: OpaquePointer?, _ subprotocol:
         }
         chosen = text
     }
+    // RFC 7692: the first acceptable offer wins; offers we cannot honour are declined.
+    let agreement = box.compression.isEnabled ? request.negotiatePerMessageDeflate(box.compression) : nil
     do {
-        box.response = OwnedBytes(try request.acceptResponse(subprotocol: chosen))
+        box.response = OwnedBytes(try request.acceptResponse(subprotocol: chosen,
+                                                             extensions: agreement.map { [$0.response] } ?? []))
+        box.agreedCompression = agreement?.parameters
+        box.isAccepted = true
         return SWS_OK
     } catch {
         return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_handshake_accept: \(error.reason)")
@@ -183,4 +201,26 @@ public func sws_server_handshake_response(_ handle: OpaquePointer?, _ data: Unsa
     data.pointee = response.bytes
     length.pointee = response.count
     return SWS_OK
+}
+
+@_cdecl("sws_server_handshake_compression")
+public func sws_server_handshake_compression(_ handle: OpaquePointer?) -> Bool {
+    object(handle, as: ServerHandshakeHandle.self)?.agreedCompression != nil
+}
+
+@_cdecl("sws_server_handshake_new_session")
+public func sws_server_handshake_new_session(_ handle: OpaquePointer?, _ config: UnsafePointer<sws_session_config>?,
+                                             _ callbacks: UnsafePointer<sws_session_callbacks>?,
+                                             _ userData: UnsafeMutableRawPointer?,
+                                             _ out: UnsafeMutablePointer<OpaquePointer?>?) -> sws_status {
+    guard let out else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_handshake_new_session: out is NULL") }
+    out.pointee = nil
+    guard let box = object(handle, as: ServerHandshakeHandle.self), box.isAccepted, !box.hasMadeSession else {
+        return fail(SWS_ERR_INVALID_ARGUMENT,
+                    "sws_server_handshake_new_session: handshake NULL, not accepted, or its session already made")
+    }
+    let status = makeSession(.server, config, callbacks, userData, out,
+                             compression: box.agreedCompression.map { ($0, box.compression) })
+    if status == SWS_OK { box.hasMadeSession = true }
+    return status
 }

@@ -9,8 +9,8 @@ import SwiftWSCore
 private let sessionConfigFirstVersionSize = MemoryLayout<sws_session_config>.stride
 private let sessionCallbacksFirstVersionSize = MemoryLayout<sws_session_callbacks>.stride
 
-/// Largest size limit accepted in sws_session_config (SWS_SESSION_LIMIT_MAX).
-private let sessionLimitMax = 1 << 48
+/// Largest size limit accepted in config structs (SWS_SESSION_LIMIT_MAX).
+let sessionLimitMax = 1 << 48
 
 /// What a `sws_session_t *` points to.
 final class SessionHandle {
@@ -102,6 +102,8 @@ private func fail(_ error: SessionError, _ function: StaticString) -> sws_status
         return fail(SWS_ERR_TOO_BIG, "\(function): close reasons are limited to 123 bytes")
     case .encodedFrameRequiresServerRole:
         return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): pre-encoded frames need the server role")
+    case .compressionFailed:
+        return fail(SWS_ERR_NO_MEMORY, "\(function): zlib could not allocate its compression state")
     }
 }
 
@@ -139,11 +141,11 @@ public func sws_session_callbacks_init(_ callbacks: UnsafeMutablePointer<sws_ses
 }
 
 /// Checks one size limit of sws_session_config: 1 ... SWS_SESSION_LIMIT_MAX (0 too if allowed).
-private func checkLimit(_ value: Int, _ name: StaticString, allowsZero: Bool = false) -> sws_status {
+func checkLimit(_ value: Int, _ name: StaticString, allowsZero: Bool = false) -> sws_status {
     // size_t values above Int.max arrive here as negative Ints.
     guard value >= (allowsZero ? 0 : 1), value <= sessionLimitMax else {
         return fail(SWS_ERR_INVALID_ARGUMENT,
-                    "sws_session_config.\(name) is \(UInt(bitPattern: value)); it must be \(allowsZero ? 0 : 1)...2^48")
+                    "\(name) is \(UInt(bitPattern: value)); it must be \(allowsZero ? 0 : 1)...2^48")
     }
     return SWS_OK
 }
@@ -161,7 +163,16 @@ public func sws_session_new(_ role: sws_role, _ config: UnsafePointer<sws_sessio
     case SWS_ROLE_SERVER: swiftRole = .server
     default: return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_new: unknown role \(role.rawValue)")
     }
+    return makeSession(swiftRole, config, callbacks, userData, out, compression: nil)
+}
 
+/// Creates a session handle from the C config and callbacks (both checked), with the
+/// permessage-deflate codec the handshake negotiated, if any. Shared by sws_session_new and the
+/// handshakes' _new_session functions.
+func makeSession(_ role: Role, _ config: UnsafePointer<sws_session_config>?,
+                 _ callbacks: UnsafePointer<sws_session_callbacks>?, _ userData: UnsafeMutableRawPointer?,
+                 _ out: UnsafeMutablePointer<OpaquePointer?>,
+                 compression: (PerMessageDeflateParameters, PerMessageDeflateConfiguration)?) -> sws_status {
     var cConfig = sws_session_config()
     _ = sws_session_config_init(&cConfig)
     if let config {
@@ -184,14 +195,15 @@ public func sws_session_new(_ role: sws_role, _ config: UnsafePointer<sws_sessio
         guard status == SWS_OK else { return status }
     }
 
-    var configuration = SessionConfiguration(role: swiftRole)
+    var configuration = SessionConfiguration(role: role)
     configuration.maxMessageSize = cConfig.max_message_size
     configuration.maxFrameSize = cConfig.max_frame_size
     configuration.maxFragmentsPerMessage = cConfig.max_fragments_per_message
     configuration.streamingThreshold = cConfig.streaming_threshold == 0 ? nil : cConfig.streaming_threshold
     configuration.autoPong = cConfig.auto_pong
-    let box = SessionHandle(session: Session(configuration: configuration), callbacks: cCallbacks, userData: userData)
-    out.pointee = makeHandle(box)
+    let codec = compression.map { PerMessageDeflate(parameters: $0.0, role: role, configuration: $0.1) }
+    let session = Session(configuration: configuration, perMessageDeflate: codec)
+    out.pointee = makeHandle(SessionHandle(session: session, callbacks: cCallbacks, userData: userData))
     return SWS_OK
 }
 

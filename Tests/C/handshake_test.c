@@ -54,7 +54,7 @@ static void test_upgrade_then_session(void) {
     size_t wire_len = request_len + frame_len;
 
     sws_server_handshake_t *server = NULL;
-    CHECK_EQ_INT(sws_server_handshake_new(&server), SWS_OK);
+    CHECK_EQ_INT(sws_server_handshake_new(NULL, &server), SWS_OK);
     size_t offset = 0, consumed = 0;
     bool complete = false;
     while (!complete && offset < wire_len) { /* one byte per feed */
@@ -139,7 +139,7 @@ static void test_upgrade_then_session(void) {
 /* A malformed request fails the feed with SWS_ERR_HANDSHAKE and a ready rejection. */
 static void check_request_rejected(const char *request, const char *status_line) {
     sws_server_handshake_t *server = NULL;
-    sws_server_handshake_new(&server);
+    sws_server_handshake_new(NULL, &server);
     size_t consumed;
     bool complete = true;
     CHECK_EQ_INT(sws_server_handshake_feed(server, request, strlen(request), &consumed, &complete), SWS_ERR_HANDSHAKE);
@@ -177,7 +177,7 @@ static void test_rejections(void) {
     bool complete;
     sws_client_handshake_request(client, &request_bytes, &request_len);
     sws_server_handshake_t *server = NULL;
-    sws_server_handshake_new(&server);
+    sws_server_handshake_new(NULL, &server);
     CHECK_EQ_INT(sws_server_handshake_feed(server, request_bytes, request_len, &consumed, &complete), SWS_OK);
     CHECK(complete);
     CHECK_EQ_INT(sws_server_handshake_reject(server, 99, NULL, 0), SWS_ERR_INVALID_ARGUMENT);
@@ -213,7 +213,7 @@ static void test_misuse(void) {
     const uint8_t *data;
     size_t len;
     const char *text;
-    CHECK_EQ_INT(sws_server_handshake_new(NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_server_handshake_new(NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(sws_server_handshake_free(NULL), SWS_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(sws_server_handshake_feed(NULL, "a", 1, &consumed, &complete), SWS_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(sws_server_handshake_response(NULL, &data, &len), SWS_ERR_INVALID_ARGUMENT);
@@ -230,7 +230,7 @@ static void test_misuse(void) {
     CHECK_EQ_INT(sws_client_handshake_subprotocol(NULL, &text, &len), SWS_ERR_INVALID_ARGUMENT);
 
     sws_server_handshake_t *server = NULL;
-    CHECK_EQ_INT(sws_server_handshake_new(&server), SWS_OK);
+    CHECK_EQ_INT(sws_server_handshake_new(NULL, &server), SWS_OK);
     CHECK_EQ_INT(sws_server_handshake_feed(server, NULL, 0, &consumed, &complete), SWS_OK);
     CHECK(!complete);
     CHECK_EQ_INT(sws_server_handshake_feed(server, NULL, 3, &consumed, &complete), SWS_ERR_INVALID_ARGUMENT);
@@ -290,8 +290,123 @@ static void test_misuse(void) {
     CHECK(client == NULL);
 }
 
+/* Runs a client and a server handshake with the given compression configs (NULL: defaults) and
+ * makes both sessions. Returns false if the handshake failed. */
+static bool upgrade(const sws_compression_config *client_compression, const sws_compression_config *server_compression,
+                    sws_session_callbacks *cb, struct recorder *client_log, struct recorder *server_log,
+                    sws_session_t **client_session, sws_session_t **server_session,
+                    bool *client_compresses, bool *server_compresses) {
+    sws_client_handshake_config config;
+    sws_client_handshake_config_init(&config);
+    config.host = "localhost";
+    config.compression = client_compression;
+    sws_client_handshake_t *client = NULL;
+    sws_server_handshake_t *server = NULL;
+    CHECK_EQ_INT(sws_client_handshake_new(&config, &client), SWS_OK);
+    CHECK_EQ_INT(sws_server_handshake_new(server_compression, &server), SWS_OK);
+    const uint8_t *bytes;
+    size_t len, consumed;
+    bool complete = false;
+    sws_client_handshake_request(client, &bytes, &len);
+    CHECK(strstr((const char *)bytes, "permessage-deflate") != NULL || (client_compression && !client_compression->enabled));
+    CHECK_EQ_INT(sws_server_handshake_feed(server, bytes, len, &consumed, &complete), SWS_OK);
+    CHECK_EQ_INT(sws_server_handshake_new_session(server, NULL, cb, server_log, server_session), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_server_handshake_accept(server, NULL), SWS_OK);
+    sws_server_handshake_response(server, &bytes, &len);
+    sws_status status = sws_client_handshake_feed(client, bytes, len, &consumed, &complete);
+    bool ok = status == SWS_OK && complete;
+    if (ok) {
+        *client_compresses = sws_client_handshake_compression(client);
+        *server_compresses = sws_server_handshake_compression(server);
+        CHECK_EQ_INT(sws_client_handshake_new_session(client, NULL, cb, client_log, client_session), SWS_OK);
+        sws_session_t *second = NULL;
+        CHECK_EQ_INT(sws_client_handshake_new_session(client, NULL, cb, client_log, &second), SWS_ERR_INVALID_ARGUMENT);
+        CHECK(second == NULL);
+        CHECK_EQ_INT(sws_server_handshake_new_session(server, NULL, cb, server_log, server_session), SWS_OK);
+    }
+    /* The sessions outlive their handshakes. */
+    sws_client_handshake_free(client);
+    sws_server_handshake_free(server);
+    return ok;
+}
+
+static void test_compression(void) {
+    sws_session_callbacks cb = recording_callbacks();
+    struct recorder client_log, server_log;
+    memset(&client_log, 0, sizeof client_log);
+    memset(&server_log, 0, sizeof server_log);
+    sws_session_t *client_session = NULL, *server_session = NULL;
+    bool client_compresses = false, server_compresses = false;
+
+    /* Defaults on both sides: agreed; a repetitive message travels compressed (RSV1) and arrives intact. */
+    CHECK(upgrade(NULL, NULL, &cb, &client_log, &server_log, &client_session, &server_session,
+                  &client_compresses, &server_compresses));
+    CHECK(client_compresses && server_compresses);
+    char text[10000];
+    for (size_t i = 0; i < sizeof text; i++) text[i] = "websocket "[i % 10];
+    CHECK_EQ_INT(sws_session_send_text(client_session, text, sizeof text), SWS_OK);
+    const uint8_t *out;
+    size_t len;
+    sws_session_pending_output(client_session, &out, &len);
+    CHECK(len > 0 && out[0] == 0xC1); /* FIN + RSV1 + text */
+    CHECK(len < 1000);
+    pump(client_session, server_session, 3);
+    CHECK_EQ_INT(server_log.count, 1);
+    CHECK_EQ_INT(server_log.events[0].len, sizeof text);
+    CHECK(server_log.events[0].len == sizeof text && memcmp(server_log.events[0].data, text, sizeof text) == 0);
+    /* Short messages stay uncompressed (threshold 64). */
+    sws_session_send_text(server_session, "hi", 2);
+    sws_session_pending_output(server_session, &out, &len);
+    CHECK(len == 4 && out[0] == 0x81);
+    pump(server_session, client_session, 1);
+    CHECK_EQ_INT(client_log.count, 1);
+    CHECK_EQ_STR((const char *)client_log.events[0].data, "hi");
+    recorder_reset(&client_log);
+    recorder_reset(&server_log);
+    sws_session_free(client_session);
+    sws_session_free(server_session);
+
+    /* Server with compression off: declined, the connection works uncompressed. */
+    sws_compression_config off;
+    CHECK_EQ_INT(sws_compression_config_init(&off), SWS_OK);
+    CHECK(off.enabled && off.local_max_window_bits == 12 && off.remote_max_window_bits == 12 && off.memory_level == 5);
+    off.enabled = false;
+    CHECK(upgrade(NULL, &off, &cb, &client_log, &server_log, &client_session, &server_session,
+                  &client_compresses, &server_compresses));
+    CHECK(!client_compresses && !server_compresses);
+    sws_session_send_text(client_session, text, sizeof text);
+    sws_session_pending_output(client_session, &out, &len);
+    CHECK(len > sizeof text && out[0] == 0x81);
+    sws_session_free(client_session);
+    sws_session_free(server_session);
+
+    /* Out-of-range values are refused. */
+    sws_server_handshake_t *server = (sws_server_handshake_t *)&server;
+    sws_compression_config bad;
+    int *fields[] = {&bad.local_max_window_bits, &bad.remote_max_window_bits, &bad.memory_level, &bad.compression_level};
+    int values[] = {7, 16, 0, 10};
+    for (size_t i = 0; i < 4; i++) {
+        sws_compression_config_init(&bad);
+        *fields[i] = values[i];
+        CHECK_EQ_INT(sws_server_handshake_new(&bad, &server), SWS_ERR_INVALID_ARGUMENT);
+        CHECK(server == NULL);
+    }
+    sws_compression_config_init(&bad);
+    bad.remote_max_window_bits = 0; /* "do not ask" is fine */
+    bad.threshold = SIZE_MAX;
+    CHECK_EQ_INT(sws_server_handshake_new(&bad, &server), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_compression_config_init(NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK(!sws_server_handshake_compression(NULL));
+    CHECK(!sws_client_handshake_compression(NULL));
+    sws_session_t *s = (sws_session_t *)&s;
+    CHECK_EQ_INT(sws_server_handshake_new_session(NULL, NULL, NULL, NULL, &s), SWS_ERR_INVALID_ARGUMENT);
+    CHECK(s == NULL);
+    CHECK_EQ_INT(sws_client_handshake_new_session(NULL, NULL, NULL, NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
+}
+
 int main(void) {
     test_upgrade_then_session();
+    test_compression();
     test_rejections();
     test_misuse();
     return check_summary("handshake_test");
