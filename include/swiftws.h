@@ -881,8 +881,9 @@ sws_status sws_conn_ref_close(sws_conn_ref_t *ref, uint16_t code, const char *re
 bool sws_conn_ref_is_closed(const sws_conn_ref_t *ref);
 
 /**
- * Releases a reference. THREAD-SAFE. Errors: SWS_ERR_INVALID_ARGUMENT (NULL, or not a live
- * reference: a double free is refused).
+ * Releases a reference. THREAD-SAFE, but like any handle a reference must not be freed while
+ * another thread is still using it. Errors: SWS_ERR_INVALID_ARGUMENT (NULL, or not a live
+ * reference: a double free is refused, and so are later calls on it that check the registry).
  */
 sws_status sws_conn_ref_free(sws_conn_ref_t *ref);
 
