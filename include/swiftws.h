@@ -163,7 +163,9 @@ typedef struct sws_session_config {
     /**
      * 0 (default): every message is reassembled and delivered whole (on_text/on_binary).
      * N > 0: once a message's announced size exceeds N bytes, it is delivered frame by frame
-     * through on_fragment instead. At most SWS_SESSION_LIMIT_MAX.
+     * through on_fragment instead. At most SWS_SESSION_LIMIT_MAX. Like max_frame_size, it counts
+     * bytes on the wire (compressed, with permessage-deflate); max_message_size counts them
+     * after decompression.
      */
     size_t streaming_threshold;
     /** Answer each ping with a pong automatically (RFC 6455 section 5.5.2). Default true. */

@@ -590,6 +590,91 @@ static void test_plain_http(void) {
     sws_loop_free(loop);
 }
 
+/* ---- Server config reaches the server: origins, connection limit, idle timeout, streaming ---- */
+
+static int fragments_seen;
+static void count_fragment(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len,
+                           bool is_first, bool is_final) {
+    (void)conn; (void)user_data; (void)data;
+    CHECK_EQ_INT(kind, SWS_MESSAGE_BINARY);
+    CHECK(len > 0);
+    if (fragments_seen == 0) CHECK(is_first);
+    if (is_final) fragments_seen += 1000;
+    fragments_seen++;
+}
+
+static void test_server_config(void) {
+    memset(&server_peer, 0, sizeof server_peer);
+    sws_loop_t *loop = NULL;
+    sws_loop_new(&loop);
+    static const char *const origins[] = {"https://good.example"};
+    sws_server_config config;
+    sws_server_config_init(&config);
+    CHECK_EQ_INT(config.max_buffered_amount, 16u << 20);
+    CHECK_EQ_INT(config.close_timeout_ms, 10000);
+    CHECK_EQ_INT(config.pong_timeout_ms, 20000);
+    CHECK_EQ_INT(config.handshake_timeout_ms, 10000);
+    config.allowed_origins = origins;
+    config.allowed_origin_count = 1;
+    config.max_connections = 1;
+    config.idle_timeout_ms = 300;
+    config.streaming_threshold = 1000;
+    sws_conn_handlers sh = recording_handlers();
+    sh.on_fragment = count_fragment;
+    sws_server_t *server = NULL;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &config, &sh, &server_peer, &server), SWS_OK);
+    char url[128];
+    url_for(server, "/", url, sizeof url);
+    sws_conn_handlers h = recording_handlers();
+
+    /* A browser from another origin: 403. */
+    sws_client_config cc;
+    sws_client_config_init(&cc);
+    cc.origin = "https://evil.example";
+    struct peer evil;
+    memset(&evil, 0, sizeof evil);
+    CHECK_EQ_INT(sws_client_connect(loop, url, &cc, &h, &evil), SWS_OK);
+    RUN_UNTIL(loop, evil.connect_errors == 1);
+    CHECK_EQ_INT(evil.connect_http_status, 403);
+
+    /* The allowed origin gets in; a second client is over max_connections: 503. (Compression
+     * off: streaming_threshold counts wire bytes, and the blob below compresses to nothing.) */
+    sws_compression_config off;
+    sws_compression_config_init(&off);
+    off.enabled = false;
+    cc.compression = &off;
+    cc.origin = "https://good.example";
+    struct peer good, second;
+    memset(&good, 0, sizeof good);
+    memset(&second, 0, sizeof second);
+    CHECK_EQ_INT(sws_client_connect(loop, url, &cc, &h, &good), SWS_OK);
+    RUN_UNTIL(loop, good.opened == 1);
+    CHECK_EQ_INT(sws_client_connect(loop, url, &cc, &h, &second), SWS_OK);
+    RUN_UNTIL(loop, second.connect_errors == 1);
+    CHECK_EQ_INT(second.connect_status, SWS_ERR_HANDSHAKE);
+    CHECK_EQ_INT(second.connect_http_status, 503);
+
+    /* Above streaming_threshold the server gets the message frame by frame. */
+    static uint8_t blob[3000];
+    memset(blob, 7, sizeof blob);
+    fragments_seen = 0;
+    CHECK_EQ_INT(sws_conn_send_fragment(good.conn, SWS_MESSAGE_BINARY, blob, 1500, false, NULL), SWS_OK);
+    CHECK_EQ_INT(sws_conn_send_fragment(good.conn, SWS_MESSAGE_BINARY, blob, 1500, true, NULL), SWS_OK);
+    RUN_UNTIL(loop, fragments_seen >= 1000);
+    CHECK_EQ_INT(fragments_seen, 1002);  /* two fragments, the second final */
+    CHECK_EQ_INT(server_peer.messages, 0);
+
+    /* A silent client is closed after idle_timeout_ms with 1001. */
+    double start = now_seconds();
+    RUN_UNTIL(loop, good.closed == 1);
+    CHECK_EQ_INT(good.close_code, 1001);
+    CHECK_EQ_STR(good.close_reason, "idle timeout");
+    CHECK(now_seconds() - start < 3.0);
+
+    sws_server_free(server);
+    sws_loop_free(loop);
+}
+
 /* ---- Threads: references, posts, stop, wrong-thread calls ---- */
 
 struct thread_job {
@@ -750,6 +835,7 @@ int main(void) {
     test_threads();
     test_backpressure();
     test_plain_http();
+    test_server_config();
     test_connect_failures();
     test_broadcast_and_topics();
     return check_summary("net_test");
