@@ -11,6 +11,12 @@ struct Base64Tests {
         #expect(Base64.decode(encoded) == Array(plain.utf8))
     }
 
+    @Test func padBitsCanBeIgnoredOnRequest() {
+        #expect(Base64.decode("Zh==", allowNonZeroPadBits: true) == Array("f".utf8))
+        #expect(Base64.decode("Zm9=", allowNonZeroPadBits: true) == Array("fo".utf8))
+        #expect(Base64.decode("Zm9", allowNonZeroPadBits: true) == nil)
+    }
+
     @Test func allByteValuesRoundTrip() {
         let bytes = (0...255).map { UInt8($0) }
         for count in 0...bytes.count {

@@ -196,6 +196,9 @@ struct HandshakeClientTests {
 
     @Test func malformedAndOversizedResponsesFail() throws {
         let handshake = try client()
+        var http10 = response()
+        http10.replaceSubrange(0..<8, with: Array("HTTP/1.0".utf8))
+        #expect(failure(handshake, http10)?.failure == .unsupportedHTTPVersion)
         #expect(failure(handshake, Array("HTTP/1.1 101 OK\nUpgrade: websocket\r\n\r\n".utf8))?.failure == .malformedHead)
         let big = response(extra: ["X: " + String(repeating: "y", count: 9000)])
         #expect(failure(handshake, big)?.failure == .headTooLarge)

@@ -123,7 +123,8 @@ struct HandshakeServerTests {
         ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j"],      // 15 bytes
         ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
             + "AA=="],                                    // 17+ bytes
-        ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR=="],  // non-canonical pad bits
+        ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZ==="],  // 3 "=" signs
+        ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZ-=="],  // URL-safe alphabet
         ["Sec-WebSocket-Key: not base64 at all!!!!!!"],
         ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="],
     ])
@@ -131,6 +132,11 @@ struct HandshakeServerTests {
         let error = rejection(request(removing: ["Sec-WebSocket-Key"], extra: keyLines))
         #expect(error?.failure == .invalidKey)
         #expect(error?.status == 400)
+    }
+
+    @Test func keyWithNonZeroPadBitsIsToleratedLikeNodeAndPython() {
+        let upgrade = serverOutcome(request(removing: ["Sec-WebSocket-Key"], extra: ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR=="]))
+        #expect(upgrade.value?.key == "dGhlIHNhbXBsZSBub25jZR==")
     }
 
     @Test(arguments: [[] as [String], ["Sec-WebSocket-Version: 8"], ["Sec-WebSocket-Version: 13, 8"],
@@ -261,6 +267,18 @@ struct HandshakeServerTests {
         }
     }
 
+    @Test func plainHTTPRequestStaysReadableAfterTheRejection() {
+        var handshake = ServerHandshake()
+        let outcome = feed("GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n".bytes) { chunk throws(HandshakeError) in
+            try handshake.receive(chunk)
+        }
+        #expect(outcome.error?.failure == .invalidUpgrade)
+        #expect(handshake.head?.target == "/index.html")
+        var malformed = ServerHandshake()
+        _ = feed("GET / HTTP/1.1\n".bytes) { chunk throws(HandshakeError) in try malformed.receive(chunk) }
+        #expect(malformed.head == nil)
+    }
+
     @Test func trailingFrameBytesAreNotConsumed() {
         let text = request()
         let frame: [UInt8] = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
@@ -273,6 +291,31 @@ struct HandshakeServerTests {
         // Incomplete: everything kept, nothing decided.
         var handshake = ServerHandshake()
         #expect(feed(Array(text.bytes.dropLast())) { chunk throws(HandshakeError) in try handshake.receive(chunk) } == .needMoreBytes)
+    }
+
+    /// Every chunk size from 1 byte to the whole input gives the outcome of the whole, for
+    /// accepted and rejected requests alike.
+    @Test func everyChunkSizeGivesTheSameOutcome() {
+        let inputs = [
+            request(extra: ["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=\"15\""]).bytes + [0x88, 0x80, 0, 0, 0, 0],
+            request(removing: ["Sec-WebSocket-Version"]).bytes,
+            request(extra: ["X: a\nb"]).bytes,
+        ]
+        for bytes in inputs {
+            let whole = serverOutcome(bytes)
+            for chunkSize in 1...bytes.count {
+                var handshake = ServerHandshake()
+                let outcome = feed(bytes, chunkSize: chunkSize) { chunk throws(HandshakeError) in try handshake.receive(chunk) }
+                #expect(outcome == whole, "chunk size \(chunkSize)")
+            }
+        }
+    }
+
+    @Test func errorDescriptionsNameTheStatus() throws {
+        let error = try #require(rejection(request(removing: ["Host"])))
+        #expect(error.description == "400 Bad Request: missing Host header")
+        let client = HandshakeError(.invalidAccept, "Sec-WebSocket-Accept does not match the key sent")
+        #expect(client.description == "WebSocket handshake failed: Sec-WebSocket-Accept does not match the key sent")
     }
 
     @Test func guardedInputIsNotOverRead() {

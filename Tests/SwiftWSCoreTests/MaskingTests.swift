@@ -52,6 +52,31 @@ struct MaskingTests {
         }
     }
 
+    @Test func fusedUnmaskAndASCIICheckEqualsReference() {
+        var rng = SeededGenerator(seed: 4)
+        for length in 0...200 {
+            for payloadOffset in 0..<4 {
+                // ASCII text with, sometimes, one non-ASCII byte at a random place.
+                var plain = (0..<length).map { _ in UInt8.random(in: 0x20...0x7E, using: &rng) }
+                let nonASCIIAt: Int? = length > 0 && Bool.random(using: &rng) ? Int.random(in: 0..<length, using: &rng) : nil
+                if let nonASCIIAt { plain[nonASCIIAt] = 0xC3 }
+                let key = UInt32.random(in: 0...UInt32.max, using: &rng)
+                var wire = plain
+                wire.withUnsafeMutableBytes { Masking.applyReference(maskKey: key, to: $0, payloadOffset: payloadOffset) }
+                let prefix = wire.withUnsafeMutableBytes {
+                    Masking.applyReturningASCIIPrefix(maskKey: key, to: $0, payloadOffset: payloadOffset)
+                }
+                #expect(wire == plain, "length \(length) offset \(payloadOffset)")
+                if let nonASCIIAt {
+                    #expect(prefix <= nonASCIIAt)
+                } else {
+                    #expect(prefix == length)
+                }
+                #expect(plain[..<prefix].allSatisfy { $0 < 0x80 })
+            }
+        }
+    }
+
     @Test func maskingTwiceRestoresThePayload() {
         let original = Array("Hello, WebSocket masking!".utf8)
         var bytes = original

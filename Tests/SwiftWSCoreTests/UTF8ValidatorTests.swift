@@ -48,7 +48,9 @@ struct UTF8ValidatorTests {
         ([0xF4, 0x90, 0x80, 0x80], 1), ([0xF7, 0xBF, 0xBF, 0xBF], 0),      // above U+10FFFF
         ([0xC2, 0x41], 1), ([0xE1, 0x80, 0x41], 2), ([0xF1, 0x80, 0x80, 0x41], 3), // cut by ASCII
         (Array("κόσμε".utf8) + [0xED, 0xA0, 0x80, 0x65, 0x64, 0x69, 0x74, 0x65, 0x64], 11), // Autobahn 6.3: "κόσμε" is 10 bytes
-        (Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8) + [0xF8], 36),  // after the 32-byte path
+        (Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8) + [0xF8], 36),  // after the 8-byte path
+        ([UInt8](repeating: 0x41, count: 100) + [0xF8], 100),              // after the 64-byte path
+        ([UInt8](repeating: 0x41, count: 70) + [0xED, 0xA0, 0x80], 71),
     ] as [([UInt8], Int)])
     func invalidSequencesFailAtTheFirstImpossibleByte(bytes: [UInt8], position: Int) {
         #expect(failurePosition(bytes) == position)
@@ -80,6 +82,34 @@ struct UTF8ValidatorTests {
         #expect([UInt8]([0x41]).withUnsafeBytes { validator.validate($0) } == 0)
         validator.reset()
         #expect([UInt8]([0x41]).withUnsafeBytes { validator.validate($0) } == nil)
+    }
+
+    @Test func agreesWithTheStandardLibraryOnLongMostlyASCIIInput() {
+        // Long ASCII runs (vector and word paths) with random bytes dropped in.
+        var rng = SeededGenerator(seed: 5)
+        for _ in 0..<2000 {
+            var bytes = (0..<Int.random(in: 0...300, using: &rng)).map { _ in UInt8.random(in: 0...0x7F, using: &rng) }
+            for _ in 0..<Int.random(in: 0...2, using: &rng) where !bytes.isEmpty {
+                bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0x80...0xFF, using: &rng)
+            }
+            if Bool.random(using: &rng) && !bytes.isEmpty {
+                let at = Int.random(in: 0..<bytes.count, using: &rng)
+                bytes.replaceSubrange(at..<at, with: Array("é€𝄞".utf8))
+            }
+            let expected = String(validating: bytes, as: UTF8.self) != nil
+            #expect(isCompleteAndValid(bytes) == expected, "\(bytes)")
+            // In two pieces, the verdict and the failing position are the same.
+            let cut = Int.random(in: 0...bytes.count, using: &rng)
+            var whole = UTF8Validator()
+            let wholeFailure = bytes.withUnsafeBytes { whole.validate($0) }
+            var pieces = UTF8Validator()
+            var piecesFailure = bytes[..<cut].withUnsafeBytes { pieces.validate($0) }
+            if piecesFailure == nil {
+                piecesFailure = bytes[cut...].withUnsafeBytes { pieces.validate($0) }.map { $0 + cut }
+            }
+            #expect(piecesFailure == wholeFailure, "\(bytes) cut at \(cut)")
+            #expect(pieces.isAtBoundary == whole.isAtBoundary)
+        }
     }
 
     @Test func agreesWithTheStandardLibraryOnRandomInput() {

@@ -22,9 +22,19 @@ func now() -> Double {
 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
 /// A read buffer holding `count` masked text frames of `size` payload bytes.
-func makeBuffer(messageSize size: Int, count: Int) -> [UInt8] {
-    // Printable ASCII, like JSON chat or market data.
-    let text = (0..<size).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+/// `mixed`: text in which about half the bytes belong to 2-, 3- and 4-byte characters, to show
+/// the validator's multi-byte path (otherwise printable ASCII, like JSON chat or market data).
+func makeBuffer(messageSize size: Int, count: Int, mixed: Bool = false) -> [UInt8] {
+    var text: [UInt8]
+    if mixed {
+        let pattern = Array("price: 12€, naïve café, 𝄞 музыка; ".utf8)
+        text = (0..<size).map { pattern[$0 % pattern.count] }
+        // Cut back to a character boundary so the message stays valid UTF-8.
+        while let last = text.last, last & 0xC0 == 0x80 || last >= 0xC0 { text.removeLast() }
+        while text.count < size { text.append(UInt8(ascii: " ")) }
+    } else {
+        text = (0..<size).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+    }
     var buffer: [UInt8] = []
     buffer.reserveCapacity(count * (size + 14))
     for _ in 0..<count {
@@ -38,6 +48,7 @@ struct Row {
     var oursPayload: Double
     var oursWire: Double
     var memcpy: Double
+    var nanosecondsPerMessage: Double
 }
 
 let repetitions = 7
@@ -45,8 +56,13 @@ let targetBytesPerRepetition = 256 << 20  // payload per repetition: long enough
 var rows: [Row] = []
 var sink = 0
 
-for (label, size, perBuffer) in [("16 B", 16, 16384), ("1 KiB", 1024, 256), ("64 KiB", 65536, 4), ("1 MiB", 1 << 20, 1)] {
-    var buffer = makeBuffer(messageSize: size, count: perBuffer)
+// Optional arguments pick sizes by label, e.g. `swiftws-bench-core 16B 1MiB` (for profiling).
+let only = Set(CommandLine.arguments.dropFirst())
+for (label, size, perBuffer, mixed) in [("16 B", 16, 16384, false), ("1 KiB", 1024, 256, false),
+                                       ("64 KiB", 65536, 4, false), ("1 MiB", 1 << 20, 1, false),
+                                       ("64 KiB*", 65536, 4, true)]
+    where only.isEmpty || only.contains(String(label.filter { $0 != " " })) {
+    var buffer = makeBuffer(messageSize: size, count: perBuffer, mixed: mixed)
     let payloadPerBuffer = size * perBuffer
     let rounds = max(1, targetBytesPerRepetition / payloadPerBuffer)
     let session = Session(configuration: SessionConfiguration(role: .server))
@@ -82,7 +98,8 @@ for (label, size, perBuffer) in [("16 B", 16, 16384), ("1 KiB", 1024, 256), ("64
     let payloadBytes = Double(payloadPerBuffer * rounds)
     let wireBytes = Double(buffer.count * rounds)
     rows.append(Row(label: label, oursPayload: payloadBytes / median(ours) / 1e9,
-                    oursWire: wireBytes / median(ours) / 1e9, memcpy: wireBytes / median(copies) / 1e9))
+                    oursWire: wireBytes / median(ours) / 1e9, memcpy: wireBytes / median(copies) / 1e9,
+                    nanosecondsPerMessage: median(ours) * 1e9 / Double(perBuffer * rounds)))
 }
 
 func pad(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
@@ -92,9 +109,17 @@ func format(_ value: Double) -> String {
 }
 
 print("receive path: parse + unmask + UTF-8 validate, server session, masked ASCII text (median of \(repetitions))")
-print(pad("message", 8) + pad("ours GB/s payload", 19) + pad("ours GB/s wire", 16) + pad("memcpy GB/s", 13) + pad("ratio", 8))
+print(pad("message", 8) + pad("ours GB/s payload", 19) + pad("ours GB/s wire", 16) + pad("memcpy GB/s", 13) + pad("ratio", 8) + pad("ns/message", 12))
 for row in rows {
     print(pad(row.label, 8) + pad(format(row.oursPayload), 19) + pad(format(row.oursWire), 16)
-          + pad(format(row.memcpy), 13) + pad("\(Int((row.oursPayload / row.memcpy * 100).rounded()))%", 8))
+          + pad(format(row.memcpy), 13) + pad("\(Int((row.oursPayload / row.memcpy * 100).rounded()))%", 8)
+          + pad(format(row.nanosecondsPerMessage), 12))
 }
+
+// Per-connection memory: the session object itself (its buffers are allocated on first use:
+// reassembly only for fragmented/split messages, output only once something is sent).
+@_silgen_name("malloc_usable_size") func mallocUsableSize(_ pointer: UnsafeMutableRawPointer?) -> Int  // <malloc.h>
+let idle = Session(configuration: SessionConfiguration(role: .server))
+print("idle server Session object: \(mallocUsableSize(Unmanaged.passUnretained(idle).toOpaque())) bytes (malloc_usable_size), no buffers allocated")
+print("* non-ASCII text: about half the bytes in 2-4 byte characters (validator's multi-byte path)")
 if sink == -1 { print(sink) }

@@ -3,8 +3,8 @@
 ///
 /// Decoding is strict, as RFC 4648 section 3 allows and as a handshake wants: no whitespace or line
 /// breaks (3.1, 3.3), padding required so the length is a multiple of 4 (3.2), no characters outside
-/// the alphabet, and the unused bits before the padding must be zero (3.5) so that every byte
-/// string has exactly one encoding.
+/// the alphabet, and by default the unused bits before the padding must be zero (3.5) so that
+/// every byte string has exactly one encoding.
 public enum Base64 {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
@@ -42,7 +42,9 @@ public enum Base64 {
     }
 
     /// The bytes `text` encodes, or nil if it is not strict padded Base64 (see the type's notes).
-    public static func decode(_ text: String) -> [UInt8]? {
+    /// With `allowNonZeroPadBits`, the unused bits before "=" are ignored instead of refused
+    /// (RFC 4648 section 3.5 allows either).
+    public static func decode(_ text: String, allowNonZeroPadBits: Bool = false) -> [UInt8]? {
         let input = Array(text.utf8)
         guard input.count % 4 == 0 else { return nil }
         var output = [UInt8]()
@@ -71,11 +73,11 @@ public enum Base64 {
                 output.append(UInt8(truncatingIfNeeded: group >> 8))
                 output.append(UInt8(truncatingIfNeeded: group))
             case 1:
-                guard group & 0xFF == 0 else { return nil }  // non-canonical: unused bits set
+                guard allowNonZeroPadBits || group & 0xFF == 0 else { return nil }  // non-canonical
                 output.append(UInt8(truncatingIfNeeded: group >> 16))
                 output.append(UInt8(truncatingIfNeeded: group >> 8))
             default:
-                guard group & 0xFFFF == 0 else { return nil }
+                guard allowNonZeroPadBits || group & 0xFFFF == 0 else { return nil }
                 output.append(UInt8(truncatingIfNeeded: group >> 16))
             }
             index += 4

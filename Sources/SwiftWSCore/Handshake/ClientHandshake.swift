@@ -128,6 +128,10 @@ public struct ClientHandshake {
             throw HandshakeError(.unexpectedStatus(code: head.status, reasonPhrase: head.reasonPhrase),
                                  "server answered \(head.status) instead of 101 Switching Protocols")
         }
+        // A 101 only exists from HTTP/1.1 on (RFC 7231 section 6.2), as does the upgrade mechanism.
+        guard head.version >= .http11 else {
+            throw HandshakeError(.unsupportedHTTPVersion, "response is \(head.version), not HTTP/1.1 or later")
+        }
         let headers = head.headers
         // 2. Upgrade must be "websocket", ASCII case-insensitive.
         guard headers.containsToken("websocket", in: "Upgrade") else {

@@ -7,9 +7,12 @@
 /// offers, most preferred first; a client may offer the same extension several times with
 /// different parameters as fallbacks (RFC 7692 section 5).
 public struct ExtensionOffer: Hashable, Sendable, CustomStringConvertible {
+    /// The extension token: `permessage-deflate`.
     public var name: String
+    /// The parameters in the order written.
     public var parameters: [ExtensionParameter]
 
+    /// An offer or answer with the given parameters.
     public init(name: String, parameters: [ExtensionParameter] = []) {
         self.name = name
         self.parameters = parameters
@@ -31,9 +34,12 @@ public struct ExtensionOffer: Hashable, Sendable, CustomStringConvertible {
 
 /// A parameter of an extension offer: `name` or `name=value`.
 public struct ExtensionParameter: Hashable, Sendable {
+    /// The parameter token: `client_max_window_bits`.
     public var name: String
+    /// The value, unquoted; nil when the parameter has none.
     public var value: String?
 
+    /// A parameter, with a value or without.
     public init(_ name: String, _ value: String? = nil) {
         self.name = name
         self.value = value

@@ -9,11 +9,27 @@
 /// - values may hold SP, HTAB, visible ASCII and obs-text (0x80-0xFF, decoded as UTF-8 with
 ///   invalid sequences replaced); other control bytes, NUL included, are rejected.
 /// Every failure is `.malformedHead` (400).
+///
+/// It works on an unsafe view of the buffer so that slicing lines and fields costs no reference
+/// counting; the view never escapes, everything kept is copied into Strings.
 enum HTTPHeadParser {
     private static let space = UInt8(ascii: " ")
     private static let tab = UInt8(ascii: "\t")
+    private typealias Bytes = Slice<UnsafeBufferPointer<UInt8>>
 
     static func parseRequest(_ head: [UInt8]) throws(HandshakeError) -> HTTPRequestHead {
+        try head.withUnsafeBufferPointer { buffer in
+            Result { () throws(HandshakeError) in try parseRequest(buffer) }
+        }.get()
+    }
+
+    static func parseResponse(_ head: [UInt8]) throws(HandshakeError) -> HTTPResponseHead {
+        try head.withUnsafeBufferPointer { buffer in
+            Result { () throws(HandshakeError) in try parseResponse(buffer) }
+        }.get()
+    }
+
+    private static func parseRequest(_ head: UnsafeBufferPointer<UInt8>) throws(HandshakeError) -> HTTPRequestHead {
         var lines = try splitLines(head)
         let startLine = lines.removeFirst()
         let parts = startLine.split(separator: space, omittingEmptySubsequences: false)
@@ -32,7 +48,7 @@ enum HTTPHeadParser {
             headers: try parseFields(lines))
     }
 
-    static func parseResponse(_ head: [UInt8]) throws(HandshakeError) -> HTTPResponseHead {
+    private static func parseResponse(_ head: UnsafeBufferPointer<UInt8>) throws(HandshakeError) -> HTTPResponseHead {
         var lines = try splitLines(head)
         let startLine = lines.removeFirst()
         // HTTP-version SP status-code [SP reason-phrase]
@@ -44,7 +60,7 @@ enum HTTPHeadParser {
         guard codeBytes.allSatisfy(isDigit) else { throw malformed("status code is not three digits") }
         let code = codeBytes.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
         let afterCode = rest.dropFirst(3)
-        var reason: ArraySlice<UInt8> = []
+        var reason = afterCode[afterCode.startIndex..<afterCode.startIndex]
         if let first = afterCode.first {
             guard first == space else { throw malformed("status code is not three digits") }
             reason = afterCode.dropFirst()
@@ -58,9 +74,10 @@ enum HTTPHeadParser {
 
     /// The lines of a head ending in CR LF CR LF, without their CR LF, the empty last line dropped.
     /// The scanner guarantees that CR and LF occur only as CR LF pairs.
-    private static func splitLines(_ head: [UInt8]) throws(HandshakeError) -> [ArraySlice<UInt8>] {
+    private static func splitLines(_ head: UnsafeBufferPointer<UInt8>) throws(HandshakeError) -> [Bytes] {
         guard head.count >= 2 else { throw malformed("empty HTTP head") }
-        var lines: [ArraySlice<UInt8>] = []
+        var lines: [Bytes] = []
+        lines.reserveCapacity(16)
         var lineStart = 0
         var index = 0
         while index + 1 < head.count {
@@ -79,18 +96,19 @@ enum HTTPHeadParser {
         return lines
     }
 
-    private static func parseVersion(_ bytes: ArraySlice<UInt8>) throws(HandshakeError) -> HTTPVersion {
+    private static func parseVersion(_ text: Bytes) throws(HandshakeError) -> HTTPVersion {
         // HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 7230 section 2.6; "HTTP" is case-sensitive).
-        let text = Array(bytes)
-        guard text.count == 8, text[0..<5].elementsEqual("HTTP/".utf8), isDigit(text[5]),
-              text[6] == UInt8(ascii: "."), isDigit(text[7]) else {
+        let start = text.startIndex
+        guard text.count == 8, text.prefix(5).elementsEqual("HTTP/".utf8), isDigit(text[start + 5]),
+              text[start + 6] == UInt8(ascii: "."), isDigit(text[start + 7]) else {
             throw malformed("HTTP version is not 'HTTP/x.y'")
         }
-        return HTTPVersion(major: Int(text[5] - UInt8(ascii: "0")), minor: Int(text[7] - UInt8(ascii: "0")))
+        return HTTPVersion(major: Int(text[start + 5] - UInt8(ascii: "0")), minor: Int(text[start + 7] - UInt8(ascii: "0")))
     }
 
-    private static func parseFields(_ lines: [ArraySlice<UInt8>]) throws(HandshakeError) -> HTTPHeaders {
+    private static func parseFields(_ lines: [Bytes]) throws(HandshakeError) -> HTTPHeaders {
         var headers = HTTPHeaders()
+        headers.reserveCapacity(lines.count)
         for line in lines {
             guard let first = line.first, first != space, first != tab else {
                 throw malformed("obsolete line folding (obs-fold) in header")

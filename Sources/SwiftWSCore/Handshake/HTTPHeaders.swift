@@ -33,6 +33,11 @@ public struct HTTPHeaders: Hashable, Sendable, Sequence {
     /// Number of fields (repeated names count once per occurrence).
     public var count: Int { fields.count }
 
+    /// Makes room for `count` fields without reallocating.
+    public mutating func reserveCapacity(_ count: Int) {
+        fields.reserveCapacity(count)
+    }
+
     /// Adds a field at the end.
     public mutating func append(name: String, value: String) {
         fields.append(Field(name: name, value: value))
@@ -90,13 +95,19 @@ public struct HTTPHeaders: Hashable, Sendable, Sequence {
 
     /// Whether two names (or tokens) are equal ignoring ASCII case.
     public static func namesMatch(_ lhs: String, _ rhs: String) -> Bool {
-        let left = lhs.utf8
-        let right = rhs.utf8
-        guard left.count == right.count else { return false }
-        for (a, b) in zip(left, right) where asciiLowercase(a) != asciiLowercase(b) {
-            return false
+        guard lhs.utf8.count == rhs.utf8.count else { return false }
+        // Compare the contiguous UTF-8 storage directly (native strings always have it): iterating
+        // two UTF8Views in step was the largest cost of header lookups.
+        var left = lhs
+        var right = rhs
+        return left.withUTF8 { a in
+            right.withUTF8 { b in
+                for index in 0..<a.count where asciiLowercase(a[index]) != asciiLowercase(b[index]) {
+                    return false
+                }
+                return true
+            }
         }
-        return true
     }
 
     @inline(__always) static func asciiLowercase(_ byte: UInt8) -> UInt8 {

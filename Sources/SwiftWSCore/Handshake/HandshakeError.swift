@@ -61,7 +61,7 @@ public enum HandshakeFailure: Hashable, Sendable {
     /// The method is not GET (item 1). Answered with 405 and `Allow: GET`: the request is well
     /// formed, it only asks for something this resource does not do (RFC 7231 section 6.5.5).
     case methodNotAllowed
-    /// The HTTP version is below 1.1 (item 1).
+    /// The HTTP version is below 1.1 (item 1; client side: a response below HTTP/1.1).
     case unsupportedHTTPVersion
     /// The request target is not origin-form (`/path?query`, item 1).
     case invalidRequestTarget

@@ -78,32 +78,35 @@ public struct SHA1: Sendable {
 
     /// Processes the full 64-byte `block` (FIPS 180-4 section 6.1.2).
     private mutating func compressBlock() {
-        var schedule = [UInt32](repeating: 0, count: 80)
-        for t in 0..<16 {
-            schedule[t] = UInt32(block[4 * t]) << 24 | UInt32(block[4 * t + 1]) << 16
-                | UInt32(block[4 * t + 2]) << 8 | UInt32(block[4 * t + 3])
-        }
-        for t in 16..<80 {
-            schedule[t] = rotateLeft(schedule[t - 3] ^ schedule[t - 8] ^ schedule[t - 14] ^ schedule[t - 16], 1)
-        }
-        var (a, b, c, d, e) = state
-        for t in 0..<80 {
-            let f: UInt32
-            let k: UInt32
-            switch t {
-            case 0..<20: f = (b & c) | (~b & d); k = 0x5A82_7999          // Ch
-            case 20..<40: f = b ^ c ^ d; k = 0x6ED9_EBA1                  // Parity
-            case 40..<60: f = (b & c) | (b & d) | (c & d); k = 0x8F1B_BCDC // Maj
-            default: f = b ^ c ^ d; k = 0xCA62_C1D6                       // Parity
+        // The 80-word message schedule lives on the stack: no heap allocation per block.
+        let words = withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 80) { schedule in
+            for t in 0..<16 {
+                schedule[t] = UInt32(block[4 * t]) << 24 | UInt32(block[4 * t + 1]) << 16
+                    | UInt32(block[4 * t + 2]) << 8 | UInt32(block[4 * t + 3])
             }
-            let temp = rotateLeft(a, 5) &+ f &+ e &+ k &+ schedule[t]
-            e = d
-            d = c
-            c = rotateLeft(b, 30)
-            b = a
-            a = temp
+            for t in 16..<80 {
+                schedule[t] = rotateLeft(schedule[t - 3] ^ schedule[t - 8] ^ schedule[t - 14] ^ schedule[t - 16], 1)
+            }
+            var (a, b, c, d, e) = state
+            for t in 0..<80 {
+                let f: UInt32
+                let k: UInt32
+                switch t {
+                case 0..<20: f = (b & c) | (~b & d); k = 0x5A82_7999          // Ch
+                case 20..<40: f = b ^ c ^ d; k = 0x6ED9_EBA1                  // Parity
+                case 40..<60: f = (b & c) | (b & d) | (c & d); k = 0x8F1B_BCDC // Maj
+                default: f = b ^ c ^ d; k = 0xCA62_C1D6                       // Parity
+                }
+                let temp = rotateLeft(a, 5) &+ f &+ e &+ k &+ schedule[t]
+                e = d
+                d = c
+                c = rotateLeft(b, 30)
+                b = a
+                a = temp
+            }
+            return (a, b, c, d, e)
         }
-        state = (state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d, state.4 &+ e)
+        state = (state.0 &+ words.0, state.1 &+ words.1, state.2 &+ words.2, state.3 &+ words.3, state.4 &+ words.4)
     }
 
     private func rotateLeft(_ value: UInt32, _ count: UInt32) -> UInt32 {

@@ -24,6 +24,11 @@ public struct ServerHandshake {
     /// The only `Sec-WebSocket-Version` RFC 6455 defines.
     public static let supportedVersion = "13"
 
+    /// The request head once it has been read, also when it failed validation: a server that
+    /// answers plain HTTP on the same port serves it when the failure is `.invalidUpgrade` (no
+    /// `Upgrade: websocket`, so not a WebSocket request at all).
+    public private(set) var head: HTTPRequestHead?
+
     private var parser: HTTPRequestParser
 
     /// A handshake reading a request under `limits`.
@@ -37,6 +42,7 @@ public struct ServerHandshake {
         case .needMoreBytes:
             return .needMoreBytes
         case .complete(let head, let consumed):
+            self.head = head
             return .complete(try ServerHandshake.validate(head), consumed: consumed)
         }
     }
@@ -80,9 +86,11 @@ public struct ServerHandshake {
             throw HandshakeError(.invalidConnection, "Connection header does not include 'Upgrade'")
         }
         // 5. "A |Sec-WebSocket-Key| header field with a base64-encoded value that, when decoded,
-        //    is 16 bytes in length."
+        //    is 16 bytes in length." Non-zero bits before the "==" are tolerated, as Node's ws and
+        //    Python's websockets do: they change nothing about the 16 bytes' length, and refusing
+        //    them would only break clients that build keys by hand.
         let keys = headers.values("Sec-WebSocket-Key")
-        guard keys.count == 1, let key = keys.first, Base64.decode(key)?.count == 16 else {
+        guard keys.count == 1, let key = keys.first, Base64.decode(key, allowNonZeroPadBits: true)?.count == 16 else {
             throw HandshakeError(.invalidKey, keys.isEmpty
                 ? "missing Sec-WebSocket-Key header"
                 : "Sec-WebSocket-Key must be one Base64 value of 16 bytes")

@@ -256,12 +256,14 @@ public final class Session {
             if let maskKey = header.maskKey {
                 asciiPrefix = Masking.applyReturningASCIIPrefix(maskKey: maskKey, to: payload, payloadOffset: 0)
             }
-            var validator = UTF8Validator()
-            if validator.validate(UnsafeRawBufferPointer(rebasing: bytes[asciiPrefix...])) != nil {
-                return fail(.invalidUTF8(), onEvent)
-            }
-            if !validator.isAtBoundary {
-                return fail(.invalidUTF8("text message ends inside a UTF-8 sequence"), onEvent)
+            if asciiPrefix < bytes.count {
+                var validator = UTF8Validator()
+                if validator.validate(UnsafeRawBufferPointer(rebasing: bytes[asciiPrefix...])) != nil {
+                    return fail(.invalidUTF8(), onEvent)
+                }
+                if !validator.isAtBoundary {
+                    return fail(.invalidUTF8("text message ends inside a UTF-8 sequence"), onEvent)
+                }
             }
             onEvent(.text(bytes))
         } else {
