@@ -23,6 +23,8 @@ let package = Package(
         .library(name: "SwiftWS", targets: ["SwiftWS"]),
         // The C API: libswiftws.so, declared in include/swiftws.h.
         .library(name: "swiftws", type: .dynamic, targets: ["SwiftWSCAPI"]),
+        // The echo server that conformance suites, interop tests and benchmarks drive.
+        .executable(name: "swiftws-echo", targets: ["swiftws-echo"]),
     ],
     targets: [
         // The public C header, shared by the Swift exports and C programs.
@@ -45,7 +47,7 @@ let package = Package(
         .target(
             name: "SwiftWSCore",
             dependencies: ["CZlib", "CSwiftWSSystem"],
-            exclude: ["Session/README.md"],
+            exclude: ["Session/README.md", "Deflate/README.md"],
             swiftSettings: librarySwiftSettings
         ),
         // Layer 2: event loop, sockets, timers, servers and clients.
@@ -68,6 +70,8 @@ let package = Package(
         ),
         // Receive-path throughput of the protocol core vs memcpy (bench/core/main.swift).
         .executableTarget(name: "swiftws-bench-core", dependencies: ["SwiftWSCore"], path: "bench/core"),
+        // `swiftws-echo --host H --port P [--no-compression] [--max-message-size BYTES]`.
+        .executableTarget(name: "swiftws-echo", dependencies: ["SwiftWS"], swiftSettings: librarySwiftSettings),
         .testTarget(name: "SwiftWSCoreTests", dependencies: ["SwiftWSCore"]),
         // Benchmarks (bench/): permessage-deflate throughput next to raw zlib, memory per connection.
         .executableTarget(
@@ -75,5 +79,6 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v5)]  // a top-level script: no actor isolation needed
         ),
         .testTarget(name: "SwiftWSNetworkingTests", dependencies: ["SwiftWSNetworking", "SwiftWSCore"]),
+        .testTarget(name: "SwiftWSTests", dependencies: ["SwiftWS"]),
     ]
 )

@@ -16,4 +16,12 @@
 #include <netinet/tcp.h>
 #include <netdb.h>
 #include <arpa/inet.h>
+#include <malloc.h> /* mallinfo2: heap measurements (bytes per idle connection) in tests */
+
+/* accept4(2) is declared only under _GNU_SOURCE, which the Glibc module is not built with;
+ * this wrapper gives Swift a stable name for it (atomic SOCK_NONBLOCK | SOCK_CLOEXEC on accept). */
+extern int accept4(int, struct sockaddr *, socklen_t *, int);
+static inline int swiftws_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
+    return accept4(fd, address, length, flags);
+}
 #endif

@@ -1,0 +1,390 @@
+import Glibc
+import CSwiftWSSystem
+
+/// Why a stream closed, as given to its close handler.
+public enum StreamCloseReason: Hashable, Sendable {
+    /// `close()` or `abort()` was called on this side.
+    case local
+    /// The peer closed its side (end of stream) and the stream then closed.
+    case peerClosed
+    /// The peer reset the connection (`ECONNRESET`, `EPIPE`): data may have been lost.
+    case reset
+    /// Another socket error (`errno`).
+    case error(errno: Int32)
+    /// The loop was closed.
+    case loopClosed
+}
+
+/// A connected, non-blocking stream socket (TCP or Unix) on an event loop. Loop-thread only.
+///
+/// **Reading.** Each time the socket is readable the stream reads once into the loop's shared
+/// receive buffer and calls `onRead` with a borrowed, mutable view of the bytes (valid only
+/// during the call; the WebSocket layer unmasks in place). At end of stream it calls
+/// `onEndOfInput` if set (half-close: the stream may still write, then `close()`), and otherwise
+/// sends what it still has and closes.
+///
+/// **Writing.** `write` never blocks and never drops: bytes are corked for the iteration (see
+/// `EventLoop`), sent once, and what the kernel does not take waits in the stream's backlog
+/// (`bufferedAmount`) until the socket is writable again; `onDrain` runs when it empties. Limits
+/// on the backlog are the caller's policy (the WebSocket connection drops or closes).
+///
+/// **Closing.** `onClose` runs exactly once, at the end of the loop iteration in which the
+/// stream closed (never inside a call to `write` or `close`); after that the handlers are
+/// released, which breaks reference cycles through their captures.
+public final class SocketStream {
+    private enum State {
+        case open
+        /// `close()` was called with a backlog: close once it is sent.
+        case closingAfterFlush(StreamCloseReason)
+        case closed
+    }
+
+    /// The loop the stream belongs to.
+    public let loop: EventLoop
+    let fd: Int32
+    private var slot = -1
+    private var state = State.open
+    private var backlog = ByteQueue()
+    private var watchedEvents: UInt32 = 0
+    private var inputClosed = false
+    private var readingPaused = false
+    private var shutdownAfterFlush = false
+    private var outputShut = false
+
+    /// The peer's address (nil if the kernel could not tell, e.g. an unnamed Unix socket).
+    public let remoteAddress: SocketAddress?
+
+    /// Called with each chunk of received bytes (borrowed: copy what must outlive the call).
+    public var onRead: ((UnsafeMutableRawBufferPointer) -> Void)?
+    /// Called when the peer ended its output (half-close). If nil, the stream closes instead.
+    public var onEndOfInput: (() -> Void)?
+    /// Called when the backlog has been sent completely after a write had to be buffered.
+    public var onDrain: (() -> Void)?
+    /// Called once when the stream has closed.
+    public var onClose: ((StreamCloseReason) -> Void)?
+
+    init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress?) {
+        self.loop = loop
+        self.fd = fd
+        self.remoteAddress = remoteAddress ?? SocketCalls.remoteAddress(fd)
+    }
+
+    /// Registers a new stream for `fd` (already connected) with `loop`.
+    static func adopt(fd: Int32, loop: EventLoop, remoteAddress: SocketAddress?, alreadyInEpoll: Bool = false) throws(NetworkError) -> SocketStream {
+        let stream = SocketStream(loop: loop, fd: fd, remoteAddress: remoteAddress)
+        stream.watchedEvents = EPOLLIN.rawValue
+        stream.slot = try loop.register(.stream(stream), fd: fd, events: stream.watchedEvents, replacing: alreadyInEpoll)
+        return stream
+    }
+
+    deinit {
+        backlog.release()
+    }
+
+    /// The local address of the socket.
+    public var localAddress: SocketAddress? { SocketCalls.localAddress(fd) }
+
+    /// Whether the stream is open (not closed and not closing).
+    public var isOpen: Bool {
+        if case .open = state { return true }
+        return false
+    }
+
+    /// Bytes the kernel refused so far, waiting for the socket to become writable.
+    var backlogCount: Int { backlog.count }
+
+    /// Bytes written but not yet taken by the kernel (corked or in the backlog).
+    public var bufferedAmount: Int {
+        backlog.count + (loop.corkedStream === self ? loop.corkCount : 0)
+    }
+
+    // MARK: Writing
+
+    /// Writes `first` then `second` (a frame header and its payload, say) without blocking.
+    /// Returns false when the stream no longer accepts writes (closing, closed, output shut).
+    @discardableResult
+    public func write(_ first: UnsafeRawBufferPointer,
+                      _ second: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> Bool {
+        guard case .open = state, !outputShut, !shutdownAfterFlush else { return false }
+        let total = first.count + second.count
+        if total == 0 { return true }
+        if !backlog.isEmpty {
+            // Already waiting for EPOLLOUT: queue behind the backlog to keep the byte order.
+            backlog.append(first)
+            backlog.append(second)
+            return true
+        }
+        guard loop.isInsideIteration else {
+            // Between iterations nothing would flush a cork before the loop's next event:
+            // send at once.
+            transmit(first, second)
+            return true
+        }
+        loop.cork(self)
+        if loop.corkCount + total <= EventLoop.corkCapacity {
+            let end = loop.corkBuffer + loop.corkCount
+            if let source = first.baseAddress, first.count > 0 {
+                end.copyMemory(from: source, byteCount: first.count)
+            }
+            if let source = second.baseAddress, second.count > 0 {
+                (end + first.count).copyMemory(from: source, byteCount: second.count)
+            }
+            loop.corkCount += total
+            return true
+        }
+        // Too big for the cork buffer: send the corked bytes and these in one writev, without
+        // copying the (large) new bytes anywhere unless the kernel refuses part of them.
+        let corked = UnsafeRawBufferPointer(start: loop.corkBuffer, count: loop.corkCount)
+        loop.corkedStream = nil
+        loop.corkCount = 0
+        transmit(corked, first, second)
+        return true
+    }
+
+    /// Writes `bytes` without blocking; see `write(_:_:)`.
+    @discardableResult
+    public func write(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { write($0) }
+    }
+
+    /// Sends up to three buffers in one `sendmsg` (no `SIGPIPE`); keeps the unsent rest in the
+    /// backlog and watches for `EPOLLOUT`; closes the stream on a fatal error.
+    func transmit(_ a: UnsafeRawBufferPointer,
+                  _ b: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+                  _ c: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
+        guard case .open = state else {
+            if case .closingAfterFlush = state { backlog.append(a); backlog.append(b); backlog.append(c) }
+            return
+        }
+        let total = a.count + b.count + c.count
+        guard total > 0 else { return }
+        if !backlog.isEmpty {
+            backlog.append(a)
+            backlog.append(b)
+            backlog.append(c)
+            return
+        }
+        // Indexing instead of `[a, b, c]`: no array allocation on the write path.
+        func part(_ index: Int) -> UnsafeRawBufferPointer { index == 0 ? a : (index == 1 ? b : c) }
+        var sent = 0
+        while true {
+            var vectors = (iovec(), iovec(), iovec())
+            var count = 0
+            withUnsafeMutableBytes(of: &vectors) { raw in
+                let list = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
+                for index in 0..<3 where part(index).count > 0 {
+                    let bytes = part(index)
+                    list[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
+                    count += 1
+                }
+            }
+            var result = 0
+            if count == 1 {
+                let only = vectors.0
+                result = send(fd, only.iov_base, only.iov_len, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+            } else {
+                result = withUnsafeMutableBytes(of: &vectors) { raw -> Int in
+                    var message = msghdr()
+                    message.msg_iov = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
+                    message.msg_iovlen = count
+                    return sendmsg(fd, &message, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+                }
+            }
+            loop.statistics.writes += 1
+            if result >= 0 {
+                sent = result
+                loop.statistics.bytesWritten += result
+                break
+            }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { break }
+            closeNow(code == EPIPE || code == ECONNRESET ? .reset : .error(errno: code))
+            return
+        }
+        if sent == total { return }
+        // Keep what the kernel did not take, in order.
+        var skip = sent
+        for index in 0..<3 where part(index).count > 0 {
+            let bytes = part(index)
+            if skip >= bytes.count {
+                skip -= bytes.count
+                continue
+            }
+            backlog.append(UnsafeRawBufferPointer(rebasing: bytes[skip...]))
+            skip = 0
+        }
+        updateWatchedEvents()
+    }
+
+    /// Sends what the backlog holds after `EPOLLOUT`.
+    private func drainBacklog() {
+        while !backlog.isEmpty {
+            let pending = backlog.readable
+            let result = send(fd, pending.baseAddress, pending.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+            loop.statistics.writes += 1
+            if result > 0 {
+                loop.statistics.bytesWritten += result
+                backlog.consume(result)
+                // A partial send means the kernel buffer is full again: wait for the next EPOLLOUT.
+                if !backlog.isEmpty { return }
+                continue
+            }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return }
+            closeNow(code == EPIPE || code == ECONNRESET ? .reset : .error(errno: code))
+            return
+        }
+        drained()
+    }
+
+    /// The backlog just emptied: stop watching EPOLLOUT and finish a pending close or shutdown.
+    private func drained() {
+        updateWatchedEvents()
+        switch state {
+        case .closingAfterFlush(let reason):
+            closeNow(reason)
+            return
+        case .closed:
+            return
+        case .open:
+            break
+        }
+        if shutdownAfterFlush {
+            shutdownAfterFlush = false
+            outputShut = true
+            shutdown(fd, Int32(SHUT_WR))
+        }
+        if let onDrain { loop.deferCallback(onDrain) }
+    }
+
+    // MARK: Reading
+
+    /// Stops reading (backpressure towards the peer: the kernel's receive window fills).
+    public func pauseReading() {
+        readingPaused = true
+        updateWatchedEvents()
+    }
+
+    /// Resumes reading after `pauseReading()`.
+    public func resumeReading() {
+        readingPaused = false
+        updateWatchedEvents()
+    }
+
+    func handleEvents(_ events: UInt32) {
+        if events & EPOLLOUT.rawValue != 0 {
+            drainBacklog()
+        }
+        guard !isClosed else { return }
+        let trouble = events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0
+        if !inputClosed && (events & EPOLLIN.rawValue != 0 || trouble) {
+            if readingPaused && !trouble { return }
+            readOnce()
+        } else if trouble {
+            // Input already ended (or paused) and the socket failed or hung up completely.
+            let code = SocketCalls.pendingError(fd)
+            closeNow(code == 0 ? .peerClosed : (code == ECONNRESET || code == EPIPE ? .reset : .error(errno: code)))
+        }
+    }
+
+    /// Whether the socket is closed already (not merely closing after a flush).
+    var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
+
+    private func readOnce() {
+        let buffer = loop.receiveBuffer
+        let result = read(fd, buffer.baseAddress, buffer.count)
+        loop.statistics.reads += 1
+        if result > 0 {
+            onRead?(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<result]))
+            return
+        }
+        if result == 0 {
+            inputClosed = true
+            updateWatchedEvents()
+            if let onEndOfInput {
+                onEndOfInput()
+            } else {
+                close(reason: .peerClosed)
+            }
+            return
+        }
+        let code = errno
+        if code == EAGAIN || code == EWOULDBLOCK || code == EINTR { return }
+        closeNow(code == ECONNRESET || code == EPIPE ? .reset : .error(errno: code))
+    }
+
+    private func updateWatchedEvents() {
+        guard !isClosed else { return }
+        var wanted: UInt32 = 0
+        if case .open = state, !inputClosed, !readingPaused { wanted |= EPOLLIN.rawValue }
+        if !backlog.isEmpty { wanted |= EPOLLOUT.rawValue }
+        if wanted != watchedEvents {
+            watchedEvents = wanted
+            loop.modify(slot: slot, fd: fd, events: wanted)
+        }
+    }
+
+    // MARK: Closing
+
+    /// Ends our output once everything written so far is sent (`shutdown(SHUT_WR)`, a TCP FIN);
+    /// reading continues. Further writes return false.
+    public func shutdownOutput() {
+        guard case .open = state, !outputShut, !shutdownAfterFlush else { return }
+        if loop.corkedStream === self { loop.flushCork() }
+        guard case .open = state else { return }
+        if backlog.isEmpty {
+            outputShut = true
+            shutdown(fd, Int32(SHUT_WR))
+        } else {
+            shutdownAfterFlush = true
+        }
+    }
+
+    /// Closes gracefully: sends what is corked or buffered, then closes. Reading stops at once.
+    /// A peer that never reads keeps the stream in this state; use `abort()` after a timeout.
+    public func close() {
+        close(reason: .local)
+    }
+
+    private func close(reason: StreamCloseReason) {
+        guard case .open = state else { return }
+        if loop.corkedStream === self { loop.flushCork() }
+        guard case .open = state else { return }
+        if backlog.isEmpty || outputShut {
+            closeNow(reason)
+        } else {
+            state = .closingAfterFlush(reason)
+            updateWatchedEvents()
+        }
+    }
+
+    /// Closes at once, discarding unsent bytes, and resets the connection (`SO_LINGER` 0 sends
+    /// an RST instead of a FIN) so the peer learns the data was not delivered.
+    public func abort() {
+        guard !isClosed else { return }
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        closeNow(.local)
+    }
+
+    /// Closes the socket now and schedules `onClose` for the end of the iteration.
+    func closeNow(_ reason: StreamCloseReason) {
+        guard !isClosed else { return }
+        state = .closed
+        loop.discardCork(of: self)
+        loop.unregister(slot: slot)
+        Glibc.close(fd)
+        backlog.release()
+        let handler = onClose
+        onRead = nil
+        onEndOfInput = nil
+        onDrain = nil
+        onClose = nil
+        if let handler { loop.deferCallback { handler(reason) } }
+    }
+}

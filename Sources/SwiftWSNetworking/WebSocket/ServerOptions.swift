@@ -1,0 +1,75 @@
+import SwiftWSCore
+
+/// The settings of a `WebSocketServer`.
+public struct ServerOptions: Sendable {
+    /// Settings of every accepted connection (limits, timeouts, backpressure).
+    public var connection: ConnectionOptions = ConnectionOptions()
+    /// Socket options of the listener and accepted sockets.
+    public var listen: ListenOptions = ListenOptions()
+    /// Limits on the request head (8 KiB, 64 headers by default).
+    public var headLimits: HTTPHeadLimits = HTTPHeadLimits()
+    /// Time a client has to send its whole request head; then the socket is closed.
+    public var handshakeTimeout: Duration = .seconds(10)
+    /// Most open WebSocket connections plus handshakes in progress (nil: no limit). Connections
+    /// beyond it are answered `503 Service Unavailable` and closed.
+    public var maxConnections: Int? = nil
+    /// Accepted `Origin` values (exact, case-insensitive match, e.g. "https://example.com").
+    /// nil accepts any request; a request without Origin (not a browser) is accepted unless
+    /// `requireOrigin` is set. A rejected origin gets `403 Forbidden`.
+    public var allowedOrigins: [String]? = nil
+    /// Reject requests without an Origin header when `allowedOrigins` is set.
+    public var requireOrigin: Bool = false
+    /// Subprotocols the server speaks, most preferred first. Without an upgrade hook, the first
+    /// of these that the client offered is chosen.
+    public var subprotocols: [String] = []
+
+    /// The defaults.
+    public init() {}
+}
+
+/// An upgrade hook's answer.
+public enum UpgradeDecision {
+    /// Switch protocols.
+    case accept(UpgradeAcceptance)
+    /// Refuse with an HTTP response (`status` 200...599; the body is sent as text/plain).
+    case reject(status: Int, body: String = "", headers: HTTPHeaders = HTTPHeaders())
+}
+
+/// How to accept an upgrade.
+public struct UpgradeAcceptance {
+    /// The subprotocol to announce; it must be one the client offered.
+    public var subprotocol: String?
+    /// Extra response headers.
+    public var headers: HTTPHeaders
+    /// Attached to the connection as `userData`.
+    public var userData: Any?
+
+    /// Accepts with the given subprotocol, headers and user data.
+    public init(subprotocol: String? = nil, headers: HTTPHeaders = HTTPHeaders(), userData: Any? = nil) {
+        self.subprotocol = subprotocol
+        self.headers = headers
+        self.userData = userData
+    }
+}
+
+/// A plain HTTP response, for requests that are not WebSocket upgrades (health checks, a page).
+public struct HTTPResponse {
+    /// The status code (200...599).
+    public var status: Int
+    /// Response headers (Content-Length and Connection: close are added).
+    public var headers: HTTPHeaders
+    /// The body.
+    public var body: [UInt8]
+
+    /// A response; a text body is sent as text/plain unless a Content-Type header is given.
+    public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A response with a UTF-8 text body.
+    public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), text: String) {
+        self.init(status: status, headers: headers, body: Array(text.utf8))
+    }
+}

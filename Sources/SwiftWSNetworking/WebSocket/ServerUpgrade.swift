@@ -1,0 +1,134 @@
+import Glibc
+import SwiftWSCore
+
+/// One accepted socket while its HTTP request head arrives: then it becomes a WebSocket
+/// connection, gets a plain HTTP answer, or is refused. Loop-thread only.
+final class ServerUpgrade {
+    let stream: SocketStream
+    private weak var server: WebSocketServer?
+    private let options: ServerOptions
+    private var parser: HTTPRequestParser
+    private var timer: TimerHandle?
+    private var done = false
+
+    init(stream: SocketStream, server: WebSocketServer) {
+        self.stream = stream
+        self.server = server
+        self.options = server.options
+        self.parser = HTTPRequestParser(limits: server.options.headLimits)
+    }
+
+    func start() {
+        stream.onRead = { [unowned self] bytes in self.receive(bytes) }
+        stream.onClose = { [self] _ in self.finish() }
+        timer = stream.loop.schedule(after: options.handshakeTimeout) { [weak self] in
+            guard let self, !self.done else { return }
+            self.timer = nil
+            // RFC 7231 6.5.7: 408 for a request that did not arrive in time.
+            self.respond(plainResponse(status: 408, text: "request head not received in time\n"))
+        }
+    }
+
+    /// Closes without an answer (server shutdown).
+    func cancel() {
+        stream.close()
+    }
+
+    private func finish() {
+        guard !done else { return }
+        done = true
+        if let timer { stream.loop.cancel(timer) }
+        timer = nil
+        server?.upgradeFinished(self)
+    }
+
+    private func receive(_ bytes: UnsafeMutableRawBufferPointer) {
+        let head: HTTPRequestHead
+        let consumed: Int
+        do throws(HandshakeError) {
+            switch try parser.parse(UnsafeRawBufferPointer(bytes)) {
+            case .needMoreBytes:
+                return
+            case .complete(let parsed, let count):
+                head = parsed
+                consumed = count
+            }
+        } catch {
+            respond(error.responseBytes())
+            return
+        }
+        stream.pauseReading()
+        let remaining = UnsafeMutableRawBufferPointer(rebasing: bytes[min(consumed, bytes.count)...])
+        handle(head, remaining: remaining)
+    }
+
+    private func handle(_ head: HTTPRequestHead, remaining: UnsafeMutableRawBufferPointer) {
+        guard let server else { return stream.close() }
+        let headers = head.headers
+        guard headers.contains("Upgrade") || headers.contains("Sec-WebSocket-Key") else {
+            respond(server.plainHTTPResponse(for: head))
+            return
+        }
+        let request: UpgradeRequest
+        do throws(HandshakeError) {
+            request = try ServerHandshake.validate(head)
+        } catch {
+            respond(error.responseBytes())
+            return
+        }
+        if let allowed = options.allowedOrigins {
+            let permitted: Bool
+            if let origin = request.origin {
+                permitted = allowed.contains { HTTPHeaders.namesMatch($0, origin) }
+            } else {
+                permitted = !options.requireOrigin
+            }
+            guard permitted else {
+                respond(plainResponse(status: 403, text: "origin not allowed\n"))
+                return
+            }
+        }
+        let decision = server.onUpgrade?(request, stream.remoteAddress)
+            ?? .accept(UpgradeAcceptance(subprotocol: options.subprotocols.first { request.subprotocols.contains($0) }))
+        switch decision {
+        case .reject(let status, let body, let headers):
+            let response = (try? HTTPResponseWriter.response(status: status, headers: headers, body: Array(body.utf8)))
+                ?? plainResponse(status: 500, text: "invalid rejection\n")
+            respond(response)
+        case .accept(let acceptance):
+            // RFC 7692 section 5: accept the first acceptable permessage-deflate offer, or none
+            // (an offer we cannot honour is declined, never failed).
+            let deflate = options.connection.perMessageDeflate
+            let agreement = deflate.isEnabled ? request.negotiatePerMessageDeflate(deflate) : nil
+            let response: [UInt8]
+            do throws(HandshakeError) {
+                response = try request.acceptResponse(subprotocol: acceptance.subprotocol,
+                                                      extensions: agreement.map { [$0.response] } ?? [],
+                                                      headers: acceptance.headers)
+            } catch {
+                respond(error.responseBytes())
+                return
+            }
+            done = true
+            if let timer { stream.loop.cancel(timer) }
+            timer = nil
+            stream.write(response)
+            stream.resumeReading()
+            server.upgradeFinished(self)
+            server.open(stream: stream, request: request, subprotocol: acceptance.subprotocol,
+                        deflate: agreement, userData: acceptance.userData, initialBytes: remaining)
+        }
+    }
+
+    /// Sends a complete HTTP response and closes (no keep-alive: `Connection: close`).
+    private func respond(_ bytes: [UInt8]) {
+        stream.write(bytes)
+        stream.close()
+    }
+}
+
+/// A complete `text/plain` response with `Connection: close` for a status and text this module
+/// chose itself (so it cannot fail validation).
+func plainResponse(status: Int, headers: HTTPHeaders = HTTPHeaders(), text: String) -> [UInt8] {
+    (try? HTTPResponseWriter.response(status: status, headers: headers, body: Array(text.utf8))) ?? []
+}

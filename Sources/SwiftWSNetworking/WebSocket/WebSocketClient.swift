@@ -1,0 +1,179 @@
+import Glibc
+import SwiftWSCore
+
+/// The settings of a client connection.
+public struct ClientOptions: Sendable {
+    /// Settings of the connection once open (limits, timeouts, backpressure).
+    public var connection: ConnectionOptions = ConnectionOptions()
+    /// Extra request headers (Authorization, cookies, …).
+    public var headers: HTTPHeaders = HTTPHeaders()
+    /// Subprotocols to offer, most preferred first.
+    public var subprotocols: [String] = []
+    /// Sent as the Origin header if set.
+    public var origin: String? = nil
+    /// Time allowed for name resolution and the TCP connection.
+    public var connectTimeout: Duration = .seconds(10)
+    /// Time allowed for the server's handshake response after the request was sent.
+    public var handshakeTimeout: Duration = .seconds(10)
+    /// Limits on the response head.
+    public var headLimits: HTTPHeadLimits = HTTPHeadLimits()
+    /// Socket options.
+    public var stream: StreamOptions = StreamOptions()
+
+    /// The defaults.
+    public init() {}
+}
+
+/// Why a client could not open a connection.
+public enum ClientError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The text is not a ws:// URL (or it is wss://, which needs TLS, not available yet).
+    case invalidURL(String)
+    /// The options cannot be written into a request (a header with a line break, …).
+    case invalidRequest(HandshakeError)
+    /// Name resolution or the TCP connection failed: refused, DNS failure, timeout.
+    case connectFailed(NetworkError)
+    /// The server answered with a status other than 101 (the status code and reason phrase).
+    case unexpectedStatus(code: Int, reason: String)
+    /// The server's answer broke RFC 6455 section 4.1 (bad Sec-WebSocket-Accept, an unoffered
+    /// subprotocol or extension, a malformed head).
+    case handshakeFailed(HandshakeError)
+    /// The server did not answer within the handshake timeout.
+    case handshakeTimedOut
+    /// The server closed the connection before answering.
+    case closedDuringHandshake
+
+    public var description: String {
+        switch self {
+        case .invalidURL(let url): return "invalid WebSocket URL: \(url)"
+        case .invalidRequest(let error): return "cannot build the request: \(error)"
+        case .connectFailed(let error): return error.description
+        case .unexpectedStatus(let code, let reason): return "server answered \(code) \(reason) instead of 101"
+        case .handshakeFailed(let error): return error.description
+        case .handshakeTimedOut: return "no handshake response in time"
+        case .closedDuringHandshake: return "connection closed during the handshake"
+        }
+    }
+}
+
+/// Opens client WebSocket connections.
+public enum WebSocketClient {
+    /// Connects to `url` (`ws://host[:port]/path[?query]`; names resolved off the loop) and runs
+    /// the opening handshake. `completion` runs once on the loop thread, after this call returns,
+    /// with the open connection (its `onOpen` already called) or the reason it failed.
+    /// Loop-thread only.
+    public static func connect(to url: String, on loop: EventLoop, options: ClientOptions = ClientOptions(),
+                               handlers: ConnectionHandlers = ConnectionHandlers(),
+                               completion: @escaping (Result<WebSocketConnection, ClientError>) -> Void) {
+        guard let parsed = WebSocketURL(url), !parsed.isSecure else {
+            loop.deferCallback { completion(.failure(.invalidURL(url))) }
+            return
+        }
+        let handshake: ClientHandshake
+        do throws(HandshakeError) {
+            let deflate = options.connection.perMessageDeflate
+            handshake = try ClientHandshake(host: parsed.host, port: Int(parsed.port), secure: false, path: parsed.path,
+                                            query: parsed.query, origin: options.origin, subprotocols: options.subprotocols,
+                                            extensions: deflate.isEnabled ? PerMessageDeflateNegotiation.clientOffers(configuration: deflate) : [],
+                                            headers: options.headers, limits: options.headLimits)
+        } catch {
+            loop.deferCallback { completion(.failure(.invalidRequest(error))) }
+            return
+        }
+        loop.connect(host: parsed.host, port: parsed.port, timeout: options.connectTimeout, options: options.stream) { result in
+            switch result {
+            case .failure(let error):
+                completion(.failure(.connectFailed(error)))
+            case .success(let stream):
+                ClientUpgrade(stream: stream, handshake: handshake, url: parsed, options: options,
+                              handlers: handlers, completion: completion).start()
+            }
+        }
+    }
+}
+
+/// A connected socket waiting for the server's handshake response. Loop-thread only.
+final class ClientUpgrade {
+    private let stream: SocketStream
+    private var handshake: ClientHandshake
+    private let url: WebSocketURL
+    private let options: ClientOptions
+    private let handlers: ConnectionHandlers
+    private var completion: ((Result<WebSocketConnection, ClientError>) -> Void)?
+    private var timer: TimerHandle?
+
+    init(stream: SocketStream, handshake: ClientHandshake, url: WebSocketURL, options: ClientOptions,
+         handlers: ConnectionHandlers, completion: @escaping (Result<WebSocketConnection, ClientError>) -> Void) {
+        self.stream = stream
+        self.handshake = handshake
+        self.url = url
+        self.options = options
+        self.handlers = handlers
+        self.completion = completion
+    }
+
+    func start() {
+        // The stream's handlers keep this object alive until the handshake ends.
+        stream.onRead = { [self] bytes in receive(bytes) }
+        stream.onClose = { [self] _ in fail(.closedDuringHandshake) }
+        timer = stream.loop.schedule(after: options.handshakeTimeout) { [self] in
+            timer = nil
+            fail(.handshakeTimedOut)
+        }
+        stream.write(handshake.requestBytes)
+    }
+
+    private func receive(_ bytes: UnsafeMutableRawBufferPointer) {
+        let answer: ServerAnswer
+        let consumed: Int
+        do throws(HandshakeError) {
+            switch try handshake.receive(UnsafeRawBufferPointer(bytes)) {
+            case .needMoreBytes: return
+            case .complete(let value, let count):
+                answer = value
+                consumed = count
+            }
+        } catch {
+            if case .unexpectedStatus(let code, let reason) = error.failure {
+                fail(.unexpectedStatus(code: code, reason: reason))
+            } else {
+                fail(.handshakeFailed(error))
+            }
+            return
+        }
+        // RFC 7692 section 7.1: a response we did not offer, or cannot honour, fails the connection.
+        let deflate = options.connection.perMessageDeflate
+        let parameters: PerMessageDeflateParameters?
+        do throws(HandshakeError) {
+            parameters = deflate.isEnabled ? try answer.perMessageDeflateParameters(offeredWith: deflate) : nil
+        } catch {
+            fail(.handshakeFailed(error))
+            return
+        }
+        guard let completion else { return }
+        self.completion = nil
+        if let timer { stream.loop.cancel(timer) }
+        timer = nil
+        var configuration = options.connection.session
+        configuration.role = .client
+        let codec = parameters.map { PerMessageDeflate(parameters: $0, role: .client, configuration: deflate) }
+        let connection = WebSocketConnection(
+            stream: stream, session: Session(configuration: configuration, perMessageDeflate: codec), compression: codec,
+            options: options.connection, handlers: handlers, subprotocol: answer.subprotocol,
+            extensions: answer.extensions, path: url.path, query: url.query, userData: nil)
+        // The completion sees the connection before any message (frames may follow the 101 in
+        // the same read), so it can set user data first.
+        completion(.success(connection))
+        connection.start(initialBytes: UnsafeMutableRawBufferPointer(rebasing: bytes[min(consumed, bytes.count)...]))
+    }
+
+    private func fail(_ error: ClientError) {
+        guard let completion else { return }
+        self.completion = nil
+        if let timer { stream.loop.cancel(timer) }
+        timer = nil
+        stream.onRead = nil
+        stream.onClose = nil
+        stream.abort()
+        completion(.failure(error))
+    }
+}

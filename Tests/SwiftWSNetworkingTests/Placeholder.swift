@@ -1,4 +1,0 @@
-import Testing
-@testable import SwiftWSNetworking
-
-@Suite struct NetworkingPlaceholderTests {}

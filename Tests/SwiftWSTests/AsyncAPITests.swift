@@ -1,0 +1,99 @@
+import Glibc
+import Testing
+import SwiftWS
+
+/// Bounds an async test: fails instead of hanging when `body` does not finish in time.
+func withTimeout<T: Sendable>(seconds: Int = 10, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            return nil
+        }
+        guard let first = try await group.next(), let value = first else {
+            group.cancelAll()
+            throw TimedOut()
+        }
+        group.cancelAll()
+        return value
+    }
+}
+
+struct TimedOut: Error {}
+
+@Suite("Swift API: async server and client", .serialized)
+struct AsyncAPITests {
+    @Test func asyncEchoRoundTripAndNormalClose() async throws {
+        let server = try await AsyncWebSocketServer.start(host: "127.0.0.1", port: 0) { socket in
+            do {
+                for try await message in socket.messages { try await socket.send(message) }
+            } catch {}
+        }
+        let port = server.localAddress.port!
+        let (echoes, status) = try await withTimeout {
+            let client = try await AsyncWebSocket.connect("ws://127.0.0.1:\(port)/echo")
+            #expect(client.path == "/echo")
+            var echoes: [WebSocketMessage] = []
+            var iterator = client.messages.makeAsyncIterator()
+            for message in [WebSocketMessage.text("héllo"), .binary([0, 1, 2, 255]), .text("")] {
+                #expect(try await client.send(message) == .sent)
+                if let echo = try await iterator.next() { echoes.append(echo) }
+            }
+            let status = await client.close(code: .normalClosure, reason: "done")
+            // After a normal close the sequence ends without an error.
+            #expect(try await iterator.next() == nil)
+            await #expect(throws: ConnectionClosed.self) { try await client.send("late") }
+            return (echoes, status)
+        }
+        #expect(echoes == [.text("héllo"), .binary([0, 1, 2, 255]), .text("")])
+        #expect(status.code == .normalClosure)
+        await server.shutdown()
+    }
+
+    @Test func serverShutdownEndsClientSequencesWith1001() async throws {
+        let server = try await AsyncWebSocketServer.start(host: "127.0.0.1", port: 0) { socket in
+            _ = await socket.waitUntilClosed()
+        }
+        let port = server.localAddress.port!
+        let client = try await withTimeout { try await AsyncWebSocket.connect("ws://127.0.0.1:\(port)/") }
+        await server.shutdown(timeout: .seconds(2))
+        let status = try await withTimeout {
+            for try await _ in client.messages {}
+            return await client.waitUntilClosed()
+        }
+        #expect(status == CloseStatus(code: .goingAway, reason: "server shutting down"))
+    }
+
+    @Test func abnormalClosureThrowsConnectionClosed() async throws {
+        let server = try await AsyncWebSocketServer.start(host: "127.0.0.1", port: 0, configure: { server in
+            // Dropped without a close frame once the client is open (an abort in onOpen itself
+            // would also discard the 101 response still corked for this iteration).
+            server.handlers.onOpen = { connection in
+                connection.loop.schedule(after: .milliseconds(20)) { connection.abort() }
+            }
+        }) { _ in }
+        let port = server.localAddress.port!
+        let client = try await withTimeout { try await AsyncWebSocket.connect("ws://127.0.0.1:\(port)/") }
+        let caught: ConnectionClosed? = try await withTimeout {
+            do {
+                for try await _ in client.messages {}
+                return nil
+            } catch let error as ConnectionClosed {
+                return error
+            }
+        }
+        #expect(caught?.status.code == .abnormalClosure)
+        #expect(caught?.isNormal == false)
+        await server.shutdown()
+    }
+
+    @Test func connectErrorsAreClientErrors() async throws {
+        await #expect(throws: ClientError.invalidURL("http://x")) {
+            _ = try await AsyncWebSocket.connect("http://x")
+        }
+        let error = await #expect(throws: ClientError.self) {
+            _ = try await AsyncWebSocket.connect("ws://127.0.0.1:1/")
+        }
+        #expect(error == .connectFailed(NetworkError(.system(errno: ECONNREFUSED), "connect to 127.0.0.1:1")))
+    }
+}
