@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "SwiftWSCore",
             dependencies: ["CZlib", "CSwiftWSSystem"],
-            exclude: ["Session/README.md"],
+            exclude: ["Session/README.md", "Deflate/README.md"],
             swiftSettings: librarySwiftSettings
         ),
         // Layer 2: event loop, sockets, timers, servers and clients.

@@ -76,6 +76,519 @@ const char *sws_status_string(sws_status status);
  */
 const char *sws_last_error(void);
 
+/* ---- Common types ----------------------------------------------------------------------- */
+
+/** Which end of a WebSocket connection an object plays (RFC 6455: a client masks its frames). */
+typedef enum sws_role {
+    SWS_ROLE_CLIENT = 0,
+    SWS_ROLE_SERVER = 1
+} sws_role;
+
+/** The kind of a data message: text (UTF-8, opcode 0x1) or binary (opcode 0x2). */
+typedef enum sws_message_kind {
+    SWS_MESSAGE_TEXT = 1,
+    SWS_MESSAGE_BINARY = 2
+} sws_message_kind;
+
+/** Close codes the library reports without a close frame carrying them (RFC 6455 section 7.4.1). */
+#define SWS_CLOSE_NO_STATUS 1005 /**< the peer's close frame had no status code */
+#define SWS_CLOSE_ABNORMAL 1006  /**< the transport ended without a close frame */
+
+/* ---- Sans-I/O session ------------------------------------------------------------------- */
+/*
+ * A session is one WebSocket connection after the opening handshake, without any I/O (like
+ * wslay's event API or Python websockets' sans-I/O protocol), for programs with their own event
+ * loop or transport:
+ *
+ *   sws_session_config cfg;  sws_session_config_init(&cfg);
+ *   sws_session_callbacks cb; sws_session_callbacks_init(&cb);  cb.on_text = my_on_text; ...
+ *   sws_session_t *s;  sws_session_new(SWS_ROLE_SERVER, &cfg, &cb, my_data, &s);
+ *   loop:
+ *     n = read(fd, buf, sizeof buf);
+ *     n > 0 ? sws_session_feed(s, buf, n) : sws_session_feed_eof(s);   -> callbacks run
+ *     sws_session_send_text(s, "hi", 2);                                -> frames queued
+ *     sws_session_pending_output(s, &out, &out_len);
+ *     w = write(fd, out, out_len);  sws_session_consume_output(s, w);
+ *     if (sws_session_should_close_transport(s) && nothing pending) close(fd);
+ *   sws_session_free(s);
+ *
+ * The opening handshake is done before, with sws_server_handshake_t or sws_client_handshake_t;
+ * bytes that arrived after the handshake's head are the session's first input.
+ *
+ * Threads: a session is not thread-safe. Use each session from one thread at a time (any
+ * thread); callbacks run on the thread that called sws_session_feed()/sws_session_feed_eof().
+ */
+
+/** An opaque sans-I/O WebSocket session. */
+typedef struct sws_session sws_session_t;
+
+/**
+ * Limits and behaviour of a session. Fill it with sws_session_config_init(), then change fields.
+ * Limits count bytes; a peer exceeding one fails the connection with close code 1009.
+ */
+typedef struct sws_session_config {
+    /** sizeof(sws_session_config) as the program was compiled; set by sws_session_config_init(). */
+    size_t size;
+    /** Largest message accepted (after decompression). Default 16 MiB. 1 .. SWS_SESSION_LIMIT_MAX. */
+    size_t max_message_size;
+    /** Largest frame payload accepted. Default 16 MiB. 1 .. SWS_SESSION_LIMIT_MAX. */
+    size_t max_frame_size;
+    /** Most frames in one data message. Default 131072. 1 .. SWS_SESSION_LIMIT_MAX. */
+    size_t max_fragments_per_message;
+    /**
+     * 0 (default): every message is reassembled and delivered whole (on_text/on_binary).
+     * N > 0: once a message's announced size exceeds N bytes, it is delivered frame by frame
+     * through on_fragment instead. At most SWS_SESSION_LIMIT_MAX.
+     */
+    size_t streaming_threshold;
+    /** Answer each ping with a pong automatically (RFC 6455 section 5.5.2). Default true. */
+    bool auto_pong;
+} sws_session_config;
+
+/** Largest value accepted for a size limit in sws_session_config (2^48 bytes, 256 TiB). */
+#define SWS_SESSION_LIMIT_MAX ((size_t)1 << 48)
+
+/**
+ * Events a session reports while it is fed. Fill the struct with sws_session_callbacks_init()
+ * (all NULL), then set the callbacks you need; a NULL callback ignores its event.
+ *
+ * Every pointer a callback receives is BORROWED: valid only until the callback returns; copy
+ * what you keep. `user_data` is the pointer given to sws_session_new().
+ * Inside a callback you may send on the session (sws_session_send_*, sws_session_close, ...)
+ * and read its state; sws_session_feed(), sws_session_feed_eof() and sws_session_free() on the
+ * same session return SWS_ERR_INVALID_ARGUMENT there.
+ */
+typedef struct sws_session_callbacks {
+    /** sizeof(sws_session_callbacks) as the program was compiled; set by sws_session_callbacks_init(). */
+    size_t size;
+    /** A whole text message: `len` bytes of valid UTF-8, not NUL-terminated. */
+    void (*on_text)(sws_session_t *session, void *user_data, const char *data, size_t len);
+    /** A whole binary message. `data` may be NULL when `len` is 0. */
+    void (*on_binary)(sws_session_t *session, void *user_data, const uint8_t *data, size_t len);
+    /**
+     * One frame of a message delivered in streaming mode (streaming_threshold). For text, the
+     * bytes so far are valid UTF-8 but a fragment may end inside a character; a bad ending
+     * fails the connection (on_error, 1007) instead of a final fragment.
+     */
+    void (*on_fragment)(sws_session_t *session, void *user_data, sws_message_kind kind,
+                        const uint8_t *data, size_t len, bool is_first, bool is_final);
+    /** A ping (payload 0..125 bytes); with auto_pong the pong is already queued. */
+    void (*on_ping)(sws_session_t *session, void *user_data, const uint8_t *data, size_t len);
+    /** A pong, solicited or not. */
+    void (*on_pong)(sws_session_t *session, void *user_data, const uint8_t *data, size_t len);
+    /**
+     * The peer sent a close frame: `code` is its status (SWS_CLOSE_NO_STATUS if it had none),
+     * `reason` its UTF-8 reason. The answering close frame is queued; no more events follow.
+     */
+    void (*on_close)(sws_session_t *session, void *user_data, uint16_t code, const char *reason, size_t reason_len);
+    /**
+     * The connection failed: the peer broke the protocol (code 1002, 1007, 1009, ...) or the
+     * transport ended without a close frame (SWS_CLOSE_ABNORMAL). Except for 1006, a close frame
+     * with `code` and `reason` is queued. No more events follow.
+     */
+    void (*on_error)(sws_session_t *session, void *user_data, uint16_t code, const char *reason, size_t reason_len);
+} sws_session_callbacks;
+
+/** Where a session is in the connection's life (RFC 6455 section 7). */
+typedef enum sws_session_state {
+    SWS_SESSION_OPEN = 0,    /**< messages flow both ways */
+    SWS_SESSION_CLOSING = 1, /**< we sent a close frame and wait for the peer's */
+    SWS_SESSION_CLOSED = 2   /**< close frames exchanged, the connection failed, or the transport ended */
+} sws_session_state;
+
+/**
+ * Sets every field of `config` to its default and `size` to sizeof(sws_session_config).
+ * Returns SWS_ERR_INVALID_ARGUMENT if `config` is NULL. Thread-safe.
+ */
+sws_status sws_session_config_init(sws_session_config *config);
+
+/**
+ * Sets every callback of `callbacks` to NULL and `size` to sizeof(sws_session_callbacks).
+ * Returns SWS_ERR_INVALID_ARGUMENT if `callbacks` is NULL. Thread-safe.
+ */
+sws_status sws_session_callbacks_init(sws_session_callbacks *callbacks);
+
+/**
+ * Creates a session for `role`, in the open state, and stores it in `*out`.
+ *
+ * `config` may be NULL (defaults); it and `callbacks` are copied, so they may live on the stack.
+ * `callbacks` may be NULL (every event ignored). `user_data` is passed to every callback and is
+ * never dereferenced by the library.
+ *
+ * Errors (`*out` is set to NULL, nothing is allocated):
+ *   SWS_ERR_INVALID_ARGUMENT  `out` is NULL, `role` is unknown, a struct's `size` is smaller than
+ *                             the first version of that struct, or a limit is 0 or above
+ *                             SWS_SESSION_LIMIT_MAX (streaming_threshold may be 0);
+ *   SWS_ERR_UNSUPPORTED       a struct is larger than this library knows and the unknown tail is
+ *                             not all zero (a newer program asking for a newer feature).
+ * Thread-safe.
+ */
+sws_status sws_session_new(sws_role role, const sws_session_config *config,
+                           const sws_session_callbacks *callbacks, void *user_data, sws_session_t **out);
+
+/**
+ * Destroys a session and everything it owns; pending output not yet consumed is discarded.
+ * Pointers obtained from the session become invalid.
+ * Returns SWS_OK; SWS_ERR_INVALID_ARGUMENT if `session` is NULL, is not a live session (freed
+ * already: a double free is detected and refused), or the call is made from one of its callbacks.
+ */
+sws_status sws_session_free(sws_session_t *session);
+
+/**
+ * Feeds `len` bytes read from the transport; callbacks run, in order, before this returns.
+ *
+ * `data` is MODIFIED IN PLACE: payloads are unmasked where they lie, so that a message whole in
+ * the buffer reaches its callback without being copied. Its contents are unspecified afterwards.
+ * The library keeps no pointer into `data` after the call. `len` may be 0 (`data` may then be NULL).
+ *
+ * A peer breaking the protocol is not an error of this call: it is reported through on_error,
+ * and the session queues the close frame and moves to SWS_SESSION_CLOSED.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`session` NULL, `data` NULL with `len` > 0, called from a
+ * callback of this session); SWS_ERR_CLOSED (the session no longer takes input: a close frame
+ * was received, the connection failed, or the end of the stream was fed; the bytes are ignored).
+ */
+sws_status sws_session_feed(sws_session_t *session, void *data, size_t len);
+
+/**
+ * Tells the session the transport reached its end (read returned 0). Before a completed close
+ * handshake this is an abnormal closure: on_error runs with SWS_CLOSE_ABNORMAL.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`session` NULL, called from one of its callbacks);
+ * SWS_ERR_CLOSED (end of stream was already fed).
+ */
+sws_status sws_session_feed_eof(sws_session_t *session);
+
+/**
+ * Queues a text message: `len` bytes of UTF-8 (`data` may be NULL when `len` is 0); copied.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`session` NULL, `data` NULL with `len` > 0, not valid UTF-8,
+ * or a fragmented message started with sws_session_send_fragment() is unfinished);
+ * SWS_ERR_CLOSED (a close frame was already sent or the connection ended). Nothing is queued
+ * on error.
+ */
+sws_status sws_session_send_text(sws_session_t *session, const char *data, size_t len);
+
+/** Queues a binary message of `len` bytes, copied. Errors as sws_session_send_text() (no UTF-8 rule). */
+sws_status sws_session_send_binary(sws_session_t *session, const void *data, size_t len);
+
+/**
+ * Queues one frame of a fragmented message (RFC 6455 section 5.4): the first call starts a
+ * message of `kind`, the following ones must give the same kind, the one with `is_final` ends
+ * it. Control frames (ping, pong, close) may be sent in between. Text fragments may split a
+ * character, but the text as a whole must be UTF-8. Copied.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments as above, unknown `kind`, a kind different
+ * from the unfinished message's, invalid UTF-8); SWS_ERR_CLOSED.
+ */
+sws_status sws_session_send_fragment(sws_session_t *session, sws_message_kind kind, const void *data, size_t len,
+                                     bool is_final);
+
+/**
+ * Queues a ping with a payload of 0..125 bytes (copied).
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments), SWS_ERR_TOO_BIG (`len` > 125), SWS_ERR_CLOSED.
+ */
+sws_status sws_session_send_ping(sws_session_t *session, const void *data, size_t len);
+
+/** Queues an unsolicited pong (a heartbeat, section 5.5.3). Errors as sws_session_send_ping(). */
+sws_status sws_session_send_pong(sws_session_t *session, const void *data, size_t len);
+
+/**
+ * Starts the close handshake (RFC 6455 section 7.1.2): queues a close frame with `code` and a
+ * UTF-8 `reason` of at most 123 bytes (`reason` may be NULL when `reason_len` is 0), and moves to
+ * SWS_SESSION_CLOSING; messages still arrive until the peer's close frame.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`session` NULL, `reason` NULL with `reason_len` > 0, a code
+ * that may not be sent -- only 1000-1003, 1007-1014 and 3000-4999 may -- or a reason that is not
+ * UTF-8); SWS_ERR_TOO_BIG (reason over 123 bytes); SWS_ERR_CLOSED (a close frame was already
+ * sent: a second close is refused).
+ */
+sws_status sws_session_close(sws_session_t *session, uint16_t code, const char *reason, size_t reason_len);
+
+/**
+ * Gives the bytes waiting to be written to the transport, in order: `*data` and `*len`
+ * (`*data` may be NULL when `*len` is 0). The bytes stay owned by the session and valid until the
+ * next call that changes it (feed, send, close, consume, free).
+ * Errors: SWS_ERR_INVALID_ARGUMENT (any argument NULL).
+ */
+sws_status sws_session_pending_output(sws_session_t *session, const uint8_t **data, size_t *len);
+
+/**
+ * Drops the first `count` pending bytes once the transport has written them.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`session` NULL, `count` larger than what is pending).
+ */
+sws_status sws_session_consume_output(sws_session_t *session, size_t count);
+
+/**
+ * True once the transport should be closed (after writing the pending output): the close
+ * handshake completed, the connection failed, or the stream ended. False for NULL.
+ */
+bool sws_session_should_close_transport(const sws_session_t *session);
+
+/**
+ * True when this side closes the TCP connection as soon as sws_session_should_close_transport()
+ * is true: a server, or either side after a failure or end of stream. A client after a clean
+ * close waits for the server's end of stream, with a timeout of its own (RFC 6455 section
+ * 7.1.1). False for NULL.
+ */
+bool sws_session_closes_transport_first(const sws_session_t *session);
+
+/** The session's state; SWS_SESSION_CLOSED for NULL. */
+sws_session_state sws_session_get_state(const sws_session_t *session);
+
+/**
+ * How the connection ended: the peer's close code (SWS_CLOSE_NO_STATUS for a close frame without
+ * one), the code we failed with, or SWS_CLOSE_ABNORMAL; and the reason (UTF-8, not
+ * NUL-terminated, owned by the session, valid until it is freed). While the connection has not
+ * ended, `*code` is 0 and the reason empty. `reason` and `reason_len` may be NULL.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`session` or `code` NULL).
+ */
+sws_status sws_session_close_status(const sws_session_t *session, uint16_t *code, const char **reason,
+                                    size_t *reason_len);
+
+/* ---- permessage-deflate (RFC 7692) ----------------------------------------------------- */
+
+/**
+ * What an endpoint wants from permessage-deflate. Fill with sws_compression_config_init(): on,
+ * with 12-bit windows both ways and zlib memLevel 5 (about 64 KiB per connection instead of
+ * zlib's 300 KiB, for ratios a few percent worse on small messages), level 6, context takeover,
+ * and messages under 64 bytes sent uncompressed. "Local" is the direction we compress, "remote"
+ * the one we decompress.
+ */
+typedef struct sws_compression_config {
+    /** sizeof(sws_compression_config) as compiled; set by sws_compression_config_init(). */
+    size_t size;
+    /** Offer (client) or accept (server) permessage-deflate at all. Default true. */
+    bool enabled;
+    /** Largest LZ77 window our compressor uses, 8..15. Default 12. */
+    int local_max_window_bits;
+    /** Largest window we ask the peer to use, 8..15, or 0 not to ask (the peer may use 15). Default 12. */
+    int remote_max_window_bits;
+    /** Reset our compressor after each message (less memory, worse ratio). Default false. */
+    bool local_no_context_takeover;
+    /** Ask the peer to reset its compressor after each message. Default false. */
+    bool remote_no_context_takeover;
+    /** zlib memLevel 1..9. Default 5. */
+    int memory_level;
+    /** zlib level 0..9, or -1 for zlib's default (6). Default 6. */
+    int compression_level;
+    /** Messages with fewer bytes are sent uncompressed. Default 64. At most SWS_SESSION_LIMIT_MAX. */
+    size_t threshold;
+} sws_compression_config;
+
+/** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
+sws_status sws_compression_config_init(sws_compression_config *config);
+
+/* ---- Opening handshake helpers (for sans-I/O sessions) ---------------------------------- */
+/*
+ * The HTTP/1.1 upgrade that precedes a session (RFC 6455 section 4), without I/O.
+ *
+ * Server: feed the bytes read from a new connection to sws_server_handshake_feed() until it says
+ * `complete`; look at the request (path, headers, offered subprotocols, Origin); then call
+ * sws_server_handshake_accept() or sws_server_handshake_reject() and write the bytes of
+ * sws_server_handshake_response(). Bytes of the last chunk after `*consumed` are the session's
+ * first input. A malformed request makes feed return SWS_ERR_HANDSHAKE, with the rejection
+ * (400, 405, 426 or 431) ready in sws_server_handshake_response(): write it, then close.
+ *
+ * Client: create the handshake from a config, write sws_client_handshake_request(), feed the
+ * response to sws_client_handshake_feed() until `complete`; bytes after `*consumed` are the
+ * session's first input.
+ *
+ * Strings in these structs and getters are UTF-8. Config strings are NUL-terminated (they are
+ * short and usually literals); strings returned have a length and are also NUL-terminated.
+ * Handshake objects are not thread-safe: use each from one thread at a time.
+ */
+
+/** An opaque server-side opening handshake. */
+typedef struct sws_server_handshake sws_server_handshake_t;
+
+/**
+ * Creates a server handshake reading a request of at most 8 KiB and 64 header lines (more is
+ * answered 431), and stores it in `*out`. `compression` (copied; NULL: the defaults, on) says
+ * whether and how a client's permessage-deflate offer is accepted by sws_server_handshake_accept().
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`out` NULL, a compression value out of range or a bad
+ * `size`); SWS_ERR_UNSUPPORTED (unknown non-zero fields). Thread-safe.
+ */
+sws_status sws_server_handshake_new(const sws_compression_config *compression, sws_server_handshake_t **out);
+
+/**
+ * Destroys a handshake; strings and bytes obtained from it become invalid.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, or not a live handshake: a double free is refused).
+ */
+sws_status sws_server_handshake_free(sws_server_handshake_t *handshake);
+
+/**
+ * Feeds bytes of the client's request (`data` may be NULL when `len` is 0; not kept).
+ * `*complete` becomes true once the whole head was read and is a valid upgrade request;
+ * `*consumed` is then the number of bytes of this chunk that belonged to the head (all of `len`
+ * while incomplete).
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, or feeding after completion or failure);
+ * SWS_ERR_HANDSHAKE (the request is not a valid WebSocket upgrade: the rejection to send is in
+ * sws_server_handshake_response(), the reason in sws_last_error()).
+ */
+sws_status sws_server_handshake_feed(sws_server_handshake_t *handshake, const void *data, size_t len,
+                                     size_t *consumed, bool *complete);
+
+/**
+ * The request target (`*target`: "/chat?room=1") and its path (`*path`: "/chat"), once complete.
+ * Either output pair may be NULL. Strings are owned by the handshake, valid until it is freed.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`handshake` NULL, or the request is not complete).
+ */
+sws_status sws_server_handshake_target(const sws_server_handshake_t *handshake, const char **target,
+                                       size_t *target_len, const char **path, size_t *path_len);
+
+/**
+ * The value of the first request header called `name` (case-insensitive, NUL-terminated), once
+ * complete; `*value` is NULL and `*value_len` 0 when there is none (not an error). The value is
+ * owned by the handshake, valid until it is freed.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, or the request is not complete).
+ */
+sws_status sws_server_handshake_header(const sws_server_handshake_t *handshake, const char *name,
+                                       const char **value, size_t *value_len);
+
+/** The number of subprotocols the client offered (Sec-WebSocket-Protocol); 0 if NULL or incomplete. */
+size_t sws_server_handshake_subprotocol_count(const sws_server_handshake_t *handshake);
+
+/**
+ * The `index`-th subprotocol offered, in the client's order of preference. Owned by the
+ * handshake, valid until it is freed.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, incomplete, `index` out of range).
+ */
+sws_status sws_server_handshake_subprotocol(const sws_server_handshake_t *handshake, size_t index,
+                                            const char **name, size_t *name_len);
+
+/**
+ * Accepts the upgrade: the 101 Switching Protocols response becomes
+ * sws_server_handshake_response(). `subprotocol` (NUL-terminated) is NULL or one the client
+ * offered. permessage-deflate is negotiated here from the client's offers and the handshake's
+ * compression config (an offer we cannot honour is declined, never failed).
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`handshake` NULL, the request not complete, a response
+ * already made, or a subprotocol the client did not offer).
+ */
+sws_status sws_server_handshake_accept(sws_server_handshake_t *handshake, const char *subprotocol);
+
+/**
+ * Refuses the upgrade with an HTTP response: `status` (200-599) and a text/plain `body` of
+ * `body_len` bytes (`body` may be NULL when `body_len` is 0), with Content-Length and
+ * Connection: close. It becomes sws_server_handshake_response(); close after writing it.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`handshake` NULL, the request not complete, a response
+ * already made, `status` out of range, `body` NULL with a length).
+ */
+sws_status sws_server_handshake_reject(sws_server_handshake_t *handshake, int status, const char *body,
+                                       size_t body_len);
+
+/** Whether sws_server_handshake_accept() agreed on permessage-deflate. False for NULL or before. */
+bool sws_server_handshake_compression(const sws_server_handshake_t *handshake);
+
+/**
+ * Creates the session of an accepted connection: as sws_session_new() with the server role,
+ * plus the permessage-deflate codec the handshake agreed on. May be called once per handshake;
+ * the session is independent of it (free them in any order).
+ * Errors: as sws_session_new(), and SWS_ERR_INVALID_ARGUMENT when the upgrade was not accepted
+ * or a session was already made.
+ */
+sws_status sws_server_handshake_new_session(sws_server_handshake_t *handshake, const sws_session_config *config,
+                                            const sws_session_callbacks *callbacks, void *user_data,
+                                            sws_session_t **out);
+
+/**
+ * The response to write: after sws_server_handshake_accept() (101), sws_server_handshake_reject(),
+ * or a feed that failed with SWS_ERR_HANDSHAKE (400/405/426/431). Owned by the handshake, valid
+ * until it is freed.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, or no response made yet).
+ */
+sws_status sws_server_handshake_response(const sws_server_handshake_t *handshake, const uint8_t **data,
+                                         size_t *len);
+
+/** An opaque client-side opening handshake. */
+typedef struct sws_client_handshake sws_client_handshake_t;
+
+/** What a client asks for. Fill it with sws_client_handshake_config_init(), then set `host`. */
+typedef struct sws_client_handshake_config {
+    /** sizeof(sws_client_handshake_config) as compiled; set by sws_client_handshake_config_init(). */
+    size_t size;
+    /** Server host name or IP address (IPv6 with or without brackets). Required. */
+    const char *host;
+    /** TCP port; 0 (default) means 80, or 443 when `secure`. Written in Host unless the default. */
+    uint16_t port;
+    /** wss: only decides the default port here (TLS is the transport's business). Default false. */
+    bool secure;
+    /** Request target: a path starting with '/', optionally with "?query". NULL (default) is "/". */
+    const char *path;
+    /** Sent as Origin if not NULL (default NULL). */
+    const char *origin;
+    /** Subprotocols to offer, in order of preference (tokens); `subprotocol_count` of them. */
+    const char *const *subprotocols;
+    size_t subprotocol_count;
+    /** Extra request headers: `header_count` names and values. */
+    const char *const *header_names;
+    const char *const *header_values;
+    size_t header_count;
+    /** permessage-deflate to offer (read during sws_client_handshake_new()); NULL (default): the defaults, on. */
+    const sws_compression_config *compression;
+} sws_client_handshake_config;
+
+/**
+ * Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT
+ * (`config` NULL). Thread-safe.
+ */
+sws_status sws_client_handshake_config_init(sws_client_handshake_config *config);
+
+/**
+ * Creates a client handshake (with a fresh random Sec-WebSocket-Key) and its request bytes.
+ * Every string of `config` is read during the call only.
+ * Errors (`*out` set to NULL): SWS_ERR_INVALID_ARGUMENT (`config` or `out` NULL, bad `size`,
+ * `host` NULL or not a host name, a path, origin, subprotocol or header that cannot be written
+ * into a valid request, a string that is not UTF-8, arrays NULL with a count);
+ * SWS_ERR_UNSUPPORTED (a larger struct with unknown non-zero fields). Thread-safe.
+ */
+sws_status sws_client_handshake_new(const sws_client_handshake_config *config, sws_client_handshake_t **out);
+
+/**
+ * Destroys a handshake; pointers obtained from it become invalid.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, or not a live handshake: a double free is refused).
+ */
+sws_status sws_client_handshake_free(sws_client_handshake_t *handshake);
+
+/**
+ * The request to write. Owned by the handshake, valid until it is freed.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments).
+ */
+sws_status sws_client_handshake_request(const sws_client_handshake_t *handshake, const uint8_t **data,
+                                        size_t *len);
+
+/**
+ * Feeds bytes of the server's response (`data` may be NULL when `len` is 0; not kept).
+ * `*complete` becomes true once the whole head was read and validated (RFC 6455 section 4.1);
+ * `*consumed` is the number of bytes of this chunk that belonged to the head.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, feeding after completion or failure);
+ * SWS_ERR_HANDSHAKE (the server refused -- any status but 101, see
+ * sws_client_handshake_http_status() -- or its response breaks RFC 6455 section 4.1 or RFC 7692
+ * section 7.1: wrong Sec-WebSocket-Accept, missing Upgrade, a subprotocol or extension not
+ * offered, permessage-deflate parameters we cannot accept; detail in sws_last_error()).
+ */
+sws_status sws_client_handshake_feed(sws_client_handshake_t *handshake, const void *data, size_t len,
+                                     size_t *consumed, bool *complete);
+
+/** The HTTP status of the server's response once its head was read (101 on success); 0 before, or for NULL. */
+int sws_client_handshake_http_status(const sws_client_handshake_t *handshake);
+
+/** Whether the server accepted permessage-deflate (once complete). False for NULL or before. */
+bool sws_client_handshake_compression(const sws_client_handshake_t *handshake);
+
+/**
+ * Creates the session of the upgraded connection: as sws_session_new() with the client role,
+ * plus the permessage-deflate codec the server accepted. May be called once per handshake; the
+ * session is independent of it. Errors: as sws_session_new(), and SWS_ERR_INVALID_ARGUMENT when
+ * the handshake is not complete or a session was already made.
+ */
+sws_status sws_client_handshake_new_session(sws_client_handshake_t *handshake, const sws_session_config *config,
+                                            const sws_session_callbacks *callbacks, void *user_data,
+                                            sws_session_t **out);
+
+/**
+ * The subprotocol the server selected once complete: `*name` NULL and `*name_len` 0 if none.
+ * Owned by the handshake, valid until it is freed.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, or not complete).
+ */
+sws_status sws_client_handshake_subprotocol(const sws_client_handshake_t *handshake, const char **name,
+                                            size_t *name_len);
+
 #ifdef __cplusplus
 }
 #endif

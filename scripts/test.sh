@@ -22,6 +22,10 @@ if [ -f CMakeLists.txt ] && [ -d Tests/C ] && grep -q add_test -r Tests/C CMakeL
     cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Debug >/dev/null
     cmake --build build
     ctest --test-dir build --output-on-failure
+    echo "== ctest (C tests under address and undefined-behaviour sanitizers)"
+    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSWIFTWS_SANITIZE=ON >/dev/null
+    cmake --build build-asan
+    ctest --test-dir build-asan --output-on-failure -L program
 fi
 
 if [ -d bindings/python/tests ]; then

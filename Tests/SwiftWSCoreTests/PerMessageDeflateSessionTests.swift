@@ -107,6 +107,14 @@ struct PerMessageDeflateSessionTests {
         #expect(Self.session(.client).feed(cutFrame).last?.failureCode == 1007)
     }
 
+    @Test("invalid UTF-8 inflated before a corruption is reported as 1007 however the input is split (fuzz-found)")
+    func utf8BeforeCorruption() {
+        let wire = T.hex("c1 07 f2 48 c9 07 c1 c9 05 9a f2 00 00 11 00 00")
+        #expect(Self.session(.client).feed(wire).last?.failureCode == 1007)
+        #expect(Self.session(.client).feed(wire, cutAt: [8]).last?.failureCode == 1007)
+        #expect(Self.session(.client).feedByteByByte(wire).last?.failureCode == 1007)
+    }
+
     @Test("a message inflating past maxMessageSize fails with 1009, whatever its size on the wire")
     func bombInSession() throws {
         let server = PerMessageDeflate(parameters: .init(), role: .server, configuration: .init(compressionThreshold: 0))

@@ -174,6 +174,22 @@ struct SessionSplitPropertyTests {
         }
     }
 
+    /// Found by the fuzzer: corrupt compressed text whose first inflated bytes are already
+    /// invalid UTF-8 failed with 1007 byte by byte but 1002 (corrupt data) whole.
+    @Test func corruptCompressedTextFailsTheSameWholeOrSplit() {
+        let input: [UInt8] = [0xc1, 0x9e, 0x37, 0xfa, 0x21, 0x3d, 0xc5, 0xb2, 0xec, 0xf4, 0xfe, 0x2d, 0x70, 0xcd, 0x80,
+                              0x85, 0x37, 0xfa, 0x21, 0x10, 0xaa, 0x7e, 0x73, 0xd7, 0x0f, 0xf2, 0x18, 0x30, 0x68, 0x6c, 0x63,
+                              0x0a, 0x81, 0xa3, 0x33, 0xfa, 0x81, 0x3d, 0x37, 0xfb, 0x23, 0x3e, 0x47, 0x96, 0x40, 0x54, 0x59]
+        func session() -> Session {
+            Session(configuration: SessionConfiguration(role: .server),
+                    perMessageDeflate: PerMessageDeflate(parameters: PerMessageDeflateParameters(), role: .server))
+        }
+        let whole = session().feed(input)
+        #expect(whole.map(\.failureCode) == [1007])
+        #expect(session().feedByteByByte(input) == whole)
+        #expect(session().feed(input, cutAt: [10, 20]) == whole)
+    }
+
     @Test func invalidStreamsFailIdenticallyWhateverTheSplit() {
         // Random corruption of valid streams: whichever error is found, it is the same one at the
         // same place, whole or split.

@@ -98,6 +98,17 @@ struct UTF8ValidatorTests {
             }
             let expected = String(validating: bytes, as: UTF8.self) != nil
             #expect(isCompleteAndValid(bytes) == expected, "\(bytes)")
+            // In two pieces, the verdict and the failing position are the same.
+            let cut = Int.random(in: 0...bytes.count, using: &rng)
+            var whole = UTF8Validator()
+            let wholeFailure = bytes.withUnsafeBytes { whole.validate($0) }
+            var pieces = UTF8Validator()
+            var piecesFailure = bytes[..<cut].withUnsafeBytes { pieces.validate($0) }
+            if piecesFailure == nil {
+                piecesFailure = bytes[cut...].withUnsafeBytes { pieces.validate($0) }.map { $0 + cut }
+            }
+            #expect(piecesFailure == wholeFailure, "\(bytes) cut at \(cut)")
+            #expect(pieces.isAtBoundary == whole.isAtBoundary)
         }
     }
 

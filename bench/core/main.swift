@@ -22,9 +22,19 @@ func now() -> Double {
 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
 /// A read buffer holding `count` masked text frames of `size` payload bytes.
-func makeBuffer(messageSize size: Int, count: Int) -> [UInt8] {
-    // Printable ASCII, like JSON chat or market data.
-    let text = (0..<size).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+/// `mixed`: text in which about half the bytes belong to 2-, 3- and 4-byte characters, to show
+/// the validator's multi-byte path (otherwise printable ASCII, like JSON chat or market data).
+func makeBuffer(messageSize size: Int, count: Int, mixed: Bool = false) -> [UInt8] {
+    var text: [UInt8]
+    if mixed {
+        let pattern = Array("price: 12€, naïve café, 𝄞 музыка; ".utf8)
+        text = (0..<size).map { pattern[$0 % pattern.count] }
+        // Cut back to a character boundary so the message stays valid UTF-8.
+        while let last = text.last, last & 0xC0 == 0x80 || last >= 0xC0 { text.removeLast() }
+        while text.count < size { text.append(UInt8(ascii: " ")) }
+    } else {
+        text = (0..<size).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+    }
     var buffer: [UInt8] = []
     buffer.reserveCapacity(count * (size + 14))
     for _ in 0..<count {
@@ -48,9 +58,11 @@ var sink = 0
 
 // Optional arguments pick sizes by label, e.g. `swiftws-bench-core 16B 1MiB` (for profiling).
 let only = Set(CommandLine.arguments.dropFirst())
-for (label, size, perBuffer) in [("16 B", 16, 16384), ("1 KiB", 1024, 256), ("64 KiB", 65536, 4), ("1 MiB", 1 << 20, 1)]
+for (label, size, perBuffer, mixed) in [("16 B", 16, 16384, false), ("1 KiB", 1024, 256, false),
+                                       ("64 KiB", 65536, 4, false), ("1 MiB", 1 << 20, 1, false),
+                                       ("64 KiB*", 65536, 4, true)]
     where only.isEmpty || only.contains(String(label.filter { $0 != " " })) {
-    var buffer = makeBuffer(messageSize: size, count: perBuffer)
+    var buffer = makeBuffer(messageSize: size, count: perBuffer, mixed: mixed)
     let payloadPerBuffer = size * perBuffer
     let rounds = max(1, targetBytesPerRepetition / payloadPerBuffer)
     let session = Session(configuration: SessionConfiguration(role: .server))
@@ -109,4 +121,5 @@ for row in rows {
 @_silgen_name("malloc_usable_size") func mallocUsableSize(_ pointer: UnsafeMutableRawPointer?) -> Int  // <malloc.h>
 let idle = Session(configuration: SessionConfiguration(role: .server))
 print("idle server Session object: \(mallocUsableSize(Unmanaged.passUnretained(idle).toOpaque())) bytes (malloc_usable_size), no buffers allocated")
+print("* non-ASCII text: about half the bytes in 2-4 byte characters (validator's multi-byte path)")
 if sink == -1 { print(sink) }

@@ -6,7 +6,8 @@
 // - the same events (with payloads), the same amount of output and the same state whole and split;
 // - nothing after a terminal event (`.closeReceived` / `.failed`);
 // - a failure leaves the session closed with the failure's code in `closeStatus`.
-// The first byte also picks limits and options, so 1009 paths, streaming and RSV1 are reached.
+// The first byte also picks limits and options, so 1009 paths, streaming, RSV1 and
+// permessage-deflate (inflating inside the session) are reached.
 
 private enum FuzzEvent: Equatable {
     case text([UInt8]), binary([UInt8]), fragment(MessageKind, [UInt8], Bool, Bool)
@@ -42,11 +43,22 @@ private func configuration(role: Role, options: UInt8) -> SessionConfiguration {
     return configuration
 }
 
+/// With options 0x10 and 0x20 set, a permessage-deflate codec (windows 15, context takeover
+/// unless 0x40), so compressed messages are inflated inside the session.
+private func perMessageDeflate(role: Role, options: UInt8) -> PerMessageDeflate? {
+    guard options & 0x30 == 0x30 else { return nil }
+    let noTakeover = options & 0x40 != 0
+    return PerMessageDeflate(parameters: PerMessageDeflateParameters(serverNoContextTakeover: noTakeover,
+                                                                     clientNoContextTakeover: noTakeover),
+                             role: role)
+}
+
 /// Feeds `input` cut at `cuts` and checks the per-run invariants.
 /// `output` is the bytes a server queued (deterministic: unmasked), or for a client only their
 /// count (its masking keys are random).
 private func run(_ input: [UInt8], role: Role, options: UInt8, cuts: [Int]) -> (events: [FuzzEvent], output: [Int], state: SessionState) {
-    let session = Session(configuration: configuration(role: role, options: options))
+    let session = Session(configuration: configuration(role: role, options: options),
+                          perMessageDeflate: perMessageDeflate(role: role, options: options))
     var events: [FuzzEvent] = []
     var start = 0
     for cut in cuts + [input.count] where cut >= start && cut <= input.count {

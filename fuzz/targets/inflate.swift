@@ -1,5 +1,7 @@
 // Fuzz target: permessage-deflate inflate of arbitrary frames under a size limit never traps,
 // never exceeds the limit, and our own compressor's output always inflates back to its input.
+// The bytes after the first two are also fed, as WebSocket frames, to a client `Session` with a
+// deflate codec, whole and split in two: same events both ways, failures only 1002/1007/1009.
 //
 // Input layout: byte 0 = window bits (8 + b % 8) and context takeover (bit 3); byte 1 = limit
 // (1 KiB << b % 12); then frames, each a header byte (bit 7 = FIN, bits 0-6 = length) followed by
@@ -50,5 +52,42 @@ public func fuzzInflate(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         fatalError("round trip failed: \(error)")
     }
     if !inflated.bytes.elementsEqual(input) { fatalError("round trip changed the data") }
+
+    // The session's receive path with compression.
+    let frames = Array(UnsafeBufferPointer(start: data + 2, count: size - 2))
+    let whole = sessionEvents(frames, parameters: parameters, limit: limit, cut: nil)
+    let split = sessionEvents(frames, parameters: parameters, limit: limit, cut: frames.count / 2)
+    if whole != split { fatalError("whole and split input disagree: \(whole) vs \(split)") }
     return 0
+}
+
+/// Events (as text) of a client session with a deflate codec fed `input`, optionally in two reads.
+private func sessionEvents(_ input: [UInt8], parameters: PerMessageDeflateParameters, limit: Int, cut: Int?) -> [String] {
+    var configuration = SessionConfiguration(role: .client)
+    configuration.maxMessageSize = limit
+    if limit == 1024 { configuration.streamingThreshold = 16 }
+    let session = Session(configuration: configuration, perMessageDeflate: PerMessageDeflate(parameters: parameters, role: .client))
+    var events: [String] = []
+    let pieces = cut.map { [Array(input[..<$0]), Array(input[$0...])] } ?? [input]
+    for var piece in pieces {
+        piece.withUnsafeMutableBytes { raw in
+            session.receive(raw) { event in
+                switch event {
+                case .text(let bytes): events.append("text \(Array(bytes))")
+                case .binary(let bytes): events.append("binary \(Array(bytes))")
+                case .fragment(let kind, let bytes, let first, let last): events.append("fragment \(kind) \(Array(bytes)) \(first) \(last)")
+                case .ping(let bytes): events.append("ping \(Array(bytes))")
+                case .pong(let bytes): events.append("pong \(Array(bytes))")
+                case .closeReceived(let code, let reason): events.append("close \(String(describing: code)) \(reason)")
+                case .failed(let error):
+                    switch error.closeCode {
+                    case .protocolError, .invalidPayloadData, .messageTooBig: break
+                    default: fatalError("unexpected close code \(error)")
+                    }
+                    events.append("failed \(error.closeCode)")
+                }
+            }
+        }
+    }
+    return events
 }

@@ -52,10 +52,23 @@ public final class Session {
     private var messageIsCompressed = false
     /// The permessage-deflate codec, when the handshake negotiated it.
     private let perMessageDeflate: PerMessageDeflate?
-    /// Inflated bytes of the compressed message being received (capacity reused).
-    private let inflated = DeflateBuffer()
-    /// Compressed payload of the message or fragment being sent (capacity reused).
-    private let compressed = DeflateBuffer()
+    /// Inflated bytes of the compressed message being received (capacity reused), and the
+    /// compressed payload of the message being sent; created on first use, so sessions without
+    /// compression pay nothing.
+    private var inflatedBuffer: DeflateBuffer?
+    private var compressedBuffer: DeflateBuffer?
+    private var inflated: DeflateBuffer {
+        if let inflatedBuffer { return inflatedBuffer }
+        let buffer = DeflateBuffer()
+        inflatedBuffer = buffer
+        return buffer
+    }
+    private var compressed: DeflateBuffer {
+        if let compressedBuffer { return compressedBuffer }
+        let buffer = DeflateBuffer()
+        compressedBuffer = buffer
+        return buffer
+    }
     /// Whether the message being sent with `sendFragment` is compressed (decided on its first frame).
     private var sendingIsCompressed = false
     private var receivedTextValidator = UTF8Validator()
@@ -299,7 +312,7 @@ public final class Session {
                 messageIsStreaming = true
                 if messageIsCompressed && perMessageDeflate != nil {
                     // Compressed: what was gathered so far is inflated output.
-                    if inflated.count > 0 {
+                    if let inflated = inflatedBuffer, inflated.count > 0 {
                         messageHasStreamed = true
                         onEvent(.fragment(messageKind!, inflated.bytes, isFirst: true, isFinal: false))
                         inflated.removeAll(retainingCapacityUpTo: Session.retainedReassemblyCapacity)
@@ -412,13 +425,20 @@ public final class Session {
     /// like an uncompressed message: whole, or per frame in streaming mode.
     private func consumeCompressedPayload(_ codec: PerMessageDeflate, _ kind: MessageKind, _ piece: UnsafeRawBufferPointer,
                                           frameIsDone: Bool, endsMessage: Bool, _ onEvent: (SessionEvent) -> Void) {
+        let inflated = self.inflated
         let before = inflated.count
         do {
             try codec.decompress(fragment: piece, isFinal: endsMessage,
                                  maximumMessageSize: configuration.maxMessageSize, into: inflated)
         } catch {
+            // Invalid UTF-8 in what was inflated before the failure came first in the stream, so
+            // it wins: the outcome must not depend on how the frames were split into reads.
+            var failure = error
+            if kind == .text && receivedTextValidator.validate(UnsafeRawBufferPointer(rebasing: inflated.bytes[before...])) != nil {
+                failure = .invalidUTF8()
+            }
             inflated.removeAll(retainingCapacityUpTo: 0)
-            return fail(error, onEvent)
+            return fail(failure, onEvent)
         }
         if kind == .text {
             let fresh = UnsafeRawBufferPointer(rebasing: inflated.bytes[before...])
@@ -549,6 +569,7 @@ public final class Session {
             sendingIsCompressed = perMessageDeflate.map { !isFinal || $0.shouldCompress(messageSize: bytes.count) } ?? false
         }
         if sendingIsCompressed, let perMessageDeflate {
+            let compressed = self.compressed
             // RFC 7692 section 7.2.1: each fragment flushed, the final one without 00 00 ff ff;
             // section 6.1: RSV1 on the first frame only.
             do {
@@ -624,6 +645,7 @@ public final class Session {
     /// message reaches the codec's threshold, else as it is.
     private func queueMessage(opcode: Opcode, payload: UnsafeRawBufferPointer) {
         if let perMessageDeflate, perMessageDeflate.shouldCompress(messageSize: payload.count) {
+            let compressed = self.compressed
             do {
                 try perMessageDeflate.compress(message: payload, into: compressed)
                 queueFrame(opcode: opcode, isFinal: true, rsv1: true, payload: compressed.bytes)

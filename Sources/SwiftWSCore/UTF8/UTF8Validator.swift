@@ -38,66 +38,104 @@ public struct UTF8Validator: Hashable, Sendable {
         if failed { return 0 }
         guard let base = bytes.baseAddress else { return nil }
         let count = bytes.count
-        var pending = self.pending
-        var lower = self.lower
-        var upper = self.upper
         var index = 0
+
+        // Finish a sequence left open by the previous piece, one byte at a time.
+        while pending != 0 && index < count {
+            let byte = base.load(fromByteOffset: index, as: UInt8.self)
+            if byte < lower || byte > upper {
+                failed = true
+                return index
+            }
+            pending &-= 1
+            lower = 0x80
+            upper = 0xBF
+            index &+= 1
+        }
+
         let highBits: UInt64 = 0x8080_8080_8080_8080
-        while index < count {
-            if pending == 0 {
-                // ASCII fast path.
-                let highVector = SIMD2<UInt64>(repeating: highBits)
-                while index &+ 64 <= count {
-                    let p = base + index
-                    let any = (p.loadUnaligned(as: SIMD2<UInt64>.self) | p.loadUnaligned(fromByteOffset: 16, as: SIMD2<UInt64>.self)
-                        | p.loadUnaligned(fromByteOffset: 32, as: SIMD2<UInt64>.self)
-                        | p.loadUnaligned(fromByteOffset: 48, as: SIMD2<UInt64>.self)) & highVector
-                    if any[0] | any[1] != 0 { break }
-                    index &+= 64
-                }
-                while index &+ 8 <= count {
-                    if base.loadUnaligned(fromByteOffset: index, as: UInt64.self) & highBits != 0 { break }
-                    index &+= 8
-                }
-                if index >= count { break }
-                let byte = base.load(fromByteOffset: index, as: UInt8.self)
-                switch byte {
-                case 0x00...0x7F:
-                    break
-                case 0xC2...0xDF:                 // U+0080–U+07FF (C0, C1 would be overlong)
-                    pending = 1; lower = 0x80; upper = 0xBF
-                case 0xE0:                        // U+0800–U+0FFF: A0–BF, else overlong
-                    pending = 2; lower = 0xA0; upper = 0xBF
-                case 0xE1...0xEC, 0xEE...0xEF:
-                    pending = 2; lower = 0x80; upper = 0xBF
-                case 0xED:                        // U+D000–U+D7FF: 80–9F, else a surrogate
-                    pending = 2; lower = 0x80; upper = 0x9F
-                case 0xF0:                        // U+10000–U+3FFFF: 90–BF, else overlong
-                    pending = 3; lower = 0x90; upper = 0xBF
-                case 0xF1...0xF3:
-                    pending = 3; lower = 0x80; upper = 0xBF
-                case 0xF4:                        // U+100000–U+10FFFF: 80–8F, else too large
-                    pending = 3; lower = 0x80; upper = 0x8F
-                default:                          // 80–BF stray continuation, C0, C1, F5–FF
-                    self.failed = true
-                    return index
-                }
-                index &+= 1
-            } else {
-                let byte = base.load(fromByteOffset: index, as: UInt8.self)
-                if byte < lower || byte > upper {
-                    self.failed = true
-                    return index
-                }
-                pending &-= 1
-                lower = 0x80
-                upper = 0xBF
-                index &+= 1
+        let highVector = SIMD2<UInt64>(repeating: highBits)
+        /// Skips a run of ASCII: 64 bytes at a time (16-byte vectors), then 8.
+        @inline(__always) func skipASCII(_ index: inout Int) {
+            while index &+ 64 <= count {
+                let p = base + index
+                let any = (p.loadUnaligned(as: SIMD2<UInt64>.self) | p.loadUnaligned(fromByteOffset: 16, as: SIMD2<UInt64>.self)
+                    | p.loadUnaligned(fromByteOffset: 32, as: SIMD2<UInt64>.self)
+                    | p.loadUnaligned(fromByteOffset: 48, as: SIMD2<UInt64>.self)) & highVector
+                if any[0] | any[1] != 0 { break }
+                index &+= 64
+            }
+            while index &+ 8 <= count {
+                if base.loadUnaligned(fromByteOffset: index, as: UInt64.self) & highBits != 0 { break }
+                index &+= 8
             }
         }
-        self.pending = pending
-        self.lower = lower
-        self.upper = upper
+        skipASCII(&index)
+        while index < count {
+            let lead = base.load(fromByteOffset: index, as: UInt8.self)
+            if lead < 0x80 {
+                index &+= 1
+                // Look for a long ASCII run only when the next word is all ASCII, so text that
+                // mixes short ASCII runs with other characters does not pay for 64-byte probes.
+                if index &+ 8 <= count && base.loadUnaligned(fromByteOffset: index, as: UInt64.self) & highBits == 0 {
+                    index &+= 8
+                    skipASCII(&index)
+                }
+                continue
+            }
+            // A multi-byte sequence: its length and the range of its second byte (RFC 3629
+            // section 4; only the second byte has a narrower range than 80-BF: that is where
+            // overlongs, surrogates and values above U+10FFFF are excluded).
+            let length: Int
+            let secondLower: UInt8
+            let secondUpper: UInt8
+            switch lead {
+            case 0xC2...0xDF: length = 2; secondLower = 0x80; secondUpper = 0xBF  // C0, C1: overlong
+            case 0xE0: length = 3; secondLower = 0xA0; secondUpper = 0xBF         // else overlong
+            case 0xE1...0xEC, 0xEE...0xEF: length = 3; secondLower = 0x80; secondUpper = 0xBF
+            case 0xED: length = 3; secondLower = 0x80; secondUpper = 0x9F         // else a surrogate
+            case 0xF0: length = 4; secondLower = 0x90; secondUpper = 0xBF         // else overlong
+            case 0xF1...0xF3: length = 4; secondLower = 0x80; secondUpper = 0xBF
+            case 0xF4: length = 4; secondLower = 0x80; secondUpper = 0x8F         // else > U+10FFFF
+            default:                                      // 80-BF stray continuation, C0, C1, F5-FF
+                failed = true
+                return index
+            }
+            if index &+ length <= count {
+                // The whole sequence is here: check it at once.
+                let second = base.load(fromByteOffset: index &+ 1, as: UInt8.self)
+                if second < secondLower || second > secondUpper {
+                    failed = true
+                    return index &+ 1
+                }
+                if length >= 3 && base.load(fromByteOffset: index &+ 2, as: UInt8.self) & 0xC0 != 0x80 {
+                    failed = true
+                    return index &+ 2
+                }
+                if length == 4 && base.load(fromByteOffset: index &+ 3, as: UInt8.self) & 0xC0 != 0x80 {
+                    failed = true
+                    return index &+ 3
+                }
+                index &+= length
+            } else {
+                // The sequence continues in the next piece: check what is here, keep the rest.
+                pending = UInt8(truncatingIfNeeded: length &- 1)
+                lower = secondLower
+                upper = secondUpper
+                index &+= 1
+                while index < count {
+                    let byte = base.load(fromByteOffset: index, as: UInt8.self)
+                    if byte < lower || byte > upper {
+                        failed = true
+                        return index
+                    }
+                    pending &-= 1
+                    lower = 0x80
+                    upper = 0xBF
+                    index &+= 1
+                }
+            }
+        }
         return nil
     }
 

@@ -1,0 +1,401 @@
+// C API: the sans-I/O session (header section "Sans-I/O session"). Thin: each export checks its
+// C arguments, translates them and delegates to SwiftWSCore.Session; events are translated back
+// to the C callbacks.
+import CSwiftWS
+import SwiftWSCore
+
+/// sizeof() of the first published versions of the session structs. Freeze these numbers (as
+/// literals) before appending a field to either struct.
+private let sessionConfigFirstVersionSize = MemoryLayout<sws_session_config>.stride
+private let sessionCallbacksFirstVersionSize = MemoryLayout<sws_session_callbacks>.stride
+
+/// Largest size limit accepted in config structs (SWS_SESSION_LIMIT_MAX).
+let sessionLimitMax = 1 << 48
+
+/// What a `sws_session_t *` points to.
+final class SessionHandle {
+    let session: Session
+    let callbacks: sws_session_callbacks
+    let userData: UnsafeMutableRawPointer?
+    /// True while a callback runs: feeding or freeing the session from there is refused.
+    var isInCallback = false
+    /// sws_session_feed_eof() was called (a second call is refused).
+    var hasFedEndOfStream = false
+    /// The close reason as C bytes, made on first request once the session is closed (it never
+    /// changes after that) and kept until the handle is freed.
+    var closeReasonStorage: UnsafeMutableBufferPointer<CChar>? = nil
+
+    init(session: Session, callbacks: sws_session_callbacks, userData: UnsafeMutableRawPointer?) {
+        self.session = session
+        self.callbacks = callbacks
+        self.userData = userData
+    }
+
+    deinit {
+        closeReasonStorage?.deallocate()
+    }
+
+    /// Delivers one session event to the matching C callback, if set.
+    func deliver(_ event: SessionEvent, handle: OpaquePointer) {
+        switch event {
+        case .text(let bytes):
+            callbacks.on_text?(handle, userData, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+        case .binary(let bytes):
+            callbacks.on_binary?(handle, userData, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+        case .fragment(let kind, let bytes, let isFirst, let isFinal):
+            callbacks.on_fragment?(handle, userData, kind == .text ? SWS_MESSAGE_TEXT : SWS_MESSAGE_BINARY,
+                                   bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, isFirst, isFinal)
+        case .ping(let bytes):
+            callbacks.on_ping?(handle, userData, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+        case .pong(let bytes):
+            callbacks.on_pong?(handle, userData, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+        case .closeReceived(let code, let reason):
+            guard let onClose = callbacks.on_close else { return }
+            var reason = reason
+            reason.withUTF8 { utf8 in
+                onClose(handle, userData, (code ?? .noStatusReceived).rawValue,
+                        UnsafeRawPointer(utf8.baseAddress)?.assumingMemoryBound(to: CChar.self), utf8.count)
+            }
+        case .failed(let error):
+            guard let onError = callbacks.on_error else { return }
+            var reason = error.reason
+            reason.withUTF8 { utf8 in
+                onError(handle, userData, error.closeCode.rawValue,
+                        UnsafeRawPointer(utf8.baseAddress)?.assumingMemoryBound(to: CChar.self), utf8.count)
+            }
+        }
+    }
+}
+
+/// The session behind a handle, or nil after recording SWS_ERR_INVALID_ARGUMENT.
+@inline(__always)
+private func sessionHandle(_ handle: OpaquePointer?, _ function: StaticString) -> SessionHandle? {
+    guard let box = object(handle, as: SessionHandle.self) else {
+        setLastError("\(function): session is NULL")
+        return nil
+    }
+    return box
+}
+
+/// A C (pointer, length) pair as a buffer; nil when the pointer is NULL with a non-zero length.
+@inline(__always)
+func cBuffer(_ data: UnsafeRawPointer?, _ length: Int) -> UnsafeRawBufferPointer? {
+    if length == 0 { return UnsafeRawBufferPointer(start: nil, count: 0) }
+    guard let data else { return nil }
+    return UnsafeRawBufferPointer(start: data, count: length)
+}
+
+/// Maps a refused send to its status and detail.
+private func fail(_ error: SessionError, _ function: StaticString) -> sws_status {
+    switch error {
+    case .closed:
+        return fail(SWS_ERR_CLOSED, "\(function): a close frame was already sent or the connection ended")
+    case .fragmentedMessageInProgress:
+        return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): a fragmented message is unfinished (or of the other kind)")
+    case .invalidUTF8:
+        return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): text is not valid UTF-8")
+    case .controlPayloadTooLong:
+        return fail(SWS_ERR_TOO_BIG, "\(function): control frame payloads are limited to 125 bytes")
+    case .invalidCloseCode:
+        return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): this close code may not be sent (RFC 6455 section 7.4)")
+    case .closeReasonTooLong:
+        return fail(SWS_ERR_TOO_BIG, "\(function): close reasons are limited to 123 bytes")
+    case .encodedFrameRequiresServerRole:
+        return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): pre-encoded frames need the server role")
+    case .compressionFailed:
+        return fail(SWS_ERR_NO_MEMORY, "\(function): zlib could not allocate its compression state")
+    }
+}
+
+/// Runs a send on the session, mapping a thrown SessionError to its status.
+@inline(__always)
+private func send(_ function: StaticString, _ body: () throws(SessionError) -> Void) -> sws_status {
+    do {
+        try body()
+        return SWS_OK
+    } catch {
+        return fail(error, function)
+    }
+}
+
+@_cdecl("sws_session_config_init")
+public func sws_session_config_init(_ config: UnsafeMutablePointer<sws_session_config>?) -> sws_status {
+    guard let config else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_config_init: config is NULL") }
+    let defaults = SessionConfiguration(role: .server)
+    config.pointee = sws_session_config(
+        size: MemoryLayout<sws_session_config>.stride,
+        max_message_size: defaults.maxMessageSize,
+        max_frame_size: defaults.maxFrameSize,
+        max_fragments_per_message: defaults.maxFragmentsPerMessage,
+        streaming_threshold: defaults.streamingThreshold ?? 0,
+        auto_pong: defaults.autoPong)
+    return SWS_OK
+}
+
+@_cdecl("sws_session_callbacks_init")
+public func sws_session_callbacks_init(_ callbacks: UnsafeMutablePointer<sws_session_callbacks>?) -> sws_status {
+    guard let callbacks else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_callbacks_init: callbacks is NULL") }
+    callbacks.pointee = sws_session_callbacks()
+    callbacks.pointee.size = MemoryLayout<sws_session_callbacks>.stride
+    return SWS_OK
+}
+
+/// Checks one size limit of sws_session_config: 1 ... SWS_SESSION_LIMIT_MAX (0 too if allowed).
+func checkLimit(_ value: Int, _ name: StaticString, allowsZero: Bool = false) -> sws_status {
+    // size_t values above Int.max arrive here as negative Ints.
+    guard value >= (allowsZero ? 0 : 1), value <= sessionLimitMax else {
+        return fail(SWS_ERR_INVALID_ARGUMENT,
+                    "\(name) is \(UInt(bitPattern: value)); it must be \(allowsZero ? 0 : 1)...2^48")
+    }
+    return SWS_OK
+}
+
+@_cdecl("sws_session_new")
+public func sws_session_new(_ role: sws_role, _ config: UnsafePointer<sws_session_config>?,
+                            _ callbacks: UnsafePointer<sws_session_callbacks>?,
+                            _ userData: UnsafeMutableRawPointer?,
+                            _ out: UnsafeMutablePointer<OpaquePointer?>?) -> sws_status {
+    guard let out else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_new: out is NULL") }
+    out.pointee = nil
+    let swiftRole: Role
+    switch role {
+    case SWS_ROLE_CLIENT: swiftRole = .client
+    case SWS_ROLE_SERVER: swiftRole = .server
+    default: return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_new: unknown role \(role.rawValue)")
+    }
+    return makeSession(swiftRole, config, callbacks, userData, out, compression: nil)
+}
+
+/// Creates a session handle from the C config and callbacks (both checked), with the
+/// permessage-deflate codec the handshake negotiated, if any. Shared by sws_session_new and the
+/// handshakes' _new_session functions.
+func makeSession(_ role: Role, _ config: UnsafePointer<sws_session_config>?,
+                 _ callbacks: UnsafePointer<sws_session_callbacks>?, _ userData: UnsafeMutableRawPointer?,
+                 _ out: UnsafeMutablePointer<OpaquePointer?>,
+                 compression: (PerMessageDeflateParameters, PerMessageDeflateConfiguration)?) -> sws_status {
+    var cConfig = sws_session_config()
+    _ = sws_session_config_init(&cConfig)
+    if let config {
+        let status = readSizedStruct(config, into: &cConfig, firstVersionSize: sessionConfigFirstVersionSize,
+                                     name: "sws_session_config")
+        guard status == SWS_OK else { return status }
+    }
+    for (value, name, allowsZero) in [(cConfig.max_message_size, "max_message_size" as StaticString, false),
+                                      (cConfig.max_frame_size, "max_frame_size", false),
+                                      (cConfig.max_fragments_per_message, "max_fragments_per_message", false),
+                                      (cConfig.streaming_threshold, "streaming_threshold", true)] {
+        let status = checkLimit(value, name, allowsZero: allowsZero)
+        guard status == SWS_OK else { return status }
+    }
+    var cCallbacks = sws_session_callbacks()
+    _ = sws_session_callbacks_init(&cCallbacks)
+    if let callbacks {
+        let status = readSizedStruct(callbacks, into: &cCallbacks, firstVersionSize: sessionCallbacksFirstVersionSize,
+                                     name: "sws_session_callbacks")
+        guard status == SWS_OK else { return status }
+    }
+
+    var configuration = SessionConfiguration(role: role)
+    configuration.maxMessageSize = cConfig.max_message_size
+    configuration.maxFrameSize = cConfig.max_frame_size
+    configuration.maxFragmentsPerMessage = cConfig.max_fragments_per_message
+    configuration.streamingThreshold = cConfig.streaming_threshold == 0 ? nil : cConfig.streaming_threshold
+    configuration.autoPong = cConfig.auto_pong
+    let codec = compression.map { PerMessageDeflate(parameters: $0.0, role: role, configuration: $0.1) }
+    let session = Session(configuration: configuration, perMessageDeflate: codec)
+    out.pointee = makeHandle(SessionHandle(session: session, callbacks: cCallbacks, userData: userData))
+    return SWS_OK
+}
+
+@_cdecl("sws_session_free")
+public func sws_session_free(_ handle: OpaquePointer?) -> sws_status {
+    guard let handle else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_free: session is NULL") }
+    // The registry is asked first: `handle` may be freed memory, which must not be read.
+    guard liveHandles.contains(UnsafeRawPointer(handle)) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_free: not a live session (freed twice?)")
+    }
+    if let box = object(handle, as: SessionHandle.self), box.isInCallback {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_free: called from one of the session's callbacks")
+    }
+    guard releaseHandle(handle, as: SessionHandle.self) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_free: not a live session (freed twice?)")
+    }
+    return SWS_OK
+}
+
+@_cdecl("sws_session_feed")
+public func sws_session_feed(_ handle: OpaquePointer?, _ data: UnsafeMutableRawPointer?, _ length: Int) -> sws_status {
+    guard let box = sessionHandle(handle, "sws_session_feed") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard !box.isInCallback else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_feed: called from one of the session's callbacks")
+    }
+    // `.closed` exactly when the session ignores input: close frame received, failure, or EOF.
+    guard box.session.state != .closed else {
+        return fail(SWS_ERR_CLOSED, "sws_session_feed: the session takes no more input (closed, failed or ended)")
+    }
+    if length == 0 { return SWS_OK }
+    guard let data else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_feed: data is NULL") }
+    box.isInCallback = true
+    defer { box.isInCallback = false }
+    let handle = handle!
+    box.session.receive(UnsafeMutableRawBufferPointer(start: data, count: length)) { event in
+        box.deliver(event, handle: handle)
+    }
+    return SWS_OK
+}
+
+@_cdecl("sws_session_feed_eof")
+public func sws_session_feed_eof(_ handle: OpaquePointer?) -> sws_status {
+    guard let box = sessionHandle(handle, "sws_session_feed_eof") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard !box.isInCallback else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_feed_eof: called from one of the session's callbacks")
+    }
+    guard !box.hasFedEndOfStream else {
+        return fail(SWS_ERR_CLOSED, "sws_session_feed_eof: the end of the stream was already fed")
+    }
+    box.hasFedEndOfStream = true
+    box.isInCallback = true
+    defer { box.isInCallback = false }
+    let handle = handle!
+    box.session.receiveEndOfStream { event in box.deliver(event, handle: handle) }
+    return SWS_OK
+}
+
+@_cdecl("sws_session_send_text")
+public func sws_session_send_text(_ handle: OpaquePointer?, _ data: UnsafePointer<CChar>?, _ length: Int) -> sws_status {
+    guard let box = sessionHandle(handle, "sws_session_send_text") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let bytes = cBuffer(data, length) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_send_text: data is NULL")
+    }
+    return send("sws_session_send_text") { () throws(SessionError) in try box.session.send(text: bytes) }
+}
+
+@_cdecl("sws_session_send_binary")
+public func sws_session_send_binary(_ handle: OpaquePointer?, _ data: UnsafeRawPointer?, _ length: Int) -> sws_status {
+    guard let box = sessionHandle(handle, "sws_session_send_binary") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let bytes = cBuffer(data, length) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_send_binary: data is NULL")
+    }
+    return send("sws_session_send_binary") { () throws(SessionError) in try box.session.send(binary: bytes) }
+}
+
+@_cdecl("sws_session_send_fragment")
+public func sws_session_send_fragment(_ handle: OpaquePointer?, _ kind: sws_message_kind, _ data: UnsafeRawPointer?,
+                                      _ length: Int, _ isFinal: Bool) -> sws_status {
+    guard let box = sessionHandle(handle, "sws_session_send_fragment") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let bytes = cBuffer(data, length) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_send_fragment: data is NULL")
+    }
+    let swiftKind: MessageKind
+    switch kind {
+    case SWS_MESSAGE_TEXT: swiftKind = .text
+    case SWS_MESSAGE_BINARY: swiftKind = .binary
+    default: return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_send_fragment: unknown kind \(kind.rawValue)")
+    }
+    return send("sws_session_send_fragment") { () throws(SessionError) in
+        try box.session.sendFragment(swiftKind, bytes, isFinal: isFinal)
+    }
+}
+
+@_cdecl("sws_session_send_ping")
+public func sws_session_send_ping(_ handle: OpaquePointer?, _ data: UnsafeRawPointer?, _ length: Int) -> sws_status {
+    guard let box = sessionHandle(handle, "sws_session_send_ping") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let bytes = cBuffer(data, length) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_send_ping: data is NULL")
+    }
+    return send("sws_session_send_ping") { () throws(SessionError) in try box.session.ping(bytes) }
+}
+
+@_cdecl("sws_session_send_pong")
+public func sws_session_send_pong(_ handle: OpaquePointer?, _ data: UnsafeRawPointer?, _ length: Int) -> sws_status {
+    guard let box = sessionHandle(handle, "sws_session_send_pong") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let bytes = cBuffer(data, length) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_send_pong: data is NULL")
+    }
+    return send("sws_session_send_pong") { () throws(SessionError) in try box.session.pong(bytes) }
+}
+
+@_cdecl("sws_session_close")
+public func sws_session_close(_ handle: OpaquePointer?, _ code: UInt16, _ reason: UnsafePointer<CChar>?,
+                              _ reasonLength: Int) -> sws_status {
+    guard let box = sessionHandle(handle, "sws_session_close") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let bytes = cBuffer(reason, reasonLength) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_close: reason is NULL")
+    }
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_close: reason is not valid UTF-8")
+    }
+    return send("sws_session_close") { () throws(SessionError) in
+        try box.session.close(code: CloseCode(code), reason: text)
+    }
+}
+
+@_cdecl("sws_session_pending_output")
+public func sws_session_pending_output(_ handle: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+                                       _ length: UnsafeMutablePointer<Int>?) -> sws_status {
+    guard let box = sessionHandle(handle, "sws_session_pending_output") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let data, let length else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_pending_output: data or len is NULL")
+    }
+    let output = box.session.pendingOutput
+    data.pointee = output.baseAddress?.assumingMemoryBound(to: UInt8.self)
+    length.pointee = output.count
+    return SWS_OK
+}
+
+@_cdecl("sws_session_consume_output")
+public func sws_session_consume_output(_ handle: OpaquePointer?, _ count: Int) -> sws_status {
+    guard let box = sessionHandle(handle, "sws_session_consume_output") else { return SWS_ERR_INVALID_ARGUMENT }
+    // size_t values above Int.max arrive as negative Ints.
+    guard count >= 0, count <= box.session.pendingOutputCount else {
+        return fail(SWS_ERR_INVALID_ARGUMENT,
+                    "sws_session_consume_output: \(UInt(bitPattern: count)) bytes, but only \(box.session.pendingOutputCount) are pending")
+    }
+    box.session.consumeOutput(count)
+    return SWS_OK
+}
+
+@_cdecl("sws_session_should_close_transport")
+public func sws_session_should_close_transport(_ handle: OpaquePointer?) -> Bool {
+    object(handle, as: SessionHandle.self)?.session.shouldCloseTransport ?? false
+}
+
+@_cdecl("sws_session_closes_transport_first")
+public func sws_session_closes_transport_first(_ handle: OpaquePointer?) -> Bool {
+    object(handle, as: SessionHandle.self)?.session.closesTransportFirst ?? false
+}
+
+@_cdecl("sws_session_get_state")
+public func sws_session_get_state(_ handle: OpaquePointer?) -> sws_session_state {
+    guard let box = object(handle, as: SessionHandle.self) else { return SWS_SESSION_CLOSED }
+    switch box.session.state {
+    case .open: return SWS_SESSION_OPEN
+    case .closing: return SWS_SESSION_CLOSING
+    case .closed: return SWS_SESSION_CLOSED
+    }
+}
+
+@_cdecl("sws_session_close_status")
+public func sws_session_close_status(_ handle: OpaquePointer?, _ code: UnsafeMutablePointer<UInt16>?,
+                                     _ reason: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                     _ reasonLength: UnsafeMutablePointer<Int>?) -> sws_status {
+    guard let box = sessionHandle(handle, "sws_session_close_status") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let code else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_close_status: code is NULL") }
+    guard let status = box.session.closeStatus, box.session.state == .closed else {
+        code.pointee = 0
+        reason?.pointee = nil
+        reasonLength?.pointee = 0
+        return SWS_OK
+    }
+    if box.closeReasonStorage == nil {
+        let utf8 = Array(status.reason.utf8)
+        let storage = UnsafeMutableBufferPointer<CChar>.allocate(capacity: utf8.count + 1)
+        for (index, byte) in utf8.enumerated() { storage[index] = CChar(bitPattern: byte) }
+        storage[utf8.count] = 0
+        box.closeReasonStorage = storage
+    }
+    code.pointee = status.code.rawValue
+    reason?.pointee = UnsafePointer(box.closeReasonStorage!.baseAddress)
+    reasonLength?.pointee = box.closeReasonStorage!.count - 1
+    return SWS_OK
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the build into a temporary prefix, then builds the out-of-tree program consumer/ twice
+# -- with `pkg-config --cflags --libs swiftws` and with CMake's find_package(SwiftWS) -- and runs
+# both without LD_LIBRARY_PATH (the installed library must be found through the rpath).
+#   install_test.sh BUILD_DIR SOURCE_DIR C_COMPILER
+set -euo pipefail
+build="$1"; source="$2"; cc="$3"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+unset LD_LIBRARY_PATH
+
+cmake --install "$build" --prefix "$work/prefix" >/dev/null
+for f in lib/libswiftws.so include/swiftws.h lib/pkgconfig/swiftws.pc \
+         lib/cmake/SwiftWS/SwiftWSConfig.cmake lib/cmake/SwiftWS/SwiftWSConfigVersion.cmake; do
+    [ -f "$work/prefix/$f" ] || { echo "not installed: $f"; exit 1; }
+done
+
+echo "== pkg-config"
+export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+flags=$(pkg-config --cflags --libs swiftws)
+echo "pkg-config --cflags --libs swiftws: $flags"
+# shellcheck disable=SC2086
+"$cc" -std=c11 -Wall -Wextra -Werror -pedantic "$source/Tests/C/consumer/consumer.c" -o "$work/consumer-pc" $flags
+"$work/consumer-pc"
+
+echo "== find_package(SwiftWS)"
+cmake -S "$source/Tests/C/consumer" -B "$work/consumer-build" -DCMAKE_PREFIX_PATH="$work/prefix" \
+      -DCMAKE_C_COMPILER="$cc" >/dev/null
+cmake --build "$work/consumer-build" >/dev/null
+"$work/consumer-build/consumer"
+
+# The library itself must not need the Swift toolchain at run time.
+if ldd "$work/prefix/lib/libswiftws.so" | grep -E 'swift|not found'; then
+    echo "libswiftws.so needs a Swift runtime library or misses a dependency"; exit 1
+fi
+echo "install test passed"

@@ -1,0 +1,819 @@
+/*
+ * loadgen — a closed-loop WebSocket echo load generator (RFC 6455), for bench/echo/run.sh.
+ *
+ * It is deliberately independent of SwiftWS and of every WebSocket library: plain C, raw
+ * non-blocking sockets, one epoll loop, one thread (run.sh pins it to its own core). Its own
+ * handshake and framing are small enough to read in one sitting, so that the numbers it prints
+ * can be trusted for every server alike.
+ *
+ * What one run does:
+ *   1. opens N TCP connections to 127.0.0.1:PORT and upgrades each one (GET /, RFC 6455 4.1),
+ *      checking the 101 status and Sec-WebSocket-Accept (SHA-1 + base64 from OpenSSL libcrypto);
+ *   2. keeps K messages of S bytes in flight on every connection (closed loop: each echo that
+ *      comes back sends the next message on that connection), as masked client frames (5.3);
+ *   3. verifies every echo: opcode, length and content (each payload names its connection and
+ *      sequence number, so a lost, duplicated, reordered or crossed message is caught);
+ *   4. ignores the first W seconds (warm-up), then counts the round trips completed in the next
+ *      T seconds and the latency of each (send of the message -> arrival of its whole echo);
+ *   5. stops sending, waits for the echoes in flight, closes every connection with a close frame
+ *      (1000) and waits for the server's close frames; this phase lasts at most CLOSE_TIMEOUT_S.
+ *
+ * Output, one line on stdout when everything went well (exit status 0):
+ *   messages_per_sec=… p50_us=… p99_us=… connections=… size=… inflight=… mode=… seconds=… …
+ * On any failure (refused connection, bad handshake, wrong echo, server closing or resetting a
+ * connection, no round trip at all) it prints what failed on stderr and exits with status 1.
+ * It always ends by itself: connecting is bounded by CONNECT_TIMEOUT_S, the run by W+T seconds
+ * and the close by CLOSE_TIMEOUT_S.
+ *
+ * Build: cc -O2 -Wall -Wextra -o loadgen loadgen.c -lcrypto
+ * Usage: loadgen -p PORT [-c conns] [-s size] [-k inflight] [-d seconds] [-w warmup] [-t]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------------------------------------
+ * Limits and constants
+ * ------------------------------------------------------------------------------------------- */
+
+enum {
+    CONNECT_TIMEOUT_S = 10,           /* all N connections must be open by then            */
+    CLOSE_TIMEOUT_S = 2,              /* last echoes + closing handshake, at most          */
+    MAX_RESPONSE_HEAD = 8192,         /* a longer HTTP response head is an error            */
+    MAX_CONNECTIONS = 60000,
+    MAX_INFLIGHT = 4096,
+    MAX_MESSAGE_SIZE = 64 << 20,      /* 64 MiB                                            */
+    READ_CHUNK = 64 * 1024,           /* bytes asked of one read(2)                        */
+    MAX_EVENTS = 256,
+    HEADER_TEXT_LEN = 12,             /* "CCCCSSSSSSSS": connection and sequence in hex    */
+};
+
+/* Latency histogram: 1 µs buckets up to 10 s; slower round trips land in the last bucket
+ * (and max_us still reports the true maximum). calloc'd pages are only touched when used. */
+#define HISTOGRAM_BUCKETS 10000000u
+
+/* RFC 6455 1.3: the GUID appended to Sec-WebSocket-Key before hashing. */
+static const char WEBSOCKET_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/* RFC 6455 5.2 opcodes. */
+enum {
+    OP_CONTINUATION = 0x0,
+    OP_TEXT = 0x1,
+    OP_BINARY = 0x2,
+    OP_CLOSE = 0x8,
+    OP_PING = 0x9,
+    OP_PONG = 0xA,
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * State
+ * ------------------------------------------------------------------------------------------- */
+
+/** A growable byte buffer: bytes [off, len) are pending. */
+typedef struct {
+    uint8_t *data;
+    size_t off, len, cap;
+} buffer_t;
+
+typedef enum {
+    CONN_CONNECTING,   /* TCP connect in progress                       */
+    CONN_HANDSHAKE,    /* upgrade request sent, waiting for the 101     */
+    CONN_OPEN,         /* exchanging messages                            */
+    CONN_CLOSING,      /* our close frame sent, waiting for the server's */
+    CONN_DONE,         /* closed                                         */
+} conn_state_t;
+
+typedef struct {
+    int fd;
+    uint32_t index;
+    conn_state_t state;
+    char key[25];              /* Sec-WebSocket-Key sent (base64 of 16 random bytes)   */
+    char expected_accept[29];  /* the Sec-WebSocket-Accept the server must answer      */
+    buffer_t in, out;
+    bool watching_out;         /* EPOLLOUT registered because output is pending       */
+    /* A fragmented echo being reassembled (servers may fragment, RFC 6455 5.4). */
+    bool in_fragmented;
+    uint8_t fragmented_opcode;
+    buffer_t message;
+    /* Closed loop bookkeeping: messages are numbered per connection; echoes come back in
+     * order (one TCP stream), so the send times of those in flight form a FIFO ring. */
+    uint64_t next_send_seq, next_recv_seq;
+    uint64_t *sent_at_ns;      /* ring of `inflight` send times                        */
+} conn_t;
+
+typedef enum { PHASE_CONNECT, PHASE_RUN, PHASE_CLOSE } phase_t;
+
+typedef struct {
+    /* options */
+    int port;
+    uint32_t connections;
+    size_t size;
+    uint32_t inflight;
+    double seconds, warmup;
+    bool text;
+    /* run state */
+    int epfd;
+    conn_t *conns;
+    uint32_t open_count, done_count;
+    phase_t phase;
+    uint64_t measure_start_ns, measure_end_ns;
+    uint8_t *pattern;          /* 'a'..'z' repeated, size + 26 bytes; see payload_body */
+    uint64_t rng_state;        /* xorshift64* state for masking keys                   */
+    /* results */
+    uint64_t measured;         /* round trips completed inside the measurement window  */
+    uint64_t total;            /* round trips completed in all, warm-up included       */
+    uint32_t *histogram;       /* latency in µs -> count, for measured round trips      */
+    uint64_t max_latency_us;
+    uint64_t latency_sum_us;
+} loadgen_t;
+
+/* ---------------------------------------------------------------------------------------------
+ * Small helpers
+ * ------------------------------------------------------------------------------------------- */
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/** Prints a failure on stderr and exits with status 1 (the process owns every socket). */
+__attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *format, ...) {
+    va_list args;
+    va_start(args, format);
+    fputs("loadgen: error: ", stderr);
+    vfprintf(stderr, format, args);
+    fputc('\n', stderr);
+    va_end(args);
+    exit(1);
+}
+
+static void *xmalloc(size_t size) {
+    void *p = malloc(size ? size : 1);
+    if (!p) fail("out of memory (%zu bytes)", size);
+    return p;
+}
+
+/** Makes room for `extra` more bytes at the end of `b`, compacting consumed bytes first. */
+static void buffer_reserve(buffer_t *b, size_t extra) {
+    if (b->off > 0 && b->cap - b->len < extra) {
+        memmove(b->data, b->data + b->off, b->len - b->off);
+        b->len -= b->off;
+        b->off = 0;
+    }
+    if (b->cap - b->len >= extra) return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->len < extra) cap *= 2;
+    uint8_t *data = realloc(b->data, cap);
+    if (!data) fail("out of memory (%zu bytes)", cap);
+    b->data = data;
+    b->cap = cap;
+}
+
+static size_t buffer_pending(const buffer_t *b) { return b->len - b->off; }
+
+static void buffer_consume(buffer_t *b, size_t n) {
+    b->off += n;
+    if (b->off == b->len) b->off = b->len = 0;
+}
+
+/** xorshift64*: masking keys need not be cryptographic here (RFC 6455 10.3 guards against
+ * hostile scripts poisoning proxies; a load generator on loopback has neither), and a
+ * getrandom(2) call per frame would make the client measurably slower than the servers. */
+static uint32_t next_mask_key(loadgen_t *lg) {
+    uint64_t x = lg->rng_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    lg->rng_state = x;
+    return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+/** XORs `len` bytes with the 4-byte masking key (RFC 6455 5.3), eight bytes at a time. */
+static void apply_mask(uint8_t *p, size_t len, const uint8_t key[4]) {
+    uint64_t key64;
+    uint8_t k8[8] = {key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]};
+    memcpy(&key64, k8, 8);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        w ^= key64;
+        memcpy(p + i, &w, 8);
+    }
+    for (; i < len; i++) p[i] ^= key[i & 3];
+}
+
+static void base64_encode(const uint8_t *in, int len, char *out) {
+    EVP_EncodeBlock((unsigned char *)out, in, len);  /* NUL-terminates */
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Payloads: every message says which connection and which sequence number it is.
+ * Bytes 0..11 are "CCCCSSSSSSSS" (connection index and sequence number, lowercase hex, as much
+ * of it as fits), the rest is the alphabet shifted by (connection + sequence) % 26. All ASCII,
+ * so the same bytes are valid UTF-8 for text messages.
+ * ------------------------------------------------------------------------------------------- */
+
+static void payload_header(uint32_t conn, uint64_t seq, char out[HEADER_TEXT_LEN]) {
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 4; i++) out[i] = hex[(conn >> (12 - 4 * i)) & 0xF];
+    for (int i = 0; i < 8; i++) out[4 + i] = hex[(seq >> (28 - 4 * i)) & 0xF];
+}
+
+static size_t payload_header_len(size_t size) {
+    return size < HEADER_TEXT_LEN ? size : HEADER_TEXT_LEN;
+}
+
+/** The body bytes [h, size) of a payload are pattern[shift + h .. shift + size). */
+static const uint8_t *payload_body(const loadgen_t *lg, uint32_t conn, uint64_t seq) {
+    return lg->pattern + (conn + seq) % 26;
+}
+
+static void payload_write(const loadgen_t *lg, uint32_t conn, uint64_t seq, uint8_t *out) {
+    char header[HEADER_TEXT_LEN];
+    size_t h = payload_header_len(lg->size);
+    payload_header(conn, seq, header);
+    memcpy(out, header, h);
+    memcpy(out + h, payload_body(lg, conn, seq) + h, lg->size - h);
+}
+
+static bool payload_matches(const loadgen_t *lg, uint32_t conn, uint64_t seq, const uint8_t *p) {
+    char header[HEADER_TEXT_LEN];
+    size_t h = payload_header_len(lg->size);
+    payload_header(conn, seq, header);
+    return memcmp(p, header, h) == 0 &&
+           memcmp(p + h, payload_body(lg, conn, seq) + h, lg->size - h) == 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Output: frames are appended to the connection's output buffer, then flushed.
+ * ------------------------------------------------------------------------------------------- */
+
+static void watch(loadgen_t *lg, conn_t *c, bool want_out) {
+    if (c->watching_out == want_out) return;
+    struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.u32 = c->index};
+    if (epoll_ctl(lg->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0) fail("epoll_ctl: %s", strerror(errno));
+    c->watching_out = want_out;
+}
+
+/** Writes as much pending output as the kernel takes; asks for EPOLLOUT for the rest. */
+static void flush_output(loadgen_t *lg, conn_t *c) {
+    while (buffer_pending(&c->out) > 0) {
+        ssize_t n = send(c->fd, c->out.data + c->out.off, buffer_pending(&c->out), MSG_NOSIGNAL);
+        if (n > 0) {
+            buffer_consume(&c->out, (size_t)n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            watch(lg, c, true);
+            return;
+        } else {
+            fail("connection %u: send: %s", c->index, n < 0 ? strerror(errno) : "wrote 0 bytes");
+        }
+    }
+    watch(lg, c, false);
+}
+
+/** Appends one masked client frame (RFC 6455 5.2, 5.3) with FIN set. When `payload` is NULL the
+ * payload is the connection's message number `seq`, written straight into the output buffer. */
+static void queue_frame(loadgen_t *lg, conn_t *c, uint8_t opcode, const uint8_t *payload,
+                        size_t len, uint64_t seq) {
+    buffer_reserve(&c->out, 14 + len);
+    uint8_t *p = c->out.data + c->out.len;
+    size_t n = 0;
+    p[n++] = 0x80 | opcode;
+    if (len < 126) {
+        p[n++] = 0x80 | (uint8_t)len;
+    } else if (len <= 0xFFFF) {
+        p[n++] = 0x80 | 126;
+        p[n++] = (uint8_t)(len >> 8);
+        p[n++] = (uint8_t)len;
+    } else {
+        p[n++] = 0x80 | 127;
+        for (int shift = 56; shift >= 0; shift -= 8) p[n++] = (uint8_t)((uint64_t)len >> shift);
+    }
+    uint32_t key32 = next_mask_key(lg);
+    uint8_t key[4];
+    memcpy(key, &key32, 4);
+    memcpy(p + n, key, 4);
+    n += 4;
+    if (payload) {
+        memcpy(p + n, payload, len);
+    } else {
+        payload_write(lg, c->index, seq, p + n);
+    }
+    apply_mask(p + n, len, key);
+    c->out.len += n + len;
+}
+
+/** Sends the connection's next numbered message and remembers when it left. */
+static void send_next_message(loadgen_t *lg, conn_t *c, uint64_t now) {
+    uint64_t seq = c->next_send_seq++;
+    c->sent_at_ns[seq % lg->inflight] = now;
+    queue_frame(lg, c, lg->text ? OP_TEXT : OP_BINARY, NULL, lg->size, seq);
+}
+
+/** Starts the closing handshake (RFC 6455 5.5.1): close frame with status 1000. */
+static void start_close(loadgen_t *lg, conn_t *c) {
+    static const uint8_t normal_closure[2] = {0x03, 0xE8};
+    queue_frame(lg, c, OP_CLOSE, normal_closure, sizeof normal_closure, 0);
+    c->state = CONN_CLOSING;
+    flush_output(lg, c);
+}
+
+static void finish(loadgen_t *lg, conn_t *c) {
+    if (c->state == CONN_DONE) return;
+    epoll_ctl(lg->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->state = CONN_DONE;
+    lg->done_count++;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Handshake (RFC 6455 4.1 client requirements, 4.2.2 server response)
+ * ------------------------------------------------------------------------------------------- */
+
+static void start_handshake(loadgen_t *lg, conn_t *c) {
+    uint8_t nonce[16];
+    if (getrandom(nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) fail("getrandom failed");
+    base64_encode(nonce, sizeof nonce, c->key);
+
+    /* Sec-WebSocket-Accept = base64(SHA-1(key + GUID)) (RFC 6455 4.2.2 item 5.4). */
+    char concatenated[64];
+    int n = snprintf(concatenated, sizeof concatenated, "%s%s", c->key, WEBSOCKET_GUID);
+    uint8_t digest[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)concatenated, (size_t)n, digest);
+    base64_encode(digest, SHA_DIGEST_LENGTH, c->expected_accept);
+
+    char request[512];
+    int len = snprintf(request, sizeof request,
+                       "GET / HTTP/1.1\r\n"
+                       "Host: 127.0.0.1:%d\r\n"
+                       "Upgrade: websocket\r\n"
+                       "Connection: Upgrade\r\n"
+                       "Sec-WebSocket-Key: %s\r\n"
+                       "Sec-WebSocket-Version: 13\r\n"
+                       "\r\n",
+                       lg->port, c->key);
+    buffer_reserve(&c->out, (size_t)len);
+    memcpy(c->out.data + c->out.len, request, (size_t)len);
+    c->out.len += (size_t)len;
+    c->state = CONN_HANDSHAKE;
+    flush_output(lg, c);
+}
+
+/** Case-insensitive search for `token` in the comma-separated header value [v, v+len). */
+static bool header_has_token(const char *v, size_t len, const char *token) {
+    size_t tlen = strlen(token);
+    for (size_t i = 0; i + tlen <= len; i++) {
+        if (strncasecmp(v + i, token, tlen) == 0) return true;
+    }
+    return false;
+}
+
+/** Checks the response head [head, head+len) ending with CRLF CRLF; fails the run if bad. */
+static void check_handshake_response(conn_t *c, const char *head, size_t len) {
+    int status = 0;
+    if (len < 12 || strncmp(head, "HTTP/1.1 ", 9) != 0 || sscanf(head + 9, "%3d", &status) != 1)
+        fail("connection %u: not an HTTP/1.1 response: %.40s", c->index, head);
+    if (status != 101)
+        fail("connection %u: upgrade refused with HTTP status %d", c->index, status);
+
+    bool upgrade_ok = false, connection_ok = false, accept_ok = false;
+    const char *line = memchr(head, '\n', len);
+    while (line && (size_t)(line + 1 - head) < len) {
+        line++;
+        const char *end = memchr(line, '\n', len - (size_t)(line - head));
+        if (!end) break;
+        size_t line_len = (size_t)(end - line);
+        if (line_len > 0 && line[line_len - 1] == '\r') line_len--;
+        const char *colon = memchr(line, ':', line_len);
+        if (colon) {
+            size_t name_len = (size_t)(colon - line);
+            const char *value = colon + 1;
+            size_t value_len = line_len - name_len - 1;
+            while (value_len > 0 && (*value == ' ' || *value == '\t')) value++, value_len--;
+            while (value_len > 0 && (value[value_len - 1] == ' ' || value[value_len - 1] == '\t'))
+                value_len--;
+#define NAME_IS(s) (name_len == strlen(s) && strncasecmp(line, s, name_len) == 0)
+            if (NAME_IS("upgrade")) {
+                upgrade_ok = value_len == 9 && strncasecmp(value, "websocket", 9) == 0;
+            } else if (NAME_IS("connection")) {
+                connection_ok = header_has_token(value, value_len, "upgrade");
+            } else if (NAME_IS("sec-websocket-accept")) {
+                accept_ok = value_len == strlen(c->expected_accept) &&
+                            memcmp(value, c->expected_accept, value_len) == 0;
+                if (!accept_ok)
+                    fail("connection %u: Sec-WebSocket-Accept is '%.*s', expected '%s'", c->index,
+                         (int)value_len, value, c->expected_accept);
+            } else if (NAME_IS("sec-websocket-extensions")) {
+                /* RFC 6455 4.1: the client fails the connection on an extension it did not ask
+                 * for; we offer none, so frames must be plain. */
+                fail("connection %u: server announced extensions '%.*s' that were not offered",
+                     c->index, (int)value_len, value);
+            }
+#undef NAME_IS
+        }
+        line = end;
+    }
+    if (!upgrade_ok) fail("connection %u: 101 response lacks 'Upgrade: websocket'", c->index);
+    if (!connection_ok) fail("connection %u: 101 response lacks 'Connection: Upgrade'", c->index);
+    if (!accept_ok) fail("connection %u: 101 response lacks Sec-WebSocket-Accept", c->index);
+}
+
+/** Consumes the response head once it is whole; returns true when the connection is open. */
+static bool handle_handshake_input(loadgen_t *lg, conn_t *c) {
+    const uint8_t *start = c->in.data + c->in.off;
+    size_t pending = buffer_pending(&c->in);
+    const uint8_t *end = memmem(start, pending, "\r\n\r\n", 4);
+    if (!end) {
+        if (pending > MAX_RESPONSE_HEAD)
+            fail("connection %u: response head longer than %d bytes", c->index, MAX_RESPONSE_HEAD);
+        return false;
+    }
+    size_t head_len = (size_t)(end - start) + 4;
+    check_handshake_response(c, (const char *)start, head_len);
+    buffer_consume(&c->in, head_len);  /* anything after the head is already frames */
+    c->state = CONN_OPEN;
+    lg->open_count++;
+    return true;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Frames from the server (RFC 6455 5.2)
+ * ------------------------------------------------------------------------------------------- */
+
+/** One whole echoed message: check it, count it, send the next one. */
+static void handle_echo(loadgen_t *lg, conn_t *c, uint8_t opcode, const uint8_t *p, size_t len,
+                        uint64_t now) {
+    if (c->state == CONN_CLOSING) return;  /* echoes still in flight when we stopped */
+    uint8_t expected_opcode = lg->text ? OP_TEXT : OP_BINARY;
+    uint64_t seq = c->next_recv_seq;
+    if (seq >= c->next_send_seq)
+        fail("connection %u: received a message while none was in flight", c->index);
+    if (opcode != expected_opcode)
+        fail("connection %u: echo %llu has opcode %u, sent %u", c->index, (unsigned long long)seq,
+             opcode, expected_opcode);
+    if (len != lg->size)
+        fail("connection %u: echo %llu is %zu bytes, sent %zu", c->index, (unsigned long long)seq,
+             len, lg->size);
+    if (!payload_matches(lg, c->index, seq, p))
+        fail("connection %u: echo %llu differs from the message sent (first bytes '%.*s')",
+             c->index, (unsigned long long)seq, (int)(len < 16 ? len : 16), (const char *)p);
+    c->next_recv_seq++;
+    lg->total++;
+
+    if (now >= lg->measure_start_ns && now < lg->measure_end_ns) {
+        uint64_t latency_us = (now - c->sent_at_ns[seq % lg->inflight]) / 1000u;
+        lg->histogram[latency_us < HISTOGRAM_BUCKETS ? latency_us : HISTOGRAM_BUCKETS - 1]++;
+        if (latency_us > lg->max_latency_us) lg->max_latency_us = latency_us;
+        lg->latency_sum_us += latency_us;
+        lg->measured++;
+    }
+    if (lg->phase == PHASE_RUN) {
+        send_next_message(lg, c, now);
+    } else if (c->next_recv_seq == c->next_send_seq) {
+        start_close(lg, c);  /* the last echo is back: now the close cannot cut one off */
+    }
+}
+
+/** Parses every whole frame in the input buffer. Returns false once the connection is done. */
+static bool handle_frames(loadgen_t *lg, conn_t *c, uint64_t now) {
+    for (;;) {
+        const uint8_t *p = c->in.data + c->in.off;
+        size_t pending = buffer_pending(&c->in);
+        if (pending < 2) return true;
+        bool fin = p[0] & 0x80;
+        uint8_t rsv = p[0] & 0x70, opcode = p[0] & 0x0F;
+        bool masked = p[1] & 0x80;
+        uint64_t len = p[1] & 0x7F;
+        size_t head = 2;
+        if (rsv) fail("connection %u: frame with RSV bits 0x%x (no extension was negotiated)",
+                      c->index, rsv >> 4);
+        /* RFC 6455 5.1: "A server MUST NOT mask any frames that it sends to the client." */
+        if (masked) fail("connection %u: the server sent a masked frame", c->index);
+        if (len == 126) {
+            if (pending < 4) return true;
+            len = (uint64_t)p[2] << 8 | p[3];
+            head = 4;
+        } else if (len == 127) {
+            if (pending < 10) return true;
+            len = 0;
+            for (int i = 0; i < 8; i++) len = len << 8 | p[2 + i];
+            head = 10;
+        }
+        bool control = opcode & 0x8;
+        /* RFC 6455 5.5: control frames are at most 125 bytes and never fragmented. */
+        if (control && (len > 125 || !fin))
+            fail("connection %u: invalid control frame (opcode %u, %llu bytes, fin %d)", c->index,
+                 opcode, (unsigned long long)len, fin);
+        if (!control && len > lg->size)
+            fail("connection %u: frame of %llu bytes, larger than the %zu-byte messages sent",
+                 c->index, (unsigned long long)len, lg->size);
+        if (pending < head + len) {
+            buffer_reserve(&c->in, head + (size_t)len - pending);
+            return true;
+        }
+        const uint8_t *payload = p + head;
+        size_t payload_len = (size_t)len;
+
+        switch (opcode) {
+        case OP_TEXT:
+        case OP_BINARY:
+            if (c->in_fragmented)
+                fail("connection %u: new message inside a fragmented one (RFC 6455 5.4)", c->index);
+            if (fin) {
+                handle_echo(lg, c, opcode, payload, payload_len, now);  /* common case: no copy */
+            } else {
+                c->in_fragmented = true;
+                c->fragmented_opcode = opcode;
+                c->message.len = c->message.off = 0;
+                buffer_reserve(&c->message, payload_len);
+                memcpy(c->message.data, payload, payload_len);
+                c->message.len = payload_len;
+            }
+            break;
+        case OP_CONTINUATION:
+            if (!c->in_fragmented)
+                fail("connection %u: continuation frame outside a message", c->index);
+            if (c->message.len + payload_len > lg->size)
+                fail("connection %u: fragmented echo longer than %zu bytes", c->index, lg->size);
+            buffer_reserve(&c->message, payload_len);
+            memcpy(c->message.data + c->message.len, payload, payload_len);
+            c->message.len += payload_len;
+            if (fin) {
+                c->in_fragmented = false;
+                handle_echo(lg, c, c->fragmented_opcode, c->message.data, c->message.len, now);
+            }
+            break;
+        case OP_PING:
+            /* RFC 6455 5.5.2: answer with a pong carrying the same application data. */
+            if (c->state == CONN_OPEN) queue_frame(lg, c, OP_PONG, payload, payload_len, 0);
+            break;
+        case OP_PONG:
+            break;
+        case OP_CLOSE:
+            if (c->state != CONN_CLOSING) {
+                unsigned code = payload_len >= 2 ? (unsigned)payload[0] << 8 | payload[1] : 1005;
+                fail("connection %u: the server closed the connection (code %u) during the run",
+                     c->index, code);
+            }
+            finish(lg, c);  /* our close was answered: the closing handshake is complete */
+            return false;
+        default:
+            fail("connection %u: frame with reserved opcode 0x%x", c->index, opcode);
+        }
+        buffer_consume(&c->in, head + payload_len);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Event handling
+ * ------------------------------------------------------------------------------------------- */
+
+static void handle_readable(loadgen_t *lg, conn_t *c) {
+    for (;;) {
+        buffer_reserve(&c->in, READ_CHUNK);
+        ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n <= 0) {
+            if (c->state == CONN_CLOSING) {  /* server closed TCP after (or instead of) its close */
+                finish(lg, c);
+                return;
+            }
+            fail("connection %u: %s", c->index, n == 0 ? "the server closed the TCP connection"
+                                                         : strerror(errno));
+        }
+        c->in.len += (size_t)n;
+        uint64_t now = now_ns();
+        if (c->state == CONN_HANDSHAKE && !handle_handshake_input(lg, c)) continue;
+        if (!handle_frames(lg, c, now)) return;
+        flush_output(lg, c);
+        if ((size_t)n < READ_CHUNK) return;  /* the socket is most likely drained */
+    }
+}
+
+static void handle_event(loadgen_t *lg, conn_t *c, uint32_t events) {
+    if (c->state == CONN_DONE) return;
+    if (c->state == CONN_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err) fail("connection %u: connect to 127.0.0.1:%d: %s", c->index, lg->port, strerror(err));
+        if (!(events & EPOLLOUT)) return;
+        start_handshake(lg, c);
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) handle_readable(lg, c);
+    if (c->state != CONN_DONE && (events & EPOLLOUT)) flush_output(lg, c);
+}
+
+static void open_connection(loadgen_t *lg, conn_t *c) {
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) fail("socket: %s (raise ulimit -n?)", strerror(errno));
+    /* Small messages must leave at once; the servers measured do the same on their side. */
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lg->port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) != 0 && errno != EINPROGRESS)
+        fail("connection %u: connect to 127.0.0.1:%d: %s", c->index, lg->port, strerror(errno));
+    c->state = CONN_CONNECTING;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = c->index};
+    c->watching_out = true;
+    if (epoll_ctl(lg->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) fail("epoll_ctl: %s", strerror(errno));
+}
+
+/** Runs the event loop until `deadline` or until `done(lg)` holds. */
+static void run_until(loadgen_t *lg, uint64_t deadline, bool (*done)(const loadgen_t *)) {
+    struct epoll_event events[MAX_EVENTS];
+    for (;;) {
+        if (done && done(lg)) return;
+        uint64_t now = now_ns();
+        if (now >= deadline) return;
+        /* Wake at least every 10 ms so phase boundaries are met on time. */
+        uint64_t wait_ms = (deadline - now) / 1000000u + 1;
+        int n = epoll_wait(lg->epfd, events, MAX_EVENTS, wait_ms > 10 ? 10 : (int)wait_ms);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail("epoll_wait: %s", strerror(errno));
+        for (int i = 0; i < n; i++) handle_event(lg, &lg->conns[events[i].data.u32], events[i].events);
+    }
+}
+
+static bool all_open(const loadgen_t *lg) { return lg->open_count == lg->connections; }
+static bool all_done(const loadgen_t *lg) { return lg->done_count == lg->connections; }
+
+/* ---------------------------------------------------------------------------------------------
+ * Results
+ * ------------------------------------------------------------------------------------------- */
+
+/** The smallest latency (µs) at or below which `fraction` of the measured round trips lie. */
+static uint64_t percentile_us(const loadgen_t *lg, double fraction) {
+    uint64_t rank = (uint64_t)(fraction * (double)lg->measured + 0.999999);
+    if (rank == 0) rank = 1;
+    uint64_t seen = 0;
+    for (uint32_t us = 0; us < HISTOGRAM_BUCKETS; us++) {
+        seen += lg->histogram[us];
+        if (seen >= rank) return us == HISTOGRAM_BUCKETS - 1 ? lg->max_latency_us : us;
+    }
+    return lg->max_latency_us;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Command line
+ * ------------------------------------------------------------------------------------------- */
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: loadgen -p PORT [-c conns] [-s size] [-k inflight] [-d seconds] [-w warmup] [-t]\n"
+            "  -p PORT     server port on 127.0.0.1 (required)\n"
+            "  -c conns    connections (default 100)\n"
+            "  -s size     message size in bytes (default 32)\n"
+            "  -k inflight messages in flight per connection (default 1)\n"
+            "  -d seconds  measured duration (default 5)\n"
+            "  -w seconds  warm-up before measuring (default 1)\n"
+            "  -t          text messages (default binary)\n");
+    exit(2);
+}
+
+static long parse_long(const char *s, long min, long max, char option) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max) {
+        fprintf(stderr, "loadgen: -%c must be an integer in [%ld, %ld]\n", option, min, max);
+        usage();
+    }
+    return v;
+}
+
+static double parse_seconds(const char *s, double min, char option) {
+    char *end;
+    double v = strtod(s, &end);
+    if (*end || !(v >= min) || v > 3600) {
+        fprintf(stderr, "loadgen: -%c must be a number of seconds in [%g, 3600]\n", option, min);
+        usage();
+    }
+    return v;
+}
+
+int main(int argc, char **argv) {
+    loadgen_t lg = {.connections = 100, .size = 32, .inflight = 1, .seconds = 5, .warmup = 1};
+    int opt;
+    while ((opt = getopt(argc, argv, "p:c:s:k:d:w:th")) != -1) {
+        switch (opt) {
+        case 'p': lg.port = (int)parse_long(optarg, 1, 65535, 'p'); break;
+        case 'c': lg.connections = (uint32_t)parse_long(optarg, 1, MAX_CONNECTIONS, 'c'); break;
+        case 's': lg.size = (size_t)parse_long(optarg, 0, MAX_MESSAGE_SIZE, 's'); break;
+        case 'k': lg.inflight = (uint32_t)parse_long(optarg, 1, MAX_INFLIGHT, 'k'); break;
+        case 'd': lg.seconds = parse_seconds(optarg, 0.1, 'd'); break;
+        case 'w': lg.warmup = parse_seconds(optarg, 0, 'w'); break;
+        case 't': lg.text = true; break;
+        default: usage();
+        }
+    }
+    if (optind != argc || lg.port == 0) usage();
+    signal(SIGPIPE, SIG_IGN);
+
+    lg.epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (lg.epfd < 0) fail("epoll_create1: %s", strerror(errno));
+    if (getrandom(&lg.rng_state, sizeof lg.rng_state, 0) != (ssize_t)sizeof lg.rng_state)
+        fail("getrandom failed");
+    lg.rng_state |= 1;  /* xorshift must not start at 0 */
+    lg.pattern = xmalloc(lg.size + 26);
+    for (size_t i = 0; i < lg.size + 26; i++) lg.pattern[i] = (uint8_t)('a' + i % 26);
+    lg.histogram = calloc(HISTOGRAM_BUCKETS, sizeof *lg.histogram);
+    lg.conns = calloc(lg.connections, sizeof *lg.conns);
+    if (!lg.histogram || !lg.conns) fail("out of memory");
+
+    /* Phase 1: connect and upgrade every connection. */
+    lg.phase = PHASE_CONNECT;
+    lg.measure_start_ns = lg.measure_end_ns = UINT64_MAX;
+    for (uint32_t i = 0; i < lg.connections; i++) {
+        conn_t *c = &lg.conns[i];
+        c->index = i;
+        c->sent_at_ns = xmalloc(lg.inflight * sizeof *c->sent_at_ns);
+        open_connection(&lg, c);
+    }
+    run_until(&lg, now_ns() + CONNECT_TIMEOUT_S * 1000000000ull, all_open);
+    if (!all_open(&lg))
+        fail("only %u of %u connections upgraded within %d s", lg.open_count, lg.connections,
+             CONNECT_TIMEOUT_S);
+
+    /* Phase 2: warm-up, then the measured window. Every connection starts its closed loop. */
+    uint64_t start = now_ns();
+    struct rusage usage_at_start;
+    getrusage(RUSAGE_SELF, &usage_at_start);
+    lg.phase = PHASE_RUN;
+    lg.measure_start_ns = start + (uint64_t)(lg.warmup * 1e9);
+    lg.measure_end_ns = lg.measure_start_ns + (uint64_t)(lg.seconds * 1e9);
+    for (uint32_t i = 0; i < lg.connections; i++) {
+        conn_t *c = &lg.conns[i];
+        for (uint32_t k = 0; k < lg.inflight; k++) send_next_message(&lg, c, now_ns());
+        flush_output(&lg, c);
+    }
+    run_until(&lg, lg.measure_end_ns, NULL);
+    double window_s = (double)(lg.measure_end_ns - lg.measure_start_ns) / 1e9;
+    /* loadgen's own CPU use while loading: near 100 % would mean it, not the server, is the
+     * bottleneck (run.sh flags that). */
+    struct rusage usage_at_end;
+    getrusage(RUSAGE_SELF, &usage_at_end);
+    double cpu_s = (double)(usage_at_end.ru_utime.tv_sec - usage_at_start.ru_utime.tv_sec) +
+                   (double)(usage_at_end.ru_stime.tv_sec - usage_at_start.ru_stime.tv_sec) +
+                   (double)(usage_at_end.ru_utime.tv_usec - usage_at_start.ru_utime.tv_usec) / 1e6 +
+                   (double)(usage_at_end.ru_stime.tv_usec - usage_at_start.ru_stime.tv_usec) / 1e6;
+    double loadgen_cpu_pct = 100.0 * cpu_s / ((double)(now_ns() - start) / 1e9);
+
+    /* Phase 3: close politely (bounded), so the server starts the next run clean: send no new
+     * message, let the echoes in flight come back (still verified), then send the close frame. */
+    lg.phase = PHASE_CLOSE;
+    for (uint32_t i = 0; i < lg.connections; i++) {
+        conn_t *c = &lg.conns[i];
+        if (c->next_recv_seq == c->next_send_seq) start_close(&lg, c);
+    }
+    run_until(&lg, now_ns() + CLOSE_TIMEOUT_S * 1000000000ull, all_done);
+    /* A server that lost a message stalls its connection (closed loop): name it, since the
+     * numbers of such a run are not a measurement of an echo server. */
+    for (uint32_t i = 0; i < lg.connections; i++) {
+        const conn_t *c = &lg.conns[i];
+        if (c->next_recv_seq != c->next_send_seq)
+            fail("connection %u: %llu echo(es) never came back (message %llu onwards)", c->index,
+                 (unsigned long long)(c->next_send_seq - c->next_recv_seq),
+                 (unsigned long long)c->next_recv_seq);
+    }
+    /* Echoes all back but no close frame nor EOF within the time: reported, not a failure. */
+    uint32_t unanswered = lg.connections - lg.done_count;
+    for (uint32_t i = 0; i < lg.connections; i++) finish(&lg, &lg.conns[i]);
+
+    if (lg.measured == 0) fail("no round trip completed in the %.2f s window", window_s);
+    printf("messages_per_sec=%.0f p50_us=%llu p99_us=%llu connections=%u size=%zu inflight=%u "
+           "mode=%s seconds=%.2f messages=%llu mean_us=%.0f p999_us=%llu max_us=%llu "
+           "unanswered_closes=%u total_messages=%llu loadgen_cpu_pct=%.0f\n",
+           (double)lg.measured / window_s, (unsigned long long)percentile_us(&lg, 0.50),
+           (unsigned long long)percentile_us(&lg, 0.99), lg.connections, lg.size, lg.inflight,
+           lg.text ? "text" : "binary", window_s, (unsigned long long)lg.measured,
+           (double)lg.latency_sum_us / (double)lg.measured,
+           (unsigned long long)percentile_us(&lg, 0.999), (unsigned long long)lg.max_latency_us,
+           unanswered, (unsigned long long)lg.total, loadgen_cpu_pct);
+    return 0;
+}
