@@ -113,11 +113,25 @@ class NativeLoop:
         self._after_run()
 
     def _after_run(self) -> None:
-        # Timers are in the epoll set (a timerfd), so the fd alone would do; next_timeout also
-        # catches deferred work, which only shows as "0".
+        # Deferred work shows only as a next timeout of 0. Timers are in the epoll set (a
+        # timerfd), but the native loop arms that timerfd at the START of an iteration: a timer
+        # scheduled during run_once (the keepalive timer of a connection that just opened, for
+        # one) would not wake the fd. So the next deadline is also armed here, as an asyncio
+        # timer, reused while it is not later than the native one.
         timeout = n.lib.sws_loop_next_timeout_ms(self.handle)
         if timeout == 0:
             self._schedule_now()
+        elif timeout > 0:
+            deadline = self.aloop.time() + timeout / 1000.0
+            timer = self._timer
+            if timer is None or timer.cancelled() or timer.when() > deadline + 0.001 or timer.when() < self.aloop.time():
+                if timer is not None:
+                    timer.cancel()
+                self._timer = self.aloop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.run_once()
 
     def _schedule_now(self) -> None:
         if not self._run_scheduled:
