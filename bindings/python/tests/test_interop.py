@@ -98,9 +98,12 @@ async def test_ping_pong_both_ways_and_keepalive():
 @run_async()
 async def test_keepalive_closes_with_1011_when_no_pong_arrives():
     # A websockets server that never answers pings: its transport is paused after the handshake.
+    done = asyncio.Event()
+
     async def deaf(websocket):
         websocket.transport.pause_reading()
-        await asyncio.sleep(10)
+        await done.wait()
+        websocket.transport.abort()  # it cannot read our close frame: do not wait for it
 
     async with ws_serve(deaf, "127.0.0.1", 0) as server:
         ws = await connect(f"ws://127.0.0.1:{_port(server)}/", ping_interval=0.1, ping_timeout=0.2,
@@ -111,6 +114,7 @@ async def test_keepalive_closes_with_1011_when_no_pong_arrives():
             await ws.recv()
         assert (closed.value.code, closed.value.reason) == (1011, "keepalive ping timeout")
         assert elapsed() < 5, "the pong timeout (0.2 s) applies, not websockets' own 20 s keepalive"
+        done.set()
 
 
 @run_async()
@@ -228,7 +232,7 @@ async def test_too_big_messages_close_with_1009_both_ways():
 
     async def big(websocket):
         await websocket.send("y" * 2000)
-        await asyncio.sleep(5)
+        await websocket.wait_closed()
 
     async with ws_serve(big, "127.0.0.1", 0) as server:
         ws = await connect(f"ws://127.0.0.1:{_port(server)}/", max_size=1000)
