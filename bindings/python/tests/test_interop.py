@@ -361,3 +361,42 @@ async def test_500_concurrent_swiftws_clients_on_a_swiftws_server():
         assert [await ws.recv() for ws in connections] == [str(index) for index in range(500)]
         await asyncio.gather(*[ws.close() for ws in connections])
     assert opened == [500]
+
+
+# ---- the callback API ----------------------------------------------------------------------------
+
+@run_async()
+async def test_listener_api_echo_and_callback_exception_closes_1011(caplog):
+    from swiftws.asyncio.server import Listener, serve_listener
+    events = []
+
+    class Echo(Listener):
+        def on_open(self, connection):
+            events.append(("open", connection.request.path))
+
+        def on_message(self, connection, message):
+            if message == "boom":
+                raise ValueError("listener bug")
+            connection.send_nowait(message)
+
+        def on_close(self, connection, code, reason):
+            events.append(("close", code))
+
+    async with serve_listener(Echo, "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{server.port}/path"
+        async with ws_connect(url) as ws:
+            for message in ("text", b"\x00binary", "", b"x" * 100000):
+                await ws.send(message)
+                assert await ws.recv() == message
+        with caplog.at_level(logging.ERROR, logger="swiftws"):
+            async with ws_connect(url) as ws:
+                await ws.send("boom")
+                with pytest.raises(websockets.ConnectionClosedError) as closed:
+                    await ws.recv()
+                assert closed.value.rcvd.code == 1011
+        assert "listener bug" in caplog.text
+        async with ws_connect(url) as ws:  # still serving
+            await ws.send("again")
+            assert await ws.recv() == "again"
+    assert events[:2] == [("open", "/path"), ("close", 1000)]
+    assert ("close", 1011) in events

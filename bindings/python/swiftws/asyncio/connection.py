@@ -24,6 +24,9 @@ from ..exceptions import ConnectionClosed, SwiftWSError, connection_closed
 
 __all__ = ["Connection", "State", "Data"]
 
+_send_text = getattr(n.lib, "sws_conn_send_text", None)  # None with a library lacking networking
+_send_binary = getattr(n.lib, "sws_conn_send_binary", None)
+
 Data = Union[str, bytes]
 
 
@@ -61,6 +64,7 @@ class Connection:
         self._drain: Optional[asyncio.Future] = None
         self._pings: Dict[bytes, Tuple[asyncio.Future, float]] = {}
         self._result = c_int()
+        self._result_ref = byref(self._result)  # reused by every send: no allocation per message
         self._state = State.OPEN
         self.close_code: Optional[int] = None
         self.close_reason: Optional[str] = None
@@ -196,19 +200,33 @@ class Connection:
         conn = self._conn
         if conn is None:
             raise self._closed_exception()
-        result = self._result
-        if isinstance(message, str):
+        if type(message) is bytes:
+            status = _send_binary(conn, message, len(message), self._result_ref)
+        elif isinstance(message, str):
             data = message.encode("utf-8")
-            status = n.lib.sws_conn_send_text(conn, data, len(data), byref(result))
+            status = _send_text(conn, data, len(data), self._result_ref)
         elif isinstance(message, (bytes, bytearray, memoryview)):
-            data = bytes(message) if not isinstance(message, bytes) else message
-            status = n.lib.sws_conn_send_binary(conn, data, len(data), byref(result))
+            data = bytes(message)
+            status = _send_binary(conn, data, len(data), self._result_ref)
         else:
             raise TypeError(f"data must be str, bytes or an iterable of them, not {type(message).__name__}")
         if status != n.SWS_OK:
             self._raise_send_error(status)
-        self._native.kick()
-        return result.value
+        value = self._result.value
+        if value != n.SWS_SEND_SENT:
+            # A direct write leaves nothing deferred; anything else may (a backlog, a close).
+            self._native.kick()
+        return value
+
+    def send_nowait(self, message: Data) -> bool:
+        """Sends one whole message at once, without waiting for the peer to read (for callbacks
+        and broadcasts). Returns True if it went to the kernel, False if it is buffered behind
+        bytes the peer has not read. Raises ``ConnectionClosed`` if the connection is closing
+        or closed, ``TypeError`` for anything but ``str`` or bytes-like."""
+        try:
+            return self._send_now(message) == n.SWS_SEND_SENT
+        except _ClosingSend:
+            raise connection_closed(self.close_code or 1000, self.close_reason or "") from None
 
     def _raise_send_error(self, status: int) -> None:
         if status == n.SWS_ERR_CLOSED:
