@@ -16,7 +16,6 @@
 #include <netinet/tcp.h>
 #include <netdb.h>
 #include <arpa/inet.h>
-#include <malloc.h> /* mallinfo2: heap measurements (bytes per idle connection) in tests */
 
 /* accept4(2) is declared only under _GNU_SOURCE, which the Glibc module is not built with;
  * this wrapper gives Swift a stable name for it (atomic SOCK_NONBLOCK | SOCK_CLOEXEC on accept). */

@@ -16,6 +16,7 @@ public struct ConnectionClosed: Error, Sendable, Hashable, CustomStringConvertib
     public let status: CloseStatus
     /// Whether it closed normally (1000 or 1001), as Python `websockets`' `ConnectionClosedOK`.
     public var isNormal: Bool { status.code == .normalClosure || status.code == .goingAway }
+    /// "connection closed: CODE REASON".
     public var description: String { "connection closed: \(status.code.rawValue) \(status.reason)" }
 }
 

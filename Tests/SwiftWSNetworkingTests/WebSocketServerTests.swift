@@ -237,6 +237,7 @@ struct WebSocketServerTests {
         var options = ServerOptions()
         options.connection.maxBufferedAmount = 1 << 20
         options.listen.stream.sendBufferSize = 16 * 1024
+        options.connection.perMessageDeflate = .disabled  // bytes on the wire = bytes sent
         let server = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0, options: options)
         var results: [SendResult] = []
         var maxBuffered = 0
@@ -277,6 +278,7 @@ struct WebSocketServerTests {
         options.connection.maxBufferedAmount = 256 * 1024
         options.connection.backpressurePolicy = .close
         options.listen.stream.sendBufferSize = 16 * 1024
+        options.connection.perMessageDeflate = .disabled  // bytes on the wire = bytes sent
         let server = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0, options: options)
         var serverStatus: CloseStatus?
         var sends = 0

@@ -1,5 +1,4 @@
 import Glibc
-import CSwiftWSSystem
 import Testing
 import SwiftWSCore
 @testable import SwiftWSNetworking
@@ -72,10 +71,4 @@ func rawExchange(_ loop: EventLoop, _ address: SocketAddress, _ request: String,
 func upgradeRequest(path: String = "/", extra: String = "") -> String {
     "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extra)\r\n"
-}
-
-/// Bytes currently allocated from the C heap (glibc `mallinfo2`: in-use arena plus mmapped).
-func heapBytesInUse() -> Int {
-    let info = mallinfo2()
-    return Int(info.uordblks) + Int(info.hblkhd)
 }

@@ -129,6 +129,7 @@ public struct SocketAddress: @unchecked Sendable, Hashable, CustomStringConverti
     /// The `AF_…` constant of the address.
     var addressFamily: Int32 { Int32(storage.ss_family) }
 
+    /// Same family, address, port (or path), byte for byte.
     public static func == (lhs: SocketAddress, rhs: SocketAddress) -> Bool {
         guard lhs.length == rhs.length else { return false }
         return withUnsafeBytes(of: lhs.storage) { left in
@@ -138,6 +139,7 @@ public struct SocketAddress: @unchecked Sendable, Hashable, CustomStringConverti
         }
     }
 
+    /// Hashes the bytes `==` compares.
     public func hash(into hasher: inout Hasher) {
         withUnsafeBytes(of: storage) { raw in
             hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: raw[0..<Int(length)]))

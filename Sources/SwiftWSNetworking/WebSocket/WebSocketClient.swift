@@ -42,6 +42,7 @@ public enum ClientError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The server closed the connection before answering.
     case closedDuringHandshake
 
+    /// A sentence for logs and people.
     public var description: String {
         switch self {
         case .invalidURL(let url): return "invalid WebSocket URL: \(url)"
