@@ -132,7 +132,10 @@ SESSION_ON_CLOSE = CFUNCTYPE(None, c_void_p, c_void_p, c_uint16, c_void_p, c_siz
 
 LOOP_WORK = CFUNCTYPE(None, c_void_p, c_void_p)
 CONN_ON_OPEN = CFUNCTYPE(None, c_void_p, c_void_p)
-CONN_ON_MESSAGE = CFUNCTYPE(None, c_void_p, c_void_p, _enum, c_void_p, c_size_t)
+#: POINTER(c_char) rather than c_void_p for message data: slicing it (``data[:length]``) copies
+#: the bytes about five times faster than ctypes.string_at on the per-message path.
+CHAR_POINTER = POINTER(ctypes.c_char)
+CONN_ON_MESSAGE = CFUNCTYPE(None, c_void_p, c_void_p, _enum, CHAR_POINTER, c_size_t)
 CONN_ON_FRAGMENT = CFUNCTYPE(None, c_void_p, c_void_p, _enum, c_void_p, c_size_t, c_bool, c_bool)
 CONN_ON_DATA = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p, c_size_t)
 CONN_ON_DRAIN = CFUNCTYPE(None, c_void_p, c_void_p)

@@ -15,8 +15,8 @@ import os
 import time
 import uuid
 from ctypes import byref, c_char as ctypes_char, c_char_p, c_int
-from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Dict, Iterable, Optional, Tuple,
-                    Union)
+from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Dict, Iterable, Optional,
+                    Tuple, Union)
 
 from .. import _native as n
 from .._driver import NativeLoop, logger
@@ -65,6 +65,8 @@ class Connection:
         self._pings: Dict[bytes, Tuple[asyncio.Future, float]] = {}
         self._result = c_int()
         self._result_ref = byref(self._result)  # reused by every send: no allocation per message
+        #: Called by the native loop with each message (subclasses may replace it).
+        self._message_sink: Callable[[Data], None] = self._on_message
         self._state = State.OPEN
         self.close_code: Optional[int] = None
         self.close_reason: Optional[str] = None
@@ -220,9 +222,30 @@ class Connection:
 
     def send_nowait(self, message: Data) -> bool:
         """Sends one whole message at once, without waiting for the peer to read (for callbacks
-        and broadcasts). Returns True if it went to the kernel, False if it is buffered behind
-        bytes the peer has not read. Raises ``ConnectionClosed`` if the connection is closing
-        or closed, ``TypeError`` for anything but ``str`` or bytes-like."""
+        and broadcasts). Returns True if it was sent (or corked for this loop iteration's
+        flush), False if it is buffered behind bytes the peer has not read. Raises
+        ``ConnectionClosed`` if the connection is closing or closed, ``TypeError`` for anything
+        but ``str`` or bytes-like."""
+        conn = self._conn
+        # Fast path (the per-message path of callback servers): bytes or str, sent at once.
+        if conn is not None:
+            kind = type(message)
+            if kind is bytes:
+                status = _send_binary(conn, message, len(message), self._result_ref)
+            elif kind is str:
+                data = message.encode("utf-8")  # type: ignore[union-attr]
+                status = _send_text(conn, data, len(data), self._result_ref)
+            else:
+                status = None
+            if status == n.SWS_OK and self._result.value == n.SWS_SEND_SENT:
+                return True
+            if status == n.SWS_OK:
+                self._native.kick()
+                return False
+            if status is not None and status != n.SWS_ERR_CLOSED:
+                raise SwiftWSError(status, n.last_error())
+            if status is not None:
+                raise connection_closed(self.close_code or 1000, self.close_reason or "")
         try:
             return self._send_now(message) == n.SWS_SEND_SENT
         except _ClosingSend:
