@@ -110,7 +110,7 @@ class NativeLoop:
             return
         self._running = True
         try:
-            n.lib.sws_loop_run_once(self.handle, 0)
+            n.fast.sws_loop_run_once(self.handle, 0)
         finally:
             self._running = False
         self._after_run()
@@ -121,7 +121,7 @@ class NativeLoop:
         # scheduled during run_once (the keepalive timer of a connection that just opened, for
         # one) would not wake the fd. So the next deadline is also armed here, as an asyncio
         # timer, reused while it is not later than the native one.
-        timeout = n.lib.sws_loop_next_timeout_ms(self.handle)
+        timeout = n.fast.sws_loop_next_timeout_ms(self.handle)
         if timeout == 0:
             self._schedule_now()
         elif timeout > 0:
@@ -144,7 +144,7 @@ class NativeLoop:
     def kick(self) -> None:
         """Called after a Python-side call into the loop: runs an iteration soon if work waits."""
         if not self._run_scheduled and self.handle is not None and not self._running:
-            if n.lib.sws_loop_next_timeout_ms(self.handle) == 0:
+            if n.fast.sws_loop_next_timeout_ms(self.handle) == 0:
                 self._schedule_now()
 
     # -- callbacks ---------------------------------------------------------------------------

@@ -422,6 +422,20 @@ def _declare() -> None:
 
 _declare()
 
+#: The same library loaded through ``ctypes.PyDLL``: its functions keep the GIL during the call.
+#: Used for the short, never-blocking calls of the per-message path (run_once with timeout 0,
+#: sends): a CDLL call releases the GIL and every callback it triggers must take it back, one
+#: acquire/release pair per message; with the GIL kept, callbacks find it already held.
+#: Never use it for a call that may block (sws_loop_run, run_once with a timeout).
+fast = ctypes.PyDLL(LIBRARY_PATH)
+_FAST = ("sws_loop_run_once", "sws_loop_next_timeout_ms", "sws_conn_send_text", "sws_conn_send_binary",
+         "sws_conn_send_fragment", "sws_conn_buffered_amount")
+for _name, _restype, _argtypes in _PROTOTYPES:
+    if _name in _FAST and _name not in MISSING:
+        _function = getattr(fast, _name)
+        _function.restype = _restype
+        _function.argtypes = _argtypes
+
 
 def has_networking() -> bool:
     """Whether the loaded library exports the loop/server/client half of the C API."""

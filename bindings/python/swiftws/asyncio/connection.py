@@ -24,8 +24,8 @@ from ..exceptions import ConnectionClosed, SwiftWSError, connection_closed
 
 __all__ = ["Connection", "State", "Data"]
 
-_send_text = getattr(n.lib, "sws_conn_send_text", None)  # None with a library lacking networking
-_send_binary = getattr(n.lib, "sws_conn_send_binary", None)
+_send_text = getattr(n.fast, "sws_conn_send_text", None)  # None with a library lacking networking
+_send_binary = getattr(n.fast, "sws_conn_send_binary", None)
 
 Data = Union[str, bytes]
 
@@ -283,7 +283,7 @@ class Connection:
             await asyncio.shield(self._closed)
             raise self._closed_exception() from None
         if result == n.SWS_SEND_BUFFERED and self._conn is not None \
-                and n.lib.sws_conn_buffered_amount(self._conn) > self.write_limit:
+                and n.fast.sws_conn_buffered_amount(self._conn) > self.write_limit:
             await self._wait_drain()
 
     async def _wait_drain(self) -> None:
@@ -310,7 +310,7 @@ class Connection:
             if previous is not None:
                 result = self._send_fragment(kind, previous, False)
                 if result == n.SWS_SEND_BUFFERED and self._conn is not None \
-                        and n.lib.sws_conn_buffered_amount(self._conn) > self.write_limit:
+                        and n.fast.sws_conn_buffered_amount(self._conn) > self.write_limit:
                     await self._wait_drain()
             previous = data
         if kind == 0:
@@ -321,7 +321,7 @@ class Connection:
         conn = self._conn
         if conn is None:
             raise self._closed_exception()
-        status = n.lib.sws_conn_send_fragment(conn, kind, data, len(data), is_final, byref(self._result))
+        status = n.fast.sws_conn_send_fragment(conn, kind, data, len(data), is_final, byref(self._result))
         if status != n.SWS_OK:
             self._raise_send_error(status)
         self._native.kick()

@@ -495,7 +495,7 @@ def broadcast(connections: Iterable[Connection], message: Data, raise_exceptions
     for connection in connections:
         if connection.state is not State.OPEN or connection._conn is None:
             continue
-        if n.lib.sws_conn_buffered_amount(connection._conn) > connection.write_limit:
+        if n.fast.sws_conn_buffered_amount(connection._conn) > connection.write_limit:
             logger.warning("skipped broadcast: connection %s is too slow", connection.id)
             continue
         try:
