@@ -400,3 +400,50 @@ async def test_listener_api_echo_and_callback_exception_closes_1011(caplog):
             assert await ws.recv() == "again"
     assert events[:2] == [("open", "/path"), ("close", 1000)]
     assert ("close", 1011) in events
+
+
+@run_async()
+async def test_swiftws_server_close_with_code_reaches_websockets_client():
+    async def handler(websocket):
+        await websocket.send("last words")
+        await websocket.close(4000, "bye")
+        assert websocket.close_code == 4000
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        async with ws_connect(f"ws://127.0.0.1:{server.port}/") as ws:
+            assert await ws.recv() == "last words"
+            with pytest.raises(websockets.ConnectionClosedError) as closed:
+                await ws.recv()
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4000, "bye")
+
+
+@run_async()
+async def test_swiftws_server_keepalive_closes_a_deaf_client_with_1011():
+    result = asyncio.get_running_loop().create_future()
+
+    async def handler(websocket):
+        try:
+            await websocket.recv()
+        except swiftws.ConnectionClosed as closed:
+            result.set_result((closed.code, closed.reason))
+
+    async with serve(handler, "127.0.0.1", 0, ping_interval=0.1, ping_timeout=0.2, close_timeout=0.3) as server:
+        ws = await ws_connect(f"ws://127.0.0.1:{server.port}/", ping_interval=None)
+        ws.transport.pause_reading()  # never reads the pings, so never answers them
+        assert await asyncio.wait_for(result, 5) == (1011, "keepalive ping timeout")
+        ws.transport.abort()
+
+
+@run_async()
+async def test_close_timeout_drops_a_peer_that_never_answers_the_close():
+    async def deaf(websocket):
+        websocket.transport.pause_reading()
+        await asyncio.sleep(3)
+        websocket.transport.abort()
+
+    async with ws_serve(deaf, "127.0.0.1", 0) as server:
+        ws = await connect(f"ws://127.0.0.1:{_port(server)}/", close_timeout=0.2)
+        start = asyncio.get_running_loop().time()
+        await ws.close(1000, "bye")
+        assert asyncio.get_running_loop().time() - start < 2
+        assert ws.close_code == 1006  # no close frame came back: the TCP connection was dropped
