@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 import pytest
 import websockets
@@ -447,3 +448,52 @@ async def test_close_timeout_drops_a_peer_that_never_answers_the_close():
         await ws.close(1000, "bye")
         assert asyncio.get_running_loop().time() - start < 2
         assert ws.close_code == 1006  # no close frame came back: the TCP connection was dropped
+
+
+@run_async()
+async def test_origins_and_max_connections_are_enforced():
+    async def wait(websocket):
+        await websocket.wait_closed()
+
+    async with serve(wait, "127.0.0.1", 0, origins=["http://good.example"]) as server:
+        url = f"ws://127.0.0.1:{server.port}/"
+        with pytest.raises(websockets.InvalidStatus) as rejected:
+            await ws_connect(url, origin="http://evil.example")
+        assert rejected.value.response.status_code == 403
+        with pytest.raises(websockets.InvalidStatus) as rejected:
+            await ws_connect(url)  # no Origin while None is not among the origins
+        assert rejected.value.response.status_code == 403
+        async with ws_connect(url, origin="http://good.example"):
+            pass
+
+    async with serve(wait, "127.0.0.1", 0, max_connections=2) as server:
+        url = f"ws://127.0.0.1:{server.port}/"
+        first, second = await ws_connect(url), await ws_connect(url)
+        with pytest.raises(websockets.InvalidStatus) as rejected:
+            await ws_connect(url)
+        assert rejected.value.response.status_code == 503
+        await first.close()
+        await second.close()
+
+
+def test_native_loop_is_freed_when_its_last_user_closes():
+    import gc
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        async with serve(echo, "127.0.0.1", 0) as server:
+            async with connect(f"ws://127.0.0.1:{server.port}/") as ws:
+                await ws.send("x")
+                assert await ws.recv() == "x"
+            native = getattr(loop, "_swiftws_native_loop")
+            assert native.users == 1  # the server
+        await asyncio.sleep(0.05)
+        assert getattr(loop, "_swiftws_native_loop", None) is None
+        assert native.handle is None  # sws_loop_free ran
+        return native.fd
+
+    fds_before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        asyncio.run(scenario())
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= fds_before + 2  # no epoll/eventfd/timerfd leak
