@@ -27,6 +27,8 @@ final class ConnectionBox {
     /// The kind of the fragmented message being sent, so that a whole message sent meanwhile is
     /// refused with SWS_ERR_INVALID_ARGUMENT rather than dropped silently.
     var sendingFragmentKind: MessageKind? = nil
+    /// The UTF-8 state of the text message being sent in fragments.
+    var sentTextValidator = UTF8Validator()
     private var infoStrings: (path: OwnedBytes, query: OwnedBytes?, subprotocol: OwnedBytes?)? = nil
 
     init(connection: WebSocketConnection, context: HandlerContext, userData: UnsafeMutableRawPointer?) {
@@ -213,15 +215,19 @@ public func sws_conn_send_fragment(_ handle: OpaquePointer?, _ kind: sws_message
         if let current = box.sendingFragmentKind, current != swiftKind {
             return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_send_fragment: a fragmented message of the other kind is unfinished")
         }
-        let outcome = box.connection.sendFragment(swiftKind, bytes, isFinal: isFinal)
-        if outcome == .dropped && box.connection.isOpen && swiftKind == .text {
-            // Not the buffer limit if the text itself was refused: say so.
-            var validator = UTF8Validator()
-            if validator.validate(bytes) != nil {
+        // Text is checked here, as the session would, so that invalid text is this call's
+        // SWS_ERR_INVALID_ARGUMENT and a drop can only mean the buffered-amount limit.
+        var validator = box.sendingFragmentKind == nil ? UTF8Validator() : box.sentTextValidator
+        if swiftKind == .text {
+            guard validator.validate(bytes) == nil, !isFinal || validator.isAtBoundary else {
                 return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_send_fragment: text is not valid UTF-8")
             }
         }
-        if outcome != .dropped { box.sendingFragmentKind = isFinal ? nil : swiftKind }
+        let outcome = box.connection.sendFragment(swiftKind, bytes, isFinal: isFinal)
+        if outcome != .dropped {
+            box.sendingFragmentKind = isFinal ? nil : swiftKind
+            box.sentTextValidator = validator
+        }
         return report(outcome, result)
     }
 }

@@ -205,11 +205,15 @@ static void test_echo_and_close(void) {
     CHECK_EQ_INT(client.last_len, sizeof blob);
 
     /* Fragments go out as one message. */
-    CHECK_EQ_INT(sws_conn_send_fragment(client.conn, SWS_MESSAGE_TEXT, "ab", 2, false, NULL), SWS_OK);
+    CHECK_EQ_INT(sws_conn_send_fragment(client.conn, SWS_MESSAGE_TEXT, "ab\xC3", 3, false, NULL), SWS_OK);
     CHECK_EQ_INT(sws_conn_send_text(client.conn, "x", 1, NULL), SWS_ERR_INVALID_ARGUMENT); /* unfinished */
+    CHECK_EQ_INT(sws_conn_send_fragment(client.conn, SWS_MESSAGE_BINARY, "x", 1, true, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_send_fragment(client.conn, SWS_MESSAGE_TEXT, "\x28", 1, true, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_send_fragment(client.conn, SWS_MESSAGE_TEXT, "\xA9", 1, false, NULL), SWS_OK); /* completes \xC3\xA9 */
+    CHECK_EQ_INT(sws_conn_send_fragment(client.conn, SWS_MESSAGE_TEXT, "cd\xE2\x82", 4, true, NULL), SWS_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(sws_conn_send_fragment(client.conn, SWS_MESSAGE_TEXT, "cd", 2, true, NULL), SWS_OK);
     RUN_UNTIL(loop, client.messages == 3);
-    CHECK_EQ_STR(client.last_text, "abcd");
+    CHECK_EQ_STR(client.last_text, "ab\xC3\xA9" "cd");
 
     /* Misuse while open. */
     CHECK_EQ_INT(sws_conn_send_text(client.conn, "\xC3\x28", 2, &result), SWS_ERR_INVALID_ARGUMENT);
@@ -590,6 +594,109 @@ static void test_plain_http(void) {
     sws_loop_free(loop);
 }
 
+/* ---- A peer breaking the protocol over TCP: the exact close code, both ways ---- */
+
+/* Connects a raw TCP socket to `port`, upgrades it (request from the sans-I/O client handshake,
+ * compression off), and returns the socket; any bytes after the 101 stay unread. */
+static int raw_upgraded_socket(sws_loop_t *loop, uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address;
+    memset(&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK_EQ_INT(connect(fd, (struct sockaddr *)&address, sizeof address), 0);
+    sws_compression_config off;
+    sws_compression_config_init(&off);
+    off.enabled = false;
+    sws_client_handshake_config hc;
+    sws_client_handshake_config_init(&hc);
+    hc.host = "127.0.0.1";
+    hc.compression = &off;
+    sws_client_handshake_t *handshake = NULL;
+    CHECK_EQ_INT(sws_client_handshake_new(&hc, &handshake), SWS_OK);
+    const uint8_t *request;
+    size_t request_len;
+    sws_client_handshake_request(handshake, &request, &request_len);
+    CHECK_EQ_INT(send(fd, request, request_len, 0), (long long)request_len);
+    bool complete = false;
+    double deadline = now_seconds() + 5.0;
+    while (!complete && now_seconds() < deadline) {
+        sws_loop_run_once(loop, 5);
+        uint8_t byte; /* one byte at a time: nothing after the head is consumed */
+        if (recv(fd, &byte, 1, MSG_DONTWAIT) == 1) {
+            size_t consumed;
+            CHECK_EQ_INT(sws_client_handshake_feed(handshake, &byte, 1, &consumed, &complete), SWS_OK);
+        }
+    }
+    CHECK(complete);
+    sws_client_handshake_free(handshake);
+    return fd;
+}
+
+/* Reads until the server closes; returns the close code of the first close frame it sent (the
+ * server does not mask, so the frame is plain: 0x88, length, code). */
+static int read_close_code(sws_loop_t *loop, int fd) {
+    uint8_t buffer[512];
+    size_t total = 0;
+    double deadline = now_seconds() + 5.0;
+    while (now_seconds() < deadline && total < sizeof buffer) {
+        sws_loop_run_once(loop, 5);
+        ssize_t n = recv(fd, buffer + total, sizeof buffer - total, MSG_DONTWAIT);
+        if (n == 0) break;
+        if (n > 0) total += (size_t)n;
+    }
+    return total >= 4 && buffer[0] == 0x88 ? (buffer[2] << 8) | buffer[3] : -1;
+}
+
+static void test_protocol_errors_over_tcp(void) {
+    memset(&server_peer, 0, sizeof server_peer);
+    sws_loop_t *loop = NULL;
+    sws_loop_new(&loop);
+    sws_server_config config;
+    sws_server_config_init(&config);
+    config.max_message_size = 1000;
+    sws_server_t *server = start_echo_server(loop, &config, NULL);
+    uint16_t port = sws_server_port(server);
+
+    /* An unmasked frame from a client: 1002 (RFC 6455 section 5.1). */
+    int fd = raw_upgraded_socket(loop, port);
+    uint8_t unmasked[] = {0x81, 0x02, 'h', 'i'};
+    send(fd, unmasked, sizeof unmasked, 0);
+    CHECK_EQ_INT(read_close_code(loop, fd), 1002);
+    close(fd);
+    RUN_UNTIL(loop, server_peer.closed == 1);
+    CHECK_EQ_INT(server_peer.close_code, 1002);
+
+    /* Invalid UTF-8 in a text message (mask key 0): 1007. */
+    fd = raw_upgraded_socket(loop, port);
+    uint8_t bad_text[] = {0x81, 0x82, 0, 0, 0, 0, 0xC3, 0x28};
+    send(fd, bad_text, sizeof bad_text, 0);
+    CHECK_EQ_INT(read_close_code(loop, fd), 1007);
+    close(fd);
+    RUN_UNTIL(loop, server_peer.closed == 2);
+    CHECK_EQ_INT(server_peer.close_code, 1007);
+
+    /* A message over max_message_size (announced 2000 bytes): 1009. */
+    fd = raw_upgraded_socket(loop, port);
+    uint8_t too_big[] = {0x82, 0xFE, 0x07, 0xD0, 0, 0, 0, 0};
+    send(fd, too_big, sizeof too_big, 0);
+    CHECK_EQ_INT(read_close_code(loop, fd), 1009);
+    close(fd);
+    RUN_UNTIL(loop, server_peer.closed == 3);
+    CHECK_EQ_INT(server_peer.close_code, 1009);
+
+    /* The transport ends without a close frame: 1006 reported, nothing sent. */
+    fd = raw_upgraded_socket(loop, port);
+    RUN_UNTIL(loop, server_peer.opened == 4);
+    close(fd);
+    RUN_UNTIL(loop, server_peer.closed == 4);
+    CHECK_EQ_INT(server_peer.close_code, SWS_CLOSE_ABNORMAL);
+
+    sws_server_free(server);
+    sws_loop_free(loop);
+}
+
 /* ---- Server config reaches the server: origins, connection limit, idle timeout, streaming ---- */
 
 static int fragments_seen;
@@ -836,6 +943,7 @@ int main(void) {
     test_backpressure();
     test_plain_http();
     test_server_config();
+    test_protocol_errors_over_tcp();
     test_connect_failures();
     test_broadcast_and_topics();
     return check_summary("net_test");
