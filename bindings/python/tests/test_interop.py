@@ -497,3 +497,28 @@ def test_native_loop_is_freed_when_its_last_user_closes():
         asyncio.run(scenario())
     gc.collect()
     assert len(os.listdir("/proc/self/fd")) <= fds_before + 2  # no epoll/eventfd/timerfd leak
+
+
+@run_async()
+async def test_server_broadcast_builds_one_frame_for_every_client():
+    async def wait(websocket):
+        await websocket.wait_closed()
+
+    async with serve(wait, "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{server.port}/"
+        clients = [await ws_connect(url, compression=None) for _ in range(3)]
+        while len(server.connections) < 3:
+            await asyncio.sleep(0.01)
+        assert server.broadcast("to all") == 3
+        assert [await ws.recv() for ws in clients] == ["to all"] * 3
+        excluded = next(iter(server.connections))
+        assert server.broadcast(b"\x01", excluding=excluded) == 2
+        received = []
+        for ws in clients:
+            try:
+                received.append(await asyncio.wait_for(ws.recv(), 0.3))
+            except asyncio.TimeoutError:
+                received.append(None)
+        assert sorted(received, key=lambda m: m is None) == [b"\x01", b"\x01", None]
+        for ws in clients:
+            await ws.close()
