@@ -107,12 +107,15 @@ struct AsyncAPITests {
         clientOptions.stream.receiveBufferSize = 64 * 1024
         let options = clientOptions
         let client = try await withTimeout { try await AsyncWebSocket.connect("ws://127.0.0.1:\(port)/", options: options, maxQueue: 8) }
-        // Not reading for a while: the queue stops at its limit (plus one read's worth).
-        try await Task.sleep(for: .milliseconds(300))
+        // Not reading until the server's sends report backpressure (bounded: 10 s): the
+        // client's queue stopped at its limit (plus one read's worth) and TCP did the rest.
+        for _ in 0..<200 where !sawBackpressure.withLock({ $0 }) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(sawBackpressure.withLock { $0 })
         let waiting = client.queue.waitingCount
         #expect(waiting >= 8)
         #expect(waiting <= 8 + (256 * 1024) / messageSize + 1)
-        #expect(sawBackpressure.withLock { $0 })
         // Then everything arrives, in order.
         let received = try await withTimeout(seconds: 20) {
             var indices: [Int] = []
