@@ -25,6 +25,8 @@ let package = Package(
         .library(name: "swiftws", type: .dynamic, targets: ["SwiftWSCAPI"]),
         // The echo server that conformance suites, interop tests and benchmarks drive.
         .executable(name: "swiftws-echo", targets: ["swiftws-echo"]),
+        // The demo: a chat server with its browser page on one port (scripts/demo.sh runs it).
+        .executable(name: "swiftws-demo", targets: ["swiftws-demo"]),
     ],
     targets: [
         // The public C header, shared by the Swift exports and C programs.
@@ -72,6 +74,8 @@ let package = Package(
         .executableTarget(name: "swiftws-bench-core", dependencies: ["SwiftWSCore"], path: "bench/core"),
         // `swiftws-echo --host H --port P [--no-compression] [--max-message-size BYTES]`.
         .executableTarget(name: "swiftws-echo", dependencies: ["SwiftWS"], swiftSettings: librarySwiftSettings),
+        // `swiftws-demo [--host H] [--port P] [--seconds N]`: chat rooms plus the page at `/`.
+        .executableTarget(name: "swiftws-demo", dependencies: ["SwiftWS"], swiftSettings: librarySwiftSettings),
         .testTarget(name: "SwiftWSCoreTests", dependencies: ["SwiftWSCore"]),
         // Benchmarks (bench/): permessage-deflate throughput next to raw zlib, memory per connection.
         .executableTarget(

@@ -1,18 +1,43 @@
 /*
  * swiftws.h — the public C interface of SwiftWS, an embeddable WebSocket library
- * (RFC 6455 with permessage-deflate, RFC 7692).
+ * (RFC 6455 with permessage-deflate, RFC 7692), for servers and clients.
  *
  * This header is the contract: everything a C program needs is declared and documented here.
- * Link with -lswiftws (pkg-config: swiftws).
+ * Link with -lswiftws (pkg-config: swiftws; CMake: find_package(SwiftWS), SwiftWS::swiftws).
+ *
+ * Sections:
+ *   Versioning, Status codes, Common types
+ *   Sans-I/O session       one connection's protocol without I/O, for programs with their own
+ *                          sockets and loop (wslay-style): bytes in, events and bytes out
+ *   permessage-deflate     compression settings shared by the sections below
+ *   Opening handshake      the HTTP upgrade for sans-I/O users, server and client side
+ *   Event loops            epoll loops that run servers, connections and client connects
+ *   Connections, Servers, Clients
  *
  * Conventions used throughout:
  *   - Every fallible function returns an sws_status: SWS_OK (0) or a negative error.
  *     sws_status_string() names a status; sws_last_error() gives the detail of the last failure
- *     on the calling thread.
- *   - Text is UTF-8 given as (pointer, length); lengths are size_t; booleans are bool.
- *   - Handles are opaque pointers; no struct layout of the library's internals is exposed.
- *   - Config structs are filled by their ..._init() function, which sets every default and the
- *     `size` field, so new fields can be appended without breaking binaries built earlier.
+ *     on the calling thread. Nothing aborts the process on bad arguments or misuse that can be
+ *     detected: NULL handles, sizes, closed objects, wrong threads all return a status.
+ *   - Text is UTF-8 given as (pointer, length), except short NUL-terminated strings in config
+ *     structs and getters (hosts, paths, header names); lengths are size_t; booleans are bool.
+ *   - Handles are opaque pointers, created by ..._new and destroyed by ..._free. A second
+ *     ..._free of the same handle is detected and returns SWS_ERR_INVALID_ARGUMENT; any other
+ *     use of a freed handle is undefined.
+ *   - Config and callback structs are filled by their ..._init() function, which sets every
+ *     default and the `size` field; fields are only ever appended. A struct from an older
+ *     program (smaller `size`) keeps the defaults of the fields it lacks; one from a newer
+ *     program is accepted when the fields this library does not know are zero, and refused
+ *     with SWS_ERR_UNSUPPORTED otherwise. Structs are copied: they may live on the stack.
+ *   - Callbacks receive the handle, the user pointer, and BORROWED data, valid only until the
+ *     callback returns. Sends copy. When a function that takes a callback returns an error,
+ *     that callback is never called.
+ *   - Threads: a loop and everything on it (servers, connections, connects) belong to the
+ *     loop's thread; such functions are marked loop-thread-only and return SWS_ERR_WRONG_THREAD
+ *     elsewhere. Functions marked THREAD-SAFE (sws_loop_stop, sws_loop_post, sws_conn_ref_*)
+ *     may be called from any thread at any time, also racing with a connection's close.
+ *     Sessions and handshake objects have no thread of their own: one thread at a time.
+ *   - Not available yet: wss:// (TLS); sws_client_connect() returns SWS_ERR_UNSUPPORTED for it.
  */
 #ifndef SWIFTWS_H
 #define SWIFTWS_H
@@ -138,7 +163,9 @@ typedef struct sws_session_config {
     /**
      * 0 (default): every message is reassembled and delivered whole (on_text/on_binary).
      * N > 0: once a message's announced size exceeds N bytes, it is delivered frame by frame
-     * through on_fragment instead. At most SWS_SESSION_LIMIT_MAX.
+     * through on_fragment instead. At most SWS_SESSION_LIMIT_MAX. Like max_frame_size, it counts
+     * bytes on the wire (compressed, with permessage-deflate); max_message_size counts them
+     * after decompression.
      */
     size_t streaming_threshold;
     /** Answer each ping with a pong automatically (RFC 6455 section 5.5.2). Default true. */
@@ -588,6 +615,475 @@ sws_status sws_client_handshake_new_session(sws_client_handshake_t *handshake, c
  */
 sws_status sws_client_handshake_subprotocol(const sws_client_handshake_t *handshake, const char **name,
                                             size_t *name_len);
+
+/* ---- Event loops ------------------------------------------------------------------------ */
+/*
+ * A loop runs sockets, timers and posted work on one thread: the thread that last called
+ * sws_loop_run() or sws_loop_run_once() (or created it, before that). Servers, connections and
+ * client connects belong to a loop, and every function on them is LOOP-THREAD-ONLY: called from
+ * another thread it returns SWS_ERR_WRONG_THREAD and does nothing. From other threads, use the
+ * THREAD-SAFE functions: sws_loop_stop(), sws_loop_post(), sws_loop_fd() and the sws_conn_ref_*
+ * family. Callbacks always run on the loop thread.
+ */
+
+/** An opaque event loop (epoll). */
+typedef struct sws_loop sws_loop_t;
+
+/** Work posted to a loop with sws_loop_post(); runs on the loop thread. */
+typedef void (*sws_loop_work_fn)(sws_loop_t *loop, void *user_data);
+
+/**
+ * Creates a loop owned by the calling thread and stores it in `*out`.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`out` NULL); SWS_ERR_IO (epoll/eventfd could not be created).
+ */
+sws_status sws_loop_new(sws_loop_t **out);
+
+/**
+ * Closes every server, connection and pending connect of the loop (their on_close callbacks run
+ * during this call, with SWS_CLOSE_ABNORMAL), drops posted work that has not run (it is never
+ * called), and frees the loop. Handles of its servers must still be freed with
+ * sws_server_free(); connections are gone. Loop-thread-only; not from inside a callback.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, not a live loop -- a double free is refused -- or
+ * called from a callback); SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_loop_free(sws_loop_t *loop);
+
+/**
+ * Runs the loop on the calling thread (which becomes its thread) until sws_loop_stop().
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, or called from one of the loop's callbacks).
+ */
+sws_status sws_loop_run(sws_loop_t *loop);
+
+/**
+ * Runs one iteration on the calling thread: waits up to `timeout_ms` milliseconds (-1: until
+ * something happens; 0: not at all) for events, then handles them, runs due timers and posted
+ * work, and flushes writes. For programs with their own loop: watch sws_loop_fd().
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, `timeout_ms` < -1, or called from a callback).
+ */
+sws_status sws_loop_run_once(sws_loop_t *loop, int timeout_ms);
+
+/**
+ * Makes sws_loop_run() return after the current iteration (or the next run return after one
+ * iteration, if the loop is not running). THREAD-SAFE.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL).
+ */
+sws_status sws_loop_stop(sws_loop_t *loop);
+
+/**
+ * Runs `fn(loop, user_data)` on the loop thread during its next iteration, waking it if it
+ * sleeps. THREAD-SAFE. If the loop is freed before the work runs, `fn` is never called.
+ * Errors (then `fn` is never called): SWS_ERR_INVALID_ARGUMENT (`loop` or `fn` NULL);
+ * SWS_ERR_CLOSED (the loop is closing).
+ */
+sws_status sws_loop_post(sws_loop_t *loop, sws_loop_work_fn fn, void *user_data);
+
+/**
+ * For programs that compute their own sleep: milliseconds until the loop next has something to
+ * do without a socket event (0: work is waiting now; rounded up), or -1 when nothing is
+ * scheduled (sleep until sws_loop_fd() is readable). -1 for NULL. Loop-thread-only (-1 elsewhere).
+ */
+int sws_loop_next_timeout_ms(const sws_loop_t *loop);
+
+/**
+ * A file descriptor that becomes readable whenever the loop has something to do (socket
+ * events, due timers, posted work): watch it with poll/select/another loop and call
+ * sws_loop_run_once(loop, 0). Owned by the loop: do not close it. -1 for NULL. THREAD-SAFE.
+ */
+int sws_loop_fd(const sws_loop_t *loop);
+
+/* ---- Connections ------------------------------------------------------------------------ */
+
+/**
+ * An open WebSocket connection (server or client side). The pointer is valid from on_open until
+ * on_close returns; every function on it is loop-thread-only. To send or close from another
+ * thread, or to keep a reference past on_close, take a sws_conn_ref_t with sws_conn_ref_new().
+ */
+typedef struct sws_conn sws_conn_t;
+
+/** A thread-safe, counted reference to a connection; it may outlive the connection. */
+typedef struct sws_conn_ref sws_conn_ref_t;
+
+/** A server (see "Servers"). */
+typedef struct sws_server sws_server_t;
+
+/** An HTTP request a server is answering in on_upgrade or on_http_request (see "Servers"). */
+typedef struct sws_request sws_request_t;
+
+/** What happened to a message given to a send function. */
+typedef enum sws_send_result {
+    SWS_SEND_SENT = 0,     /**< handed to the kernel (this loop iteration's flush) */
+    SWS_SEND_BUFFERED = 1, /**< accepted, waiting behind bytes the peer has not read: see on_drain */
+    SWS_SEND_DROPPED = 2   /**< not sent: the buffered-amount limit applied (see backpressure_close) */
+} sws_send_result;
+
+/**
+ * Callbacks of connections: those of a server's connections, or of one client connection.
+ * Fill with sws_conn_handlers_init() (all NULL); a NULL callback ignores its event. All run on
+ * the loop thread. Pointers passed in are BORROWED (valid until the callback returns).
+ * `user_data` is the connection's user data (sws_conn_set_user_data()), which starts as the
+ * pointer given to sws_server_new()/sws_client_connect() or chosen by sws_request_accept().
+ */
+typedef struct sws_conn_handlers {
+    /** sizeof(sws_conn_handlers) as compiled; set by sws_conn_handlers_init(). */
+    size_t size;
+    /** The connection is open (handshake done), before any message. */
+    void (*on_open)(sws_conn_t *conn, void *user_data);
+    /** A whole message; text is valid UTF-8 (not NUL-terminated). */
+    void (*on_message)(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len);
+    /** One frame of a message in streaming mode (streaming_threshold), see sws_session_callbacks. */
+    void (*on_fragment)(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len,
+                        bool is_first, bool is_final);
+    /** A ping arrived (the pong is sent automatically unless auto_pong is off). */
+    void (*on_ping)(sws_conn_t *conn, void *user_data, const uint8_t *data, size_t len);
+    /** A pong arrived. */
+    void (*on_pong)(sws_conn_t *conn, void *user_data, const uint8_t *data, size_t len);
+    /** Everything buffered was written after a send returned SWS_SEND_BUFFERED. */
+    void (*on_drain)(sws_conn_t *conn, void *user_data);
+    /**
+     * The connection closed; called exactly once per opened connection, with the peer's close
+     * code and reason, the code we failed with, SWS_CLOSE_NO_STATUS or SWS_CLOSE_ABNORMAL.
+     * `conn` is invalid after this returns.
+     */
+    void (*on_close)(sws_conn_t *conn, void *user_data, uint16_t code, const char *reason, size_t reason_len);
+    /**
+     * Client connects only: the connection could not be opened (instead of on_open/on_close).
+     * `status`: SWS_ERR_RESOLVE, SWS_ERR_IO (refused, unreachable), SWS_ERR_TIMEOUT,
+     * SWS_ERR_HANDSHAKE (then `http_status` is the server's status if it answered, else 0).
+     */
+    void (*on_connect_error)(void *user_data, sws_status status, int http_status, const char *message);
+    /**
+     * Servers only: decides a valid upgrade request (after the Origin check) by calling
+     * sws_request_accept() or sws_request_respond() on `request` (valid during the call only).
+     * Deciding neither accepts with the first of the config's subprotocols the client offered.
+     */
+    void (*on_upgrade)(sws_server_t *server, void *user_data, sws_request_t *request);
+    /**
+     * Servers only: answers a plain HTTP request on the same port (one without an Upgrade
+     * header: a health check, a page) by calling sws_request_respond(); the connection closes
+     * after the response. Not answering, or no callback, gives 404 Not Found.
+     */
+    void (*on_http_request)(sws_server_t *server, void *user_data, sws_request_t *request);
+} sws_conn_handlers;
+
+/** Sets every callback to NULL and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
+sws_status sws_conn_handlers_init(sws_conn_handlers *handlers);
+
+/**
+ * Sends a text message (`len` bytes of UTF-8, copied; `data` may be NULL when `len` is 0).
+ * `*result` (may be NULL) says whether it was sent, buffered or dropped by the buffered-amount
+ * limit. Loop-thread-only.
+ * Errors (`*result` = SWS_SEND_DROPPED): SWS_ERR_INVALID_ARGUMENT (`conn` NULL, `data` NULL with
+ * a length, not UTF-8, a fragmented message unfinished); SWS_ERR_WRONG_THREAD; SWS_ERR_CLOSED
+ * (the close handshake has begun or the connection closed).
+ */
+sws_status sws_conn_send_text(sws_conn_t *conn, const char *data, size_t len, sws_send_result *result);
+
+/** Sends a binary message (copied). As sws_conn_send_text() without the UTF-8 rule. */
+sws_status sws_conn_send_binary(sws_conn_t *conn, const void *data, size_t len, sws_send_result *result);
+
+/**
+ * Sends one frame of a fragmented message, as sws_session_send_fragment() (same rules, copied).
+ * Errors as sws_conn_send_text(), plus SWS_ERR_INVALID_ARGUMENT for an unknown `kind`.
+ */
+sws_status sws_conn_send_fragment(sws_conn_t *conn, sws_message_kind kind, const void *data, size_t len,
+                                  bool is_final, sws_send_result *result);
+
+/**
+ * Sends a ping (0..125 bytes, copied). Loop-thread-only.
+ * Errors: SWS_ERR_INVALID_ARGUMENT, SWS_ERR_TOO_BIG (`len` > 125), SWS_ERR_WRONG_THREAD, SWS_ERR_CLOSED.
+ */
+sws_status sws_conn_send_ping(sws_conn_t *conn, const void *data, size_t len);
+
+/**
+ * Starts the close handshake with `code` and a UTF-8 `reason` (at most 123 bytes). Messages
+ * still arrive until the peer answers; on_close follows (at the latest after close_timeout_ms).
+ * Loop-thread-only.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, a code that may not be sent, reason not UTF-8),
+ * SWS_ERR_TOO_BIG (reason over 123 bytes), SWS_ERR_WRONG_THREAD, SWS_ERR_CLOSED (already closing:
+ * a second close is refused).
+ */
+sws_status sws_conn_close(sws_conn_t *conn, uint16_t code, const char *reason, size_t reason_len);
+
+/**
+ * Drops the TCP connection at once, without a close handshake; on_close follows with
+ * SWS_CLOSE_ABNORMAL. Loop-thread-only. Errors: SWS_ERR_INVALID_ARGUMENT, SWS_ERR_WRONG_THREAD,
+ * SWS_ERR_CLOSED.
+ */
+sws_status sws_conn_abort(sws_conn_t *conn);
+
+/** Bytes accepted by sends that the peer has not taken yet; 0 for NULL or from another thread. */
+size_t sws_conn_buffered_amount(const sws_conn_t *conn);
+
+/** Whether messages can still be sent (the close handshake has not begun). False for NULL. Loop-thread-only. */
+bool sws_conn_is_open(const sws_conn_t *conn);
+
+/**
+ * Writes the peer's address ("127.0.0.1:51000", "[::1]:51000") into `buffer` of `size` bytes,
+ * NUL-terminated. Loop-thread-only.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments), SWS_ERR_TOO_BIG (`size` too small; nothing
+ * written), SWS_ERR_CLOSED (the address is no longer known), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_conn_remote_address(const sws_conn_t *conn, char *buffer, size_t size);
+
+/** Whether permessage-deflate was agreed for the connection. False for NULL or from another thread. */
+bool sws_conn_is_compressed(const sws_conn_t *conn);
+
+/** Sets the pointer passed to the connection's callbacks. Loop-thread-only. Errors: SWS_ERR_INVALID_ARGUMENT, SWS_ERR_WRONG_THREAD. */
+sws_status sws_conn_set_user_data(sws_conn_t *conn, void *user_data);
+
+/** The connection's user data; NULL for NULL. Loop-thread-only. */
+void *sws_conn_get_user_data(const sws_conn_t *conn);
+
+/**
+ * The handshake's path ("/chat") and query (without '?'; NULL if none), and the agreed
+ * subprotocol (NULL if none). Each output may be NULL. Strings are NUL-terminated, owned by the
+ * connection, valid until on_close returns. Loop-thread-only.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`conn` NULL), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_conn_info(const sws_conn_t *conn, const char **path, const char **query, const char **subprotocol);
+
+/**
+ * Subscribes a server connection to `topic` (NUL-terminated UTF-8; idempotent), for
+ * sws_server_publish(). Subscriptions end when the connection closes. Loop-thread-only.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, not UTF-8, a client connection), SWS_ERR_WRONG_THREAD,
+ * SWS_ERR_CLOSED.
+ */
+sws_status sws_conn_subscribe(sws_conn_t *conn, const char *topic);
+
+/** Unsubscribes from `topic` (no error if not subscribed). Loop-thread-only. Errors as sws_conn_subscribe(). */
+sws_status sws_conn_unsubscribe(sws_conn_t *conn, const char *topic);
+
+/**
+ * Takes a thread-safe reference to `conn` and stores it in `*out`; release it with
+ * sws_conn_ref_free(). Loop-thread-only (the reference itself is usable from any thread).
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_conn_ref_new(sws_conn_t *conn, sws_conn_ref_t **out);
+
+/**
+ * Queues a text message (copied now) to be sent on the connection's loop. THREAD-SAFE; never
+ * touches a connection that has closed, however late the call comes.
+ * Returns SWS_OK when queued (if the connection closes before the loop runs it, it is dropped);
+ * SWS_ERR_CLOSED when the connection or its loop is closed; SWS_ERR_INVALID_ARGUMENT (NULL,
+ * `data` NULL with a length, not UTF-8).
+ */
+sws_status sws_conn_ref_send_text(sws_conn_ref_t *ref, const char *data, size_t len);
+
+/** Queues a binary message (copied now). THREAD-SAFE. As sws_conn_ref_send_text() without UTF-8. */
+sws_status sws_conn_ref_send_binary(sws_conn_ref_t *ref, const void *data, size_t len);
+
+/**
+ * Queues the start of the close handshake. THREAD-SAFE. Returns SWS_OK when queued,
+ * SWS_ERR_CLOSED when already closed, SWS_ERR_INVALID_ARGUMENT (NULL, a code that may not be
+ * sent, reason not UTF-8), SWS_ERR_TOO_BIG (reason over 123 bytes).
+ */
+sws_status sws_conn_ref_close(sws_conn_ref_t *ref, uint16_t code, const char *reason, size_t reason_len);
+
+/** Whether the connection has closed. True for NULL. THREAD-SAFE. */
+bool sws_conn_ref_is_closed(const sws_conn_ref_t *ref);
+
+/**
+ * Releases a reference. THREAD-SAFE, but like any handle a reference must not be freed while
+ * another thread is still using it. Errors: SWS_ERR_INVALID_ARGUMENT (NULL, or not a live
+ * reference: a double free is refused, and so are later calls on it that check the registry).
+ */
+sws_status sws_conn_ref_free(sws_conn_ref_t *ref);
+
+/* ---- Servers ---------------------------------------------------------------------------- */
+
+/** Settings of a server and of its connections. Fill with sws_server_config_init(). Times in ms. */
+typedef struct sws_server_config {
+    /** sizeof(sws_server_config) as compiled; set by sws_server_config_init(). */
+    size_t size;
+    /** Message, frame and fragment limits and streaming, as in sws_session_config (same defaults and ranges). */
+    size_t max_message_size;
+    size_t max_frame_size;
+    size_t max_fragments_per_message;
+    size_t streaming_threshold;
+    bool auto_pong;
+    /** Most bytes a connection may hold for a peer that does not read (0: no limit). Default 16 MiB. */
+    size_t max_buffered_amount;
+    /** Past max_buffered_amount: false (default) drops the message; true also closes the connection (1008). */
+    bool backpressure_close;
+    /** Send a ping this often (0, default: never); close with 1011 after pong_timeout_ms without a pong. */
+    uint32_t ping_interval_ms;
+    uint32_t pong_timeout_ms;          /**< default 20000 */
+    /** Close with 1001 after this long without receiving anything (0, default: never). */
+    uint32_t idle_timeout_ms;
+    /** Drop the TCP connection if the close handshake has not finished this long after it began. Default 10000. */
+    uint32_t close_timeout_ms;
+    /** Time a client has to send its request head (then 408). Default 10000. */
+    uint32_t handshake_timeout_ms;
+    /** Most connections plus handshakes in progress (0, default: no limit); more get 503. */
+    size_t max_connections;
+    /** Accepted Origin values (exact, case-insensitive); `allowed_origin_count` of them; none: any. Others get 403. */
+    const char *const *allowed_origins;
+    size_t allowed_origin_count;
+    /** With allowed origins: also refuse requests without an Origin header. Default false. */
+    bool require_origin;
+    /** Subprotocols spoken, most preferred first (used when on_upgrade does not choose). */
+    const char *const *subprotocols;
+    size_t subprotocol_count;
+    /** SO_REUSEPORT, to spread one port over several loops. Default false. */
+    bool reuse_port;
+    /** permessage-deflate to accept (read during sws_server_new()); NULL (default): the defaults, on. */
+    const sws_compression_config *compression;
+} sws_server_config;
+
+/** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
+sws_status sws_server_config_init(sws_server_config *config);
+
+/**
+ * Starts a server on `loop`, listening on the numeric address `host` ("127.0.0.1", "::",
+ * "0.0.0.0") and `port` (0: any free port, see sws_server_port()). `config` may be NULL
+ * (defaults); it and `handlers` are copied, strings included. `user_data` is the initial user
+ * data of every connection and is passed to on_upgrade. Loop-thread-only.
+ * Errors (`*out` set to NULL; no callback is ever called): SWS_ERR_INVALID_ARGUMENT (`loop`,
+ * `host`, `out` NULL, `host` not a numeric address, a bad config value or size);
+ * SWS_ERR_UNSUPPORTED (unknown non-zero config fields); SWS_ERR_WRONG_THREAD; SWS_ERR_IO (bind or
+ * listen failed, e.g. the port is in use: errno text in sws_last_error()).
+ */
+sws_status sws_server_new(sws_loop_t *loop, const char *host, uint16_t port, const sws_server_config *config,
+                          const sws_conn_handlers *handlers, void *user_data, sws_server_t **out);
+
+/** The port the server listens on (the kernel's choice for port 0); 0 for NULL. Loop-thread-only. */
+uint16_t sws_server_port(const sws_server_t *server);
+
+/** Open connections plus handshakes in progress; 0 for NULL. Loop-thread-only. */
+size_t sws_server_connection_count(const sws_server_t *server);
+
+/**
+ * Sends a message to every open connection but `excluding` (may be NULL); the frame is built
+ * once. `*delivered` (may be NULL) is how many connections took it (sent or buffered).
+ * Loop-thread-only. Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, unknown kind, text not
+ * UTF-8), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_server_broadcast(sws_server_t *server, sws_message_kind kind, const void *data, size_t len,
+                                const sws_conn_t *excluding, size_t *delivered);
+
+/**
+ * Sends a message to the subscribers of `topic` (NUL-terminated) but `excluding`; the frame is
+ * built once. As sws_server_broadcast().
+ */
+sws_status sws_server_publish(sws_server_t *server, const char *topic, sws_message_kind kind, const void *data,
+                              size_t len, const sws_conn_t *excluding, size_t *delivered);
+
+/** The number of connections subscribed to `topic`; 0 for NULL. Loop-thread-only. */
+size_t sws_server_subscriber_count(const sws_server_t *server, const char *topic);
+
+/**
+ * Stops accepting, closes every connection with 1001 and calls `done(server, user_data)` (if
+ * not NULL) on the loop thread once all are closed, or after `timeout_ms`, when the rest are
+ * dropped. Messages arriving meanwhile are still delivered. A second call does nothing.
+ * Loop-thread-only. Errors (then `done` is never called): SWS_ERR_INVALID_ARGUMENT,
+ * SWS_ERR_WRONG_THREAD, SWS_ERR_CLOSED (shutdown already begun).
+ */
+sws_status sws_server_shutdown(sws_server_t *server, uint32_t timeout_ms,
+                               void (*done)(sws_server_t *server, void *user_data), void *user_data);
+
+/**
+ * Frees a server: it stops listening at once; its open connections stay open (their callbacks
+ * keep running) until they close. Call sws_server_shutdown() first to close them. A pending
+ * shutdown `done` callback is not called after the free. Loop-thread-only; it may be called
+ * from a callback (also from `done`), after which `server` must not be used.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, not a live server: a double free is refused),
+ * SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_server_free(sws_server_t *server);
+
+/*
+ * Requests in on_upgrade and on_http_request. A sws_request_t is valid during that callback
+ * only; used afterwards, every function below returns SWS_ERR_INVALID_ARGUMENT. Strings are
+ * NUL-terminated, owned by the request, valid during the callback.
+ */
+
+/**
+ * The request target ("/chat?room=1") and its path ("/chat"). Each output may be NULL.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (`request` NULL or used outside its callback).
+ */
+sws_status sws_request_target(const sws_request_t *request, const char **target, const char **path);
+
+/**
+ * The first request header called `name` (case-insensitive): `*value`, or NULL if absent.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, or outside the callback).
+ */
+sws_status sws_request_header(const sws_request_t *request, const char *name, const char **value);
+
+/** The number of subprotocols an upgrade request offered; 0 for NULL, outside the callback, or plain HTTP. */
+size_t sws_request_subprotocol_count(const sws_request_t *request);
+
+/**
+ * The `index`-th subprotocol offered, in the client's order of preference.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, outside the callback, index out of range).
+ */
+sws_status sws_request_subprotocol(const sws_request_t *request, size_t index, const char **name);
+
+/**
+ * Accepts an upgrade request (on_upgrade only) with `subprotocol` (NULL or one the client
+ * offered); the connection's user data starts as `conn_user_data`.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, outside on_upgrade, a plain HTTP request, already
+ * answered, subprotocol not offered or not UTF-8).
+ */
+sws_status sws_request_accept(sws_request_t *request, const char *subprotocol, void *conn_user_data);
+
+/**
+ * Answers with an HTTP response: `status` (200-599) and a text/plain `body` of `body_len`
+ * bytes (`body` may be NULL when `body_len` is 0), Content-Length and Connection: close. In
+ * on_upgrade this refuses the upgrade; in on_http_request it is the answer.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, outside the callback, already answered, `status` out
+ * of range, `body` NULL with a length).
+ */
+sws_status sws_request_respond(sws_request_t *request, int status, const char *body, size_t body_len);
+
+/* ---- Clients ---------------------------------------------------------------------------- */
+
+/** Settings of a client connection. Fill with sws_client_config_init(). Times in ms. */
+typedef struct sws_client_config {
+    /** sizeof(sws_client_config) as compiled; set by sws_client_config_init(). */
+    size_t size;
+    /** As in sws_server_config. */
+    size_t max_message_size;
+    size_t max_frame_size;
+    size_t max_fragments_per_message;
+    size_t streaming_threshold;
+    bool auto_pong;
+    size_t max_buffered_amount;
+    bool backpressure_close;
+    uint32_t ping_interval_ms;
+    uint32_t pong_timeout_ms;
+    uint32_t idle_timeout_ms;
+    uint32_t close_timeout_ms;
+    /** Time allowed for name resolution and the TCP connection. Default 10000. */
+    uint32_t connect_timeout_ms;
+    /** Time allowed for the server's handshake response. Default 10000. */
+    uint32_t handshake_timeout_ms;
+    /** Sent as Origin if not NULL. */
+    const char *origin;
+    /** Subprotocols to offer, most preferred first. */
+    const char *const *subprotocols;
+    size_t subprotocol_count;
+    /** Extra request headers. */
+    const char *const *header_names;
+    const char *const *header_values;
+    size_t header_count;
+    /** permessage-deflate to offer (read during sws_client_connect()); NULL (default): the defaults, on. */
+    const sws_compression_config *compression;
+} sws_client_config;
+
+/** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
+sws_status sws_client_config_init(sws_client_config *config);
+
+/**
+ * Connects to `url` ("ws://host[:port]/path[?query]"; names are resolved off the loop thread)
+ * and runs the opening handshake. Later, on the loop thread: on_open (then messages, then
+ * on_close), or on_connect_error. `config` may be NULL; it and `handlers` are copied, strings
+ * included. `user_data` is the connection's initial user data. Loop-thread-only.
+ * Errors (then no callback is ever called): SWS_ERR_INVALID_ARGUMENT (`loop`, `url` NULL, not a
+ * ws:// URL, a config value, header or subprotocol that cannot be sent); SWS_ERR_UNSUPPORTED
+ * (wss:// -- TLS is not available yet -- or unknown non-zero config fields); SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_client_connect(sws_loop_t *loop, const char *url, const sws_client_config *config,
+                              const sws_conn_handlers *handlers, void *user_data);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs, then runs every layer's tests.
 #   swift test   — protocol core, networking, Swift API (Swift Testing)
+#   loadgen      — the benchmark's load generator against a scripted server
 #   fuzz         — each libFuzzer target briefly (FUZZ_SECONDS, default 20 s each)
 #   ctest        — C API tests (once CMakeLists.txt exists)
 #   pytest       — Python bindings (once bindings/python/tests exists)
@@ -13,6 +14,11 @@ echo "== swift build"
 swift build --build-tests
 echo "== swift test"
 swift test --skip-build
+
+echo "== bench load generator self-test (the tool our performance claims rest on)"
+mkdir -p build/bench
+cc -O2 -Wall -Wextra -std=c11 -o build/bench/loadgen bench/echo/loadgen.c -lcrypto
+python3 bench/echo/loadgen_selftest.py build/bench/loadgen
 
 echo "== fuzz (brief)"
 bash fuzz/run.sh --all --seconds "${FUZZ_SECONDS:-20}"

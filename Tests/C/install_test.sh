@@ -29,6 +29,15 @@ cmake -S "$source/Tests/C/consumer" -B "$work/consumer-build" -DCMAKE_PREFIX_PAT
 cmake --build "$work/consumer-build" >/dev/null
 "$work/consumer-build/consumer"
 
+# Installed examples find the installed library through their rpath ($ORIGIN/../lib): run one
+# (without arguments it prints its usage and exits 64, after the loader resolved libswiftws.so).
+if [ -x "$work/prefix/bin/sws-client" ]; then
+    status=0
+    "$work/prefix/bin/sws-client" 2>/dev/null || status=$?
+    [ "$status" = 64 ] || { echo "installed sws-client did not run (status $status)"; exit 1; }
+    echo "installed example runs"
+fi
+
 # The library itself must not need the Swift toolchain at run time.
 if ldd "$work/prefix/lib/libswiftws.so" | grep -E 'swift|not found'; then
     echo "libswiftws.so needs a Swift runtime library or misses a dependency"; exit 1

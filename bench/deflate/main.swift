@@ -133,14 +133,17 @@ final class RawDeflate {
     let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
     let output: UnsafeMutablePointer<Bytef>
     let capacity: Int
-    init(maximumInput: Int) {
+    /// - Parameter output: where compressed data goes, `capacity` bytes (from `outputCapacity`).
+    init(output: UnsafeMutablePointer<Bytef>, capacity: Int) {
         stream.initialize(to: z_stream())
         precondition(deflateInit2_(stream, level, Z_DEFLATED, -windowBits, memoryLevel, Z_DEFAULT_STRATEGY,
                                    zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK)
-        capacity = Int(deflateBound(stream, uLong(maximumInput))) + 64
-        output = .allocate(capacity: capacity)
+        self.output = output
+        self.capacity = capacity
     }
-    deinit { deflateEnd(stream); stream.deallocate(); output.deallocate() }
+    deinit { deflateEnd(stream); stream.deallocate() }
+    /// Room a message of `maximumInput` bytes may need, sync flush included.
+    static func outputCapacity(maximumInput: Int) -> Int { maximumInput + maximumInput / 1000 * 5 + 1024 }
     /// Compresses one message; returns the payload size (sync flush minus the 4-byte trailer).
     func compress(_ message: UnsafeRawBufferPointer) -> Int {
         stream.pointee.next_in = UnsafeMutablePointer(mutating: message.baseAddress?.assumingMemoryBound(to: Bytef.self))
@@ -162,14 +165,14 @@ final class RawInflate {
     let output: UnsafeMutablePointer<Bytef>
     let capacity: Int
     let trailer = UnsafeMutablePointer<Bytef>.allocate(capacity: 4)
-    init(maximumOutput: Int) {
+    init(output: UnsafeMutablePointer<Bytef>, capacity: Int) {
         stream.initialize(to: z_stream())
         precondition(inflateInit2_(stream, -windowBits, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK)
-        capacity = maximumOutput + 64
-        output = .allocate(capacity: capacity)
+        self.output = output
+        self.capacity = capacity
         trailer.initialize(from: [0x00, 0x00, 0xFF, 0xFF], count: 4)
     }
-    deinit { inflateEnd(stream); stream.deallocate(); output.deallocate(); trailer.deallocate() }
+    deinit { inflateEnd(stream); stream.deallocate(); trailer.deallocate() }
     func decompress(_ payload: UnsafeRawBufferPointer) -> Int {
         stream.pointee.next_out = output
         stream.pointee.avail_out = uInt(capacity)
@@ -210,7 +213,14 @@ for (name, corpus) in corpora {
         let count = corpus.count / size
         let bytes = count * size
         // Compressed payloads (made by raw zlib; ours gives the same bytes) for the inflate runs.
-        let reference = RawDeflate(maximumInput: size)
+        // Output buffers live across runs on both sides (steady state: a connection keeps its
+        // buffers); each run starts a fresh zlib stream on both sides (deflateInit/inflateInit
+        // for raw zlib, a new PerMessageDeflate for ours), since the messages form one stream.
+        let rawCapacity = RawDeflate.outputCapacity(maximumInput: size)
+        let rawOutput = UnsafeMutablePointer<Bytef>.allocate(capacity: rawCapacity)
+        defer { rawOutput.deallocate() }
+        let oursOutput = DeflateBuffer()
+        let reference = RawDeflate(output: rawOutput, capacity: rawCapacity)
         // Stored back to back in one array (payload i = flat[offsets[i]..<offsets[i + 1]]), so
         // that iterating them costs no reference counting on either side.
         var flat: [UInt8] = []
@@ -225,7 +235,7 @@ for (name, corpus) in corpora {
 
         let (oursDeflate, rawDeflate) = inflateOnly ? (1, 1) : compare(bytes: bytes, ours: {
             let codec = PerMessageDeflate(parameters: parameters, role: .server, configuration: configuration)
-            let output = DeflateBuffer()
+            let output = oursOutput
             corpus.withUnsafeBytes { all in
                 for index in 0..<count {
                     output.removeAll()
@@ -233,7 +243,7 @@ for (name, corpus) in corpora {
                 }
             }
         }, raw: {
-            let raw = RawDeflate(maximumInput: size)
+            let raw = RawDeflate(output: rawOutput, capacity: rawCapacity)
             corpus.withUnsafeBytes { all in
                 for index in 0..<count {
                     _ = raw.compress(UnsafeRawBufferPointer(rebasing: all[index * size..<(index + 1) * size]))
@@ -242,7 +252,7 @@ for (name, corpus) in corpora {
         })
         let (oursInflate, rawInflate) = compare(bytes: bytes, ours: {
             let codec = PerMessageDeflate(parameters: parameters, role: .client, configuration: configuration)
-            let output = DeflateBuffer()
+            let output = oursOutput
             flat.withUnsafeBytes { all in
                 for index in 0..<count {
                     output.removeAll()
@@ -252,7 +262,7 @@ for (name, corpus) in corpora {
                 }
             }
         }, raw: {
-            let raw = RawInflate(maximumOutput: size)
+            let raw = RawInflate(output: rawOutput, capacity: rawCapacity)
             flat.withUnsafeBytes { all in
                 for index in 0..<count {
                     let payload = UnsafeRawBufferPointer(rebasing: all[offsets[index]..<offsets[index + 1]])

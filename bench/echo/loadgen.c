@@ -815,5 +815,17 @@ int main(int argc, char **argv) {
            (double)lg.latency_sum_us / (double)lg.measured,
            (unsigned long long)percentile_us(&lg, 0.999), (unsigned long long)lg.max_latency_us,
            unanswered, (unsigned long long)lg.total, loadgen_cpu_pct);
+
+    /* Freed although the process ends, so that sanitizer builds report real leaks only. */
+    for (uint32_t i = 0; i < lg.connections; i++) {
+        free(lg.conns[i].in.data);
+        free(lg.conns[i].out.data);
+        free(lg.conns[i].message.data);
+        free(lg.conns[i].sent_at_ns);
+    }
+    free(lg.conns);
+    free(lg.histogram);
+    free(lg.pattern);
+    close(lg.epfd);
     return 0;
 }

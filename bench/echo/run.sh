@@ -367,6 +367,12 @@ report="$build_dir/report.md"
         "server on CPU 0, loadgen on CPU 1. Machine: $(nproc --all) CPUs," \
         "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), Linux $(uname -r)," \
         "load average $load_at_start before the run."
+    if awk -v l="${load_at_start%% *}" -v n="$(nproc --all)" 'BEGIN { exit !(l > n / 2) }'; then
+        echo
+        echo "**Busy machine**: other work was running (load average ${load_at_start%% *} on $(nproc --all) CPUs)," \
+            "so the servers did not get CPU 0 to themselves (see their CPU %). Compare ratios, and" \
+            "prefer the msgs per server CPU-s columns; absolute msgs/s are depressed."
+    fi
     echo
     echo "| server | msgs/s (median) | p50 µs | p99 µs | ratio to swiftws | msgs per server CPU-s | ratio to swiftws | version | notes (per run) |"
     echo "|---|---:|---:|---:|---:|---:|---:|---|---|"

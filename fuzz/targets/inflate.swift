@@ -34,6 +34,9 @@ public func fuzzInflate(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             default: fatalError("unexpected close code \(error)")
             }
             if output.count > limit + 1 { fatalError("inflated \(output.count) bytes past the limit \(limit)") }
+            // The failed message is abandoned (the codec restarts); so are its bytes.
+            output.removeAll(retainingCapacityUpTo: 1 << 16)
+            continue
         }
         if isFinal { output.removeAll(retainingCapacityUpTo: 1 << 16) }
     }

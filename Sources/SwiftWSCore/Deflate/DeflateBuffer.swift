@@ -75,8 +75,18 @@ public final class DeflateBuffer {
 
     /// Makes room for at least `minimum` more bytes and returns where they start.
     /// Growth is geometric so that appending in chunks stays linear.
-    @discardableResult
+    @inline(__always) @discardableResult
     func reserveSpare(_ minimum: Int) -> UnsafeMutableRawPointer {
+        let state = self.state
+        if let storage = state.pointee.storage, state.pointee.capacity &- state.pointee.count >= minimum {
+            return storage + state.pointee.count  // fast path: no growth
+        }
+        return grow(minimum)
+    }
+
+    /// The slow path of `reserveSpare`.
+    @inline(never)
+    private func grow(_ minimum: Int) -> UnsafeMutableRawPointer {
         let needed = state.pointee.count + Swift.max(minimum, 1)  // >= 1: storage exists below
         if needed > state.pointee.capacity {
             var newCapacity = Swift.max(state.pointee.capacity &* 2, 256)

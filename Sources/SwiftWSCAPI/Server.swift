@@ -1,0 +1,429 @@
+// C API: servers and the upgrade hook (header section "Servers"). Thin over
+// SwiftWSNetworking.WebSocketServer.
+import CSwiftWS
+import SwiftWSCore
+import SwiftWSNetworking
+
+/// sizeof() of the first published sws_server_config; freeze as a literal before appending.
+private let serverConfigFirstVersionSize = MemoryLayout<sws_server_config>.stride
+
+/// What a `sws_server_t *` points to.
+final class ServerBox {
+    let server: WebSocketServer
+    let context: HandlerContext
+    init(server: WebSocketServer, context: HandlerContext) {
+        self.server = server
+        self.context = context
+    }
+}
+
+/// What a `sws_request_t *` points to: an upgrade request (on_upgrade) or a plain HTTP request
+/// (on_http_request). Alive, and in the handle registry, during its callback only.
+final class RequestBox {
+    let head: HTTPRequestHead
+    /// Set for upgrade requests (validated by the handshake).
+    let upgrade: UpgradeRequest?
+    /// on_upgrade's answer, if it gave one.
+    var decision: UpgradeDecision? = nil
+    /// on_http_request's answer, if it gave one.
+    var response: HTTPResponse? = nil
+    private(set) lazy var target = OwnedBytes(head.target)
+    private(set) lazy var path = OwnedBytes(head.target.split(separator: "?", maxSplits: 1,
+                                                              omittingEmptySubsequences: false).first.map(String.init) ?? "")
+    private(set) lazy var subprotocols = (upgrade?.subprotocols ?? []).map { OwnedBytes($0) }
+    var headerValues: [String: OwnedBytes] = [:]
+
+    init(head: HTTPRequestHead, upgrade: UpgradeRequest?) {
+        self.head = head
+        self.upgrade = upgrade
+    }
+
+    var isAnswered: Bool { decision != nil || response != nil }
+
+    /// Runs `body` with this request registered as a live handle, so that a pointer kept past
+    /// the callback is refused instead of dereferenced.
+    func whileRegistered(_ body: (OpaquePointer) -> Void) {
+        let pointer = UnsafeRawPointer(Unmanaged.passUnretained(self).toOpaque())
+        liveHandles.insert(pointer)
+        body(OpaquePointer(pointer))
+        _ = liveHandles.remove(pointer)
+    }
+}
+
+/// Connection settings shared by sws_server_config and sws_client_config, checked.
+struct CConnectionSettings {
+    var maxMessageSize, maxFrameSize, maxFragmentsPerMessage, streamingThreshold: Int
+    var autoPong: Bool
+    var maxBufferedAmount: Int
+    var backpressureClose: Bool
+    var pingInterval, pongTimeout, idleTimeout, closeTimeout: UInt32
+
+    /// The settings as ConnectionOptions, or nil after recording SWS_ERR_INVALID_ARGUMENT.
+    func options(role: Role, _ structName: StaticString) -> ConnectionOptions? {
+        for (value, name, allowsZero) in [(maxMessageSize, "max_message_size" as StaticString, false),
+                                          (maxFrameSize, "max_frame_size", false),
+                                          (maxFragmentsPerMessage, "max_fragments_per_message", false),
+                                          (streamingThreshold, "streaming_threshold", true),
+                                          (maxBufferedAmount, "max_buffered_amount", true)] {
+            guard checkLimit(value, name, allowsZero: allowsZero) == SWS_OK else { return nil }
+        }
+        var options = ConnectionOptions()
+        options.session = SessionConfiguration(role: role)
+        options.session.maxMessageSize = maxMessageSize
+        options.session.maxFrameSize = maxFrameSize
+        options.session.maxFragmentsPerMessage = maxFragmentsPerMessage
+        options.session.streamingThreshold = streamingThreshold == 0 ? nil : streamingThreshold
+        options.session.autoPong = autoPong
+        options.maxBufferedAmount = maxBufferedAmount == 0 ? nil : maxBufferedAmount
+        options.backpressurePolicy = backpressureClose ? .close : .drop
+        options.pingInterval = pingInterval == 0 ? nil : milliseconds(pingInterval)
+        options.pongTimeout = milliseconds(pongTimeout)
+        options.idleTimeout = idleTimeout == 0 ? nil : milliseconds(idleTimeout)
+        options.closeTimeout = milliseconds(closeTimeout)
+        return options
+    }
+
+    /// The defaults of ConnectionOptions, for the _init functions.
+    static var defaults: CConnectionSettings {
+        let options = ConnectionOptions()
+        return CConnectionSettings(
+            maxMessageSize: options.session.maxMessageSize, maxFrameSize: options.session.maxFrameSize,
+            maxFragmentsPerMessage: options.session.maxFragmentsPerMessage,
+            streamingThreshold: options.session.streamingThreshold ?? 0, autoPong: options.session.autoPong,
+            maxBufferedAmount: options.maxBufferedAmount ?? 0, backpressureClose: options.backpressurePolicy == .close,
+            pingInterval: options.pingInterval.map(clampedMilliseconds) ?? 0,
+            pongTimeout: clampedMilliseconds(options.pongTimeout),
+            idleTimeout: options.idleTimeout.map(clampedMilliseconds) ?? 0,
+            closeTimeout: clampedMilliseconds(options.closeTimeout))
+    }
+}
+
+/// A duration in whole milliseconds, clamped to UInt32.
+func clampedMilliseconds(_ duration: Duration) -> UInt32 {
+    let (seconds, attoseconds) = duration.components
+    return UInt32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+}
+
+/// `count` NUL-terminated UTF-8 strings from a C array; nil if the array or a string is invalid.
+func cStrings(_ array: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int) -> [String]? {
+    guard count > 0 else { return count == 0 ? [] : nil }
+    guard let array, count <= 1 << 16 else { return nil }
+    var result: [String] = []
+    for index in 0..<count {
+        guard let text = string(fromCString: array[index]) else { return nil }
+        result.append(text)
+    }
+    return result
+}
+
+@_cdecl("sws_server_config_init")
+public func sws_server_config_init(_ config: UnsafeMutablePointer<sws_server_config>?) -> sws_status {
+    guard let config else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_config_init: config is NULL") }
+    let d = CConnectionSettings.defaults
+    let server = ServerOptions()
+    var c = sws_server_config()
+    c.size = MemoryLayout<sws_server_config>.stride
+    c.max_message_size = d.maxMessageSize
+    c.max_frame_size = d.maxFrameSize
+    c.max_fragments_per_message = d.maxFragmentsPerMessage
+    c.streaming_threshold = d.streamingThreshold
+    c.auto_pong = d.autoPong
+    c.max_buffered_amount = d.maxBufferedAmount
+    c.backpressure_close = d.backpressureClose
+    c.ping_interval_ms = d.pingInterval
+    c.pong_timeout_ms = d.pongTimeout
+    c.idle_timeout_ms = d.idleTimeout
+    c.close_timeout_ms = d.closeTimeout
+    c.handshake_timeout_ms = clampedMilliseconds(server.handshakeTimeout)
+    c.max_connections = server.maxConnections ?? 0
+    c.require_origin = server.requireOrigin
+    c.reuse_port = server.listen.reusePort
+    config.pointee = c
+    return SWS_OK
+}
+
+@_cdecl("sws_server_new")
+public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<CChar>?, _ port: UInt16,
+                           _ config: UnsafePointer<sws_server_config>?, _ handlers: UnsafePointer<sws_conn_handlers>?,
+                           _ userData: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> sws_status {
+    guard let out else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_new: out is NULL") }
+    out.pointee = nil
+    let (found, loopStatus) = loopOnItsThread(loopHandle, "sws_server_new")
+    guard let loopBox = found else { return loopStatus }
+    guard let host = string(fromCString: host) else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_new: host is NULL") }
+
+    var c = sws_server_config()
+    _ = sws_server_config_init(&c)
+    if let config {
+        let status = readSizedStruct(config, into: &c, firstVersionSize: serverConfigFirstVersionSize, name: "sws_server_config")
+        guard status == SWS_OK else { return status }
+    }
+    var callbacks = sws_conn_handlers()
+    let handlersStatus = readConnHandlers(handlers, into: &callbacks)
+    guard handlersStatus == SWS_OK else { return handlersStatus }
+
+    let settings = CConnectionSettings(
+        maxMessageSize: c.max_message_size, maxFrameSize: c.max_frame_size,
+        maxFragmentsPerMessage: c.max_fragments_per_message, streamingThreshold: c.streaming_threshold,
+        autoPong: c.auto_pong, maxBufferedAmount: c.max_buffered_amount, backpressureClose: c.backpressure_close,
+        pingInterval: c.ping_interval_ms, pongTimeout: c.pong_timeout_ms, idleTimeout: c.idle_timeout_ms,
+        closeTimeout: c.close_timeout_ms)
+    guard let connectionOptions = settings.options(role: .server, "sws_server_config") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard checkLimit(c.max_connections, "max_connections", allowsZero: true) == SWS_OK else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let origins = cStrings(c.allowed_origins, c.allowed_origin_count) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_new: allowed_origins NULL with a count, or an entry NULL or not UTF-8")
+    }
+    guard let subprotocols = cStrings(c.subprotocols, c.subprotocol_count), subprotocols.allSatisfy(HTTPToken.isToken) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_new: subprotocols NULL with a count, or an entry not a token")
+    }
+    var compressionStatus = SWS_OK
+    guard let compression = readCompressionConfig(c.compression, &compressionStatus) else { return compressionStatus }
+    var options = ServerOptions()
+    options.connection = connectionOptions
+    options.connection.perMessageDeflate = compression
+    options.handshakeTimeout = milliseconds(c.handshake_timeout_ms)
+    options.maxConnections = c.max_connections == 0 ? nil : c.max_connections
+    options.allowedOrigins = origins.isEmpty ? nil : origins
+    options.requireOrigin = c.require_origin
+    options.subprotocols = subprotocols
+    options.listen.reusePort = c.reuse_port
+
+    let context = HandlerContext(callbacks: callbacks, userData: userData)
+    let server: WebSocketServer
+    do {
+        server = try WebSocketServer(loop: loopBox.loop, host: host, port: port, options: options, handlers: context.makeHandlers())
+    } catch {
+        return fail(status(for: error), "sws_server_new: \(error)")
+    }
+    context.server = server
+    let box = ServerBox(server: server, context: context)
+    let handle = makeHandle(box)
+    if let onUpgrade = callbacks.on_upgrade {
+        let preferred = subprotocols
+        // Unowned: the server owns this closure, and the box owns the server.
+        server.onUpgrade = { [unowned box] request, _ in
+            let upgrade = RequestBox(head: request.head, upgrade: request)
+            upgrade.whileRegistered { onUpgrade(handle, box.context.userData, $0) }
+            return upgrade.decision
+                ?? .accept(UpgradeAcceptance(subprotocol: preferred.first { request.subprotocols.contains($0) }))
+        }
+    }
+    if let onHTTPRequest = callbacks.on_http_request {
+        server.onHTTPRequest = { [unowned box] head in
+            let request = RequestBox(head: head, upgrade: nil)
+            request.whileRegistered { onHTTPRequest(handle, box.context.userData, $0) }
+            return request.response ?? HTTPResponse(status: 404, text: "not found\n")
+        }
+    }
+    out.pointee = handle
+    return SWS_OK
+}
+
+/// The server behind a handle on its loop thread, else nil with the status to return.
+private func server(_ handle: OpaquePointer?, _ function: StaticString) -> (ServerBox?, sws_status) {
+    guard let box = object(handle, as: ServerBox.self) else {
+        return (nil, fail(SWS_ERR_INVALID_ARGUMENT, "\(function): server is NULL"))
+    }
+    let status = checkLoopThread(box.server.loop, function)
+    return status == SWS_OK ? (box, SWS_OK) : (nil, status)
+}
+
+@_cdecl("sws_server_port")
+public func sws_server_port(_ handle: OpaquePointer?) -> UInt16 {
+    guard let box = object(handle, as: ServerBox.self), box.server.loop.isInLoopThread else { return 0 }
+    return box.server.localAddress.port ?? 0
+}
+
+@_cdecl("sws_server_connection_count")
+public func sws_server_connection_count(_ handle: OpaquePointer?) -> Int {
+    guard let box = object(handle, as: ServerBox.self), box.server.loop.isInLoopThread else { return 0 }
+    return box.server.connectionCount
+}
+
+/// Checks a message to broadcast or publish: its kind and bytes, or nil with the status.
+private func message(_ kind: sws_message_kind, _ data: UnsafeRawPointer?, _ length: Int,
+                     _ function: StaticString) -> (MessageKind, UnsafeRawBufferPointer)? {
+    guard let bytes = cBuffer(data, length) else {
+        setLastError("\(function): data is NULL")
+        return nil
+    }
+    switch kind {
+    case SWS_MESSAGE_TEXT:
+        guard UTF8Validator.isValid(bytes) else {
+            setLastError("\(function): text is not valid UTF-8")
+            return nil
+        }
+        return (.text, bytes)
+    case SWS_MESSAGE_BINARY:
+        return (.binary, bytes)
+    default:
+        setLastError("\(function): unknown kind \(kind.rawValue)")
+        return nil
+    }
+}
+
+@_cdecl("sws_server_broadcast")
+public func sws_server_broadcast(_ handle: OpaquePointer?, _ kind: sws_message_kind, _ data: UnsafeRawPointer?,
+                                 _ length: Int, _ excluding: OpaquePointer?, _ delivered: UnsafeMutablePointer<Int>?) -> sws_status {
+    delivered?.pointee = 0
+    let (found, status) = server(handle, "sws_server_broadcast")
+    guard let box = found else { return status }
+    guard let (swiftKind, bytes) = message(kind, data, length, "sws_server_broadcast") else { return SWS_ERR_INVALID_ARGUMENT }
+    let skip = object(excluding, as: ConnectionBox.self)?.connection
+    let count = swiftKind == .text
+        ? box.server.broadcast(text: String(decoding: bytes, as: UTF8.self), excluding: skip)
+        : box.server.broadcast(binary: Array(bytes), excluding: skip)
+    delivered?.pointee = count
+    return SWS_OK
+}
+
+@_cdecl("sws_server_publish")
+public func sws_server_publish(_ handle: OpaquePointer?, _ topic: UnsafePointer<CChar>?, _ kind: sws_message_kind,
+                               _ data: UnsafeRawPointer?, _ length: Int, _ excluding: OpaquePointer?,
+                               _ delivered: UnsafeMutablePointer<Int>?) -> sws_status {
+    delivered?.pointee = 0
+    let (found, status) = server(handle, "sws_server_publish")
+    guard let box = found else { return status }
+    guard let topic = string(fromCString: topic) else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_publish: topic is NULL or not UTF-8") }
+    guard let (swiftKind, bytes) = message(kind, data, length, "sws_server_publish") else { return SWS_ERR_INVALID_ARGUMENT }
+    let skip = object(excluding, as: ConnectionBox.self)?.connection
+    let count = swiftKind == .text
+        ? box.server.publish(topic, text: String(decoding: bytes, as: UTF8.self), excluding: skip)
+        : box.server.publish(topic, binary: Array(bytes), excluding: skip)
+    delivered?.pointee = count
+    return SWS_OK
+}
+
+@_cdecl("sws_server_subscriber_count")
+public func sws_server_subscriber_count(_ handle: OpaquePointer?, _ topic: UnsafePointer<CChar>?) -> Int {
+    guard let box = object(handle, as: ServerBox.self), box.server.loop.isInLoopThread,
+          let topic = string(fromCString: topic) else { return 0 }
+    return box.server.subscriberCount(topic)
+}
+
+/// The pointers of a shutdown completion, carried into the server's closure.
+private struct ShutdownDone {
+    let function: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void
+    let server: OpaquePointer
+    let userData: UnsafeMutableRawPointer?
+}
+
+@_cdecl("sws_server_shutdown")
+public func sws_server_shutdown(_ handle: OpaquePointer?, _ timeoutMilliseconds: UInt32,
+                                _ done: (@convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void)?,
+                                _ userData: UnsafeMutableRawPointer?) -> sws_status {
+    let (found, status) = server(handle, "sws_server_shutdown")
+    guard let box = found, let handle else { return status }
+    guard !box.server.isShuttingDown else { return fail(SWS_ERR_CLOSED, "sws_server_shutdown: shutdown already begun") }
+    let callback = done.map { ShutdownDone(function: $0, server: handle, userData: userData) }
+    box.server.shutdown(timeout: milliseconds(timeoutMilliseconds)) { [weak box] in
+        // A server freed in the meantime is not reported (its pointer would dangle).
+        guard box != nil, let callback else { return }
+        callback.function(callback.server, callback.userData)
+    }
+    return SWS_OK
+}
+
+@_cdecl("sws_server_free")
+public func sws_server_free(_ handle: OpaquePointer?) -> sws_status {
+    guard let handle, liveHandles.contains(UnsafeRawPointer(handle)) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_free: NULL or not a live server (freed twice?)")
+    }
+    let (found, status) = server(handle, "sws_server_free")
+    guard found != nil else { return status }
+    guard releaseHandle(handle, as: ServerBox.self) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_free: not a live server (freed twice?)")
+    }
+    return SWS_OK
+}
+
+// MARK: Requests in on_upgrade and on_http_request
+
+/// The request behind a handle while its callback runs, else nil after recording the error.
+private func request(_ handle: OpaquePointer?, _ function: StaticString) -> RequestBox? {
+    guard let handle, liveHandles.contains(UnsafeRawPointer(handle)) else {
+        setLastError("\(function): request is NULL or used outside its callback")
+        return nil
+    }
+    return object(handle, as: RequestBox.self)
+}
+
+@_cdecl("sws_request_target")
+public func sws_request_target(_ handle: OpaquePointer?, _ target: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                               _ path: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> sws_status {
+    guard let box = request(handle, "sws_request_target") else { return SWS_ERR_INVALID_ARGUMENT }
+    target?.pointee = box.target.cString
+    path?.pointee = box.path.cString
+    return SWS_OK
+}
+
+@_cdecl("sws_request_header")
+public func sws_request_header(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?,
+                               _ value: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> sws_status {
+    guard let box = request(handle, "sws_request_header") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let name = string(fromCString: name), let value else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_header: name or value is NULL")
+    }
+    guard let found = box.head.headers.first(name) else {
+        value.pointee = nil
+        return SWS_OK
+    }
+    let owned = box.headerValues[name] ?? OwnedBytes(found)
+    box.headerValues[name] = owned
+    value.pointee = owned.cString
+    return SWS_OK
+}
+
+@_cdecl("sws_request_subprotocol_count")
+public func sws_request_subprotocol_count(_ handle: OpaquePointer?) -> Int {
+    request(handle, "sws_request_subprotocol_count")?.subprotocols.count ?? 0
+}
+
+@_cdecl("sws_request_subprotocol")
+public func sws_request_subprotocol(_ handle: OpaquePointer?, _ index: Int,
+                                    _ name: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> sws_status {
+    guard let box = request(handle, "sws_request_subprotocol"), let name else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_subprotocol: request or name is NULL (or outside its callback)")
+    }
+    guard box.subprotocols.indices.contains(index) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_subprotocol: index out of range")
+    }
+    name.pointee = box.subprotocols[index].cString
+    return SWS_OK
+}
+
+@_cdecl("sws_request_accept")
+public func sws_request_accept(_ handle: OpaquePointer?, _ subprotocol: UnsafePointer<CChar>?,
+                               _ connectionUserData: UnsafeMutableRawPointer?) -> sws_status {
+    guard let box = request(handle, "sws_request_accept") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let upgrade = box.upgrade else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_accept: a plain HTTP request cannot be upgraded")
+    }
+    guard !box.isAnswered else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_accept: already answered") }
+    var chosen: String? = nil
+    if let subprotocol {
+        guard let text = String(validatingCString: subprotocol), upgrade.subprotocols.contains(text) else {
+            return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_accept: subprotocol was not offered by the client")
+        }
+        chosen = text
+    }
+    box.decision = .accept(UpgradeAcceptance(subprotocol: chosen, userData: InitialUserData(connectionUserData)))
+    return SWS_OK
+}
+
+@_cdecl("sws_request_respond")
+public func sws_request_respond(_ handle: OpaquePointer?, _ status: Int32, _ body: UnsafePointer<CChar>?,
+                               _ bodyLength: Int) -> sws_status {
+    guard let box = request(handle, "sws_request_respond") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard !box.isAnswered else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_respond: already answered") }
+    guard (200...599).contains(status) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_respond: status \(status) is not in 200...599")
+    }
+    guard let bytes = cBuffer(body, bodyLength) else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_respond: body is NULL") }
+    if box.upgrade != nil {
+        box.decision = .reject(status: Int(status), body: String(decoding: bytes, as: UTF8.self))
+    } else {
+        box.response = HTTPResponse(status: Int(status), body: Array(bytes))
+    }
+    return SWS_OK
+}

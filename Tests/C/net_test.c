@@ -1,0 +1,950 @@
+/*
+ * Servers, client connections and connections through the C API, in one process on 127.0.0.1:
+ * echo of text and binary, close codes both ways, the upgrade hook (accept with a subprotocol,
+ * reject with a status), connect failures, broadcast and topics, thread-safe references and
+ * loop posts from another thread, wrong-thread calls, and misuse.
+ */
+#include "swiftws.h"
+#include "check.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- Harness: run the loop until a condition holds or 5 s pass ---- */
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define RUN_UNTIL(loop, cond)                                                   \
+    do {                                                                        \
+        double run_deadline_ = now_seconds() + 5.0;                             \
+        while (!(cond) && now_seconds() < run_deadline_) sws_loop_run_once((loop), 20); \
+        CHECK(cond);                                                            \
+    } while (0)
+
+/* ---- Echo server and recording client ---- */
+
+struct peer {
+    int opened, closed, messages, connect_errors;
+    uint16_t close_code;
+    char close_reason[128];
+    char last_text[256];
+    size_t last_len;
+    sws_message_kind last_kind;
+    sws_status connect_status;
+    int connect_http_status;
+    sws_conn_t *conn;
+    char subprotocol[32];
+    char path[64], query[64];
+};
+
+static void record_open(sws_conn_t *conn, void *user_data) {
+    struct peer *p = user_data;
+    p->opened++;
+    p->conn = conn;
+    const char *path = NULL, *query = NULL, *subprotocol = NULL;
+    if (sws_conn_info(conn, &path, &query, &subprotocol) == SWS_OK) {
+        snprintf(p->path, sizeof p->path, "%s", path ? path : "");
+        snprintf(p->query, sizeof p->query, "%s", query ? query : "");
+        snprintf(p->subprotocol, sizeof p->subprotocol, "%s", subprotocol ? subprotocol : "");
+    }
+}
+
+static void record_message(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len) {
+    (void)conn;
+    struct peer *p = user_data;
+    p->messages++;
+    p->last_kind = kind;
+    p->last_len = len;
+    size_t n = len < sizeof p->last_text - 1 ? len : sizeof p->last_text - 1;
+    if (n > 0) memcpy(p->last_text, data, n);
+    p->last_text[n] = 0;
+}
+
+static void record_close(sws_conn_t *conn, void *user_data, uint16_t code, const char *reason, size_t len) {
+    (void)conn;
+    struct peer *p = user_data;
+    p->closed++;
+    p->close_code = code;
+    snprintf(p->close_reason, sizeof p->close_reason, "%.*s", (int)len, reason);
+    p->conn = NULL;
+}
+
+static void record_connect_error(void *user_data, sws_status status, int http_status, const char *message) {
+    struct peer *p = user_data;
+    p->connect_errors++;
+    p->connect_status = status;
+    p->connect_http_status = http_status;
+    CHECK(message != NULL && message[0] != '\0');
+}
+
+/* The server: echoes every message from inside on_message; counts opens and closes. */
+static struct peer server_peer;
+static void echo_message(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len) {
+    record_message(conn, user_data, kind, data, len);
+    sws_send_result result = SWS_SEND_DROPPED;
+    sws_status status = kind == SWS_MESSAGE_TEXT ? sws_conn_send_text(conn, (const char *)data, len, &result)
+                                                 : sws_conn_send_binary(conn, data, len, &result);
+    CHECK_EQ_INT(status, SWS_OK);
+    CHECK(result == SWS_SEND_SENT || result == SWS_SEND_BUFFERED);
+}
+
+static sws_conn_handlers recording_handlers(void) {
+    sws_conn_handlers h;
+    sws_conn_handlers_init(&h);
+    h.on_open = record_open;
+    h.on_message = record_message;
+    h.on_close = record_close;
+    h.on_connect_error = record_connect_error;
+    return h;
+}
+
+static sws_server_t *start_echo_server(sws_loop_t *loop, const sws_server_config *config,
+                                       void (*on_upgrade)(sws_server_t *, void *, sws_request_t *)) {
+    sws_conn_handlers h = recording_handlers();
+    h.on_message = echo_message;
+    h.on_upgrade = on_upgrade;
+    sws_server_t *server = NULL;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, config, &h, &server_peer, &server), SWS_OK);
+    CHECK(sws_server_port(server) != 0);
+    return server;
+}
+
+static void url_for(sws_server_t *server, const char *path, char *url, size_t size) {
+    snprintf(url, size, "ws://127.0.0.1:%u%s", (unsigned)sws_server_port(server), path);
+}
+
+/* ---- Tests ---- */
+
+static void choose_subprotocol(sws_server_t *server, void *user_data, sws_request_t *upgrade) {
+    (void)server;
+    CHECK(user_data == &server_peer);
+    const char *target = NULL, *path = NULL, *token = NULL, *name = NULL;
+    CHECK_EQ_INT(sws_request_target(upgrade, &target, &path), SWS_OK);
+    CHECK_EQ_STR(path, "/echo");
+    CHECK_EQ_INT(sws_request_header(upgrade, "x-token", &token), SWS_OK);
+    if (token == NULL || strcmp(token, "secret") != 0) {
+        CHECK_EQ_INT(sws_request_respond(upgrade, 403, "no token", 8), SWS_OK);
+        CHECK_EQ_INT(sws_request_accept(upgrade, NULL, NULL), SWS_ERR_INVALID_ARGUMENT); /* decided already */
+        return;
+    }
+    CHECK_EQ_INT(sws_request_subprotocol_count(upgrade), 2);
+    CHECK_EQ_INT(sws_request_subprotocol(upgrade, 1, &name), SWS_OK);
+    CHECK_EQ_STR(name, "chat.v1");
+    CHECK_EQ_INT(sws_request_accept(upgrade, "not-offered", NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_request_accept(upgrade, "chat.v1", &server_peer), SWS_OK);
+}
+
+static sws_request_t *kept_upgrade;
+static void keep_upgrade(sws_server_t *server, void *user_data, sws_request_t *upgrade) {
+    (void)server;
+    (void)user_data;
+    kept_upgrade = upgrade; /* misuse: used after on_upgrade returns */
+}
+
+static void test_echo_and_close(void) {
+    memset(&server_peer, 0, sizeof server_peer);
+    sws_loop_t *loop = NULL;
+    CHECK_EQ_INT(sws_loop_new(&loop), SWS_OK);
+    sws_server_t *server = start_echo_server(loop, NULL, choose_subprotocol);
+
+    static const char *const protocols[] = {"chat.v2", "chat.v1"};
+    static const char *const names[] = {"X-Token"};
+    static const char *const values[] = {"secret"};
+    sws_client_config config;
+    sws_client_config_init(&config);
+    config.subprotocols = protocols;
+    config.subprotocol_count = 2;
+    config.header_names = names;
+    config.header_values = values;
+    config.header_count = 1;
+    struct peer client;
+    memset(&client, 0, sizeof client);
+    sws_conn_handlers h = recording_handlers();
+    char url[128];
+    url_for(server, "/echo?room=1", url, sizeof url);
+    CHECK_EQ_INT(sws_client_connect(loop, url, &config, &h, &client), SWS_OK);
+    RUN_UNTIL(loop, client.opened == 1 && server_peer.opened == 1);
+    CHECK_EQ_STR(client.subprotocol, "chat.v1");
+    CHECK_EQ_STR(server_peer.subprotocol, "chat.v1");
+    CHECK_EQ_STR(server_peer.path, "/echo");
+    CHECK_EQ_STR(server_peer.query, "room=1");
+    char address[64];
+    CHECK_EQ_INT(sws_conn_remote_address(client.conn, address, sizeof address), SWS_OK);
+    char expected_address[64];
+    snprintf(expected_address, sizeof expected_address, "127.0.0.1:%u", (unsigned)sws_server_port(server));
+    CHECK_EQ_STR(address, expected_address);
+    CHECK_EQ_INT(sws_conn_remote_address(client.conn, address, 5), SWS_ERR_TOO_BIG);
+    CHECK_EQ_INT(sws_conn_remote_address(client.conn, NULL, 64), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_server_connection_count(server), 1);
+    CHECK(sws_conn_is_open(client.conn));
+    CHECK(sws_conn_is_compressed(client.conn)); /* permessage-deflate on by default on both sides */
+    CHECK(sws_conn_get_user_data(client.conn) == &client);
+
+    sws_send_result result = SWS_SEND_DROPPED;
+    CHECK_EQ_INT(sws_conn_send_text(client.conn, "h\xC3\xA9llo", 6, &result), SWS_OK);
+    CHECK(result == SWS_SEND_SENT);
+    RUN_UNTIL(loop, client.messages == 1);
+    CHECK_EQ_INT(client.last_kind, SWS_MESSAGE_TEXT);
+    CHECK_EQ_STR(client.last_text, "h\xC3\xA9llo");
+
+    uint8_t blob[100000];
+    for (size_t i = 0; i < sizeof blob; i++) blob[i] = (uint8_t)(i * 31);
+    CHECK_EQ_INT(sws_conn_send_binary(client.conn, blob, sizeof blob, NULL), SWS_OK);
+    RUN_UNTIL(loop, client.messages == 2);
+    CHECK_EQ_INT(client.last_kind, SWS_MESSAGE_BINARY);
+    CHECK_EQ_INT(client.last_len, sizeof blob);
+
+    /* Fragments go out as one message. */
+    CHECK_EQ_INT(sws_conn_send_fragment(client.conn, SWS_MESSAGE_TEXT, "ab\xC3", 3, false, NULL), SWS_OK);
+    CHECK_EQ_INT(sws_conn_send_text(client.conn, "x", 1, NULL), SWS_ERR_INVALID_ARGUMENT); /* unfinished */
+    CHECK_EQ_INT(sws_conn_send_fragment(client.conn, SWS_MESSAGE_BINARY, "x", 1, true, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_send_fragment(client.conn, SWS_MESSAGE_TEXT, "\x28", 1, true, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_send_fragment(client.conn, SWS_MESSAGE_TEXT, "\xA9", 1, false, NULL), SWS_OK); /* completes \xC3\xA9 */
+    CHECK_EQ_INT(sws_conn_send_fragment(client.conn, SWS_MESSAGE_TEXT, "cd\xE2\x82", 4, true, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_send_fragment(client.conn, SWS_MESSAGE_TEXT, "cd", 2, true, NULL), SWS_OK);
+    RUN_UNTIL(loop, client.messages == 3);
+    CHECK_EQ_STR(client.last_text, "ab\xC3\xA9" "cd");
+
+    /* Misuse while open. */
+    CHECK_EQ_INT(sws_conn_send_text(client.conn, "\xC3\x28", 2, &result), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(result, SWS_SEND_DROPPED);
+    CHECK_EQ_INT(sws_conn_send_ping(client.conn, blob, 126), SWS_ERR_TOO_BIG);
+    CHECK_EQ_INT(sws_conn_close(client.conn, 1005, NULL, 0), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_subscribe(client.conn, "news"), SWS_ERR_INVALID_ARGUMENT); /* client side */
+
+    CHECK_EQ_INT(sws_conn_close(client.conn, 4001, "done", 4), SWS_OK);
+    CHECK_EQ_INT(sws_conn_close(client.conn, 1000, NULL, 0), SWS_ERR_CLOSED); /* double close */
+    CHECK_EQ_INT(sws_conn_send_text(client.conn, "late", 4, &result), SWS_ERR_CLOSED);
+    RUN_UNTIL(loop, client.closed == 1 && server_peer.closed == 1);
+    CHECK_EQ_INT(client.close_code, 4001);
+    CHECK_EQ_INT(server_peer.close_code, 4001);
+    CHECK_EQ_STR(server_peer.close_reason, "done");
+    CHECK_EQ_INT(sws_server_connection_count(server), 0);
+
+    /* A client with compression off gets an uncompressed connection. */
+    sws_compression_config off;
+    sws_compression_config_init(&off);
+    off.enabled = false;
+    sws_client_config_init(&config);
+    config.compression = &off;
+    config.subprotocols = protocols;
+    config.subprotocol_count = 2;
+    config.header_names = names;
+    config.header_values = values;
+    config.header_count = 1;
+    struct peer plain_client;
+    memset(&plain_client, 0, sizeof plain_client);
+    url_for(server, "/echo", url, sizeof url);
+    CHECK_EQ_INT(sws_client_connect(loop, url, &config, &h, &plain_client), SWS_OK);
+    RUN_UNTIL(loop, plain_client.opened == 1);
+    CHECK(!sws_conn_is_compressed(plain_client.conn));
+    CHECK_EQ_INT(sws_conn_send_binary(plain_client.conn, blob, sizeof blob, NULL), SWS_OK);
+    RUN_UNTIL(loop, plain_client.messages == 1);
+    CHECK_EQ_INT(plain_client.last_len, sizeof blob);
+    sws_conn_close(plain_client.conn, 1000, NULL, 0);
+    RUN_UNTIL(loop, plain_client.closed == 1 && server_peer.closed == 2);
+    /* A bad compression value fails the connect call. */
+    off.memory_level = 10;
+    CHECK_EQ_INT(sws_client_connect(loop, url, &config, &h, &plain_client), SWS_ERR_INVALID_ARGUMENT);
+
+    /* The upgrade hook rejects a client without the token: the client sees 403. */
+    struct peer rejected;
+    memset(&rejected, 0, sizeof rejected);
+    url_for(server, "/echo", url, sizeof url);
+    CHECK_EQ_INT(sws_client_connect(loop, url, NULL, &h, &rejected), SWS_OK);
+    RUN_UNTIL(loop, rejected.connect_errors == 1);
+    CHECK_EQ_INT(rejected.connect_status, SWS_ERR_HANDSHAKE);
+    CHECK_EQ_INT(rejected.connect_http_status, 403);
+    CHECK_EQ_INT(rejected.opened, 0);
+
+    CHECK_EQ_INT(sws_server_free(server), SWS_OK);
+    CHECK_EQ_INT(sws_server_free(server), SWS_ERR_INVALID_ARGUMENT); /* double free */
+
+    /* An upgrade handle kept past on_upgrade is refused, not dereferenced. */
+    server = start_echo_server(loop, NULL, keep_upgrade);
+    struct peer plain;
+    memset(&plain, 0, sizeof plain);
+    url_for(server, "/", url, sizeof url);
+    sws_client_connect(loop, url, NULL, &h, &plain);
+    RUN_UNTIL(loop, plain.opened == 1);
+    const char *target;
+    CHECK(kept_upgrade != NULL);
+    CHECK_EQ_INT(sws_request_target(kept_upgrade, &target, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_request_accept(kept_upgrade, NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
+
+    /* A freed server stops listening, but its open connections keep working. */
+    CHECK_EQ_INT(sws_server_free(server), SWS_OK);
+    CHECK_EQ_INT(sws_conn_send_text(plain.conn, "still here", 10, NULL), SWS_OK);
+    RUN_UNTIL(loop, plain.messages == 1);
+    CHECK_EQ_STR(plain.last_text, "still here");
+    struct peer late;
+    memset(&late, 0, sizeof late);
+    CHECK_EQ_INT(sws_client_connect(loop, url, NULL, &h, &late), SWS_OK);
+    RUN_UNTIL(loop, late.connect_errors == 1);
+    CHECK_EQ_INT(late.connect_status, SWS_ERR_IO);
+
+    /* Freeing the loop closes what is left: on_close runs with 1006. */
+    CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
+    CHECK_EQ_INT(plain.closed, 1);
+    CHECK_EQ_INT(plain.close_code, SWS_CLOSE_ABNORMAL);
+    CHECK_EQ_INT(sws_loop_free(loop), SWS_ERR_INVALID_ARGUMENT); /* double free */
+}
+
+static void test_connect_failures(void) {
+    sws_loop_t *loop = NULL;
+    CHECK_EQ_INT(sws_loop_new(&loop), SWS_OK);
+    sws_conn_handlers h = recording_handlers();
+    struct peer p;
+    memset(&p, 0, sizeof p);
+
+    /* Bad URLs fail the call; no callback runs. */
+    const char *bad[] = {"http://127.0.0.1/", "ws://", "ws://host:99999/", "ws://a b/", "ws://host/#frag", "", "127.0.0.1:80"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ_INT(sws_client_connect(loop, bad[i], NULL, &h, &p), SWS_ERR_INVALID_ARGUMENT);
+    }
+    CHECK_EQ_INT(sws_client_connect(loop, "wss://127.0.0.1/", NULL, &h, &p), SWS_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(sws_client_connect(loop, NULL, NULL, &h, &p), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_client_connect(NULL, "ws://127.0.0.1/", NULL, &h, &p), SWS_ERR_INVALID_ARGUMENT);
+    sws_client_config config;
+    sws_client_config_init(&config);
+    config.max_message_size = 0;
+    CHECK_EQ_INT(sws_client_connect(loop, "ws://127.0.0.1/", &config, &h, &p), SWS_ERR_INVALID_ARGUMENT);
+    sws_client_config_init(&config);
+    static const char *const names[] = {"X-Bad"};
+    static const char *const values[] = {"a\r\nb"};
+    config.header_names = names;
+    config.header_values = values;
+    config.header_count = 1;
+    CHECK_EQ_INT(sws_client_connect(loop, "ws://127.0.0.1/", &config, &h, &p), SWS_ERR_INVALID_ARGUMENT);
+    for (int i = 0; i < 5; i++) sws_loop_run_once(loop, 10);
+    CHECK_EQ_INT(p.connect_errors, 0);
+
+    /* Nobody listens: the connection is refused. */
+    sws_server_t *server = NULL;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, NULL, &h, NULL, &server), SWS_OK);
+    char url[128];
+    url_for(server, "/", url, sizeof url);
+    sws_server_free(server);
+    CHECK_EQ_INT(sws_client_connect(loop, url, NULL, &h, &p), SWS_OK);
+    RUN_UNTIL(loop, p.connect_errors == 1);
+    CHECK_EQ_INT(p.connect_status, SWS_ERR_IO);
+    CHECK_EQ_INT(p.opened + p.closed, 0);
+
+    /* Server creation errors. */
+    CHECK_EQ_INT(sws_server_new(loop, "not-an-ip", 0, NULL, &h, NULL, &server), SWS_ERR_INVALID_ARGUMENT);
+    CHECK(server == NULL);
+    sws_server_config sc;
+    sws_server_config_init(&sc);
+    sc.max_frame_size = SIZE_MAX;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &sc, &h, NULL, &server), SWS_ERR_INVALID_ARGUMENT);
+    sws_server_config_init(&sc);
+    sc.subprotocol_count = 1; /* array NULL */
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &sc, &h, NULL, &server), SWS_ERR_INVALID_ARGUMENT);
+    sws_server_config_init(&sc);
+    sc.size = 3;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &sc, &h, NULL, &server), SWS_ERR_INVALID_ARGUMENT);
+    sws_server_t *first = NULL;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, NULL, &h, NULL, &first), SWS_OK);
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", sws_server_port(first), NULL, &h, NULL, &server), SWS_ERR_IO);
+    CHECK(strstr(sws_last_error(), "in use") != NULL);
+    CHECK_EQ_INT(sws_server_free(first), SWS_OK);
+    CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
+}
+
+/* ---- Broadcast and topics ---- */
+
+static void subscribe_on_open(sws_conn_t *conn, void *user_data) {
+    record_open(conn, user_data);
+    const char *path = NULL;
+    sws_conn_info(conn, &path, NULL, NULL);
+    if (path && strcmp(path, "/news") == 0) CHECK_EQ_INT(sws_conn_subscribe(conn, "news"), SWS_OK);
+}
+
+static void shutdown_done(sws_server_t *server, void *user_data) {
+    CHECK(server != NULL);
+    ++*(int *)user_data;
+}
+
+static void test_broadcast_and_topics(void) {
+    memset(&server_peer, 0, sizeof server_peer);
+    sws_loop_t *loop = NULL;
+    sws_loop_new(&loop);
+    sws_conn_handlers sh = recording_handlers();
+    sh.on_open = subscribe_on_open;
+    sws_server_t *server = NULL;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, NULL, &sh, &server_peer, &server), SWS_OK);
+    struct peer clients[3];
+    memset(clients, 0, sizeof clients);
+    sws_conn_handlers h = recording_handlers();
+    const char *paths[] = {"/news", "/news", "/other"};
+    for (int i = 0; i < 3; i++) {
+        char url[128];
+        url_for(server, paths[i], url, sizeof url);
+        CHECK_EQ_INT(sws_client_connect(loop, url, NULL, &h, &clients[i]), SWS_OK);
+    }
+    RUN_UNTIL(loop, clients[0].opened + clients[1].opened + clients[2].opened == 3 && server_peer.opened == 3);
+    CHECK_EQ_INT(sws_server_subscriber_count(server, "news"), 2);
+
+    size_t delivered = 99;
+    CHECK_EQ_INT(sws_server_publish(server, "news", SWS_MESSAGE_TEXT, "headline", 8, NULL, &delivered), SWS_OK);
+    CHECK_EQ_INT(delivered, 2);
+    RUN_UNTIL(loop, clients[0].messages == 1 && clients[1].messages == 1);
+    CHECK_EQ_STR(clients[1].last_text, "headline");
+    CHECK_EQ_INT(sws_server_publish(server, "nobody", SWS_MESSAGE_TEXT, "x", 1, NULL, &delivered), SWS_OK);
+    CHECK_EQ_INT(delivered, 0);
+    CHECK_EQ_INT(sws_server_broadcast(server, SWS_MESSAGE_BINARY, "\x01\x02", 2, NULL, &delivered), SWS_OK);
+    CHECK_EQ_INT(delivered, 3);
+    RUN_UNTIL(loop, clients[0].messages == 2 && clients[1].messages == 2 && clients[2].messages == 1);
+    CHECK_EQ_INT(clients[2].last_kind, SWS_MESSAGE_BINARY);
+    CHECK_EQ_INT(sws_server_broadcast(server, SWS_MESSAGE_TEXT, "\xFF", 1, NULL, &delivered), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_server_broadcast(server, (sws_message_kind)5, "a", 1, NULL, &delivered), SWS_ERR_INVALID_ARGUMENT);
+
+    /* Graceful shutdown: every client sees 1001, then `done` runs once. */
+    int done_calls = 0;
+    CHECK_EQ_INT(sws_server_shutdown(server, 2000, shutdown_done, &done_calls), SWS_OK);
+    CHECK_EQ_INT(sws_server_shutdown(server, 2000, shutdown_done, &done_calls), SWS_ERR_CLOSED);
+    RUN_UNTIL(loop, clients[0].closed + clients[1].closed + clients[2].closed == 3 && done_calls == 1);
+    CHECK_EQ_INT(clients[0].close_code, 1001);
+    CHECK_EQ_INT(clients[2].close_code, 1001);
+    CHECK_EQ_INT(server_peer.closed, 3);
+    CHECK_EQ_INT(sws_server_free(server), SWS_OK);
+    CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
+}
+
+/* ---- Backpressure: a peer that stops reading ---- */
+
+struct pressure {
+    sws_conn_t *conn;
+    int drains;
+    int sent, buffered, dropped;
+};
+
+static void pressure_open(sws_conn_t *conn, void *user_data) {
+    ((struct pressure *)user_data)->conn = conn;
+}
+static void pressure_drain(sws_conn_t *conn, void *user_data) {
+    struct pressure *p = user_data;
+    CHECK(conn == p->conn);
+    CHECK_EQ_INT(sws_conn_buffered_amount(conn), 0);
+    p->drains++;
+}
+
+static void test_backpressure(void) {
+    sws_loop_t *loop = NULL;
+    sws_loop_new(&loop);
+    sws_server_config config;
+    sws_server_config_init(&config);
+    config.max_buffered_amount = 4u << 20;
+    sws_compression_config off; /* random bytes below, but keep the byte counts exact anyway */
+    sws_compression_config_init(&off);
+    off.enabled = false;
+    config.compression = &off;
+    struct pressure p;
+    memset(&p, 0, sizeof p);
+    sws_conn_handlers h;
+    sws_conn_handlers_init(&h);
+    h.on_open = pressure_open;
+    h.on_drain = pressure_drain;
+    sws_server_t *server = NULL;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &config, &h, &p, &server), SWS_OK);
+
+    /* A raw TCP client with a tiny receive buffer: it upgrades (request made by the sans-I/O
+     * client handshake), then reads nothing. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in address;
+    memset(&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_port = htons(sws_server_port(server));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK_EQ_INT(connect(fd, (struct sockaddr *)&address, sizeof address), 0);
+    sws_client_handshake_config hc;
+    sws_client_handshake_config_init(&hc);
+    hc.host = "127.0.0.1";
+    sws_client_handshake_t *handshake = NULL;
+    sws_client_handshake_new(&hc, &handshake);
+    const uint8_t *request;
+    size_t request_len;
+    sws_client_handshake_request(handshake, &request, &request_len);
+    CHECK_EQ_INT(send(fd, request, request_len, 0), (long long)request_len);
+    RUN_UNTIL(loop, p.conn != NULL);
+
+    static uint8_t chunk[1 << 20];
+    for (size_t i = 0; i < sizeof chunk; i++) chunk[i] = (uint8_t)(i * 7 + 3);
+    sws_send_result result = SWS_SEND_SENT;
+    for (int i = 0; i < 64 && result != SWS_SEND_DROPPED; i++) {
+        CHECK_EQ_INT(sws_conn_send_binary(p.conn, chunk, sizeof chunk, &result), SWS_OK);
+        if (result == SWS_SEND_SENT) p.sent++;
+        if (result == SWS_SEND_BUFFERED) p.buffered++;
+        if (result == SWS_SEND_DROPPED) p.dropped++;
+        sws_loop_run_once(loop, 0);
+    }
+    CHECK(p.buffered > 0);             /* the kernel stopped taking bytes */
+    CHECK_EQ_INT(p.dropped, 1);        /* then the 4 MiB limit refused one */
+    size_t buffered = sws_conn_buffered_amount(p.conn);
+    CHECK(buffered > 0 && buffered <= (4u << 20) + sizeof chunk);
+    CHECK(sws_conn_is_open(p.conn));   /* policy "drop": the connection stays open */
+    CHECK_EQ_INT(p.drains, 0);
+
+    /* The peer reads again: everything is written, then on_drain fires once. */
+    static uint8_t sink[1 << 16];
+    size_t total = 0;
+    double deadline = now_seconds() + 10.0;
+    while (p.drains == 0 && now_seconds() < deadline) {
+        ssize_t n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n > 0) total += (size_t)n;
+        sws_loop_run_once(loop, n > 0 ? 0 : 1);
+    }
+    CHECK_EQ_INT(p.drains, 1);
+    CHECK(total > buffered);
+    CHECK_EQ_INT(sws_conn_buffered_amount(p.conn), 0);
+    sws_send_result after = SWS_SEND_DROPPED;
+    CHECK_EQ_INT(sws_conn_send_text(p.conn, "again", 5, &after), SWS_OK);
+    CHECK_EQ_INT(after, SWS_SEND_SENT);
+
+    close(fd);
+    sws_client_handshake_free(handshake);
+    sws_server_free(server);
+    sws_loop_free(loop);
+}
+
+/* ---- Plain HTTP on the server's port ---- */
+
+static void answer_http(sws_server_t *server, void *user_data, sws_request_t *request) {
+    (void)server; (void)user_data;
+    const char *target = NULL, *path = NULL;
+    CHECK_EQ_INT(sws_request_target(request, &target, &path), SWS_OK);
+    CHECK_EQ_INT(sws_request_accept(request, NULL, NULL), SWS_ERR_INVALID_ARGUMENT); /* not an upgrade */
+    CHECK_EQ_INT(sws_request_subprotocol_count(request), 0);
+    if (strcmp(path, "/health") == 0) CHECK_EQ_INT(sws_request_respond(request, 200, "ok\n", 3), SWS_OK);
+    /* other paths: no answer, the server says 404 */
+}
+
+/* Sends `request` on a new TCP connection and returns the whole response (until the server closes). */
+static void http_exchange(sws_loop_t *loop, uint16_t port, const char *request, char *response, size_t size) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address;
+    memset(&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK_EQ_INT(connect(fd, (struct sockaddr *)&address, sizeof address), 0);
+    CHECK_EQ_INT(send(fd, request, strlen(request), 0), (long long)strlen(request));
+    size_t total = 0;
+    double deadline = now_seconds() + 5.0;
+    while (now_seconds() < deadline && total + 1 < size) {
+        sws_loop_run_once(loop, 5);
+        ssize_t n = recv(fd, response + total, size - 1 - total, MSG_DONTWAIT);
+        if (n == 0) break; /* closed by the server */
+        if (n > 0) total += (size_t)n;
+    }
+    response[total] = 0;
+    close(fd);
+}
+
+static void test_plain_http(void) {
+    sws_loop_t *loop = NULL;
+    sws_loop_new(&loop);
+    CHECK(sws_loop_next_timeout_ms(loop) == -1 || sws_loop_next_timeout_ms(loop) >= 0);
+    sws_conn_handlers h;
+    sws_conn_handlers_init(&h);
+    h.on_http_request = answer_http;
+    sws_server_config config;
+    sws_server_config_init(&config);
+    config.handshake_timeout_ms = 1500;
+    sws_server_t *server = NULL;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &config, &h, NULL, &server), SWS_OK);
+    char response[1024];
+    http_exchange(loop, sws_server_port(server), "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", response, sizeof response);
+    CHECK(strncmp(response, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CHECK(strstr(response, "\r\n\r\nok\n") != NULL);
+    http_exchange(loop, sws_server_port(server), "GET /other HTTP/1.1\r\nHost: x\r\n\r\n", response, sizeof response);
+    CHECK(strncmp(response, "HTTP/1.1 404 ", 13) == 0);
+    /* A broken upgrade gets the handshake's status (426: wrong version). */
+    http_exchange(loop, sws_server_port(server),
+                  "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+                  response, sizeof response);
+    CHECK(strncmp(response, "HTTP/1.1 426 ", 13) == 0);
+    /* The handshake timer is armed: the loop reports a finite timeout while a client is silent. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address;
+    memset(&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_port = htons(sws_server_port(server));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK_EQ_INT(connect(fd, (struct sockaddr *)&address, sizeof address), 0);
+    for (int i = 0; i < 10; i++) sws_loop_run_once(loop, 5);
+    int timeout = sws_loop_next_timeout_ms(loop);
+    CHECK(timeout >= 0 && timeout <= 1500);
+    close(fd);
+    CHECK_EQ_INT(sws_loop_next_timeout_ms(NULL), -1);
+    sws_server_free(server);
+    sws_loop_free(loop);
+}
+
+/* ---- A peer breaking the protocol over TCP: the exact close code, both ways ---- */
+
+/* Connects a raw TCP socket to `port`, upgrades it (request from the sans-I/O client handshake,
+ * compression off), and returns the socket; any bytes after the 101 stay unread. */
+static int raw_upgraded_socket(sws_loop_t *loop, uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address;
+    memset(&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK_EQ_INT(connect(fd, (struct sockaddr *)&address, sizeof address), 0);
+    sws_compression_config off;
+    sws_compression_config_init(&off);
+    off.enabled = false;
+    sws_client_handshake_config hc;
+    sws_client_handshake_config_init(&hc);
+    hc.host = "127.0.0.1";
+    hc.compression = &off;
+    sws_client_handshake_t *handshake = NULL;
+    CHECK_EQ_INT(sws_client_handshake_new(&hc, &handshake), SWS_OK);
+    const uint8_t *request;
+    size_t request_len;
+    sws_client_handshake_request(handshake, &request, &request_len);
+    CHECK_EQ_INT(send(fd, request, request_len, 0), (long long)request_len);
+    bool complete = false;
+    double deadline = now_seconds() + 5.0;
+    while (!complete && now_seconds() < deadline) {
+        sws_loop_run_once(loop, 5);
+        uint8_t byte; /* one byte at a time: nothing after the head is consumed */
+        if (recv(fd, &byte, 1, MSG_DONTWAIT) == 1) {
+            size_t consumed;
+            CHECK_EQ_INT(sws_client_handshake_feed(handshake, &byte, 1, &consumed, &complete), SWS_OK);
+        }
+    }
+    CHECK(complete);
+    sws_client_handshake_free(handshake);
+    return fd;
+}
+
+/* Reads until the server closes; returns the close code of the first close frame it sent (the
+ * server does not mask, so the frame is plain: 0x88, length, code). */
+static int read_close_code(sws_loop_t *loop, int fd) {
+    uint8_t buffer[512];
+    size_t total = 0;
+    double deadline = now_seconds() + 5.0;
+    while (now_seconds() < deadline && total < sizeof buffer) {
+        sws_loop_run_once(loop, 5);
+        ssize_t n = recv(fd, buffer + total, sizeof buffer - total, MSG_DONTWAIT);
+        if (n == 0) break;
+        if (n > 0) total += (size_t)n;
+    }
+    return total >= 4 && buffer[0] == 0x88 ? (buffer[2] << 8) | buffer[3] : -1;
+}
+
+static void test_protocol_errors_over_tcp(void) {
+    memset(&server_peer, 0, sizeof server_peer);
+    sws_loop_t *loop = NULL;
+    sws_loop_new(&loop);
+    sws_server_config config;
+    sws_server_config_init(&config);
+    config.max_message_size = 1000;
+    sws_server_t *server = start_echo_server(loop, &config, NULL);
+    uint16_t port = sws_server_port(server);
+
+    /* An unmasked frame from a client: 1002 (RFC 6455 section 5.1). */
+    int fd = raw_upgraded_socket(loop, port);
+    uint8_t unmasked[] = {0x81, 0x02, 'h', 'i'};
+    send(fd, unmasked, sizeof unmasked, 0);
+    CHECK_EQ_INT(read_close_code(loop, fd), 1002);
+    close(fd);
+    RUN_UNTIL(loop, server_peer.closed == 1);
+    CHECK_EQ_INT(server_peer.close_code, 1002);
+
+    /* Invalid UTF-8 in a text message (mask key 0): 1007. */
+    fd = raw_upgraded_socket(loop, port);
+    uint8_t bad_text[] = {0x81, 0x82, 0, 0, 0, 0, 0xC3, 0x28};
+    send(fd, bad_text, sizeof bad_text, 0);
+    CHECK_EQ_INT(read_close_code(loop, fd), 1007);
+    close(fd);
+    RUN_UNTIL(loop, server_peer.closed == 2);
+    CHECK_EQ_INT(server_peer.close_code, 1007);
+
+    /* A message over max_message_size (announced 2000 bytes): 1009. */
+    fd = raw_upgraded_socket(loop, port);
+    uint8_t too_big[] = {0x82, 0xFE, 0x07, 0xD0, 0, 0, 0, 0};
+    send(fd, too_big, sizeof too_big, 0);
+    CHECK_EQ_INT(read_close_code(loop, fd), 1009);
+    close(fd);
+    RUN_UNTIL(loop, server_peer.closed == 3);
+    CHECK_EQ_INT(server_peer.close_code, 1009);
+
+    /* The transport ends without a close frame: 1006 reported, nothing sent. */
+    fd = raw_upgraded_socket(loop, port);
+    RUN_UNTIL(loop, server_peer.opened == 4);
+    close(fd);
+    RUN_UNTIL(loop, server_peer.closed == 4);
+    CHECK_EQ_INT(server_peer.close_code, SWS_CLOSE_ABNORMAL);
+
+    sws_server_free(server);
+    sws_loop_free(loop);
+}
+
+/* ---- Server config reaches the server: origins, connection limit, idle timeout, streaming ---- */
+
+static int fragments_seen;
+static void count_fragment(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len,
+                           bool is_first, bool is_final) {
+    (void)conn; (void)user_data; (void)data;
+    CHECK_EQ_INT(kind, SWS_MESSAGE_BINARY);
+    CHECK(len > 0);
+    if (fragments_seen == 0) CHECK(is_first);
+    if (is_final) fragments_seen += 1000;
+    fragments_seen++;
+}
+
+static void test_server_config(void) {
+    memset(&server_peer, 0, sizeof server_peer);
+    sws_loop_t *loop = NULL;
+    sws_loop_new(&loop);
+    static const char *const origins[] = {"https://good.example"};
+    sws_server_config config;
+    sws_server_config_init(&config);
+    CHECK_EQ_INT(config.max_buffered_amount, 16u << 20);
+    CHECK_EQ_INT(config.close_timeout_ms, 10000);
+    CHECK_EQ_INT(config.pong_timeout_ms, 20000);
+    CHECK_EQ_INT(config.handshake_timeout_ms, 10000);
+    config.allowed_origins = origins;
+    config.allowed_origin_count = 1;
+    config.max_connections = 1;
+    config.idle_timeout_ms = 300;
+    config.streaming_threshold = 1000;
+    sws_conn_handlers sh = recording_handlers();
+    sh.on_fragment = count_fragment;
+    sws_server_t *server = NULL;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &config, &sh, &server_peer, &server), SWS_OK);
+    char url[128];
+    url_for(server, "/", url, sizeof url);
+    sws_conn_handlers h = recording_handlers();
+
+    /* A browser from another origin: 403. */
+    sws_client_config cc;
+    sws_client_config_init(&cc);
+    cc.origin = "https://evil.example";
+    struct peer evil;
+    memset(&evil, 0, sizeof evil);
+    CHECK_EQ_INT(sws_client_connect(loop, url, &cc, &h, &evil), SWS_OK);
+    RUN_UNTIL(loop, evil.connect_errors == 1);
+    CHECK_EQ_INT(evil.connect_http_status, 403);
+
+    /* The allowed origin gets in; a second client is over max_connections: 503. (Compression
+     * off: streaming_threshold counts wire bytes, and the blob below compresses to nothing.) */
+    sws_compression_config off;
+    sws_compression_config_init(&off);
+    off.enabled = false;
+    cc.compression = &off;
+    cc.origin = "https://good.example";
+    struct peer good, second;
+    memset(&good, 0, sizeof good);
+    memset(&second, 0, sizeof second);
+    CHECK_EQ_INT(sws_client_connect(loop, url, &cc, &h, &good), SWS_OK);
+    RUN_UNTIL(loop, good.opened == 1);
+    CHECK_EQ_INT(sws_client_connect(loop, url, &cc, &h, &second), SWS_OK);
+    RUN_UNTIL(loop, second.connect_errors == 1);
+    CHECK_EQ_INT(second.connect_status, SWS_ERR_HANDSHAKE);
+    CHECK_EQ_INT(second.connect_http_status, 503);
+
+    /* Above streaming_threshold the server gets the message frame by frame. */
+    static uint8_t blob[3000];
+    memset(blob, 7, sizeof blob);
+    fragments_seen = 0;
+    CHECK_EQ_INT(sws_conn_send_fragment(good.conn, SWS_MESSAGE_BINARY, blob, 1500, false, NULL), SWS_OK);
+    CHECK_EQ_INT(sws_conn_send_fragment(good.conn, SWS_MESSAGE_BINARY, blob, 1500, true, NULL), SWS_OK);
+    RUN_UNTIL(loop, fragments_seen >= 1000);
+    CHECK_EQ_INT(fragments_seen, 1002);  /* two fragments, the second final */
+    CHECK_EQ_INT(server_peer.messages, 0);
+
+    /* A silent client is closed after idle_timeout_ms with 1001. */
+    double start = now_seconds();
+    RUN_UNTIL(loop, good.closed == 1);
+    CHECK_EQ_INT(good.close_code, 1001);
+    CHECK_EQ_STR(good.close_reason, "idle timeout");
+    CHECK(now_seconds() - start < 3.0);
+
+    sws_server_free(server);
+    sws_loop_free(loop);
+}
+
+/* ---- Threads: references, posts, stop, wrong-thread calls ---- */
+
+struct thread_job {
+    sws_loop_t *loop;
+    sws_conn_ref_t *ref;
+    sws_conn_t *conn;
+    int sent;
+    sws_status wrong_thread_send, wrong_thread_close, wrong_thread_server, wrong_thread_connect, post_status;
+    size_t buffered_from_thread;
+};
+
+static void posted_work(sws_loop_t *loop, void *user_data) {
+    CHECK(loop != NULL);
+    ++*(int *)user_data;
+}
+static int posted_count;
+
+static void *sender_thread(void *arg) {
+    struct thread_job *job = arg;
+    for (int i = 0; i < 100; i++) {
+        char text[32];
+        int n = snprintf(text, sizeof text, "from thread %d", i);
+        if (sws_conn_ref_send_text(job->ref, text, (size_t)n) == SWS_OK) job->sent++;
+    }
+    CHECK(!sws_conn_ref_is_closed(job->ref));
+    job->wrong_thread_send = sws_conn_send_text(job->conn, "x", 1, NULL);
+    job->wrong_thread_close = sws_conn_close(job->conn, 1000, NULL, 0);
+    job->buffered_from_thread = sws_conn_buffered_amount(job->conn);
+    job->wrong_thread_connect = sws_client_connect(job->loop, "ws://127.0.0.1:1/", NULL, NULL, NULL);
+    job->post_status = sws_loop_post(job->loop, posted_work, &posted_count);
+    return NULL;
+}
+
+static int thread_messages;
+static void count_message(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len) {
+    record_message(conn, user_data, kind, data, len);
+    thread_messages++;
+}
+
+static void *stopper_thread(void *arg) {
+    struct timespec pause = {0, 50 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    CHECK_EQ_INT(sws_loop_stop(arg), SWS_OK);
+    return NULL;
+}
+
+static void test_threads(void) {
+    memset(&server_peer, 0, sizeof server_peer);
+    sws_loop_t *loop = NULL;
+    sws_loop_new(&loop);
+    sws_server_t *server = start_echo_server(loop, NULL, NULL);
+    struct peer client;
+    memset(&client, 0, sizeof client);
+    sws_conn_handlers h = recording_handlers();
+    h.on_message = count_message;
+    char url[128];
+    url_for(server, "/", url, sizeof url);
+    sws_client_connect(loop, url, NULL, &h, &client);
+    RUN_UNTIL(loop, client.opened == 1);
+
+    struct thread_job job;
+    memset(&job, 0, sizeof job);
+    job.loop = loop;
+    job.conn = client.conn;
+    CHECK_EQ_INT(sws_conn_ref_new(client.conn, &job.ref), SWS_OK);
+    thread_messages = 0;
+    posted_count = 0;
+    pthread_t thread;
+    pthread_create(&thread, NULL, sender_thread, &job);
+    pthread_join(thread, NULL);
+    CHECK_EQ_INT(job.sent, 100);
+    CHECK_EQ_INT(job.wrong_thread_send, SWS_ERR_WRONG_THREAD);
+    CHECK_EQ_INT(job.wrong_thread_close, SWS_ERR_WRONG_THREAD);
+    CHECK_EQ_INT(job.wrong_thread_connect, SWS_ERR_WRONG_THREAD);
+    CHECK_EQ_INT(job.buffered_from_thread, 0);
+    CHECK_EQ_INT(job.post_status, SWS_OK);
+    RUN_UNTIL(loop, thread_messages == 100 && posted_count == 1);
+    CHECK_EQ_STR(client.last_text, "from thread 99");
+
+    /* sws_loop_stop from another thread ends sws_loop_run. */
+    pthread_create(&thread, NULL, stopper_thread, loop);
+    CHECK_EQ_INT(sws_loop_run(loop), SWS_OK);
+    pthread_join(thread, NULL);
+
+    /* After the close, the reference refuses, from any thread, without touching the connection. */
+    CHECK_EQ_INT(sws_conn_ref_close(job.ref, 1000, "bye", 3), SWS_OK);
+    RUN_UNTIL(loop, client.closed == 1);
+    CHECK(sws_conn_ref_is_closed(job.ref));
+    CHECK_EQ_INT(sws_conn_ref_send_text(job.ref, "late", 4), SWS_ERR_CLOSED);
+    CHECK_EQ_INT(sws_conn_ref_close(job.ref, 1000, NULL, 0), SWS_ERR_CLOSED);
+    CHECK_EQ_INT(sws_conn_ref_send_text(job.ref, "\xFF", 1), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_ref_free(job.ref), SWS_OK);
+    CHECK_EQ_INT(sws_conn_ref_free(job.ref), SWS_ERR_INVALID_ARGUMENT); /* double free */
+    CHECK_EQ_INT(sws_conn_ref_send_text(job.ref, "x", 1), SWS_ERR_INVALID_ARGUMENT); /* freed */
+    CHECK(sws_conn_ref_is_closed(NULL));
+
+    sws_server_free(server);
+    sws_loop_free(loop);
+    /* Posting to a freed loop's pointer is not allowed; posting NULL is refused. */
+    CHECK_EQ_INT(sws_loop_post(NULL, posted_work, NULL), SWS_ERR_INVALID_ARGUMENT);
+}
+
+static void test_null_handles(void) {
+    CHECK_EQ_INT(sws_loop_new(NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_loop_free(NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_loop_run(NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_loop_run_once(NULL, 0), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_loop_stop(NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_loop_fd(NULL), -1);
+    CHECK_EQ_INT(sws_conn_send_text(NULL, "a", 1, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_send_binary(NULL, "a", 1, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_send_fragment(NULL, SWS_MESSAGE_TEXT, "a", 1, true, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_send_ping(NULL, NULL, 0), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_close(NULL, 1000, NULL, 0), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_abort(NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_buffered_amount(NULL), 0);
+    CHECK(!sws_conn_is_compressed(NULL));
+    CHECK(!sws_conn_is_open(NULL));
+    CHECK(sws_conn_get_user_data(NULL) == NULL);
+    CHECK_EQ_INT(sws_conn_set_user_data(NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_info(NULL, NULL, NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_subscribe(NULL, "t"), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_unsubscribe(NULL, "t"), SWS_ERR_INVALID_ARGUMENT);
+    sws_conn_ref_t *ref = (sws_conn_ref_t *)&ref;
+    CHECK_EQ_INT(sws_conn_ref_new(NULL, &ref), SWS_ERR_INVALID_ARGUMENT);
+    CHECK(ref == NULL);
+    CHECK_EQ_INT(sws_conn_ref_free(NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_handlers_init(NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_server_config_init(NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_client_config_init(NULL), SWS_ERR_INVALID_ARGUMENT);
+    sws_server_t *server = (sws_server_t *)&server;
+    CHECK_EQ_INT(sws_server_new(NULL, "127.0.0.1", 0, NULL, NULL, NULL, &server), SWS_ERR_INVALID_ARGUMENT);
+    CHECK(server == NULL);
+    CHECK_EQ_INT(sws_server_free(NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_server_port(NULL), 0);
+    CHECK_EQ_INT(sws_server_connection_count(NULL), 0);
+    CHECK_EQ_INT(sws_server_broadcast(NULL, SWS_MESSAGE_TEXT, "a", 1, NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_server_publish(NULL, "t", SWS_MESSAGE_TEXT, "a", 1, NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_server_subscriber_count(NULL, "t"), 0);
+    CHECK_EQ_INT(sws_server_shutdown(NULL, 0, NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_request_target(NULL, NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_request_accept(NULL, NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_request_respond(NULL, 400, NULL, 0), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_request_subprotocol_count(NULL), 0);
+
+    sws_loop_t *loop = NULL;
+    sws_loop_new(&loop);
+    CHECK_EQ_INT(sws_loop_run_once(loop, -2), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_loop_post(loop, NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK(sws_loop_fd(loop) >= 0);
+    CHECK_EQ_INT(sws_loop_run_once(loop, 0), SWS_OK);
+    CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
+}
+
+int main(void) {
+    test_null_handles();
+    test_echo_and_close();
+    test_threads();
+    test_backpressure();
+    test_plain_http();
+    test_server_config();
+    test_protocol_errors_over_tcp();
+    test_connect_failures();
+    test_broadcast_and_topics();
+    return check_summary("net_test");
+}

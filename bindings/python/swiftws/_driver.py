@@ -1,0 +1,253 @@
+"""The native event loop driven from inside an asyncio event loop, without an extra thread.
+
+One ``sws_loop_t`` per asyncio loop. asyncio watches the native loop's pollable fd
+(``sws_loop_fd``: readable whenever the native loop has socket events, due timers or posted work)
+with ``add_reader`` and then runs one native iteration with ``sws_loop_run_once(loop, 0)``. Work
+the native loop defers while Python calls it between iterations (a close notification, for
+example) shows as ``sws_loop_next_timeout_ms() == 0``; ``kick()`` checks for it after every call
+that changes something and schedules an iteration with ``call_soon``.
+
+All native callbacks land here, in one ``sws_conn_handlers`` shared by every server and client
+of the loop, and are dispatched to Python objects by the native pointer (connections) or by the
+``user_data`` key (servers, pending connects). An exception raised while handling a callback never
+reaches native code: it is logged through ``logging`` and the connection is closed with 1011.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import itertools
+import logging
+from ctypes import byref, c_void_p
+from typing import Any, Callable, Dict, Optional
+
+from . import _native as n
+from .exceptions import check
+
+logger = logging.getLogger("swiftws")
+
+_ATTRIBUTE = "_swiftws_native_loop"
+_keys = itertools.count(1)
+
+
+def new_key() -> int:
+    """A process-unique non-zero key to pass as a native ``user_data``."""
+    return next(_keys)
+
+
+def _text(pointer: Optional[int]) -> str:
+    return ctypes.string_at(pointer).decode("utf-8", "replace") if pointer else ""
+
+
+class NativeLoop:
+    """An ``sws_loop_t`` run by an asyncio loop. Get it with ``NativeLoop.acquire()``; every
+    acquire is matched by a ``release()``; the native loop is freed when the last user releases."""
+
+    def __init__(self, aloop: asyncio.AbstractEventLoop) -> None:
+        if not n.has_networking():
+            raise RuntimeError("swiftws: the loaded libswiftws.so has no networking API "
+                               f"(missing {', '.join(n.MISSING)}); rebuild it")
+        self.aloop = aloop
+        out = c_void_p()
+        check(n.lib.sws_loop_new(byref(out)), "sws_loop_new")
+        self.handle: int = out.value  # type: ignore[assignment]
+        self.fd = int(n.lib.sws_loop_fd(self.handle))
+        self.users = 0
+        #: Open connections by native pointer.
+        self.connections: Dict[int, Any] = {}
+        #: Servers and pending client connects by user_data key.
+        self.targets: Dict[int, Any] = {}
+        self._run_scheduled = False
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._running = False
+        self.handlers = self._make_handlers()
+        aloop.add_reader(self.fd, self.run_once)
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    @classmethod
+    def acquire(cls) -> "NativeLoop":
+        """The native loop of the running asyncio loop (created on first use)."""
+        aloop = asyncio.get_running_loop()
+        native = getattr(aloop, _ATTRIBUTE, None)
+        if native is None:
+            native = cls(aloop)
+            setattr(aloop, _ATTRIBUTE, native)
+        native.users += 1
+        return native
+
+    def release(self) -> None:
+        """Drops one user; the last one frees the native loop (never from inside a callback)."""
+        self.users -= 1
+        if self.users == 0:
+            self.aloop.call_soon(self._free_if_unused)
+
+    def _free_if_unused(self) -> None:
+        if self.users or self.handle is None:
+            return
+        if self._running:
+            self.aloop.call_soon(self._free_if_unused)
+            return
+        if getattr(self.aloop, _ATTRIBUTE, None) is self:
+            delattr(self.aloop, _ATTRIBUTE)
+        if not self.aloop.is_closed():
+            self.aloop.remove_reader(self.fd)
+        if self._timer is not None:
+            self._timer.cancel()
+        n.lib.sws_loop_free(self.handle)
+        self.handle = None  # type: ignore[assignment]
+
+    # -- driving -----------------------------------------------------------------------------
+
+    def run_once(self) -> None:
+        """One native iteration without waiting; then arms a timer for what the loop awaits next."""
+        self._run_scheduled = False
+        if self.handle is None:
+            return
+        self._running = True
+        try:
+            n.lib.sws_loop_run_once(self.handle, 0)
+        finally:
+            self._running = False
+        self._after_run()
+
+    def _after_run(self) -> None:
+        # Deferred work shows only as a next timeout of 0. Timers are in the epoll set (a
+        # timerfd), but the native loop arms that timerfd at the START of an iteration: a timer
+        # scheduled during run_once (the keepalive timer of a connection that just opened, for
+        # one) would not wake the fd. So the next deadline is also armed here, as an asyncio
+        # timer, reused while it is not later than the native one.
+        timeout = n.lib.sws_loop_next_timeout_ms(self.handle)
+        if timeout == 0:
+            self._schedule_now()
+        elif timeout > 0:
+            deadline = self.aloop.time() + timeout / 1000.0
+            timer = self._timer
+            if timer is None or timer.cancelled() or timer.when() > deadline + 0.001 or timer.when() < self.aloop.time():
+                if timer is not None:
+                    timer.cancel()
+                self._timer = self.aloop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.run_once()
+
+    def _schedule_now(self) -> None:
+        if not self._run_scheduled:
+            self._run_scheduled = True
+            self.aloop.call_soon(self.run_once)
+
+    def kick(self) -> None:
+        """Called after a Python-side call into the loop: runs an iteration soon if work waits."""
+        if not self._run_scheduled and self.handle is not None and not self._running:
+            if n.lib.sws_loop_next_timeout_ms(self.handle) == 0:
+                self._schedule_now()
+
+    # -- callbacks ---------------------------------------------------------------------------
+
+    def _fail(self, conn: Optional[int], what: str) -> None:
+        """Logs the exception being handled and closes ``conn`` with 1011 (never raises)."""
+        logger.exception("swiftws: exception in %s; closing the connection with 1011", what)
+        if conn:
+            try:
+                n.lib.sws_conn_close(conn, 1011, b"internal error", 14)
+            except Exception:  # pragma: no cover - nothing more can be done
+                pass
+
+    def _make_handlers(self) -> n.ConnHandlers:
+        connections = self.connections
+        targets = self.targets
+        fail = self._fail
+        string_at = ctypes.string_at
+        TEXT = n.SWS_MESSAGE_TEXT
+
+        def on_open(conn: int, user_data: int) -> None:
+            try:
+                target = targets.get(user_data)
+                if target is None:
+                    n.lib.sws_conn_close(conn, 1011, b"no handler", 10)
+                    return
+                connections[conn] = target._on_native_open(conn)
+            except BaseException:
+                fail(conn, "on_open")
+
+        def on_message(conn: int, _ud: int, kind: int, data: int, length: int) -> None:
+            try:
+                connection = connections.get(conn)
+                if connection is not None:
+                    payload = string_at(data, length) if length else b""
+                    connection._on_message(payload.decode("utf-8") if kind == TEXT else payload)
+            except BaseException:
+                fail(conn, "on_message")
+
+        def on_pong(conn: int, _ud: int, data: int, length: int) -> None:
+            try:
+                connection = connections.get(conn)
+                if connection is not None:
+                    connection._on_pong(string_at(data, length) if length else b"")
+            except BaseException:
+                fail(conn, "on_pong")
+
+        def on_drain(conn: int, _ud: int) -> None:
+            try:
+                connection = connections.get(conn)
+                if connection is not None:
+                    connection._on_drain()
+            except BaseException:
+                fail(conn, "on_drain")
+
+        def on_close(conn: int, _ud: int, code: int, reason: int, length: int) -> None:
+            try:
+                connection = connections.pop(conn, None)
+                if connection is not None:
+                    text = string_at(reason, length).decode("utf-8", "replace") if length else ""
+                    connection._on_close(code, text)
+            except BaseException:
+                fail(None, "on_close")
+
+        def on_connect_error(user_data: int, status: int, http_status: int, message: int) -> None:
+            try:
+                target = targets.pop(user_data, None)
+                if target is not None:
+                    target._on_connect_error(status, http_status, _text(message))
+            except BaseException:
+                fail(None, "on_connect_error")
+
+        def on_upgrade(server: int, user_data: int, request: int) -> None:
+            try:
+                target = targets.get(user_data)
+                if target is not None:
+                    target._on_upgrade(request, upgrade=True)
+            except BaseException:
+                logger.exception("swiftws: exception in process_request; answering 500")
+                n.lib.sws_request_respond(request, 500, b"Internal Server Error\n", 22)
+
+        def on_http_request(server: int, user_data: int, request: int) -> None:
+            try:
+                target = targets.get(user_data)
+                if target is not None:
+                    target._on_upgrade(request, upgrade=False)
+            except BaseException:
+                logger.exception("swiftws: exception in process_request; answering 500")
+                n.lib.sws_request_respond(request, 500, b"Internal Server Error\n", 22)
+
+        handlers = n.ConnHandlers()
+        check(n.lib.sws_conn_handlers_init(byref(handlers)))
+        handlers.on_open = n.CONN_ON_OPEN(on_open)
+        handlers.on_message = n.CONN_ON_MESSAGE(on_message)
+        handlers.on_pong = n.CONN_ON_DATA(on_pong)
+        handlers.on_drain = n.CONN_ON_DRAIN(on_drain)
+        handlers.on_close = n.CONN_ON_CLOSE(on_close)
+        handlers.on_connect_error = n.CONN_ON_CONNECT_ERROR(on_connect_error)
+        handlers.on_upgrade = n.SERVER_ON_REQUEST(on_upgrade)
+        handlers.on_http_request = n.SERVER_ON_REQUEST(on_http_request)
+        return handlers
+
+
+def call_guarded(function: Callable[..., Any], *args: Any) -> None:
+    """Calls ``function``; an exception is logged, never propagated (for callbacks)."""
+    try:
+        function(*args)
+    except BaseException:
+        logger.exception("swiftws: exception in a callback")

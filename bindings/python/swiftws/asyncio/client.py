@@ -1,0 +1,196 @@
+"""The asyncio client: ``connect(uri, ...)``, shaped like ``websockets.asyncio.client``.
+
+    async with connect("ws://localhost:8765") as websocket:
+        await websocket.send("Hello world!")
+        message = await websocket.recv()
+
+Errors while opening: ``InvalidURI`` (not a ``ws://`` URI), ``OSError`` (name resolution,
+refused or unreachable: ``ConnectionRefusedError`` when refused), ``TimeoutError``
+(``open_timeout``), ``InvalidStatus`` (the server answered with another status than 101; see
+``exc.response.status_code``), ``InvalidHandshake`` (an invalid response).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import urllib.parse
+from ctypes import byref, pointer
+from typing import Any, Generator, List, Optional, Sequence, Tuple, Union
+
+from .. import _native as n
+from .._config import c_strings, client_config, compression_struct, fill_common, milliseconds
+from .._driver import NativeLoop, new_key
+from ..exceptions import InvalidHandshake, InvalidStatus, InvalidURI, Response, SwiftWSError
+from .connection import Connection
+
+__all__ = ["connect", "ClientConnection"]
+
+HeadersLike = Union[Sequence[Tuple[str, str]], "dict[str, str]", Any]
+
+
+class ClientConnection(Connection):
+    """A client connection, returned by ``connect``."""
+
+    def _connection_lost(self) -> None:
+        native = self._native
+        if native is not None:
+            native.release()
+
+
+def _check_uri(uri: str) -> None:
+    parsed = urllib.parse.urlsplit(uri)
+    if parsed.scheme not in ("ws", "wss"):
+        raise InvalidURI(uri, "scheme isn't ws or wss")
+    if not parsed.hostname:
+        raise InvalidURI(uri, "hostname isn't provided")
+    if parsed.username is not None or parsed.password is not None:
+        raise InvalidURI(uri, "user information isn't supported")
+    try:
+        parsed.port
+    except ValueError as error:
+        raise InvalidURI(uri, str(error)) from None
+    if parsed.scheme == "wss":
+        raise SwiftWSError(n.SWS_ERR_UNSUPPORTED, "wss:// is not available yet: the native library has no TLS")
+
+
+def _header_pairs(headers: Optional[HeadersLike]) -> List[Tuple[str, str]]:
+    if headers is None:
+        return []
+    if hasattr(headers, "raw_items"):
+        return list(headers.raw_items())
+    if hasattr(headers, "items"):
+        return list(headers.items())
+    return list(headers)
+
+
+class _PendingConnect:
+    """The native connect in progress: resolves ``future`` with the connection or an error."""
+
+    def __init__(self, native: NativeLoop, future: "asyncio.Future[ClientConnection]", uri: str,
+                 write_limit: int) -> None:
+        self.native = native
+        self.future = future
+        self.uri = uri
+        self.write_limit = write_limit
+
+    def _on_native_open(self, conn: int) -> ClientConnection:
+        connection = ClientConnection(self.native, conn)
+        connection.write_limit = self.write_limit
+        if not self.future.done():
+            self.future.set_result(connection)
+        else:  # the caller gave up (cancelled): nobody will use this connection
+            n.lib.sws_conn_close(conn, 1001, None, 0)
+        return connection
+
+    def _on_connect_error(self, status: int, http_status: int, message: str) -> None:
+        if self.future.done():
+            return
+        error: BaseException
+        if status == n.SWS_ERR_HANDSHAKE:
+            if http_status:
+                error = InvalidStatus(Response(http_status), message)
+            else:
+                error = InvalidHandshake(message)
+        elif status == n.SWS_ERR_TIMEOUT:
+            error = TimeoutError(f"timed out while opening {self.uri}: {message}")
+        elif status == n.SWS_ERR_RESOLVE:
+            error = socket.gaierror(socket.EAI_NONAME, f"{message} ({self.uri})")
+        elif status == n.SWS_ERR_IO and "refused" in message.lower():
+            error = ConnectionRefusedError(errno.ECONNREFUSED, f"{message} ({self.uri})")
+        elif status == n.SWS_ERR_IO:
+            error = OSError(f"{message} ({self.uri})")
+        else:
+            error = SwiftWSError(status, message)
+        self.future.set_exception(error)
+
+
+class connect:
+    """Opens a WebSocket connection to ``uri``: ``await connect(uri)`` or ``async with connect(uri)``.
+
+    Options (websockets' names): ``additional_headers`` (pairs or a mapping), ``subprotocols``,
+    ``origin``, ``compression`` ("deflate" or None), ``max_size`` (bytes; None: no limit),
+    ``open_timeout``, ``ping_interval``, ``ping_timeout``, ``close_timeout`` (seconds; None: off),
+    ``write_limit`` (bytes buffered before ``send`` waits), ``user_agent_header``.
+    """
+
+    def __init__(self, uri: str, *, additional_headers: Optional[HeadersLike] = None,
+                 subprotocols: Optional[Sequence[str]] = None, origin: Optional[str] = None,
+                 compression: Optional[str] = "deflate", max_size: Optional[int] = 2 ** 20,
+                 open_timeout: Optional[float] = 10, ping_interval: Optional[float] = 20,
+                 ping_timeout: Optional[float] = 20, close_timeout: Optional[float] = 10,
+                 write_limit: int = 32 * 1024, user_agent_header: Optional[str] = None,
+                 max_queue: Any = None, logger: Any = None, **unsupported: Any) -> None:
+        if unsupported:
+            raise TypeError(f"connect() got unsupported arguments: {', '.join(sorted(unsupported))}")
+        _check_uri(uri)
+        self.uri = uri
+        self.write_limit = write_limit
+        config = client_config()
+        fill_common(config, max_size=max_size, ping_interval=ping_interval, ping_timeout=ping_timeout,
+                    close_timeout=close_timeout)
+        timeout = milliseconds(open_timeout, 0xFFFFFFFF)
+        config.connect_timeout_ms = timeout
+        config.handshake_timeout_ms = timeout
+        self._keep: List[Any] = []
+        if origin is not None:
+            encoded = origin.encode("utf-8")
+            self._keep.append(encoded)
+            config.origin = encoded
+        if subprotocols:
+            array, count = c_strings(list(subprotocols))
+            self._keep.append(array)
+            config.subprotocols, config.subprotocol_count = array, count
+        headers = _header_pairs(additional_headers)
+        if user_agent_header is not None:
+            headers.append(("User-Agent", user_agent_header))
+        if headers:
+            names, count = c_strings([name for name, _ in headers])
+            values, _ = c_strings([str(value) for _, value in headers])
+            self._keep += [names, values]
+            config.header_names, config.header_values, config.header_count = names, values, count
+        compression_config = compression_struct(compression)
+        self._keep.append(compression_config)
+        config.compression = pointer(compression_config)
+        self._config = config
+        self._connection: Optional[ClientConnection] = None
+
+    async def _create(self) -> ClientConnection:
+        native = NativeLoop.acquire()
+        future: asyncio.Future = native.aloop.create_future()
+        key = new_key()
+        pending = _PendingConnect(native, future, self.uri, self.write_limit)
+        native.targets[key] = pending
+        status = n.lib.sws_client_connect(native.handle, self.uri.encode("utf-8"), byref(self._config),
+                                          byref(native.handlers), key)
+        if status != n.SWS_OK:
+            native.targets.pop(key, None)
+            native.release()
+            detail = n.last_error()
+            if status == n.SWS_ERR_INVALID_ARGUMENT:
+                raise InvalidURI(self.uri, detail)
+            raise SwiftWSError(status, detail)
+        native.kick()
+        try:
+            connection = await future
+        except BaseException:
+            native.targets.pop(key, None)
+            if future.done() and not future.cancelled() and future.exception() is None:
+                future.result()._abort()  # opened just as we were cancelled; it releases the loop
+            else:
+                native.release()
+            raise
+        native.targets.pop(key, None)
+        self._connection = connection
+        return connection
+
+    def __await__(self) -> Generator[Any, None, ClientConnection]:
+        return self._create().__await__()
+
+    async def __aenter__(self) -> ClientConnection:
+        return await self._create()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self._connection is not None:
+            await self._connection.close()

@@ -1,0 +1,365 @@
+"""``Connection``: one open WebSocket connection in the asyncio API (server or client side).
+
+Shaped like ``websockets.asyncio.connection.Connection``: ``recv``, ``send``, ``async for``,
+``ping``, ``close``, ``wait_closed``, ``close_code`` / ``close_reason``, ``subprotocol``,
+``remote_address``, ``latency``. Everything runs on the asyncio loop's thread (which is also the
+native loop's thread), so calls go straight to the loop-thread-only ``sws_conn_*`` functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import os
+import time
+import uuid
+from ctypes import byref, c_char as ctypes_char, c_char_p, c_int
+from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Dict, Iterable, Optional, Tuple,
+                    Union)
+
+from .. import _native as n
+from .._driver import NativeLoop, logger
+from ..exceptions import ConnectionClosed, SwiftWSError, connection_closed
+
+__all__ = ["Connection", "State", "Data"]
+
+_send_text = getattr(n.lib, "sws_conn_send_text", None)  # None with a library lacking networking
+_send_binary = getattr(n.lib, "sws_conn_send_binary", None)
+
+Data = Union[str, bytes]
+
+
+class State(enum.IntEnum):
+    """Where a connection is (as ``websockets.protocol.State``)."""
+
+    CONNECTING = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
+def _parse_address(text: str) -> Tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port or 0)
+
+
+class Connection:
+    """An open WebSocket connection. Not created directly: ``serve`` hands one to the handler,
+    ``connect`` returns one."""
+
+    #: Above this many buffered bytes, ``send`` waits until the peer has read them (backpressure).
+    write_limit: int = 32 * 1024
+
+    def __init__(self, native: NativeLoop, conn: int) -> None:
+        self._native = native
+        self._conn: Optional[int] = conn
+        self._loop = native.aloop
+        self.id = uuid.uuid4()
+        self._messages: "collections.deque[Data]" = collections.deque()
+        self._waiter: Optional[asyncio.Future] = None
+        self._closed: asyncio.Future = self._loop.create_future()
+        self._drain: Optional[asyncio.Future] = None
+        self._pings: Dict[bytes, Tuple[asyncio.Future, float]] = {}
+        self._result = c_int()
+        self._result_ref = byref(self._result)  # reused by every send: no allocation per message
+        self._state = State.OPEN
+        self.close_code: Optional[int] = None
+        self.close_reason: Optional[str] = None
+        #: Seconds of the last ping round trip (0 before any).
+        self.latency: float = 0.0
+        path, query, subprotocol = c_char_p(), c_char_p(), c_char_p()
+        n.lib.sws_conn_info(conn, byref(path), byref(query), byref(subprotocol))
+        self.path: str = (path.value or b"/").decode("utf-8", "replace")
+        self.query: Optional[str] = query.value.decode("utf-8", "replace") if query.value else None
+        self.subprotocol: Optional[str] = subprotocol.value.decode() if subprotocol.value else None
+        self.compressed = bool(n.lib.sws_conn_is_compressed(conn))
+        buffer = (ctypes_char * 64)()
+        if n.lib.sws_conn_remote_address(conn, buffer, 64) == n.SWS_OK:
+            self.remote_address: Optional[Tuple[str, int]] = _parse_address(buffer.value.decode())
+        else:
+            self.remote_address = None
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """OPEN, CLOSING (a close frame was sent) or CLOSED."""
+        return self._state
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection has closed."""
+        return self._state is State.CLOSED
+
+    def _closed_exception(self) -> ConnectionClosed:
+        return connection_closed(self.close_code or n.SWS_CLOSE_ABNORMAL, self.close_reason or "")
+
+    # -- native events -------------------------------------------------------------------------
+
+    def _on_message(self, message: Data) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            self._waiter = None
+            waiter.set_result(message)
+        else:
+            self._messages.append(message)
+
+    def _on_pong(self, data: bytes) -> None:
+        entry = self._pings.get(data)
+        if entry is None:
+            return  # unsolicited
+        # As websockets: a pong acknowledges its ping and every ping sent before it.
+        now = time.monotonic()
+        for payload in list(self._pings):
+            future, sent_at = self._pings.pop(payload)
+            if not future.done():
+                future.set_result(now - sent_at)
+            if payload == data:
+                self.latency = now - sent_at
+                break
+
+    def _on_drain(self) -> None:
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+        self._drain = None
+
+    def _on_close(self, code: int, reason: str) -> None:
+        self._conn = None
+        self._state = State.CLOSED
+        self.close_code = code
+        self.close_reason = reason
+        error = self._closed_exception()
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(error)
+            self._waiter.exception()  # retrieved: no "never retrieved" warning when nobody waits
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_exception(error)
+            self._drain.exception()
+        for future, _ in self._pings.values():
+            if not future.done():
+                future.set_exception(error)
+                future.exception()
+        self._pings.clear()
+        if not self._closed.done():
+            self._closed.set_result(None)
+        self._connection_lost()
+
+    def _connection_lost(self) -> None:
+        """Hook for subclasses: the connection closed (native objects are gone)."""
+
+    # -- receiving ---------------------------------------------------------------------------
+
+    async def recv(self, decode: Optional[bool] = None) -> Data:
+        """The next message: ``str`` for text, ``bytes`` for binary (``decode`` converts).
+
+        Raises ``ConnectionClosedOK`` / ``ConnectionClosedError`` once the connection closed and
+        every message received before was returned.
+        """
+        if self._messages:
+            message = self._messages.popleft()
+        elif self._state is State.CLOSED:
+            raise self._closed_exception()
+        else:
+            if self._waiter is not None:
+                raise RuntimeError("cannot call recv while another coroutine is already waiting for the next message")
+            waiter = self._waiter = self._loop.create_future()
+            try:
+                message = await waiter
+            except asyncio.CancelledError:
+                # A message handed over just before the cancellation must not be lost.
+                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                    self._messages.appendleft(waiter.result())
+                if self._waiter is waiter:
+                    self._waiter = None
+                raise
+        if decode is True and isinstance(message, bytes):
+            return message.decode("utf-8")
+        if decode is False and isinstance(message, str):
+            return message.encode("utf-8")
+        return message
+
+    def __aiter__(self) -> AsyncIterator[Data]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Data]:
+        """Messages until a normal closure; an abnormal one raises ``ConnectionClosedError``."""
+        try:
+            while True:
+                yield await self.recv()
+        except ConnectionClosed as closed:
+            if closed.code not in (1000, 1001, 1005):
+                raise
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def _send_now(self, message: Any) -> int:
+        """Sends one whole message now; returns the send result. Raises if closed/invalid."""
+        conn = self._conn
+        if conn is None:
+            raise self._closed_exception()
+        if type(message) is bytes:
+            status = _send_binary(conn, message, len(message), self._result_ref)
+        elif isinstance(message, str):
+            data = message.encode("utf-8")
+            status = _send_text(conn, data, len(data), self._result_ref)
+        elif isinstance(message, (bytes, bytearray, memoryview)):
+            data = bytes(message)
+            status = _send_binary(conn, data, len(data), self._result_ref)
+        else:
+            raise TypeError(f"data must be str, bytes or an iterable of them, not {type(message).__name__}")
+        if status != n.SWS_OK:
+            self._raise_send_error(status)
+        value = self._result.value
+        if value != n.SWS_SEND_SENT:
+            # A direct write leaves nothing deferred; anything else may (a backlog, a close).
+            self._native.kick()
+        return value
+
+    def send_nowait(self, message: Data) -> bool:
+        """Sends one whole message at once, without waiting for the peer to read (for callbacks
+        and broadcasts). Returns True if it went to the kernel, False if it is buffered behind
+        bytes the peer has not read. Raises ``ConnectionClosed`` if the connection is closing
+        or closed, ``TypeError`` for anything but ``str`` or bytes-like."""
+        try:
+            return self._send_now(message) == n.SWS_SEND_SENT
+        except _ClosingSend:
+            raise connection_closed(self.close_code or 1000, self.close_reason or "") from None
+
+    def _raise_send_error(self, status: int) -> None:
+        if status == n.SWS_ERR_CLOSED:
+            if self._state is State.OPEN:
+                self._state = State.CLOSING
+            raise connection_closed(self.close_code or 1000, self.close_reason or "") \
+                if self._state is State.CLOSED else _ClosingSend()
+        raise SwiftWSError(status, n.last_error())
+
+    async def send(self, message: Union[Data, Iterable[Data], AsyncIterable[Data]], text: Optional[bool] = None) -> None:
+        """Sends a message: ``str`` as text, ``bytes``-like as binary; an iterable or async
+        iterable of them as one fragmented message (one frame per item, all of the first item's
+        kind). Waits while more than ``write_limit`` bytes are buffered for the peer. Raises
+        ``ConnectionClosed`` once the connection is closing or closed."""
+        if text is True and not isinstance(message, str) and isinstance(message, (bytes, bytearray, memoryview)):
+            message = bytes(message).decode("utf-8")
+        elif text is False and isinstance(message, str):
+            message = message.encode("utf-8")
+        try:
+            if isinstance(message, (str, bytes, bytearray, memoryview)):
+                result = self._send_now(message)
+            elif isinstance(message, dict):
+                raise TypeError("data is a dict-like object")
+            elif hasattr(message, "__aiter__"):
+                result = await self._send_fragments_async(message)  # type: ignore[arg-type]
+            elif hasattr(message, "__iter__"):
+                result = await self._send_fragments_async(_aiter_of(message))  # type: ignore[arg-type]
+            else:
+                raise TypeError(f"data must be str, bytes or an iterable, not {type(message).__name__}")
+        except _ClosingSend:
+            await asyncio.shield(self._closed)
+            raise self._closed_exception() from None
+        if result == n.SWS_SEND_BUFFERED and self._conn is not None \
+                and n.lib.sws_conn_buffered_amount(self._conn) > self.write_limit:
+            await self._wait_drain()
+
+    async def _wait_drain(self) -> None:
+        if self._drain is None:
+            self._drain = self._loop.create_future()
+        await asyncio.shield(self._drain)
+
+    async def _send_fragments_async(self, fragments: AsyncIterable[Data]) -> int:
+        kind = 0
+        previous: Optional[bytes] = None
+        result = n.SWS_SEND_SENT
+        async for fragment in fragments:
+            if isinstance(fragment, str):
+                fragment_kind, data = n.SWS_MESSAGE_TEXT, fragment.encode("utf-8")
+            elif isinstance(fragment, (bytes, bytearray, memoryview)):
+                fragment_kind, data = n.SWS_MESSAGE_BINARY, bytes(fragment)
+            else:
+                raise TypeError("fragments must be str or bytes")
+            if kind == 0:
+                kind = fragment_kind
+            elif fragment_kind != kind:
+                raise TypeError("all fragments must be of the same type (str or bytes)")
+            # One frame behind, so the last one can carry FIN without an empty final frame.
+            if previous is not None:
+                result = self._send_fragment(kind, previous, False)
+                if result == n.SWS_SEND_BUFFERED and self._conn is not None \
+                        and n.lib.sws_conn_buffered_amount(self._conn) > self.write_limit:
+                    await self._wait_drain()
+            previous = data
+        if kind == 0:
+            return result  # an empty iterable sends nothing, as in websockets
+        return self._send_fragment(kind, previous or b"", True)
+
+    def _send_fragment(self, kind: int, data: bytes, is_final: bool) -> int:
+        conn = self._conn
+        if conn is None:
+            raise self._closed_exception()
+        status = n.lib.sws_conn_send_fragment(conn, kind, data, len(data), is_final, byref(self._result))
+        if status != n.SWS_OK:
+            self._raise_send_error(status)
+        self._native.kick()
+        return self._result.value
+
+    # -- ping, close ---------------------------------------------------------------------------
+
+    async def ping(self, data: Optional[Data] = None) -> Awaitable[float]:
+        """Sends a ping; returns a future that resolves to the round-trip time (seconds) when
+        the matching pong arrives. ``data`` defaults to 4 random bytes."""
+        payload = os.urandom(4) if data is None else (data.encode() if isinstance(data, str) else bytes(data))
+        while data is None and payload in self._pings:
+            payload = os.urandom(4)
+        if payload in self._pings:
+            raise RuntimeError("already waiting for a pong with the same data")
+        conn = self._conn
+        if conn is None:
+            raise self._closed_exception()
+        status = n.lib.sws_conn_send_ping(conn, payload, len(payload))
+        if status != n.SWS_OK:
+            if status == n.SWS_ERR_CLOSED:
+                await asyncio.shield(self._closed)
+                raise self._closed_exception()
+            raise SwiftWSError(status, n.last_error())
+        self._native.kick()
+        future = self._loop.create_future()
+        self._pings[payload] = (future, time.monotonic())
+        return future
+
+    async def pong(self, data: Data = b"") -> None:  # pragma: no cover - rarely used
+        """Unsolicited pongs are not exposed by the C API; kept for API shape, raises."""
+        raise NotImplementedError("the C API has no unsolicited pong on connections")
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Starts the close handshake (if not started) and waits until the connection closed."""
+        conn = self._conn
+        if conn is not None and self._state is State.OPEN:
+            data = reason.encode("utf-8")
+            status = n.lib.sws_conn_close(conn, code, data, len(data))
+            if status == n.SWS_OK or status == n.SWS_ERR_CLOSED:
+                self._state = State.CLOSING
+                self._native.kick()
+            else:
+                raise SwiftWSError(status, n.last_error())
+        await asyncio.shield(self._closed)
+
+    async def wait_closed(self) -> None:
+        """Waits until the connection has closed."""
+        await asyncio.shield(self._closed)
+
+    def _abort(self) -> None:
+        if self._conn is not None:
+            n.lib.sws_conn_abort(self._conn)
+            self._native.kick()
+
+
+class _ClosingSend(Exception):
+    """Internal: a send found the connection closing; wait for the close, then raise."""
+
+
+async def _aiter_of(iterable: Iterable[Data]) -> AsyncIterator[Data]:
+    for item in iterable:
+        yield item
+
