@@ -35,7 +35,12 @@ if [ -f CMakeLists.txt ] && [ -d Tests/C ] && grep -q add_test -r Tests/C CMakeL
 fi
 
 if [ -d bindings/python/tests ]; then
-    echo "== pytest"
-    .venv/bin/python -m pytest bindings/python/tests -q
+    echo "== pytest (bindings/python from the source tree, libswiftws.so from the CMake build)"
+    SWIFTWS_LIBRARY="$PWD/build/lib/libswiftws.so" .venv/bin/python -m pytest bindings/python/tests -q
+    echo "== pip install ./bindings/python (the library built by CMake, shipped in the package)"
+    rm -rf build/python-install && python3 -m venv build/python-install
+    build/python-install/bin/pip install -q --disable-pip-version-check pytest websockets ./bindings/python
+    (cd build && env -u SWIFTWS_LIBRARY SWIFTWS_TEST_INSTALLED=1 python-install/bin/python -m pytest \
+        ../bindings/python/tests/test_loading.py ../bindings/python/tests/test_examples.py -q)
 fi
 echo "== all tests passed"

@@ -25,8 +25,8 @@ public struct ConnectionClosed: Error, Sendable, Hashable, CustomStringConvertib
 /// `await socket.close()`. Thread-safe; the connection itself lives on an `EventLoopThread`.
 ///
 /// `messages` ends normally when the connection closes with 1000 or 1001 and throws
-/// `ConnectionClosed` otherwise. Received messages wait in the sequence until read (unbounded:
-/// read them, or close the connection).
+/// `ConnectionClosed` otherwise. At most `maxQueue` received messages wait unread: then the
+/// connection stops reading from the peer until the consumer catches up (see `WebSocketMessages`).
 public final class AsyncWebSocket: Sendable {
     private struct State {
         var status: CloseStatus?
@@ -34,7 +34,7 @@ public final class AsyncWebSocket: Sendable {
     }
 
     /// Received messages, in order.
-    public let messages: AsyncThrowingStream<WebSocketMessage, any Error>
+    public var messages: WebSocketMessages { WebSocketMessages(queue: queue) }
     /// The subprotocol agreed in the handshake.
     public let subprotocol: String?
     /// The request path (server side) or the path requested (client side).
@@ -45,25 +45,29 @@ public final class AsyncWebSocket: Sendable {
     public let remoteAddress: SocketAddress?
 
     private let handle: ConnectionHandle
-    private let continuation: AsyncThrowingStream<WebSocketMessage, any Error>.Continuation
+    let queue: MessageQueue
     private let state = Mutex(State())
 
-    /// Wraps `connection` (on its loop thread) and routes `handlers` into this object.
-    init(connection: WebSocketConnection) {
-        (messages, continuation) = AsyncThrowingStream.makeStream(of: WebSocketMessage.self, throwing: (any Error).self)
+    /// Wraps `connection` (on its loop thread); its handlers must call `received` and `closed`.
+    init(connection: WebSocketConnection, maxQueue: Int) {
+        queue = MessageQueue(maxQueue: maxQueue)
         subprotocol = connection.subprotocol
         path = connection.path
         query = connection.query
         remoteAddress = connection.remoteAddress
         handle = connection.handle
+        let handle = self.handle
+        queue.setResume { handle.withConnection { $0?.resumeReading() } }
     }
 
     /// Called on the loop thread for each message.
-    func received(_ kind: MessageKind, _ bytes: UnsafeRawBufferPointer) {
+    func received(_ connection: WebSocketConnection, _ kind: MessageKind, _ bytes: UnsafeRawBufferPointer) {
+        let message: WebSocketMessage
         switch kind {
-        case .text: continuation.yield(.text(String(decoding: bytes, as: UTF8.self)))
-        case .binary: continuation.yield(.binary(Array(bytes)))
+        case .text: message = .text(String(decoding: bytes, as: UTF8.self))
+        case .binary: message = .binary(Array(bytes))
         }
+        if queue.push(message) { connection.pauseReading() }
     }
 
     /// Called on the loop thread when the connection closed.
@@ -73,8 +77,7 @@ public final class AsyncWebSocket: Sendable {
             defer { state.waiters.removeAll() }
             return state.waiters
         }
-        let error = ConnectionClosed(status: status)
-        if error.isNormal { continuation.finish() } else { continuation.finish(throwing: error) }
+        queue.finish(ConnectionClosed(status: status))
         for waiter in waiters { waiter.resume(returning: status) }
     }
 
@@ -135,8 +138,9 @@ public final class AsyncWebSocket: Sendable {
         }
     }
 
-    /// Connects to `url` (`ws://…`) on `thread` (default: `EventLoopThread.shared`).
-    public static func connect(_ url: String, options: ClientOptions = ClientOptions(),
+    /// Connects to `url` (`ws://…`) on `thread` (default: `EventLoopThread.shared`). At most
+    /// `maxQueue` received messages wait unread before the connection stops reading.
+    public static func connect(_ url: String, options: ClientOptions = ClientOptions(), maxQueue: Int = 16,
                                on thread: EventLoopThread? = nil) async throws -> AsyncWebSocket {
         let loopThread = try thread ?? EventLoopThread.shared
         let loop = loopThread.loop
@@ -144,12 +148,12 @@ public final class AsyncWebSocket: Sendable {
             let posted = loop.execute {
                 let handlers = ConnectionHandlers()
                 let box = SocketBox()
-                handlers.onMessage = { _, kind, bytes in box.socket?.received(kind, bytes) }
+                handlers.onMessage = { connection, kind, bytes in box.socket?.received(connection, kind, bytes) }
                 handlers.onClose = { _, status in box.socket?.closed(status) }
                 WebSocketClient.connect(to: url, on: loop, options: options, handlers: handlers) { result in
                     switch result {
                     case .success(let connection):
-                        let socket = AsyncWebSocket(connection: connection)
+                        let socket = AsyncWebSocket(connection: connection, maxQueue: maxQueue)
                         box.socket = socket
                         continuation.resume(returning: .success(socket))
                     case .failure(let error):

@@ -26,9 +26,10 @@ public final class AsyncWebSocketServer: Sendable {
 
     /// Starts a server on a numeric host and port on `thread` (default: a new loop thread,
     /// ended by `shutdown`). `configure` runs on the loop thread before the first connection, for
-    /// options that are closures (`onUpgrade`, `onHTTPRequest`).
+    /// options that are closures (`onUpgrade`, `onHTTPRequest`). Each connection stops reading
+    /// while `maxQueue` of its messages wait unread by the handler.
     public static func start(host: String, port: UInt16, options: ServerOptions = ServerOptions(),
-                             on thread: EventLoopThread? = nil,
+                             maxQueue: Int = 16, on thread: EventLoopThread? = nil,
                              configure: (@Sendable (WebSocketServer) -> Void)? = nil,
                              handler: @escaping @Sendable (AsyncWebSocket) async -> Void) async throws -> AsyncWebSocketServer {
         let loopThread = try thread ?? EventLoopThread()
@@ -38,7 +39,7 @@ public final class AsyncWebSocketServer: Sendable {
                 let server = try WebSocketServer(loop: loop, host: host, port: port, options: options)
                 let sockets = SocketTable()
                 server.handlers.onOpen = { connection in
-                    let socket = AsyncWebSocket(connection: connection)
+                    let socket = AsyncWebSocket(connection: connection, maxQueue: maxQueue)
                     sockets.table[ObjectIdentifier(connection)] = socket
                     let handle = connection.handle
                     Task {
@@ -47,7 +48,7 @@ public final class AsyncWebSocketServer: Sendable {
                     }
                 }
                 server.handlers.onMessage = { connection, kind, bytes in
-                    sockets.table[ObjectIdentifier(connection)]?.received(kind, bytes)
+                    sockets.table[ObjectIdentifier(connection)]?.received(connection, kind, bytes)
                 }
                 server.handlers.onClose = { connection, status in
                     sockets.table.removeValue(forKey: ObjectIdentifier(connection))?.closed(status)

@@ -70,9 +70,14 @@ struct ScaleTests {
     /// disturb it: resident set growth for 1,000 connections that each exchanged one message.
     /// Kernel socket buffers are not part of a process's RSS.
     @Test func idleConnectionsOfTheEchoServerStaySmall() throws {
-        var components = (try? String(validatingCString: realpath("/proc/self/exe", nil)!)) ?? ""
-        components = String(components.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
-        let binary = components + "/swiftws-echo"
+        // The test bundle and swiftws-echo are built into the same directory.
+        guard let resolved = realpath("/proc/self/exe", nil) else {
+            Issue.record("cannot resolve /proc/self/exe")
+            return
+        }
+        let executable = String(cString: resolved)
+        free(resolved)
+        let binary = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/") + "/swiftws-echo"
         guard access(binary, X_OK) == 0 else {
             Issue.record("\(binary) not built: run swift build --build-tests")
             return

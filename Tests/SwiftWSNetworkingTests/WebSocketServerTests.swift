@@ -462,6 +462,32 @@ struct WebSocketServerTests {
         #expect(handle.close() == .closed)
     }
 
+    @Test func workPostedThroughAHandleBeforeTheLoopClosesStillCompletes() throws {
+        let loop = try EventLoop()
+        let server = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0)
+        var handle: ConnectionHandle?
+        server.handlers.onOpen = { connection in
+            handle = connection.handle
+            loop.stop()
+        }
+        connectRecordingClient(loop, url(server))
+        #expect(runBounded(loop))
+        let liveHandle = try #require(handle)
+        let result = Mutex<SendResult?>(nil)
+        #expect(liveHandle.send(text: "posted", completion: { sent in result.withLock { $0 = sent } }) == .queued)
+        loop.close()
+        // The posted send ran during close, after the connection closed: it reports the drop.
+        #expect(result.withLock { $0 } == .dropped)
+        #expect(liveHandle.isClosed)
+        #expect(liveHandle.send(text: "later") == .closed)
+        // A closed loop refuses new work and reports new connects at once.
+        var connectError: NetworkError?
+        loop.connect(host: "127.0.0.1", port: 9) { result in
+            if case .failure(let error) = result { connectError = error }
+        }
+        #expect(connectError?.kind == .closed)
+    }
+
     @Test func abruptDisconnectMidFrameIs1006AndOtherConnectionsCarryOn() throws {
         let loop = try EventLoop()
         let server = try echoServer(loop)

@@ -1,6 +1,7 @@
 import Glibc
+import Synchronization
 import Testing
-import SwiftWS
+@testable import SwiftWS
 
 /// Bounds an async test: fails instead of hanging when `body` does not finish in time.
 func withTimeout<T: Sendable>(seconds: Int = 10, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
@@ -84,6 +85,49 @@ struct AsyncAPITests {
         }
         #expect(caught?.status.code == .abnormalClosure)
         #expect(caught?.isNormal == false)
+        await server.shutdown()
+    }
+
+    @Test func aSlowConsumerPausesReadingSoTheServerSeesBackpressure() async throws {
+        let messageSize = 8 * 1024
+        let count = 600
+        let sawBackpressure = Mutex(false)
+        let server = try await AsyncWebSocketServer.start(host: "127.0.0.1", port: 0) { socket in
+            for index in 0..<count {
+                var bytes = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: messageSize)
+                bytes[0] = UInt8(index & 0xFF)
+                bytes[1] = UInt8(index >> 8)
+                if (try? await socket.send(bytes)) == .buffered { sawBackpressure.withLock { $0 = true } }
+            }
+            _ = await socket.waitUntilClosed()
+        }
+        let port = server.localAddress.port!
+        var clientOptions = ClientOptions()
+        clientOptions.connection.perMessageDeflate = .disabled
+        clientOptions.stream.receiveBufferSize = 64 * 1024
+        let options = clientOptions
+        let client = try await withTimeout { try await AsyncWebSocket.connect("ws://127.0.0.1:\(port)/", options: options, maxQueue: 8) }
+        // Not reading until the server's sends report backpressure (bounded: 10 s): the
+        // client's queue stopped at its limit (plus one read's worth) and TCP did the rest.
+        for _ in 0..<200 where !sawBackpressure.withLock({ $0 }) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(sawBackpressure.withLock { $0 })
+        let waiting = client.queue.waitingCount
+        #expect(waiting >= 8)
+        #expect(waiting <= 8 + (256 * 1024) / messageSize + 1)
+        // Then everything arrives, in order.
+        let received = try await withTimeout(seconds: 20) {
+            var indices: [Int] = []
+            for try await message in client.messages {
+                guard case .binary(let bytes) = message, bytes.count == messageSize else { break }
+                indices.append(Int(bytes[0]) | Int(bytes[1]) << 8)
+                if indices.count == count { break }
+            }
+            return indices
+        }
+        #expect(received == Array(0..<count))
+        await client.close()
         await server.shutdown()
     }
 

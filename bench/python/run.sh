@@ -27,7 +27,7 @@ export SWIFTWS_LIBRARY="${SWIFTWS_LIBRARY:-$repo/build/lib/libswiftws.so}"
 [ -f "$SWIFTWS_LIBRARY" ] || { echo "no library at $SWIFTWS_LIBRARY (cmake -S . -B build -G Ninja && cmake --build build)" >&2; exit 1; }
 python="$repo/.venv/bin/python"
 "$python" -c "import picows" 2>/dev/null || "$repo/.venv/bin/pip" install -q --disable-pip-version-check picows
-out=bench/python/build; mkdir -p "$out"
+out=bench/python/build; mkdir -p "$out"; : >"$out/raw.log"  # raw lines of this run only
 cc -O2 -Wall -Wextra -std=c11 -o "$out/loadgen" bench/echo/loadgen.c -lcrypto
 
 names=(swiftws swiftws-listener websockets picows)
@@ -50,7 +50,7 @@ for name in "${names[@]}"; do
     port[$name]=$next_port; next_port=$((next_port + 1))
     "${pin_server[@]}" "$python" "${cmd[$name]}" --port "${port[$name]}" >"$out/$name.log" 2>&1 &
     pid[$name]=$!
-    for _ in $(seq 200); do grep -q listening "$out/$name.log" && break; sleep 0.05; done
+    for _ in $(seq 600); do grep -q listening "$out/$name.log" && break; sleep 0.05; done
     grep -q listening "$out/$name.log" || { echo "$name did not start:"; cat "$out/$name.log"; exit 1; }
 done
 

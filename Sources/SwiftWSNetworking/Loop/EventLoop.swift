@@ -230,7 +230,9 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Closes every stream, listener and pending connect (their close handlers run with
-    /// `.loopClosed`), cancels the timers and refuses further posted work. Loop-thread only.
+    /// `.loopClosed`), cancels the timers and refuses further posted work. Work posted before
+    /// still runs, after the streams closed (so a send through a `ConnectionHandle` reports a
+    /// closed connection instead of never completing). Loop-thread only.
     public func close() {
         guard !isClosed else { return }
         posted.withLock { $0.isClosed = true }
@@ -243,9 +245,11 @@ public final class EventLoop: @unchecked Sendable {
             }
         }
         while let first = timers.heap.first { timers.cancel(first) }
-        runDeferred()
-        posted.withLock { $0.work.removeAll() }
         isClosed = true
+        runDeferred()
+        _ = runPostedWork()
+        runDeferred()
+        while let first = timers.heap.first { timers.cancel(first) }
     }
 
     // MARK: Timers
@@ -314,6 +318,8 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Queues `callback` to run at the end of the current iteration (loop-thread only).
     func deferCallback(_ callback: @escaping () -> Void) {
+        // A closed loop runs no more iterations: deliver at once rather than never.
+        if isClosed { return callback() }
         deferred.append(callback)
         // Between iterations: make the epoll fd readable so that whoever drives the loop runs
         // an iteration soon and delivers the callback.
@@ -380,6 +386,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Adds `fd` to the epoll set (or, with `replacing`, changes the registration of an fd
     /// already in it) and returns the slot that identifies `registrant`.
     func register(_ registrant: Registrant, fd: Int32, events: UInt32, replacing: Bool = false) throws(NetworkError) -> Int {
+        guard !isClosed else { throw NetworkError(.closed, "event loop") }
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = free

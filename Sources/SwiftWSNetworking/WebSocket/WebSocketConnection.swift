@@ -168,6 +168,20 @@ public final class WebSocketConnection {
         session.consumeOutput(count)
     }
 
+    /// Stops reading from the peer: its messages wait in the kernel and then in the peer's
+    /// send buffer (TCP flow control), so a consumer that falls behind costs no memory here.
+    /// Timers keep running; a long pause can trip `idleTimeout`.
+    public func pauseReading() {
+        guard !finished else { return }
+        stream.pauseReading()
+    }
+
+    /// Resumes reading after `pauseReading()`.
+    public func resumeReading() {
+        guard !finished else { return }
+        stream.resumeReading()
+    }
+
     // MARK: Sending
 
     /// Sends a whole text message.

@@ -56,6 +56,9 @@ class NativeLoop:
         self.users = 0
         #: Open connections by native pointer.
         self.connections: Dict[int, Any] = {}
+        #: What receives each connection's messages (its ``_message_sink``), by native pointer:
+        #: one lookup and one call per message.
+        self.sinks: Dict[int, Callable[[Any], None]] = {}
         #: Servers and pending client connects by user_data key.
         self.targets: Dict[int, Any] = {}
         self._run_scheduled = False
@@ -107,7 +110,7 @@ class NativeLoop:
             return
         self._running = True
         try:
-            n.lib.sws_loop_run_once(self.handle, 0)
+            n.fast.sws_loop_run_once(self.handle, 0)
         finally:
             self._running = False
         self._after_run()
@@ -118,7 +121,7 @@ class NativeLoop:
         # scheduled during run_once (the keepalive timer of a connection that just opened, for
         # one) would not wake the fd. So the next deadline is also armed here, as an asyncio
         # timer, reused while it is not later than the native one.
-        timeout = n.lib.sws_loop_next_timeout_ms(self.handle)
+        timeout = n.fast.sws_loop_next_timeout_ms(self.handle)
         if timeout == 0:
             self._schedule_now()
         elif timeout > 0:
@@ -141,7 +144,7 @@ class NativeLoop:
     def kick(self) -> None:
         """Called after a Python-side call into the loop: runs an iteration soon if work waits."""
         if not self._run_scheduled and self.handle is not None and not self._running:
-            if n.lib.sws_loop_next_timeout_ms(self.handle) == 0:
+            if n.fast.sws_loop_next_timeout_ms(self.handle) == 0:
                 self._schedule_now()
 
     # -- callbacks ---------------------------------------------------------------------------
@@ -157,6 +160,7 @@ class NativeLoop:
 
     def _make_handlers(self) -> n.ConnHandlers:
         connections = self.connections
+        sinks = self.sinks
         targets = self.targets
         fail = self._fail
         string_at = ctypes.string_at
@@ -168,16 +172,18 @@ class NativeLoop:
                 if target is None:
                     n.lib.sws_conn_close(conn, 1011, b"no handler", 10)
                     return
-                connections[conn] = target._on_native_open(conn)
+                connection = target._on_native_open(conn)
+                connections[conn] = connection
+                sinks[conn] = connection._message_sink
             except BaseException:
                 fail(conn, "on_open")
 
-        def on_message(conn: int, _ud: int, kind: int, data: int, length: int) -> None:
+        def on_message(conn: int, _ud: int, kind: int, data: Any, length: int) -> None:
             try:
-                connection = connections.get(conn)
-                if connection is not None:
-                    payload = string_at(data, length) if length else b""
-                    connection._on_message(payload.decode("utf-8") if kind == TEXT else payload)
+                sink = sinks.get(conn)
+                if sink is not None:
+                    payload = data[:length] if length else b""
+                    sink(payload.decode("utf-8") if kind == TEXT else payload)
             except BaseException:
                 fail(conn, "on_message")
 
@@ -199,6 +205,7 @@ class NativeLoop:
 
         def on_close(conn: int, _ud: int, code: int, reason: int, length: int) -> None:
             try:
+                sinks.pop(conn, None)
                 connection = connections.pop(conn, None)
                 if connection is not None:
                     text = string_at(reason, length).decode("utf-8", "replace") if length else ""

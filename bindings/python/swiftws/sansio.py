@@ -18,12 +18,15 @@ Objects here are not thread-safe: use each from one thread at a time.
 from __future__ import annotations
 
 import ctypes
+import logging
 from ctypes import byref, c_bool, c_size_t, c_uint16, c_void_p
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import _native as n
 from .exceptions import SwiftWSError, check
+
+logger = logging.getLogger("swiftws")
 
 __all__ = [
     "Role", "State", "Text", "Binary", "Fragment", "Ping", "Pong", "Close", "Failure", "Event",
@@ -192,15 +195,24 @@ class Session:
         def on_error(_s: int, _u: int, code: int, reason: int, length: int) -> None:
             events.append(Failure(code, n.borrowed(reason, length).decode("utf-8", "replace")))
 
+        def guarded(function: Callable[..., None]) -> Callable[..., None]:
+            # An exception must never unwind into native code: log it instead.
+            def call(*args: object) -> None:
+                try:
+                    function(*args)
+                except BaseException:
+                    logger.exception("swiftws: exception in a session callback")
+            return call
+
         callbacks = n.SessionCallbacks()
         check(n.lib.sws_session_callbacks_init(byref(callbacks)))
-        callbacks.on_text = n.SESSION_ON_DATA(on_text)
-        callbacks.on_binary = n.SESSION_ON_DATA(on_binary)
-        callbacks.on_fragment = n.SESSION_ON_FRAGMENT(on_fragment)
-        callbacks.on_ping = n.SESSION_ON_DATA(on_ping)
-        callbacks.on_pong = n.SESSION_ON_DATA(on_pong)
-        callbacks.on_close = n.SESSION_ON_CLOSE(on_close)
-        callbacks.on_error = n.SESSION_ON_CLOSE(on_error)
+        callbacks.on_text = n.SESSION_ON_DATA(guarded(on_text))
+        callbacks.on_binary = n.SESSION_ON_DATA(guarded(on_binary))
+        callbacks.on_fragment = n.SESSION_ON_FRAGMENT(guarded(on_fragment))
+        callbacks.on_ping = n.SESSION_ON_DATA(guarded(on_ping))
+        callbacks.on_pong = n.SESSION_ON_DATA(guarded(on_pong))
+        callbacks.on_close = n.SESSION_ON_CLOSE(guarded(on_close))
+        callbacks.on_error = n.SESSION_ON_CLOSE(guarded(on_error))
         return callbacks
 
     def _h(self) -> int:

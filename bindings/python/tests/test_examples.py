@@ -16,14 +16,15 @@ import urllib.request
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 
-from conftest import PACKAGE_ROOT, REPO_ROOT
+from conftest import INSTALLED, PACKAGE_ROOT, REPO_ROOT
 
 EXAMPLES = os.path.join(REPO_ROOT, "examples", "python")
 
 
 def _env():
     env = dict(os.environ)
-    env["PYTHONPATH"] = PACKAGE_ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    if not INSTALLED:
+        env["PYTHONPATH"] = PACKAGE_ROOT + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 import pytest
 import websockets
@@ -400,3 +401,124 @@ async def test_listener_api_echo_and_callback_exception_closes_1011(caplog):
             assert await ws.recv() == "again"
     assert events[:2] == [("open", "/path"), ("close", 1000)]
     assert ("close", 1011) in events
+
+
+@run_async()
+async def test_swiftws_server_close_with_code_reaches_websockets_client():
+    async def handler(websocket):
+        await websocket.send("last words")
+        await websocket.close(4000, "bye")
+        assert websocket.close_code == 4000
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        async with ws_connect(f"ws://127.0.0.1:{server.port}/") as ws:
+            assert await ws.recv() == "last words"
+            with pytest.raises(websockets.ConnectionClosedError) as closed:
+                await ws.recv()
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4000, "bye")
+
+
+@run_async()
+async def test_swiftws_server_keepalive_closes_a_deaf_client_with_1011():
+    result = asyncio.get_running_loop().create_future()
+
+    async def handler(websocket):
+        try:
+            await websocket.recv()
+        except swiftws.ConnectionClosed as closed:
+            result.set_result((closed.code, closed.reason))
+
+    async with serve(handler, "127.0.0.1", 0, ping_interval=0.1, ping_timeout=0.2, close_timeout=0.3) as server:
+        ws = await ws_connect(f"ws://127.0.0.1:{server.port}/", ping_interval=None)
+        ws.transport.pause_reading()  # never reads the pings, so never answers them
+        assert await asyncio.wait_for(result, 5) == (1011, "keepalive ping timeout")
+        ws.transport.abort()
+
+
+@run_async()
+async def test_close_timeout_drops_a_peer_that_never_answers_the_close():
+    async def deaf(websocket):
+        websocket.transport.pause_reading()
+        await asyncio.sleep(3)
+        websocket.transport.abort()
+
+    async with ws_serve(deaf, "127.0.0.1", 0) as server:
+        ws = await connect(f"ws://127.0.0.1:{_port(server)}/", close_timeout=0.2)
+        start = asyncio.get_running_loop().time()
+        await ws.close(1000, "bye")
+        assert asyncio.get_running_loop().time() - start < 2
+        assert ws.close_code == 1006  # no close frame came back: the TCP connection was dropped
+
+
+@run_async()
+async def test_origins_and_max_connections_are_enforced():
+    async def wait(websocket):
+        await websocket.wait_closed()
+
+    async with serve(wait, "127.0.0.1", 0, origins=["http://good.example"]) as server:
+        url = f"ws://127.0.0.1:{server.port}/"
+        with pytest.raises(websockets.InvalidStatus) as rejected:
+            await ws_connect(url, origin="http://evil.example")
+        assert rejected.value.response.status_code == 403
+        with pytest.raises(websockets.InvalidStatus) as rejected:
+            await ws_connect(url)  # no Origin while None is not among the origins
+        assert rejected.value.response.status_code == 403
+        async with ws_connect(url, origin="http://good.example"):
+            pass
+
+    async with serve(wait, "127.0.0.1", 0, max_connections=2) as server:
+        url = f"ws://127.0.0.1:{server.port}/"
+        first, second = await ws_connect(url), await ws_connect(url)
+        with pytest.raises(websockets.InvalidStatus) as rejected:
+            await ws_connect(url)
+        assert rejected.value.response.status_code == 503
+        await first.close()
+        await second.close()
+
+
+def test_native_loop_is_freed_when_its_last_user_closes():
+    import gc
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        async with serve(echo, "127.0.0.1", 0) as server:
+            async with connect(f"ws://127.0.0.1:{server.port}/") as ws:
+                await ws.send("x")
+                assert await ws.recv() == "x"
+            native = getattr(loop, "_swiftws_native_loop")
+            assert native.users == 1  # the server
+        await asyncio.sleep(0.05)
+        assert getattr(loop, "_swiftws_native_loop", None) is None
+        assert native.handle is None  # sws_loop_free ran
+        return native.fd
+
+    fds_before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        asyncio.run(scenario())
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= fds_before + 2  # no epoll/eventfd/timerfd leak
+
+
+@run_async()
+async def test_server_broadcast_builds_one_frame_for_every_client():
+    async def wait(websocket):
+        await websocket.wait_closed()
+
+    async with serve(wait, "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{server.port}/"
+        clients = [await ws_connect(url, compression=None) for _ in range(3)]
+        while len(server.connections) < 3:
+            await asyncio.sleep(0.01)
+        assert server.broadcast("to all") == 3
+        assert [await ws.recv() for ws in clients] == ["to all"] * 3
+        excluded = next(iter(server.connections))
+        assert server.broadcast(b"\x01", excluding=excluded) == 2
+        received = []
+        for ws in clients:
+            try:
+                received.append(await asyncio.wait_for(ws.recv(), 0.3))
+            except asyncio.TimeoutError:
+                received.append(None)
+        assert sorted(received, key=lambda m: m is None) == [b"\x01", b"\x01", None]
+        for ws in clients:
+            await ws.close()

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from conftest import PACKAGE_ROOT
+from conftest import INSTALLED, PACKAGE_ROOT
 
 
 def _import_in_subprocess(library: str) -> subprocess.CompletedProcess:
@@ -51,6 +51,8 @@ def test_a_library_that_is_not_swiftws_is_refused(tmp_path):
 def test_loaded_library_reports_version_and_path():
     import swiftws
     assert swiftws.library_version.count(".") == 2
-    if "SWIFTWS_LIBRARY" in os.environ:
+    if INSTALLED:  # pip install put the library inside the package, and that copy is used
+        assert swiftws.library_path == os.path.join(os.path.dirname(swiftws.__file__), "lib", "libswiftws.so")
+    elif "SWIFTWS_LIBRARY" in os.environ:
         assert swiftws.library_path == os.environ["SWIFTWS_LIBRARY"]
     assert swiftws._native.MISSING == [], "the library lacks functions the header declares"

@@ -15,8 +15,8 @@ import os
 import time
 import uuid
 from ctypes import byref, c_char as ctypes_char, c_char_p, c_int
-from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Dict, Iterable, Optional, Tuple,
-                    Union)
+from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Dict, Iterable, Optional,
+                    Tuple, Union)
 
 from .. import _native as n
 from .._driver import NativeLoop, logger
@@ -24,8 +24,8 @@ from ..exceptions import ConnectionClosed, SwiftWSError, connection_closed
 
 __all__ = ["Connection", "State", "Data"]
 
-_send_text = getattr(n.lib, "sws_conn_send_text", None)  # None with a library lacking networking
-_send_binary = getattr(n.lib, "sws_conn_send_binary", None)
+_send_text = getattr(n.fast, "sws_conn_send_text", None)  # None with a library lacking networking
+_send_binary = getattr(n.fast, "sws_conn_send_binary", None)
 
 Data = Union[str, bytes]
 
@@ -65,6 +65,8 @@ class Connection:
         self._pings: Dict[bytes, Tuple[asyncio.Future, float]] = {}
         self._result = c_int()
         self._result_ref = byref(self._result)  # reused by every send: no allocation per message
+        #: Called by the native loop with each message (subclasses may replace it).
+        self._message_sink: Callable[[Data], None] = self._on_message
         self._state = State.OPEN
         self.close_code: Optional[int] = None
         self.close_reason: Optional[str] = None
@@ -220,9 +222,30 @@ class Connection:
 
     def send_nowait(self, message: Data) -> bool:
         """Sends one whole message at once, without waiting for the peer to read (for callbacks
-        and broadcasts). Returns True if it went to the kernel, False if it is buffered behind
-        bytes the peer has not read. Raises ``ConnectionClosed`` if the connection is closing
-        or closed, ``TypeError`` for anything but ``str`` or bytes-like."""
+        and broadcasts). Returns True if it was sent (or corked for this loop iteration's
+        flush), False if it is buffered behind bytes the peer has not read. Raises
+        ``ConnectionClosed`` if the connection is closing or closed, ``TypeError`` for anything
+        but ``str`` or bytes-like."""
+        conn = self._conn
+        # Fast path (the per-message path of callback servers): bytes or str, sent at once.
+        if conn is not None:
+            kind = type(message)
+            if kind is bytes:
+                status = _send_binary(conn, message, len(message), self._result_ref)
+            elif kind is str:
+                data = message.encode("utf-8")  # type: ignore[union-attr]
+                status = _send_text(conn, data, len(data), self._result_ref)
+            else:
+                status = None
+            if status == n.SWS_OK and self._result.value == n.SWS_SEND_SENT:
+                return True
+            if status == n.SWS_OK:
+                self._native.kick()
+                return False
+            if status is not None and status != n.SWS_ERR_CLOSED:
+                raise SwiftWSError(status, n.last_error())
+            if status is not None:
+                raise connection_closed(self.close_code or 1000, self.close_reason or "")
         try:
             return self._send_now(message) == n.SWS_SEND_SENT
         except _ClosingSend:
@@ -260,7 +283,7 @@ class Connection:
             await asyncio.shield(self._closed)
             raise self._closed_exception() from None
         if result == n.SWS_SEND_BUFFERED and self._conn is not None \
-                and n.lib.sws_conn_buffered_amount(self._conn) > self.write_limit:
+                and n.fast.sws_conn_buffered_amount(self._conn) > self.write_limit:
             await self._wait_drain()
 
     async def _wait_drain(self) -> None:
@@ -287,7 +310,7 @@ class Connection:
             if previous is not None:
                 result = self._send_fragment(kind, previous, False)
                 if result == n.SWS_SEND_BUFFERED and self._conn is not None \
-                        and n.lib.sws_conn_buffered_amount(self._conn) > self.write_limit:
+                        and n.fast.sws_conn_buffered_amount(self._conn) > self.write_limit:
                     await self._wait_drain()
             previous = data
         if kind == 0:
@@ -298,7 +321,7 @@ class Connection:
         conn = self._conn
         if conn is None:
             raise self._closed_exception()
-        status = n.lib.sws_conn_send_fragment(conn, kind, data, len(data), is_final, byref(self._result))
+        status = n.fast.sws_conn_send_fragment(conn, kind, data, len(data), is_final, byref(self._result))
         if status != n.SWS_OK:
             self._raise_send_error(status)
         self._native.kick()

@@ -15,6 +15,7 @@ connection is closed with 1011, and the server keeps serving.
 from __future__ import annotations
 
 import asyncio
+import functools
 import http
 import ipaddress
 import socket
@@ -139,9 +140,8 @@ class ListenerConnection(ServerConnection):
     def __init__(self, native: NativeLoop, conn: int, server: "Server", listener: Listener) -> None:
         super().__init__(native, conn, server)
         self.listener = listener
-
-    def _on_message(self, message: Data) -> None:
-        self.listener.on_message(self, message)
+        # Bound once (a C-level partial): the native callback calls the listener directly.
+        self._message_sink = functools.partial(listener.on_message, self)
 
     def _connection_lost(self) -> None:
         super()._connection_lost()
@@ -495,7 +495,7 @@ def broadcast(connections: Iterable[Connection], message: Data, raise_exceptions
     for connection in connections:
         if connection.state is not State.OPEN or connection._conn is None:
             continue
-        if n.lib.sws_conn_buffered_amount(connection._conn) > connection.write_limit:
+        if n.fast.sws_conn_buffered_amount(connection._conn) > connection.write_limit:
             logger.warning("skipped broadcast: connection %s is too slow", connection.id)
             continue
         try:
