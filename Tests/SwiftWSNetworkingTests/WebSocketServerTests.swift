@@ -104,8 +104,8 @@ struct WebSocketServerTests {
             HTTPResponse(status: head.target == "/health" ? 200 : 404, text: head.target == "/health" ? "ok" : "missing")
         }
         next("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        next(upgradeRequest().replacingOccurrences13("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"))
-        next(upgradeRequest().replacingOccurrences13("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", ""))
+        next(upgradeRequest().replacingAll("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"))
+        next(upgradeRequest().replacingAll("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", ""))
         next("POST / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n")
         next("GARBAGE\r\n\r\n")
         #expect(answers.count == 6)
@@ -544,7 +544,7 @@ struct WebSocketServerTests {
 
 extension String {
     /// `replacingOccurrences` without Foundation.
-    func replacingOccurrences13(_ target: String, _ replacement: String) -> String {
+    func replacingAll(_ target: String, _ replacement: String) -> String {
         var result = ""
         var rest = Substring(self)
         while let range = rest.firstRange(of: target) {
