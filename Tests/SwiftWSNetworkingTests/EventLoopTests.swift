@@ -190,7 +190,27 @@ struct ForeignDrivenTests {
         loop.runOnce(timeout: .zero)
         #expect(fired)
 
-        // 3. A close between iterations makes the fd readable; the next iteration reports it.
+        // 3. A timer scheduled inside an iteration (by another timer's callback here; by a new
+        //    connection's keepalive in real use) is armed when the iteration ends, so the
+        //    foreign loop wakes for it too.
+        var firedFromInside = false
+        var outerFired = false
+        loop.schedule(after: .milliseconds(1)) {
+            outerFired = true
+            loop.schedule(after: .milliseconds(30)) { firedFromInside = true }
+        }
+        for _ in 0..<50 where !outerFired {
+            _ = pollReadable(loop, milliseconds: 100)
+            loop.runOnce(timeout: .zero)
+        }
+        #expect(outerFired)
+        let insideStart = nowMilliseconds()
+        #expect(pollReadable(loop, milliseconds: 2000))
+        #expect(nowMilliseconds() - insideStart < 1000)
+        loop.runOnce(timeout: .zero)
+        #expect(firedFromInside)
+
+        // 4. A close between iterations makes the fd readable; the next iteration reports it.
         var closeReason: StreamCloseReason?
         connected.onClose = { closeReason = $0 }
         connected.close()

@@ -215,6 +215,9 @@ public final class EventLoop: @unchecked Sendable {
         handled += runDueTimers()
         handled += runPostedWork()
         finishIteration()
+        // Timers scheduled during this iteration (a new connection's keepalive, say) must be on
+        // the timerfd now: a foreign loop waits on our fd next, not in our epoll_wait.
+        armTimerDeadline()
         statistics.iterations += 1
         return handled
     }
