@@ -21,7 +21,7 @@ cc -O2 -Wall -Wextra -std=c11 -o build/bench/loadgen bench/echo/loadgen.c -lcryp
 python3 bench/echo/loadgen_selftest.py build/bench/loadgen
 
 echo "== fuzz (brief)"
-bash fuzz/run.sh --all --seconds "${FUZZ_SECONDS:-20}"
+bash fuzz/run.sh --all --seconds "${FUZZ_SECONDS:-20}" --seed "${FUZZ_SEED:-1}"
 
 if [ -f CMakeLists.txt ] && [ -d Tests/C ] && grep -q add_test -r Tests/C CMakeLists.txt 2>/dev/null; then
     echo "== ctest"
