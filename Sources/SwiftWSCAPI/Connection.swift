@@ -15,11 +15,11 @@ final class InitialUserData {
     init(_ pointer: UnsafeMutableRawPointer?) { self.pointer = pointer }
 }
 
-/// What a `sws_conn_t *` points to. Kept alive by `connection.userData` from on_open until the
-/// connection clears it after on_close; the C pointer is unretained.
+/// What a `sws_conn_t *` points to. Kept alive by `connection.bindingObject` from on_open until
+/// the connection clears it after on_close; the C pointer is unretained.
 final class ConnectionBox {
-    // Strong: the cycle (connection.userData -> box -> connection) ends when the connection clears
-    // its userData after on_close.
+    // Strong: the cycle (connection.bindingObject -> box -> connection) ends when the connection
+    // clears its bindingObject after on_close.
     let connection: WebSocketConnection
     let context: HandlerContext
     var userData: UnsafeMutableRawPointer?
@@ -111,12 +111,12 @@ final class HandlerContext {
         }
         if c.on_messages != nil {
             handlers.onMessage = { connection, kind, bytes in
-                guard let box = connection.userData as? ConnectionBox else { return }
+                guard let box = connection.bindingObject as? ConnectionBox else { return }
                 self.enqueue(box, kind, bytes)
             }
         } else if c.on_message != nil {
             handlers.onMessage = { connection, kind, bytes in
-                guard let box = connection.userData as? ConnectionBox else { return }
+                guard let box = connection.bindingObject as? ConnectionBox else { return }
                 c.on_message?(box.cPointer, box.userData, kind == .text ? SWS_MESSAGE_TEXT : SWS_MESSAGE_BINARY,
                               bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
             }
@@ -124,7 +124,7 @@ final class HandlerContext {
         if c.on_fragment != nil {
             handlers.onFragment = { connection, kind, bytes, isFirst, isFinal in
                 self.deliverBatch()
-                guard let box = connection.userData as? ConnectionBox else { return }
+                guard let box = connection.bindingObject as? ConnectionBox else { return }
                 c.on_fragment?(box.cPointer, box.userData, kind == .text ? SWS_MESSAGE_TEXT : SWS_MESSAGE_BINARY,
                                bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, isFirst, isFinal)
             }
@@ -132,29 +132,29 @@ final class HandlerContext {
         if c.on_ping != nil {
             handlers.onPing = { connection, bytes in
                 self.deliverBatch()
-                guard let box = connection.userData as? ConnectionBox else { return }
+                guard let box = connection.bindingObject as? ConnectionBox else { return }
                 c.on_ping?(box.cPointer, box.userData, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
             }
         }
         if c.on_pong != nil {
             handlers.onPong = { connection, bytes in
                 self.deliverBatch()
-                guard let box = connection.userData as? ConnectionBox else { return }
+                guard let box = connection.bindingObject as? ConnectionBox else { return }
                 c.on_pong?(box.cPointer, box.userData, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
             }
         }
         if c.on_drain != nil {
             handlers.onDrain = { connection in
                 self.deliverBatch()
-                guard let box = connection.userData as? ConnectionBox else { return }
+                guard let box = connection.bindingObject as? ConnectionBox else { return }
                 c.on_drain?(box.cPointer, box.userData)
             }
         }
         handlers.onClose = { connection, status in
-            // The box goes away right after this (the connection clears userData); its batched
+            // The box goes away right after this (the connection clears bindingObject); its batched
             // messages go first.
             self.deliverBatch()
-            guard let box = connection.userData as? ConnectionBox else { return }
+            guard let box = connection.bindingObject as? ConnectionBox else { return }
             var reason = status.reason
             reason.withUTF8 { utf8 in
                 c.on_close?(box.cPointer, box.userData, status.code.rawValue,
@@ -166,11 +166,11 @@ final class HandlerContext {
 
     /// The connection's box, made when it opens (with the user data chosen so far).
     func box(for connection: WebSocketConnection) -> ConnectionBox {
-        if let box = connection.userData as? ConnectionBox { return box }
+        if let box = connection.bindingObject as? ConnectionBox { return box }
         let initial = (connection.userData as? InitialUserData)?.pointer ?? userData
         let box = ConnectionBox(connection: connection, context: self, userData: initial)
         box.server = server
-        connection.userData = box
+        connection.bindingObject = box
         return box
     }
 }

@@ -456,7 +456,10 @@ for _name, _restype, _argtypes in _PROTOTYPES:
     if _name in _FAST and _name not in MISSING:
         _function = getattr(fast, _name)
         _function.restype = _restype
-        _function.argtypes = _argtypes
+        # The sends' `sws_send_result *result` is declared c_void_p here and given as an int
+        # address (ctypes.addressof of a kept c_int): converting a byref() object for a
+        # POINTER(c_int) parameter costs about 250 ns per call, a few percent of an echo.
+        _function.argtypes = [_P if _type == POINTER(_enum) else _type for _type in _argtypes]
 
 
 def has_networking() -> bool:
