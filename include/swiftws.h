@@ -793,7 +793,9 @@ typedef struct sws_conn_handlers {
      * pointer given to sws_server_new()/sws_client_connect(). A binding pays one call per
      * iteration instead of one per message (the point of this callback: a Python ctypes
      * callback costs about a microsecond). Messages are copied once more than with on_message,
-     * so prefer on_message for large messages in C.
+     * so prefer on_message for large messages in C. Unlike on_message, a batch is delivered after
+     * the rest of what was read with its messages was processed: if that included the peer's
+     * close frame, the connection is already closing and sends return SWS_ERR_CLOSED.
      */
     void (*on_messages)(const sws_message_entry *messages, size_t count, const uint8_t *payloads,
                         size_t payloads_len, void *user_data);
