@@ -717,6 +717,23 @@ typedef enum sws_send_result {
 } sws_send_result;
 
 /**
+ * One whole message of a batch given to sws_conn_handlers.on_messages. The pointers are
+ * BORROWED: valid until on_messages returns.
+ */
+typedef struct sws_message_entry {
+    /** The connection the message came from (alive during the callback; sends are allowed). */
+    sws_conn_t *conn;
+    /** The connection's user data when the batch was delivered. */
+    void *user_data;
+    /** The payload, inside the batch's payload buffer; text is valid UTF-8 (not NUL-terminated). */
+    const uint8_t *data;
+    /** The payload's length in bytes. */
+    size_t len;
+    /** Text or binary. */
+    sws_message_kind kind;
+} sws_message_entry;
+
+/**
  * Callbacks of connections: those of a server's connections, or of one client connection.
  * Fill with sws_conn_handlers_init() (all NULL); a NULL callback ignores its event. All run on
  * the loop thread. Pointers passed in are BORROWED (valid until the callback returns).
@@ -763,6 +780,25 @@ typedef struct sws_conn_handlers {
      * after the response. Not answering, or no callback, gives 404 Not Found.
      */
     void (*on_http_request)(sws_server_t *server, void *user_data, sws_request_t *request);
+    /**
+     * Whole messages in batches (appended in 0.1; a struct sized before it leaves it NULL).
+     * When set, whole messages go here INSTEAD of on_message: they are copied into a batch that
+     * is delivered once per loop iteration (at its end, before the iteration's writes are
+     * flushed, so sends made here are corked as in on_message), and before any other
+     * connection callback of these handlers (on_open, on_fragment, on_ping, on_pong, on_drain,
+     * on_close), so every connection's events keep their order: a message is delivered before
+     * anything that connection did after it, and its `conn` is valid during the call.
+     * `messages` holds `count` entries in arrival order; their payloads lie back to back in
+     * [payloads, payloads + payloads_len) (`payloads` is never NULL). `user_data` is the
+     * pointer given to sws_server_new()/sws_client_connect(). A binding pays one call per
+     * iteration instead of one per message (the point of this callback: a Python ctypes
+     * callback costs about a microsecond). Messages are copied once more than with on_message,
+     * so prefer on_message for large messages in C. Unlike on_message, a batch is delivered after
+     * the rest of what was read with its messages was processed: if that included the peer's
+     * close frame, the connection is already closing and sends return SWS_ERR_CLOSED.
+     */
+    void (*on_messages)(const sws_message_entry *messages, size_t count, const uint8_t *payloads,
+                        size_t payloads_len, void *user_data);
 } sws_conn_handlers;
 
 /** Sets every callback to NULL and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */

@@ -4,8 +4,9 @@ import CSwiftWS
 import SwiftWSCore
 import SwiftWSNetworking
 
-/// sizeof() of the first published sws_conn_handlers; freeze as a literal before appending.
-private let connHandlersFirstVersionSize = MemoryLayout<sws_conn_handlers>.stride
+/// sizeof() of the first published sws_conn_handlers (size and ten callbacks), before
+/// `on_messages` was appended: a caller compiled against it leaves on_messages NULL.
+private let connHandlersFirstVersionSize = MemoryLayout<Int>.stride * 11
 
 /// A connection's C user data before the connection has its `ConnectionBox` (from the upgrade
 /// hook or the connect call), carried in `WebSocketConnection.userData`.
@@ -14,11 +15,11 @@ final class InitialUserData {
     init(_ pointer: UnsafeMutableRawPointer?) { self.pointer = pointer }
 }
 
-/// What a `sws_conn_t *` points to. Kept alive by `connection.userData` from on_open until the
-/// connection clears it after on_close; the C pointer is unretained.
+/// What a `sws_conn_t *` points to. Kept alive by `connection.bindingObject` from on_open until
+/// the connection clears it after on_close; the C pointer is unretained.
 final class ConnectionBox {
-    // Strong: the cycle (connection.userData -> box -> connection) ends when the connection clears
-    // its userData after on_close.
+    // Strong: the cycle (connection.bindingObject -> box -> connection) ends when the connection
+    // clears its bindingObject after on_close.
     let connection: WebSocketConnection
     let context: HandlerContext
     var userData: UnsafeMutableRawPointer?
@@ -60,9 +61,43 @@ final class HandlerContext {
     /// The server whose connections these are (for subscriptions); nil for a client.
     weak var server: WebSocketServer?
 
+    /// The batch of whole messages for `on_messages` (see `MessageBatch`).
+    private var batch = MessageBatch()
+    /// An emptied batch kept for its storage (swapped in while `batch` is being delivered).
+    private var spareBatch = MessageBatch()
+    /// Whether a delivery of the batch is deferred to the end of the current iteration.
+    private var batchDeliveryScheduled = false
+
     init(callbacks: sws_conn_handlers, userData: UnsafeMutableRawPointer?) {
         self.callbacks = callbacks
         self.userData = userData
+    }
+
+    /// Adds a message to the batch; its delivery is deferred to the end of the iteration.
+    private func enqueue(_ box: ConnectionBox, _ kind: MessageKind, _ bytes: UnsafeRawBufferPointer) {
+        batch.append(box, kind == .text ? SWS_MESSAGE_TEXT : SWS_MESSAGE_BINARY, bytes)
+        if !batchDeliveryScheduled {
+            batchDeliveryScheduled = true
+            box.connection.loop.deferCallback { [self] in
+                batchDeliveryScheduled = false
+                deliverBatch()
+            }
+        }
+    }
+
+    /// Hands the batched messages to on_messages. Called at the end of an iteration and before
+    /// any other callback of these handlers, so that each connection's events keep their order.
+    @inline(__always)
+    func deliverBatch() {
+        guard !batch.isEmpty, let onMessages = callbacks.on_messages else { return }
+        // Taken out first: on_messages may send or close, and a callback that this triggers
+        // synchronously delivers (an empty or new) batch of its own rather than this one again.
+        var taken = MessageBatch()
+        swap(&taken, &spareBatch)
+        swap(&taken, &batch)
+        taken.deliver(onMessages, userData)
+        taken.removeAll()
+        spareBatch = taken
     }
 
     /// Swift handlers calling the C callbacks; unset callbacks stay nil (no call at all).
@@ -70,44 +105,56 @@ final class HandlerContext {
         let handlers = ConnectionHandlers()
         let c = callbacks
         handlers.onOpen = { connection in
+            self.deliverBatch()
             let box = self.box(for: connection)
             c.on_open?(box.cPointer, box.userData)
         }
-        if c.on_message != nil {
+        if c.on_messages != nil {
             handlers.onMessage = { connection, kind, bytes in
-                guard let box = connection.userData as? ConnectionBox else { return }
+                guard let box = connection.bindingObject as? ConnectionBox else { return }
+                self.enqueue(box, kind, bytes)
+            }
+        } else if c.on_message != nil {
+            handlers.onMessage = { connection, kind, bytes in
+                guard let box = connection.bindingObject as? ConnectionBox else { return }
                 c.on_message?(box.cPointer, box.userData, kind == .text ? SWS_MESSAGE_TEXT : SWS_MESSAGE_BINARY,
                               bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
             }
         }
         if c.on_fragment != nil {
             handlers.onFragment = { connection, kind, bytes, isFirst, isFinal in
-                guard let box = connection.userData as? ConnectionBox else { return }
+                self.deliverBatch()
+                guard let box = connection.bindingObject as? ConnectionBox else { return }
                 c.on_fragment?(box.cPointer, box.userData, kind == .text ? SWS_MESSAGE_TEXT : SWS_MESSAGE_BINARY,
                                bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, isFirst, isFinal)
             }
         }
         if c.on_ping != nil {
             handlers.onPing = { connection, bytes in
-                guard let box = connection.userData as? ConnectionBox else { return }
+                self.deliverBatch()
+                guard let box = connection.bindingObject as? ConnectionBox else { return }
                 c.on_ping?(box.cPointer, box.userData, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
             }
         }
         if c.on_pong != nil {
             handlers.onPong = { connection, bytes in
-                guard let box = connection.userData as? ConnectionBox else { return }
+                self.deliverBatch()
+                guard let box = connection.bindingObject as? ConnectionBox else { return }
                 c.on_pong?(box.cPointer, box.userData, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
             }
         }
         if c.on_drain != nil {
             handlers.onDrain = { connection in
-                guard let box = connection.userData as? ConnectionBox else { return }
+                self.deliverBatch()
+                guard let box = connection.bindingObject as? ConnectionBox else { return }
                 c.on_drain?(box.cPointer, box.userData)
             }
         }
         handlers.onClose = { connection, status in
-            // The box goes away right after this (the connection clears userData).
-            guard let box = connection.userData as? ConnectionBox else { return }
+            // The box goes away right after this (the connection clears bindingObject); its batched
+            // messages go first.
+            self.deliverBatch()
+            guard let box = connection.bindingObject as? ConnectionBox else { return }
             var reason = status.reason
             reason.withUTF8 { utf8 in
                 c.on_close?(box.cPointer, box.userData, status.code.rawValue,
@@ -119,11 +166,11 @@ final class HandlerContext {
 
     /// The connection's box, made when it opens (with the user data chosen so far).
     func box(for connection: WebSocketConnection) -> ConnectionBox {
-        if let box = connection.userData as? ConnectionBox { return box }
+        if let box = connection.bindingObject as? ConnectionBox { return box }
         let initial = (connection.userData as? InitialUserData)?.pointer ?? userData
         let box = ConnectionBox(connection: connection, context: self, userData: initial)
         box.server = server
-        connection.userData = box
+        connection.bindingObject = box
         return box
     }
 }

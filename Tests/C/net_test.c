@@ -936,6 +936,120 @@ static void test_null_handles(void) {
     CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
 }
 
+/* ---- on_messages: whole messages in one batch per iteration, in order, before on_close ---- */
+
+static struct batch_server {
+    int calls, entries, max_batch, empty_binaries, closed, messages_at_close, next_expected, single_messages,
+        refused_echoes;
+    uint16_t close_code;
+} batched;
+
+static void batch_messages(const sws_message_entry *messages, size_t count, const uint8_t *payloads,
+                           size_t payloads_len, void *user_data) {
+    batched.calls++;
+    if ((int)count > batched.max_batch) batched.max_batch = (int)count;
+    CHECK(user_data == &batched);
+    CHECK(payloads != NULL);
+    size_t offset = 0;
+    for (size_t i = 0; i < count; i++) {
+        const sws_message_entry *m = &messages[i];
+        batched.entries++;
+        CHECK(m->user_data == &batched);
+        CHECK(m->data == payloads + offset); /* back to back, in arrival order */
+        offset += m->len;
+        if (m->kind == SWS_MESSAGE_BINARY) {
+            CHECK_EQ_INT(m->len, 0);
+            batched.empty_binaries++;
+            continue;
+        }
+        char expected[32];
+        snprintf(expected, sizeof expected, "msg-%d", batched.next_expected++);
+        CHECK(m->len == strlen(expected) && memcmp(m->data, expected, m->len) == 0);
+        /* A close frame read together with the message is processed before the batch is
+         * delivered: then the echo is refused with SWS_ERR_CLOSED (documented). */
+        sws_send_result result = SWS_SEND_DROPPED;
+        sws_status status = sws_conn_send_text(m->conn, (const char *)m->data, m->len, &result);
+        if (status == SWS_OK) {
+            CHECK(result == SWS_SEND_SENT);
+        } else {
+            CHECK_EQ_INT(status, SWS_ERR_CLOSED);
+            CHECK(!sws_conn_is_open(m->conn));
+            batched.refused_echoes++;
+        }
+    }
+    CHECK_EQ_INT(offset, payloads_len);
+}
+
+static void batch_single_message(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data,
+                                 size_t len) {
+    (void)conn;
+    (void)user_data;
+    (void)kind;
+    (void)data;
+    (void)len;
+    batched.single_messages++;
+}
+
+static void batch_close(sws_conn_t *conn, void *user_data, uint16_t code, const char *reason, size_t len) {
+    (void)conn;
+    (void)reason;
+    (void)len;
+    CHECK(user_data == &batched);
+    batched.closed++;
+    batched.close_code = code;
+    batched.messages_at_close = batched.entries;
+}
+
+static void test_batched_messages(void) {
+    memset(&batched, 0, sizeof batched);
+    sws_loop_t *loop = NULL;
+    CHECK_EQ_INT(sws_loop_new(&loop), SWS_OK);
+    sws_conn_handlers h;
+    sws_conn_handlers_init(&h);
+    h.on_messages = batch_messages;
+    h.on_message = batch_single_message; /* must not run: on_messages takes whole messages instead */
+    h.on_close = batch_close;
+    sws_server_t *server = NULL;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, NULL, &h, &batched, &server), SWS_OK);
+    char url[128];
+    url_for(server, "/", url, sizeof url);
+
+    /* 50 texts and an empty binary written before the server reads: one read, few batches. */
+    struct peer client;
+    memset(&client, 0, sizeof client);
+    sws_conn_handlers ch = recording_handlers();
+    CHECK_EQ_INT(sws_client_connect(loop, url, NULL, &ch, &client), SWS_OK);
+    RUN_UNTIL(loop, client.opened == 1);
+    for (int i = 0; i < 50; i++) {
+        char text[32];
+        int n = snprintf(text, sizeof text, "msg-%d", i);
+        CHECK_EQ_INT(sws_conn_send_text(client.conn, text, (size_t)n, NULL), SWS_OK);
+    }
+    CHECK_EQ_INT(sws_conn_send_binary(client.conn, "", 0, NULL), SWS_OK);
+    RUN_UNTIL(loop, client.messages == 50 && batched.empty_binaries == 1);
+    CHECK_EQ_INT(batched.refused_echoes, 0);
+    CHECK_EQ_STR(client.last_text, "msg-49");
+    CHECK_EQ_INT(batched.next_expected, 50);
+    CHECK(batched.max_batch > 1);
+    CHECK(batched.calls < 51);
+    CHECK_EQ_INT(batched.single_messages, 0);
+
+    /* Messages followed at once by a close frame: every message reaches on_messages first. */
+    for (int i = 50; i < 53; i++) {
+        char text[32];
+        int n = snprintf(text, sizeof text, "msg-%d", i);
+        CHECK_EQ_INT(sws_conn_send_text(client.conn, text, (size_t)n, NULL), SWS_OK);
+    }
+    CHECK_EQ_INT(sws_conn_close(client.conn, 4001, "bye", 3), SWS_OK);
+    RUN_UNTIL(loop, batched.closed == 1 && client.closed == 1);
+    CHECK_EQ_INT(batched.messages_at_close, 54);
+    CHECK_EQ_INT(batched.close_code, 4001);
+    CHECK_EQ_INT(batched.next_expected, 53);
+
+    CHECK_EQ_INT(sws_server_free(server), SWS_OK);
+    CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
+}
+
 int main(void) {
     test_null_handles();
     test_echo_and_close();
@@ -946,5 +1060,6 @@ int main(void) {
     test_protocol_errors_over_tcp();
     test_connect_failures();
     test_broadcast_and_topics();
+    test_batched_messages();
     return check_summary("net_test");
 }

@@ -319,8 +319,10 @@ public final class EventLoop: @unchecked Sendable {
         return count
     }
 
-    /// Queues `callback` to run at the end of the current iteration (loop-thread only).
-    func deferCallback(_ callback: @escaping () -> Void) {
+    /// Queues `callback` to run at the end of the current iteration (loop-thread only), after
+    /// the iteration's events and timers; writes it makes are still corked into the iteration's
+    /// flush. Between iterations it wakes the loop so that the next one runs it.
+    public func deferCallback(_ callback: @escaping () -> Void) {
         // A closed loop runs no more iterations: deliver at once rather than never.
         if isClosed { return callback() }
         deferred.append(callback)

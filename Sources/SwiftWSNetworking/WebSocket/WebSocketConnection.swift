@@ -23,6 +23,10 @@ public final class WebSocketConnection {
     public let query: String?
     /// Whatever the application attaches (the upgrade hook may set it).
     public var userData: Any?
+    /// A binding's own per-connection object (the C API's connection box), cleared with
+    /// `userData` after `onClose`. Typed as a class reference so that finding it on the
+    /// per-message path is a cheap class check, not the dynamic cast an `Any` needs.
+    public var bindingObject: AnyObject?
 
     let stream: SocketStream
     let session: Session
@@ -314,8 +318,11 @@ public final class WebSocketConnection {
         guard deadline != .max else { return }
         let now = MonotonicClock.now()
         let delay = deadline > now ? deadline - now : 0
-        housekeeping = loop.schedule(after: .nanoseconds(Int64(clamping: delay))) { [weak self] in
-            guard let self else { return }
+        // Unowned, not weak: a weak reference gives the connection a side table, which sends
+        // every retain and release of it (several per message) down the runtime's slow path.
+        // The timer never outlives the connection: `streamClosed` (which always runs before the
+        // stream's closure lets the connection go) and `EventLoop.close` cancel it.
+        housekeeping = loop.schedule(after: .nanoseconds(Int64(clamping: delay))) { [unowned self] in
             self.housekeeping = nil
             self.housekeepingDeadline = .max
             self.runHousekeeping()
@@ -373,5 +380,6 @@ public final class WebSocketConnection {
         server?.connectionClosed(self)
         handlers.onClose?(self, status)
         userData = nil
+        bindingObject = nil
     }
 }

@@ -19,11 +19,12 @@ import asyncio
 import ctypes
 import itertools
 import logging
+import struct
 from ctypes import byref, c_void_p
 from typing import Any, Callable, Dict, Optional
 
 from . import _native as n
-from .exceptions import check
+from .exceptions import ConnectionClosed, check
 
 logger = logging.getLogger("swiftws")
 
@@ -187,6 +188,30 @@ class NativeLoop:
             except BaseException:
                 fail(conn, "on_message")
 
+        iter_unpack = struct.Struct(n.MESSAGE_ENTRY_FORMAT).iter_unpack
+        entry_size = ctypes.sizeof(n.MessageEntry)
+        sinks_get = sinks.get
+
+        def on_messages(entries: int, count: int, payloads: int, payloads_len: int, _ud: int) -> None:
+            # One ctypes callback per loop iteration: the entries and the payloads are copied
+            # out in one piece each, then every message costs a tuple and a bytes slice.
+            table = string_at(entries, count * entry_size)
+            data = string_at(payloads, payloads_len)
+            for conn, _user_data, address, length, kind in iter_unpack(table):
+                sink = sinks_get(conn)
+                if sink is None:
+                    continue
+                start = address - payloads
+                payload = data[start:start + length]
+                try:
+                    sink(payload.decode("utf-8") if kind == TEXT else payload)
+                except ConnectionClosed:
+                    # A reply to a message read together with the peer's close frame: the
+                    # batch comes after the close began (see on_messages), nothing to report.
+                    pass
+                except BaseException:
+                    fail(conn, "on_message")
+
         def on_pong(conn: int, _ud: int, data: int, length: int) -> None:
             try:
                 connection = connections.get(conn)
@@ -242,7 +267,10 @@ class NativeLoop:
         handlers = n.ConnHandlers()
         check(n.lib.sws_conn_handlers_init(byref(handlers)))
         handlers.on_open = n.CONN_ON_OPEN(on_open)
+        # A library with on_messages delivers messages there (batched); on_message serves one
+        # built before it (which reads the struct only up to its own size).
         handlers.on_message = n.CONN_ON_MESSAGE(on_message)
+        handlers.on_messages = n.CONN_ON_MESSAGES(on_messages)
         handlers.on_pong = n.CONN_ON_DATA(on_pong)
         handlers.on_drain = n.CONN_ON_DRAIN(on_drain)
         handlers.on_close = n.CONN_ON_CLOSE(on_close)

@@ -404,6 +404,38 @@ async def test_listener_api_echo_and_callback_exception_closes_1011(caplog):
 
 
 @run_async()
+async def test_listener_gets_every_message_in_order_before_on_close():
+    # Messages reach Python in one batch per loop iteration (sws_conn_handlers.on_messages):
+    # a burst, and a burst followed at once by the close frame, still arrive whole, in order,
+    # before on_close; replies to messages batched with the close are dropped quietly.
+    from swiftws.asyncio.server import Listener, serve_listener
+    events = []
+
+    class Recorder(Listener):
+        def on_message(self, connection, message):
+            events.append(message)
+            connection.send_nowait(message)
+
+        def on_close(self, connection, code, reason):
+            events.append(("close", code, reason))
+
+    burst = [f"m{i}" for i in range(200)] + [b"\x00" * i for i in range(3)]
+    async with serve_listener(Recorder, "127.0.0.1", 0) as server:
+        async with ws_connect(f"ws://127.0.0.1:{server.port}/") as ws:
+            for message in burst:
+                await ws.send(message)
+            assert [await ws.recv() for _ in burst] == burst
+            for message in ("x", "y", "z"):
+                await ws.send(message)
+            await ws.close(4000, "done")
+        for _ in range(100):
+            if events and isinstance(events[-1], tuple):
+                break
+            await asyncio.sleep(0.01)
+    assert events == burst + ["x", "y", "z", ("close", 4000, "done")]
+
+
+@run_async()
 async def test_swiftws_server_close_with_code_reaches_websockets_client():
     async def handler(websocket):
         await websocket.send("last words")

@@ -14,7 +14,7 @@ import enum
 import os
 import time
 import uuid
-from ctypes import byref, c_char as ctypes_char, c_char_p, c_int
+from ctypes import addressof, byref, c_char as ctypes_char, c_char_p, c_int
 from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Dict, Iterable, Optional,
                     Tuple, Union)
 
@@ -26,6 +26,7 @@ __all__ = ["Connection", "State", "Data"]
 
 _send_text = getattr(n.fast, "sws_conn_send_text", None)  # None with a library lacking networking
 _send_binary = getattr(n.fast, "sws_conn_send_binary", None)
+_OK, _SENT = n.SWS_OK, n.SWS_SEND_SENT  # module globals: no attribute lookup per message
 
 Data = Union[str, bytes]
 
@@ -64,7 +65,9 @@ class Connection:
         self._drain: Optional[asyncio.Future] = None
         self._pings: Dict[bytes, Tuple[asyncio.Future, float]] = {}
         self._result = c_int()
-        self._result_ref = byref(self._result)  # reused by every send: no allocation per message
+        # Where every send writes its sws_send_result: an int address for the fast (PyDLL)
+        # declarations (see _native), reused, so no allocation or conversion per message.
+        self._result_ref = addressof(self._result)
         #: Called by the native loop with each message (subclasses may replace it).
         self._message_sink: Callable[[Data], None] = self._on_message
         self._state = State.OPEN
@@ -237,9 +240,9 @@ class Connection:
                 status = _send_text(conn, data, len(data), self._result_ref)
             else:
                 status = None
-            if status == n.SWS_OK and self._result.value == n.SWS_SEND_SENT:
+            if status == _OK and self._result.value == _SENT:
                 return True
-            if status == n.SWS_OK:
+            if status == _OK:
                 self._native.kick()
                 return False
             if status is not None and status != n.SWS_ERR_CLOSED:
@@ -321,7 +324,7 @@ class Connection:
         conn = self._conn
         if conn is None:
             raise self._closed_exception()
-        status = n.fast.sws_conn_send_fragment(conn, kind, data, len(data), is_final, byref(self._result))
+        status = n.fast.sws_conn_send_fragment(conn, kind, data, len(data), is_final, self._result_ref)
         if status != n.SWS_OK:
             self._raise_send_error(status)
         self._native.kick()
