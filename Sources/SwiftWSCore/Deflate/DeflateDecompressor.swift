@@ -86,8 +86,9 @@ public final class DeflateDecompressor {
         _ fragment: UnsafeRawBufferPointer, isFinal: Bool, limit: Int, into output: DeflateBuffer
     ) throws(ProtocolError) {
         // Fast path, a message in one frame (the usual case): straight-line inflate of the
-        // payload and then of the trailer into the spare capacity of `output`, when that room
-        // cannot exceed the limit. Anything unusual (output full, input left over, an error,
+        // payload and then, if inflate stopped inside a block, of the `00 00 ff ff` trailer
+        // (RFC 7692 section 7.2.2; the loop below explains when it is appended) into the spare
+        // capacity of `output`, when that room cannot exceed the limit. Anything unusual (output full, input left over, an error,
         // BFINAL, a message cut inside a block) hands the call just made to the general loop,
         // which treats it exactly as one of its own.
         //
@@ -180,49 +181,49 @@ public final class DeflateDecompressor {
                 (status, chunk, room) = (pendingStatus, remaining, pendingRoom)
                 pending = nil
             } else {
-            if remaining == 0 && box.pointee.stream.avail_out != 0 {
-                // This segment is consumed and zlib holds no pending output.
-                guard isFinal else { return }
-                if trailerFed {
-                    // A well-formed message ends with an empty stored block, so inflate now
-                    // waits for the next block header (zlib reports that as bit 128 of
-                    // data_type). Anything else means the peer cut the message inside a block.
-                    if !box.pointee.atBlockBoundary { throw Self.endsInsideBlock() }
-                    break
+                if remaining == 0 && box.pointee.stream.avail_out != 0 {
+                    // This segment is consumed and zlib holds no pending output.
+                    guard isFinal else { return }
+                    if trailerFed {
+                        // A well-formed message ends with an empty stored block, so inflate now
+                        // waits for the next block header (zlib reports that as bit 128 of
+                        // data_type). Anything else means the peer cut the message inside a block.
+                        if !box.pointee.atBlockBoundary { throw Self.endsInsideBlock() }
+                        break
+                    }
+                    // RFC 7692 section 7.2.2: append 0x00 0x00 0xff 0xff to the payload of the
+                    // message, then decompress. The stripped sync flush leaves inflate inside an
+                    // empty stored block, which the trailer completes. If inflate already stands
+                    // between blocks, the trailer would open a block that never ends, so it is not
+                    // appended: that happens for an empty payload (what `ws` sends for an empty
+                    // message after a flush), a sender that did not strip the trailer, or a message
+                    // ending with a BFINAL block (section 7.2.3.4) without the extra 0x00 octet.
+                    // zlib takes one contiguous input, so the trailer needs its own inflate call
+                    // (as for any zlib user).
+                    if box.pointee.atBlockBoundary { break }
+                    trailerFed = true
+                    next = trailer.assumingMemoryBound(to: Bytef.self)
+                    remaining = 4
                 }
-                // RFC 7692 section 7.2.2: append 0x00 0x00 0xff 0xff to the payload of the
-                // message, then decompress. The stripped sync flush leaves inflate inside an
-                // empty stored block, which the trailer completes. If inflate already stands
-                // between blocks, the trailer would open a block that never ends, so it is not
-                // appended: that happens for an empty payload (what `ws` sends for an empty
-                // message after a flush), a sender that did not strip the trailer, or a message
-                // ending with a BFINAL block (section 7.2.3.4) without the extra 0x00 octet.
-                // zlib takes one contiguous input, so the trailer needs its own inflate call
-                // (as for any zlib user).
-                if box.pointee.atBlockBoundary { break }
-                trailerFed = true
-                next = trailer.assumingMemoryBound(to: Bytef.self)
-                remaining = 4
-            }
-            chunk = min(remaining, zlibMaximumChunk)
-            box.pointee.stream.next_in = next
-            box.pointee.stream.avail_in = uInt(truncatingIfNeeded: chunk)
-            // Output room: what is spare, else grow by about 4x the input (typical text ratio),
-            // but never beyond limit + 1 bytes for the message: one byte past the limit proves
-            // the message too big without producing (or allocating) the rest.
-            room = output.spareCapacity
-            if room < 256 {
-                room = max(min(chunk &* 4, 1 << 20), 4096)
-            }
-            room = min(room, zlibMaximumChunk)
-            // Bytes the message may still grow by, computed without overflow for any limit
-            // (Int.max included): messageSize <= max(limit, 0) here, else we threw below.
-            let headroom = max(limit, 0) &- box.pointee.messageSize
-            if headroom < room { room = max(headroom, 0) &+ 1 }
-            let target = output.reserveSpare(room)
-            box.pointee.stream.next_out = target.assumingMemoryBound(to: Bytef.self)
-            box.pointee.stream.avail_out = uInt(truncatingIfNeeded: room)
-            status = CZlib.inflate(&box.pointee.stream, Z_SYNC_FLUSH)
+                chunk = min(remaining, zlibMaximumChunk)
+                box.pointee.stream.next_in = next
+                box.pointee.stream.avail_in = uInt(truncatingIfNeeded: chunk)
+                // Output room: what is spare, else grow by about 4x the input (typical text ratio),
+                // but never beyond limit + 1 bytes for the message: one byte past the limit proves
+                // the message too big without producing (or allocating) the rest.
+                room = output.spareCapacity
+                if room < 256 {
+                    room = max(min(chunk &* 4, 1 << 20), 4096)
+                }
+                room = min(room, zlibMaximumChunk)
+                // Bytes the message may still grow by, computed without overflow for any limit
+                // (Int.max included): messageSize <= max(limit, 0) here, else we threw below.
+                let headroom = max(limit, 0) &- box.pointee.messageSize
+                if headroom < room { room = max(headroom, 0) &+ 1 }
+                let target = output.reserveSpare(room)
+                box.pointee.stream.next_out = target.assumingMemoryBound(to: Bytef.self)
+                box.pointee.stream.avail_out = uInt(truncatingIfNeeded: room)
+                status = CZlib.inflate(&box.pointee.stream, Z_SYNC_FLUSH)
             }
             // zlib never reports more than it was given, so these cannot go negative.
             let produced = room &- Int(box.pointee.stream.avail_out)
