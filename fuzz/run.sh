@@ -8,14 +8,18 @@
 #
 #   fuzz/run.sh --all --seconds 20          every target, 20 s each (what the test command does)
 #   fuzz/run.sh frame_parser --seconds 600  one target for 10 minutes
+#   --seed N                                 libFuzzer's seed (the test command fixes it, so a CI run
+#                                            explores the same inputs each time: no flaky findings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=20
+seed=0   # 0: libFuzzer picks one
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds="$2"; shift 2 ;;
+        --seed) seed="$2"; shift 2 ;;
         --all) for f in fuzz/targets/*.swift; do targets+=("$(basename "$f" .swift)"); done; shift ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -37,7 +41,7 @@ for target in "${targets[@]}"; do
     mkdir -p "fuzz/out/$target" "fuzz/corpus/$target"
     echo "fuzz: running $target for ${seconds}s"
     log="fuzz/out/$target.log"
-    if ! "$binary" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 \
+    if ! "$binary" -max_total_time="$seconds" -seed="$seed" -print_final_stats=1 -rss_limit_mb=2048 \
             -artifact_prefix="fuzz/out/$target-" "fuzz/out/$target" "fuzz/corpus/$target" >"$log" 2>&1; then
         tail -n 40 "$log"
         echo "fuzz: $target FAILED (artifact and log in fuzz/out/)"

@@ -13,6 +13,7 @@ debian_packages=(
     python3-venv
     node-ws           # Node `ws`, an interoperability peer
     valgrind
+    chromium          # a real browser for the demo page test (Tests/Demo)
 )
 
 missing=()

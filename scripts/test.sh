@@ -4,7 +4,7 @@
 #   loadgen      — the benchmark's load generator against a scripted server
 #   fuzz         — each libFuzzer target briefly (FUZZ_SECONDS, default 20 s each)
 #   ctest        — C API tests (once CMakeLists.txt exists)
-#   pytest       — Python bindings (once bindings/python/tests exists)
+#   pytest       — Python bindings, then the demo page in headless Chromium
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,7 @@ cc -O2 -Wall -Wextra -std=c11 -o build/bench/loadgen bench/echo/loadgen.c -lcryp
 python3 bench/echo/loadgen_selftest.py build/bench/loadgen
 
 echo "== fuzz (brief)"
-bash fuzz/run.sh --all --seconds "${FUZZ_SECONDS:-20}"
+bash fuzz/run.sh --all --seconds "${FUZZ_SECONDS:-20}" --seed "${FUZZ_SEED:-1}"
 
 if [ -f CMakeLists.txt ] && [ -d Tests/C ] && grep -q add_test -r Tests/C CMakeLists.txt 2>/dev/null; then
     echo "== ctest"
@@ -43,4 +43,7 @@ if [ -d bindings/python/tests ]; then
     (cd build && env -u SWIFTWS_LIBRARY SWIFTWS_TEST_INSTALLED=1 python-install/bin/python -m pytest \
         ../bindings/python/tests/test_loading.py ../bindings/python/tests/test_examples.py -q)
 fi
+echo "== pytest (the demo server with headless Chromium and Python websockets)"
+SWIFTWS_DEMO="$PWD/.build/debug/swiftws-demo" .venv/bin/python -m pytest Tests/Demo -q
+
 echo "== all tests passed"

@@ -115,6 +115,25 @@ struct PerMessageDeflateSessionTests {
         #expect(Self.session(.client).feedByteByByte(wire).last?.failureCode == 1007)
     }
 
+    @Test("a frame referring back past the negotiated window: same outcome whole, split or byte by byte (fuzz-found)")
+    func windowOverrunDoesNotDependOnReads() throws {
+        // The peer compresses with a 1 KiB window although we allowed 256 bytes: the second
+        // copy of a 300-byte block is a back-reference beyond our window, inside one frame.
+        // zlib only checks such references across inflate() calls, so the session inflates a
+        // frame whole and the outcome depends on the peer's bytes alone, not on TCP's splits.
+        let block = T.randomBytes(300, seed: 7)
+        let wide = PerMessageDeflate(parameters: .init(serverMaxWindowBits: 10), role: .server,
+                                     configuration: .init(compressionThreshold: 0))
+        let payload = try T.compress(wide, block + block)
+        var wire: [UInt8] = []
+        payload.withUnsafeBytes { FrameEncoder.encodeFrame(into: &wire, rsv1: true, opcode: .binary, payload: $0, maskKey: nil) }
+        let narrow = PerMessageDeflateParameters(serverMaxWindowBits: 8)
+        let whole = Self.session(.client, narrow).feed(wire)
+        #expect(whole == [.binary(block + block)])  // within one frame, zlib is lenient
+        #expect(Self.session(.client, narrow).feed(wire, cutAt: [wire.count / 2]) == whole)
+        #expect(Self.session(.client, narrow).feedByteByByte(wire) == whole)
+    }
+
     @Test("a message inflating past maxMessageSize fails with 1009, whatever its size on the wire")
     func bombInSession() throws {
         let server = PerMessageDeflate(parameters: .init(), role: .server, configuration: .init(compressionThreshold: 0))

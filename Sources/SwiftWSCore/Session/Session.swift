@@ -374,8 +374,27 @@ public final class Session {
         guard let kind = messageKind else { return }  // unreachable: beginFrame set it
         let endsMessage = frameIsDone && frameIsFinal
         if messageIsCompressed, let perMessageDeflate {
-            return consumeCompressedPayload(perMessageDeflate, kind, piece, frameIsDone: frameIsDone,
-                                            endsMessage: endsMessage, onEvent)
+            if isWholeFrame {
+                return consumeCompressedPayload(perMessageDeflate, kind, piece, frameIsDone: frameIsDone,
+                                                endsMessage: endsMessage, onEvent)
+            }
+            // A compressed frame split across reads is gathered and inflated whole. zlib checks
+            // back-references against its window only across inflate() calls (within one call,
+            // the bytes it just wrote count too), so inflating per read would make a reference
+            // beyond the negotiated window fail or pass depending on how TCP split the stream
+            // (found by fuzz/targets/inflate). Per frame, the outcome depends only on the peer's
+            // bytes. The cost: compressed bytes of split frames are copied once (at most
+            // maxFrameSize), and invalid UTF-8 is seen at the end of the frame, not mid-frame.
+            reassembly.append(piece)
+            guard frameIsDone else { return }
+            let frame = reassembly.bytes
+            reassembly.removeAll()  // storage stays valid until the next append
+            consumeCompressedPayload(perMessageDeflate, kind, frame, frameIsDone: true,
+                                     endsMessage: endsMessage, onEvent)
+            if reassembly.capacity > Session.retainedReassemblyCapacity {
+                reassembly.removeAll(retainedCapacity: Session.retainedReassemblyCapacity)
+            }
+            return
         }
         // Section 8.1: fail fast on invalid UTF-8, even in the middle of a fragment.
         // (permessage-deflate: UTF-8 is to be checked after inflating, not on compressed bytes.)
