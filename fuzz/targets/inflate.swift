@@ -6,6 +6,8 @@
 // Input layout: byte 0 = window bits (8 + b % 8) and context takeover (bit 3); byte 1 = limit
 // (1 KiB << b % 12); then frames, each a header byte (bit 7 = FIN, bits 0-6 = length) followed by
 // that many payload bytes.
+// A second codec inflates the same frames into a fresh buffer per message (no spare room, so
+// always the general loop, never the one-frame fast path): same bytes, same close codes.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzInflate(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size >= 2 else { return 0 }
@@ -17,6 +19,8 @@ public func fuzzInflate(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         serverMaxWindowBits: windowBits, clientMaxWindowBits: windowBits)
     let client = PerMessageDeflate(parameters: parameters, role: .client)
     let output = DeflateBuffer()
+    let reference = PerMessageDeflate(parameters: parameters, role: .client)
+    var referenceOutput = DeflateBuffer()
     var offset = 2
     while offset < size {
         let header = data[offset]
@@ -25,20 +29,36 @@ public func fuzzInflate(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let isFinal = header & 0x80 != 0
         let fragment = UnsafeRawBufferPointer(start: data + offset, count: length)
         offset += length
+        var referenceError: ProtocolError?
+        do {
+            try reference.decompress(fragment: fragment, isFinal: isFinal, maximumMessageSize: limit, into: referenceOutput)
+        } catch {
+            referenceError = error
+        }
         do {
             try client.decompress(fragment: fragment, isFinal: isFinal, maximumMessageSize: limit, into: output)
             if output.count > limit { fatalError("inflated \(output.count) bytes past the limit \(limit)") }
+            if referenceError != nil || !output.bytes.elementsEqual(referenceOutput.bytes) {
+                fatalError("fast path and general loop disagree: \(String(describing: referenceError))")
+            }
         } catch {
             switch error.closeCode {
             case .protocolError, .messageTooBig: break
             default: fatalError("unexpected close code \(error)")
             }
+            if referenceError?.closeCode != error.closeCode {
+                fatalError("fast path and general loop disagree: \(error) vs \(String(describing: referenceError))")
+            }
             if output.count > limit + 1 { fatalError("inflated \(output.count) bytes past the limit \(limit)") }
             // The failed message is abandoned (the codec restarts); so are its bytes.
             output.removeAll(retainingCapacityUpTo: 1 << 16)
+            referenceOutput = DeflateBuffer()
             continue
         }
-        if isFinal { output.removeAll(retainingCapacityUpTo: 1 << 16) }
+        if isFinal {
+            output.removeAll(retainingCapacityUpTo: 1 << 16)
+            referenceOutput = DeflateBuffer()
+        }
     }
 
     // Round trip of the whole input through our compressor and decompressor.

@@ -56,13 +56,17 @@ public final class DeflateBuffer {
     /// Forgets the content. Capacity up to `retainedCapacity` bytes is kept for the next message;
     /// a larger block (left by one big message) is released, so an idle connection does not keep
     /// megabytes alive.
-    public func removeAll(retainingCapacityUpTo retainedCapacity: Int = Int.max) {
+    /// Inlinable: called once per message, before inflating into the buffer.
+    @inlinable public func removeAll(retainingCapacityUpTo retainedCapacity: Int = Int.max) {
         state.pointee.count = 0
-        if state.pointee.capacity > retainedCapacity {
-            free(state.pointee.storage)
-            state.pointee.storage = nil
-            state.pointee.capacity = 0
-        }
+        if state.pointee.capacity > retainedCapacity { releaseStorage() }
+    }
+
+    /// Frees the storage (the slow path of `removeAll`).
+    @usableFromInline func releaseStorage() {
+        free(state.pointee.storage)
+        state.pointee.storage = nil
+        state.pointee.capacity = 0
     }
 
     /// Appends `source`.
