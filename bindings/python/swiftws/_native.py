@@ -249,22 +249,27 @@ class MessageEntry(Structure):
 MESSAGE_ENTRY_FORMAT = "PPPNi4x"
 
 
+#: The fields ``sws_server_config`` and ``sws_client_config`` share, in the header's order.
+_CONNECTION_CONFIG_FIELDS = [
+    ("size", c_size_t),
+    ("max_message_size", c_size_t),
+    ("max_frame_size", c_size_t),
+    ("max_fragments_per_message", c_size_t),
+    ("streaming_threshold", c_size_t),
+    ("auto_pong", c_bool),
+    ("max_buffered_amount", c_size_t),
+    ("backpressure_close", c_bool),
+    ("ping_interval_ms", c_uint32),
+    ("pong_timeout_ms", c_uint32),
+    ("idle_timeout_ms", c_uint32),
+    ("close_timeout_ms", c_uint32),
+]
+
+
 class ServerConfig(Structure):
     """``sws_server_config``."""
 
-    _fields_ = [
-        ("size", c_size_t),
-        ("max_message_size", c_size_t),
-        ("max_frame_size", c_size_t),
-        ("max_fragments_per_message", c_size_t),
-        ("streaming_threshold", c_size_t),
-        ("auto_pong", c_bool),
-        ("max_buffered_amount", c_size_t),
-        ("backpressure_close", c_bool),
-        ("ping_interval_ms", c_uint32),
-        ("pong_timeout_ms", c_uint32),
-        ("idle_timeout_ms", c_uint32),
-        ("close_timeout_ms", c_uint32),
+    _fields_ = _CONNECTION_CONFIG_FIELDS + [
         ("handshake_timeout_ms", c_uint32),
         ("max_connections", c_size_t),
         ("allowed_origins", POINTER(c_char_p)),
@@ -280,19 +285,7 @@ class ServerConfig(Structure):
 class ClientConfig(Structure):
     """``sws_client_config``."""
 
-    _fields_ = [
-        ("size", c_size_t),
-        ("max_message_size", c_size_t),
-        ("max_frame_size", c_size_t),
-        ("max_fragments_per_message", c_size_t),
-        ("streaming_threshold", c_size_t),
-        ("auto_pong", c_bool),
-        ("max_buffered_amount", c_size_t),
-        ("backpressure_close", c_bool),
-        ("ping_interval_ms", c_uint32),
-        ("pong_timeout_ms", c_uint32),
-        ("idle_timeout_ms", c_uint32),
-        ("close_timeout_ms", c_uint32),
+    _fields_ = _CONNECTION_CONFIG_FIELDS + [
         ("connect_timeout_ms", c_uint32),
         ("handshake_timeout_ms", c_uint32),
         ("origin", c_char_p),
