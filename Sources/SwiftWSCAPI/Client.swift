@@ -9,21 +9,10 @@ private let clientConfigFirstVersionSize = MemoryLayout<sws_client_config>.strid
 @_cdecl("sws_client_config_init")
 public func sws_client_config_init(_ config: UnsafeMutablePointer<sws_client_config>?) -> sws_status {
     guard let config else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_config_init: config is NULL") }
-    let d = CConnectionSettings.defaults
     let client = ClientOptions()
     var c = sws_client_config()
     c.size = MemoryLayout<sws_client_config>.stride
-    c.max_message_size = d.maxMessageSize
-    c.max_frame_size = d.maxFrameSize
-    c.max_fragments_per_message = d.maxFragmentsPerMessage
-    c.streaming_threshold = d.streamingThreshold
-    c.auto_pong = d.autoPong
-    c.max_buffered_amount = d.maxBufferedAmount
-    c.backpressure_close = d.backpressureClose
-    c.ping_interval_ms = d.pingInterval
-    c.pong_timeout_ms = d.pongTimeout
-    c.idle_timeout_ms = d.idleTimeout
-    c.close_timeout_ms = d.closeTimeout
+    c.connectionSettings = .defaults
     c.connect_timeout_ms = clampedMilliseconds(client.connectTimeout)
     c.handshake_timeout_ms = clampedMilliseconds(client.handshakeTimeout)
     config.pointee = c
@@ -53,13 +42,7 @@ public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointe
     var callbacks = sws_conn_handlers()
     let handlersStatus = readConnHandlers(handlers, into: &callbacks)
     guard handlersStatus == SWS_OK else { return handlersStatus }
-    let settings = CConnectionSettings(
-        maxMessageSize: c.max_message_size, maxFrameSize: c.max_frame_size,
-        maxFragmentsPerMessage: c.max_fragments_per_message, streamingThreshold: c.streaming_threshold,
-        autoPong: c.auto_pong, maxBufferedAmount: c.max_buffered_amount, backpressureClose: c.backpressure_close,
-        pingInterval: c.ping_interval_ms, pongTimeout: c.pong_timeout_ms, idleTimeout: c.idle_timeout_ms,
-        closeTimeout: c.close_timeout_ms)
-    guard let connectionOptions = settings.options(role: .client, "sws_client_config") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let connectionOptions = c.connectionSettings.options(role: .client, "sws_client_config") else { return SWS_ERR_INVALID_ARGUMENT }
     var origin: String? = nil
     if c.origin != nil {
         guard let text = string(fromCString: c.origin) else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_connect: origin is not UTF-8") }

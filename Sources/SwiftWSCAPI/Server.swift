@@ -98,6 +98,52 @@ struct CConnectionSettings {
     }
 }
 
+/// sws_server_config and sws_client_config: the connection fields they share have the same names
+/// and types in the header, so they are read and written here once, for both.
+protocol CConnectionConfig {
+    var max_message_size: Int { get set }
+    var max_frame_size: Int { get set }
+    var max_fragments_per_message: Int { get set }
+    var streaming_threshold: Int { get set }
+    var auto_pong: Bool { get set }
+    var max_buffered_amount: Int { get set }
+    var backpressure_close: Bool { get set }
+    var ping_interval_ms: UInt32 { get set }
+    var pong_timeout_ms: UInt32 { get set }
+    var idle_timeout_ms: UInt32 { get set }
+    var close_timeout_ms: UInt32 { get set }
+}
+
+extension sws_server_config: CConnectionConfig {}
+extension sws_client_config: CConnectionConfig {}
+
+extension CConnectionConfig {
+    /// The shared fields, unchecked (`CConnectionSettings.options` checks them).
+    var connectionSettings: CConnectionSettings {
+        get {
+            CConnectionSettings(
+                maxMessageSize: max_message_size, maxFrameSize: max_frame_size,
+                maxFragmentsPerMessage: max_fragments_per_message, streamingThreshold: streaming_threshold,
+                autoPong: auto_pong, maxBufferedAmount: max_buffered_amount, backpressureClose: backpressure_close,
+                pingInterval: ping_interval_ms, pongTimeout: pong_timeout_ms, idleTimeout: idle_timeout_ms,
+                closeTimeout: close_timeout_ms)
+        }
+        set {
+            max_message_size = newValue.maxMessageSize
+            max_frame_size = newValue.maxFrameSize
+            max_fragments_per_message = newValue.maxFragmentsPerMessage
+            streaming_threshold = newValue.streamingThreshold
+            auto_pong = newValue.autoPong
+            max_buffered_amount = newValue.maxBufferedAmount
+            backpressure_close = newValue.backpressureClose
+            ping_interval_ms = newValue.pingInterval
+            pong_timeout_ms = newValue.pongTimeout
+            idle_timeout_ms = newValue.idleTimeout
+            close_timeout_ms = newValue.closeTimeout
+        }
+    }
+}
+
 /// A duration in whole milliseconds, clamped to UInt32.
 func clampedMilliseconds(_ duration: Duration) -> UInt32 {
     let (seconds, attoseconds) = duration.components
@@ -119,21 +165,10 @@ func cStrings(_ array: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int) -> [
 @_cdecl("sws_server_config_init")
 public func sws_server_config_init(_ config: UnsafeMutablePointer<sws_server_config>?) -> sws_status {
     guard let config else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_config_init: config is NULL") }
-    let d = CConnectionSettings.defaults
     let server = ServerOptions()
     var c = sws_server_config()
     c.size = MemoryLayout<sws_server_config>.stride
-    c.max_message_size = d.maxMessageSize
-    c.max_frame_size = d.maxFrameSize
-    c.max_fragments_per_message = d.maxFragmentsPerMessage
-    c.streaming_threshold = d.streamingThreshold
-    c.auto_pong = d.autoPong
-    c.max_buffered_amount = d.maxBufferedAmount
-    c.backpressure_close = d.backpressureClose
-    c.ping_interval_ms = d.pingInterval
-    c.pong_timeout_ms = d.pongTimeout
-    c.idle_timeout_ms = d.idleTimeout
-    c.close_timeout_ms = d.closeTimeout
+    c.connectionSettings = .defaults
     c.handshake_timeout_ms = clampedMilliseconds(server.handshakeTimeout)
     c.max_connections = server.maxConnections ?? 0
     c.require_origin = server.requireOrigin
@@ -162,13 +197,7 @@ public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<C
     let handlersStatus = readConnHandlers(handlers, into: &callbacks)
     guard handlersStatus == SWS_OK else { return handlersStatus }
 
-    let settings = CConnectionSettings(
-        maxMessageSize: c.max_message_size, maxFrameSize: c.max_frame_size,
-        maxFragmentsPerMessage: c.max_fragments_per_message, streamingThreshold: c.streaming_threshold,
-        autoPong: c.auto_pong, maxBufferedAmount: c.max_buffered_amount, backpressureClose: c.backpressure_close,
-        pingInterval: c.ping_interval_ms, pongTimeout: c.pong_timeout_ms, idleTimeout: c.idle_timeout_ms,
-        closeTimeout: c.close_timeout_ms)
-    guard let connectionOptions = settings.options(role: .server, "sws_server_config") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let connectionOptions = c.connectionSettings.options(role: .server, "sws_server_config") else { return SWS_ERR_INVALID_ARGUMENT }
     guard checkLimit(c.max_connections, "max_connections", allowsZero: true) == SWS_OK else { return SWS_ERR_INVALID_ARGUMENT }
     guard let origins = cStrings(c.allowed_origins, c.allowed_origin_count) else {
         return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_new: allowed_origins NULL with a count, or an entry NULL or not UTF-8")
