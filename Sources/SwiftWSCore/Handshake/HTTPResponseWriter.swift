@@ -5,7 +5,9 @@ public enum HTTPResponseWriter {
     /// A complete response to send instead of switching protocols (a rejection, a redirect, a plain
     /// HTTP answer): status line, `headers`, then `Content-Length` (always, computed here; any
     /// given one is replaced), `Content-Type: text/plain; charset=utf-8` when there is a body and
-    /// none was given, `Connection: close` unless given, and `body`.
+    /// none was given, `Connection: close` (always: any given Connection is replaced, since the
+    /// server closes after every such answer and RFC 9112 section 9.6 asks a server that will close
+    /// to say so), and `body`.
     /// Throws `.invalidArgument` for a status outside 200...599 or a header that cannot be written.
     public static func response(status: Int, reasonPhrase: String? = nil, headers: HTTPHeaders = HTTPHeaders(),
                                 body: [UInt8] = []) throws(HandshakeError) -> [UInt8] {
@@ -27,7 +29,8 @@ public enum HTTPResponseWriter {
         if !body.isEmpty && !all.contains("Content-Type") {
             all.append(name: "Content-Type", value: "text/plain; charset=utf-8")
         }
-        if !all.contains("Connection") { all.append(name: "Connection", value: "close") }
+        all.remove(name: "Connection")
+        all.append(name: "Connection", value: "close")
         var bytes = head(status: status, reasonPhrase: reasonPhrase ?? HTTPStatus.reasonPhrase(for: status), headers: all)
         bytes += body
         return bytes

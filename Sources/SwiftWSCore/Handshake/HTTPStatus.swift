@@ -29,6 +29,7 @@ public enum HTTPStatus {
         case 502: return "Bad Gateway"
         case 503: return "Service Unavailable"
         case 504: return "Gateway Timeout"
+        case 505: return "HTTP Version Not Supported"
         default:
             switch code / 100 {
             case 1: return "Informational"

@@ -57,16 +57,34 @@ public enum HandshakeFailure: Hashable, Sendable {
     /// The head has more header lines than the configured limit (431).
     case tooManyHeaders
 
+    // Server side: any request, upgrade or plain HTTP (RFC 9110, RFC 9112; see `validateMessage`).
+    /// The request's major HTTP version is not 1 (RFC 9110 section 15.6.6: 505).
+    case httpVersionNotSupported
+    /// Content-Length is not one non-negative decimal (or several different ones), comes with
+    /// Transfer-Encoding, or Transfer-Encoding is on HTTP/1.0 or does not end in `chunked`
+    /// (RFC 9112 sections 6.1 and 6.3: 400).
+    case invalidBodyFraming
+    /// A plain HTTP request's method is not one the server recognises (RFC 9110 section 9.1: 501;
+    /// methods are case-sensitive, so `get` is not GET).
+    case methodNotImplemented
+
     // Server side: the client's request (RFC 6455 section 4.2.1).
     /// The method is not GET (item 1). Answered with 405 and `Allow: GET`: the request is well
-    /// formed, it only asks for something this resource does not do (RFC 7231 section 6.5.5).
+    /// formed, it only asks for something this resource does not do (RFC 9110 section 15.5.6).
+    /// A lowercase `get` lands here too: method tokens are case-sensitive (RFC 9110 section 9.1),
+    /// so it is another method, and 405 with `Allow: GET` tells the client the one that works
+    /// (rather than 400: the request line itself is well formed).
     case methodNotAllowed
     /// The HTTP version is below 1.1 (item 1; client side: a response below HTTP/1.1).
     case unsupportedHTTPVersion
     /// The request target is not origin-form (`/path?query`, item 1).
     case invalidRequestTarget
-    /// No Host header, or several (item 2; RFC 7230 section 5.4).
+    /// No Host header, or several, or an invalid one (item 2; RFC 9112 section 3.2). Any request.
     case invalidHost
+    /// A WebSocket upgrade request announces a body (Content-Length above 0 or Transfer-Encoding):
+    /// RFC 6455 section 4.1 makes the opening handshake a GET without one, and bytes after the head
+    /// must never be taken for frames.
+    case unexpectedBody
     /// No `Upgrade: websocket` (item 3).
     case invalidUpgrade
     /// No `upgrade` token in `Connection` (item 4).
@@ -107,8 +125,10 @@ public enum HandshakeFailure: Hashable, Sendable {
         switch self {
         case .headTooLarge, .tooManyHeaders: return 431
         case .methodNotAllowed: return 405
+        case .methodNotImplemented: return 501
+        case .httpVersionNotSupported: return 505
         case .unsupportedWebSocketVersion: return 426
-        case .malformedHead, .unsupportedHTTPVersion, .invalidRequestTarget, .invalidHost,
+        case .malformedHead, .invalidBodyFraming, .unexpectedBody, .unsupportedHTTPVersion, .invalidRequestTarget, .invalidHost,
              .invalidUpgrade, .invalidConnection, .invalidKey, .invalidSubprotocolHeader,
              .invalidExtensionHeader:
             return 400

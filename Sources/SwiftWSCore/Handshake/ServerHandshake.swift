@@ -4,7 +4,11 @@
 // Base64 that Sec-WebSocket-Accept needs.
 //
 // Decisions: CR LF line endings only (bare LF rejected); obs-fold rejected; origin-form request
-// targets only; non-GET is 405 with `Allow: GET`; a wrong or missing Sec-WebSocket-Version is 426
+// targets only; a major HTTP version other than 1 is 505; no or several Host on HTTP/1.1, an invalid
+// or conflicting Content-Length, Content-Length with Transfer-Encoding, Transfer-Encoding on
+// HTTP/1.0, and an upgrade request with a body are 400 (HTTPRequestRules.swift); non-GET (also
+// `get`: methods are case-sensitive) is 405 with `Allow: GET`, and a plain HTTP request whose method
+// is not a standard one is 501; a wrong or missing Sec-WebSocket-Version is 426
 // with `Sec-WebSocket-Version: 13`; a head over 8 KiB or with over 64 header lines is 431; every
 // other request failure is 400. Extension negotiation stays with the caller (see below).
 
@@ -56,26 +60,61 @@ public struct ServerHandshake {
         return try outcome.get()
     }
 
-    /// Checks a complete request against RFC 6455 section 4.2.1, first failure wins, in the order
-    /// of that section's list: method and version, Host, Upgrade, Connection, key, version,
-    /// then the syntax of the optional subprotocol and extension headers.
+    /// What a server does with a complete request head, once the rules every request must follow
+    /// hold (`HTTPRequestHead.validateMessage`): a request with an `Upgrade` or a
+    /// `Sec-WebSocket-Key` header asks for a WebSocket and is validated as one (`validate`); any
+    /// other is plain HTTP, for the application to answer if its method is one we recognise.
+    /// Throws the reason to reject the request with; the caller sends `error.responseBytes()`.
+    ///
+    /// A plain request may announce a body: the server answers with `Connection: close` and never
+    /// reads it, and nothing after the head is ever taken for WebSocket frames.
+    public static func classify(_ head: HTTPRequestHead) throws(HandshakeError) -> ServerRequest {
+        let body = try head.validateMessage()
+        let headers = head.headers
+        if headers.contains("Upgrade") || headers.contains("Sec-WebSocket-Key") {
+            return .upgrade(try validateUpgrade(head, body: body))
+        }
+        // RFC 9110 section 9.1: "The method token is case-sensitive"; "An origin server that
+        // receives a request method that is unrecognized or not implemented SHOULD respond with
+        // the 501 (Not Implemented) status code." So `get` is answered 501, never served as GET.
+        guard HTTPRequestHead.recognizedMethods.contains(head.method) else {
+            throw HandshakeError(.methodNotImplemented, "method not implemented")
+        }
+        return .plain(head, body: body)
+    }
+
+    /// Checks a complete request against RFC 6455 section 4.2.1, first failure wins: first the
+    /// rules of any HTTP request (`HTTPRequestHead.validateMessage`: version 505, Host, body
+    /// framing), then in the order of that section's list: method and version, Host, Upgrade,
+    /// Connection, key, version, then the syntax of the optional subprotocol and extension headers.
     public static func validate(_ head: HTTPRequestHead) throws(HandshakeError) -> UpgradeRequest {
-        // 1. "An HTTP/1.1 or higher GET request, including a Request-URI".
+        try validateUpgrade(head, body: head.validateMessage())
+    }
+
+    private static func validateUpgrade(_ head: HTTPRequestHead, body: HTTPRequestBody) throws(HandshakeError) -> UpgradeRequest {
+        // 1. "An HTTP/1.1 or higher GET request, including a Request-URI". Methods are
+        //    case-sensitive (RFC 9110 section 9.1): `get` is another method, answered 405.
         guard head.method == "GET" else {
             throw HandshakeError(.methodNotAllowed, "WebSocket upgrade requires GET")
         }
         guard head.version >= .http11 else {
             throw HandshakeError(.unsupportedHTTPVersion, "WebSocket upgrade requires HTTP/1.1 or later")
         }
+        // RFC 6455 section 4.1: the opening handshake is a GET with no body; what follows the head
+        // is frames, so a body would be parsed as frames. Refuse it (RFC 9110 section 9.3.1: a GET
+        // body "has no generally defined semantics").
+        guard body.isEmpty else {
+            throw HandshakeError(.unexpectedBody, "WebSocket upgrade request must not have a body")
+        }
         let target = Array(head.target.utf8)
         guard target.first == UInt8(ascii: "/"), !target.contains(UInt8(ascii: "#")) else {
             throw HandshakeError(.invalidRequestTarget, "request target must be a path with optional query (origin-form)")
         }
         let headers = head.headers
-        // 2. "A |Host| header field containing the server's authority"; exactly one (RFC 7230 5.4).
-        let hosts = headers.values("Host")
-        guard hosts.count == 1, let host = hosts.first, !host.isEmpty else {
-            throw HandshakeError(.invalidHost, hosts.isEmpty ? "missing Host header" : "empty or repeated Host header")
+        // 2. "A |Host| header field containing the server's authority": exactly one, valid, was
+        //    checked by validateMessage (RFC 9112 section 3.2); an authority is not empty.
+        guard let host = headers.first("Host"), !host.isEmpty else {
+            throw HandshakeError(.invalidHost, "empty Host header")
         }
         // 3. "An |Upgrade| header field containing the value "websocket", ... ASCII case-insensitive".
         guard headers.containsToken("websocket", in: "Upgrade") else {
@@ -118,4 +157,13 @@ public struct ServerHandshake {
         return UpgradeRequest(head: head, host: host, origin: headers.first("Origin"), key: key,
                               subprotocols: subprotocols, extensionOffers: offers)
     }
+}
+
+/// A request a server has read and checked (`ServerHandshake.classify`).
+public enum ServerRequest: Hashable, Sendable {
+    /// A valid WebSocket upgrade request: answer 101 (or refuse it).
+    case upgrade(UpgradeRequest)
+    /// A plain HTTP request with a recognised method, for the application to answer; `body` says
+    /// what follows the head (never read: the answer closes the connection).
+    case plain(HTTPRequestHead, body: HTTPRequestBody)
 }

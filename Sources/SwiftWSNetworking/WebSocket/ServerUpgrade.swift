@@ -64,14 +64,18 @@ final class ServerUpgrade {
 
     private func handle(_ head: HTTPRequestHead, remaining: UnsafeMutableRawBufferPointer) {
         guard let server else { return stream.close() }
-        let headers = head.headers
-        guard headers.contains("Upgrade") || headers.contains("Sec-WebSocket-Key") else {
-            respond(server.plainHTTPResponse(for: head))
-            return
-        }
+        // The core decides (RFC 9110/9112 request rules, then upgrade or plain HTTP); here its
+        // error only becomes the response. A plain request's body, if any, is never read: the
+        // answer says Connection: close and the connection closes.
         let request: UpgradeRequest
         do throws(HandshakeError) {
-            request = try ServerHandshake.validate(head)
+            switch try ServerHandshake.classify(head) {
+            case .plain(let head, _):
+                respond(server.plainHTTPResponse(for: head))
+                return
+            case .upgrade(let upgrade):
+                request = upgrade
+            }
         } catch {
             respond(error.responseBytes())
             return
