@@ -45,5 +45,7 @@ if [ -d bindings/python/tests ]; then
 fi
 echo "== pytest (the demo server with headless Chromium and Python websockets)"
 SWIFTWS_DEMO="$PWD/.build/debug/swiftws-demo" .venv/bin/python -m pytest Tests/Demo -q
+echo "== pytest (hostile peers against swiftws-echo and swiftws-demo over real sockets, and the soak; issue 9)"
+SWIFTWS_ECHO="$PWD/.build/debug/swiftws-echo" SWIFTWS_DEMO="$PWD/.build/debug/swiftws-demo" .venv/bin/python -m pytest Tests/Hostile -q
 
 echo "== all tests passed"

@@ -1,0 +1,154 @@
+"""Issue 9, items 1, 3 and 5: every close is bounded by the close timeout, keepalive drops a silent
+peer even with a backlog, and the close code reaches a peer that keeps writing (lingering close:
+close frame, FIN, input drained, then close — never an RST that discards the close frame)."""
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from hostile import (KiB, MiB, OP_BINARY, OP_CONT, CPUMeter, close_frame, frame, wait_until)
+
+CLOSE_TIMEOUT = 1.0
+SLACK = 2.0  # scheduling noise on a shared 2-core machine
+
+
+def fill_backlog(server, client, messages=8, size=MiB):
+    """Asks for `messages` echoes of `size` bytes and reads none of them: the server must hold
+    output the peer does not take. Returns the buffered bytes /stats reports."""
+    message = frame(OP_BINARY, os.urandom(size))
+    for _ in range(messages):
+        client.send(message)
+    buffered, _ = wait_until(lambda: server.stats()["buffered"], 5)
+    assert buffered, f"precondition: the server should hold unread output; {server.describe()}"
+    return buffered
+
+
+@pytest.mark.parametrize("trigger", ["close_frame", "fin", "protocol_error"])
+def test_stalled_close_is_dropped_at_the_close_timeout(servers, clients, trigger):
+    """Item 1: a peer that reads nothing, with a backlog, then closes (close frame / FIN /
+    protocol error): the server drops it within the close timeout — descriptor and buffered
+    bytes back to baseline while the client still holds its socket."""
+    server = servers.echo("--no-compression", "--close-timeout", CLOSE_TIMEOUT)
+    baseline = server.fds()
+    rss0 = server.rss()
+    client = clients(server.port, rcvbuf=4096)
+    buffered = fill_backlog(server, client)
+    rss_loaded = server.rss()
+    if trigger == "close_frame":
+        client.send(close_frame(1000))
+    elif trigger == "fin":
+        client.sock.shutdown(socket.SHUT_WR)
+    else:
+        client.send(frame(0x3, b"reserved opcode"))
+    start = time.monotonic()
+    settled, elapsed = wait_until(lambda: server.settled(baseline), CLOSE_TIMEOUT + SLACK + 3)
+    print(f"\n[item 1 / {trigger}] backlog {buffered} B; dropped after {elapsed:.2f} s "
+          f"(close timeout {CLOSE_TIMEOUT} s); rss {rss0 // KiB} -> {rss_loaded // KiB} -> "
+          f"{server.rss() // KiB} KiB; now {server.describe(baseline)}")
+    assert settled, (f"stalled close ({trigger}) still held {time.monotonic() - start:.1f} s later: "
+                     f"{server.describe(baseline)}")
+    assert elapsed <= CLOSE_TIMEOUT + SLACK, f"dropped only after {elapsed:.2f} s"
+
+
+def test_keepalive_drops_a_silent_peer_with_a_backlog(servers, clients):
+    """Item 3: ping, no pong, 1011 queued behind a backlog the peer never reads: the server must
+    still drop the connection (pong timeout, then close timeout)."""
+    ping, pong = 0.2, 0.5
+    server = servers.echo("--no-compression", "--ping-interval", ping, "--pong-timeout", pong,
+                          "--close-timeout", CLOSE_TIMEOUT)
+    baseline = server.fds()
+    client = clients(server.port, rcvbuf=4096)
+    buffered = fill_backlog(server, client)
+    bound = ping + pong + CLOSE_TIMEOUT
+    settled, elapsed = wait_until(lambda: server.settled(baseline), bound + SLACK + 3)
+    print(f"\n[item 3 / backlog] backlog {buffered} B; dropped after {elapsed:.2f} s "
+          f"(ping {ping} + pong {pong} + close {CLOSE_TIMEOUT} = {bound} s); {server.describe(baseline)}")
+    assert settled, f"silent peer with a backlog still held: {server.describe(baseline)}"
+    assert elapsed <= bound + SLACK, f"dropped only after {elapsed:.2f} s"
+
+
+def test_keepalive_closes_a_silent_peer_with_1011(servers, clients):
+    """Item 3 without a backlog: the silent peer reads the 1011 close frame, answers nothing, and
+    is dropped at the close timeout."""
+    ping, pong = 0.2, 0.5
+    server = servers.echo("--ping-interval", ping, "--pong-timeout", pong, "--close-timeout", CLOSE_TIMEOUT)
+    baseline = server.fds()
+    client = clients(server.port)
+    result = client.read_close(timeout=ping + pong + SLACK + 3)
+    dropped = client.wait_closed_by_server(CLOSE_TIMEOUT + SLACK)
+    settled, elapsed = wait_until(lambda: server.settled(baseline), SLACK)
+    print(f"\n[item 3 / no backlog] peer saw {result}; TCP ended by server: {dropped}; {server.describe(baseline)}")
+    assert result.code == 1011, f"expected close 1011 after the pong timeout, saw {result}"
+    assert result.elapsed <= ping + pong + SLACK
+    assert dropped, "the server did not end the TCP connection within the close timeout"
+    assert settled, server.describe(baseline)
+
+
+def keep_writing(client, chunk, stop, deadline):
+    try:
+        while not stop.is_set() and time.monotonic() < deadline:
+            client.sock.sendall(chunk)
+    except OSError:
+        pass
+
+
+@pytest.mark.parametrize("attack", ["oversized_frame", "oversized_fragments"])
+def test_close_code_arrives_while_the_peer_keeps_writing(servers, clients, attack):
+    """Item 5: ten peers exceed --max-message-size 65536 and keep writing payload continuously;
+    each must read a close frame with 1009 (no reset before it), then the server lets them go."""
+    server = servers.echo("--no-compression", "--max-message-size", 65536, "--close-timeout", CLOSE_TIMEOUT)
+    baseline = server.fds()
+    peers = [clients(server.port) for _ in range(10)]
+    results = [None] * len(peers)
+    stop = threading.Event()
+    writers = []
+
+    def attack_one(index, client):
+        if attack == "oversized_frame":
+            client.send(frame(OP_BINARY, b"", length=MiB))  # announces 1 MiB, then payload follows
+            chunk = bytes(16 * KiB)
+        else:
+            client.send(frame(OP_BINARY, bytes(4 * KiB), fin=False))
+            chunk = frame(OP_CONT, bytes(4 * KiB), fin=False) * 4
+        writer = threading.Thread(target=keep_writing,
+                                  args=(client, chunk, stop, time.monotonic() + 8), daemon=True)
+        writer.start()
+        writers.append(writer)
+        results[index] = client.read_close(timeout=5)
+
+    readers = [threading.Thread(target=attack_one, args=(i, c)) for i, c in enumerate(peers)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join(timeout=15)
+    stop.set()
+    for writer in writers:
+        writer.join(timeout=10)
+    for client in peers:
+        client.close()
+    settled, elapsed = wait_until(lambda: server.settled(baseline), CLOSE_TIMEOUT + SLACK + 3)
+    codes = [r.code if r and r.code else (r.error if r else "no result") for r in results]
+    print(f"\n[item 5 / {attack}] close codes seen by 10 writing peers: {codes}; "
+          f"times {[round(r.elapsed, 2) for r in results if r]}; after: {server.describe(baseline)}")
+    assert codes == [1009] * 10, f"peers that did not read 1009: {results}"
+    assert settled, server.describe(baseline)
+
+
+def test_no_cpu_spin_while_a_stalled_close_waits(servers, clients):
+    """Items 1 and 2 on the echo server: while a stalled close waits for its timeout, the loop
+    sleeps (no busy polling of an unwritable socket or of a timer already due)."""
+    server = servers.echo("--no-compression", "--ping-interval", 0.3, "--pong-timeout", 0.6,
+                          "--close-timeout", 2)
+    baseline = server.fds()
+    client = clients(server.port, rcvbuf=4096)
+    fill_backlog(server, client)
+    client.send(close_frame(1000))
+    meter = CPUMeter(server)
+    settled, elapsed = wait_until(lambda: server.settled(baseline), 2 + SLACK + 3)
+    share = meter.share()
+    print(f"\n[item 2 / echo] CPU {share:.0%} while a stalled close waited {elapsed:.2f} s; "
+          f"{server.describe(baseline)}")
+    assert settled, server.describe(baseline)
+    assert share < 0.3, f"the server used {share:.0%} of a core while waiting"
