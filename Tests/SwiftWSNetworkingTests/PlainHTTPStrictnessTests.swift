@@ -19,6 +19,8 @@ struct PlainHTTPStrictnessTests {
         ("GET / HTTP/1.0\r\n\r\n", "HTTP/1.1 200 OK"),
         ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", "HTTP/1.1 200 OK"),
         ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nhello", "HTTP/1.1 200 OK"),
+        // Bytes after a plain head (pipelined, or a frame) are never parsed: one answer, then close.
+        ("GET / HTTP/1.1\r\nHost: x\r\n\r\n\u{01}\u{02}\u{00}\u{00}\u{00}\u{00}Hi", "HTTP/1.1 200 OK"),
         // RFC 9112 6.3 / RFC 9110 8.6: Content-Length is one non-negative decimal.
         ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
          "HTTP/1.1 400 Bad Request"),
@@ -83,7 +85,7 @@ struct PlainHTTPStrictnessTests {
             #expect(answer.contains("\r\nConnection: close\r\n"), "request: \(request.debugDescription)")
         }
         #expect(opened == 0)
-        #expect(handled.sorted() == ["GET", "GET", "POST", "POST"])
+        #expect(handled.sorted() == ["GET", "GET", "GET", "POST", "POST"])
     }
 
     /// The bytes after an upgrade request's head are never taken for frames when the request
@@ -106,5 +108,31 @@ struct PlainHTTPStrictnessTests {
         #expect(answer?.contains("101") == false)
         #expect(events == 0)
         #expect(server.connections.isEmpty)
+    }
+
+    /// Not over-strict: `Content-Length: 0` announces no body, so the upgrade goes through and the
+    /// bytes after the head are the first frame.
+    @Test func upgradeWithContentLengthZeroIsAccepted() throws {
+        let loop = try EventLoop()
+        let server = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0)
+        var texts: [String] = []
+        var answer = ""
+        let check = { if !texts.isEmpty && answer.contains("\r\n\r\n") { loop.stop() } }
+        server.handlers.onMessage = { _, _, bytes in
+            texts.append(String(decoding: bytes, as: UTF8.self))
+            check()
+        }
+        loop.connect(to: server.localAddress, timeout: .seconds(2)) { result in
+            guard case .success(let stream) = result else { return loop.stop() }
+            stream.onRead = {
+                answer += String(decoding: copyBytes($0), as: UTF8.self)
+                check()
+            }
+            // A masked FIN text frame "Hi" with a zero mask, right behind the head.
+            stream.write(Array((Self.upgrade + "Content-Length: 0\r\n\r\n").utf8) + [0x81, 0x82, 0, 0, 0, 0, 0x48, 0x69])
+        }
+        #expect(runBounded(loop))
+        #expect(answer.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
+        #expect(texts == ["Hi"])
     }
 }
