@@ -141,6 +141,16 @@ class Server:
             return False
         return stats["buffered"] == 0 and stats["budget_used"] == 0 and self.fds() <= fd_baseline
 
+    def wait_settled(self, fd_baseline, timeout):
+        """Waits (up to `timeout` s) for the descriptors to return to baseline and then for /stats
+        to show nothing buffered. Returns (settled, seconds until the descriptors were back or
+        None, seconds until settled or None)."""
+        start = time.monotonic()
+        fds_back, _ = wait_until(lambda: self.fds() <= fd_baseline, timeout)
+        fds_elapsed = round(time.monotonic() - start, 2) if fds_back else None
+        settled, _ = wait_until(lambda: self.settled(fd_baseline), max(timeout - (time.monotonic() - start), 0))
+        return bool(settled), fds_elapsed, (round(time.monotonic() - start, 2) if settled else None)
+
     def describe(self, fd_baseline=None):
         """One line of what the server holds now, for assertion messages and the report."""
         try:

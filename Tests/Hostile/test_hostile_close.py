@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from hostile import (KiB, MiB, OP_BINARY, OP_CONT, CPUMeter, close_frame, frame, wait_until)
+from hostile import KiB, MiB, OP_BINARY, OP_CONT, CPUMeter, close_frame, frame, wait_until
 
 CLOSE_TIMEOUT = 1.0
 SLACK = 2.0  # scheduling noise on a shared 2-core machine
@@ -42,13 +42,11 @@ def test_stalled_close_is_dropped_at_the_close_timeout(servers, clients, trigger
         client.sock.shutdown(socket.SHUT_WR)
     else:
         client.send(frame(0x3, b"reserved opcode"))
-    start = time.monotonic()
-    settled, elapsed = wait_until(lambda: server.settled(baseline), CLOSE_TIMEOUT + SLACK + 3)
-    print(f"\n[item 1 / {trigger}] backlog {buffered} B; dropped after {elapsed:.2f} s "
-          f"(close timeout {CLOSE_TIMEOUT} s); rss {rss0 // KiB} -> {rss_loaded // KiB} -> "
-          f"{server.rss() // KiB} KiB; now {server.describe(baseline)}")
-    assert settled, (f"stalled close ({trigger}) still held {time.monotonic() - start:.1f} s later: "
-                     f"{server.describe(baseline)}")
+    settled, fds_back, elapsed = server.wait_settled(baseline, CLOSE_TIMEOUT + SLACK + 3)
+    print(f"\n[item 1 / {trigger}] backlog {buffered} B; descriptor released after {fds_back} s, "
+          f"settled (/stats: nothing buffered) after {elapsed} s (close timeout {CLOSE_TIMEOUT} s); "
+          f"rss {rss0 // KiB} -> {rss_loaded // KiB} -> {server.rss() // KiB} KiB; now {server.describe(baseline)}")
+    assert settled, f"stalled close ({trigger}) not released: {server.describe(baseline)}"
     assert elapsed <= CLOSE_TIMEOUT + SLACK, f"dropped only after {elapsed:.2f} s"
 
 
@@ -62,9 +60,10 @@ def test_keepalive_drops_a_silent_peer_with_a_backlog(servers, clients):
     client = clients(server.port, rcvbuf=4096)
     buffered = fill_backlog(server, client)
     bound = ping + pong + CLOSE_TIMEOUT
-    settled, elapsed = wait_until(lambda: server.settled(baseline), bound + SLACK + 3)
-    print(f"\n[item 3 / backlog] backlog {buffered} B; dropped after {elapsed:.2f} s "
-          f"(ping {ping} + pong {pong} + close {CLOSE_TIMEOUT} = {bound} s); {server.describe(baseline)}")
+    settled, fds_back, elapsed = server.wait_settled(baseline, bound + SLACK + 3)
+    print(f"\n[item 3 / backlog] backlog {buffered} B; descriptor released after {fds_back} s, settled "
+          f"after {elapsed} s (ping {ping} + pong {pong} + close {CLOSE_TIMEOUT} = {bound} s); "
+          f"{server.describe(baseline)}")
     assert settled, f"silent peer with a backlog still held: {server.describe(baseline)}"
     assert elapsed <= bound + SLACK, f"dropped only after {elapsed:.2f} s"
 
@@ -78,7 +77,7 @@ def test_keepalive_closes_a_silent_peer_with_1011(servers, clients):
     client = clients(server.port)
     result = client.read_close(timeout=ping + pong + SLACK + 3)
     dropped = client.wait_closed_by_server(CLOSE_TIMEOUT + SLACK)
-    settled, elapsed = wait_until(lambda: server.settled(baseline), SLACK)
+    settled, _, _ = server.wait_settled(baseline, SLACK)
     print(f"\n[item 3 / no backlog] peer saw {result}; TCP ended by server: {dropped}; {server.describe(baseline)}")
     assert result.code == 1011, f"expected close 1011 after the pong timeout, saw {result}"
     assert result.elapsed <= ping + pong + SLACK
@@ -128,7 +127,7 @@ def test_close_code_arrives_while_the_peer_keeps_writing(servers, clients, attac
         writer.join(timeout=10)
     for client in peers:
         client.close()
-    settled, elapsed = wait_until(lambda: server.settled(baseline), CLOSE_TIMEOUT + SLACK + 3)
+    settled, _, _ = server.wait_settled(baseline, CLOSE_TIMEOUT + SLACK + 3)
     codes = [r.code if r and r.code else (r.error if r else "no result") for r in results]
     print(f"\n[item 5 / {attack}] close codes seen by 10 writing peers: {codes}; "
           f"times {[round(r.elapsed, 2) for r in results if r]}; after: {server.describe(baseline)}")
@@ -146,9 +145,9 @@ def test_no_cpu_spin_while_a_stalled_close_waits(servers, clients):
     fill_backlog(server, client)
     client.send(close_frame(1000))
     meter = CPUMeter(server)
-    settled, elapsed = wait_until(lambda: server.settled(baseline), 2 + SLACK + 3)
+    settled, fds_back, elapsed = server.wait_settled(baseline, 2 + SLACK + 3)
     share = meter.share()
-    print(f"\n[item 2 / echo] CPU {share:.0%} while a stalled close waited {elapsed:.2f} s; "
-          f"{server.describe(baseline)}")
+    print(f"\n[item 2 / echo] CPU {share:.0%} from the close until released (descriptor after {fds_back} s, "
+          f"settled after {elapsed} s); {server.describe(baseline)}")
     assert settled, server.describe(baseline)
     assert share < 0.3, f"the server used {share:.0%} of a core while waiting"

@@ -7,7 +7,7 @@ import time
 
 import websockets
 
-from hostile import (MiB, OP_BINARY, CPUMeter, RawClient, deflate_bomb, frame, percentile, wait_until)
+from hostile import MiB, OP_BINARY, CPUMeter, RawClient, deflate_bomb, frame, percentile
 
 BOMB_SIZE = 17 * MiB
 ATTACKERS = 4
@@ -109,7 +109,7 @@ def test_decompression_bombs_get_1009_and_the_loop_stays_fair(servers):
         latencies, errors = asyncio.run(run_echo_clients(server.port, attackers, server, report))
     finally:
         attackers.finish()
-    settled, _ = wait_until(lambda: server.settled(baseline), 5)
+    settled, _, _ = server.wait_settled(baseline, 5)
     base, attack = latencies["baseline"], latencies["attack"]
     rate = len(attackers.codes) * attackers.bomb_bytes / ATTACK_SECONDS
     print(f"\n[item 6] {len(attackers.codes)} bombs of {attackers.bomb_bytes} B compressed -> "

@@ -14,7 +14,7 @@ import time
 
 import websockets
 
-from hostile import HERE, MiB, READ_MARGIN, Monitor, wait_until
+from hostile import HERE, MiB, READ_MARGIN, Monitor
 
 HOSTILE = 200
 SPREAD = 6.0
@@ -81,7 +81,7 @@ def test_soak_hostile_mix_beside_echo_clients(servers):
             clients_done = time.monotonic() - start
             summary = read_line(load.stdout, 40)
             attacks_done = time.monotonic() - start
-            settled, elapsed = wait_until(lambda: server.settled(baseline), 15, interval=0.1)
+            settled, fds_back, elapsed = server.wait_settled(baseline, 15)
         held = server.describe(baseline)
     finally:
         if load.poll() is None:
@@ -95,7 +95,7 @@ def test_soak_hostile_mix_beside_echo_clients(servers):
             except subprocess.TimeoutExpired:
                 load.kill()
     print(f"\n[soak] hostile side: {summary}; echo clients: {results} (done after {clients_done:.1f} s); "
-          f"attacks done after {attacks_done:.1f} s; settled={bool(settled)} {elapsed:.1f} s later with "
+          f"attacks done after {attacks_done:.1f} s; descriptors back after {fds_back} s, settled after {elapsed} s, "
           f"the hostile sockets still open: {held}; {monitor.summary()}; rss at start {rss0 // 1024} KiB; "
           f"server alive: {server.alive()}")
     assert server.alive(), f"the server died: {server.stderr_text()}"
