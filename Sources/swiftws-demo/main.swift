@@ -1,11 +1,12 @@
 // swiftws-demo: the demo server — a chat with rooms, and the browser page to use it, on one port.
 //
-//   swiftws-demo [--host 127.0.0.1] [--port 8080] [--seconds N]
+//   swiftws-demo [--host 127.0.0.1] [--port 8080] [--seconds N] [--ping-interval S] [--pong-timeout S] [--close-timeout S]
 //
 // Open http://HOST:PORT/ in a browser (or connect any WebSocket client to ws://HOST:PORT/ROOM):
 // every text message goes to everyone in the sender's room, built once for all of them (a topic).
 // Plain HTTP on the same port serves the page and /health. --seconds stops it after N seconds
-// with a graceful shutdown (every client gets close 1001), so scripts can run it bounded.
+// with a graceful shutdown (every client gets close 1001), so scripts can run it bounded; SIGINT
+// (Ctrl-C) and SIGTERM do the same.
 import Glibc
 import SwiftWS
 
@@ -24,6 +25,17 @@ struct Arguments {
     var host = "127.0.0.1"
     var port: UInt16 = 8080
     var seconds: Int? = nil
+    var pingInterval: Duration = .seconds(20)
+    var pongTimeout: Duration = .seconds(20)
+    var closeTimeout: Duration = .seconds(10)
+}
+
+let usageLine = "usage: swiftws-demo [--host HOST] [--port PORT] [--seconds N] [--ping-interval S] [--pong-timeout S] [--close-timeout S]"
+
+/// Positive seconds, decimals allowed.
+func duration(_ text: String) -> Duration? {
+    guard let value = Double(text), value > 0, value < 1e9 else { return nil }
+    return .milliseconds(Int64((value * 1000).rounded(.up)))
 }
 
 func parseArguments() -> Arguments {
@@ -34,8 +46,11 @@ func parseArguments() -> Arguments {
         case ("--host", let value?): arguments.host = value
         case ("--port", let value?) where UInt16(value) != nil: arguments.port = UInt16(value)!
         case ("--seconds", let value?) where Int(value) != nil: arguments.seconds = Int(value)!
+        case ("--ping-interval", let value?) where duration(value) != nil: arguments.pingInterval = duration(value)!
+        case ("--pong-timeout", let value?) where duration(value) != nil: arguments.pongTimeout = duration(value)!
+        case ("--close-timeout", let value?) where duration(value) != nil: arguments.closeTimeout = duration(value)!
         default:
-            say("usage: swiftws-demo [--host HOST] [--port PORT] [--seconds N]")
+            say(usageLine)
             exit(2)
         }
     }
@@ -51,10 +66,15 @@ final class Member {
 
 let arguments = parseArguments()
 var options = ServerOptions()
-options.connection.pingInterval = .seconds(20)     // notice browsers that vanished
+options.connection.pingInterval = arguments.pingInterval  // notice browsers that vanished
+options.connection.pongTimeout = arguments.pongTimeout
+options.connection.closeTimeout = arguments.closeTimeout
 options.connection.maxBufferedAmount = 1 << 20     // a member that stops reading ...
 options.connection.backpressurePolicy = .close     // ... is disconnected, not buffered forever
 options.connection.session.maxMessageSize = 64 << 10
+options.connection.session.maxFrameSize = 64 << 10
+options.connection.messageTimeout = .seconds(10)   // a chat line does not take longer to arrive
+options.memoryBudget = 64 << 20                    // all members together
 
 let loop: EventLoop
 let server: WebSocketServer
@@ -113,10 +133,15 @@ server.handlers.onClose = { connection, _ in
 if let seconds = arguments.seconds {
     _ = loop.schedule(after: .seconds(seconds)) {
         say("swiftws-demo: \(seconds) s are up, shutting down")
-        server.shutdown(timeout: .seconds(2)) { loop.stop() }
+        loop.stop()
     }
 }
+// SIGINT (Ctrl-C) and SIGTERM stop the loop too; either way every member then gets close 1001.
+loop.stopOnTerminationSignals()
 let address = server.localAddress
 let host = address.family == .ipv6 ? "[\(address.host)]" : address.host
 say("swiftws-demo: open http://\(host):\(address.port ?? 0)/ in a browser, or connect to ws://\(host):\(address.port ?? 0)/ROOM")
 loop.run()
+server.shutdown(timeout: .seconds(2)) { loop.stop() }
+loop.run()
+say("swiftws-demo: stopped")

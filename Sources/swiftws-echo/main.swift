@@ -1,6 +1,9 @@
 // swiftws-echo: a WebSocket echo server for conformance suites, interop tests and benchmarks.
 //
-//   swiftws-echo --host 127.0.0.1 --port 9001 [--no-compression] [--max-message-size BYTES]
+//   swiftws-echo --host 127.0.0.1 --port 9001 [--no-compression] [--max-message-size BYTES] [limits…]
+//
+// (`--help` lists the limits and timeouts; `GET /stats` on the same port reports connections,
+// handshakes, bytes held and the memory budget's count.)
 //
 // Echoes every text and binary message unchanged. Prints exactly one line, `listening on
 // HOST:PORT`, once it accepts connections (port 0 prints the port the kernel chose). Runs until
@@ -9,12 +12,32 @@
 import Glibc
 import SwiftWS
 
+/// The command line. Limits default to what a public echo server can afford; `0` lifts a limit
+/// (conformance runs that need more than the defaults).
 struct Arguments {
     var host = "127.0.0.1"
     var port: UInt16 = 9001
-    var compression = true
-    var maxMessageSize: Int? = nil
+    var options = ServerOptions()
+
+    init() {
+        // An echo server holds a whole message for a peer that reads slowly: 32 MiB of output
+        // per connection (two 16 MiB echoes), past it the connection is closed, not trimmed.
+        options.connection.maxBufferedAmount = 32 << 20
+        options.connection.backpressurePolicy = .close
+        options.memoryBudget = 512 << 20
+        options.connection.messageTimeout = .seconds(60)
+    }
 }
+
+let usageText = """
+    usage: swiftws-echo [--host HOST] [--port PORT] [--no-compression] [--max-message-size BYTES]
+                        [--max-buffered BYTES] [--memory-budget BYTES] [--max-connections N]
+                        [--close-timeout S] [--handshake-timeout S] [--idle-timeout S]
+                        [--ping-interval S] [--pong-timeout S] [--message-timeout S]
+      BYTES 0 and S 0 switch a limit off (except --close-timeout, --handshake-timeout and
+      --pong-timeout, which must be positive); S is in seconds, decimals allowed.
+
+    """
 
 /// Writes `text` to a file descriptor unbuffered (stdout must show the ready line at once, and
 /// the C `stdout`/`stderr` globals are not concurrency-safe in Swift 6).
@@ -29,8 +52,22 @@ func writeText(_ text: String, to fd: Int32) {
 }
 
 func usage(_ message: String) -> Never {
-    writeText("swiftws-echo: \(message)\nusage: swiftws-echo [--host HOST] [--port PORT] [--no-compression] [--max-message-size BYTES]\n", to: 2)
+    writeText("swiftws-echo: \(message)\n" + usageText, to: 2)
     exit(2)
+}
+
+/// A byte count or count; 0 means "no limit" (nil).
+func limit(_ flag: String, _ value: String?) -> Int? {
+    guard let value, let number = Int(value), number >= 0 else { usage("\(flag) needs a number of 0 or more") }
+    return number == 0 ? nil : number
+}
+
+/// Seconds (decimals allowed); 0 means "off" (nil) unless `positive` is required.
+func seconds(_ flag: String, _ value: String?, positive: Bool = false) -> Duration? {
+    guard let value, let number = Double(value), number >= 0, number.isFinite, number < 1e9,
+          !positive || number > 0
+    else { usage("\(flag) needs \(positive ? "a positive" : "a") number of seconds") }
+    return number == 0 ? nil : .milliseconds(Int64((number * 1000).rounded(.up)))
 }
 
 func parseArguments() -> Arguments {
@@ -45,10 +82,21 @@ func parseArguments() -> Arguments {
             guard let value = iterator.next(), let port = UInt16(value) else { usage("--port needs a number 0...65535") }
             arguments.port = port
         case "--no-compression":
-            arguments.compression = false
+            // permessage-deflate is accepted by default (memory-conscious defaults).
+            arguments.options.connection.perMessageDeflate = .disabled
         case "--max-message-size":
             guard let value = iterator.next(), let size = Int(value), size > 0 else { usage("--max-message-size needs a positive number") }
-            arguments.maxMessageSize = size
+            arguments.options.connection.session.maxMessageSize = size
+            arguments.options.connection.session.maxFrameSize = size
+        case "--max-buffered": arguments.options.connection.maxBufferedAmount = limit(flag, iterator.next())
+        case "--memory-budget": arguments.options.memoryBudget = limit(flag, iterator.next())
+        case "--max-connections": arguments.options.maxConnections = limit(flag, iterator.next())
+        case "--close-timeout": arguments.options.connection.closeTimeout = seconds(flag, iterator.next(), positive: true)!
+        case "--handshake-timeout": arguments.options.handshakeTimeout = seconds(flag, iterator.next(), positive: true)!
+        case "--pong-timeout": arguments.options.connection.pongTimeout = seconds(flag, iterator.next(), positive: true)!
+        case "--idle-timeout": arguments.options.connection.idleTimeout = seconds(flag, iterator.next())
+        case "--ping-interval": arguments.options.connection.pingInterval = seconds(flag, iterator.next())
+        case "--message-timeout": arguments.options.connection.messageTimeout = seconds(flag, iterator.next())
         case "--help", "-h":
             usage("echo server")
         default:
@@ -59,22 +107,11 @@ func parseArguments() -> Arguments {
 }
 
 let arguments = parseArguments()
-var options = ServerOptions()
-// permessage-deflate is accepted by default (memory-conscious defaults); --no-compression declines
-// every offer.
-if !arguments.compression { options.connection.perMessageDeflate = .disabled }
-if let size = arguments.maxMessageSize {
-    options.connection.session.maxMessageSize = size
-    options.connection.session.maxFrameSize = size
-}
-// An echo server must hold a whole message for a peer that reads slowly: never drop.
-options.connection.maxBufferedAmount = nil
-
 let loop: EventLoop
 let server: WebSocketServer
 do {
     loop = try EventLoop()
-    server = try WebSocketServer(loop: loop, host: arguments.host, port: arguments.port, options: options)
+    server = try WebSocketServer(loop: loop, host: arguments.host, port: arguments.port, options: arguments.options)
 } catch {
     writeText("swiftws-echo: \(error)\n", to: 2)
     exit(1)
@@ -83,36 +120,15 @@ server.handlers.onMessage = { connection, kind, bytes in
     connection.send(kind, bytes)
 }
 
-// SIGINT/SIGTERM: blocked in every thread and awaited by one small thread with sigwait, which
-// then stops the loop through its thread-safe `stop()` (no work inside a signal handler).
-final class SignalWaiter {
-    let loop: EventLoop
-    init(loop: EventLoop) { self.loop = loop }
-
-    static func start(loop: EventLoop) {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(SignalWaiter(loop: loop)).toOpaque()
-        pthread_create(&thread, nil, { raw in
-            let waiter = Unmanaged<SignalWaiter>.fromOpaque(raw!).takeRetainedValue()
-            var signals = sigset_t()
-            sigemptyset(&signals)
-            sigaddset(&signals, SIGINT)
-            sigaddset(&signals, SIGTERM)
-            var received: Int32 = 0
-            sigwait(&signals, &received)
-            waiter.loop.stop()
-            return nil
-        }, context)
-        pthread_detach(thread)
-    }
+// For monitoring and the hostile-peer tests: what the server holds right now.
+server.onHTTPRequest = { request in
+    guard request.target == "/stats" else { return HTTPResponse(status: 404, text: "not found\n") }
+    return HTTPResponse(status: 200, text: "connections=\(server.connections.count) handshakes=\(server.handshakeCount) "
+                        + "buffered=\(server.heldBytes) budget_used=\(server.memoryBudgetUsed)\n")
 }
-SignalWaiter.start(loop: loop)
 
+// SIGINT/SIGTERM stop the loop; then the server shuts down gracefully (close 1001).
+loop.stopOnTerminationSignals()
 let host = server.localAddress.family == .ipv6 ? "[\(server.localAddress.host)]" : server.localAddress.host
 writeText("listening on \(host):\(server.localAddress.port ?? 0)\n", to: 1)
 loop.run()

@@ -133,6 +133,29 @@ public final class Session {
     /// Bytes waiting to be written to the transport.
     public var pendingOutputCount: Int { output.count }
 
+    /// Whether a data message is being received: its first frame arrived and its final frame
+    /// has not (what an unfinished-message timeout watches).
+    public var hasMessageInProgress: Bool { messageKind != nil && acceptsInput }
+
+    /// Bytes of received input this session holds for unfinished frames and messages
+    /// (reassembly, inflated output, a split control frame): what a server-wide memory budget
+    /// counts on the input side.
+    public var bufferedInputCount: Int {
+        reassembly.count &+ controlPayload.count &+ (inflatedBuffer?.count ?? 0)
+    }
+
+    /// Fails the connection for a reason the transport decided (a memory budget, a timeout):
+    /// like a protocol failure, a close frame with `code` is queued (once), input stops and the
+    /// buffers of an unfinished message are freed. No event is reported; `closeStatus` carries
+    /// `code` and `reason`.
+    public func abandon(code: CloseCode, reason: String) {
+        fail(ProtocolError(code, reason)) { _ in }
+        messageKind = nil
+        reassembly.removeAll(retainedCapacity: 0)
+        controlPayload.removeAll(retainedCapacity: 0)
+        inflatedBuffer?.removeAll(retainingCapacityUpTo: 0)
+    }
+
     /// The bytes waiting to be written, in order. Valid until the next call on this session.
     public var pendingOutput: UnsafeRawBufferPointer { output.bytes }
 

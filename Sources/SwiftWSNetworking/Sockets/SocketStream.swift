@@ -30,7 +30,10 @@ public enum StreamCloseReason: Hashable, Sendable {
 ///
 /// **Closing.** `onClose` runs exactly once, at the end of the loop iteration in which the
 /// stream closed (never inside a call to `write` or `close`); after that the handlers are
-/// released, which breaks reference cycles through their captures.
+/// released, which breaks reference cycles through their captures. Every way of closing is
+/// bounded in time: `closeLingering(timeout:)` (what servers use) sends what is buffered, then a
+/// FIN, discards what the peer still sends until its FIN, and resets the connection when the
+/// timeout passes first; `close()` with a backlog resets it after `defaultCloseTimeout`.
 public final class SocketStream {
     private enum State {
         case open
@@ -50,6 +53,13 @@ public final class SocketStream {
     private var readingPaused = false
     private var shutdownAfterFlush = false
     private var outputShut = false
+    /// Set by `closeLingering`: input is read and discarded until the peer's FIN.
+    private var lingering = false
+    /// Resets the connection when a graceful close has not finished in time.
+    private var closeTimer: TimerHandle?
+
+    /// How long `close()` waits for a peer to take a backlog before resetting the connection.
+    public static let defaultCloseTimeout: Duration = .seconds(10)
 
     /// The peer's address (nil if the kernel could not tell, e.g. an unnamed Unix socket).
     public let remoteAddress: SocketAddress?
@@ -280,7 +290,7 @@ public final class SocketStream {
         guard !isClosed else { return }
         let trouble = events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0
         if !inputClosed && (events & EPOLLIN.rawValue != 0 || trouble) {
-            if readingPaused && !trouble { return }
+            if readingPaused && !lingering && !trouble { return }
             readOnce()
         } else if trouble {
             // Input already ended (or paused) and the socket failed or hung up completely.
@@ -300,13 +310,18 @@ public final class SocketStream {
         let result = read(fd, buffer.baseAddress, buffer.count)
         loop.statistics.reads += 1
         if result > 0 {
-            onRead?(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<result]))
+            // While lingering, what the peer still sends is read only so that closing does not
+            // find unread input (which makes the kernel send an RST that destroys the close
+            // frame or the response still in flight): it is discarded.
+            if !lingering { onRead?(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<result])) }
             return
         }
         if result == 0 {
             inputClosed = true
             updateWatchedEvents()
-            if let onEndOfInput {
+            if lingering {
+                close(reason: .local)
+            } else if let onEndOfInput {
                 onEndOfInput()
             } else {
                 close(reason: .peerClosed)
@@ -321,7 +336,7 @@ public final class SocketStream {
     private func updateWatchedEvents() {
         guard !isClosed else { return }
         var wanted: UInt32 = 0
-        if case .open = state, !inputClosed, !readingPaused { wanted |= EPOLLIN.rawValue }
+        if case .open = state, !inputClosed, !readingPaused || lingering { wanted |= EPOLLIN.rawValue }
         if !backlog.isEmpty { wanted |= EPOLLOUT.rawValue }
         if wanted != watchedEvents {
             watchedEvents = wanted
@@ -346,9 +361,29 @@ public final class SocketStream {
     }
 
     /// Closes gracefully: sends what is corked or buffered, then closes. Reading stops at once.
-    /// A peer that never reads keeps the stream in this state; use `abort()` after a timeout.
+    /// A peer that does not take the backlog within `defaultCloseTimeout` gets a reset.
     public func close() {
         close(reason: .local)
+    }
+
+    /// Closes the way careful servers do (a "lingering close", as Apache and nginx call it):
+    /// sends what is buffered, then a FIN (`shutdown(SHUT_WR)`), then reads and discards what the
+    /// peer still sends until its FIN, and only then closes the socket. Closing a socket with
+    /// unread input makes the kernel answer with an RST, which can destroy the last bytes we
+    /// sent (a close frame, an HTTP error response) before the peer reads them. A peer that does
+    /// not finish within `timeout` (it neither reads what we sent nor sends its FIN) gets the
+    /// reset then: memory and the descriptor are held for `timeout` at most.
+    public func closeLingering(timeout: Duration) {
+        guard case .open = state, !lingering else { return }
+        lingering = true
+        onRead = nil
+        armCloseTimer(timeout)
+        if inputClosed {
+            close(reason: .local)
+        } else {
+            shutdownOutput()
+            updateWatchedEvents()
+        }
     }
 
     private func close(reason: StreamCloseReason) {
@@ -360,6 +395,17 @@ public final class SocketStream {
         } else {
             state = .closingAfterFlush(reason)
             updateWatchedEvents()
+            armCloseTimer(SocketStream.defaultCloseTimeout)
+        }
+    }
+
+    /// Resets the connection after `timeout` unless it closed before (the first timer armed wins).
+    private func armCloseTimer(_ timeout: Duration) {
+        guard closeTimer == nil else { return }
+        closeTimer = loop.schedule(after: timeout) { [weak self] in
+            guard let self else { return }
+            self.closeTimer = nil
+            self.abort()
         }
     }
 
@@ -376,6 +422,8 @@ public final class SocketStream {
     func closeNow(_ reason: StreamCloseReason) {
         guard !isClosed else { return }
         state = .closed
+        if let closeTimer { loop.cancel(closeTimer) }
+        closeTimer = nil
         loop.discardCork(of: self)
         loop.unregister(slot: slot)
         Glibc.close(fd)

@@ -41,8 +41,14 @@ public struct ConnectionOptions: Sendable {
     public var pongTimeout: Duration = .seconds(20)
     /// Close with 1001 ("idle timeout") when nothing was received for this long (nil: never).
     public var idleTimeout: Duration? = nil
+    /// Close with 1008 ("message not completed in time") when a data message is still
+    /// unfinished this long after its first frame arrived (nil: never). Bounds how long a peer
+    /// can hold a reassembly buffer of up to `maxMessageSize` bytes by trickling a message.
+    public var messageTimeout: Duration? = nil
     /// Drop the TCP connection when the close handshake has not finished this long after it
-    /// began (status 1006 unless the peer's close frame arrived).
+    /// began (status 1006 unless the peer's close frame arrived). Also bounds the lingering
+    /// close: after our close frame and FIN, what the peer still sends is discarded until its
+    /// FIN, for this long at most.
     public var closeTimeout: Duration = .seconds(10)
     /// permessage-deflate (RFC 7692): offered by clients and accepted by servers by default,
     /// with the memory-conscious defaults of `PerMessageDeflateConfiguration` (12-bit windows,
@@ -51,4 +57,12 @@ public struct ConnectionOptions: Sendable {
 
     /// The defaults.
     public init() {}
+
+    /// The timeouts in the form of the core's time policy.
+    var timeoutConfiguration: ConnectionTimeouts.Configuration {
+        ConnectionTimeouts.Configuration(
+            pingInterval: pingInterval?.clampedNanoseconds, pongTimeout: pongTimeout.clampedNanoseconds,
+            idleTimeout: idleTimeout?.clampedNanoseconds, messageTimeout: messageTimeout?.clampedNanoseconds,
+            closeTimeout: closeTimeout.clampedNanoseconds)
+    }
 }

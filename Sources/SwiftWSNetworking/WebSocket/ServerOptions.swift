@@ -13,6 +13,11 @@ public struct ServerOptions: Sendable {
     /// Most open WebSocket connections plus handshakes in progress (nil: no limit). Connections
     /// beyond it are answered `503 Service Unavailable` and closed.
     public var maxConnections: Int? = nil
+    /// Most bytes all connections together may hold (nil: no limit): input kept for unfinished
+    /// messages (reassembly, inflated data) plus output the peers have not taken. The connection
+    /// whose growth passes it is closed: 1013 (try again later) when its input grew, a dropped
+    /// TCP connection with status 1008 when its output grew (see `WebSocketServer.memoryBudgetUsed`).
+    public var memoryBudget: Int? = nil
     /// Accepted `Origin` values (exact, case-insensitive match, e.g. "https://example.com").
     /// nil accepts any request; a request without Origin (not a browser) is accepted unless
     /// `requireOrigin` is set. A rejected origin gets `403 Forbidden`.

@@ -42,11 +42,18 @@ public final class WebSocketConnection {
     /// Topics this connection is subscribed to (nil until the first subscription).
     var topics: Set<String>?
 
-    private var lastReceive: UInt64 = 0
-    private var nextPingAt: UInt64 = .max
-    private var pongDeadline: UInt64 = .max
-    private var closeDeadline: UInt64 = .max
-    private var idleNanoseconds: UInt64 = 0
+    /// The time policy (keepalive, idle, unfinished message, close handshake): the core decides,
+    /// this class keeps one loop timer at its next deadline and carries out its actions.
+    private var timeouts: ConnectionTimeouts
+    /// Whether the connection has begun closing (`timeouts` knows; this spares a clock read).
+    private var isClosing = false
+    /// Set once the socket was handed to its lingering close.
+    private var releasedTransport = false
+    /// The server-wide budget this connection's held bytes count against (nil: none), and what
+    /// it has counted so far: input held for unfinished messages, output the kernel refused.
+    var memoryBudget: MemoryBudget?
+    private var countedInput = 0
+    private var countedOutput = 0
     private var housekeeping: TimerHandle?
     private var housekeepingDeadline: UInt64 = .max
     private var isDelivering = false
@@ -72,6 +79,7 @@ public final class WebSocketConnection {
         self.path = path
         self.query = query
         self.userData = userData
+        self.timeouts = ConnectionTimeouts(options.timeoutConfiguration, now: MonotonicClock.now())
     }
 
     /// Takes over the stream: installs the stream handlers, starts the timers, reports `onOpen`,
@@ -80,13 +88,11 @@ public final class WebSocketConnection {
         stream.onRead = { [unowned self] bytes in self.receive(bytes) }
         stream.onEndOfInput = { [unowned self] in self.receiveEndOfStream() }
         stream.onDrain = { [unowned self] in
-            if !self.finished { self.handlers.onDrain?(self) }
+            guard !self.finished else { return }
+            self.countMemory()
+            self.handlers.onDrain?(self)
         }
         stream.onClose = { [self] reason in self.streamClosed(reason) }
-        let now = MonotonicClock.now()
-        lastReceive = now
-        if let idle = options.idleTimeout { idleNanoseconds = idle.clampedNanoseconds }
-        if let interval = options.pingInterval { nextPingAt = now.saturatingAdd(interval.clampedNanoseconds) }
         rescheduleHousekeeping()
         handlers.onOpen?(self)
         if let initialBytes, initialBytes.count > 0, !finished { receive(initialBytes) }
@@ -103,6 +109,10 @@ public final class WebSocketConnection {
     /// Bytes accepted by `send` that the peer has not taken yet.
     public var bufferedAmount: Int { stream.bufferedAmount + session.pendingOutputCount }
 
+    /// Bytes this connection holds for its peer: received input of unfinished messages plus
+    /// output the kernel has not taken (0 once closed).
+    public var heldBytes: Int { finished ? 0 : session.bufferedInputCount + stream.backlogCount }
+
     /// A thread-safe handle to this connection (created on first use, then the same one).
     public var handle: ConnectionHandle {
         if let sharedState { return sharedState }
@@ -115,18 +125,38 @@ public final class WebSocketConnection {
     // MARK: Receiving
 
     private func receive(_ bytes: UnsafeMutableRawBufferPointer) {
-        if idleNanoseconds > 0 { lastReceive = MonotonicClock.now() }
+        if timeouts.tracksReceiveTime { timeouts.received(now: MonotonicClock.now()) }
         isDelivering = true
         session.receive(bytes) { event in self.deliver(event) }
         isDelivering = false
+        if session.pendingOutputCount > 0 && repliesOverflowOutputLimit() { return }
         afterSessionActivity()
+        if options.messageTimeout != nil && !finished {
+            timeouts.messageInProgress(session.hasMessageInProgress, now: MonotonicClock.now())
+            rescheduleHousekeeping()
+        }
+        if memoryBudget != nil { countMemory() }
     }
 
     private func receiveEndOfStream() {
+        // The session closes (1006 unless its close handshake was complete); afterSessionActivity
+        // closes the stream once what is still buffered for the peer is sent.
         session.receiveEndOfStream { event in self.deliver(event) }
         afterSessionActivity()
-        // The session is closed now: nothing more to read and nothing to answer.
-        stream.close()
+    }
+
+    /// What the session queued while reading (pongs answering pings) is output the peer asked
+    /// for: it counts against `maxBufferedAmount` like any send. A peer that keeps pinging
+    /// without reading the answers is cut (1008, TCP dropped: it is not reading a close frame
+    /// either), as `websockets` and uWebSockets do; a reader that keeps up is never affected,
+    /// since its backlog is empty.
+    private func repliesOverflowOutputLimit() -> Bool {
+        guard let limit = options.maxBufferedAmount, session.state == .open, stream.backlogCount > 0,
+              stream.bufferedAmount &+ session.pendingOutputCount > limit
+        else { return false }
+        localStatus = CloseStatus(code: .policyViolation, reason: "send buffer limit exceeded by control frame replies")
+        stream.abort()
+        return true
     }
 
     private func deliver(_ event: SessionEvent) {
@@ -143,7 +173,7 @@ public final class WebSocketConnection {
         case .ping(let bytes):
             handlers.onPing?(self, bytes)
         case .pong(let bytes):
-            pongDeadline = .max
+            timeouts.pongReceived()
             handlers.onPong?(self, bytes)
         case .closeReceived:
             break  // the session queued its answer; afterSessionActivity finishes the close
@@ -153,16 +183,38 @@ public final class WebSocketConnection {
     }
 
     /// Writes what the session produced and closes the transport when the session is done.
+    /// Once the session is no longer open, the close deadline runs (whoever began the close);
+    /// once it is done, the side that closes first does so with a lingering close (close frame,
+    /// FIN, input drained and discarded, bounded by the close timeout), so that the close frame
+    /// reaches a peer that is still sending instead of being destroyed by an RST.
     private func afterSessionActivity() {
         flushSessionOutput()
+        guard session.state != .open, !finished else { return }
+        markClosing()
         guard session.shouldCloseTransport, stream.isOpen else { return }
         if session.closesTransportFirst {
-            stream.close()
-        } else {
-            // RFC 6455 section 7.1.1: the client waits for the server to close TCP first, but
-            // not forever.
-            armCloseDeadline()
+            closeTransportLingering()
         }
+        // Otherwise (a client after a clean close handshake, RFC 6455 section 7.1.1) the server
+        // closes TCP first; the close deadline aborts if it does not.
+    }
+
+    /// Hands the socket to its lingering close and ends the connection for the application at
+    /// the end of this iteration: the WebSocket is closed; the socket drains on its own (what the
+    /// peer still sends is discarded), bounded by the close timeout.
+    private func closeTransportLingering() {
+        guard !releasedTransport else { return }
+        releasedTransport = true
+        stream.closeLingering(timeout: options.closeTimeout)
+        loop.deferCallback { [self] in streamClosed(.local) }
+    }
+
+    /// The close handshake began (either side) or the connection failed: arm the close deadline.
+    private func markClosing() {
+        guard !isClosing else { return }
+        isClosing = true
+        timeouts.closingStarted(now: MonotonicClock.now())
+        rescheduleHousekeeping()
     }
 
     private func flushSessionOutput() {
@@ -267,7 +319,7 @@ public final class WebSocketConnection {
             try? session.close(code: .normalClosure, reason: "")
         }
         flushSessionOutput()
-        armCloseDeadline()
+        markClosing()
         if !isDelivering { afterSessionActivity() }
     }
 
@@ -294,23 +346,49 @@ public final class WebSocketConnection {
 
     private func afterSend() -> SendResult {
         flushSessionOutput()
-        return stream.backlogCount > 0 ? .buffered : .sent
+        guard stream.backlogCount > 0 else { return .sent }
+        if memoryBudget != nil {
+            countMemory()
+            if finished || localStatus != nil { return .dropped }
+        }
+        return .buffered
+    }
+
+    // MARK: Memory budget
+
+    /// Brings this connection's share of the server-wide memory budget up to date. The
+    /// connection whose growth takes the server past the budget is the one closed: growth of
+    /// input (an unfinished message) fails it with 1013 (try again later: the server is short of
+    /// memory, not the peer at fault); growth of output (a reader falling behind) drops it with
+    /// 1008 as the `.close` backpressure policy does. Output counts the backlog the kernel
+    /// refused, until it has been sent completely.
+    private func countMemory() {
+        guard let budget = memoryBudget else { return }
+        let input = finished ? 0 : session.bufferedInputCount
+        let output = finished ? 0 : stream.backlogCount
+        let grewInput = input > countedInput
+        let grewOutput = output > countedOutput
+        budget.used += (input &- countedInput) &+ (output &- countedOutput)
+        countedInput = input
+        countedOutput = output
+        guard budget.used > budget.limit, !finished else { return }
+        if grewInput {
+            session.abandon(code: .tryAgainLater, reason: "server memory budget exceeded")
+            afterSessionActivity()
+            countMemory()
+        } else if grewOutput {
+            localStatus = CloseStatus(code: .policyViolation, reason: "server memory budget exceeded")
+            stream.abort()
+        }
     }
 
     // MARK: Timers
 
-    private func armCloseDeadline() {
-        guard closeDeadline == .max else { return }
-        closeDeadline = MonotonicClock.now().saturatingAdd(options.closeTimeout.clampedNanoseconds)
-        rescheduleHousekeeping()
-    }
-
-    /// One timer per connection, at the earliest of its deadlines. Receiving does not touch it
-    /// (no heap operation per message): when it fires it looks at the clock and re-arms.
+    /// One timer per connection, at the time policy's next deadline. Receiving does not touch
+    /// it (no heap operation per message): when it fires it asks the policy and re-arms.
     private func rescheduleHousekeeping() {
         guard !finished else { return }
-        var deadline = min(nextPingAt, pongDeadline, closeDeadline)
-        if idleNanoseconds > 0, session.state == .open { deadline = min(deadline, lastReceive.saturatingAdd(idleNanoseconds)) }
+        let deadline = timeouts.nextDeadline
         guard deadline != housekeepingDeadline else { return }
         if let housekeeping { loop.cancel(housekeeping) }
         housekeeping = nil
@@ -329,41 +407,36 @@ public final class WebSocketConnection {
         }
     }
 
+    /// Carries out what the time policy says is due, then sleeps until its next deadline.
     private func runHousekeeping() {
-        guard !finished else { return }
         let now = MonotonicClock.now()
-        if now >= closeDeadline {
-            // The peer did not finish the close handshake in time.
-            stream.abort()
-            return
+        while !finished {
+            switch timeouts.nextAction(now: now) {
+            case .wait:
+                return rescheduleHousekeeping()
+            case .sendPing:
+                var payload = UInt32(truncatingIfNeeded: now / 1_000_000).bigEndian
+                _ = withUnsafeBytes(of: &payload) { try? session.ping($0) }
+                flushSessionOutput()
+            case .close(let code, let reason):
+                closeForTimeout(code: code, reason: reason)
+            case .abort:
+                // The close handshake did not finish in time. (`finished` is set when the
+                // stream's close notification runs, at the end of the iteration.)
+                return stream.abort()
+            }
         }
-        if now >= pongDeadline {
-            closeForTimeout(code: .internalError, reason: "keepalive ping timeout")
-            return
-        }
-        if idleNanoseconds > 0, session.state == .open, now >= lastReceive.saturatingAdd(idleNanoseconds) {
-            closeForTimeout(code: .goingAway, reason: "idle timeout")
-            return
-        }
-        if now >= nextPingAt, session.state == .open {
-            var payload = UInt32(truncatingIfNeeded: now / 1_000_000).bigEndian
-            _ = withUnsafeBytes(of: &payload) { try? session.ping($0) }
-            flushSessionOutput()
-            if pongDeadline == .max { pongDeadline = now.saturatingAdd(options.pongTimeout.clampedNanoseconds) }
-            nextPingAt = options.pingInterval.map { now.saturatingAdd($0.clampedNanoseconds) } ?? .max
-        }
-        rescheduleHousekeeping()
     }
 
-    /// A timeout ends the connection: a close frame if the session can still send one, then the
-    /// TCP connection at once (a peer that stopped answering will not complete a handshake).
+    /// A timeout ends the connection: a close frame if the session can still send one, then a
+    /// lingering close of the TCP connection at once (a peer that stopped answering will not
+    /// complete a handshake; one that is still reading gets the close frame).
     private func closeForTimeout(code: CloseCode, reason: String) {
         if session.state == .open { try? session.close(code: code, reason: reason) }
         flushSessionOutput()
-        localStatus = CloseStatus(code: code, reason: reason)
-        stream.close()
-        // A graceful close waits for the backlog; a peer that does not read gets the abort.
-        armCloseDeadline()
+        if localStatus == nil { localStatus = CloseStatus(code: code, reason: reason) }
+        isClosing = true
+        closeTransportLingering()
     }
 
     // MARK: Closing
@@ -373,6 +446,7 @@ public final class WebSocketConnection {
         finished = true
         if let housekeeping { loop.cancel(housekeeping) }
         housekeeping = nil
+        if memoryBudget != nil { countMemory() }
         let status = localStatus ?? session.closeStatus
             ?? CloseStatus(code: .abnormalClosure, reason: reason == .reset ? "connection reset" : "connection closed")
         closeStatus = status

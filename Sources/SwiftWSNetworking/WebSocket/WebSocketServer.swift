@@ -40,6 +40,8 @@ public final class WebSocketServer {
     private let broadcastBuffer = DeflateBuffer()
     /// Payloads compressed for broadcasts and publishes (one per call at most), for tests.
     private(set) var broadcastCompressions = 0
+    /// The server-wide memory budget, when `options.memoryBudget` sets one.
+    private let memoryBudget: MemoryBudget?
     private var shutdownCompletion: (() -> Void)?
     private var shutdownTimer: TimerHandle?
     /// Whether `shutdown` has begun.
@@ -51,6 +53,7 @@ public final class WebSocketServer {
         self.loop = loop
         self.options = options
         self.handlers = handlers
+        memoryBudget = options.memoryBudget.map { MemoryBudget(limit: $0) }
         listener = try loop.listen(on: address, options: options.listen)
         listener.onAccept = { [weak self] stream in
             // A server released without `shutdown` stops accepting (see deinit).
@@ -84,12 +87,25 @@ public final class WebSocketServer {
     /// Open connections plus handshakes in progress.
     public var connectionCount: Int { connectionList.count + upgrades.count }
 
+    /// Handshakes in progress (request heads not yet answered).
+    public var handshakeCount: Int { upgrades.count }
+
+    /// Bytes the connections hold right now: input kept for unfinished messages plus output their
+    /// peers have not taken (counted afresh on each call; for monitoring).
+    public var heldBytes: Int {
+        connectionList.reduce(0) { $0 + $1.heldBytes }
+    }
+
+    /// What the memory budget counts (`ServerOptions.memoryBudget`), 0 without one. It lags
+    /// `heldBytes` only by output sent since a connection last fully drained.
+    public var memoryBudgetUsed: Int { memoryBudget?.used ?? 0 }
+
     // MARK: Accepting
 
     private func accepted(_ stream: SocketStream) {
         if let limit = options.maxConnections, connectionCount >= limit {
             stream.write(plainResponse(status: 503, text: "too many connections\n"))
-            stream.close()
+            stream.closeLingering(timeout: options.handshakeTimeout)
             return
         }
         let upgrade = ServerUpgrade(stream: stream, server: self)
@@ -123,6 +139,7 @@ public final class WebSocketServer {
             options: options.connection, handlers: handlers, subprotocol: subprotocol,
             extensions: agreement.map { [$0.response] } ?? [], path: request.path, query: request.query, userData: userData)
         connection.server = self
+        connection.memoryBudget = memoryBudget
         connection.serverIndex = connectionList.count
         connectionList.append(connection)
         connection.start(initialBytes: initialBytes)

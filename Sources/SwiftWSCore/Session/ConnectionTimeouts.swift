@@ -1,0 +1,140 @@
+/// The time policy of a WebSocket connection, without a clock: keepalive pings, the pong
+/// timeout, the idle timeout, the unfinished-message timeout and the close timeout, as a pure
+/// state machine. The transport tells it what happened and what time it is ("now", in
+/// nanoseconds of any monotonic clock), asks `nextAction(now:)` what to do, carries the action
+/// out, and sleeps until `nextDeadline`. Tested with a fake clock, no sockets, no sleeps.
+///
+/// The rule that keeps every connection bounded: once the connection is no longer open (we sent
+/// a close frame, the peer sent one, or it failed), only the close deadline counts, and it is
+/// always armed; it ends in `.abort`. Keepalive and idle timers belong to open connections only,
+/// so a closing connection can neither re-arm a timer in the past (a spinning loop) nor lose
+/// its last timer (a connection held forever).
+public struct ConnectionTimeouts: Sendable, Hashable {
+    /// The durations, in nanoseconds; nil switches a timer off.
+    public struct Configuration: Sendable, Hashable {
+        /// Send a ping this often while open.
+        public var pingInterval: UInt64?
+        /// Close with 1011 when no pong arrives this long after a ping.
+        public var pongTimeout: UInt64
+        /// Close with 1001 when nothing was received for this long while open.
+        public var idleTimeout: UInt64?
+        /// Close with 1008 when a data message is still unfinished this long after its first frame.
+        public var messageTimeout: UInt64?
+        /// Abort the TCP connection when the close handshake has not finished this long after it began.
+        public var closeTimeout: UInt64
+
+        /// A configuration; all durations in nanoseconds.
+        public init(pingInterval: UInt64? = nil, pongTimeout: UInt64 = 20_000_000_000, idleTimeout: UInt64? = nil,
+                    messageTimeout: UInt64? = nil, closeTimeout: UInt64 = 10_000_000_000) {
+            self.pingInterval = pingInterval
+            self.pongTimeout = pongTimeout
+            self.idleTimeout = idleTimeout
+            self.messageTimeout = messageTimeout
+            self.closeTimeout = closeTimeout
+        }
+    }
+
+    /// What the transport should do now.
+    public enum Action: Sendable, Hashable {
+        /// Nothing before `nextDeadline`.
+        case wait
+        /// Send a keepalive ping (the payload is up to the caller).
+        case sendPing
+        /// Start the close handshake with this code and reason (a timeout fired); the close
+        /// deadline is armed from now.
+        case close(CloseCode, String)
+        /// Drop the TCP connection: the close handshake did not finish in time.
+        case abort
+    }
+
+    /// The durations.
+    public let configuration: Configuration
+    private var isOpen = true
+    private var lastReceive: UInt64
+    private var nextPing: UInt64
+    private var pongDeadline: UInt64 = .max
+    private var messageStart: UInt64 = .max
+    private var closeDeadline: UInt64 = .max
+
+    /// Starts the timers of a connection that opened at `now`.
+    public init(_ configuration: Configuration, now: UInt64) {
+        self.configuration = configuration
+        lastReceive = now
+        nextPing = configuration.pingInterval.map { now.addingSaturated($0) } ?? .max
+    }
+
+    /// Whether the idle timer needs the time of each receive (callers skip the clock otherwise).
+    public var tracksReceiveTime: Bool { configuration.idleTimeout != nil && isOpen }
+
+    /// Bytes arrived from the peer at `now`.
+    public mutating func received(now: UInt64) {
+        lastReceive = now
+    }
+
+    /// A pong arrived: the keepalive is answered.
+    public mutating func pongReceived() {
+        pongDeadline = .max
+    }
+
+    /// Whether a data message is being received (its first frame arrived, its final frame not
+    /// yet), reported after each receive. Only the transition matters.
+    public mutating func messageInProgress(_ inProgress: Bool, now: UInt64) {
+        if !inProgress {
+            messageStart = .max
+        } else if messageStart == .max {
+            messageStart = now
+        }
+    }
+
+    /// The connection stopped being open at `now` (close frame sent or received, failure, end of
+    /// stream): from here on only the close deadline counts. Idempotent: the first call arms it.
+    public mutating func closingStarted(now: UInt64) {
+        isOpen = false
+        if closeDeadline == .max { closeDeadline = now.addingSaturated(configuration.closeTimeout) }
+    }
+
+    /// The earliest time at which `nextAction` may return something other than `.wait`
+    /// (`UInt64.max`: never).
+    public var nextDeadline: UInt64 {
+        guard isOpen else { return closeDeadline }
+        var deadline = Swift.min(nextPing, pongDeadline)
+        if let idle = configuration.idleTimeout { deadline = Swift.min(deadline, lastReceive.addingSaturated(idle)) }
+        if let limit = configuration.messageTimeout, messageStart != .max {
+            deadline = Swift.min(deadline, messageStart.addingSaturated(limit))
+        }
+        return deadline
+    }
+
+    /// What to do at `now`. Call again after carrying out an action other than `.wait`: several
+    /// may be due at once (each call moves the state on, so the calls end with `.wait`).
+    public mutating func nextAction(now: UInt64) -> Action {
+        guard isOpen else { return now >= closeDeadline ? .abort : .wait }
+        if now >= pongDeadline {
+            closingStarted(now: now)
+            return .close(.internalError, "keepalive ping timeout")
+        }
+        if let limit = configuration.messageTimeout, messageStart != .max, now >= messageStart.addingSaturated(limit) {
+            closingStarted(now: now)
+            return .close(.policyViolation, "message not completed in time")
+        }
+        if let idle = configuration.idleTimeout, now >= lastReceive.addingSaturated(idle) {
+            closingStarted(now: now)
+            return .close(.goingAway, "idle timeout")
+        }
+        if now >= nextPing {
+            if pongDeadline == .max { pongDeadline = now.addingSaturated(configuration.pongTimeout) }
+            nextPing = configuration.pingInterval.map { now.addingSaturated($0) } ?? .max
+            return .sendPing
+        }
+        return .wait
+    }
+}
+
+extension UInt64 {
+    /// `self + other`, saturating at `UInt64.max` (a deadline "never" must not wrap to "now").
+    @inline(__always)
+    func addingSaturated(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
+    }
+}
