@@ -125,9 +125,14 @@ final class ServerUpgrade {
     }
 
     /// Sends a complete HTTP response and closes (no keep-alive: `Connection: close`).
+    /// The close is a lingering one, bounded by the handshake timeout: a client still sending
+    /// (a request body, pipelined bytes) gets the response, not an RST that destroys it.
+    /// The handshake is then over for the server (it no longer counts the socket), while the
+    /// socket finishes closing on its own.
     private func respond(_ bytes: [UInt8]) {
         stream.write(bytes)
-        stream.close()
+        stream.closeLingering(timeout: options.handshakeTimeout)
+        finish()
     }
 }
 
