@@ -241,6 +241,8 @@ public func sws_session_feed(_ handle: OpaquePointer?, _ data: UnsafeMutableRawP
     box.session.receive(UnsafeMutableRawBufferPointer(start: data, count: length)) { event in
         box.deliver(event, handle: handle)
     }
+    // The caller's loop sees no "come back later": inflate budgets are for our own loop.
+    box.session.finishDeferredWork { event in box.deliver(event, handle: handle) }
     return SWS_OK
 }
 

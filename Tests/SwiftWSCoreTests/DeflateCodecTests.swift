@@ -195,7 +195,7 @@ struct DeflateCodecTests {
         let output = DeflateBuffer()
         let error = T.protocolError {
             try payload.withUnsafeBytes { bytes in
-                try client.decompress(fragment: bytes, isFinal: true, maximumMessageSize: limit, into: output)
+                _ = try client.decompress(fragment: bytes, isFinal: true, maximumMessageSize: limit, into: output)
             }
         }
         #expect(error?.closeCode == .messageTooBig)

@@ -61,6 +61,7 @@ extension Session {
     func feed(_ bytes: [UInt8]) -> [RecordedEvent] {
         var events: [RecordedEvent] = []
         receive(bytes) { events.append(RecordedEvent($0)) }
+        finishDeferredWork { events.append(RecordedEvent($0)) }
         return events
     }
 
@@ -70,6 +71,7 @@ extension Session {
         var start = 0
         for cut in cuts + [bytes.count] where cut >= start {
             receive(Array(bytes[start..<cut])) { events.append(RecordedEvent($0)) }
+            finishDeferredWork { events.append(RecordedEvent($0)) }
             start = cut
         }
         return events

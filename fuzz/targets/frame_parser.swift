@@ -64,10 +64,12 @@ private func run(_ input: [UInt8], role: Role, options: UInt8, cuts: [Int]) -> (
     for cut in cuts + [input.count] where cut >= start && cut <= input.count {
         var piece = Array(input[start..<cut])
         piece.withUnsafeMutableBytes { raw in
-            session.receive(raw) { event in
+            func record(_ event: SessionEvent) {
                 if events.last?.isTerminal == true { fatalError("event after a terminal event") }
                 events.append(FuzzEvent(event))
             }
+            session.receive(raw, record)
+            session.finishDeferredWork(record)
         }
         start = cut
     }

@@ -81,10 +81,19 @@ public final class DeflateDecompressor {
     ///   - limit: the most bytes the whole message may inflate to (the session's
     ///     maxMessageSize); exceeding it throws 1009.
     ///   - output: where the inflated bytes go (appended).
+    ///   - sliceSize: inflate stops each time the message's output reaches a multiple of this
+    ///     many bytes (`Int.max`: never), so that a caller can bound the work one call costs (a
+    ///     few kilobytes of a decompression bomb inflate to megabytes) and come back later. The
+    ///     stops depend only on the message's own output, never on how the peer's bytes were
+    ///     split into reads, so the outcome of a stream is the same either way.
+    /// - Returns: nil when the fragment was inflated completely; otherwise inflate stopped at a
+    ///   slice boundary with this many bytes at the end of `fragment` not yet consumed (possibly
+    ///   0, with output still pending inside zlib): call again with exactly those bytes.
     @inline(__always)  // into PerMessageDeflate.decompress: one call frame per message
+    @discardableResult
     public func decompressFragment(
-        _ fragment: UnsafeRawBufferPointer, isFinal: Bool, limit: Int, into output: DeflateBuffer
-    ) throws(ProtocolError) {
+        _ fragment: UnsafeRawBufferPointer, isFinal: Bool, limit: Int, sliceSize: Int = .max, into output: DeflateBuffer
+    ) throws(ProtocolError) -> Int? {
         // Fast path, a message in one frame (the usual case): straight-line inflate of the
         // payload and then, if inflate stopped inside a block, of the `00 00 ff ff` trailer
         // (RFC 7692 section 7.2.2; the loop below explains when it is appended) into the spare
@@ -99,7 +108,7 @@ public final class DeflateDecompressor {
         let box = self.box
         let room = output.spareCapacity
         if isFinal, box.pointee.isInitialized, box.pointee.messageSize == 0, let base = fragment.baseAddress,
-           room >= 256, room <= limit, room < zlibMaximumChunk, fragment.count < zlibMaximumChunk {
+           room >= 256, room <= limit, room <= sliceSize, room < zlibMaximumChunk, fragment.count < zlibMaximumChunk {
             // room >= 256 as in the loop; room <= limit on an empty message: the limit cannot be
             // exceeded; counts fit zlib's 32-bit fields.
             box.pointee.stream.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
@@ -109,8 +118,8 @@ public final class DeflateDecompressor {
             var status = CZlib.inflate(&box.pointee.stream, Z_SYNC_FLUSH)
             guard status == Z_OK, box.pointee.stream.avail_in == 0, box.pointee.stream.avail_out != 0 else {
                 return try inflateReleasingOnError(
-                    box, next: nil, remaining: fragment.count, isFinal: true, limit: limit, output: output,
-                    pending: (status, room))
+                    box, next: nil, remaining: fragment.count, isFinal: true, limit: limit, sliceSize: sliceSize,
+                    output: output, pending: (status, room))
             }
             if box.pointee.stream.data_type & 128 == 0 {  // inside a block: the trailer completes it
                 let before = Int(box.pointee.stream.avail_out)
@@ -125,16 +134,17 @@ public final class DeflateDecompressor {
                     box.pointee.messageSize = room &- before
                     box.pointee.atBlockBoundary = false
                     return try inflateReleasingOnError(
-                        box, next: nil, remaining: 4, isFinal: true, limit: limit, output: output,
+                        box, next: nil, remaining: 4, isFinal: true, limit: limit, sliceSize: sliceSize, output: output,
                         pending: (status, before), trailerFed: true)
                 }
             }
             output.commit(room &- Int(box.pointee.stream.avail_out))
             box.pointee.atBlockBoundary = true
-            return
+            return nil
         }
-        try inflateReleasingOnError(
-            box, next: fragment.baseAddress, remaining: fragment.count, isFinal: isFinal, limit: limit, output: output)
+        return try inflateReleasingOnError(
+            box, next: fragment.baseAddress, remaining: fragment.count, isFinal: isFinal, limit: limit,
+            sliceSize: sliceSize, output: output)
     }
 
     /// `inflate(...)` on a stream allocated first if need be, releasing it when inflate fails
@@ -142,12 +152,13 @@ public final class DeflateDecompressor {
     @inline(never)
     private func inflateReleasingOnError(
         _ box: UnsafeMutablePointer<ZlibStreamBox>, next: UnsafeRawPointer?, remaining: Int, isFinal: Bool,
-        limit: Int, output: DeflateBuffer, pending: (status: Int32, room: Int)? = nil, trailerFed: Bool = false
-    ) throws(ProtocolError) {
+        limit: Int, sliceSize: Int, output: DeflateBuffer, pending: (status: Int32, room: Int)? = nil,
+        trailerFed: Bool = false
+    ) throws(ProtocolError) -> Int? {
         if !box.pointee.isInitialized { try initializeStream() }
         do throws(ProtocolError) {
-            try inflate(box, next: next, remaining: remaining, isFinal: isFinal, limit: limit, output: output,
-                        pending: pending, trailerFed: trailerFed)
+            return try inflate(box, next: next, remaining: remaining, isFinal: isFinal, limit: limit,
+                               sliceSize: max(sliceSize, 1), output: output, pending: pending, trailerFed: trailerFed)
         } catch {
             release()
             throw error
@@ -167,12 +178,16 @@ public final class DeflateDecompressor {
     /// are built out of line, so that the loop stays small.
     private func inflate(
         _ box: UnsafeMutablePointer<ZlibStreamBox>, next: UnsafeRawPointer?, remaining: Int, isFinal: Bool,
-        limit: Int, output: DeflateBuffer, pending: (status: Int32, room: Int)? = nil, trailerFed: Bool = false
-    ) throws(ProtocolError) {
+        limit: Int, sliceSize: Int, output: DeflateBuffer, pending: (status: Int32, room: Int)? = nil,
+        trailerFed: Bool = false
+    ) throws(ProtocolError) -> Int? {
         var remaining = remaining
         var next = next.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self)) }
         var trailerFed = trailerFed
         var pending = pending
+        // What the message had produced when this call began: a call always makes progress
+        // before it may stop at a slice boundary.
+        let sizeAtEntry = pending == nil ? box.pointee.messageSize : 0
         while true {
             let status: Int32
             let chunk: Int
@@ -181,9 +196,16 @@ public final class DeflateDecompressor {
                 (status, chunk, room) = (pendingStatus, remaining, pendingRoom)
                 pending = nil
             } else {
+                let size = box.pointee.messageSize
+                let moreToDo = remaining != 0 || box.pointee.stream.avail_out == 0
+                // A slice boundary reached with more to do: stop, the caller resumes later. (The
+                // trailer is never cut: it only completes an empty stored block.)
+                if !trailerFed && moreToDo && size > sizeAtEntry && size % sliceSize == 0 {
+                    return remaining
+                }
                 if remaining == 0 && box.pointee.stream.avail_out != 0 {
                     // This segment is consumed and zlib holds no pending output.
-                    guard isFinal else { return }
+                    guard isFinal else { return nil }
                     if trailerFed {
                         // A well-formed message ends with an empty stored block, so inflate now
                         // waits for the next block header (zlib reports that as bit 128 of
@@ -216,6 +238,10 @@ public final class DeflateDecompressor {
                     room = max(min(chunk &* 4, 1 << 20), 4096)
                 }
                 room = min(room, zlibMaximumChunk)
+                // Never past the next slice boundary, so that stops fall on the same bytes
+                // whatever the room was.
+                let toBoundary = sliceSize &- size % sliceSize
+                if !trailerFed && toBoundary < room { room = toBoundary }
                 // Bytes the message may still grow by, computed without overflow for any limit
                 // (Int.max included): messageSize <= max(limit, 0) here, else we threw below.
                 let headroom = max(limit, 0) &- box.pointee.messageSize
@@ -265,6 +291,7 @@ public final class DeflateDecompressor {
             }
         }
         box.pointee.messageSize = 0
+        return nil
     }
 
     // Errors built out of line, so that the inlined inflate loop stays small.

@@ -81,15 +81,26 @@ public final class PerMessageDeflate {
 
     /// Inflates one frame's payload of a compressed message into `output` (appended).
     ///
-    /// - Parameter maximumMessageSize: bound on the whole inflated message; exceeding it throws
-    ///   1009 before the excess is produced. Corrupt data throws 1002 (see `DeflateDecompressor`).
+    /// - Parameters:
+    ///   - maximumMessageSize: bound on the whole inflated message; exceeding it throws 1009
+    ///     before the excess is produced. Corrupt data throws 1002 (see `DeflateDecompressor`).
+    ///   - sliceSize: stop each time the message's output reaches a multiple of this (see
+    ///     `DeflateDecompressor.decompressFragment`).
+    /// - Returns: nil when done; otherwise the count of bytes at the end of `fragment` still to
+    ///   be fed (again with `isFinal` as before).
+    @discardableResult
     public func decompress(
-        fragment: UnsafeRawBufferPointer, isFinal: Bool, maximumMessageSize: Int, into output: DeflateBuffer
-    ) throws(ProtocolError) {
-        try decompressor.decompressFragment(fragment, isFinal: isFinal, limit: maximumMessageSize, into: output)
+        fragment: UnsafeRawBufferPointer, isFinal: Bool, maximumMessageSize: Int, sliceSize: Int = .max,
+        into output: DeflateBuffer
+    ) throws(ProtocolError) -> Int? {
+        if let unconsumed = try decompressor.decompressFragment(
+            fragment, isFinal: isFinal, limit: maximumMessageSize, sliceSize: sliceSize, into: output) {
+            return unconsumed
+        }
         if isFinal && !remoteKeepsContext {
             decompressor.release()
         }
+        return nil
     }
 
     /// Bytes of zlib state this connection holds right now (a shared compressor not included).

@@ -22,6 +22,11 @@ struct ByteBuffer {
         UnsafeRawBufferPointer(start: storage.map { $0 + start }, count: end &- start)
     }
 
+    /// A mutable view of the bytes held, valid until the next mutation.
+    var mutableBytes: UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: storage.map { $0 + start }, count: end &- start)
+    }
+
     /// Room for `extra` more bytes at the end (moving the bytes to the front or growing).
     private mutating func reserveTail(_ extra: Int) {
         if capacity &- end >= extra { return }

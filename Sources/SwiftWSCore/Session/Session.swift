@@ -75,6 +75,21 @@ public final class Session {
     private var reassembly = ByteBuffer()
     private var controlPayload = ByteBuffer()
 
+    // MARK: Bounded work per call
+
+    /// Inflated bytes produced during the current `receive` or `resume` call.
+    private var inflatedThisCall = 0
+    /// Set when inflating reached `configuration.inflateBudget` in one call: the frame's
+    /// compressed bytes not yet inflated (`suspendedCompressed`) and the input that followed
+    /// (`deferredInput`) wait for `resume`.
+    private var isSuspended = false
+    private var suspendedCompressed = ByteBuffer()
+    private var suspendedFrameIsDone = false
+    private var suspendedEndsMessage = false
+    private var deferredInput = ByteBuffer()
+    /// Where `resume` moves the suspended bytes while it works on them.
+    private var resumeScratch = ByteBuffer()
+
     /// Reassembly storage above this is freed after the message, so one large message does not
     /// pin memory on an idle connection; below it the capacity is reused.
     private static let retainedReassemblyCapacity = 256 << 10
@@ -113,6 +128,9 @@ public final class Session {
         reassembly.deallocate()
         controlPayload.deallocate()
         output.deallocate()
+        suspendedCompressed.deallocate()
+        deferredInput.deallocate()
+        resumeScratch.deallocate()
     }
 
     // MARK: Transport-facing state
@@ -142,6 +160,7 @@ public final class Session {
     /// counts on the input side.
     public var bufferedInputCount: Int {
         reassembly.count &+ controlPayload.count &+ (inflatedBuffer?.count ?? 0)
+            &+ suspendedCompressed.count &+ deferredInput.count
     }
 
     /// Fails the connection for a reason the transport decided (a memory budget, a timeout):
@@ -151,6 +170,9 @@ public final class Session {
     public func abandon(code: CloseCode, reason: String) {
         fail(ProtocolError(code, reason)) { _ in }
         messageKind = nil
+        isSuspended = false
+        suspendedCompressed.removeAll(retainedCapacity: 0)
+        deferredInput.removeAll(retainedCapacity: 0)
         reassembly.removeAll(retainedCapacity: 0)
         controlPayload.removeAll(retainedCapacity: 0)
         inflatedBuffer?.removeAll(retainingCapacityUpTo: 0)
@@ -174,11 +196,59 @@ public final class Session {
     /// Feeds bytes read from the transport. Payloads are unmasked in place, hence the mutable
     /// buffer. Events are delivered in order through `onEvent` and borrow their payloads for the
     /// duration of the call only.
+    ///
+    /// One call inflates at most about `configuration.inflateBudget` bytes of compressed
+    /// messages; past that it stops, keeps what it has not processed, and `hasDeferredWork`
+    /// becomes true: call `resume(_:)` later (after serving other connections) until it is false.
+    /// Input fed meanwhile is queued behind, in order.
     public func receive(_ bytes: UnsafeMutableRawBufferPointer, _ onEvent: (SessionEvent) -> Void) {
+        inflatedThisCall = 0
+        guard !isSuspended else {
+            if acceptsInput { deferredInput.append(UnsafeRawBufferPointer(bytes)) }
+            return
+        }
+        receiveInput(bytes, onEvent)
+    }
+
+    /// Whether `receive` stopped at the inflate budget with work left for `resume(_:)`.
+    public var hasDeferredWork: Bool { isSuspended && acceptsInput }
+
+    /// Continues what `receive` (or an earlier `resume`) left when it reached the inflate budget:
+    /// the rest of the compressed frame, then the input that followed it. Events arrive as from
+    /// `receive`; `hasDeferredWork` says whether another call is needed.
+    public func resume(_ onEvent: (SessionEvent) -> Void) {
+        guard isSuspended else { return }
+        isSuspended = false
+        inflatedThisCall = 0
+        if let codec = perMessageDeflate, let kind = messageKind, acceptsInput {
+            swap(&suspendedCompressed, &resumeScratch)
+            consumeCompressedPayload(codec, kind, resumeScratch.bytes, frameIsDone: suspendedFrameIsDone,
+                                     endsMessage: suspendedEndsMessage, onEvent)
+            resumeScratch.removeAll(retainedCapacity: 0)
+        }
+        guard !isSuspended, acceptsInput else { return }
+        swap(&deferredInput, &resumeScratch)
+        if !resumeScratch.isEmpty { receiveInput(resumeScratch.mutableBytes, onEvent) }
+        resumeScratch.removeAll(retainedCapacity: 0)
+    }
+
+    /// Runs `resume(_:)` until no deferred work is left: for callers that want every event of
+    /// the input now and have no other connections to be fair to (the C session API, tests).
+    public func finishDeferredWork(_ onEvent: (SessionEvent) -> Void) {
+        while hasDeferredWork { resume(onEvent) }
+    }
+
+    private func receiveInput(_ bytes: UnsafeMutableRawBufferPointer, _ onEvent: (SessionEvent) -> Void) {
         guard let base = bytes.baseAddress else { return }
         let end = bytes.count
         var cursor = 0
-        while cursor < end && acceptsInput {
+        defer {
+            // Stopped at the inflate budget: what follows waits for `resume`, in order.
+            if isSuspended && acceptsInput && cursor < end {
+                deferredInput.append(UnsafeRawBufferPointer(start: base + cursor, count: end &- cursor))
+            }
+        }
+        while cursor < end && acceptsInput && !isSuspended {
             if inFrame {
                 let count = Swift.min(frameLength &- frameOffset, end &- cursor)
                 consumePayload(UnsafeMutableRawBufferPointer(start: base + cursor, count: count), onEvent)
@@ -465,13 +535,21 @@ public final class Session {
     /// arrives, bounded by `maxMessageSize` while inflating (1009; corrupt data 1002), UTF-8
     /// checked on the inflated bytes (never on compressed ones, wslay's flaw), then delivered
     /// like an uncompressed message: whole, or per frame in streaming mode.
+    ///
+    /// Work per call is bounded (`configuration.inflateBudget`): past the budget the message's
+    /// remaining compressed bytes are kept and the session suspends (see `resume`). The stops
+    /// fall on multiples of the budget in the message's own output, so how the peer's bytes were
+    /// split into reads never changes what zlib sees.
     private func consumeCompressedPayload(_ codec: PerMessageDeflate, _ kind: MessageKind, _ piece: UnsafeRawBufferPointer,
                                           frameIsDone: Bool, endsMessage: Bool, _ onEvent: (SessionEvent) -> Void) {
         let inflated = self.inflated
         let before = inflated.count
+        var unconsumed: Int?
         do {
-            try codec.decompress(fragment: piece, isFinal: endsMessage,
-                                 maximumMessageSize: configuration.maxMessageSize, into: inflated)
+            unconsumed = inflatedThisCall >= configuration.inflateBudget
+                ? piece.count  // this call already did its share: not one more zlib call
+                : try codec.decompress(fragment: piece, isFinal: endsMessage, maximumMessageSize: configuration.maxMessageSize,
+                                       sliceSize: configuration.inflateBudget, into: inflated)
         } catch {
             // Invalid UTF-8 in what was inflated before the failure came first in the stream, so
             // it wins: the outcome must not depend on how the frames were split into reads.
@@ -482,11 +560,21 @@ public final class Session {
             inflated.removeAll(retainingCapacityUpTo: 0)
             return fail(failure, onEvent)
         }
+        inflatedThisCall &+= inflated.count &- before
         if kind == .text {
             let fresh = UnsafeRawBufferPointer(rebasing: inflated.bytes[before...])
             if receivedTextValidator.validate(fresh) != nil {
                 return fail(.invalidUTF8(), onEvent)
             }
+        }
+        if let unconsumed {
+            suspendedCompressed.append(UnsafeRawBufferPointer(rebasing: piece[(piece.count &- unconsumed)...]))
+            suspendedFrameIsDone = frameIsDone
+            suspendedEndsMessage = endsMessage
+            isSuspended = true
+            return
+        }
+        if kind == .text {
             if endsMessage && !receivedTextValidator.isAtBoundary {
                 return fail(.invalidUTF8("text message ends inside a UTF-8 sequence"), onEvent)
             }

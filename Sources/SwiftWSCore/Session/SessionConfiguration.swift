@@ -23,6 +23,12 @@ public struct SessionConfiguration: Sendable, Hashable {
     /// Set when permessage-deflate was negotiated: RSV1 may then be set on the first frame of a
     /// data message (RFC 7692 section 6). Otherwise RSV1 fails the connection with 1002.
     public var allowsRSV1: Bool = false
+    /// Most bytes one `Session.receive` (or `resume`) call inflates before it stops and leaves
+    /// the rest for `resume` (about 2 ms of zlib work per MiB). A few kilobytes of compressed
+    /// data can inflate to `maxMessageSize`; this keeps the work one connection costs per loop
+    /// iteration bounded, so the others are served in between (no decompression bomb stalls a
+    /// loop). Default 1 MiB.
+    public var inflateBudget: Int = 1 << 20
 
     /// A configuration with the default limits.
     public init(role: Role) {

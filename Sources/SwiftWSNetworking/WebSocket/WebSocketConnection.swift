@@ -49,6 +49,10 @@ public final class WebSocketConnection {
     private var isClosing = false
     /// Set once the socket was handed to its lingering close.
     private var releasedTransport = false
+    /// Reading paused by `pauseReading()` (the application), as opposed to the pause while the
+    /// session's deferred work waits (`resumeScheduled`).
+    private var readingPausedByApplication = false
+    private var resumeScheduled = false
     /// The server-wide budget this connection's held bytes count against (nil: none), and what
     /// it has counted so far: input held for unfinished messages, output the kernel refused.
     var memoryBudget: MemoryBudget?
@@ -129,6 +133,34 @@ public final class WebSocketConnection {
         isDelivering = true
         session.receive(bytes) { event in self.deliver(event) }
         isDelivering = false
+        afterReceive()
+    }
+
+    /// The session stopped at its inflate budget (a message that inflates to megabytes): stop
+    /// reading (what follows waits in the kernel, TCP flow control) and let it resume after the
+    /// loop has served the other connections' events, one budget per iteration.
+    private func deferRemainingWork() {
+        guard !resumeScheduled else { return }
+        resumeScheduled = true
+        stream.pauseReading()
+        // Weak: this path is rare, and the timer may fire after the connection ended.
+        loop.schedule(after: .zero) { [weak self] in self?.resumeDeferredWork() }
+    }
+
+    private func resumeDeferredWork() {
+        resumeScheduled = false
+        guard !finished else { return }
+        isDelivering = true
+        session.resume { event in self.deliver(event) }
+        isDelivering = false
+        if !session.hasDeferredWork && !readingPausedByApplication { stream.resumeReading() }
+        afterReceive()
+    }
+
+    /// What follows every step of the session's reading: deferred work, replies, closing,
+    /// the unfinished-message timer and the memory budget.
+    private func afterReceive() {
+        if session.hasDeferredWork { deferRemainingWork() }
         if session.pendingOutputCount > 0 && repliesOverflowOutputLimit() { return }
         afterSessionActivity()
         if options.messageTimeout != nil && !finished {
@@ -229,13 +261,16 @@ public final class WebSocketConnection {
     /// Timers keep running; a long pause can trip `idleTimeout`.
     public func pauseReading() {
         guard !finished else { return }
+        readingPausedByApplication = true
         stream.pauseReading()
     }
 
     /// Resumes reading after `pauseReading()`.
     public func resumeReading() {
         guard !finished else { return }
-        stream.resumeReading()
+        readingPausedByApplication = false
+        // Work left over from the last read goes first; reading resumes when it is done.
+        if !resumeScheduled { stream.resumeReading() }
     }
 
     // MARK: Sending
