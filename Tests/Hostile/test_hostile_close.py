@@ -1,12 +1,14 @@
 """Issue 9, items 1, 3 and 5: every close is bounded by the close timeout, keepalive drops a silent
 peer even with a backlog, and the close code reaches a peer that keeps writing (lingering close:
 close frame, FIN, input drained, then close — never an RST that discards the close frame)."""
+import asyncio
 import os
 import socket
 import threading
 import time
 
 import pytest
+import websockets
 
 from hostile import KiB, MiB, OP_BINARY, OP_CONT, CPUMeter, close_frame, frame, wait_until
 
@@ -93,12 +95,66 @@ def keep_writing(client, chunk, stop, deadline):
         pass
 
 
-@pytest.mark.parametrize("attack", ["oversized_frame", "oversized_fragments"])
+async def library_peer_close_code(port):
+    """A Python `websockets` client sending an endless fragmented message: the close code it
+    reports. A client library stops at the first write error, so an RST that arrives before it
+    has parsed the close frame (the server closing with unread input) loses the code for it —
+    the way the issue's peers lost it. (A raw reader on Linux still gets a close frame that
+    arrived before the RST, so the raw variants above cannot tell the two closes apart.)"""
+    ws = await websockets.connect(f"ws://127.0.0.1:{port}/", compression=None, max_size=None,
+                                  close_timeout=2)
+
+    async def fragments():
+        while True:
+            yield bytes(4 * KiB)
+            await asyncio.sleep(0)  # let the connection read while it writes
+
+    start = time.monotonic()
+    try:
+        await asyncio.wait_for(ws.send(fragments()), 5)
+        outcome = "the send ended without a close"
+    except websockets.ConnectionClosed as closed:
+        outcome = closed.rcvd.code if closed.rcvd else f"no close frame ({type(closed).__name__})"
+    except asyncio.TimeoutError:
+        outcome = "no close within 5 s"
+    elapsed = time.monotonic() - start
+    try:
+        await asyncio.wait_for(ws.close(), 3)
+    except Exception:  # noqa: BLE001 - the outcome above is what the test checks
+        ws.transport.abort()
+    return outcome, elapsed
+
+
+class LibraryResult:
+    def __init__(self, outcome, elapsed):
+        self.code = outcome if isinstance(outcome, int) else None
+        self.error = None if self.code else outcome
+        self.elapsed = elapsed
+
+    def __repr__(self):
+        return f"<{self.code or self.error} after {self.elapsed:.2f} s>"
+
+
+async def library_peers(port, count):
+    return [LibraryResult(*result)
+            for result in await asyncio.gather(*(library_peer_close_code(port) for _ in range(count)))]
+
+
+@pytest.mark.parametrize("attack", ["oversized_frame", "oversized_fragments", "websockets_fragments"])
 def test_close_code_arrives_while_the_peer_keeps_writing(servers, clients, attack):
     """Item 5: ten peers exceed --max-message-size 65536 and keep writing payload continuously;
     each must read a close frame with 1009 (no reset before it), then the server lets them go."""
     server = servers.echo("--no-compression", "--max-message-size", 65536, "--close-timeout", CLOSE_TIMEOUT)
     baseline = server.fds()
+    if attack == "websockets_fragments":
+        results = asyncio.run(library_peers(server.port, 10))
+        settled, _, _ = server.wait_settled(baseline, CLOSE_TIMEOUT + SLACK + 3)
+        codes = [r.code or r.error for r in results]
+        print(f"\n[item 5 / {attack}] close codes the websockets library reported to 10 writing peers: "
+              f"{codes}; times {[round(r.elapsed, 2) for r in results]}; after: {server.describe(baseline)}")
+        assert codes == [1009] * 10, f"peers that did not get 1009: {results}"
+        assert settled, server.describe(baseline)
+        return
     peers = [clients(server.port) for _ in range(10)]
     results = [None] * len(peers)
     stop = threading.Event()
