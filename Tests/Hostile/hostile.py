@@ -227,8 +227,9 @@ class Monitor:
     """Samples the server every `interval` s in a thread: max of /stats buffered and budget_used,
     max RSS and max descriptors, so a test can assert a bound held throughout."""
 
-    def __init__(self, server, interval=0.02):
+    def __init__(self, server, interval=0.02, stats=True):
         self.server = server
+        self.with_stats = stats
         self.interval = interval
         self.max_buffered = 0
         self.max_budget_used = 0
@@ -252,6 +253,10 @@ class Monitor:
             try:
                 self.max_rss = max(self.max_rss, self.server.rss())
                 self.max_fds = max(self.max_fds, self.server.fds())
+                if not self.with_stats:
+                    self.samples += 1
+                    self._stop.wait(self.interval)
+                    continue
                 stats = self.server.stats(timeout=1)
                 self.max_buffered = max(self.max_buffered, stats["buffered"])
                 self.max_budget_used = max(self.max_budget_used, stats["budget_used"])
@@ -333,6 +338,7 @@ class RawClient:
         self.sock.settimeout(timeout)
         self.sock.connect((HOST, port))
         self.buffer = b""
+        self.send_lock = threading.Lock()  # whole frames, when a reader thread answers pings
         self.extensions = ""
         self.client_window_bits = 15
         if handshake:
@@ -367,10 +373,11 @@ class RawClient:
         return "permessage-deflate" in self.extensions
 
     def send(self, data):
-        self.sock.sendall(data)
+        with self.send_lock:
+            self.sock.sendall(data)
 
     def send_message(self, opcode, payload):
-        self.sock.sendall(frame(opcode, payload))
+        self.send(frame(opcode, payload))
 
     def _fill(self, n):
         while len(self.buffer) < n:
@@ -454,6 +461,18 @@ class RawClient:
             self.sock.close()
         except OSError:
             pass
+
+
+def flood_pings(client, count=120_000):
+    """Sends `count` pings of 125 bytes in blocks of 1,000 without reading; says how it ended
+    (a server that cuts the flooder makes the send fail)."""
+    block = frame(OP_PING, b"p" * 125) * 1000
+    for sent in range(0, count, 1000):
+        try:
+            client.send(block)
+        except OSError as error:
+            return f"send failed after {sent} pings: {type(error).__name__}"
+    return f"all {count} pings sent"
 
 
 def deflate_bomb(size, window_bits=15):

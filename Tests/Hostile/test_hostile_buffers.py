@@ -7,7 +7,7 @@ import select
 import threading
 import time
 
-from hostile import (KiB, MiB, OP_BINARY, OP_CONT, OP_PING, READ_MARGIN, Monitor, frame, wait_until)
+from hostile import KiB, MiB, OP_BINARY, OP_CONT, READ_MARGIN, Monitor, flood_pings, frame, wait_until
 
 SLACK = 2.0
 
@@ -21,17 +21,9 @@ def test_ping_flood_without_reading_is_bounded_and_cut(servers, clients):
     baseline = server.fds()
     rss0 = server.rss()
     client = clients(server.port, rcvbuf=4096)
-    block = frame(OP_PING, b"p" * 125) * 1000
-    sent = 0
-    outcome = "all sent"
     with Monitor(server) as monitor:
         start = time.monotonic()
-        try:
-            for _ in range(120):
-                client.send(block)
-                sent += 1000
-        except OSError as error:
-            outcome = f"send failed after {sent} pings: {type(error).__name__}"
+        outcome = flood_pings(client)
         flood_ended = time.monotonic() - start
         settled, fds_back, elapsed = server.wait_settled(baseline, 1 + SLACK + 5)
     print(f"\n[item 4] {outcome} ({flood_ended:.2f} s); after the flood: descriptor released after "

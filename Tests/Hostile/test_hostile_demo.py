@@ -8,13 +8,16 @@ import time
 import pytest
 import websockets
 
-from hostile import OP_CLOSE, OP_TEXT, CPUMeter, close_frame, frame, wait_until
+from hostile import (OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, CPUMeter, Monitor, close_frame, flood_pings, frame,
+                     wait_until)
 
 SLACK = 2.0
+STUCK = 12
 
 
 class Drainer:
-    """A raw client that reads (and discards) everything in a thread, so it never backs up."""
+    """A raw client that reads (and discards) everything in a thread, so it never backs up, and
+    answers pings (the demo's keepalive must not drop it)."""
 
     def __init__(self, client):
         self.client = client
@@ -27,8 +30,10 @@ class Drainer:
         self.client.sock.settimeout(None)
         try:
             while True:
-                _, _, opcode, _ = self.client.recv_frame()
+                _, _, opcode, payload = self.client.recv_frame()
                 self.frames += 1
+                if opcode == OP_PING:
+                    self.client.send(frame(OP_PONG, payload))
                 if opcode == OP_CLOSE:
                     break
         except (OSError, EOFError):
@@ -38,9 +43,10 @@ class Drainer:
 
 @pytest.mark.parametrize("stuck_peer", ["silent", "sends_close"])
 def test_demo_does_not_spin_and_drops_a_stuck_member(servers, clients, stuck_peer):
-    """Item 2: a member stops reading while the room publishes to it (a backlog), and stays silent
-    (keepalive: ping 0.3 s, pong timeout 0.6 s) or sends a close frame it never sees answered: the
-    demo drops it within the timeouts and its CPU time meanwhile stays small (no 100% spin)."""
+    """Items 2 and 3: twelve members stop reading while the room publishes to them (a backlog), and
+    stay silent (keepalive: ping 0.3 s, pong timeout 0.6 s) or send a close frame they never see
+    answered: the demo drops them within the timeouts and its CPU time meanwhile stays small (no
+    100% spin)."""
     ping, pong, close = 0.3, 0.6, 1.0
     server = servers.demo("--seconds", 60, "--ping-interval", ping, "--pong-timeout", pong,
                           "--close-timeout", close)
@@ -50,25 +56,27 @@ def test_demo_does_not_spin_and_drops_a_stuck_member(servers, clients, stuck_pee
     joined, _ = wait_until(lambda: server.fds() >= base0 + 1, 5)
     assert joined
     baseline = base0 + 1
-    stuck = clients(server.port, path="/spin", rcvbuf=4096)
-    wait_until(lambda: server.fds() >= baseline + 1, 5)
+    stuck = [clients(server.port, path="/spin", rcvbuf=4096) for _ in range(STUCK)]
+    wait_until(lambda: server.fds() >= baseline + STUCK, 5)
     # 24 messages of 30 KiB: about 720 KiB for the stuck member, under the demo's 1 MiB limit
     # once the kernel buffers have taken their share, so the member stays connected with a backlog.
     text = "x" * (30 * 1024)
     for _ in range(24):
         publisher.send(frame(OP_TEXT, text))
     if stuck_peer == "sends_close":
-        stuck.send(close_frame(1000))
+        for member in stuck:
+            member.send(close_frame(1000))
     meter = CPUMeter(server)
     dropped, elapsed = wait_until(lambda: server.fds() <= baseline, ping + pong + close + SLACK + 3)
     # Keep measuring for a while after the drop too: the old bug spun from the keepalive time on.
     wait_until(lambda: time.monotonic() - meter.t0 >= ping + pong + close + 1, 10)
     share = meter.share()
-    print(f"\n[item 2 / demo, {stuck_peer}] stuck member dropped={bool(dropped)} after {elapsed:.2f} s "
+    print(f"\n[items 2, 3 / demo, {stuck_peer}] {STUCK} stuck members dropped={bool(dropped)} after {elapsed:.2f} s "
           f"(ping {ping} + pong {pong} + close {close}); demo CPU {share:.0%} over "
           f"{time.monotonic() - meter.t0:.1f} s; fds {server.fds()} (baseline {baseline}); "
           f"publisher saw {drainer.frames} frames")
-    assert dropped, f"stuck member still connected after {elapsed:.1f} s: fds {server.fds()} > {baseline}"
+    assert not drainer.closed.is_set(), "the publisher, which reads and answers pings, was disconnected"
+    assert dropped, f"stuck members still connected after {elapsed:.1f} s: fds {server.fds()} > {baseline}"
     assert elapsed <= ping + pong + close + SLACK
     assert share < 0.3, f"the demo used {share:.0%} of a core while a stuck member waited to be dropped"
     assert server.alive()
@@ -107,3 +115,20 @@ def test_demo_signal_closes_every_connection_with_1001(servers, signum):
           f"after {took:.2f} s; stderr {server.stderr_text(300)!r}")
     assert codes == [1001, 1001, 1001]
     assert status == 0
+
+
+def test_demo_cuts_a_ping_flood_that_does_not_read(servers, clients):
+    """Item 4 on the demo (1 MiB output limit, close on overflow): 120,000 pings from a member
+    that never reads: the pongs count against the limit, the member is cut, RSS stays flat."""
+    server = servers.demo("--seconds", 60)
+    baseline = server.fds()
+    rss0 = server.rss()
+    flooder = clients(server.port, path="/flood", rcvbuf=4096)
+    with Monitor(server, stats=False) as monitor:
+        outcome = flood_pings(flooder)
+        cut, elapsed = wait_until(lambda: server.fds() <= baseline, SLACK + 3)
+    print(f"\n[item 4 / demo] {outcome}; member cut={bool(cut)} {elapsed:.2f} s after the flood; "
+          f"{monitor.summary()}; rss before {rss0 // 1024} KiB")
+    assert cut, f"the flooding member is still connected: fds {server.fds()} > {baseline}"
+    assert monitor.max_rss - rss0 < 32 * 1024 * 1024, \
+        f"RSS grew by {(monitor.max_rss - rss0) // 1024} KiB during the flood"
