@@ -2,11 +2,12 @@
 //
 // SwiftWS — an embeddable WebSocket library (RFC 6455 + RFC 7692) with a Swift core and a C API.
 //
-// Layers (arrows point down only; see ../shared/DESIGN.md and docs/ARCHITECTURE.md):
-//   SwiftWSCAPI (@_cdecl exports, product `swiftws` = libswiftws.so)
-//   SwiftWS (Swift API, product `SwiftWS`)
-//   SwiftWSNetworking (epoll loop, sockets, timers, servers, clients)
+// Layers (arrows point down only; docs/ARCHITECTURE.md has the table a test checks this file against):
+//   SwiftWS (async Swift API, product `SwiftWS`)  |  SwiftWSCAPI (@_cdecl exports, libswiftws.so)
+//   SwiftWSEndpoints (servers, clients, connections, topics: the callback-level Swift API)
+//   SwiftWSTransport (epoll loop, sockets, timers; TLS goes here)
 //   SwiftWSCore (sans-I/O protocol: handshake, frames, UTF-8, close, permessage-deflate)
+// SwiftWS and SwiftWSCAPI stand side by side: the C library does not link the async layer.
 // Library targets use only the standard library, Glibc, zlib and (for TLS) OpenSSL: no Foundation.
 import PackageDescription
 
@@ -52,22 +53,28 @@ let package = Package(
             exclude: ["Session/README.md", "Deflate/README.md"],
             swiftSettings: librarySwiftSettings
         ),
-        // Layer 2: event loop, sockets, timers, servers and clients.
+        // Layer 2: transport — event loop (epoll), sockets, timers.
         .target(
-            name: "SwiftWSNetworking",
-            dependencies: ["SwiftWSCore", "CSwiftWSSystem"],
+            name: "SwiftWSTransport",
+            dependencies: ["CSwiftWSSystem"],
             swiftSettings: librarySwiftSettings
         ),
-        // Layer 3: the Swift API.
+        // Layer 3: endpoints — servers, clients, connections, topics: the callback-level Swift API.
+        .target(
+            name: "SwiftWSEndpoints",
+            dependencies: ["SwiftWSTransport", "SwiftWSCore"],
+            swiftSettings: librarySwiftSettings
+        ),
+        // Layer 4a: the async Swift API (`import SwiftWS`), beside the C API.
         .target(
             name: "SwiftWS",
-            dependencies: ["SwiftWSNetworking", "SwiftWSCore"],
+            dependencies: ["SwiftWSEndpoints", "SwiftWSTransport", "SwiftWSCore"],
             swiftSettings: librarySwiftSettings
         ),
-        // Layer 4: the C API, thin @_cdecl exports over the Swift layers.
+        // Layer 4b: the C API, thin @_cdecl exports over the endpoints layer (not over SwiftWS).
         .target(
             name: "SwiftWSCAPI",
-            dependencies: ["CSwiftWS", "SwiftWS", "SwiftWSNetworking", "SwiftWSCore"],
+            dependencies: ["CSwiftWS", "SwiftWSEndpoints", "SwiftWSCore"],
             swiftSettings: librarySwiftSettings
         ),
         // Receive-path throughput of the protocol core vs memcpy (bench/core/main.swift).
@@ -82,7 +89,13 @@ let package = Package(
             name: "swiftws-bench-deflate", dependencies: ["SwiftWSCore", "CZlib"], path: "bench/deflate",
             swiftSettings: [.swiftLanguageMode(.v5)]  // a top-level script: no actor isolation needed
         ),
-        .testTarget(name: "SwiftWSNetworkingTests", dependencies: ["SwiftWSNetworking", "SwiftWSCore"]),
+        // Helpers the transport and endpoints tests share (bounded loop runs, byte patterns, paths).
+        .target(name: "SwiftWSTestSupport", dependencies: ["SwiftWSTransport"], path: "Tests/SwiftWSTestSupport"),
+        .testTarget(name: "SwiftWSTransportTests", dependencies: ["SwiftWSTransport", "SwiftWSTestSupport"]),
+        .testTarget(
+            name: "SwiftWSEndpointsTests",
+            dependencies: ["SwiftWSEndpoints", "SwiftWSTransport", "SwiftWSCore", "SwiftWSTestSupport"]
+        ),
         .testTarget(name: "SwiftWSTests", dependencies: ["SwiftWS"]),
     ]
 )

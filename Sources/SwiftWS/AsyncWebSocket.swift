@@ -1,6 +1,6 @@
 import Synchronization
 import SwiftWSCore
-import SwiftWSNetworking
+import SwiftWSEndpoints
 
 /// A whole WebSocket message.
 public enum WebSocketMessage: Sendable, Hashable {

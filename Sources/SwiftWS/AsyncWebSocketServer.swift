@@ -1,5 +1,5 @@
 import SwiftWSCore
-import SwiftWSNetworking
+import SwiftWSEndpoints
 
 /// A WebSocket server for async code: each connection is handed to `handler` as an
 /// `AsyncWebSocket` in its own task; when the handler returns, the connection is closed (1000).

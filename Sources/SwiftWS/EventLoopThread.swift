@@ -1,6 +1,6 @@
 import Glibc
 import Synchronization
-import SwiftWSNetworking
+import SwiftWSEndpoints
 
 /// An `EventLoop` running on its own thread, for programs that do not run a loop themselves
 /// (async code, scripts). Thread-safe.

@@ -1,6 +1,6 @@
 import Synchronization
 import SwiftWSCore
-import SwiftWSNetworking
+import SwiftWSEndpoints
 
 /// The messages of an `AsyncWebSocket`, in order, with flow control: when `maxQueue` messages
 /// wait unread, the connection stops reading from the peer (TCP pushes back on it) until the

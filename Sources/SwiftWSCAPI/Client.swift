@@ -1,7 +1,7 @@
-// C API: client connections (header section "Clients"). Thin over SwiftWSNetworking.WebSocketClient.
+// C API: client connections (header section "Clients"). Thin over SwiftWSEndpoints.WebSocketClient.
 import CSwiftWS
 import SwiftWSCore
-import SwiftWSNetworking
+import SwiftWSEndpoints
 
 /// sizeof() of the first published sws_client_config; freeze as a literal before appending.
 private let clientConfigFirstVersionSize = MemoryLayout<sws_client_config>.stride

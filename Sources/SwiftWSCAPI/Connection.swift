@@ -1,8 +1,8 @@
 // C API: connections and thread-safe connection references (header section "Connections").
-// Thin over SwiftWSNetworking.WebSocketConnection and ConnectionHandle.
+// Thin over SwiftWSEndpoints.WebSocketConnection and ConnectionHandle.
 import CSwiftWS
 import SwiftWSCore
-import SwiftWSNetworking
+import SwiftWSEndpoints
 
 /// sizeof() of the first published sws_conn_handlers (size and ten callbacks), before
 /// `on_messages` was appended: a caller compiled against it leaves on_messages NULL.

@@ -1,7 +1,7 @@
-// C API: event loops (header section "Event loops"). Thin over SwiftWSNetworking.EventLoop.
+// C API: event loops (header section "Event loops"). Thin over SwiftWSTransport.EventLoop.
 import CSwiftWS
 import SwiftWSCore
-import SwiftWSNetworking
+import SwiftWSEndpoints
 
 /// What a `sws_loop_t *` points to.
 final class LoopHandle {

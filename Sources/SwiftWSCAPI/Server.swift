@@ -1,8 +1,8 @@
 // C API: servers and the upgrade hook (header section "Servers"). Thin over
-// SwiftWSNetworking.WebSocketServer.
+// SwiftWSEndpoints.WebSocketServer.
 import CSwiftWS
 import SwiftWSCore
-import SwiftWSNetworking
+import SwiftWSEndpoints
 
 /// sizeof() of the first published sws_server_config; freeze as a literal before appending.
 private let serverConfigFirstVersionSize = MemoryLayout<sws_server_config>.stride

@@ -101,7 +101,7 @@ public final class SocketStream {
     }
 
     /// Bytes the kernel refused so far, waiting for the socket to become writable.
-    var backlogCount: Int { backlog.count }
+    package var backlogCount: Int { backlog.count }
 
     /// Bytes written but not yet taken by the kernel (corked or in the backlog).
     public var bufferedAmount: Int {
@@ -300,7 +300,7 @@ public final class SocketStream {
     }
 
     /// Whether the socket is closed already (not merely closing after a flush).
-    var isClosed: Bool {
+    package var isClosed: Bool {
         if case .closed = state { return true }
         return false
     }

@@ -1,6 +1,8 @@
 import Testing
 import SwiftWSCore
-@testable import SwiftWSNetworking
+@testable import SwiftWSEndpoints
+@testable import SwiftWSTransport
+import SwiftWSTestSupport
 
 /// Issue 9 item 8: what a server on 127.0.0.1 answers to malformed or ambiguous requests, over real
 /// sockets, with an application handler that answers 200 to every plain request (as the demo

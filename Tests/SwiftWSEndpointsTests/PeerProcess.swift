@@ -1,5 +1,7 @@
 import Glibc
-@testable import SwiftWSNetworking
+@testable import SwiftWSEndpoints
+@testable import SwiftWSTransport
+import SwiftWSTestSupport
 
 /// A peer program (Python `websockets`, Node `ws`) run as a child process for interop tests,
 /// with pipes to its stdin and stdout. Everything is bounded: reads take a timeout and `finish`
@@ -11,7 +13,7 @@ final class PeerProcess {
     private var buffered: [UInt8] = []
     private(set) var exitStatus: Int32?
 
-    /// The repository root, from this file's path (Tests/SwiftWSNetworkingTests/PeerProcess.swift).
+    /// The repository root, from this file's path (Tests/SwiftWSEndpointsTests/PeerProcess.swift).
     static let repositoryRoot: String = {
         var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast(3)

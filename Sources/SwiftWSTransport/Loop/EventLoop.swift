@@ -1,6 +1,6 @@
-// SwiftWSNetworking (layer 2): the epoll event loop (Loop/), non-blocking sockets (Sockets/) and
-// the system helpers they share (Support/). The protocol lives in SwiftWSCore; this layer moves
-// bytes and keeps time.
+// SwiftWSTransport (layer 2): the epoll event loop (Loop/), non-blocking sockets (Sockets/) and
+// the system helpers they share (Support/). The protocol lives in SwiftWSCore and WebSocket
+// endpoints in SwiftWSEndpoints; this layer moves bytes and keeps time. TLS will live here too.
 import Glibc
 import CSwiftWSSystem
 import Synchronization

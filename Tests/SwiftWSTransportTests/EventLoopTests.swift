@@ -1,7 +1,8 @@
 import Glibc
 import Synchronization
 import Testing
-@testable import SwiftWSNetworking
+@testable import SwiftWSTransport
+import SwiftWSTestSupport
 
 @Suite("Event loop: timers, cross-thread work, foreign driving", .serialized)
 struct EventLoopTests {

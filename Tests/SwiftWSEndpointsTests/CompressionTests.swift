@@ -1,7 +1,9 @@
 import Glibc
 import Testing
 import SwiftWSCore
-@testable import SwiftWSNetworking
+@testable import SwiftWSEndpoints
+@testable import SwiftWSTransport
+import SwiftWSTestSupport
 
 @Suite("permessage-deflate over the network: negotiation, round trips, broadcast compressed once", .serialized)
 struct CompressionTests {

@@ -2,7 +2,9 @@ import Glibc
 import Synchronization
 import Testing
 import SwiftWSCore
-@testable import SwiftWSNetworking
+@testable import SwiftWSEndpoints
+@testable import SwiftWSTransport
+import SwiftWSTestSupport
 
 @Suite("WebSocket edges: server handshake timeout, half-close mid-frame, IPv6, SO_REUSEPORT", .serialized)
 struct WebSocketEdgeTests {

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
-@testable import SwiftWSNetworking
+@testable import SwiftWSTransport
+import SwiftWSTestSupport
 
 @Suite("Sockets: listen, accept, connect, write path, half-close and reset", .serialized)
 struct SocketTests {

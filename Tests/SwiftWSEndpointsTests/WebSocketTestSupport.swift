@@ -1,7 +1,9 @@
 import Glibc
 import Testing
 import SwiftWSCore
-@testable import SwiftWSNetworking
+@testable import SwiftWSEndpoints
+@testable import SwiftWSTransport
+import SwiftWSTestSupport
 
 /// What a test client saw: messages in order and the close status.
 final class ClientRecord {

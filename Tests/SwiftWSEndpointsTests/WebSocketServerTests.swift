@@ -2,7 +2,9 @@ import Glibc
 import Synchronization
 import Testing
 import SwiftWSCore
-@testable import SwiftWSNetworking
+@testable import SwiftWSEndpoints
+@testable import SwiftWSTransport
+import SwiftWSTestSupport
 
 @Suite("WebSocket server and client over the loop", .serialized)
 struct WebSocketServerTests {

@@ -1,7 +1,9 @@
 import Glibc
 import Testing
 import SwiftWSCore
-@testable import SwiftWSNetworking
+@testable import SwiftWSEndpoints
+@testable import SwiftWSTransport
+import SwiftWSTestSupport
 
 @Suite("Scale: 1,000 clients, broadcast and topics, disconnects, memory per connection", .serialized)
 struct ScaleTests {

@@ -1,7 +1,9 @@
 import Glibc
 import Testing
 import SwiftWSCore
-@testable import SwiftWSNetworking
+@testable import SwiftWSEndpoints
+@testable import SwiftWSTransport
+import SwiftWSTestSupport
 
 /// Our server against real clients, our client against real servers: Python `websockets` and
 /// Node `ws`, without permessage-deflate, with each library's default, and with each parameter

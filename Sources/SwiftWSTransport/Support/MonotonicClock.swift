@@ -5,10 +5,10 @@ import Glibc
 /// Monotonic because timers must not jump when the wall clock is set; `CLOCK_MONOTONIC` (not
 /// `CLOCK_BOOTTIME`) because the timerfd that lets a foreign loop see our deadlines is armed on
 /// the same clock, so both agree to the nanosecond.
-enum MonotonicClock {
+package enum MonotonicClock {
     /// Nanoseconds since an arbitrary fixed point (boot); never decreases.
     @inline(__always)
-    static func now() -> UInt64 {
+    package static func now() -> UInt64 {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
@@ -18,7 +18,7 @@ enum MonotonicClock {
 extension Duration {
     /// This duration in nanoseconds, negative durations as 0 and overflow clamped to `UInt64.max`
     /// (a timeout of "forever" must not wrap around into "now").
-    var clampedNanoseconds: UInt64 {
+    package var clampedNanoseconds: UInt64 {
         let (seconds, attoseconds) = components
         if seconds < 0 || (seconds == 0 && attoseconds <= 0) { return 0 }
         let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
@@ -31,7 +31,7 @@ extension Duration {
 extension UInt64 {
     /// `self + nanoseconds`, saturating at `UInt64.max` (a deadline "never").
     @inline(__always)
-    func saturatingAdd(_ nanoseconds: UInt64) -> UInt64 {
+    package func saturatingAdd(_ nanoseconds: UInt64) -> UInt64 {
         let (sum, overflow) = addingReportingOverflow(nanoseconds)
         return overflow ? .max : sum
     }

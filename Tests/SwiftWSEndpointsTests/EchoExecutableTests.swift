@@ -1,7 +1,9 @@
 import Glibc
 import Testing
 import SwiftWSCore
-@testable import SwiftWSNetworking
+@testable import SwiftWSEndpoints
+@testable import SwiftWSTransport
+import SwiftWSTestSupport
 
 /// `swiftws-echo`'s command line is an interface other tools depend on (benchmarks, conformance
 /// suites): its ready line, its flags and its echo are checked here against the built binary.
