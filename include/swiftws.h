@@ -56,7 +56,7 @@ extern "C" {
 #define SWS_VERSION_MINOR 1
 #define SWS_VERSION_PATCH 0
 /* Bumped whenever a change breaks binary compatibility; bindings compare it with sws_abi_version(). */
-#define SWS_ABI_VERSION 1
+#define SWS_ABI_VERSION 2
 
 /**
  * Returns the library version as "MAJOR.MINOR.PATCH".
@@ -170,6 +170,14 @@ typedef struct sws_session_config {
     size_t streaming_threshold;
     /** Answer each ping with a pong automatically (RFC 6455 section 5.5.2). Default true. */
     bool auto_pong;
+    /**
+     * Most bytes one feed (or, in a server or client, one read) inflates. Default 1 MiB. A few
+     * kilobytes of compressed data can inflate to max_message_size; a server's loop inflates
+     * the rest of such a message over its next iterations, serving other connections in
+     * between. sws_session_feed() always finishes the work before it returns. 1 ..
+     * SWS_SESSION_LIMIT_MAX.
+     */
+    size_t inflate_budget;
 } sws_session_config;
 
 /** Largest value accepted for a size limit in sws_session_config (2^48 bytes, 256 TiB). */
@@ -927,17 +935,25 @@ sws_status sws_conn_ref_free(sws_conn_ref_t *ref);
 
 /* ---- Servers ---------------------------------------------------------------------------- */
 
-/** Settings of a server and of its connections. Fill with sws_server_config_init(). Times in ms. */
-typedef struct sws_server_config {
-    /** sizeof(sws_server_config) as compiled; set by sws_server_config_init(). */
+/**
+ * Settings of every connection, server or client side: limits on what the peer sends (a
+ * sws_session_config), permessage-deflate (a sws_compression_config), output backpressure and
+ * timers. Fill with sws_connection_config_init(); point sws_server_config.connection or
+ * sws_client_config.connection at it. Times in ms; 0 switches an optional timer off.
+ * The groups are separate sized structs so that each grows on its own.
+ */
+typedef struct sws_connection_config {
+    /** sizeof(sws_connection_config) as compiled; set by sws_connection_config_init(). */
     size_t size;
-    /** Message, frame and fragment limits and streaming, as in sws_session_config (same defaults and ranges). */
-    size_t max_message_size;
-    size_t max_frame_size;
-    size_t max_fragments_per_message;
-    size_t streaming_threshold;
-    bool auto_pong;
-    /** Most bytes a connection may hold for a peer that does not read (0: no limit). Default 16 MiB. */
+    /** Message, frame and fragment limits, streaming, auto pong, inflate budget; NULL (default): the defaults. */
+    const sws_session_config *limits;
+    /** permessage-deflate to offer (client) or accept (server); NULL (default): the defaults, on. */
+    const sws_compression_config *compression;
+    /**
+     * Most bytes a connection may hold for a peer that does not read (0: no limit). Default
+     * 16 MiB. Pongs answering the peer's pings count too: a peer that pings without reading the
+     * answers is disconnected (close status 1008).
+     */
     size_t max_buffered_amount;
     /** Past max_buffered_amount: false (default) drops the message; true also closes the connection (1008). */
     bool backpressure_close;
@@ -946,12 +962,39 @@ typedef struct sws_server_config {
     uint32_t pong_timeout_ms;          /**< default 20000 */
     /** Close with 1001 after this long without receiving anything (0, default: never). */
     uint32_t idle_timeout_ms;
-    /** Drop the TCP connection if the close handshake has not finished this long after it began. Default 10000. */
+    /** Close with 1008 when a message is still unfinished this long after its first frame (0, default: never). */
+    uint32_t message_timeout_ms;
+    /**
+     * Drop the TCP connection if the close handshake has not finished this long after it began;
+     * also bounds the lingering close after it (close frame, FIN, the peer's further bytes read and
+     * discarded until its FIN). Default 10000.
+     */
     uint32_t close_timeout_ms;
-    /** Time a client has to send its request head (then 408). Default 10000. */
+} sws_connection_config;
+
+/** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
+sws_status sws_connection_config_init(sws_connection_config *config);
+
+/** Settings of a server. Fill with sws_server_config_init(). Times in ms. */
+typedef struct sws_server_config {
+    /** sizeof(sws_server_config) as compiled; set by sws_server_config_init(). */
+    size_t size;
+    /** Settings of every accepted connection (read during sws_server_new()); NULL (default): the defaults. */
+    const sws_connection_config *connection;
+    /** Time a client has to send its request head (then 408); also bounds the lingering close after any HTTP answer. Default 10000. */
     uint32_t handshake_timeout_ms;
     /** Most connections plus handshakes in progress (0, default: no limit); more get 503. */
     size_t max_connections;
+    /**
+     * Most bytes all connections together may hold (0, default: no limit): input of unfinished
+     * messages plus output their peers have not taken. The connection whose growth passes it is
+     * closed: 1013 when its input grew, 1008 (TCP dropped) when its output grew.
+     */
+    size_t memory_budget;
+    /** Largest request head in bytes (then 431). Default 8192. 1 .. SWS_SESSION_LIMIT_MAX. */
+    size_t max_head_size;
+    /** Most header lines in a request head (then 431). Default 64. 1 .. SWS_SESSION_LIMIT_MAX. */
+    size_t max_header_count;
     /** Accepted Origin values (exact, case-insensitive); `allowed_origin_count` of them; none: any. Others get 403. */
     const char *const *allowed_origins;
     size_t allowed_origin_count;
@@ -962,8 +1005,6 @@ typedef struct sws_server_config {
     size_t subprotocol_count;
     /** SO_REUSEPORT, to spread one port over several loops. Default false. */
     bool reuse_port;
-    /** permessage-deflate to accept (read during sws_server_new()); NULL (default): the defaults, on. */
-    const sws_compression_config *compression;
 } sws_server_config;
 
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
@@ -1077,22 +1118,16 @@ sws_status sws_request_respond(sws_request_t *request, int status, const char *b
 typedef struct sws_client_config {
     /** sizeof(sws_client_config) as compiled; set by sws_client_config_init(). */
     size_t size;
-    /** As in sws_server_config. */
-    size_t max_message_size;
-    size_t max_frame_size;
-    size_t max_fragments_per_message;
-    size_t streaming_threshold;
-    bool auto_pong;
-    size_t max_buffered_amount;
-    bool backpressure_close;
-    uint32_t ping_interval_ms;
-    uint32_t pong_timeout_ms;
-    uint32_t idle_timeout_ms;
-    uint32_t close_timeout_ms;
+    /** Settings of the connection (read during sws_client_connect()); NULL (default): the defaults. */
+    const sws_connection_config *connection;
     /** Time allowed for name resolution and the TCP connection. Default 10000. */
     uint32_t connect_timeout_ms;
     /** Time allowed for the server's handshake response. Default 10000. */
     uint32_t handshake_timeout_ms;
+    /** Largest response head in bytes. Default 8192. 1 .. SWS_SESSION_LIMIT_MAX. */
+    size_t max_head_size;
+    /** Most header lines in the response head. Default 64. 1 .. SWS_SESSION_LIMIT_MAX. */
+    size_t max_header_count;
     /** Sent as Origin if not NULL. */
     const char *origin;
     /** Subprotocols to offer, most preferred first. */
@@ -1102,8 +1137,6 @@ typedef struct sws_client_config {
     const char *const *header_names;
     const char *const *header_values;
     size_t header_count;
-    /** permessage-deflate to offer (read during sws_client_connect()); NULL (default): the defaults, on. */
-    const sws_compression_config *compression;
 } sws_client_config;
 
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */

@@ -3,22 +3,6 @@ import CSwiftWS
 import SwiftWSCore
 import SwiftWSEndpoints
 
-/// sizeof() of the first published sws_client_config; freeze as a literal before appending.
-private let clientConfigFirstVersionSize = MemoryLayout<sws_client_config>.stride
-
-@_cdecl("sws_client_config_init")
-public func sws_client_config_init(_ config: UnsafeMutablePointer<sws_client_config>?) -> sws_status {
-    guard let config else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_config_init: config is NULL") }
-    let client = ClientOptions()
-    var c = sws_client_config()
-    c.size = MemoryLayout<sws_client_config>.stride
-    c.connectionSettings = .defaults
-    c.connect_timeout_ms = clampedMilliseconds(client.connectTimeout)
-    c.handshake_timeout_ms = clampedMilliseconds(client.handshakeTimeout)
-    config.pointee = c
-    return SWS_OK
-}
-
 @_cdecl("sws_client_connect")
 public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointer<CChar>?,
                                _ config: UnsafePointer<sws_client_config>?, _ handlers: UnsafePointer<sws_conn_handlers>?,
@@ -33,41 +17,20 @@ public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointe
     guard !parsed.isSecure else {
         return fail(SWS_ERR_UNSUPPORTED, "sws_client_connect: wss:// needs TLS, which this build does not have yet")
     }
-    var c = sws_client_config()
-    _ = sws_client_config_init(&c)
-    if let config {
-        let status = readSizedStruct(config, into: &c, firstVersionSize: clientConfigFirstVersionSize, name: "sws_client_config")
-        guard status == SWS_OK else { return status }
+    let options: ClientOptions
+    do throws(CArgumentError) {
+        options = try readClientConfig(config)
+    } catch {
+        return error.status
     }
     var callbacks = sws_conn_handlers()
     let handlersStatus = readConnHandlers(handlers, into: &callbacks)
     guard handlersStatus == SWS_OK else { return handlersStatus }
-    guard let connectionOptions = c.connectionSettings.options(role: .client, "sws_client_config") else { return SWS_ERR_INVALID_ARGUMENT }
-    var origin: String? = nil
-    if c.origin != nil {
-        guard let text = string(fromCString: c.origin) else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_connect: origin is not UTF-8") }
-        origin = text
-    }
-    guard let subprotocols = cStrings(c.subprotocols, c.subprotocol_count) else {
-        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_connect: subprotocols NULL with a count, or an entry NULL or not UTF-8")
-    }
-    guard let names = cStrings(c.header_names, c.header_count), let values = cStrings(c.header_values, c.header_count) else {
-        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_connect: header arrays NULL with a count, or an entry NULL or not UTF-8")
-    }
-    var compressionStatus = SWS_OK
-    guard let compression = readCompressionConfig(c.compression, &compressionStatus) else { return compressionStatus }
-    var options = ClientOptions()
-    options.connection = connectionOptions
-    options.connection.perMessageDeflate = compression
-    options.origin = origin
-    options.subprotocols = subprotocols
-    for (name, value) in zip(names, values) { options.headers.append(name: name, value: value) }
-    options.connectTimeout = milliseconds(c.connect_timeout_ms)
-    options.handshakeTimeout = milliseconds(c.handshake_timeout_ms)
+    let compression = options.connection.perMessageDeflate
     // The request is built here once to check it, so that its errors are this call's.
     do {
         _ = try ClientHandshake(host: parsed.host, port: Int(parsed.port), secure: false, path: parsed.path,
-                                query: parsed.query, origin: origin, subprotocols: subprotocols,
+                                query: parsed.query, origin: options.origin, subprotocols: options.subprotocols,
                                 extensions: compression.isEnabled ? PerMessageDeflateNegotiation.clientOffers(configuration: compression) : [],
                                 headers: options.headers)
     } catch {

@@ -34,18 +34,6 @@ public func sws_client_handshake_config_init(_ config: UnsafeMutablePointer<sws_
     return SWS_OK
 }
 
-/// `count` NUL-terminated UTF-8 strings from a C array; nil if the array or a string is invalid.
-private func strings(_ array: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int) -> [String]? {
-    guard count > 0 else { return [] }
-    guard let array, count <= 1 << 16 else { return nil }
-    var result: [String] = []
-    for index in 0..<count {
-        guard let text = string(fromCString: array[index]) else { return nil }
-        result.append(text)
-    }
-    return result
-}
-
 @_cdecl("sws_client_handshake_new")
 public func sws_client_handshake_new(_ config: UnsafePointer<sws_client_handshake_config>?,
                                      _ out: UnsafeMutablePointer<OpaquePointer?>?) -> sws_status {
@@ -81,10 +69,10 @@ public func sws_client_handshake_new(_ config: UnsafePointer<sws_client_handshak
         }
         origin = text
     }
-    guard let subprotocols = strings(c.subprotocols, c.subprotocol_count) else {
+    guard let subprotocols = cStrings(c.subprotocols, c.subprotocol_count) else {
         return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_handshake_new: subprotocols NULL with a count, or one is NULL or not UTF-8")
     }
-    guard let names = strings(c.header_names, c.header_count), let values = strings(c.header_values, c.header_count) else {
+    guard let names = cStrings(c.header_names, c.header_count), let values = cStrings(c.header_values, c.header_count) else {
         return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_handshake_new: header arrays NULL with a count, or an entry NULL or not UTF-8")
     }
     var headers = HTTPHeaders()

@@ -51,10 +51,6 @@ func status(for error: NetworkError) -> sws_status {
     }
 }
 
-/// Milliseconds from a C config as a Duration.
-@inline(__always)
-func milliseconds(_ value: UInt32) -> Duration { .milliseconds(Int64(value)) }
-
 @_cdecl("sws_loop_new")
 public func sws_loop_new(_ out: UnsafeMutablePointer<OpaquePointer?>?) -> sws_status {
     guard let out else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_loop_new: out is NULL") }

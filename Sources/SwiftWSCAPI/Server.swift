@@ -4,9 +4,6 @@ import CSwiftWS
 import SwiftWSCore
 import SwiftWSEndpoints
 
-/// sizeof() of the first published sws_server_config; freeze as a literal before appending.
-private let serverConfigFirstVersionSize = MemoryLayout<sws_server_config>.stride
-
 /// What a `sws_server_t *` points to.
 final class ServerBox {
     let server: WebSocketServer
@@ -50,133 +47,6 @@ final class RequestBox {
     }
 }
 
-/// Connection settings shared by sws_server_config and sws_client_config, checked.
-struct CConnectionSettings {
-    var maxMessageSize, maxFrameSize, maxFragmentsPerMessage, streamingThreshold: Int
-    var autoPong: Bool
-    var maxBufferedAmount: Int
-    var backpressureClose: Bool
-    var pingInterval, pongTimeout, idleTimeout, closeTimeout: UInt32
-
-    /// The settings as ConnectionOptions, or nil after recording SWS_ERR_INVALID_ARGUMENT.
-    func options(role: Role, _ structName: StaticString) -> ConnectionOptions? {
-        for (value, name, allowsZero) in [(maxMessageSize, "max_message_size" as StaticString, false),
-                                          (maxFrameSize, "max_frame_size", false),
-                                          (maxFragmentsPerMessage, "max_fragments_per_message", false),
-                                          (streamingThreshold, "streaming_threshold", true),
-                                          (maxBufferedAmount, "max_buffered_amount", true)] {
-            guard checkLimit(value, name, allowsZero: allowsZero) == SWS_OK else { return nil }
-        }
-        var options = ConnectionOptions()
-        options.session = SessionConfiguration(role: role)
-        options.session.maxMessageSize = maxMessageSize
-        options.session.maxFrameSize = maxFrameSize
-        options.session.maxFragmentsPerMessage = maxFragmentsPerMessage
-        options.session.streamingThreshold = streamingThreshold == 0 ? nil : streamingThreshold
-        options.session.autoPong = autoPong
-        options.maxBufferedAmount = maxBufferedAmount == 0 ? nil : maxBufferedAmount
-        options.backpressurePolicy = backpressureClose ? .close : .drop
-        options.pingInterval = pingInterval == 0 ? nil : milliseconds(pingInterval)
-        options.pongTimeout = milliseconds(pongTimeout)
-        options.idleTimeout = idleTimeout == 0 ? nil : milliseconds(idleTimeout)
-        options.closeTimeout = milliseconds(closeTimeout)
-        return options
-    }
-
-    /// The defaults of ConnectionOptions, for the _init functions.
-    static var defaults: CConnectionSettings {
-        let options = ConnectionOptions()
-        return CConnectionSettings(
-            maxMessageSize: options.session.maxMessageSize, maxFrameSize: options.session.maxFrameSize,
-            maxFragmentsPerMessage: options.session.maxFragmentsPerMessage,
-            streamingThreshold: options.session.streamingThreshold ?? 0, autoPong: options.session.autoPong,
-            maxBufferedAmount: options.maxBufferedAmount ?? 0, backpressureClose: options.backpressurePolicy == .close,
-            pingInterval: options.pingInterval.map(clampedMilliseconds) ?? 0,
-            pongTimeout: clampedMilliseconds(options.pongTimeout),
-            idleTimeout: options.idleTimeout.map(clampedMilliseconds) ?? 0,
-            closeTimeout: clampedMilliseconds(options.closeTimeout))
-    }
-}
-
-/// sws_server_config and sws_client_config: the connection fields they share have the same names
-/// and types in the header, so they are read and written here once, for both.
-protocol CConnectionConfig {
-    var max_message_size: Int { get set }
-    var max_frame_size: Int { get set }
-    var max_fragments_per_message: Int { get set }
-    var streaming_threshold: Int { get set }
-    var auto_pong: Bool { get set }
-    var max_buffered_amount: Int { get set }
-    var backpressure_close: Bool { get set }
-    var ping_interval_ms: UInt32 { get set }
-    var pong_timeout_ms: UInt32 { get set }
-    var idle_timeout_ms: UInt32 { get set }
-    var close_timeout_ms: UInt32 { get set }
-}
-
-extension sws_server_config: CConnectionConfig {}
-extension sws_client_config: CConnectionConfig {}
-
-extension CConnectionConfig {
-    /// The shared fields, unchecked (`CConnectionSettings.options` checks them).
-    var connectionSettings: CConnectionSettings {
-        get {
-            CConnectionSettings(
-                maxMessageSize: max_message_size, maxFrameSize: max_frame_size,
-                maxFragmentsPerMessage: max_fragments_per_message, streamingThreshold: streaming_threshold,
-                autoPong: auto_pong, maxBufferedAmount: max_buffered_amount, backpressureClose: backpressure_close,
-                pingInterval: ping_interval_ms, pongTimeout: pong_timeout_ms, idleTimeout: idle_timeout_ms,
-                closeTimeout: close_timeout_ms)
-        }
-        set {
-            max_message_size = newValue.maxMessageSize
-            max_frame_size = newValue.maxFrameSize
-            max_fragments_per_message = newValue.maxFragmentsPerMessage
-            streaming_threshold = newValue.streamingThreshold
-            auto_pong = newValue.autoPong
-            max_buffered_amount = newValue.maxBufferedAmount
-            backpressure_close = newValue.backpressureClose
-            ping_interval_ms = newValue.pingInterval
-            pong_timeout_ms = newValue.pongTimeout
-            idle_timeout_ms = newValue.idleTimeout
-            close_timeout_ms = newValue.closeTimeout
-        }
-    }
-}
-
-/// A duration in whole milliseconds, clamped to UInt32.
-func clampedMilliseconds(_ duration: Duration) -> UInt32 {
-    let (seconds, attoseconds) = duration.components
-    return UInt32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
-}
-
-/// `count` NUL-terminated UTF-8 strings from a C array; nil if the array or a string is invalid.
-func cStrings(_ array: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int) -> [String]? {
-    guard count > 0 else { return count == 0 ? [] : nil }
-    guard let array, count <= 1 << 16 else { return nil }
-    var result: [String] = []
-    for index in 0..<count {
-        guard let text = string(fromCString: array[index]) else { return nil }
-        result.append(text)
-    }
-    return result
-}
-
-@_cdecl("sws_server_config_init")
-public func sws_server_config_init(_ config: UnsafeMutablePointer<sws_server_config>?) -> sws_status {
-    guard let config else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_config_init: config is NULL") }
-    let server = ServerOptions()
-    var c = sws_server_config()
-    c.size = MemoryLayout<sws_server_config>.stride
-    c.connectionSettings = .defaults
-    c.handshake_timeout_ms = clampedMilliseconds(server.handshakeTimeout)
-    c.max_connections = server.maxConnections ?? 0
-    c.require_origin = server.requireOrigin
-    c.reuse_port = server.listen.reusePort
-    config.pointee = c
-    return SWS_OK
-}
-
 @_cdecl("sws_server_new")
 public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<CChar>?, _ port: UInt16,
                            _ config: UnsafePointer<sws_server_config>?, _ handlers: UnsafePointer<sws_conn_handlers>?,
@@ -187,35 +57,16 @@ public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<C
     guard let loopBox = found else { return loopStatus }
     guard let host = string(fromCString: host) else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_new: host is NULL") }
 
-    var c = sws_server_config()
-    _ = sws_server_config_init(&c)
-    if let config {
-        let status = readSizedStruct(config, into: &c, firstVersionSize: serverConfigFirstVersionSize, name: "sws_server_config")
-        guard status == SWS_OK else { return status }
+    let options: ServerOptions
+    do throws(CArgumentError) {
+        options = try readServerConfig(config)
+    } catch {
+        return error.status
     }
     var callbacks = sws_conn_handlers()
     let handlersStatus = readConnHandlers(handlers, into: &callbacks)
     guard handlersStatus == SWS_OK else { return handlersStatus }
-
-    guard let connectionOptions = c.connectionSettings.options(role: .server, "sws_server_config") else { return SWS_ERR_INVALID_ARGUMENT }
-    guard checkLimit(c.max_connections, "max_connections", allowsZero: true) == SWS_OK else { return SWS_ERR_INVALID_ARGUMENT }
-    guard let origins = cStrings(c.allowed_origins, c.allowed_origin_count) else {
-        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_new: allowed_origins NULL with a count, or an entry NULL or not UTF-8")
-    }
-    guard let subprotocols = cStrings(c.subprotocols, c.subprotocol_count), subprotocols.allSatisfy(HTTPToken.isToken) else {
-        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_new: subprotocols NULL with a count, or an entry not a token")
-    }
-    var compressionStatus = SWS_OK
-    guard let compression = readCompressionConfig(c.compression, &compressionStatus) else { return compressionStatus }
-    var options = ServerOptions()
-    options.connection = connectionOptions
-    options.connection.perMessageDeflate = compression
-    options.handshakeTimeout = milliseconds(c.handshake_timeout_ms)
-    options.maxConnections = c.max_connections == 0 ? nil : c.max_connections
-    options.allowedOrigins = origins.isEmpty ? nil : origins
-    options.requireOrigin = c.require_origin
-    options.subprotocols = subprotocols
-    options.listen.reusePort = c.reuse_port
+    let subprotocols = options.subprotocols
 
     let context = HandlerContext(callbacks: callbacks, userData: userData)
     let server: WebSocketServer
@@ -345,7 +196,7 @@ public func sws_server_shutdown(_ handle: OpaquePointer?, _ timeoutMilliseconds:
     guard let box = found, let handle else { return status }
     guard !box.server.isShuttingDown else { return fail(SWS_ERR_CLOSED, "sws_server_shutdown: shutdown already begun") }
     let callback = done.map { ShutdownDone(function: $0, server: handle, userData: userData) }
-    box.server.shutdown(timeout: milliseconds(timeoutMilliseconds)) { [weak box] in
+    box.server.shutdown(timeout: duration(milliseconds: timeoutMilliseconds)) { [weak box] in
         // A server freed in the meantime is not reported (its pointer would dangle).
         guard box != nil, let callback else { return }
         callback.function(callback.server, callback.userData)

@@ -4,13 +4,9 @@
 import CSwiftWS
 import SwiftWSCore
 
-/// sizeof() of the first published versions of the session structs. Freeze these numbers (as
-/// literals) before appending a field to either struct.
-private let sessionConfigFirstVersionSize = MemoryLayout<sws_session_config>.stride
+/// sizeof() of the first published sws_session_callbacks. Freeze it (as a literal) before
+/// appending a field. (The config structs' sizes live in Configuration.swift.)
 private let sessionCallbacksFirstVersionSize = MemoryLayout<sws_session_callbacks>.stride
-
-/// Largest size limit accepted in config structs (SWS_SESSION_LIMIT_MAX).
-let sessionLimitMax = 1 << 48
 
 /// What a `sws_session_t *` points to.
 final class SessionHandle {
@@ -118,35 +114,11 @@ private func send(_ function: StaticString, _ body: () throws(SessionError) -> V
     }
 }
 
-@_cdecl("sws_session_config_init")
-public func sws_session_config_init(_ config: UnsafeMutablePointer<sws_session_config>?) -> sws_status {
-    guard let config else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_config_init: config is NULL") }
-    let defaults = SessionConfiguration(role: .server)
-    config.pointee = sws_session_config(
-        size: MemoryLayout<sws_session_config>.stride,
-        max_message_size: defaults.maxMessageSize,
-        max_frame_size: defaults.maxFrameSize,
-        max_fragments_per_message: defaults.maxFragmentsPerMessage,
-        streaming_threshold: defaults.streamingThreshold ?? 0,
-        auto_pong: defaults.autoPong)
-    return SWS_OK
-}
-
 @_cdecl("sws_session_callbacks_init")
 public func sws_session_callbacks_init(_ callbacks: UnsafeMutablePointer<sws_session_callbacks>?) -> sws_status {
     guard let callbacks else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_callbacks_init: callbacks is NULL") }
     callbacks.pointee = sws_session_callbacks()
     callbacks.pointee.size = MemoryLayout<sws_session_callbacks>.stride
-    return SWS_OK
-}
-
-/// Checks one size limit of sws_session_config: 1 ... SWS_SESSION_LIMIT_MAX (0 too if allowed).
-func checkLimit(_ value: Int, _ name: StaticString, allowsZero: Bool = false) -> sws_status {
-    // size_t values above Int.max arrive here as negative Ints.
-    guard value >= (allowsZero ? 0 : 1), value <= sessionLimitMax else {
-        return fail(SWS_ERR_INVALID_ARGUMENT,
-                    "\(name) is \(UInt(bitPattern: value)); it must be \(allowsZero ? 0 : 1)...2^48")
-    }
     return SWS_OK
 }
 
@@ -173,19 +145,11 @@ func makeSession(_ role: Role, _ config: UnsafePointer<sws_session_config>?,
                  _ callbacks: UnsafePointer<sws_session_callbacks>?, _ userData: UnsafeMutableRawPointer?,
                  _ out: UnsafeMutablePointer<OpaquePointer?>,
                  compression: (PerMessageDeflateParameters, PerMessageDeflateConfiguration)?) -> sws_status {
-    var cConfig = sws_session_config()
-    _ = sws_session_config_init(&cConfig)
-    if let config {
-        let status = readSizedStruct(config, into: &cConfig, firstVersionSize: sessionConfigFirstVersionSize,
-                                     name: "sws_session_config")
-        guard status == SWS_OK else { return status }
-    }
-    for (value, name, allowsZero) in [(cConfig.max_message_size, "max_message_size" as StaticString, false),
-                                      (cConfig.max_frame_size, "max_frame_size", false),
-                                      (cConfig.max_fragments_per_message, "max_fragments_per_message", false),
-                                      (cConfig.streaming_threshold, "streaming_threshold", true)] {
-        let status = checkLimit(value, name, allowsZero: allowsZero)
-        guard status == SWS_OK else { return status }
+    let configuration: SessionConfiguration
+    do throws(CArgumentError) {
+        configuration = try readSessionConfig(config, role: role)
+    } catch {
+        return error.status
     }
     var cCallbacks = sws_session_callbacks()
     _ = sws_session_callbacks_init(&cCallbacks)
@@ -195,12 +159,6 @@ func makeSession(_ role: Role, _ config: UnsafePointer<sws_session_config>?,
         guard status == SWS_OK else { return status }
     }
 
-    var configuration = SessionConfiguration(role: role)
-    configuration.maxMessageSize = cConfig.max_message_size
-    configuration.maxFrameSize = cConfig.max_frame_size
-    configuration.maxFragmentsPerMessage = cConfig.max_fragments_per_message
-    configuration.streamingThreshold = cConfig.streaming_threshold == 0 ? nil : cConfig.streaming_threshold
-    configuration.autoPong = cConfig.auto_pong
     let codec = compression.map { PerMessageDeflate(parameters: $0.0, role: role, configuration: $0.1) }
     let session = Session(configuration: configuration, perMessageDeflate: codec)
     out.pointee = makeHandle(SessionHandle(session: session, callbacks: cCallbacks, userData: userData))

@@ -23,6 +23,7 @@ static int uses_the_header(void) {
     sws_session_callbacks session_callbacks;
     sws_compression_config compression;
     sws_client_handshake_config handshake_config;
+    sws_connection_config connection_config;
     sws_server_config server_config;
     sws_client_config client_config;
     sws_conn_handlers handlers;
@@ -38,7 +39,10 @@ static int uses_the_header(void) {
     session_callbacks.on_text = on_text;
     handlers.on_message = on_message;
     handlers.on_upgrade = on_upgrade;
-    server_config.compression = &compression;
+    total += sws_connection_config_init(&connection_config);
+    connection_config.compression = &compression;
+    connection_config.limits = &session_config;
+    server_config.connection = &connection_config;
     total += sws_session_new(SWS_ROLE_SERVER, &session_config, &session_callbacks, NULL, &session);
     total += sws_loop_new(&loop) + sws_loop_post(loop, work, NULL);
     total += sws_conn_send_text(NULL, "x", 1, &result);

@@ -112,8 +112,17 @@ static void test_struct_sizes(void) {
     sws_session_config_init(&config);
     config.size = 0; /* not initialised */
     CHECK_EQ_INT(sws_session_new(SWS_ROLE_SERVER, &config, NULL, NULL, &s), SWS_ERR_INVALID_ARGUMENT);
-    config.size = sizeof config - 1;
+    config.size = 47; /* smaller than the first published version (ABI 1: 48 bytes) */
     CHECK_EQ_INT(sws_session_new(SWS_ROLE_SERVER, &config, NULL, NULL, &s), SWS_ERR_INVALID_ARGUMENT);
+    config.size = 48; /* a program built against ABI 1: inflate_budget keeps its default */
+    config.inflate_budget = 0;
+    CHECK_EQ_INT(sws_session_new(SWS_ROLE_SERVER, &config, NULL, NULL, &s), SWS_OK);
+    sws_session_free(s);
+    s = NULL;
+    sws_session_config_init(&config);
+    config.inflate_budget = 0; /* read from a whole struct: 1 ... 2^48 */
+    CHECK_EQ_INT(sws_session_new(SWS_ROLE_SERVER, &config, NULL, NULL, &s), SWS_ERR_INVALID_ARGUMENT);
+    sws_session_config_init(&config);
     config.size = (size_t)1 << 40; /* garbage */
     CHECK_EQ_INT(sws_session_new(SWS_ROLE_SERVER, &config, NULL, NULL, &s), SWS_ERR_INVALID_ARGUMENT);
 

@@ -59,9 +59,12 @@ int main(int argc, char **argv) {
     sws_conn_handlers handlers;
     sws_conn_handlers_init(&handlers);
     handlers.on_message = on_message;
+    sws_connection_config connection;
+    sws_connection_config_init(&connection);
+    connection.compression = &compression;
     sws_server_config config;
     sws_server_config_init(&config);
-    config.compression = &compression;
+    config.connection = &connection;
     sws_server_t *server;
     if (sws_server_new(loop, host, (uint16_t)port, &config, &handlers, NULL, &server) != SWS_OK) {
         fprintf(stderr, "sws_server_new: %s\n", sws_last_error());

@@ -29,7 +29,7 @@ from ctypes import (
 from typing import Any, List, Optional, Tuple
 
 #: The ABI version this package was written for (SWS_ABI_VERSION in swiftws.h).
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -160,6 +160,7 @@ class SessionConfig(Structure):
         ("max_fragments_per_message", c_size_t),
         ("streaming_threshold", c_size_t),
         ("auto_pong", c_bool),
+        ("inflate_budget", c_size_t),
     ]
 
 
@@ -249,52 +250,59 @@ class MessageEntry(Structure):
 MESSAGE_ENTRY_FORMAT = "PPPNi4x"
 
 
-#: The fields ``sws_server_config`` and ``sws_client_config`` share, in the header's order.
-_CONNECTION_CONFIG_FIELDS = [
-    ("size", c_size_t),
-    ("max_message_size", c_size_t),
-    ("max_frame_size", c_size_t),
-    ("max_fragments_per_message", c_size_t),
-    ("streaming_threshold", c_size_t),
-    ("auto_pong", c_bool),
-    ("max_buffered_amount", c_size_t),
-    ("backpressure_close", c_bool),
-    ("ping_interval_ms", c_uint32),
-    ("pong_timeout_ms", c_uint32),
-    ("idle_timeout_ms", c_uint32),
-    ("close_timeout_ms", c_uint32),
-]
+class ConnectionConfig(Structure):
+    """``sws_connection_config``: a connection's settings, either role."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("limits", POINTER(SessionConfig)),
+        ("compression", POINTER(CompressionConfig)),
+        ("max_buffered_amount", c_size_t),
+        ("backpressure_close", c_bool),
+        ("ping_interval_ms", c_uint32),
+        ("pong_timeout_ms", c_uint32),
+        ("idle_timeout_ms", c_uint32),
+        ("message_timeout_ms", c_uint32),
+        ("close_timeout_ms", c_uint32),
+    ]
 
 
 class ServerConfig(Structure):
     """``sws_server_config``."""
 
-    _fields_ = _CONNECTION_CONFIG_FIELDS + [
+    _fields_ = [
+        ("size", c_size_t),
+        ("connection", POINTER(ConnectionConfig)),
         ("handshake_timeout_ms", c_uint32),
         ("max_connections", c_size_t),
+        ("memory_budget", c_size_t),
+        ("max_head_size", c_size_t),
+        ("max_header_count", c_size_t),
         ("allowed_origins", POINTER(c_char_p)),
         ("allowed_origin_count", c_size_t),
         ("require_origin", c_bool),
         ("subprotocols", POINTER(c_char_p)),
         ("subprotocol_count", c_size_t),
         ("reuse_port", c_bool),
-        ("compression", POINTER(CompressionConfig)),
     ]
 
 
 class ClientConfig(Structure):
     """``sws_client_config``."""
 
-    _fields_ = _CONNECTION_CONFIG_FIELDS + [
+    _fields_ = [
+        ("size", c_size_t),
+        ("connection", POINTER(ConnectionConfig)),
         ("connect_timeout_ms", c_uint32),
         ("handshake_timeout_ms", c_uint32),
+        ("max_head_size", c_size_t),
+        ("max_header_count", c_size_t),
         ("origin", c_char_p),
         ("subprotocols", POINTER(c_char_p)),
         ("subprotocol_count", c_size_t),
         ("header_names", POINTER(c_char_p)),
         ("header_values", POINTER(c_char_p)),
         ("header_count", c_size_t),
-        ("compression", POINTER(CompressionConfig)),
     ]
 
 
@@ -306,6 +314,7 @@ STRUCTS = {
     "sws_client_handshake_config": ClientHandshakeConfig,
     "sws_conn_handlers": ConnHandlers,
     "sws_message_entry": MessageEntry,
+    "sws_connection_config": ConnectionConfig,
     "sws_server_config": ServerConfig,
     "sws_client_config": ClientConfig,
 }
@@ -399,6 +408,7 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_conn_ref_is_closed", c_bool, [_P]),
     ("sws_conn_ref_free", sws_status, [_P]),
     # servers
+    ("sws_connection_config_init", sws_status, [POINTER(ConnectionConfig)]),
     ("sws_server_config_init", sws_status, [POINTER(ServerConfig)]),
     ("sws_server_new", sws_status,
      [_P, c_char_p, c_uint16, POINTER(ServerConfig), POINTER(ConnHandlers), _P, _PP]),

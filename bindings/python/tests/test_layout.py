@@ -68,4 +68,7 @@ def test_config_init_sets_the_size_field():
     config = _native.ServerConfig()
     assert _native.lib.sws_server_config_init(ctypes.byref(config)) == 0
     assert config.size == ctypes.sizeof(_native.ServerConfig)
-    assert config.max_message_size == 16 * 1024 * 1024
+    assert config.handshake_timeout_ms == 10000
+    limits = _native.SessionConfig()
+    assert _native.lib.sws_session_config_init(ctypes.byref(limits)) == 0
+    assert limits.max_message_size == 16 * 1024 * 1024

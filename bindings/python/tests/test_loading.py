@@ -35,7 +35,7 @@ def test_abi_mismatch_raises_import_error(tmp_path):
     subprocess.run(["cc", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
     result = _import_in_subprocess(str(library))
     assert result.returncode != 0
-    assert "has ABI version 99, but this package needs 1" in result.stderr
+    assert "has ABI version 99, but this package needs 2" in result.stderr
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")

@@ -16,11 +16,11 @@ import asyncio
 import errno
 import socket
 import urllib.parse
-from ctypes import byref, pointer
+from ctypes import byref
 from typing import Any, Generator, List, Optional, Sequence, Tuple, Union
 
 from .. import _native as n
-from .._config import c_strings, client_config, compression_struct, fill_common, milliseconds
+from .._config import KEYWORDS, NativeConfig
 from .._driver import NativeLoop, new_key
 from ..exceptions import InvalidHandshake, InvalidStatus, InvalidURI, Response, SwiftWSError
 from .connection import Connection
@@ -121,38 +121,29 @@ class connect:
                  open_timeout: Optional[float] = 10, ping_interval: Optional[float] = 20,
                  ping_timeout: Optional[float] = 20, close_timeout: Optional[float] = 10,
                  write_limit: int = 32 * 1024, user_agent_header: Optional[str] = None,
-                 max_queue: Any = None, logger: Any = None, **unsupported: Any) -> None:
+                 max_queue: Any = None, logger: Any = None, **options: Any) -> None:
+        # SwiftWS's own limits (idle_timeout, message_timeout, max_buffered, …; see
+        # swiftws._config.OPTIONS) come as further keywords; anything else is an error.
+        unsupported = set(options) - KEYWORDS
         if unsupported:
             raise TypeError(f"connect() got unsupported arguments: {', '.join(sorted(unsupported))}")
         _check_uri(uri)
         self.uri = uri
         self.write_limit = write_limit
-        config = client_config()
-        fill_common(config, max_size=max_size, ping_interval=ping_interval, ping_timeout=ping_timeout,
-                    close_timeout=close_timeout)
-        timeout = milliseconds(open_timeout, 0xFFFFFFFF)
-        config.connect_timeout_ms = timeout
-        config.handshake_timeout_ms = timeout
-        self._keep: List[Any] = []
-        if origin is not None:
-            encoded = origin.encode("utf-8")
-            self._keep.append(encoded)
-            config.origin = encoded
+        # No native limit on buffered output unless asked: send waits for the drain instead.
+        options.setdefault("max_buffered", None)
+        config = NativeConfig("client", compression, dict(
+            options, max_size=max_size, ping_interval=ping_interval, ping_timeout=ping_timeout,
+            close_timeout=close_timeout, open_timeout=open_timeout))
+        config.text("origin", origin)
         if subprotocols:
-            array, count = c_strings(list(subprotocols))
-            self._keep.append(array)
-            config.subprotocols, config.subprotocol_count = array, count
+            config.strings("subprotocol_count", "subprotocols", list(subprotocols))
         headers = _header_pairs(additional_headers)
         if user_agent_header is not None:
             headers.append(("User-Agent", user_agent_header))
         if headers:
-            names, count = c_strings([name for name, _ in headers])
-            values, _ = c_strings([str(value) for _, value in headers])
-            self._keep += [names, values]
-            config.header_names, config.header_values, config.header_count = names, values, count
-        compression_config = compression_struct(compression)
-        self._keep.append(compression_config)
-        config.compression = pointer(compression_config)
+            config.strings("header_count", "header_names", [name for name, _ in headers])
+            config.strings("header_count", "header_values", [str(value) for _, value in headers])
         self._config = config
         self._connection: Optional[ClientConnection] = None
 
@@ -162,7 +153,7 @@ class connect:
         key = new_key()
         pending = _PendingConnect(native, future, self.uri, self.write_limit)
         native.targets[key] = pending
-        status = n.lib.sws_client_connect(native.handle, self.uri.encode("utf-8"), byref(self._config),
+        status = n.lib.sws_client_connect(native.handle, self.uri.encode("utf-8"), self._config.pointer(),
                                           byref(native.handlers), key)
         if status != n.SWS_OK:
             native.targets.pop(key, None)

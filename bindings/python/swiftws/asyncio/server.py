@@ -19,12 +19,12 @@ import functools
 import http
 import ipaddress
 import socket
-from ctypes import byref, c_char_p, c_size_t as ctypes_size_t, c_void_p, pointer as ctypes_pointer
+from ctypes import byref, c_char_p, c_size_t as ctypes_size_t, c_void_p
 from typing import (Any, Awaitable, Callable, Dict, Generator, Iterable, List, Optional, Sequence,
                     Set, Tuple, Union)
 
 from .. import _native as n
-from .._config import c_strings, compression_struct, fill_common, milliseconds, server_config
+from .._config import KEYWORDS, NativeConfig, milliseconds
 from .._driver import NativeLoop, logger, new_key
 from ..exceptions import ConnectionClosed, Response, check
 from .connection import Connection, Data, State
@@ -206,14 +206,14 @@ class Server:
         self._closed: Optional[asyncio.Future] = None
         self._done_callbacks: List[Any] = []
 
-    async def _start(self, host: Optional[str], port: int, config: n.ServerConfig) -> None:
+    async def _start(self, host: Optional[str], port: int, config: NativeConfig) -> None:
         native = self._native = NativeLoop.acquire()
         self._closed = native.aloop.create_future()
         native.targets[self._key] = self
         try:
             for address in _addresses(host):
                 out = c_void_p()
-                status = n.lib.sws_server_new(native.handle, address.encode(), port, byref(config),
+                status = n.lib.sws_server_new(native.handle, address.encode(), port, config.pointer(),
                                               byref(native.handlers), self._key, byref(out))
                 if status != n.SWS_OK:
                     detail = n.last_error()
@@ -423,7 +423,10 @@ class serve:
                  close_timeout: Optional[float] = 10, open_timeout: Optional[float] = 10,
                  write_limit: int = 32 * 1024, reuse_port: bool = False, max_connections: int = 0,
                  max_queue: Any = None, logger: Any = None, server_header: Any = None,
-                 _listener_factory: Optional[Callable[[], Listener]] = None, **unsupported: Any) -> None:
+                 _listener_factory: Optional[Callable[[], Listener]] = None, **options: Any) -> None:
+        # SwiftWS's own limits (idle_timeout, message_timeout, memory_budget, max_buffered, …;
+        # see swiftws._config.OPTIONS) come as further keywords; anything else is an error.
+        unsupported = set(options) - KEYWORDS
         if unsupported:
             raise TypeError(f"serve() got unsupported arguments: {', '.join(sorted(unsupported))}")
         self._handler = handler
@@ -431,34 +434,27 @@ class serve:
         self._port = int(port or 0)
         self._server = Server(handler, process_request=process_request, write_limit=write_limit,
                               close_timeout=close_timeout, listener_factory=_listener_factory)
-        config = server_config()
-        fill_common(config, max_size=max_size, ping_interval=ping_interval, ping_timeout=ping_timeout,
-                    close_timeout=close_timeout)
-        config.handshake_timeout_ms = milliseconds(open_timeout, 0xFFFFFFFF)
-        config.max_connections = max_connections
-        config.reuse_port = reuse_port
-        # Keep every array alive until sws_server_new() has copied it.
-        self._keep: List[Any] = []
+        # No native limit on buffered output unless asked: Connection.send waits for the drain
+        # instead, as in websockets.
+        options.setdefault("max_buffered", None)
+        config = NativeConfig("server", compression, dict(
+            options, max_size=max_size, ping_interval=ping_interval, ping_timeout=ping_timeout,
+            close_timeout=close_timeout, open_timeout=open_timeout, max_connections=max_connections,
+            reuse_port=reuse_port))
         if subprotocols:
-            array, count = c_strings(list(subprotocols))
-            self._keep.append(array)
-            config.subprotocols, config.subprotocol_count = array, count
+            config.strings("subprotocol_count", "subprotocols", list(subprotocols))
         if origins is not None:
             allowed = [origin for origin in origins if origin]
-            array, count = c_strings(allowed)
-            self._keep.append(array)
-            config.allowed_origins, config.allowed_origin_count = array, count
-            config.require_origin = None not in origins
             if not allowed:  # only None: any Origin header is refused
                 raise ValueError("origins must contain at least one origin string")
-        compression_config = compression_struct(compression)
-        self._keep.append(compression_config)
-        config.compression = ctypes_pointer(compression_config)
-        self._config = config
+            config.strings("allowed_origin_count", "allowed_origins", allowed)
+            config.endpoint.require_origin = None not in origins
+        self._config: Optional[NativeConfig] = config
 
     async def _create(self) -> Server:
+        assert self._config is not None, "serve() objects are awaited once"
         await self._server._start(self._host, self._port, self._config)
-        self._keep.clear()
+        self._config = None  # the library has copied what it needs
         return self._server
 
     def __await__(self) -> Generator[Any, None, Server]:

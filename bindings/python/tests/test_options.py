@@ -1,0 +1,65 @@
+"""Each SwiftWS option that the Python face passes to the library takes effect, seen from a
+real ``websockets`` peer on loopback: the close code the peer receives, or the refusal."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from swiftws.asyncio.server import serve
+
+from helpers import echo, run_async
+
+
+async def _close_code_after(server, send=None) -> int:
+    port = server.sockets[0].getsockname()[1]
+    async with ws_connect(f"ws://127.0.0.1:{port}/", ping_interval=None) as ws:
+        if send is not None:
+            await send(ws)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+        return closed.value.rcvd.code
+
+
+@run_async()
+async def test_idle_timeout_closes_with_1001():
+    async with serve(echo, "127.0.0.1", 0, ping_interval=None, idle_timeout=0.2) as server:
+        assert await _close_code_after(server) == 1001
+
+
+@run_async()
+async def test_message_timeout_closes_an_unfinished_message_with_1008():
+    async def unfinished(ws):
+        # The first frame of a fragmented message, and never the rest.
+        ws.protocol.send_text(b"part", fin=False)
+        for data in ws.protocol.data_to_send():
+            ws.transport.write(data)
+
+    async with serve(echo, "127.0.0.1", 0, ping_interval=None, message_timeout=0.2) as server:
+        assert await _close_code_after(server, unfinished) == 1008
+
+
+@run_async()
+async def test_max_size_closes_with_1009():
+    async def big(ws):
+        await ws.send(b"x" * 2000)
+
+    async with serve(echo, "127.0.0.1", 0, ping_interval=None, max_size=1000, compression=None) as server:
+        assert await _close_code_after(server, big) == 1009
+
+
+@run_async()
+async def test_max_head_size_refuses_a_large_request_with_431():
+    async with serve(echo, "127.0.0.1", 0, max_head_size=1024) as server:
+        port = server.sockets[0].getsockname()[1]
+        with pytest.raises(InvalidStatus) as refused:
+            await ws_connect(f"ws://127.0.0.1:{port}/", additional_headers={"X-Big": "y" * 2000})
+        assert refused.value.response.status_code == 431
+
+
+def test_unknown_options_are_refused():
+    with pytest.raises(TypeError, match="no_such_option"):
+        serve(echo, "127.0.0.1", 0, no_such_option=1)
