@@ -52,6 +52,35 @@ def test_stalled_close_is_dropped_at_the_close_timeout(servers, clients, trigger
     assert elapsed <= CLOSE_TIMEOUT + SLACK, f"dropped only after {elapsed:.2f} s"
 
 
+def test_twenty_stalled_closes_at_once_are_all_dropped(servers, clients):
+    """Item 1 at the issue's scale (20 such peers pinned 149 MiB and 20 descriptors): twenty peers
+    with unread echoes close at once, by close frame, FIN or protocol error in turn; all are let
+    go at the close timeout and the server's buffered bytes return to 0."""
+    server = servers.echo("--no-compression", "--close-timeout", CLOSE_TIMEOUT)
+    baseline = server.fds()
+    message = frame(OP_BINARY, os.urandom(MiB))
+    peers = [clients(server.port, rcvbuf=4096) for _ in range(20)]
+    for peer in peers:
+        for _ in range(3):
+            peer.send(message)
+    # The kernel's send buffers take most of it (up to 4 MiB a socket); the rest waits in the server.
+    held, _ = wait_until(lambda: server.stats()["buffered"] >= MiB, 10)
+    before = server.describe(baseline)
+    for index, peer in enumerate(peers):
+        if index % 3 == 0:
+            peer.send(close_frame(1000))
+        elif index % 3 == 1:
+            peer.sock.shutdown(socket.SHUT_WR)
+        else:
+            peer.send(frame(0x3, b"reserved opcode"))
+    settled, fds_back, elapsed = server.wait_settled(baseline, CLOSE_TIMEOUT + SLACK + 3)
+    print(f"\n[item 1 / twenty peers] while held: {before}; descriptors released after {fds_back} s, "
+          f"settled after {elapsed} s; now {server.describe(baseline)}")
+    assert held, f"precondition: 20 peers should leave the server at least 1 MiB unread; {before}"
+    assert settled, f"stalled closes still held: {server.describe(baseline)}"
+    assert elapsed <= CLOSE_TIMEOUT + SLACK, f"released only after {elapsed:.2f} s"
+
+
 def test_keepalive_drops_a_silent_peer_with_a_backlog(servers, clients):
     """Item 3: ping, no pong, 1011 queued behind a backlog the peer never reads: the server must
     still drop the connection (pong timeout, then close timeout)."""
