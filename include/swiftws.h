@@ -171,7 +171,7 @@ typedef struct sws_session_config {
     /** Answer each ping with a pong automatically (RFC 6455 section 5.5.2). Default true. */
     bool auto_pong;
     /**
-     * Most bytes one feed (or, in a server or client, one read) inflates. Default 1 MiB. A few
+     * Most bytes one feed (or, in a server or client, one read) inflates. Default 256 KiB. A few
      * kilobytes of compressed data can inflate to max_message_size; a server's loop inflates
      * the rest of such a message over its next iterations, serving other connections in
      * between. sws_session_feed() always finishes the work before it returns. 1 ..

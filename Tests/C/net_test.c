@@ -744,7 +744,7 @@ static void test_server_config(void) {
     static const char *const origins[] = {"https://good.example"};
     sws_session_config limits;
     sws_session_config_init(&limits);
-    CHECK_EQ_INT(limits.inflate_budget, 1u << 20);
+    CHECK_EQ_INT(limits.inflate_budget, 256u << 10);
     limits.streaming_threshold = 1000;
     sws_connection_config connection;
     sws_connection_config_init(&connection);
