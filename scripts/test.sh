@@ -1,19 +1,55 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: installs what it needs, then runs every layer's tests.
-#   swift test   — protocol core, networking, Swift API (Swift Testing)
-#   loadgen      — the benchmark's load generator against a scripted server
-#   fuzz         — each libFuzzer target briefly (FUZZ_SECONDS, default 20 s each)
-#   ctest        — C API tests (once CMakeLists.txt exists)
-#   pytest       — Python bindings, then the demo page in headless Chromium
+# The test suite, from a fresh clone: installs what it needs, then runs every layer's tests.
+#
+#   bash scripts/test.sh          the full run (what .ci/run and the README's test command run):
+#     swift test   — protocol core, transport, endpoints, Swift API (Swift Testing)
+#     architecture — docs/ARCHITECTURE.md against Package.swift (Tests/Architecture)
+#     loadgen      — the benchmark's load generator against a scripted server
+#     fuzz         — each libFuzzer target briefly (FUZZ_SECONDS, default 20 s each)
+#     ctest        — C API tests, then again under address and undefined-behaviour sanitizers
+#     pytest       — Python bindings, the demo page in headless Chromium, hostile peers
+#
+#   bash scripts/test.sh quick    the quick tier, under two minutes with a warm build: swift build,
+#     the core, transport and fast endpoints suites, the async API, the architecture check and the
+#     Python binding's tests (against the debug libswiftws.so `swift build` made, so no release
+#     rebuild is needed). Left to the full run: interop with real peers, the 1,000-client scale
+#     test, the echo executable, the 8 MiB deflate round trips, CTest, ASan, the demo and the
+#     hostile peers. FUZZ_SECONDS=N adds each fuzz target for N seconds (off by default here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+mode="${1:-full}"
+case "$mode" in
+    quick|full) ;;
+    *) echo "usage: bash scripts/test.sh [quick|full]" >&2; exit 2 ;;
+esac
+started=$SECONDS
 
 bash scripts/install-deps.sh
 
 echo "== swift build"
 swift build --build-tests
+
+if [ "$mode" = quick ]; then
+    echo "== swift test (quick: core, transport, fast endpoints suites, async API)"
+    swift test --skip-build \
+        --filter 'SwiftWSCoreTests\.|SwiftWSTransportTests\.|SwiftWSEndpointsTests\.|SwiftWSTests\.' \
+        --skip 'InteropTests|ScaleTests|EchoExecutableTests|DeflateCodecTests/roundTrip\('
+    echo "== architecture (docs/ARCHITECTURE.md against Package.swift)"
+    .venv/bin/python -m pytest Tests/Architecture -q
+    echo "== pytest (bindings/python against the debug libswiftws.so of swift build)"
+    SWIFTWS_LIBRARY="$PWD/.build/debug/libswiftws.so" .venv/bin/python -m pytest bindings/python/tests -q
+    if [ "${FUZZ_SECONDS:-0}" != 0 ]; then
+        echo "== fuzz (brief)"
+        bash fuzz/run.sh --all --seconds "$FUZZ_SECONDS" --seed "${FUZZ_SEED:-1}"
+    fi
+    echo "== quick tier passed in $((SECONDS - started)) s (the full run: bash scripts/test.sh)"
+    exit 0
+fi
 echo "== swift test"
 swift test --skip-build
+echo "== architecture (docs/ARCHITECTURE.md against Package.swift)"
+.venv/bin/python -m pytest Tests/Architecture -q
 
 echo "== bench load generator self-test (the tool our performance claims rest on)"
 mkdir -p build/bench
@@ -48,4 +84,4 @@ SWIFTWS_DEMO="$PWD/.build/debug/swiftws-demo" .venv/bin/python -m pytest Tests/D
 echo "== pytest (hostile peers against swiftws-echo and swiftws-demo over real sockets, and the soak; issue 9)"
 SWIFTWS_ECHO="$PWD/.build/debug/swiftws-echo" SWIFTWS_DEMO="$PWD/.build/debug/swiftws-demo" .venv/bin/python -m pytest Tests/Hostile -q
 
-echo "== all tests passed"
+echo "== all tests passed in $((SECONDS - started)) s"

@@ -1,3 +1,6 @@
+// Close/: the closing handshake's vocabulary (RFC 6455 sections 5.5.1, 7.4): close codes and the
+// close frame's payload. The close handshake itself runs in Session/.
+
 /// A close status code (RFC 6455 section 7.4; IANA "WebSocket Close Code Number Registry").
 ///
 /// Which codes may appear on the wire, as decided here:

@@ -1,3 +1,6 @@
+// Frames/: the frame wire format (RFC 6455 section 5): frame headers, their parser and encoder,
+// opcodes, and masking (section 5.3).
+
 /// The fixed part of one WebSocket frame, as it was read from or will be written to the wire
 /// (RFC 6455 section 5.2).
 ///

@@ -1,3 +1,6 @@
+// Support/: what the whole core shares: the role (client or server), protocol errors with the
+// close code each one maps to, and secure randomness (keys and masks).
+
 /// Why a connection failed, as the close code to send and a human-readable reason.
 ///
 /// Every failure the protocol core detects maps to exactly one of these, in one place, the way

@@ -1,3 +1,6 @@
+// UTF8/: strict, incremental UTF-8 validation of text messages and close reasons (RFC 3629,
+// RFC 6455 section 8.1), a word at a time with an ASCII fast path.
+
 /// A strict, incremental UTF-8 validator (RFC 3629 section 4; Unicode 15 table 3-7) for text
 /// messages and close reasons (RFC 6455 sections 5.6, 8.1).
 ///

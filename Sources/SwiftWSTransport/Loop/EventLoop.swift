@@ -1,6 +1,5 @@
-// SwiftWSTransport (layer 2): the epoll event loop (Loop/), non-blocking sockets (Sockets/) and
-// the system helpers they share (Support/). The protocol lives in SwiftWSCore and WebSocket
-// endpoints in SwiftWSEndpoints; this layer moves bytes and keeps time. TLS will live here too.
+// Loop/: the epoll event loop (EventLoop: readiness, cork and flush, cross-thread work, the
+// eventfd wake-up) and its timers (TimerQueue, a heap of deadlines).
 import Glibc
 import CSwiftWSSystem
 import Synchronization

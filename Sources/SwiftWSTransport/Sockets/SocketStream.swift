@@ -1,3 +1,5 @@
+// Sockets/: non-blocking sockets on the event loop: streams with their write backlog, listeners,
+// connect attempts, name resolution, addresses and socket options.
 import Glibc
 import CSwiftWSSystem
 

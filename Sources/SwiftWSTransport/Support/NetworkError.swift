@@ -1,3 +1,5 @@
+// Support/: what the transport shares: NetworkError (system call + errno), the monotonic clock,
+// detached threads and termination signals.
 import Glibc
 import CSwiftWSSystem
 
