@@ -104,9 +104,8 @@ public final class Session {
     /// The kind of the message being sent with `sendFragment`, if one is unfinished.
     private var sendingKind: MessageKind? = nil
     private var sentTextValidator = UTF8Validator()
-    /// Masking keys for the client role, created on first use (servers never need one). A small
-    /// pool: one getrandom call per 64 frames, 256 bytes per client connection.
-    private var maskKeys: SecureRandom? = nil
+    /// Masking keys for the client role, from `configuration.maskKeys` (servers never draw one).
+    private lazy var maskKeys = MaskKeyGenerator(configuration.maskKeys)
 
     /// Creates a session in the `.open` state.
     ///
@@ -794,8 +793,7 @@ public final class Session {
     private func queueFrame(opcode: Opcode, isFinal: Bool, rsv1: Bool = false, payload: UnsafeRawBufferPointer) {
         let maskKey: UInt32?
         if configuration.role == .client {
-            if maskKeys == nil { maskKeys = SecureRandom(poolSize: 256) }
-            maskKey = maskKeys!.next32()
+            maskKey = maskKeys.next()
         } else {
             maskKey = nil
         }

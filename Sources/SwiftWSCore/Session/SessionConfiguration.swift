@@ -31,6 +31,10 @@ public struct SessionConfiguration: Sendable, Hashable {
     /// clients (Tests/Hostile), 1 MiB let their median latency rise from 1 ms to 8-14 ms.
     public var inflateBudget: Int = 256 << 10
 
+    /// Where a client takes its masking keys (RFC 6455 section 5.3): `.secureRandom` (the default),
+    /// or `.fixed(keys)` for tests that assert the exact bytes a client sends. Servers ignore it.
+    public var maskKeys: MaskKeySource = .secureRandom
+
     /// A configuration with the default limits.
     public init(role: Role) {
         self.role = role
