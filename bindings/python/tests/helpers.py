@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import resource
+import subprocess
 from typing import Any, Awaitable, Callable
 
 
@@ -18,6 +19,17 @@ def run_async(timeout: float = 60) -> Callable[[Callable[..., Awaitable[Any]]], 
             return asyncio.run(bounded())
         return wrapper
     return decorate
+
+
+async def wait_until(condition: Callable[[], Any], timeout: float = 5, what: str = "condition") -> None:
+    """Waits, yielding to the event loop, until ``condition()`` is true; fails after ``timeout``
+    seconds. For waiting on an outcome that has no awaitable of its own, instead of a fixed sleep
+    that is too short under load and too long otherwise."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.005)
 
 
 async def echo(websocket: Any) -> None:
@@ -44,3 +56,14 @@ def payload(size: int, text: bool) -> Any:
     return bytes((index * 7 + (index >> 8)) & 0xFF for index in range(min(size, 65536))) * (size // 65536) + \
         bytes((index * 7 + (index >> 8)) & 0xFF for index in range(size % 65536)) if size >= 65536 else \
         bytes((index * 7) & 0xFF for index in range(size))
+
+
+def run_c_program(lines: list[str], directory: Any, include: str) -> str:
+    """Compiles ``lines`` (a C11 program that includes swiftws.h from ``include``) in
+    ``directory`` with -Wall -Werror, runs it and returns what it printed."""
+    source = directory / "program.c"
+    source.write_text("\n".join(lines) + "\n")
+    program = directory / "program"
+    subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", f"-I{include}", "-o", str(program), str(source)],
+                   check=True)
+    return subprocess.run([str(program)], check=True, capture_output=True, text=True).stdout
