@@ -862,9 +862,26 @@ static void count_message(sws_conn_t *conn, void *user_data, sws_message_kind ki
     thread_messages++;
 }
 
+/* The stopper waits until the loop runs (a callback it posts says so), then stops it from its
+ * own thread: an event, not a guessed sleep. */
+static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t running_changed = PTHREAD_COND_INITIALIZER;
+static int loop_running;
+
+static void signal_running(sws_loop_t *loop, void *user_data) {
+    (void)loop;
+    (void)user_data;
+    pthread_mutex_lock(&running_lock);
+    loop_running = 1;
+    pthread_cond_signal(&running_changed);
+    pthread_mutex_unlock(&running_lock);
+}
+
 static void *stopper_thread(void *arg) {
-    struct timespec pause = {0, 50 * 1000 * 1000};
-    nanosleep(&pause, NULL);
+    CHECK_EQ_INT(sws_loop_post(arg, signal_running, NULL), SWS_OK);
+    pthread_mutex_lock(&running_lock);
+    while (!loop_running) pthread_cond_wait(&running_changed, &running_lock);
+    pthread_mutex_unlock(&running_lock);
     CHECK_EQ_INT(sws_loop_stop(arg), SWS_OK);
     return NULL;
 }
@@ -1091,16 +1108,48 @@ static void test_batched_messages(void) {
     CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
 }
 
-int main(void) {
-    test_null_handles();
-    test_echo_and_close();
-    test_threads();
-    test_backpressure();
-    test_plain_http();
-    test_server_config();
-    test_protocol_errors_over_tcp();
-    test_connect_failures();
-    test_broadcast_and_topics();
-    test_batched_messages();
-    return check_summary("net_test");
+/* ---- Sections: one CTest entry each (Tests/C/CMakeLists.txt), named after the header's ---- */
+
+/* Each test belongs to the header section whose functions it exercises; `net_test SECTION...`
+ * runs those sections, `net_test` alone runs them all, `net_test --list` prints the sections. */
+static const struct net_section {
+    const char *name;
+    void (*tests[4])(void);
+} net_sections[] = {
+    {"event_loops", {test_threads}},  /* "Event loops": refs, posts, stop, wrong-thread calls */
+    {"connections", {test_echo_and_close, test_backpressure, test_protocol_errors_over_tcp,
+                     test_batched_messages}},
+    {"servers", {test_plain_http, test_server_config, test_broadcast_and_topics}},
+    {"clients", {test_connect_failures}},
+    {"misuse", {test_null_handles}},  /* NULL and dead handles in every section */
+};
+#define NET_SECTION_COUNT (sizeof net_sections / sizeof net_sections[0])
+
+static void run_section(const struct net_section *section) {
+    for (size_t i = 0; i < sizeof section->tests / sizeof section->tests[0] && section->tests[i]; i++) {
+        section->tests[i]();
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+        for (size_t s = 0; s < NET_SECTION_COUNT; s++) printf("%s\n", net_sections[s].name);
+        return EXIT_SUCCESS;
+    }
+    for (int a = 1; a < argc; a++) {
+        size_t s = 0;
+        while (s < NET_SECTION_COUNT && strcmp(argv[a], net_sections[s].name) != 0) s++;
+        if (s == NET_SECTION_COUNT) {
+            fprintf(stderr, "net_test: unknown section '%s' (net_test --list names them)\n", argv[a]);
+            return 2;
+        }
+    }
+    for (size_t s = 0; s < NET_SECTION_COUNT; s++) {
+        int selected = argc == 1;
+        for (int a = 1; a < argc; a++) selected |= strcmp(argv[a], net_sections[s].name) == 0;
+        if (selected) run_section(&net_sections[s]);
+    }
+    char name[64];
+    snprintf(name, sizeof name, "net_test %s", argc == 2 ? argv[1] : "(all sections)");
+    return check_summary(name);
 }
