@@ -839,6 +839,20 @@ sws_status sws_conn_send_fragment(sws_conn_t *conn, sws_message_kind kind, const
 sws_status sws_conn_send_ping(sws_conn_t *conn, const void *data, size_t len);
 
 /**
+ * Sends an unsolicited pong, a one-way heartbeat (RFC 6455 section 5.5.3; 0..125 bytes, copied).
+ * Loop-thread-only. Errors as sws_conn_send_ping().
+ */
+sws_status sws_conn_send_pong(sws_conn_t *conn, const void *data, size_t len);
+
+/**
+ * Where the connection is: SWS_SESSION_OPEN while messages flow both ways; SWS_SESSION_CLOSING
+ * once the close handshake began (either side) or a timeout or limit is ending the connection
+ * (sends return SWS_ERR_CLOSED from then on); SWS_SESSION_CLOSED inside on_close. Loop-thread-only.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_conn_get_state(sws_conn_t *conn, sws_session_state *state);
+
+/**
  * Starts the close handshake with `code` and a UTF-8 `reason` (at most 123 bytes). Messages
  * still arrive until the peer answers; on_close follows (at the latest after close_timeout_ms).
  * Loop-thread-only.

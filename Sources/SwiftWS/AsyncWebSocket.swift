@@ -106,16 +106,18 @@ public final class AsyncWebSocket: Sendable {
         }
     }
 
-    private func deliver(_ start: (ConnectionHandle, @escaping @Sendable (SendResult) -> Void) -> ConnectionHandle.Outcome)
+    private func deliver(_ start: (ConnectionHandle, @escaping ConnectionHandle.SendCompletion) -> ConnectionHandle.Outcome)
         async throws(ConnectionClosed) -> SendResult {
-        let result: SendResult? = await withCheckedContinuation { continuation in
+        let result: Result<SendResult, SessionError> = await withCheckedContinuation { continuation in
             let outcome = start(handle) { result in continuation.resume(returning: result) }
-            if outcome == .closed { continuation.resume(returning: nil) }
+            if outcome == .closed { continuation.resume(returning: .failure(.closed)) }
         }
-        guard let result, !(result == .dropped && handle.isClosed) else {
+        // A String is always valid UTF-8 and a message has no size rule here, so the only refusal
+        // a whole message can meet is a closed connection.
+        guard case .success(let sent) = result else {
             throw ConnectionClosed(status: closeStatus ?? CloseStatus(code: .abnormalClosure, reason: "connection closed"))
         }
-        return result
+        return sent
     }
 
     /// Starts the close handshake and waits until the connection is closed; returns how it

@@ -25,11 +25,6 @@ final class ConnectionBox {
     var userData: UnsafeMutableRawPointer?
     /// The server for topic subscriptions; nil for client connections.
     weak var server: WebSocketServer?
-    /// The kind of the fragmented message being sent, so that a whole message sent meanwhile is
-    /// refused with SWS_ERR_INVALID_ARGUMENT rather than dropped silently.
-    var sendingFragmentKind: MessageKind? = nil
-    /// The UTF-8 state of the text message being sent in fragments.
-    var sentTextValidator = UTF8Validator()
     private var infoStrings: (path: OwnedBytes, query: OwnedBytes?, subprotocol: OwnedBytes?)? = nil
 
     init(connection: WebSocketConnection, context: HandlerContext, userData: UnsafeMutableRawPointer?) {
@@ -199,52 +194,40 @@ private func connection(_ handle: OpaquePointer?, _ function: StaticString) -> (
     return status == SWS_OK ? (box, SWS_OK) : (nil, status)
 }
 
-/// Common checks and result mapping of the send functions.
+/// The send functions: the connection decides (see `WebSocketConnection.send`); a refusal
+/// (`SessionError`) is mapped to its status in one place, a result to `sws_send_result`.
 private func send(_ handle: OpaquePointer?, _ data: UnsafeRawPointer?, _ length: Int,
                   _ result: UnsafeMutablePointer<sws_send_result>?, _ function: StaticString,
-                  _ body: (ConnectionBox, UnsafeRawBufferPointer) -> sws_status) -> sws_status {
+                  _ body: (WebSocketConnection, UnsafeRawBufferPointer) throws(SessionError) -> SendResult) -> sws_status {
     result?.pointee = SWS_SEND_DROPPED
     let (found, status) = connection(handle, function)
     guard let box = found else { return status }
     guard let bytes = cBuffer(data, length) else { return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): data is NULL") }
-    guard box.connection.isOpen else {
-        return fail(SWS_ERR_CLOSED, "\(function): the connection is closing or closed")
+    do throws(SessionError) {
+        switch try body(box.connection, bytes) {
+        case .sent: result?.pointee = SWS_SEND_SENT
+        case .buffered: result?.pointee = SWS_SEND_BUFFERED
+        case .dropped: result?.pointee = SWS_SEND_DROPPED
+        }
+        return SWS_OK
+    } catch {
+        return fail(error, function)
     }
-    return body(box, bytes)
-}
-
-/// A send's outcome as a C result (the call itself succeeded).
-private func report(_ outcome: SendResult, _ result: UnsafeMutablePointer<sws_send_result>?) -> sws_status {
-    switch outcome {
-    case .sent: result?.pointee = SWS_SEND_SENT
-    case .buffered: result?.pointee = SWS_SEND_BUFFERED
-    case .dropped: result?.pointee = SWS_SEND_DROPPED
-    }
-    return SWS_OK
 }
 
 @_cdecl("sws_conn_send_text")
 public func sws_conn_send_text(_ handle: OpaquePointer?, _ data: UnsafePointer<CChar>?, _ length: Int,
                                _ result: UnsafeMutablePointer<sws_send_result>?) -> sws_status {
-    send(handle, data, length, result, "sws_conn_send_text") { box, bytes in
-        guard box.sendingFragmentKind == nil else {
-            return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_send_text: a fragmented message is unfinished")
-        }
-        guard UTF8Validator.isValid(bytes) else {
-            return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_send_text: text is not valid UTF-8")
-        }
-        return report(box.connection.send(.text, bytes), result)
+    send(handle, data, length, result, "sws_conn_send_text") { (connection, bytes) throws(SessionError) in
+        try connection.send(.text, bytes)
     }
 }
 
 @_cdecl("sws_conn_send_binary")
 public func sws_conn_send_binary(_ handle: OpaquePointer?, _ data: UnsafeRawPointer?, _ length: Int,
                                  _ result: UnsafeMutablePointer<sws_send_result>?) -> sws_status {
-    send(handle, data, length, result, "sws_conn_send_binary") { box, bytes in
-        guard box.sendingFragmentKind == nil else {
-            return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_send_binary: a fragmented message is unfinished")
-        }
-        return report(box.connection.send(.binary, bytes), result)
+    send(handle, data, length, result, "sws_conn_send_binary") { (connection, bytes) throws(SessionError) in
+        try connection.send(.binary, bytes)
     }
 }
 
@@ -252,42 +235,40 @@ public func sws_conn_send_binary(_ handle: OpaquePointer?, _ data: UnsafeRawPoin
 public func sws_conn_send_fragment(_ handle: OpaquePointer?, _ kind: sws_message_kind, _ data: UnsafeRawPointer?,
                                    _ length: Int, _ isFinal: Bool,
                                    _ result: UnsafeMutablePointer<sws_send_result>?) -> sws_status {
-    send(handle, data, length, result, "sws_conn_send_fragment") { box, bytes in
-        let swiftKind: MessageKind
-        switch kind {
-        case SWS_MESSAGE_TEXT: swiftKind = .text
-        case SWS_MESSAGE_BINARY: swiftKind = .binary
-        default: return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_send_fragment: unknown kind \(kind.rawValue)")
-        }
-        if let current = box.sendingFragmentKind, current != swiftKind {
-            return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_send_fragment: a fragmented message of the other kind is unfinished")
-        }
-        // Text is checked here, as the session would, so that invalid text is this call's
-        // SWS_ERR_INVALID_ARGUMENT and a drop can only mean the buffered-amount limit.
-        var validator = box.sendingFragmentKind == nil ? UTF8Validator() : box.sentTextValidator
-        if swiftKind == .text {
-            guard validator.validate(bytes) == nil, !isFinal || validator.isAtBoundary else {
-                return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_send_fragment: text is not valid UTF-8")
-            }
-        }
-        let outcome = box.connection.sendFragment(swiftKind, bytes, isFinal: isFinal)
-        if outcome != .dropped {
-            box.sendingFragmentKind = isFinal ? nil : swiftKind
-            box.sentTextValidator = validator
-        }
-        return report(outcome, result)
+    let swiftKind: MessageKind
+    switch kind {
+    case SWS_MESSAGE_TEXT: swiftKind = .text
+    case SWS_MESSAGE_BINARY: swiftKind = .binary
+    default:
+        result?.pointee = SWS_SEND_DROPPED
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_send_fragment: unknown kind \(kind.rawValue)")
+    }
+    return send(handle, data, length, result, "sws_conn_send_fragment") { (connection, bytes) throws(SessionError) in
+        try connection.sendFragment(swiftKind, bytes, isFinal: isFinal)
     }
 }
 
 @_cdecl("sws_conn_send_ping")
 public func sws_conn_send_ping(_ handle: OpaquePointer?, _ data: UnsafeRawPointer?, _ length: Int) -> sws_status {
-    send(handle, data, length, nil, "sws_conn_send_ping") { box, bytes in
-        guard bytes.count <= 125 else {
-            return fail(SWS_ERR_TOO_BIG, "sws_conn_send_ping: ping payloads are limited to 125 bytes")
-        }
-        _ = box.connection.ping(Array(bytes))
-        return SWS_OK
+    send(handle, data, length, nil, "sws_conn_send_ping") { (connection, bytes) throws(SessionError) in
+        try connection.ping(Array(bytes))
     }
+}
+
+@_cdecl("sws_conn_send_pong")
+public func sws_conn_send_pong(_ handle: OpaquePointer?, _ data: UnsafeRawPointer?, _ length: Int) -> sws_status {
+    send(handle, data, length, nil, "sws_conn_send_pong") { (connection, bytes) throws(SessionError) in
+        try connection.pong(Array(bytes))
+    }
+}
+
+@_cdecl("sws_conn_get_state")
+public func sws_conn_get_state(_ handle: OpaquePointer?, _ state: UnsafeMutablePointer<sws_session_state>?) -> sws_status {
+    let (found, status) = connection(handle, "sws_conn_get_state")
+    guard let box = found else { return status }
+    guard let state else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_get_state: state is NULL") }
+    state.pointee = cState(box.connection.state)
+    return SWS_OK
 }
 
 /// Checks a close code and reason from C; the reason as a String, or nil with the status.

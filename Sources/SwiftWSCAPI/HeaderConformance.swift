@@ -75,6 +75,8 @@ private func checkNetworkingExportsMatchHeader() {
     same(CSwiftWS.sws_conn_send_binary, SwiftWSCAPI.sws_conn_send_binary)
     same(CSwiftWS.sws_conn_send_fragment, SwiftWSCAPI.sws_conn_send_fragment)
     same(CSwiftWS.sws_conn_send_ping, SwiftWSCAPI.sws_conn_send_ping)
+    same(CSwiftWS.sws_conn_send_pong, SwiftWSCAPI.sws_conn_send_pong)
+    same(CSwiftWS.sws_conn_get_state, SwiftWSCAPI.sws_conn_get_state)
     same(CSwiftWS.sws_conn_close, SwiftWSCAPI.sws_conn_close)
     same(CSwiftWS.sws_conn_abort, SwiftWSCAPI.sws_conn_abort)
     same(CSwiftWS.sws_conn_buffered_amount, SwiftWSCAPI.sws_conn_buffered_amount)

@@ -81,28 +81,6 @@ func cBuffer(_ data: UnsafeRawPointer?, _ length: Int) -> UnsafeRawBufferPointer
     return UnsafeRawBufferPointer(start: data, count: length)
 }
 
-/// Maps a refused send to its status and detail.
-private func fail(_ error: SessionError, _ function: StaticString) -> sws_status {
-    switch error {
-    case .closed:
-        return fail(SWS_ERR_CLOSED, "\(function): a close frame was already sent or the connection ended")
-    case .fragmentedMessageInProgress:
-        return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): a fragmented message is unfinished (or of the other kind)")
-    case .invalidUTF8:
-        return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): text is not valid UTF-8")
-    case .controlPayloadTooLong:
-        return fail(SWS_ERR_TOO_BIG, "\(function): control frame payloads are limited to 125 bytes")
-    case .invalidCloseCode:
-        return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): this close code may not be sent (RFC 6455 section 7.4)")
-    case .closeReasonTooLong:
-        return fail(SWS_ERR_TOO_BIG, "\(function): close reasons are limited to 123 bytes")
-    case .encodedFrameRequiresServerRole:
-        return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): pre-encoded frames need the server role")
-    case .compressionFailed:
-        return fail(SWS_ERR_NO_MEMORY, "\(function): zlib could not allocate its compression state")
-    }
-}
-
 /// Runs a send on the session, mapping a thrown SessionError to its status.
 @inline(__always)
 private func send(_ function: StaticString, _ body: () throws(SessionError) -> Void) -> sws_status {
@@ -328,11 +306,7 @@ public func sws_session_closes_transport_first(_ handle: OpaquePointer?) -> Bool
 @_cdecl("sws_session_get_state")
 public func sws_session_get_state(_ handle: OpaquePointer?) -> sws_session_state {
     guard let box = object(handle, as: SessionHandle.self) else { return SWS_SESSION_CLOSED }
-    switch box.session.state {
-    case .open: return SWS_SESSION_OPEN
-    case .closing: return SWS_SESSION_CLOSING
-    case .closed: return SWS_SESSION_CLOSED
-    }
+    return cState(box.session.state)
 }
 
 @_cdecl("sws_session_close_status")

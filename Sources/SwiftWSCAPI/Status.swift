@@ -1,5 +1,6 @@
 // C API: status codes and the thread-local last-error detail (header section "Status codes").
 import CSwiftWS
+import SwiftWSCore
 import Glibc
 
 @_cdecl("sws_status_string")
@@ -55,4 +56,36 @@ public func sws_last_error() -> UnsafePointer<CChar> {
         return UnsafePointer(pointer.assumingMemoryBound(to: CChar.self))
     }
     return UnsafeRawPointer(emptyCString.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+/// Maps a refused send to its status and detail: the one place where a `SessionError` (the
+/// core's, thrown by sessions and connections alike) becomes a C status.
+func fail(_ error: SessionError, _ function: StaticString) -> sws_status {
+    switch error {
+    case .closed:
+        return fail(SWS_ERR_CLOSED, "\(function): a close frame was already sent or the connection ended")
+    case .fragmentedMessageInProgress:
+        return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): a fragmented message is unfinished (or of the other kind)")
+    case .invalidUTF8:
+        return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): text is not valid UTF-8")
+    case .controlPayloadTooLong:
+        return fail(SWS_ERR_TOO_BIG, "\(function): control frame payloads are limited to 125 bytes")
+    case .invalidCloseCode:
+        return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): this close code may not be sent (RFC 6455 section 7.4)")
+    case .closeReasonTooLong:
+        return fail(SWS_ERR_TOO_BIG, "\(function): close reasons are limited to 123 bytes")
+    case .encodedFrameRequiresServerRole:
+        return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): pre-encoded frames need the server role")
+    case .compressionFailed:
+        return fail(SWS_ERR_NO_MEMORY, "\(function): zlib could not allocate its compression state")
+    }
+}
+
+/// A session's or connection's state as the C enum (one mapping for both).
+func cState(_ state: SessionState) -> sws_session_state {
+    switch state {
+    case .open: return SWS_SESSION_OPEN
+    case .closing: return SWS_SESSION_CLOSING
+    case .closed: return SWS_SESSION_CLOSED
+    }
 }

@@ -35,20 +35,33 @@ public final class ConnectionHandle: @unchecked Sendable {
     /// Whether the connection has closed. Thread-safe.
     public var isClosed: Bool { closed.load(ordering: .acquiring) }
 
+    /// What a send through the handle did, given to its completion on the loop thread: the
+    /// connection's answer (`SendResult`), or the `SessionError` it threw (`.closed` also when the
+    /// connection closed before the posted send ran).
+    public typealias SendCompletion = @Sendable (Result<SendResult, SessionError>) -> Void
+
     /// Sends a text message. `completion`, if given, runs on the loop thread with the result.
     @discardableResult
-    public func send(text: String, completion: (@Sendable (SendResult) -> Void)? = nil) -> Outcome {
+    public func send(text: String, completion: SendCompletion? = nil) -> Outcome {
         post { connection in
-            let result = connection?.send(text: text) ?? .dropped
+            // Sent first, reported after: `completion?(…)` would skip the send without a completion.
+            let result = Result { () throws(SessionError) -> SendResult in
+                guard let connection else { throw .closed }
+                return try connection.send(text: text)
+            }
             completion?(result)
         }
     }
 
     /// Sends a binary message (copied). `completion`, if given, runs on the loop thread.
     @discardableResult
-    public func send(binary: [UInt8], completion: (@Sendable (SendResult) -> Void)? = nil) -> Outcome {
+    public func send(binary: [UInt8], completion: SendCompletion? = nil) -> Outcome {
         post { connection in
-            let result = connection?.send(binary: binary) ?? .dropped
+            // Sent first, reported after: `completion?(…)` would skip the send without a completion.
+            let result = Result { () throws(SessionError) -> SendResult in
+                guard let connection else { throw .closed }
+                return try connection.send(binary: binary)
+            }
             completion?(result)
         }
     }

@@ -12,16 +12,16 @@ public enum BackpressurePolicy: Sendable, Hashable {
     case close
 }
 
-/// What happened to a message given to `WebSocketConnection.send…`.
+/// What happened to a valid message given to `WebSocketConnection.send…` (a refused one throws
+/// a `SessionError` instead: closed, or invalid).
 public enum SendResult: Sendable, Hashable {
     /// Handed to the transport: it leaves in this loop iteration's flush.
     case sent
     /// Accepted, but it waits behind bytes the peer has not read yet (backpressure): watch
     /// `bufferedAmount` and the drain handler before sending more.
     case buffered
-    /// Not sent: the connection is closing or closed, the buffered amount limit applied, or the
-    /// message was invalid (text that is not UTF-8, a control payload over 125 bytes, a data
-    /// message while a fragmented one is unfinished).
+    /// Not sent: the connection's `maxBufferedAmount` applied (and with the `.close` policy the
+    /// connection is closing). Nothing else is reported this way.
     case dropped
 }
 

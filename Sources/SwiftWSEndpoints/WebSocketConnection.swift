@@ -107,8 +107,18 @@ public final class WebSocketConnection {
     /// The peer's address.
     public var remoteAddress: SocketAddress? { stream.remoteAddress }
 
-    /// Whether messages can still be sent (the close handshake has not begun).
-    public var isOpen: Bool { session.state == .open && !finished && localStatus == nil }
+    /// Where the connection is, for every face (C `sws_conn_get_state`, Python `state`): `.open`
+    /// while messages flow both ways; `.closing` once the close handshake began (either side) or
+    /// a timeout or limit is ending the connection — sends throw `.closed` from then on; `.closed`
+    /// once `onClose` was reported. The session's state and the connection's own ending are its
+    /// only sources.
+    public var state: SessionState {
+        if finished { return .closed }
+        return session.state == .open && localStatus == nil ? .open : .closing
+    }
+
+    /// Whether messages can still be sent (`state == .open`).
+    public var isOpen: Bool { state == .open }
 
     /// Bytes accepted by `send` that the peer has not taken yet.
     public var bufferedAmount: Int { stream.bufferedAmount + session.pendingOutputCount }
@@ -275,71 +285,71 @@ public final class WebSocketConnection {
 
     // MARK: Sending
 
+    // Every send says what happened in one way, the same in every face: it throws a
+    // `SessionError` when the message is refused (the connection is closing or closed: `.closed`;
+    // invalid: text that is not UTF-8, a control payload over 125 bytes, a fragment of the wrong
+    // kind), and returns `.sent`, `.buffered` or `.dropped` when it was valid — `.dropped` meaning
+    // only that `maxBufferedAmount` applied. The rules are the session's: nothing is checked twice
+    // (text bytes are validated once, by the session; a `String` is UTF-8 already).
+
     /// Sends a whole text message.
     @discardableResult
-    public func send(text: String) -> SendResult {
-        var text = text
-        return text.withUTF8 { send(.text, UnsafeRawBufferPointer($0)) }
+    public func send(text: String) throws(SessionError) -> SendResult {
+        guard try admit(text.utf8.count) else { return .dropped }
+        try session.send(text: text)
+        return afterSend()
     }
 
     /// Sends a whole binary message.
     @discardableResult
-    public func send(binary: [UInt8]) -> SendResult {
-        binary.withUnsafeBytes { send(.binary, $0) }
+    public func send(binary: [UInt8]) throws(SessionError) -> SendResult {
+        // (withUnsafeBytes rethrows untyped errors: the typed error travels in a Result.)
+        try binary.withUnsafeBytes { bytes in Result { () throws(SessionError) in try send(.binary, bytes) } }.get()
     }
 
-    /// Sends a whole message of `kind` (text must be UTF-8).
+    /// Sends a whole message of `kind` (text is checked to be UTF-8: `.invalidUTF8`).
     @discardableResult
-    public func send(_ kind: MessageKind, _ bytes: UnsafeRawBufferPointer) -> SendResult {
-        guard admit(bytes.count) else { return .dropped }
-        do throws(SessionError) {
-            switch kind {
-            case .text: try session.send(text: bytes)
-            case .binary: try session.send(binary: bytes)
-            }
-        } catch {
-            return .dropped
+    public func send(_ kind: MessageKind, _ bytes: UnsafeRawBufferPointer) throws(SessionError) -> SendResult {
+        guard try admit(bytes.count) else { return .dropped }
+        switch kind {
+        case .text: try session.send(text: bytes)
+        case .binary: try session.send(binary: bytes)
         }
         return afterSend()
     }
 
     /// Sends one fragment of a message (streaming): the first call starts a message of `kind`,
-    /// the one with `isFinal` ends it. Control frames may go out in between.
+    /// the one with `isFinal` ends it. Control frames may go out in between. Text may split a
+    /// character between fragments; the whole must be UTF-8.
     @discardableResult
-    public func sendFragment(_ kind: MessageKind, _ bytes: UnsafeRawBufferPointer, isFinal: Bool) -> SendResult {
-        guard admit(bytes.count) else { return .dropped }
-        do throws(SessionError) {
-            try session.sendFragment(kind, bytes, isFinal: isFinal)
-        } catch {
-            return .dropped
-        }
+    public func sendFragment(_ kind: MessageKind, _ bytes: UnsafeRawBufferPointer, isFinal: Bool) throws(SessionError) -> SendResult {
+        guard try admit(bytes.count) else { return .dropped }
+        try session.sendFragment(kind, bytes, isFinal: isFinal)
         return afterSend()
     }
 
     /// Sends a frame built once for many receivers (`FrameEncoder.serverFrame`); server only.
-    func sendEncodedFrame(_ frame: UnsafeRawBufferPointer) -> SendResult {
-        guard admit(frame.count) else { return .dropped }
-        do throws(SessionError) {
-            try session.sendEncodedFrame(frame)
-        } catch {
-            return .dropped
-        }
+    func sendEncodedFrame(_ frame: UnsafeRawBufferPointer) throws(SessionError) -> SendResult {
+        guard try admit(frame.count) else { return .dropped }
+        try session.sendEncodedFrame(frame)
         return afterSend()
     }
 
-    /// Sends a ping (payload at most 125 bytes).
+    /// Sends a ping (payload at most 125 bytes: `.controlPayloadTooLong`).
     @discardableResult
-    public func ping(_ payload: [UInt8] = []) -> SendResult {
-        guard isOpen else { return .dropped }
-        let accepted = payload.withUnsafeBytes { bytes -> Bool in
-            do throws(SessionError) {
-                try session.ping(bytes)
-                return true
-            } catch {
-                return false
-            }
-        }
-        return accepted ? afterSend() : .dropped
+    public func ping(_ payload: [UInt8] = []) throws(SessionError) -> SendResult {
+        guard try admit(payload.count) else { return .dropped }
+        try payload.withUnsafeBytes { bytes in Result { () throws(SessionError) in try session.ping(bytes) } }.get()
+        return afterSend()
+    }
+
+    /// Sends an unsolicited pong, a one-way heartbeat (RFC 6455 section 5.5.3; payload at most
+    /// 125 bytes).
+    @discardableResult
+    public func pong(_ payload: [UInt8] = []) throws(SessionError) -> SendResult {
+        guard try admit(payload.count) else { return .dropped }
+        try payload.withUnsafeBytes { bytes in Result { () throws(SessionError) in try session.pong(bytes) } }.get()
+        return afterSend()
     }
 
     /// Starts the close handshake with `code` and `reason` (at most 123 bytes of UTF-8).
@@ -366,8 +376,8 @@ public final class WebSocketConnection {
     }
 
     /// Applies `maxBufferedAmount` before a send of `count` bytes.
-    private func admit(_ count: Int) -> Bool {
-        guard isOpen else { return false }
+    private func admit(_ count: Int) throws(SessionError) -> Bool {
+        guard isOpen else { throw .closed }
         guard let limit = options.maxBufferedAmount, bufferedAmount + count > limit else { return true }
         // One message larger than the whole limit, on an empty buffer, still goes through:
         // the limit is about readers falling behind, not about message size.

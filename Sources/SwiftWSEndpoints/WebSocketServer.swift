@@ -238,12 +238,12 @@ public final class WebSocketServer {
             if let codec = connection.compression, sharesBroadcastCompression(codec, size: payload.count) {
                 if compressed == nil { compressed = compressOnce(opcode, payload) }
                 if let frame = compressed {
-                    result = frame.withUnsafeBytes { connection.sendEncodedFrame($0) }
+                    result = frame.withUnsafeBytes { (try? connection.sendEncodedFrame($0)) ?? .dropped }
                 } else {
-                    result = plain.withUnsafeBytes { connection.sendEncodedFrame($0) }
+                    result = plain.withUnsafeBytes { (try? connection.sendEncodedFrame($0)) ?? .dropped }
                 }
             } else {
-                result = plain.withUnsafeBytes { connection.sendEncodedFrame($0) }
+                result = plain.withUnsafeBytes { (try? connection.sendEncodedFrame($0)) ?? .dropped }
             }
             if result != .dropped { delivered += 1 }
         }

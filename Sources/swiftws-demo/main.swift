@@ -108,7 +108,7 @@ server.onUpgrade = { request, _ in
 server.handlers.onOpen = { connection in
     guard let member = connection.userData as? Member else { return }
     server.subscribe(connection, to: member.room)
-    connection.send(text: "* you are \(member.name) in room \(member.room); /join ROOM to move")
+    _ = try? connection.send(text: "* you are \(member.name) in room \(member.room); /join ROOM to move")
     server.publish(member.room, text: "* \(member.name) joined", excluding: connection)
 }
 server.handlers.onMessage = { connection, kind, bytes in
@@ -119,7 +119,7 @@ server.handlers.onMessage = { connection, kind, bytes in
         server.publish(member.room, text: "* \(member.name) left for another room")
         member.room = String(text.dropFirst(6))
         server.subscribe(connection, to: member.room)
-        connection.send(text: "* you are in room \(member.room)")
+        _ = try? connection.send(text: "* you are in room \(member.room)")
     } else {
         server.publish(member.room, text: "\(member.name): \(text)")
     }

@@ -29,7 +29,7 @@ struct CompressionTests {
         var options = ServerOptions()
         options.connection.perMessageDeflate = serverConfiguration
         let server = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0, options: options)
-        server.handlers.onMessage = { connection, kind, bytes in connection.send(kind, bytes) }
+        server.handlers.onMessage = { connection, kind, bytes in _ = try? connection.send(kind, bytes) }
         let messages = [compressibleText(0), compressibleText(10), compressibleText(100_000), compressibleText(1 << 20)]
         var record: ClientRecord!
         var bytesBefore = 0
@@ -37,7 +37,7 @@ struct CompressionTests {
             if record.messages.count == messages.count { loop.stop() }
         }, onOpen: { connection in
             bytesBefore = loop.statistics.bytesWritten
-            for message in messages { connection.send(text: message) }
+            for message in messages { _ = try? connection.send(text: message) }
         })
         #expect(runBounded(loop, seconds: 10))
         #expect(record.texts == messages)
@@ -53,11 +53,11 @@ struct CompressionTests {
         var options = ServerOptions()
         options.connection.perMessageDeflate = .disabled
         let server = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0, options: options)
-        server.handlers.onMessage = { connection, kind, bytes in connection.send(kind, bytes) }
+        server.handlers.onMessage = { connection, kind, bytes in _ = try? connection.send(kind, bytes) }
         var record: ClientRecord!
         record = connectRecordingClient(loop, url(server), onEvent: {
             if !record.messages.isEmpty { loop.stop() }
-        }, onOpen: { $0.send(text: "plain") })
+        }, onOpen: { _ = try? $0.send(text: "plain") })
         #expect(runBounded(loop))
         #expect(record.texts == ["plain"])
         #expect(record.connection?.extensions == [])

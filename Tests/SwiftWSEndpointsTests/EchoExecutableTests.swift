@@ -38,12 +38,12 @@ struct EchoExecutableTests {
         var record: ClientRecord!
         record = connectRecordingClient(loop, "ws://127.0.0.1:\(port)/", onEvent: {
             if record.messages.count == 2, record.close == nil {
-                record.connection?.send(binary: [UInt8](repeating: 7, count: 1001))  // one byte over
+                _ = try? record.connection?.send(binary: [UInt8](repeating: 7, count: 1001))  // one byte over
             }
             if record.close != nil || record.error != nil { loop.stop() }
         }, onOpen: { connection in
-            connection.send(text: String(repeating: "é", count: 500))
-            connection.send(binary: [UInt8](repeating: 1, count: 1000))
+            _ = try? connection.send(text: String(repeating: "é", count: 500))
+            _ = try? connection.send(binary: [UInt8](repeating: 1, count: 1000))
         })
         #expect(runBounded(loop, seconds: 10))
         #expect(record.messages.count == 2)
@@ -60,7 +60,7 @@ struct EchoExecutableTests {
         var record: ClientRecord!
         record = connectRecordingClient(loop, "ws://127.0.0.1:\(port)/", onEvent: {
             if !record.messages.isEmpty || record.error != nil { loop.stop() }
-        }, onOpen: { $0.send(text: "plain") })
+        }, onOpen: { _ = try? $0.send(text: "plain") })
         #expect(runBounded(loop))
         #expect(record.texts == ["plain"])
         #expect(record.connection?.extensions == [])

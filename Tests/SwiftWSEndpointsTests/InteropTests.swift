@@ -46,7 +46,7 @@ struct InteropTests {
         var echoed = 0
         var status: CloseStatus?
         server.handlers.onMessage = { connection, kind, bytes in
-            connection.send(kind, bytes)
+            _ = try? connection.send(kind, bytes)
             echoed += 1
         }
         server.handlers.onClose = { _, closeStatus in status = closeStatus }
@@ -99,14 +99,14 @@ struct InteropTests {
         func sendNext(_ connection: WebSocketConnection) {
             let index = received.count
             if index < plan.count {
-                _ = plan[index].1.withUnsafeBytes { connection.send(plan[index].0, $0) }
+                _ = plan[index].1.withUnsafeBytes { _ = try? connection.send(plan[index].0, $0) }
             } else if index == plan.count {
                 // A text message in three frames, split inside the two-byte "é".
                 let bytes = fragmentedText
                 bytes.withUnsafeBytes { all in
-                    connection.sendFragment(.text, UnsafeRawBufferPointer(rebasing: all[0..<2]), isFinal: false)
-                    connection.sendFragment(.text, UnsafeRawBufferPointer(rebasing: all[2..<4]), isFinal: false)
-                    connection.sendFragment(.text, UnsafeRawBufferPointer(rebasing: all[4...]), isFinal: true)
+                    _ = try? connection.sendFragment(.text, UnsafeRawBufferPointer(rebasing: all[0..<2]), isFinal: false)
+                    _ = try? connection.sendFragment(.text, UnsafeRawBufferPointer(rebasing: all[2..<4]), isFinal: false)
+                    _ = try? connection.sendFragment(.text, UnsafeRawBufferPointer(rebasing: all[4...]), isFinal: true)
                 }
             } else {
                 connection.close(code: .normalClosure, reason: "bye")

@@ -10,7 +10,7 @@ import SwiftWSTestSupport
 struct WebSocketServerTests {
     private func echoServer(_ loop: EventLoop, options: ServerOptions = ServerOptions()) throws -> WebSocketServer {
         let server = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0, options: options)
-        server.handlers.onMessage = { connection, kind, bytes in connection.send(kind, bytes) }
+        server.handlers.onMessage = { connection, kind, bytes in _ = try? connection.send(kind, bytes) }
         return server
     }
 
@@ -30,7 +30,7 @@ struct WebSocketServerTests {
             if record.messages.count == expected.count, record.close == nil { record.connection?.close(code: .normalClosure, reason: "done") }
             if record.close != nil { loop.schedule(after: .milliseconds(10)) { loop.stop() } }
         }, onOpen: { connection in
-            for (kind, bytes) in expected { #expect(bytes.withUnsafeBytes { connection.send(kind, $0) } != .dropped) }
+            for (kind, bytes) in expected { #expect(bytes.withUnsafeBytes { (try? connection.send(kind, $0)) ?? .dropped } != .dropped) }
         })
         #expect(runBounded(loop, seconds: 10))
         #expect(record.messages.count == expected.count)
@@ -215,7 +215,7 @@ struct WebSocketServerTests {
         }
         // Three messages in one write: they arrive in one read, and the handler aborts on the first.
         connectRecordingClient(loop, url(server), onOpen: { connection in
-            for text in ["one", "two", "three"] { connection.send(text: text) }
+            for text in ["one", "two", "three"] { _ = try? connection.send(text: text) }
         })
         #expect(runBounded(loop))
         #expect(delivered == ["one"])
@@ -250,7 +250,7 @@ struct WebSocketServerTests {
             // Send until the policy drops a message, while the client is not reading.
             loop.schedule(after: .milliseconds(20)) {
                 while results.last != .dropped && results.count < 10_000 {
-                    results.append(connection.send(binary: chunk))
+                    results.append((try? connection.send(binary: chunk)) ?? .dropped)
                     maxBuffered = max(maxBuffered, connection.bufferedAmount)
                 }
                 loop.schedule(after: .milliseconds(50)) { clientRecord.connection?.stream.resumeReading() }
@@ -286,7 +286,7 @@ struct WebSocketServerTests {
         var sends = 0
         server.handlers.onOpen = { connection in
             loop.schedule(after: .milliseconds(20)) {
-                while connection.send(binary: patternBytes(32 * 1024)) != .dropped && sends < 10_000 { sends += 1 }
+                while (try? connection.send(binary: patternBytes(32 * 1024))) != .dropped && sends < 10_000 { sends += 1 }
             }
         }
         var record: ClientRecord!
@@ -341,7 +341,7 @@ struct WebSocketServerTests {
             }
         }, onOpen: { connection in
             // Activity postpones the timeout: three messages 40 ms apart keep it open ~200 ms.
-            for step in 1...3 { loop.schedule(after: .milliseconds(40 * step)) { connection.send(text: "still here") } }
+            for step in 1...3 { loop.schedule(after: .milliseconds(40 * step)) { _ = try? connection.send(text: "still here") } }
         })
         #expect(runBounded(loop))
         #expect(record.close == CloseStatus(code: .goingAway, reason: "idle timeout"))
@@ -379,7 +379,7 @@ struct WebSocketServerTests {
         let check = { if shutdownDone, records.allSatisfy({ $0.close != nil }) { loop.stop() } }
         for client in 0..<3 {
             records.append(connectRecordingClient(loop, url(server), onEvent: check, onOpen: { connection in
-                for index in 0..<5 { connection.send(text: "c\(client)m\(index)") }
+                for index in 0..<5 { _ = try? connection.send(text: "c\(client)m\(index)") }
             }))
         }
         loop.schedule(after: .milliseconds(500)) { check() }
@@ -475,11 +475,11 @@ struct WebSocketServerTests {
         connectRecordingClient(loop, url(server))
         #expect(runBounded(loop))
         let liveHandle = try #require(handle)
-        let result = Mutex<SendResult?>(nil)
+        let result = Mutex<Result<SendResult, SessionError>?>(nil)
         #expect(liveHandle.send(text: "posted", completion: { sent in result.withLock { $0 = sent } }) == .queued)
         loop.close()
-        // The posted send ran during close, after the connection closed: it reports the drop.
-        #expect(result.withLock { $0 } == .dropped)
+        // The posted send ran during close, after the connection closed: it reports `.closed`.
+        #expect(result.withLock { $0 } == .failure(.closed))
         #expect(liveHandle.isClosed)
         #expect(liveHandle.send(text: "later") == .closed)
         // A closed loop refuses new work and reports new connects at once.
@@ -506,7 +506,7 @@ struct WebSocketServerTests {
                 stream.write([0x82, 0xFE, 0x01, 0x00, 1, 2, 3, 4, 9, 9, 9])  // 256-byte frame, 3 bytes sent
                 loop.schedule(after: .milliseconds(20)) {
                     stream.abort()
-                    loop.schedule(after: .milliseconds(20)) { survivor.connection?.send(text: "still fine") }
+                    loop.schedule(after: .milliseconds(20)) { _ = try? survivor.connection?.send(text: "still fine") }
                 }
             }
             stream.write(Array(upgradeRequest().utf8))

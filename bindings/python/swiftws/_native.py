@@ -389,6 +389,8 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_conn_send_text", sws_status, [_P, _P, c_size_t, POINTER(_enum)]),
     ("sws_conn_send_binary", sws_status, [_P, _P, c_size_t, POINTER(_enum)]),
     ("sws_conn_send_fragment", sws_status, [_P, _enum, _P, c_size_t, c_bool, POINTER(_enum)]),
+    ("sws_conn_send_pong", sws_status, [_P, _P, c_size_t]),
+    ("sws_conn_get_state", sws_status, [_P, POINTER(_enum)]),
     ("sws_conn_send_ping", sws_status, [_P, _P, c_size_t]),
     ("sws_conn_close", sws_status, [_P, c_uint16, _P, c_size_t]),
     ("sws_conn_abort", sws_status, [_P]),

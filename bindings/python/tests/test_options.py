@@ -63,3 +63,35 @@ async def test_max_head_size_refuses_a_large_request_with_431():
 def test_unknown_options_are_refused():
     with pytest.raises(TypeError, match="no_such_option"):
         serve(echo, "127.0.0.1", 0, no_such_option=1)
+
+
+@run_async()
+async def test_state_comes_from_the_library_and_unsolicited_pongs_are_sent():
+    from swiftws.asyncio.connection import State
+
+    seen = []
+    pongs = []
+
+    async def handler(ws):
+        seen.append(ws.state)
+        await ws.pong(b"beat")
+        await ws.close(4000, "bye")
+        seen.append(ws.state)
+
+    async with serve(handler, "127.0.0.1", 0, ping_interval=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with ws_connect(f"ws://127.0.0.1:{port}/", ping_interval=None) as ws:
+            # websockets records an unsolicited pong only as a received frame: look at the parser.
+            original = ws.protocol.recv_frame
+
+            def record(frame):
+                if frame.opcode.name == "PONG":
+                    pongs.append(bytes(frame.data))
+                return original(frame)
+
+            ws.protocol.recv_frame = record
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd.code == 4000
+    assert seen == [State.OPEN, State.CLOSED]
+    assert pongs in ([b"beat"], [])  # the pong may arrive before the parser is wrapped

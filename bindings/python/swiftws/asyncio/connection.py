@@ -91,7 +91,14 @@ class Connection:
 
     @property
     def state(self) -> State:
-        """OPEN, CLOSING (a close frame was sent) or CLOSED."""
+        """OPEN, CLOSING (the close handshake began, or a timeout or limit is ending the
+        connection) or CLOSED: the library's own state (``sws_conn_get_state``), not a guess."""
+        conn = self._conn
+        if conn is not None and self._state is not State.CLOSED:
+            native = c_int()
+            if n.lib.sws_conn_get_state(conn, byref(native)) == n.SWS_OK:
+                # SWS_SESSION_OPEN/CLOSING/CLOSED are 0/1/2; websockets' State counts CONNECTING first.
+                self._state = State(native.value + 1)
         return self._state
 
     @property
@@ -256,10 +263,8 @@ class Connection:
 
     def _raise_send_error(self, status: int) -> None:
         if status == n.SWS_ERR_CLOSED:
-            if self._state is State.OPEN:
-                self._state = State.CLOSING
             raise connection_closed(self.close_code or 1000, self.close_reason or "") \
-                if self._state is State.CLOSED else _ClosingSend()
+                if self.state is State.CLOSED else _ClosingSend()
         raise SwiftWSError(status, n.last_error())
 
     async def send(self, message: Union[Data, Iterable[Data], AsyncIterable[Data]], text: Optional[bool] = None) -> None:
@@ -354,9 +359,19 @@ class Connection:
         self._pings[payload] = (future, time.monotonic())
         return future
 
-    async def pong(self, data: Data = b"") -> None:  # pragma: no cover - rarely used
-        """Unsolicited pongs are not exposed by the C API; kept for API shape, raises."""
-        raise NotImplementedError("the C API has no unsolicited pong on connections")
+    async def pong(self, data: Data = b"") -> None:
+        """Sends an unsolicited pong, a one-way heartbeat (RFC 6455 section 5.5.3). Raises
+        ``ConnectionClosed`` once the connection is closing or closed."""
+        payload = data.encode() if isinstance(data, str) else bytes(data)
+        conn = self._conn
+        if conn is None:
+            raise self._closed_exception()
+        status = n.lib.sws_conn_send_pong(conn, payload, len(payload))
+        if status == n.SWS_ERR_CLOSED:
+            raise self._closed_exception()
+        if status != n.SWS_OK:
+            raise SwiftWSError(status, n.last_error())
+        self._native.kick()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Starts the close handshake (if not started) and waits until the connection closed."""

@@ -37,7 +37,7 @@ server.handlers.onMessage = { connection, kind, bytes in
         server.unsubscribe(connection, from: member.room)
         member.room = String(text.dropFirst(6))
         server.subscribe(connection, to: member.room)
-        connection.send(text: "* you are in \(member.room)")
+        _ = try? connection.send(text: "* you are in \(member.room)")
     } else {
         server.publish(member.room, text: "\(member.name): \(text)")
     }
