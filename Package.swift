@@ -64,10 +64,12 @@ let package = Package(
             dependencies: ["SwiftWSNetworking", "SwiftWSCore"],
             swiftSettings: librarySwiftSettings
         ),
-        // Layer 4: the C API, thin @_cdecl exports over the Swift layers.
+        // Layer 4: the C API, thin @_cdecl exports over the endpoints and the protocol core. Not over
+        // the async Swift API (DESIGN.md: side by side): depending on it would link the Swift
+        // concurrency runtime and libdispatch into libswiftws.so, about 0.6 MB the C API never uses.
         .target(
             name: "SwiftWSCAPI",
-            dependencies: ["CSwiftWS", "SwiftWS", "SwiftWSNetworking", "SwiftWSCore"],
+            dependencies: ["CSwiftWS", "SwiftWSNetworking", "SwiftWSCore"],
             swiftSettings: librarySwiftSettings
         ),
         // Receive-path throughput of the protocol core vs memcpy (bench/core/main.swift).
