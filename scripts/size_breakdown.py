@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Where the bytes of libswiftws.so come from, read from a GNU ld link map.
+"""Where the bytes of libswiftws.so come from, read from a link map (lld's, or GNU ld's / gold's).
 
-    python3 scripts/size_breakdown.py LINK.map [--by object]
+    python3 scripts/size_breakdown.py build/libswiftws.map [--by object]
 
-The CMake build writes the map of the last link to build/libswiftws.map (SWIFTWS_LINK_MAP).
+The CMake build writes the map of its last link of the library to <build>/libswiftws.map.
 Each input section the linker kept is charged to its origin: one of our Swift modules
 (SwiftWSCore, SwiftWSNetworking, SwiftWSCAPI, ...), the Swift standard library's Swift code
 (libswiftCore.a(Swift.o)), the Swift runtime's C++ code (the other libswiftCore.a members), other
@@ -47,12 +47,46 @@ def main() -> int:
     args = parser.parse_args()
     by_object = args.by == "object"
     lines = open(args.map, encoding="utf-8", errors="replace").read().split("\n")
+    if lines and lines[0].split() == ["VMA", "LMA", "Size", "Align", "Out", "In", "Symbol"]:
+        totals = read_lld_map(lines, by_object)
+    else:
+        totals = read_gnu_map(lines, by_object)
+        if totals is None:
+            print(f"{args.map}: no memory map (not a link map?)", file=sys.stderr)
+            return 1
+    report(totals, args.most)
+    return 0
+
+
+def read_lld_map(lines, by_object):
+    """lld: one line per output section, input section (indented 8 more) and symbol (16 more)."""
+    totals = defaultdict(lambda: defaultdict(int))
+    output_section = None
+    row = re.compile(r"^\s*[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+ (.*)$")
+    for line in lines[1:]:
+        m = row.match(line)
+        if not m:
+            continue
+        size, rest = int(m.group(1), 16), m.group(2)
+        if not rest.startswith(" "):
+            output_section = rest.strip()
+            continue
+        if rest.startswith(" " * 16) or output_section is None or SKIPPED.match(output_section):
+            continue  # a symbol, or a section the stripped file does not have
+        where = rest.strip()
+        if ":(" not in where or size == 0 or where.startswith("<internal>"):
+            continue
+        totals[origin(where.rsplit(":(", 1)[0], by_object)][output_section] += size
+    return totals
+
+
+def read_gnu_map(lines, by_object):
+    """GNU ld and gold: the input sections under each output section of the "Memory map"."""
     # GNU ld: "Memory map" (older: "Linker script and memory map"); what precedes it lists the
     # archive members pulled in and the sections discarded.
     starts = [i for i, line in enumerate(lines) if line in ("Memory map", "Linker script and memory map")]
     if not starts:
-        print(f"{args.map}: no memory map (not a GNU ld -Map file?)", file=sys.stderr)
-        return 1
+        return None
     start = starts[0]
     totals = defaultdict(lambda: defaultdict(int))
     output_section = None
@@ -85,10 +119,14 @@ def main() -> int:
         if size == 0 or path.startswith("*") or "linker stubs" in path:
             continue
         totals[origin(path.strip(), by_object)][output_section] += size
+    return totals
+
+
+def report(totals, most):
     groups = sorted(totals.items(), key=lambda kv: -sum(kv[1].values()))
     grand = sum(sum(s.values()) for _, s in groups)
     print(f"{'origin':60} {'total':>10} {'.text':>10} {'.rodata':>9} {'eh_frame':>9} {'data+rel':>9} {'swift5_*':>9}")
-    for name, sections in groups[:args.most]:
+    for name, sections in groups[:most]:
         text = sections.get(".text", 0)
         rodata = sections.get(".rodata", 0)
         eh = sections.get(".eh_frame", 0)
@@ -96,7 +134,6 @@ def main() -> int:
         swift5 = sum(v for k, v in sections.items() if k.startswith("swift5_") or k == ".swift_modhash")
         print(f"{name[:60]:60} {sum(sections.values()):>10,} {text:>10,} {rodata:>9,} {eh:>9,} {data:>9,} {swift5:>9,}")
     print(f"{'all input sections':60} {grand:>10,}")
-    return 0
 
 
 if __name__ == "__main__":
