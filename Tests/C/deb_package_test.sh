@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages, end to end: builds them with CPack from a built tree, checks their contents,
 # installs them with `dpkg -i` on this machine, builds examples/c/echo_server.c and client.c with
-# `pkg-config --cflags --libs swiftws` and tests/C/consumer with find_package(SwiftWS) against the
+# `pkg-config --cflags --libs swiftws` and Tests/C/consumer with find_package(SwiftWS) against the
 # installed packages, runs one echo over 127.0.0.1 (server on port 0, bounded by timeouts), and
 # removes the packages with `dpkg -r` -- always, on failure too (trap).
 #   deb_package_test.sh BUILD_DIR SOURCE_DIR C_COMPILER
@@ -54,12 +54,14 @@ expect() {  # expect DEB PATH...: each PATH (a file, or "link->target") is in th
         grep -qxF "./$entry" <<<"$listing" || { echo "$(basename "$deb") lacks $entry:"; echo "$listing"; exit 1; }
     done
 }
-real=$(contents "$runtime" | sed -n 's|^\./usr/lib/\(libswiftws\.so\.[0-9]*\.[0-9]*\.[0-9]*\)$|\1|p')
-[ -n "$real" ] || { echo "no libswiftws.so.X.Y.Z in $(basename "$runtime")"; contents "$runtime"; exit 1; }
-expect "$runtime" "usr/lib/$real" "usr/lib/libswiftws.so.1->$real"
-expect "$dev" usr/include/swiftws.h "usr/lib/libswiftws.so->libswiftws.so.1" usr/lib/pkgconfig/swiftws.pc \
-    usr/lib/cmake/SwiftWS/SwiftWSConfig.cmake usr/lib/cmake/SwiftWS/SwiftWSConfigVersion.cmake
-expect "$dbg" "usr/lib/debug/usr/lib/$real.debug"
+# The library directory: usr/lib, or usr/lib/<multiarch> when the build was configured for /usr.
+path=$(contents "$runtime" | sed -n 's|^\./\(usr/lib.*/libswiftws\.so\.[0-9]*\.[0-9]*\.[0-9]*\)$|\1|p')
+[ -n "$path" ] || { echo "no libswiftws.so.X.Y.Z in $(basename "$runtime")"; contents "$runtime"; exit 1; }
+libdir=$(dirname "$path"); real=$(basename "$path")
+expect "$runtime" "$libdir/$real" "$libdir/libswiftws.so.1->$real"
+expect "$dev" usr/include/swiftws.h "$libdir/libswiftws.so->libswiftws.so.1" "$libdir/pkgconfig/swiftws.pc" \
+    "$libdir/cmake/SwiftWS/SwiftWSConfig.cmake" "$libdir/cmake/SwiftWS/SwiftWSConfigVersion.cmake"
+expect "$dbg" "usr/lib/debug/$libdir/$real.debug"
 # (Pipelines into `grep -q` are avoided: with pipefail, grep's early exit fails the writer.)
 runtime_files=$(contents "$runtime")
 if grep -q "include\|pkgconfig\|cmake\|debug" <<<"$runtime_files"; then
@@ -74,7 +76,7 @@ grep -q shlibs <<<"$control_files" || { echo "no shlibs file in the run-time pac
 
 echo "== dpkg -i"
 dpkg -i "$runtime" "$dev" "$dbg" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; exit 1; }
-installed="/usr/lib/$real"
+installed="/$libdir/$real"
 description=$(file -L "$installed")
 grep -q ", stripped" <<<"$description" || { echo "the installed library is not stripped: $description"; exit 1; }
 debuglink=$(readelf --string-dump=.gnu_debuglink "$installed")
