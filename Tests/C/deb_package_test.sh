@@ -87,6 +87,9 @@ grep -q "SONAME.*\[libswiftws.so.1\]" <<<"$dynamic" || { echo "SONAME is not lib
 echo "== pkg-config --cflags --libs swiftws"
 flags=$(pkg-config --cflags --libs swiftws)
 echo "flags: $flags (version $(pkg-config --modversion swiftws))"
+pc_libdir=$(pkg-config --variable=libdir swiftws)
+[ "$(readlink -f "$pc_libdir")" = "$(readlink -f "/$libdir")" ] \
+    || { echo "pkg-config found another swiftws.pc first (libdir $pc_libdir), not the package's"; exit 1; }
 for program in echo_server client; do
     # shellcheck disable=SC2086
     "$cc" -std=c11 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L \
@@ -115,7 +118,8 @@ grep -q "^closed 1000" <<<"$output" || { echo "no clean close"; exit 1; }
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 
 echo "== find_package(SwiftWS) against /usr"
-cmake -S "$source/Tests/C/consumer" -B "$work/consumer" -DCMAKE_C_COMPILER="$cc" >/dev/null
+# CMAKE_PREFIX_PATH=/usr: searched before /usr/local, where another install could shadow it.
+cmake -S "$source/Tests/C/consumer" -B "$work/consumer" -DCMAKE_C_COMPILER="$cc" -DCMAKE_PREFIX_PATH=/usr >/dev/null
 cmake --build "$work/consumer" >/dev/null
 "$work/consumer/consumer"
 
