@@ -71,7 +71,9 @@ let package = Package(
             dependencies: ["SwiftWSEndpoints", "SwiftWSTransport", "SwiftWSCore"],
             swiftSettings: librarySwiftSettings
         ),
-        // Layer 4b: the C API, thin @_cdecl exports over the endpoints layer (not over SwiftWS).
+        // Layer 4b: the C API, thin @_cdecl exports over the endpoints layer. Not over the async
+        // Swift API (DESIGN.md: side by side): depending on it would link the Swift concurrency
+        // runtime and libdispatch into libswiftws.so, about 0.6 MB the C API never uses.
         .target(
             name: "SwiftWSCAPI",
             dependencies: ["CSwiftWS", "SwiftWSEndpoints", "SwiftWSCore"],

@@ -10,6 +10,8 @@ debian_packages=(
     libssl-dev        # wss:// (TLS)
     pkg-config
     cmake ninja-build # the C build and CTest
+    dpkg-dev file     # the Debian packages (CPack: dpkg-shlibdeps, file; Tests/C/deb_package_test.sh)
+    binutils          # objcopy (separate debug information), readelf/nm (exported-symbol test)
     python3-venv
     node-ws           # Node `ws`, an interoperability peer
     valgrind

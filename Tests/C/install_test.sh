@@ -15,6 +15,25 @@ for f in lib/libswiftws.so include/swiftws.h lib/pkgconfig/swiftws.pc \
     [ -f "$work/prefix/$f" ] || { echo "not installed: $f"; exit 1; }
 done
 
+# The library: libswiftws.so -> libswiftws.so.<ABI> -> libswiftws.so.<version>, the last stripped,
+# with a .gnu_debuglink to the debug information under lib/debug/<prefix>/lib/.
+soname=$(readlink "$work/prefix/lib/libswiftws.so")
+real=$(readlink "$work/prefix/lib/$soname")
+[[ "$soname" =~ ^libswiftws\.so\.[0-9]+$ && "$real" =~ ^libswiftws\.so\.[0-9]+\.[0-9]+\.[0-9]+$ ]] \
+    || { echo "links: libswiftws.so -> '$soname' -> '$real'"; exit 1; }
+[ -f "$work/prefix/lib/$real" ] && [ ! -L "$work/prefix/lib/$real" ] || { echo "lib/$real is not a file"; exit 1; }
+sections=$(readelf -S "$work/prefix/lib/$real")   # (no pipe into grep -q: pipefail and SIGPIPE)
+if grep -q "\.symtab\|\.debug_info" <<<"$sections"; then
+    echo "installed lib/$real is not stripped"; exit 1
+fi
+debug="$work/prefix/lib/debug$work/prefix/lib/$real.debug"
+[ -f "$debug" ] || { echo "no debug information at $debug"; find "$work/prefix" -name "*.debug"; exit 1; }
+debug_sections=$(readelf -S "$debug")
+grep -q "\.debug_info" <<<"$debug_sections" || { echo "$debug has no .debug_info"; exit 1; }
+link=$(readelf --string-dump=.gnu_debuglink "$work/prefix/lib/$real")
+grep -q "$real.debug" <<<"$link" || { echo "lib/$real has no .gnu_debuglink to $real.debug"; exit 1; }
+echo "installed: libswiftws.so -> $soname -> $real (stripped), debug information in lib/debug/"
+
 echo "== pkg-config"
 export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
 flags=$(pkg-config --cflags --libs swiftws)

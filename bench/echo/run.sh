@@ -11,7 +11,8 @@
 #   -d seconds   measured seconds per repetition (default 5)
 #   -w seconds   warm-up seconds before each measurement (default 1)
 #   -b           binary messages (default text)
-#   -S servers   comma-separated subset, in order (default: swiftws,websockets,picows,node-ws,lws,nio)
+#   -S servers   comma-separated subset, in order (default: swiftws,websockets,picows,node-ws,lws,nio;
+#                also swiftws-c: the C echo example over libswiftws.so)
 #   -i           interleave: start every server, then run repetition 1 of each, 2 of each, …
 #   -n           install nothing (use what is on the machine)
 #   -x           skip the load generator's self-test (bench/echo/loadgen_selftest.py, ~15 s)
@@ -46,7 +47,7 @@ while getopts "r:c:s:k:d:w:bS:inxh" opt; do
     k) inflight="$OPTARG" ;;  d) seconds="$OPTARG" ;;  w) warmup="$OPTARG" ;;
     b) mode_flag="" ;;        S) servers="$OPTARG" ;;  n) install=0 ;;
     x) selftest=0 ;;          i) interleave=1 ;;
-    *) sed -n '2,19p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,20p' "$0" >&2; exit 2 ;;
     esac
 done
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: -r must be a positive integer" >&2; exit 2; }
@@ -152,6 +153,31 @@ prepare_swiftws() {
         git -C "$repo_dir" diff --quiet HEAD 2>/dev/null || version+=" + local changes"
     fi
     server_cmd=("$binary" --host 127.0.0.1 --port PORT --no-compression)
+}
+
+prepare_swiftws-c() {
+    # The C echo example (examples/c/echo_server.c) over libswiftws.so as CMake builds and installs
+    # it for C and Python users (static Swift runtime, size-reduced link), where swiftws-echo links
+    # the Swift modules into the executable. SWIFTWS_C_ECHO=/path/to/sws-echo-server skips the
+    # build; SWIFTWS_C_LIBRARY_DIR=DIR loads the libswiftws.so.* in DIR instead of the one the
+    # binary was linked with (LD_LIBRARY_PATH), to compare two builds of the library.
+    local binary="${SWIFTWS_C_ECHO:-}"
+    if [ -z "$binary" ]; then
+        local cmake_dir="$build_dir/cmake-release"
+        if ! { cmake -S "$repo_dir" -B "$cmake_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+                && cmake --build "$cmake_dir" --target echo_server; } >"$log_dir/build-swiftws-c.log" 2>&1; then
+            unavailable="the C echo example does not build (see $log_dir/build-swiftws-c.log)"
+            return
+        fi
+        binary="$cmake_dir/examples/c/sws-echo-server"
+    fi
+    [ -x "$binary" ] || { unavailable="no executable at $binary"; return; }
+    version="C API, ${SWIFTWS_C_ECHO:-commit $(git -C "$repo_dir" rev-parse --short HEAD 2>/dev/null || echo '?')}"
+    server_cmd=("$binary" --host 127.0.0.1 --port PORT --no-compression)
+    if [ -n "${SWIFTWS_C_LIBRARY_DIR:-}" ]; then
+        version+=", library from $SWIFTWS_C_LIBRARY_DIR"
+        server_cmd=(env "LD_LIBRARY_PATH=$SWIFTWS_C_LIBRARY_DIR" "${server_cmd[@]}")
+    fi
 }
 
 prepare_websockets() {
@@ -297,7 +323,7 @@ load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=',' read -r -a server_list <<<"$servers"
 for name in "${server_list[@]}"; do
     if ! declare -F "prepare_$name" >/dev/null; then
-        echo "run.sh: unknown server '$name' (known: swiftws,websockets,picows,node-ws,lws,nio)" >&2
+        echo "run.sh: unknown server '$name' (known: swiftws,swiftws-c,websockets,picows,node-ws,lws,nio)" >&2
         exit 2
     fi
 done

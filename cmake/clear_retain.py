@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Copies the static Swift standard library with its code open to the linker's --gc-sections.
+
+    clear_retain.py SOURCE_DIR DEST_DIR
+
+SOURCE_DIR is the toolchain's lib/swift_static; DEST_DIR becomes a copy of it (symbolic links,
+except linux/libswiftCore.a) to pass to swiftc as -resource-dir.
+
+Why: libswiftCore.a's Swift.o puts each public function in its own section, but flags every one
+of them SHF_GNU_RETAIN (LLVM's mark for llvm.used globals), so --gc-sections keeps all of them,
+about a megabyte of code libswiftws never calls. This clears that flag on code and data sections
+(.text*, .rodata*, .data*) only. The Swift metadata sections (swift5_*), which the runtime finds
+through __start_/__stop_ symbols rather than through references, keep it. Inside libswiftws.so
+the standard library's symbols are local (version script), so nothing outside can reach a function
+by name: what no kept section references is dead code.
+"""
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+SHF_GNU_RETAIN = 0x200000
+CLEARED_PREFIXES = (b".text.", b".rodata.", b".data.")
+CLEARED_NAMES = (b".text", b".rodata", b".data")
+
+
+def clear_retain(path: str) -> int:
+    """Clears SHF_GNU_RETAIN on the code and data sections of an ELF64 little-endian object."""
+    data = bytearray(open(path, "rb").read())
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise SystemExit(f"{path}: not an ELF64 little-endian object")
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    if shnum == 0:  # more than 0xff00 sections: the real count is in section 0
+        shnum, = struct.unpack_from("<Q", data, shoff + 0x20)
+    if shstrndx == 0xFFFF:
+        shstrndx, = struct.unpack_from("<I", data, shoff + 0x28)
+    names, = struct.unpack_from("<Q", data, shoff + shstrndx * shentsize + 0x18)
+    cleared = 0
+    for index in range(shnum):
+        header = shoff + index * shentsize
+        name_offset, = struct.unpack_from("<I", data, header)
+        start = names + name_offset
+        name = bytes(data[start:data.index(b"\0", start)])
+        flags, = struct.unpack_from("<Q", data, header + 8)
+        if flags & SHF_GNU_RETAIN and (name.startswith(CLEARED_PREFIXES) or name in CLEARED_NAMES):
+            struct.pack_into("<Q", data, header + 8, flags & ~SHF_GNU_RETAIN)
+            cleared += 1
+    open(path, "wb").write(data)
+    return cleared
+
+
+def mirror(source: str, dest: str) -> None:
+    """dest/ mirrors source/ with symbolic links, one level deep in linux/ (to replace one file)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    os.makedirs(os.path.join(dest, "linux"))
+    for entry in os.listdir(source):
+        if entry != "linux":
+            os.symlink(os.path.join(source, entry), os.path.join(dest, entry))
+    for entry in os.listdir(os.path.join(source, "linux")):
+        if entry != "libswiftCore.a":
+            os.symlink(os.path.join(source, "linux", entry), os.path.join(dest, "linux", entry))
+
+
+def main() -> int:
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    source, dest = (os.path.abspath(p) for p in sys.argv[1:])
+    archive = os.path.join(source, "linux", "libswiftCore.a")
+    if not os.path.isfile(archive):
+        raise SystemExit(f"{archive} not found")
+    mirror(source, dest)
+    copy = os.path.join(dest, "linux", "libswiftCore.a")
+    shutil.copyfile(archive, copy)
+    with tempfile.TemporaryDirectory() as work:
+        subprocess.run(["ar", "x", copy, "Swift.o"], cwd=work, check=True)
+        cleared = clear_retain(os.path.join(work, "Swift.o"))
+        subprocess.run(["ar", "r", copy, "Swift.o"], cwd=work, check=True)
+    print(f"clear_retain.py: {cleared} sections of libswiftCore.a(Swift.o) open to --gc-sections")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
