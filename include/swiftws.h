@@ -853,6 +853,17 @@ sws_status sws_conn_send_pong(sws_conn_t *conn, const void *data, size_t len);
 sws_status sws_conn_get_state(sws_conn_t *conn, sws_session_state *state);
 
 /**
+ * Stops reading from the peer: its messages wait in the kernel and then in the peer (TCP flow
+ * control), so a consumer that falls behind costs no memory here. Timers keep running (a long
+ * pause can trip idle_timeout_ms). Loop-thread-only.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_conn_pause_reading(sws_conn_t *conn);
+
+/** Resumes reading after sws_conn_pause_reading(). Loop-thread-only. Errors as sws_conn_pause_reading(). */
+sws_status sws_conn_resume_reading(sws_conn_t *conn);
+
+/**
  * Starts the close handshake with `code` and a UTF-8 `reason` (at most 123 bytes). Messages
  * still arrive until the peer answers; on_close follows (at the latest after close_timeout_ms).
  * Loop-thread-only.
@@ -1125,6 +1136,17 @@ sws_status sws_request_accept(sws_request_t *request, const char *subprotocol, v
  * of range, `body` NULL with a length).
  */
 sws_status sws_request_respond(sws_request_t *request, int status, const char *body, size_t body_len);
+
+/**
+ * Adds a header to the answer of `request` (call it before sws_request_accept() or
+ * sws_request_respond()): to the 101 of an accepted upgrade, or to an HTTP response — e.g.
+ * `Content-Type: text/html; charset=utf-8` for a page (without one, a body is text/plain).
+ * `name` and `value` are NUL-terminated UTF-8, copied.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, outside the callback, already answered, a name that is
+ * not a token, a value with a line break, or a header the library writes itself such as
+ * Content-Length or Connection).
+ */
+sws_status sws_request_add_response_header(sws_request_t *request, const char *name, const char *value);
 
 /* ---- Clients ---------------------------------------------------------------------------- */
 

@@ -271,6 +271,22 @@ public func sws_conn_get_state(_ handle: OpaquePointer?, _ state: UnsafeMutableP
     return SWS_OK
 }
 
+@_cdecl("sws_conn_pause_reading")
+public func sws_conn_pause_reading(_ handle: OpaquePointer?) -> sws_status {
+    let (found, status) = connection(handle, "sws_conn_pause_reading")
+    guard let box = found else { return status }
+    box.connection.pauseReading()
+    return SWS_OK
+}
+
+@_cdecl("sws_conn_resume_reading")
+public func sws_conn_resume_reading(_ handle: OpaquePointer?) -> sws_status {
+    let (found, status) = connection(handle, "sws_conn_resume_reading")
+    guard let box = found else { return status }
+    box.connection.resumeReading()
+    return SWS_OK
+}
+
 /// Checks a close code and reason from C; the reason as a String, or nil with the status.
 func closeArguments(_ code: UInt16, _ reason: UnsafePointer<CChar>?, _ reasonLength: Int,
                     _ function: StaticString) -> (String?, sws_status) {

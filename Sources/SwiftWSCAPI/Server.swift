@@ -29,6 +29,8 @@ final class RequestBox {
                                                               omittingEmptySubsequences: false).first.map(String.init) ?? "")
     private(set) lazy var subprotocols = (upgrade?.subprotocols ?? []).map { OwnedBytes($0) }
     var headerValues: [String: OwnedBytes] = [:]
+    /// Headers for the answer (sws_request_add_response_header), whichever it is.
+    var responseHeaders = HTTPHeaders()
 
     init(head: HTTPRequestHead, upgrade: UpgradeRequest?) {
         self.head = head
@@ -287,7 +289,29 @@ public func sws_request_accept(_ handle: OpaquePointer?, _ subprotocol: UnsafePo
         }
         chosen = text
     }
-    box.decision = .accept(UpgradeAcceptance(subprotocol: chosen, userData: InitialUserData(connectionUserData)))
+    box.decision = .accept(UpgradeAcceptance(subprotocol: chosen, headers: box.responseHeaders,
+                                             userData: InitialUserData(connectionUserData)))
+    return SWS_OK
+}
+
+@_cdecl("sws_request_add_response_header")
+public func sws_request_add_response_header(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?,
+                                            _ value: UnsafePointer<CChar>?) -> sws_status {
+    guard let box = request(handle, "sws_request_add_response_header") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard !box.isAnswered else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_add_response_header: already answered") }
+    guard let name = string(fromCString: name), let value = string(fromCString: value) else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_add_response_header: name or value NULL or not UTF-8")
+    }
+    var headers = box.responseHeaders
+    headers.append(name: name, value: value)
+    // The response writer's own rules (a token name, no line breaks, no framing headers of ours),
+    // checked now so that a bad header is this call's error rather than a lost answer.
+    do throws(HandshakeError) {
+        _ = try HTTPResponseWriter.response(status: 200, headers: headers, body: [])
+    } catch {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_add_response_header: \(error.reason)")
+    }
+    box.responseHeaders = headers
     return SWS_OK
 }
 
@@ -301,9 +325,9 @@ public func sws_request_respond(_ handle: OpaquePointer?, _ status: Int32, _ bod
     }
     guard let bytes = cBuffer(body, bodyLength) else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_respond: body is NULL") }
     if box.upgrade != nil {
-        box.decision = .reject(status: Int(status), body: String(decoding: bytes, as: UTF8.self))
+        box.decision = .reject(status: Int(status), body: String(decoding: bytes, as: UTF8.self), headers: box.responseHeaders)
     } else {
-        box.response = HTTPResponse(status: Int(status), body: Array(bytes))
+        box.response = HTTPResponse(status: Int(status), headers: box.responseHeaders, body: Array(bytes))
     }
     return SWS_OK
 }

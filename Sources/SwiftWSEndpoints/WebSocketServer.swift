@@ -121,8 +121,12 @@ public final class WebSocketServer {
     func plainHTTPResponse(for head: HTTPRequestHead) -> [UInt8] {
         guard let onHTTPRequest else { return plainResponse(status: 404, text: "not found\n") }
         let response = onHTTPRequest(head)
-        return (try? HTTPResponseWriter.response(status: response.status, headers: response.headers, body: response.body))
-            ?? plainResponse(status: 500, text: "invalid response\n")
+        guard let bytes = try? HTTPResponseWriter.response(status: response.status, headers: response.headers,
+                                                           body: response.body)
+        else { return plainResponse(status: 500, text: "invalid response\n") }
+        // RFC 9110 section 9.3.2: the answer to HEAD is the answer to GET without its content
+        // (Content-Length still says how long the content would be).
+        return head.method == "HEAD" ? Array(bytes.dropLast(response.body.count)) : bytes
     }
 
     func open(stream: SocketStream, request: UpgradeRequest, subprotocol: String?,

@@ -98,7 +98,7 @@ for program in echo_server client; do
     "$cc" -std=c11 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L \
         "$source/examples/c/$program.c" -o "$work/$program" $flags
 done
-loaded=$(ldd "$work/echo_server" | sed -n 's/^\s*libswiftws\.so\.1 => \(\S*\) .*/\1/p')
+loaded=$(ldd "$work/echo_server" | sed -n 's/^\s*libswiftws\.so\.'"$abi"' => \(\S*\) .*/\1/p')
 [ -n "$loaded" ] && [ "$(readlink -f "$loaded")" = "$(readlink -f "$installed")" ] \
     || { echo "echo_server does not load the installed libswiftws.so.$abi:"; ldd "$work/echo_server"; exit 1; }
 

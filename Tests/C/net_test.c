@@ -51,6 +51,12 @@ static void record_open(sws_conn_t *conn, void *user_data) {
     struct peer *p = user_data;
     p->opened++;
     p->conn = conn;
+    sws_session_state state = SWS_SESSION_CLOSED;
+    CHECK_EQ_INT(sws_conn_get_state(conn, &state), SWS_OK);
+    CHECK_EQ_INT(state, SWS_SESSION_OPEN);
+    /* Pausing and resuming at once changes nothing the peer can see. */
+    CHECK_EQ_INT(sws_conn_pause_reading(conn), SWS_OK);
+    CHECK_EQ_INT(sws_conn_resume_reading(conn), SWS_OK);
     const char *path = NULL, *query = NULL, *subprotocol = NULL;
     if (sws_conn_info(conn, &path, &query, &subprotocol) == SWS_OK) {
         snprintf(p->path, sizeof p->path, "%s", path ? path : "");
@@ -549,6 +555,14 @@ static void answer_http(sws_server_t *server, void *user_data, sws_request_t *re
     CHECK_EQ_INT(sws_request_accept(request, NULL, NULL), SWS_ERR_INVALID_ARGUMENT); /* not an upgrade */
     CHECK_EQ_INT(sws_request_subprotocol_count(request), 0);
     if (strcmp(path, "/health") == 0) CHECK_EQ_INT(sws_request_respond(request, 200, "ok\n", 3), SWS_OK);
+    if (strcmp(path, "/page") == 0) {
+        /* A page: its own Content-Type; a header the library writes itself, or a broken one, is refused. */
+        CHECK_EQ_INT(sws_request_add_response_header(request, "Content-Type", "text/html; charset=utf-8"), SWS_OK);
+        CHECK_EQ_INT(sws_request_add_response_header(request, "Bad Name", "x"), SWS_ERR_INVALID_ARGUMENT);
+        CHECK_EQ_INT(sws_request_add_response_header(request, "X-Split", "a\r\nb"), SWS_ERR_INVALID_ARGUMENT);
+        CHECK_EQ_INT(sws_request_respond(request, 200, "<p>hi</p>", 9), SWS_OK);
+        CHECK_EQ_INT(sws_request_add_response_header(request, "X-Late", "y"), SWS_ERR_INVALID_ARGUMENT);
+    }
     /* other paths: no answer, the server says 404 */
 }
 
@@ -590,6 +604,13 @@ static void test_plain_http(void) {
     http_exchange(loop, sws_server_port(server), "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", response, sizeof response);
     CHECK(strncmp(response, "HTTP/1.1 200 OK\r\n", 17) == 0);
     CHECK(strstr(response, "\r\n\r\nok\n") != NULL);
+    http_exchange(loop, sws_server_port(server), "GET /page HTTP/1.1\r\nHost: x\r\n\r\n", response, sizeof response);
+    CHECK(strstr(response, "\r\nContent-Type: text/html; charset=utf-8\r\n") != NULL);
+    CHECK(strstr(response, "\r\n\r\n<p>hi</p>") != NULL);
+    /* HEAD: the same head, without the content (RFC 9110 9.3.2). */
+    http_exchange(loop, sws_server_port(server), "HEAD /page HTTP/1.1\r\nHost: x\r\n\r\n", response, sizeof response);
+    CHECK(strstr(response, "\r\nContent-Length: 9\r\n") != NULL);
+    CHECK(strstr(response, "<p>hi</p>") == NULL);
     http_exchange(loop, sws_server_port(server), "GET /other HTTP/1.1\r\nHost: x\r\n\r\n", response, sizeof response);
     CHECK(strncmp(response, "HTTP/1.1 404 ", 13) == 0);
     /* A broken upgrade gets the handshake's status (426: wrong version). */
@@ -953,6 +974,12 @@ static void test_null_handles(void) {
     CHECK_EQ_INT(sws_conn_send_binary(NULL, "a", 1, NULL), SWS_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(sws_conn_send_fragment(NULL, SWS_MESSAGE_TEXT, "a", 1, true, NULL), SWS_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(sws_conn_send_ping(NULL, NULL, 0), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_send_pong(NULL, NULL, 0), SWS_ERR_INVALID_ARGUMENT);
+    sws_session_state state = SWS_SESSION_OPEN;
+    CHECK_EQ_INT(sws_conn_get_state(NULL, &state), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_pause_reading(NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_resume_reading(NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_request_add_response_header(NULL, "A", "b"), SWS_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(sws_conn_close(NULL, 1000, NULL, 0), SWS_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(sws_conn_abort(NULL), SWS_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(sws_conn_buffered_amount(NULL), 0);

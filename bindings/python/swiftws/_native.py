@@ -391,6 +391,8 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_conn_send_fragment", sws_status, [_P, _enum, _P, c_size_t, c_bool, POINTER(_enum)]),
     ("sws_conn_send_pong", sws_status, [_P, _P, c_size_t]),
     ("sws_conn_get_state", sws_status, [_P, POINTER(_enum)]),
+    ("sws_conn_pause_reading", sws_status, [_P]),
+    ("sws_conn_resume_reading", sws_status, [_P]),
     ("sws_conn_send_ping", sws_status, [_P, _P, c_size_t]),
     ("sws_conn_close", sws_status, [_P, c_uint16, _P, c_size_t]),
     ("sws_conn_abort", sws_status, [_P]),
@@ -427,6 +429,7 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_request_subprotocol", sws_status, [_P, c_size_t, POINTER(c_char_p)]),
     ("sws_request_accept", sws_status, [_P, c_char_p, _P]),
     ("sws_request_respond", sws_status, [_P, c_int, _P, c_size_t]),
+    ("sws_request_add_response_header", sws_status, [_P, c_char_p, c_char_p]),
     # clients
     ("sws_client_config_init", sws_status, [POINTER(ClientConfig)]),
     ("sws_client_connect", sws_status, [_P, c_char_p, POINTER(ClientConfig), POINTER(ConnHandlers), _P]),
