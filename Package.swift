@@ -5,7 +5,7 @@
 // Layers (arrows point down only; see ../shared/DESIGN.md and docs/ARCHITECTURE.md):
 //   SwiftWSCAPI (@_cdecl exports, product `swiftws` = libswiftws.so)
 //   SwiftWS (Swift API, product `SwiftWS`)
-//   SwiftWSNetworking (epoll loop, sockets, timers, servers, clients)
+//   SwiftWSNetworking (epoll loop, sockets, TLS, timers, servers, clients)
 //   SwiftWSCore (sans-I/O protocol: handshake, frames, UTF-8, close, permessage-deflate)
 // Library targets use only the standard library, Glibc, zlib and (for TLS) OpenSSL: no Foundation.
 import PackageDescription
@@ -43,6 +43,13 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // System OpenSSL 3 (Debian: libssl-dev) for wss:// (Sources/SwiftWSNetworking/TLS).
+        .systemLibrary(
+            name: "COpenSSL",
+            path: "Sources/COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Linux headers the Glibc module lacks (getrandom, epoll, eventfd, timerfd).
         .systemLibrary(name: "CSwiftWSSystem", path: "Sources/CSwiftWSSystem"),
         // Layer 1: the sans-I/O protocol core.
@@ -55,7 +62,7 @@ let package = Package(
         // Layer 2: event loop, sockets, timers, servers and clients.
         .target(
             name: "SwiftWSNetworking",
-            dependencies: ["SwiftWSCore", "CSwiftWSSystem"],
+            dependencies: ["SwiftWSCore", "CSwiftWSSystem", "COpenSSL"],
             swiftSettings: librarySwiftSettings
         ),
         // Layer 3: the Swift API.

@@ -90,6 +90,7 @@ public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointe
             case .unexpectedStatus(let code, _): (failure, httpStatus) = (SWS_ERR_HANDSHAKE, Int32(clamping: code))
             case .handshakeFailed, .closedDuringHandshake: (failure, httpStatus) = (SWS_ERR_HANDSHAKE, 0)
             case .handshakeTimedOut: (failure, httpStatus) = (SWS_ERR_TIMEOUT, 0)
+            case .tlsFailed: (failure, httpStatus) = (SWS_ERR_TLS, 0)
             }
             let message = OwnedBytes(error.description)  // NUL-terminated for C
             onConnectError(context.userData, failure, httpStatus, message.cString)

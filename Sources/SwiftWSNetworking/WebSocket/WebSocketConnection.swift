@@ -107,6 +107,13 @@ public final class WebSocketConnection {
     /// The peer's address.
     public var remoteAddress: SocketAddress? { stream.remoteAddress }
 
+    /// Whether the connection runs over TLS (wss://).
+    public var isSecure: Bool { stream.isTLS }
+
+    /// The subject of the peer's TLS certificate ("CN=client,O=Example", RFC 2253), when the
+    /// server verifies client certificates (`TLSConfiguration.verifyClientCertificates`).
+    public var peerCertificateSubject: String? { stream.peerCertificateSubject }
+
     /// Whether messages can still be sent (the close handshake has not begun).
     public var isOpen: Bool { session.state == .open && !finished && localStatus == nil }
 
