@@ -4,7 +4,7 @@ import SwiftWSCore
 import SwiftWSNetworking
 
 /// sizeof() of the first published sws_client_config; freeze as a literal before appending.
-private let clientConfigFirstVersionSize = MemoryLayout<sws_client_config>.stride
+private let clientConfigFirstVersionSize = 144  // before `tls` was appended
 
 @_cdecl("sws_client_config_init")
 public func sws_client_config_init(_ config: UnsafeMutablePointer<sws_client_config>?) -> sws_status {
@@ -28,10 +28,7 @@ public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointe
     guard let urlText = string(fromCString: url) else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_connect: url is NULL or not UTF-8") }
     // Checked here, so that a bad URL is this call's error and no callback ever runs for it.
     guard let parsed = WebSocketURL(urlText) else {
-        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_connect: not a ws:// URL: \(urlText)")
-    }
-    guard !parsed.isSecure else {
-        return fail(SWS_ERR_UNSUPPORTED, "sws_client_connect: wss:// needs TLS, which this build does not have yet")
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_connect: not a ws:// or wss:// URL: \(urlText)")
     }
     var c = sws_client_config()
     _ = sws_client_config_init(&c)
@@ -56,7 +53,19 @@ public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointe
     }
     var compressionStatus = SWS_OK
     guard let compression = readCompressionConfig(c.compression, &compressionStatus) else { return compressionStatus }
+    var tlsStatus = SWS_OK
+    guard let tls = readTLSConfig(c.tls, "sws_client_connect", &tlsStatus) else { return tlsStatus }
     var options = ClientOptions()
+    options.tls = tls ?? TLSConfiguration()
+    if parsed.isSecure {
+        // Read the files now, so that unusable settings are this call's error (the context is
+        // cached for the connect itself).
+        do throws(TLSError) {
+            _ = try TLSContext.shared(client: options.tls)
+        } catch {
+            return fail(SWS_ERR_TLS, "sws_client_connect: \(error.message)")
+        }
+    }
     options.connection = connectionOptions
     options.connection.perMessageDeflate = compression
     options.origin = origin

@@ -93,6 +93,8 @@ private func checkNetworkingExportsMatchHeader() {
     same(CSwiftWS.sws_conn_ref_close, SwiftWSCAPI.sws_conn_ref_close)
     same(CSwiftWS.sws_conn_ref_is_closed, SwiftWSCAPI.sws_conn_ref_is_closed)
     same(CSwiftWS.sws_conn_ref_free, SwiftWSCAPI.sws_conn_ref_free)
+    same(CSwiftWS.sws_tls_config_init, SwiftWSCAPI.sws_tls_config_init)
+    same(CSwiftWS.sws_server_reload_tls, SwiftWSCAPI.sws_server_reload_tls)
     same(CSwiftWS.sws_server_config_init, SwiftWSCAPI.sws_server_config_init)
     same(CSwiftWS.sws_server_new, SwiftWSCAPI.sws_server_new)
     same(CSwiftWS.sws_server_port, SwiftWSCAPI.sws_server_port)

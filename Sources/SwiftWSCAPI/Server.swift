@@ -5,7 +5,7 @@ import SwiftWSCore
 import SwiftWSNetworking
 
 /// sizeof() of the first published sws_server_config; freeze as a literal before appending.
-private let serverConfigFirstVersionSize = MemoryLayout<sws_server_config>.stride
+private let serverConfigFirstVersionSize = 144  // before `tls` was appended
 
 /// What a `sws_server_t *` points to.
 final class ServerBox {
@@ -207,7 +207,10 @@ public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<C
     }
     var compressionStatus = SWS_OK
     guard let compression = readCompressionConfig(c.compression, &compressionStatus) else { return compressionStatus }
+    var tlsStatus = SWS_OK
+    guard let tls = readTLSConfig(c.tls, "sws_server_new", &tlsStatus) else { return tlsStatus }
     var options = ServerOptions()
+    options.tls = tls
     options.connection = connectionOptions
     options.connection.perMessageDeflate = compression
     options.handshakeTimeout = milliseconds(c.handshake_timeout_ms)
@@ -249,7 +252,7 @@ public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<C
 }
 
 /// The server behind a handle on its loop thread, else nil with the status to return.
-private func server(_ handle: OpaquePointer?, _ function: StaticString) -> (ServerBox?, sws_status) {
+func server(_ handle: OpaquePointer?, _ function: StaticString) -> (ServerBox?, sws_status) {
     guard let box = object(handle, as: ServerBox.self) else {
         return (nil, fail(SWS_ERR_INVALID_ARGUMENT, "\(function): server is NULL"))
     }

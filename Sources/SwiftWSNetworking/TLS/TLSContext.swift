@@ -114,8 +114,8 @@ public final class TLSContext: @unchecked Sendable {
     /// clients with the same settings share one context.
     private static let clientContexts = Mutex<[TLSConfiguration: TLSContext]>([:])
 
-    /// The shared client context for `configuration`.
-    static func client(_ configuration: TLSConfiguration) throws(TLSError) -> TLSContext {
+    /// The shared client context for `configuration` (what `WebSocketClient.connect` uses).
+    public static func shared(client configuration: TLSConfiguration) throws(TLSError) -> TLSContext {
         if let known = clientContexts.withLock({ $0[configuration] }) { return known }
         let made = try TLSContext(configuration: configuration, role: .client)
         return clientContexts.withLock { cache in

@@ -92,7 +92,7 @@ public enum WebSocketClient {
         var tlsContext: TLSContext?
         if parsed.isSecure {
             do throws(TLSError) {
-                tlsContext = try TLSContext.client(options.tls)
+                tlsContext = try TLSContext.shared(client: options.tls)
             } catch {
                 loop.deferCallback { completion(.failure(.tlsFailed(error.message))) }
                 return

@@ -249,6 +249,32 @@ class MessageEntry(Structure):
 MESSAGE_ENTRY_FORMAT = "PPPNi4x"
 
 
+SWS_TLS_1_2 = 0x0303
+SWS_TLS_1_3 = 0x0304
+
+
+class TLSConfig(Structure):
+    """``sws_tls_config``."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("certificate_chain_file", c_char_p),
+        ("private_key_file", c_char_p),
+        ("certificate_chain_pem", c_char_p),
+        ("private_key_pem", c_char_p),
+        ("ca_file", c_char_p),
+        ("ca_directory", c_char_p),
+        ("ca_pem", c_char_p),
+        ("use_system_trust_store", c_bool),
+        ("insecure_skip_verification", c_bool),
+        ("verify_client_certificates", c_bool),
+        ("session_tickets", c_bool),
+        ("server_name", c_char_p),
+        ("min_version", c_uint16),
+        ("max_version", c_uint16),
+    ]
+
+
 #: The fields ``sws_server_config`` and ``sws_client_config`` share, in the header's order.
 _CONNECTION_CONFIG_FIELDS = [
     ("size", c_size_t),
@@ -279,6 +305,7 @@ class ServerConfig(Structure):
         ("subprotocol_count", c_size_t),
         ("reuse_port", c_bool),
         ("compression", POINTER(CompressionConfig)),
+        ("tls", POINTER(TLSConfig)),
     ]
 
 
@@ -295,6 +322,7 @@ class ClientConfig(Structure):
         ("header_values", POINTER(c_char_p)),
         ("header_count", c_size_t),
         ("compression", POINTER(CompressionConfig)),
+        ("tls", POINTER(TLSConfig)),
     ]
 
 
@@ -308,6 +336,7 @@ STRUCTS = {
     "sws_message_entry": MessageEntry,
     "sws_server_config": ServerConfig,
     "sws_client_config": ClientConfig,
+    "sws_tls_config": TLSConfig,
 }
 
 # ---- Functions ------------------------------------------------------------------------------
@@ -342,6 +371,8 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_session_get_state", _enum, [_P]),
     ("sws_session_close_status", sws_status, [_P, POINTER(c_uint16), _PP, _PSIZE]),
     ("sws_compression_config_init", sws_status, [POINTER(CompressionConfig)]),
+    ("sws_tls_config_init", sws_status, [POINTER(TLSConfig)]),
+    ("sws_server_reload_tls", sws_status, [_P, POINTER(TLSConfig)]),
     # handshakes
     ("sws_server_handshake_new", sws_status, [POINTER(CompressionConfig), _PP]),
     ("sws_server_handshake_free", sws_status, [_P]),

@@ -27,6 +27,7 @@ from .. import _native as n
 from .._config import c_strings, compression_struct, fill_common, milliseconds, server_config
 from .._driver import NativeLoop, logger, new_key
 from ..exceptions import ConnectionClosed, Response, check
+from ..tls import tls_struct
 from .connection import Connection, Data, State
 
 __all__ = ["serve", "Server", "ServerConnection", "Request", "Headers", "broadcast", "unix_serve",
@@ -412,7 +413,8 @@ class serve:
     without Origin); ``compression`` ("deflate" or None); ``max_size`` (bytes, None: no limit);
     ``ping_interval`` / ``ping_timeout`` / ``close_timeout`` / ``open_timeout`` (seconds, None:
     off); ``write_limit`` (bytes buffered before ``send`` waits); ``reuse_port``;
-    ``max_connections`` (more get 503).
+    ``max_connections`` (more get 503); ``ssl`` (a ``swiftws.tls.SSLContext`` with
+    ``load_cert_chain(certfile, keyfile)``: serves wss://; see ``swiftws.tls``).
     """
 
     def __init__(self, handler: Callable[[ServerConnection], Awaitable[None]], host: Optional[str] = None,
@@ -422,7 +424,7 @@ class serve:
                  ping_interval: Optional[float] = 20, ping_timeout: Optional[float] = 20,
                  close_timeout: Optional[float] = 10, open_timeout: Optional[float] = 10,
                  write_limit: int = 32 * 1024, reuse_port: bool = False, max_connections: int = 0,
-                 max_queue: Any = None, logger: Any = None, server_header: Any = None,
+                 ssl: Any = None, max_queue: Any = None, logger: Any = None, server_header: Any = None,
                  _listener_factory: Optional[Callable[[], Listener]] = None, **unsupported: Any) -> None:
         if unsupported:
             raise TypeError(f"serve() got unsupported arguments: {', '.join(sorted(unsupported))}")
@@ -454,6 +456,10 @@ class serve:
         compression_config = compression_struct(compression)
         self._keep.append(compression_config)
         config.compression = ctypes_pointer(compression_config)
+        if ssl is not None:
+            tls_config, keep = tls_struct(ssl, server=True)
+            self._keep += [tls_config, keep]
+            config.tls = ctypes_pointer(tls_config)
         self._config = config
 
     async def _create(self) -> Server:
