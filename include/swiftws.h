@@ -973,6 +973,12 @@ typedef struct sws_tls_config {
     /** Oldest and newest version: SWS_TLS_1_2 (default minimum) or SWS_TLS_1_3 (default maximum). */
     uint16_t min_version;
     uint16_t max_version;
+    /** Servers: `sni_certificate_count` further certificates (PEM files, chain and key at the same
+     *  index), chosen by the host name the client sends (SNI): the first whose certificate matches
+     *  serves the connection; without SNI or a match, the main certificate does. */
+    const char *const *sni_certificate_chain_files;
+    const char *const *sni_private_key_files;
+    size_t sni_certificate_count;
 } sws_tls_config;
 
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
@@ -1117,6 +1123,14 @@ size_t sws_request_subprotocol_count(const sws_request_t *request);
  * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, outside the callback, index out of range).
  */
 sws_status sws_request_subprotocol(const sws_request_t *request, size_t index, const char **name);
+
+/**
+ * The subject of the client's TLS certificate ("CN=client,O=Example", RFC 2253) when the server
+ * verifies client certificates (sws_tls_config.verify_client_certificates): `*subject`, or NULL
+ * without one (plain ws://, no verification). Owned by the request, valid during the callback.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, or outside the callback).
+ */
+sws_status sws_request_peer_certificate_subject(const sws_request_t *request, const char **subject);
 
 /**
  * Accepts an upgrade request (on_upgrade only) with `subprotocol` (NULL or one the client

@@ -107,6 +107,33 @@ static inline int sws_ssl_offer_alpn_http11(SSL *ssl) {
     return SSL_set_alpn_protos(ssl, http11, sizeof http11 - 1) == 0;
 }
 
+/* ---- SNI: a server's further certificates, chosen by the name the client asks for ---- */
+
+typedef struct sws_sni_table {
+    size_t count;
+    SSL_CTX **contexts; /* each with one certificate; the first whose names match is used */
+} sws_sni_table;
+
+static int sws_sni_select(SSL *ssl, int *alert, void *argument) {
+    const sws_sni_table *table = argument;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    (void)alert;
+    if (name == NULL || table == NULL) return SSL_TLSEXT_ERR_OK; /* the main certificate */
+    for (size_t i = 0; i < table->count; i++) {
+        X509 *cert = SSL_CTX_get0_certificate(table->contexts[i]);
+        if (cert != NULL && X509_check_host(cert, name, 0, 0, NULL) == 1) {
+            SSL_set_SSL_CTX(ssl, table->contexts[i]);
+            break;
+        }
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static inline void sws_ctx_set_sni_table(SSL_CTX *ctx, sws_sni_table *table) {
+    SSL_CTX_set_tlsext_servername_callback(ctx, sws_sni_select);
+    SSL_CTX_set_tlsext_servername_arg(ctx, table);
+}
+
 /* ---- PEM in memory ---- */
 
 /* Loads a certificate chain (leaf first, then intermediates) from PEM text. 1 on success. */

@@ -108,6 +108,7 @@ private func checkNetworkingExportsMatchHeader() {
     same(CSwiftWS.sws_request_header, SwiftWSCAPI.sws_request_header)
     same(CSwiftWS.sws_request_subprotocol_count, SwiftWSCAPI.sws_request_subprotocol_count)
     same(CSwiftWS.sws_request_subprotocol, SwiftWSCAPI.sws_request_subprotocol)
+    same(CSwiftWS.sws_request_peer_certificate_subject, SwiftWSCAPI.sws_request_peer_certificate_subject)
     same(CSwiftWS.sws_request_accept, SwiftWSCAPI.sws_request_accept)
     same(CSwiftWS.sws_request_respond, SwiftWSCAPI.sws_request_respond)
     same(CSwiftWS.sws_client_config_init, SwiftWSCAPI.sws_client_config_init)

@@ -31,6 +31,8 @@ final class RequestBox {
     private(set) lazy var path = OwnedBytes(head.target.split(separator: "?", maxSplits: 1,
                                                               omittingEmptySubsequences: false).first.map(String.init) ?? "")
     private(set) lazy var subprotocols = (upgrade?.subprotocols ?? []).map { OwnedBytes($0) }
+    /// The client certificate's subject (mutual TLS), captured when the request is made.
+    var peerSubject: OwnedBytes?
     var headerValues: [String: OwnedBytes] = [:]
 
     init(head: HTTPRequestHead, upgrade: UpgradeRequest?) {
@@ -235,6 +237,7 @@ public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<C
         // Unowned: the server owns this closure, and the box owns the server.
         server.onUpgrade = { [unowned box] request, _ in
             let upgrade = RequestBox(head: request.head, upgrade: request)
+            upgrade.peerSubject = box.server.upgradePeerCertificateSubject.map { OwnedBytes($0) }
             upgrade.whileRegistered { onUpgrade(handle, box.context.userData, $0) }
             return upgrade.decision
                 ?? .accept(UpgradeAcceptance(subprotocol: preferred.first { request.subprotocols.contains($0) }))
@@ -372,7 +375,7 @@ public func sws_server_free(_ handle: OpaquePointer?) -> sws_status {
 // MARK: Requests in on_upgrade and on_http_request
 
 /// The request behind a handle while its callback runs, else nil after recording the error.
-private func request(_ handle: OpaquePointer?, _ function: StaticString) -> RequestBox? {
+func request(_ handle: OpaquePointer?, _ function: StaticString) -> RequestBox? {
     guard let handle, liveHandles.contains(UnsafeRawPointer(handle)) else {
         setLastError("\(function): request is NULL or used outside its callback")
         return nil

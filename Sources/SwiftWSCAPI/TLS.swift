@@ -66,6 +66,12 @@ func readTLSConfig(_ pointer: UnsafePointer<sws_tls_config>?, _ function: String
     }
     configuration.minimumVersion = minimum
     configuration.maximumVersion = maximum
+    guard let chains = cStrings(c.sni_certificate_chain_files, c.sni_certificate_count),
+          let keys = cStrings(c.sni_private_key_files, c.sni_certificate_count) else {
+        status = fail(SWS_ERR_INVALID_ARGUMENT, "\(function): sws_tls_config SNI arrays NULL with a count, or an entry NULL or not UTF-8")
+        return nil
+    }
+    configuration.sniCertificates = zip(chains, keys).map { TLSConfiguration.Certificate.files(chain: $0, key: $1) }
     return .some(configuration)
 }
 
@@ -81,5 +87,14 @@ public func sws_server_reload_tls(_ handle: OpaquePointer?, _ tls: UnsafePointer
     } catch {
         return fail(SWS_ERR_TLS, "sws_server_reload_tls: \(error.message)")
     }
+    return SWS_OK
+}
+
+@_cdecl("sws_request_peer_certificate_subject")
+public func sws_request_peer_certificate_subject(_ handle: OpaquePointer?,
+                                                 _ subject: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> sws_status {
+    guard let box = request(handle, "sws_request_peer_certificate_subject") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let subject else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_peer_certificate_subject: subject is NULL") }
+    subject.pointee = box.peerSubject?.cString
     return SWS_OK
 }

@@ -1055,6 +1055,15 @@ static void tls_file(char *out, size_t size, const char *dir, const char *name) 
     snprintf(out, size, "%s/%s", dir, name);
 }
 
+static char upgrade_subject[128];
+static void record_subject(sws_server_t *server, void *user_data, sws_request_t *request) {
+    (void)server; (void)user_data;
+    const char *subject = NULL;
+    CHECK_EQ_INT(sws_request_peer_certificate_subject(request, &subject), SWS_OK);
+    snprintf(upgrade_subject, sizeof upgrade_subject, "%s", subject ? subject : "(none)");
+    CHECK_EQ_INT(sws_request_accept(request, NULL, NULL), SWS_OK);
+}
+
 static void test_wss_echo(void) {
     char dir[128], command[512], chain[192], key[192], ca[192], missing[192];
     snprintf(dir, sizeof dir, "/tmp/swiftws-ctest-tls-%ld", (long)getpid());
@@ -1133,6 +1142,23 @@ static void test_wss_echo(void) {
     server_tls.certificate_chain_file = chain;
     CHECK_EQ_INT(sws_server_reload_tls(server, &server_tls), SWS_OK);
     CHECK_EQ_INT(sws_server_reload_tls(server, NULL), SWS_ERR_INVALID_ARGUMENT);
+
+    /* Mutual TLS: the client certificate's subject is visible in on_upgrade. */
+    char client_chain[192], client_key[192];
+    tls_file(client_chain, sizeof client_chain, dir, "client.pem");
+    tls_file(client_key, sizeof client_key, dir, "client.key");
+    server_tls.verify_client_certificates = true;
+    server_tls.ca_file = ca;
+    sws_server_t *mutual = start_echo_server(loop, &server_config, record_subject);
+    client_tls.certificate_chain_file = client_chain;
+    client_tls.private_key_file = client_key;
+    struct peer member;
+    memset(&member, 0, sizeof member);
+    snprintf(url, sizeof url, "wss://localhost:%u/", (unsigned)sws_server_port(mutual));
+    CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &member), SWS_OK);
+    RUN_UNTIL(loop, member.opened == 1);
+    CHECK_EQ_STR(upgrade_subject, "CN=test client");
+    CHECK_EQ_INT(sws_server_free(mutual), SWS_OK);
 
     CHECK_EQ_INT(sws_server_free(server), SWS_OK);
     CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);

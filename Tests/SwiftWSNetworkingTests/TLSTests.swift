@@ -227,6 +227,21 @@ struct TLSTests {
         #expect(subjects.count == 1)
     }
 
+    @Test func sniChoosesTheCertificateForTheRequestedName() throws {
+        let (loop, server) = try echoServer { options in
+            options.tls?.sniCertificates = [.files(chain: TestCertificates.file("other-name.pem"),
+                                                   key: TestCertificates.file("server.key"))]
+        }
+        var other = TestCertificates.client
+        other.serverName = "other.test"  // only the SNI certificate has this name
+        #expect(connectAndEcho(loop, wssURL(server), tls: other).0 == nil)
+        #expect(connectAndEcho(loop, wssURL(server, host: "localhost"), tls: TestCertificates.client).0 == nil)
+        var unknown = TestCertificates.client
+        unknown.serverName = "nobody.test"  // no match: the main certificate, which does not fit
+        #expect(connectAndEcho(loop, wssURL(server), tls: unknown).0
+                == .tlsFailed("TLS handshake failed: certificate verify failed: hostname mismatch"))
+    }
+
     @Test func certificateReloadAppliesToNewConnections() throws {
         let (loop, server) = try echoServer { $0.tls = TestCertificates.server("other.pem", key: "other.key") }
         #expect(connectAndEcho(loop, wssURL(server), tls: TestCertificates.client).0 != nil)

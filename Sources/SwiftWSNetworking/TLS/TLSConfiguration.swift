@@ -47,9 +47,37 @@ public struct TLSConfiguration: Sendable, Hashable {
     public var minimumVersion: Version = .tls12
     /// The newest version offered (TLS 1.3 by default).
     public var maximumVersion: Version = .tls13
+    /// Servers: further certificates, chosen by the host name the client asks for (SNI): the
+    /// first whose certificate matches the name (subjectAltName DNS entries, wildcards included)
+    /// serves the connection; without SNI or without a match, the main certificate does. All
+    /// other settings are this configuration's.
+    public var sniCertificates: [Certificate] = []
     /// Servers: stateless session tickets (RFC 5077 / RFC 8446 section 4.6.1), so that returning
     /// clients resume without a full handshake.
     public var sessionTickets: Bool = true
+
+    /// A certificate chain (leaf first, then intermediates) and its private key, from PEM files
+    /// or PEM text.
+    public struct Certificate: Sendable, Hashable {
+        /// PEM file with the chain.
+        public var chainFile: String?
+        /// PEM file with the key.
+        public var keyFile: String?
+        /// The chain as PEM text (instead of `chainFile`).
+        public var chainPEM: String?
+        /// The key as PEM text (instead of `keyFile`).
+        public var keyPEM: String?
+
+        /// A certificate from PEM files.
+        public static func files(chain: String, key: String) -> Certificate {
+            Certificate(chainFile: chain, keyFile: key)
+        }
+
+        /// A certificate from PEM text.
+        public static func pem(chain: String, key: String) -> Certificate {
+            Certificate(chainPEM: chain, keyPEM: key)
+        }
+    }
 
     /// A client configuration: system trust store, peer and host name verification on.
     public init() {}

@@ -14,6 +14,9 @@ public final class TLSContext: @unchecked Sendable {
     public let role: Role
     /// The configuration it was made from.
     public let configuration: TLSConfiguration
+    /// Servers: one context per SNI certificate, and the table the SNI callback reads.
+    private var sniContexts: [TLSContext] = []
+    private var sniTable: UnsafeMutablePointer<sws_sni_table>?
 
     /// Reads the certificates, key and trust store of `configuration` for `role`.
     public init(configuration: TLSConfiguration, role: Role) throws(TLSError) {
@@ -25,9 +28,40 @@ public final class TLSContext: @unchecked Sendable {
         self.role = role
         self.configuration = configuration
         try configure(configuration)
+        if role == .server && !configuration.sniCertificates.isEmpty { try configureSNI() }
     }
 
-    deinit { SSL_CTX_free(context) }
+    deinit {
+        if let sniTable {
+            sniTable.pointee.contexts.deallocate()
+            sniTable.deallocate()
+        }
+        SSL_CTX_free(context)
+    }
+
+    /// One context per SNI certificate (the same settings, another certificate) and the
+    /// servername callback that picks among them.
+    private func configureSNI() throws(TLSError) {
+        for certificate in configuration.sniCertificates {
+            var variant = configuration
+            variant.sniCertificates = []
+            variant.certificateChainFile = certificate.chainFile
+            variant.privateKeyFile = certificate.keyFile
+            variant.certificateChainPEM = certificate.chainPEM
+            variant.privateKeyPEM = certificate.keyPEM
+            do throws(TLSError) {
+                sniContexts.append(try TLSContext(configuration: variant, role: .server))
+            } catch {
+                throw TLSError("SNI certificate \(certificate.chainFile ?? "(PEM)"): \(error.message)")
+            }
+        }
+        let contexts = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: sniContexts.count)
+        for (index, variant) in sniContexts.enumerated() { contexts[index] = variant.context }
+        let table = UnsafeMutablePointer<sws_sni_table>.allocate(capacity: 1)
+        table.initialize(to: sws_sni_table(count: sniContexts.count, contexts: contexts))
+        sniTable = table
+        sws_ctx_set_sni_table(context, table)
+    }
 
     private func configure(_ configuration: TLSConfiguration) throws(TLSError) {
         guard configuration.minimumVersion <= configuration.maximumVersion else {

@@ -15,6 +15,11 @@ public final class WebSocketServer {
     /// user data) or reject (status, body). Without it, every request is accepted with the first
     /// of `options.subprotocols` the client offered.
     public var onUpgrade: ((UpgradeRequest, SocketAddress?) -> UpgradeDecision)?
+    /// During `onUpgrade` only: the subject of the client's TLS certificate ("CN=client,O=Example",
+    /// RFC 2253) when the server verifies client certificates (`TLSConfiguration
+    /// .verifyClientCertificates`), so that the hook can accept or refuse by it; nil otherwise.
+    /// Afterwards the connection keeps it as `WebSocketConnection.peerCertificateSubject`.
+    public internal(set) var upgradePeerCertificateSubject: String?
     /// Answers requests that are not WebSocket upgrades (no Upgrade header). Without it they get
     /// `404 Not Found`. Requests that try to upgrade but break RFC 6455 get the handshake's
     /// answer (400, 405, 426 with `Sec-WebSocket-Version: 13`, 431).

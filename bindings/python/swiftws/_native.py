@@ -272,6 +272,9 @@ class TLSConfig(Structure):
         ("server_name", c_char_p),
         ("min_version", c_uint16),
         ("max_version", c_uint16),
+        ("sni_certificate_chain_files", POINTER(c_char_p)),
+        ("sni_private_key_files", POINTER(c_char_p)),
+        ("sni_certificate_count", c_size_t),
     ]
 
 
@@ -373,6 +376,7 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_compression_config_init", sws_status, [POINTER(CompressionConfig)]),
     ("sws_tls_config_init", sws_status, [POINTER(TLSConfig)]),
     ("sws_server_reload_tls", sws_status, [_P, POINTER(TLSConfig)]),
+    ("sws_request_peer_certificate_subject", sws_status, [_P, POINTER(c_char_p)]),
     # handshakes
     ("sws_server_handshake_new", sws_status, [POINTER(CompressionConfig), _PP]),
     ("sws_server_handshake_free", sws_status, [_P]),

@@ -28,6 +28,7 @@ from ctypes import byref
 from typing import Any, List, Optional, Tuple
 
 from . import _native as n
+from ._config import c_strings
 from .exceptions import check
 
 __all__ = ["SSLContext", "tls_struct"]
@@ -59,6 +60,7 @@ class SSLContext:
         self.capath: Optional[str] = None
         self.cadata: Optional[str] = None
         self.use_system_trust_store = not server
+        self.sni_certificates: List[Tuple[str, str]] = []
 
     def load_cert_chain(self, certfile: str, keyfile: Optional[str] = None, password: Any = None) -> None:
         """Our certificate chain (PEM; the key may be in the same file)."""
@@ -66,6 +68,12 @@ class SSLContext:
             raise ValueError("encrypted private keys are not supported: decrypt the key file")
         self.certfile = str(certfile)
         self.keyfile = str(keyfile) if keyfile is not None else self.certfile
+
+    def add_sni_certificate(self, certfile: str, keyfile: Optional[str] = None) -> None:
+        """Servers (SwiftWS only, not in ``ssl.SSLContext``): a further certificate, served to
+        clients that ask for one of its names (SNI). Without SNI or a match, the one from
+        ``load_cert_chain`` is used."""
+        self.sni_certificates.append((str(certfile), str(keyfile if keyfile is not None else certfile)))
 
     def load_verify_locations(self, cafile: Optional[str] = None, capath: Optional[str] = None,
                               cadata: Any = None) -> None:
@@ -158,6 +166,12 @@ def tls_struct(ssl: Any, *, server: bool, server_hostname: Optional[str] = None)
     config.insecure_skip_verification = not server and not verify
     config.verify_client_certificates = server and verify
     config.server_name = text(server_hostname)
+    if ssl.sni_certificates:
+        chains, count = c_strings([chain for chain, _ in ssl.sni_certificates])
+        keys, _ = c_strings([key for _, key in ssl.sni_certificates])
+        keep += [chains, keys]
+        config.sni_certificate_chain_files, config.sni_private_key_files = chains, keys
+        config.sni_certificate_count = count
     config.min_version = _version(ssl.minimum_version, n.SWS_TLS_1_2)
     config.max_version = _version(ssl.maximum_version, n.SWS_TLS_1_3)
     return config, keep
