@@ -242,6 +242,71 @@ struct TLSTests {
                 == .tlsFailed("TLS handshake failed: certificate verify failed: hostname mismatch"))
     }
 
+    /// Open descriptors of this process.
+    func openDescriptors() -> Int {
+        guard let directory = opendir("/proc/self/fd") else { return -1 }
+        defer { closedir(directory) }
+        var count = 0
+        while readdir(directory) != nil { count += 1 }
+        return count
+    }
+
+    @Test func twoHundredClientsGetABroadcastThenAThousandCyclesLeakNoDescriptor() throws {
+        let (loop, server) = try echoServer()
+        let before = openDescriptors()
+        var options = ClientOptions()
+        options.tls = TestCertificates.client
+        // 200 concurrent wss clients, one broadcast built once for all.
+        var records: [ClientRecord] = []
+        var broadcastSent = false
+        var closing = false
+        func check() {
+            if !broadcastSent && records.count == 200 && records.allSatisfy({ $0.connection != nil }) {
+                broadcastSent = true
+                #expect(server.broadcast(text: "to everyone") == 200)
+            }
+            if !closing && broadcastSent && records.allSatisfy({ $0.texts == ["to everyone"] }) {
+                closing = true
+                for record in records { record.connection?.close(code: .normalClosure, reason: "") }
+            }
+            if closing && records.allSatisfy({ $0.close != nil }) { loop.stop() }
+        }
+        for _ in 0..<200 { records.append(connectRecordingClient(loop, wssURL(server), options: options, onEvent: check)) }
+        #expect(runBounded(loop, seconds: 30))
+        #expect(records.allSatisfy { $0.error == nil && $0.close?.code == .normalClosure })
+        records = []
+
+        // 1,000 connect/echo/close cycles, 20 at a time: descriptors come back to where they were.
+        var finished = 0
+        func cycle() {
+            var record: ClientRecord!
+            var sent = false
+            var closing = false
+            record = connectRecordingClient(loop, wssURL(server), options: options, onEvent: {
+                if let error = record.error { Issue.record("\(error)") }
+                if let connection = record.connection, !sent {
+                    sent = true
+                    _ = connection.send(text: "ping?")
+                }
+                if record.messages.count == 1, !closing {
+                    closing = true
+                    record.connection?.close(code: .normalClosure, reason: "")
+                }
+                if record.close != nil || record.error != nil {
+                    finished += 1
+                    if finished == 1000 { loop.stop() } else if finished <= 980 { cycle() }
+                }
+            })
+        }
+        for _ in 0..<20 { cycle() }
+        #expect(runBounded(loop, seconds: 60))
+        #expect(finished == 1000)
+        loop.schedule(after: .milliseconds(300)) { loop.stop() }  // lingering closes end
+        _ = runBounded(loop, seconds: 10)
+        #expect(server.connectionCount == 0)
+        #expect(openDescriptors() == before)
+    }
+
     @Test func certificateReloadAppliesToNewConnections() throws {
         let (loop, server) = try echoServer { $0.tls = TestCertificates.server("other.pem", key: "other.key") }
         #expect(connectAndEcho(loop, wssURL(server), tls: TestCertificates.client).0 != nil)

@@ -52,8 +52,6 @@ def _check_uri(uri: str) -> None:
         parsed.port
     except ValueError as error:
         raise InvalidURI(uri, str(error)) from None
-    if parsed.scheme == "wss":
-        raise SwiftWSError(n.SWS_ERR_UNSUPPORTED, "wss:// is not available yet: the native library has no TLS")
 
 
 def _header_pairs(headers: Optional[HeadersLike]) -> List[Tuple[str, str]]:
