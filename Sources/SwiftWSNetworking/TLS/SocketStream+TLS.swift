@@ -93,8 +93,10 @@ extension SocketStream {
 
     // MARK: Reading
 
-    /// Reads and decrypts what the socket holds into the loop's receive buffer (record by
-    /// record, while a whole record still fits) and hands it to `onRead` in one call.
+    /// Reads and decrypts into the loop's receive buffer and hands it to `onRead` in one call:
+    /// one `recv` (read-ahead takes every record the kernel holds), then the records OpenSSL
+    /// holds, while a whole record still fits. No second `recv` that would only find the socket
+    /// empty: more bytes arriving raise another epoll event.
     func tlsRead(_ tls: TLSChannel) {
         guard tls.established else { return tlsHandshakeStep(tls) }
         guard let ssl = tls.ssl else { return }
@@ -112,6 +114,7 @@ extension SocketStream {
             let result = SSL_read_ex(ssl, buffer.baseAddress! + filled, buffer.count - filled, &got)
             if result == 1 {
                 filled += got
+                if SSL_has_pending(ssl) == 0 { break reading }
                 continue
             }
             switch SSL_get_error(ssl, result) {
@@ -141,10 +144,11 @@ extension SocketStream {
         scheduleTLSPendingRead(tls)
     }
 
-    /// Decrypted bytes left inside OpenSSL (the receive buffer was full) raise no epoll event:
-    /// read them at the end of the iteration, unless reading is paused.
+    /// Bytes left inside OpenSSL (records read ahead, or decrypted bytes that did not fit the
+    /// receive buffer; also application data that came with the end of the handshake) raise no
+    /// epoll event: read them at the end of the iteration, unless reading is paused.
     func scheduleTLSPendingRead(_ tls: TLSChannel) {
-        guard let ssl = tls.ssl, tls.established, !readingPaused, SSL_pending(ssl) > 0 else { return }
+        guard let ssl = tls.ssl, tls.established, !readingPaused, SSL_has_pending(ssl) != 0 else { return }
         loop.deferCallback { [weak self] in
             guard let self, self.isOpen, !self.readingPaused, !self.inputClosed, let tls = self.tls else { return }
             self.tlsRead(tls)
