@@ -1,6 +1,5 @@
 import Glibc
 import CSwiftWSSystem
-import COpenSSL
 
 /// Why a stream closed, as given to its close handler.
 public enum StreamCloseReason: Hashable, Sendable {
