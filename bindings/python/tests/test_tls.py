@@ -95,13 +95,19 @@ async def test_client_certificates_with_the_drop_in_context(certs):
     context = server_context(certs)
     context.verify_mode = ssl.CERT_REQUIRED
     context.load_verify_locations(cafile=certs("ca.pem"))
-    async with serve(echo, "127.0.0.1", 0, ssl=context) as server:
+    subjects = []
+
+    def process_request(connection, request):
+        subjects.append(request.peer_certificate_subject)
+
+    async with serve(echo, "127.0.0.1", 0, ssl=context, process_request=process_request) as server:
         client = SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         client.load_verify_locations(cafile=certs("ca.pem"))
         client.load_cert_chain(certs("client.pem"), certs("client.key"))
         async with connect(f"wss://localhost:{_port(server)}/", ssl=client) as ws:
             await ws.send("mutual")
             assert await ws.recv() == "mutual"
+    assert subjects == ["CN=test client"]
 
 
 def test_what_is_not_supported_is_refused_clearly(certs):

@@ -74,7 +74,10 @@ class Headers:
 
 class Request:
     """The opening handshake's request: ``path`` (with the query, as in websockets), ``headers``
-    (during ``process_request`` only) and the ``subprotocols`` the client offered."""
+    (during ``process_request`` only), the ``subprotocols`` the client offered, and
+    ``peer_certificate_subject``: the subject of the client's TLS certificate ("CN=client") when
+    the server verifies client certificates (``verify_mode=ssl.CERT_REQUIRED``), else None (a
+    SwiftWS addition: websockets users read ``transport.get_extra_info("peercert")``)."""
 
     def __init__(self, request: int) -> None:
         target = c_char_p()
@@ -86,6 +89,9 @@ class Request:
             name = c_char_p()
             if n.lib.sws_request_subprotocol(request, index, byref(name)) == n.SWS_OK and name.value:
                 self.subprotocols.append(name.value.decode())
+        subject = c_char_p()
+        check(n.lib.sws_request_peer_certificate_subject(request, byref(subject)))
+        self.peer_certificate_subject: Optional[str] = subject.value.decode("utf-8", "replace") if subject.value else None
 
     def _expire(self) -> None:
         self.headers._request = None
