@@ -305,7 +305,12 @@ public final class SocketStream {
         guard !isClosed else { return }
         let trouble = events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0
         if !inputClosed && (events & EPOLLIN.rawValue != 0 || trouble) {
-            if readingPaused && !lingering && !trouble && tls?.established != false { return }
+            if readingPaused && !lingering && !trouble && tls?.established != false {
+                // Paused, but a TLS write waits for input (a TLS 1.3 KeyUpdate): retry the write,
+                // which reads what it needs, instead of leaving EPOLLIN to fire again and again.
+                if let tls, tls.writeWantsRead { tlsRetryWriteWaitingForInput(tls) }
+                return
+            }
             readOnce()
         } else if trouble {
             // Input already ended (or paused) and the socket failed or hung up completely.

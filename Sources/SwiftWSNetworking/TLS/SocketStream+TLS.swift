@@ -181,6 +181,13 @@ extension SocketStream {
         }
     }
 
+    /// A write stopped on `SSL_ERROR_WANT_READ` and input arrived while reading is paused.
+    func tlsRetryWriteWaitingForInput(_ tls: TLSChannel) {
+        tls.writeWantsRead = false
+        if backlog.isEmpty { return updateWatchedEvents() }
+        tlsDrainBacklog(tls)
+    }
+
     /// Sends the backlog through TLS after EPOLLOUT (or once the handshake is done).
     func tlsDrainBacklog(_ tls: TLSChannel) {
         guard tls.established else { return tlsHandshakeStep(tls) }
