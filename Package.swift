@@ -5,7 +5,7 @@
 // Layers (arrows point down only; docs/ARCHITECTURE.md has the table a test checks this file against):
 //   SwiftWS (async Swift API, product `SwiftWS`)  |  SwiftWSCAPI (@_cdecl exports, libswiftws.so)
 //   SwiftWSEndpoints (servers, clients, connections, topics: the callback-level Swift API)
-//   SwiftWSTransport (epoll loop, sockets, timers; TLS goes here)
+//   SwiftWSTransport (epoll loop, sockets, timers, TLS through OpenSSL)
 //   SwiftWSCore (sans-I/O protocol: handshake, frames, UTF-8, close, permessage-deflate)
 // SwiftWS and SwiftWSCAPI stand side by side: the C library does not link the async layer.
 // Library targets use only the standard library, Glibc, zlib and (for TLS) OpenSSL: no Foundation.
@@ -44,6 +44,13 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // System OpenSSL 3 (Debian: libssl-dev) for wss:// (Sources/SwiftWSTransport/TLS).
+        .systemLibrary(
+            name: "COpenSSL",
+            path: "Sources/COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Linux headers the Glibc module lacks (getrandom, epoll, eventfd, timerfd).
         .systemLibrary(name: "CSwiftWSSystem", path: "Sources/CSwiftWSSystem"),
         // Layer 1: the sans-I/O protocol core.
@@ -56,7 +63,7 @@ let package = Package(
         // Layer 2: transport — event loop (epoll), sockets, timers.
         .target(
             name: "SwiftWSTransport",
-            dependencies: ["CSwiftWSSystem"],
+            dependencies: ["CSwiftWSSystem", "COpenSSL"],
             swiftSettings: librarySwiftSettings
         ),
         // Layer 3: endpoints — servers, clients, connections, topics: the callback-level Swift API.

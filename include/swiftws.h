@@ -12,6 +12,7 @@
  *   permessage-deflate     compression settings shared by the sections below
  *   Opening handshake      the HTTP upgrade for sans-I/O users, server and client side
  *   Event loops            epoll loops that run servers, connections and client connects
+ *   TLS                    certificates and verification for wss:// servers and clients
  *   Connections, Servers, Clients
  *
  * Conventions used throughout:
@@ -37,7 +38,7 @@
  *     elsewhere. Functions marked THREAD-SAFE (sws_loop_stop, sws_loop_post, sws_conn_ref_*)
  *     may be called from any thread at any time, also racing with a connection's close.
  *     Sessions and handshake objects have no thread of their own: one thread at a time.
- *   - Not available yet: wss:// (TLS); sws_client_connect() returns SWS_ERR_UNSUPPORTED for it.
+ *   - TLS (wss://) goes through the system OpenSSL 3: see sws_tls_config.
  */
 #ifndef SWIFTWS_H
 #define SWIFTWS_H
@@ -958,6 +959,64 @@ bool sws_conn_ref_is_closed(const sws_conn_ref_t *ref);
  */
 sws_status sws_conn_ref_free(sws_conn_ref_t *ref);
 
+/* ---- TLS ------------------------------------------------------------------------------- */
+
+/** TLS protocol versions, for sws_tls_config.min_version and max_version. */
+#define SWS_TLS_1_2 0x0303
+#define SWS_TLS_1_3 0x0304
+
+/**
+ * TLS settings of a wss:// server (sws_server_config.tls) or client (sws_client_config.tls).
+ * Fill with sws_tls_config_init(). Every string is NUL-terminated and may be NULL (unset); the
+ * struct and its strings are read during sws_server_new() / sws_client_connect() /
+ * sws_server_reload_tls() (files are read then too) and need not outlive the call.
+ *
+ * A server needs a certificate chain and its private key, from files or PEM text. A client
+ * needs nothing: by default it verifies the server's certificate against the system trust
+ * store and the URL's host name (SNI is sent for names). Failures: SWS_ERR_TLS with the reason
+ * in sws_last_error() (a file that cannot be read, a key that does not match), or, for a
+ * handshake, in on_connect_error ("certificate verify failed: certificate has expired").
+ */
+typedef struct sws_tls_config {
+    /** sizeof(sws_tls_config) as compiled; set by sws_tls_config_init(). */
+    size_t size;
+    /** PEM file: our certificate, then its intermediates (servers; clients for mutual TLS). */
+    const char *certificate_chain_file;
+    /** PEM file: the private key of that certificate. */
+    const char *private_key_file;
+    /** The chain as PEM text (instead of certificate_chain_file). */
+    const char *certificate_chain_pem;
+    /** The key as PEM text (instead of private_key_file). */
+    const char *private_key_pem;
+    /** CAs to trust: a PEM file, a hashed directory (`openssl rehash`), PEM text. */
+    const char *ca_file;
+    const char *ca_directory;
+    const char *ca_pem;
+    /** Whether the system trust store counts too. Default true. */
+    bool use_system_trust_store;
+    /** Clients: do not verify the server's certificate or host name. INSECURE: anyone on the path
+     *  can read and change the traffic. For tests against self-signed servers. Default false. */
+    bool insecure_skip_verification;
+    /** Servers: require a client certificate that verifies against the CAs above (mutual TLS). Default false. */
+    bool verify_client_certificates;
+    /** Servers: stateless session tickets for resumption. Default true. */
+    bool session_tickets;
+    /** Clients: the name to send as SNI and verify, instead of the URL's host. */
+    const char *server_name;
+    /** Oldest and newest version: SWS_TLS_1_2 (default minimum) or SWS_TLS_1_3 (default maximum). */
+    uint16_t min_version;
+    uint16_t max_version;
+    /** Servers: `sni_certificate_count` further certificates (PEM files, chain and key at the same
+     *  index), chosen by the host name the client sends (SNI): the first whose certificate matches
+     *  serves the connection; without SNI or a match, the main certificate does. */
+    const char *const *sni_certificate_chain_files;
+    const char *const *sni_private_key_files;
+    size_t sni_certificate_count;
+} sws_tls_config;
+
+/** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
+sws_status sws_tls_config_init(sws_tls_config *config);
+
 /* ---- Servers ---------------------------------------------------------------------------- */
 
 /**
@@ -1030,6 +1089,8 @@ typedef struct sws_server_config {
     size_t subprotocol_count;
     /** SO_REUSEPORT, to spread one port over several loops. Default false. */
     bool reuse_port;
+    /** TLS: serve wss:// with these settings (read during sws_server_new()); NULL (default): plain ws://. */
+    const sws_tls_config *tls;
 } sws_server_config;
 
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
@@ -1043,10 +1104,19 @@ sws_status sws_server_config_init(sws_server_config *config);
  * Errors (`*out` set to NULL; no callback is ever called): SWS_ERR_INVALID_ARGUMENT (`loop`,
  * `host`, `out` NULL, `host` not a numeric address, a bad config value or size);
  * SWS_ERR_UNSUPPORTED (unknown non-zero config fields); SWS_ERR_WRONG_THREAD; SWS_ERR_IO (bind or
- * listen failed, e.g. the port is in use: errno text in sws_last_error()).
+ * listen failed, e.g. the port is in use: errno text in sws_last_error()); SWS_ERR_TLS (config->tls
+ * cannot be used: a certificate or key file that cannot be read, a key that does not match).
  */
 sws_status sws_server_new(sws_loop_t *loop, const char *host, uint16_t port, const sws_server_config *config,
                           const sws_conn_handlers *handlers, void *user_data, sws_server_t **out);
+
+/**
+ * Replaces the TLS settings (certificates) for connections accepted from now on; open
+ * connections keep theirs. On error the old settings stay. Loop-thread-only.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, a bad size), SWS_ERR_WRONG_THREAD, SWS_ERR_TLS (the
+ * server was started without TLS, or the new settings cannot be used: reason in sws_last_error()).
+ */
+sws_status sws_server_reload_tls(sws_server_t *server, const sws_tls_config *tls);
 
 /** The port the server listens on (the kernel's choice for port 0); 0 for NULL. Loop-thread-only. */
 uint16_t sws_server_port(const sws_server_t *server);
@@ -1121,6 +1191,14 @@ size_t sws_request_subprotocol_count(const sws_request_t *request);
 sws_status sws_request_subprotocol(const sws_request_t *request, size_t index, const char **name);
 
 /**
+ * The subject of the client's TLS certificate ("CN=client,O=Example", RFC 2253) when the server
+ * verifies client certificates (sws_tls_config.verify_client_certificates): `*subject`, or NULL
+ * without one (plain ws://, no verification). Owned by the request, valid during the callback.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, or outside the callback).
+ */
+sws_status sws_request_peer_certificate_subject(const sws_request_t *request, const char **subject);
+
+/**
  * Accepts an upgrade request (on_upgrade only) with `subprotocol` (NULL or one the client
  * offered); the connection's user data starts as `conn_user_data`.
  * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, outside on_upgrade, a plain HTTP request, already
@@ -1173,19 +1251,24 @@ typedef struct sws_client_config {
     const char *const *header_names;
     const char *const *header_values;
     size_t header_count;
+    /** TLS settings for wss:// URLs (read during sws_client_connect()); NULL (default): verify
+     *  against the system trust store. Ignored for ws://. */
+    const sws_tls_config *tls;
 } sws_client_config;
 
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
 sws_status sws_client_config_init(sws_client_config *config);
 
 /**
- * Connects to `url` ("ws://host[:port]/path[?query]"; names are resolved off the loop thread)
+ * Connects to `url` ("ws://" or "wss://host[:port]/path[?query]"; names are resolved off the loop thread)
  * and runs the opening handshake. Later, on the loop thread: on_open (then messages, then
  * on_close), or on_connect_error. `config` may be NULL; it and `handlers` are copied, strings
  * included. `user_data` is the connection's initial user data. Loop-thread-only.
  * Errors (then no callback is ever called): SWS_ERR_INVALID_ARGUMENT (`loop`, `url` NULL, not a
- * ws:// URL, a config value, header or subprotocol that cannot be sent); SWS_ERR_UNSUPPORTED
- * (wss:// -- TLS is not available yet -- or unknown non-zero config fields); SWS_ERR_WRONG_THREAD.
+ * ws:// or wss:// URL, a config value, header or subprotocol that cannot be sent); SWS_ERR_UNSUPPORTED
+ * (unknown non-zero config fields); SWS_ERR_WRONG_THREAD; SWS_ERR_TLS (config->tls cannot be used).
+ * A failed TLS handshake (unknown CA, wrong host name, expired certificate, a plain server)
+ * calls on_connect_error with SWS_ERR_TLS and the reason.
  */
 sws_status sws_client_connect(sws_loop_t *loop, const char *url, const sws_client_config *config,
                               const sws_conn_handlers *handlers, void *user_data);

@@ -5,7 +5,7 @@
 
 The CMake build writes the map of its last link of the library to <build>/libswiftws.map.
 Each input section the linker kept is charged to its origin: one of our Swift modules
-(SwiftWSCore, SwiftWSNetworking, SwiftWSCAPI, ...), the Swift standard library's Swift code
+(SwiftWSCore, SwiftWSTransport, SwiftWSEndpoints, SwiftWSCAPI, ...), the Swift standard library's Swift code
 (libswiftCore.a(Swift.o)), the Swift runtime's C++ code (the other libswiftCore.a members), other
 static Swift libraries (Concurrency, Synchronization, StringProcessing, ...), or the C runtime
 glue. Only sections that take space in the stripped file are counted (no .debug_*, no .bss, no

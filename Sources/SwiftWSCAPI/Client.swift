@@ -12,10 +12,7 @@ public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointe
     guard let urlText = string(fromCString: url) else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_connect: url is NULL or not UTF-8") }
     // Checked here, so that a bad URL is this call's error and no callback ever runs for it.
     guard let parsed = WebSocketURL(urlText) else {
-        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_connect: not a ws:// URL: \(urlText)")
-    }
-    guard !parsed.isSecure else {
-        return fail(SWS_ERR_UNSUPPORTED, "sws_client_connect: wss:// needs TLS, which this build does not have yet")
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_connect: not a ws:// or wss:// URL: \(urlText)")
     }
     let options: ClientOptions
     do throws(CArgumentError) {
@@ -27,9 +24,18 @@ public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointe
     let handlersStatus = readConnHandlers(handlers, into: &callbacks)
     guard handlersStatus == SWS_OK else { return handlersStatus }
     let compression = options.connection.perMessageDeflate
+    if parsed.isSecure {
+        // Read the certificate files now, so that unusable settings are this call's error (the
+        // context is cached for the connect itself).
+        do throws(TLSError) {
+            _ = try TLSContext.shared(client: options.tls)
+        } catch {
+            return fail(SWS_ERR_TLS, "sws_client_connect: \(error.message)")
+        }
+    }
     // The request is built here once to check it, so that its errors are this call's.
     do {
-        _ = try ClientHandshake(host: parsed.host, port: Int(parsed.port), secure: false, path: parsed.path,
+        _ = try ClientHandshake(host: parsed.host, port: Int(parsed.port), secure: parsed.isSecure, path: parsed.path,
                                 query: parsed.query, origin: options.origin, subprotocols: options.subprotocols,
                                 extensions: compression.isEnabled ? PerMessageDeflateNegotiation.clientOffers(configuration: compression) : [],
                                 headers: options.headers)
@@ -53,6 +59,7 @@ public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointe
             case .unexpectedStatus(let code, _): (failure, httpStatus) = (SWS_ERR_HANDSHAKE, Int32(clamping: code))
             case .handshakeFailed, .closedDuringHandshake: (failure, httpStatus) = (SWS_ERR_HANDSHAKE, 0)
             case .handshakeTimedOut: (failure, httpStatus) = (SWS_ERR_TIMEOUT, 0)
+            case .tlsFailed: (failure, httpStatus) = (SWS_ERR_TLS, 0)
             }
             let message = OwnedBytes(error.description)  // NUL-terminated for C
             onConnectError(context.userData, failure, httpStatus, message.cString)

@@ -6,6 +6,7 @@
 // The groups nest the way the Swift types do:
 //   sws_server_config / sws_client_config  -> ServerOptions / ClientOptions
 //     .connection: sws_connection_config   -> ConnectionOptions
+//     .tls: sws_tls_config                 -> TLSConfiguration (TLS.swift reads it)
 //       .limits: sws_session_config        -> SessionConfiguration
 //       .compression: sws_compression_config -> PerMessageDeflateConfiguration
 import CSwiftWS
@@ -235,6 +236,13 @@ private func headLimits(_ maxHeadSize: Int, _ maxHeaderCount: Int, _ structName:
                    maxHeaderCount: try limit(maxHeaderCount, "\(structName).max_header_count"))
 }
 
+/// The TLS settings a C struct asks for (NULL: none, plain ws://), checked (see TLS.swift).
+private func readTLS(_ pointer: UnsafePointer<sws_tls_config>?, _ structName: String) throws(CArgumentError) -> TLSConfiguration? {
+    var status = SWS_OK
+    guard let configuration = readTLSConfig(pointer, structName, &status) else { throw CArgumentError(status: status) }
+    return configuration
+}
+
 // MARK: Servers (sws_server_config)
 
 extension sws_server_config {
@@ -278,6 +286,7 @@ func readServerConfig(_ pointer: UnsafePointer<sws_server_config>?) throws(CArgu
     options.requireOrigin = c.require_origin
     options.subprotocols = subprotocols
     options.listen.reusePort = c.reuse_port
+    options.tls = try readTLS(c.tls, "sws_server_config.tls")
     return options
 }
 
@@ -322,5 +331,7 @@ func readClientConfig(_ pointer: UnsafePointer<sws_client_config>?) throws(CArgu
     }
     options.subprotocols = subprotocols
     for (name, value) in zip(names, values) { options.headers.append(name: name, value: value) }
+    // Without settings, wss:// verifies the server against the system trust store.
+    options.tls = try readTLS(c.tls, "sws_client_config.tls") ?? TLSConfiguration()
     return options
 }

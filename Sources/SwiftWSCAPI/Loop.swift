@@ -48,6 +48,7 @@ func status(for error: NetworkError) -> sws_status {
     case .invalidAddress: return SWS_ERR_INVALID_ARGUMENT
     case .closed: return SWS_ERR_CLOSED
     case .system: return SWS_ERR_IO
+    case .tls: return SWS_ERR_TLS
     }
 }
 

@@ -28,6 +28,8 @@ final class RequestBox {
     private(set) lazy var path = OwnedBytes(head.target.split(separator: "?", maxSplits: 1,
                                                               omittingEmptySubsequences: false).first.map(String.init) ?? "")
     private(set) lazy var subprotocols = (upgrade?.subprotocols ?? []).map { OwnedBytes($0) }
+    /// The client certificate's subject (mutual TLS), captured when the request is made.
+    var peerSubject: OwnedBytes?
     var headerValues: [String: OwnedBytes] = [:]
     /// Headers for the answer (sws_request_add_response_header), whichever it is.
     var responseHeaders = HTTPHeaders()
@@ -85,6 +87,7 @@ public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<C
         // Unowned: the server owns this closure, and the box owns the server.
         server.onUpgrade = { [unowned box] request, _ in
             let upgrade = RequestBox(head: request.head, upgrade: request)
+            upgrade.peerSubject = box.server.upgradePeerCertificateSubject.map { OwnedBytes($0) }
             upgrade.whileRegistered { onUpgrade(handle, box.context.userData, $0) }
             return upgrade.decision
                 ?? .accept(UpgradeAcceptance(subprotocol: preferred.first { request.subprotocols.contains($0) }))
@@ -102,7 +105,7 @@ public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<C
 }
 
 /// The server behind a handle on its loop thread, else nil with the status to return.
-private func server(_ handle: OpaquePointer?, _ function: StaticString) -> (ServerBox?, sws_status) {
+func server(_ handle: OpaquePointer?, _ function: StaticString) -> (ServerBox?, sws_status) {
     guard let box = object(handle, as: ServerBox.self) else {
         return (nil, fail(SWS_ERR_INVALID_ARGUMENT, "\(function): server is NULL"))
     }
@@ -222,7 +225,7 @@ public func sws_server_free(_ handle: OpaquePointer?) -> sws_status {
 // MARK: Requests in on_upgrade and on_http_request
 
 /// The request behind a handle while its callback runs, else nil after recording the error.
-private func request(_ handle: OpaquePointer?, _ function: StaticString) -> RequestBox? {
+func request(_ handle: OpaquePointer?, _ function: StaticString) -> RequestBox? {
     guard let handle, liveHandles.contains(UnsafeRawPointer(handle)) else {
         setLastError("\(function): request is NULL or used outside its callback")
         return nil

@@ -27,6 +27,9 @@ public struct ServerOptions: Sendable {
     /// Subprotocols the server speaks, most preferred first. Without an upgrade hook, the first
     /// of these that the client offered is chosen.
     public var subprotocols: [String] = []
+    /// TLS (wss://): the certificate chain and key to serve, and the other TLS settings. nil
+    /// (the default) serves plain ws://. The TLS handshake counts against `handshakeTimeout`.
+    public var tls: TLSConfiguration? = nil
 
     /// The defaults.
     public init() {}

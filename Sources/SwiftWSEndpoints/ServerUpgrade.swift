@@ -92,8 +92,10 @@ final class ServerUpgrade {
                 return
             }
         }
+        server.upgradePeerCertificateSubject = stream.peerCertificateSubject
         let decision = server.onUpgrade?(request, stream.remoteAddress)
             ?? .accept(UpgradeAcceptance(subprotocol: options.subprotocols.first { request.subprotocols.contains($0) }))
+        server.upgradePeerCertificateSubject = nil
         switch decision {
         case .reject(let status, let body, let headers):
             let response = (try? HTTPResponseWriter.response(status: status, headers: headers, body: Array(body.utf8)))

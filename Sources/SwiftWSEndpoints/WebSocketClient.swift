@@ -19,6 +19,10 @@ public struct ClientOptions: Sendable {
     public var headLimits: HTTPHeadLimits = HTTPHeadLimits()
     /// Socket options.
     public var stream: StreamOptions = StreamOptions()
+    /// TLS settings for `wss://` URLs (ignored for `ws://`): by default the server's certificate
+    /// is verified against the system trust store and the URL's host name. The TLS handshake
+    /// counts against `handshakeTimeout`.
+    public var tls: TLSConfiguration = TLSConfiguration()
 
     /// The defaults.
     public init() {}
@@ -26,7 +30,7 @@ public struct ClientOptions: Sendable {
 
 /// Why a client could not open a connection.
 public enum ClientError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The text is not a ws:// URL (or it is wss://, which needs TLS, not available yet).
+    /// The text is not a ws:// or wss:// URL.
     case invalidURL(String)
     /// The options cannot be written into a request (a header with a line break, …).
     case invalidRequest(HandshakeError)
@@ -41,6 +45,10 @@ public enum ClientError: Error, Sendable, Hashable, CustomStringConvertible {
     case handshakeTimedOut
     /// The server closed the connection before answering.
     case closedDuringHandshake
+    /// TLS failed: the client's TLS settings cannot be used, or the TLS handshake failed (the
+    /// reason: "certificate verify failed: unable to get local issuer certificate", "Hostname
+    /// mismatch", "certificate has expired", "wrong version number" for a plain server, …).
+    case tlsFailed(String)
 
     /// A sentence for logs and people.
     public var description: String {
@@ -52,6 +60,7 @@ public enum ClientError: Error, Sendable, Hashable, CustomStringConvertible {
         case .handshakeFailed(let error): return error.description
         case .handshakeTimedOut: return "no handshake response in time"
         case .closedDuringHandshake: return "connection closed during the handshake"
+        case .tlsFailed(let reason): return reason
         }
     }
 }
@@ -65,14 +74,14 @@ public enum WebSocketClient {
     public static func connect(to url: String, on loop: EventLoop, options: ClientOptions = ClientOptions(),
                                handlers: ConnectionHandlers = ConnectionHandlers(),
                                completion: @escaping (Result<WebSocketConnection, ClientError>) -> Void) {
-        guard let parsed = WebSocketURL(url), !parsed.isSecure else {
+        guard let parsed = WebSocketURL(url) else {
             loop.deferCallback { completion(.failure(.invalidURL(url))) }
             return
         }
         let handshake: ClientHandshake
         do throws(HandshakeError) {
             let deflate = options.connection.perMessageDeflate
-            handshake = try ClientHandshake(host: parsed.host, port: Int(parsed.port), secure: false, path: parsed.path,
+            handshake = try ClientHandshake(host: parsed.host, port: Int(parsed.port), secure: parsed.isSecure, path: parsed.path,
                                             query: parsed.query, origin: options.origin, subprotocols: options.subprotocols,
                                             extensions: deflate.isEnabled ? PerMessageDeflateNegotiation.clientOffers(configuration: deflate) : [],
                                             headers: options.headers, limits: options.headLimits)
@@ -80,11 +89,28 @@ public enum WebSocketClient {
             loop.deferCallback { completion(.failure(.invalidRequest(error))) }
             return
         }
+        var tlsContext: TLSContext?
+        if parsed.isSecure {
+            do throws(TLSError) {
+                tlsContext = try TLSContext.shared(client: options.tls)
+            } catch {
+                loop.deferCallback { completion(.failure(.tlsFailed(error.message))) }
+                return
+            }
+        }
         loop.connect(host: parsed.host, port: parsed.port, timeout: options.connectTimeout, options: options.stream) { result in
             switch result {
             case .failure(let error):
                 completion(.failure(.connectFailed(error)))
             case .success(let stream):
+                if let tlsContext {
+                    do throws(TLSError) {
+                        try stream.startTLS(client: tlsContext, serverName: options.tls.serverName ?? parsed.host)
+                    } catch {
+                        stream.abort()
+                        return completion(.failure(.tlsFailed(error.message)))
+                    }
+                }
                 ClientUpgrade(stream: stream, handshake: handshake, url: parsed, options: options,
                               handlers: handlers, completion: completion).start()
             }
@@ -115,7 +141,7 @@ final class ClientUpgrade {
     func start() {
         // The stream's handlers keep this object alive until the handshake ends.
         stream.onRead = { [self] bytes in receive(bytes) }
-        stream.onClose = { [self] _ in fail(.closedDuringHandshake) }
+        stream.onClose = { [self] _ in fail(stream.tlsFailure.map(ClientError.tlsFailed) ?? .closedDuringHandshake) }
         timer = stream.loop.schedule(after: options.handshakeTimeout) { [self] in
             timer = nil
             fail(.handshakeTimedOut)

@@ -107,6 +107,13 @@ public final class WebSocketConnection {
     /// The peer's address.
     public var remoteAddress: SocketAddress? { stream.remoteAddress }
 
+    /// Whether the connection runs over TLS (wss://).
+    public var isSecure: Bool { stream.isTLS }
+
+    /// The subject of the peer's TLS certificate ("CN=client,O=Example", RFC 2253), when the
+    /// server verifies client certificates (`TLSConfiguration.verifyClientCertificates`).
+    public var peerCertificateSubject: String? { stream.peerCertificateSubject }
+
     /// Where the connection is, for every face (C `sws_conn_get_state`, Python `state`): `.open`
     /// while messages flow both ways; `.closing` once the close handshake began (either side) or
     /// a timeout or limit is ending the connection — sends throw `.closed` from then on; `.closed`

@@ -15,6 +15,11 @@ public final class WebSocketServer {
     /// user data) or reject (status, body). Without it, every request is accepted with the first
     /// of `options.subprotocols` the client offered.
     public var onUpgrade: ((UpgradeRequest, SocketAddress?) -> UpgradeDecision)?
+    /// During `onUpgrade` only: the subject of the client's TLS certificate ("CN=client,O=Example",
+    /// RFC 2253) when the server verifies client certificates (`TLSConfiguration
+    /// .verifyClientCertificates`), so that the hook can accept or refuse by it; nil otherwise.
+    /// Afterwards the connection keeps it as `WebSocketConnection.peerCertificateSubject`.
+    public internal(set) var upgradePeerCertificateSubject: String?
     /// Answers requests that are not WebSocket upgrades (no Upgrade header). Without it they get
     /// `404 Not Found`. Requests that try to upgrade but break RFC 6455 get the handshake's
     /// answer (400, 405, 426 with `Sec-WebSocket-Version: 13`, 431).
@@ -44,6 +49,8 @@ public final class WebSocketServer {
     private let memoryBudget: MemoryBudget?
     private var shutdownCompletion: (() -> Void)?
     private var shutdownTimer: TimerHandle?
+    /// The TLS context new connections use (nil: plain ws://); `reloadTLS` replaces it.
+    private var tlsContext: TLSContext?
     /// Whether `shutdown` has begun.
     public private(set) var isShuttingDown = false
 
@@ -54,6 +61,13 @@ public final class WebSocketServer {
         self.options = options
         self.handlers = handlers
         memoryBudget = options.memoryBudget.map { MemoryBudget(limit: $0) }
+        if let tls = options.tls {
+            do throws(TLSError) {
+                tlsContext = try TLSContext(configuration: tls, role: .server)
+            } catch {
+                throw NetworkError(.tls(message: error.message), "TLS setup")
+            }
+        }
         listener = try loop.listen(on: address, options: options.listen)
         listener.onAccept = { [weak self] stream in
             // A server released without `shutdown` stops accepting (see deinit).
@@ -76,6 +90,15 @@ public final class WebSocketServer {
             throw NetworkError(.invalidAddress, "listen on \(host):\(port)")
         }
         try self.init(loop: loop, address: address, options: options, handlers: handlers)
+    }
+
+    /// Replaces the certificates and TLS settings for connections accepted from now on (open
+    /// connections keep theirs): a certificate renewal without a restart. The new files are read
+    /// now; on error the old settings stay. Only for a server started with `ServerOptions.tls`.
+    /// Loop-thread only.
+    public func reloadTLS(_ configuration: TLSConfiguration) throws(TLSError) {
+        guard tlsContext != nil else { throw TLSError("the server was not started with TLS") }
+        tlsContext = try TLSContext(configuration: configuration, role: .server)
     }
 
     /// The address the server listens on (with the port the kernel chose for port 0).
@@ -103,6 +126,13 @@ public final class WebSocketServer {
     // MARK: Accepting
 
     private func accepted(_ stream: SocketStream) {
+        if let tlsContext {
+            do throws(TLSError) {
+                try stream.startTLS(server: tlsContext)
+            } catch {
+                return stream.abort()
+            }
+        }
         if let limit = options.maxConnections, connectionCount >= limit {
             stream.write(plainResponse(status: 503, text: "too many connections\n"))
             stream.closeLingering(timeout: options.handshakeTimeout)

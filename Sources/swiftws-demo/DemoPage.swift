@@ -23,7 +23,8 @@ let demoPage = """
   const log = document.getElementById("log");
   const status = document.getElementById("status");
   const show = (line) => { log.textContent += line + "\\n"; log.scrollTop = log.scrollHeight; };
-  const socket = new WebSocket(`ws://${location.host}/${encodeURIComponent(room)}`);
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/${encodeURIComponent(room)}`);
   socket.onopen = () => { status.textContent = `connected to room ${room} (${socket.extensions || "no extensions"})`; };
   socket.onmessage = (event) => show(event.data);
   socket.onclose = (event) => { status.textContent = `closed: ${event.code} ${event.reason}`; };

@@ -28,9 +28,12 @@ struct Arguments {
     var pingInterval: Duration = .seconds(20)
     var pongTimeout: Duration = .seconds(20)
     var closeTimeout: Duration = .seconds(10)
+    /// https + wss with this certificate chain and key (PEM files); plain http without.
+    var tlsCertificate: String? = nil
+    var tlsKey: String? = nil
 }
 
-let usageLine = "usage: swiftws-demo [--host HOST] [--port PORT] [--seconds N] [--ping-interval S] [--pong-timeout S] [--close-timeout S]"
+let usageLine = "usage: swiftws-demo [--host HOST] [--port PORT] [--seconds N] [--ping-interval S] [--pong-timeout S] [--close-timeout S] [--tls-cert CHAIN.pem --tls-key KEY.pem]"
 
 /// Positive seconds, decimals allowed.
 func duration(_ text: String) -> Duration? {
@@ -49,6 +52,8 @@ func parseArguments() -> Arguments {
         case ("--ping-interval", let value?) where duration(value) != nil: arguments.pingInterval = duration(value)!
         case ("--pong-timeout", let value?) where duration(value) != nil: arguments.pongTimeout = duration(value)!
         case ("--close-timeout", let value?) where duration(value) != nil: arguments.closeTimeout = duration(value)!
+        case ("--tls-cert", let value?): arguments.tlsCertificate = value
+        case ("--tls-key", let value?): arguments.tlsKey = value
         default:
             say(usageLine)
             exit(2)
@@ -66,6 +71,12 @@ final class Member {
 
 let arguments = parseArguments()
 var options = ServerOptions()
+if let certificate = arguments.tlsCertificate, let key = arguments.tlsKey {
+    options.tls = .server(certificateChainFile: certificate, privateKeyFile: key)  // https:// + wss://
+} else if arguments.tlsCertificate != nil || arguments.tlsKey != nil {
+    say("--tls-cert and --tls-key go together")
+    exit(2)
+}
 options.connection.pingInterval = arguments.pingInterval  // notice browsers that vanished
 options.connection.pongTimeout = arguments.pongTimeout
 options.connection.closeTimeout = arguments.closeTimeout
@@ -140,7 +151,9 @@ if let seconds = arguments.seconds {
 loop.stopOnTerminationSignals()
 let address = server.localAddress
 let host = address.family == .ipv6 ? "[\(address.host)]" : address.host
-say("swiftws-demo: open http://\(host):\(address.port ?? 0)/ in a browser, or connect to ws://\(host):\(address.port ?? 0)/ROOM")
+let secure = options.tls != nil
+say("swiftws-demo: open \(secure ? "https" : "http")://\(host):\(address.port ?? 0)/ in a browser, or connect to "
+    + "\(secure ? "wss" : "ws")://\(host):\(address.port ?? 0)/ROOM")
 loop.run()
 server.shutdown(timeout: .seconds(2)) { loop.stop() }
 loop.run()

@@ -1,6 +1,7 @@
 // swiftws-echo: a WebSocket echo server for conformance suites, interop tests and benchmarks.
 //
 //   swiftws-echo --host 127.0.0.1 --port 9001 [--no-compression] [--max-message-size BYTES] [limits…]
+//                [--tls-cert CHAIN.pem --tls-key KEY.pem]     (wss://)
 //
 // (`--help` lists the limits and timeouts; `GET /stats` on the same port reports connections,
 // handshakes, bytes held and the memory budget's count.)
@@ -34,6 +35,7 @@ let usageText = """
                         [--max-buffered BYTES] [--memory-budget BYTES] [--max-connections N]
                         [--close-timeout S] [--handshake-timeout S] [--idle-timeout S]
                         [--ping-interval S] [--pong-timeout S] [--message-timeout S]
+                        [--tls-cert CHAIN.pem --tls-key KEY.pem]
       BYTES 0 and S 0 switch a limit off (except --close-timeout, --handshake-timeout and
       --pong-timeout, which must be positive); S is in seconds, decimals allowed.
 
@@ -81,6 +83,11 @@ func parseArguments() -> Arguments {
         case "--port":
             guard let value = iterator.next(), let port = UInt16(value) else { usage("--port needs a number 0...65535") }
             arguments.port = port
+        case "--tls-cert", "--tls-key":
+            guard let path = iterator.next() else { usage("\(flag) needs a PEM file") }
+            var tls = arguments.options.tls ?? TLSConfiguration()
+            if flag == "--tls-cert" { tls.certificateChainFile = path } else { tls.privateKeyFile = path }
+            arguments.options.tls = tls
         case "--no-compression":
             // permessage-deflate is accepted by default (memory-conscious defaults).
             arguments.options.connection.perMessageDeflate = .disabled

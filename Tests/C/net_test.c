@@ -2,7 +2,7 @@
  * Servers, client connections and connections through the C API, in one process on 127.0.0.1:
  * echo of text and binary, close codes both ways, the upgrade hook (accept with a subprotocol,
  * reject with a status), connect failures, broadcast and topics, thread-safe references and
- * loop posts from another thread, wrong-thread calls, and misuse.
+ * loop posts from another thread, wrong-thread calls, and misuse; a wss:// echo (TLS).
  */
 #include "swiftws.h"
 #include "check.h"
@@ -321,7 +321,6 @@ static void test_connect_failures(void) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_EQ_INT(sws_client_connect(loop, bad[i], NULL, &h, &p), SWS_ERR_INVALID_ARGUMENT);
     }
-    CHECK_EQ_INT(sws_client_connect(loop, "wss://127.0.0.1/", NULL, &h, &p), SWS_ERR_UNSUPPORTED);
     CHECK_EQ_INT(sws_client_connect(loop, NULL, NULL, &h, &p), SWS_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(sws_client_connect(NULL, "ws://127.0.0.1/", NULL, &h, &p), SWS_ERR_INVALID_ARGUMENT);
     sws_session_config zero_limits;
@@ -1135,6 +1134,124 @@ static void test_batched_messages(void) {
     CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
 }
 
+/* ---- wss:// (TLS): certificates made by Tests/Peers/make_test_certs.sh ---- */
+
+static void tls_file(char *out, size_t size, const char *dir, const char *name) {
+    snprintf(out, size, "%s/%s", dir, name);
+}
+
+static char upgrade_subject[128];
+static void record_subject(sws_server_t *server, void *user_data, sws_request_t *request) {
+    (void)server; (void)user_data;
+    const char *subject = NULL;
+    CHECK_EQ_INT(sws_request_peer_certificate_subject(request, &subject), SWS_OK);
+    snprintf(upgrade_subject, sizeof upgrade_subject, "%s", subject ? subject : "(none)");
+    CHECK_EQ_INT(sws_request_accept(request, NULL, NULL), SWS_OK);
+}
+
+static void test_wss_echo(void) {
+    char dir[128], command[512], chain[192], key[192], ca[192], missing[192];
+    snprintf(dir, sizeof dir, "/tmp/swiftws-ctest-tls-%ld", (long)getpid());
+    snprintf(command, sizeof command, "sh '%s' '%s'", SWIFTWS_CERT_SCRIPT, dir);
+    CHECK_EQ_INT(system(command), 0);
+    tls_file(chain, sizeof chain, dir, "chain.pem");
+    tls_file(key, sizeof key, dir, "server.key");
+    tls_file(ca, sizeof ca, dir, "ca.pem");
+    tls_file(missing, sizeof missing, dir, "missing.pem");
+
+    memset(&server_peer, 0, sizeof server_peer);
+    sws_loop_t *loop = NULL;
+    CHECK_EQ_INT(sws_loop_new(&loop), SWS_OK);
+    sws_tls_config server_tls;
+    CHECK_EQ_INT(sws_tls_config_init(&server_tls), SWS_OK);
+    CHECK(server_tls.use_system_trust_store && !server_tls.insecure_skip_verification);
+    CHECK_EQ_INT(server_tls.min_version, SWS_TLS_1_2);
+    CHECK_EQ_INT(server_tls.max_version, SWS_TLS_1_3);
+    sws_server_config server_config;
+    sws_server_config_init(&server_config);
+    CHECK(server_config.tls == NULL);
+    server_config.tls = &server_tls;
+
+    /* A server without a certificate cannot start; the reason is in sws_last_error(). */
+    sws_conn_handlers h = recording_handlers();
+    sws_server_t *refused = NULL;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &server_config, &h, NULL, &refused), SWS_ERR_TLS);
+    CHECK(strstr(sws_last_error(), "certificate") != NULL);
+
+    server_tls.certificate_chain_file = chain;
+    server_tls.private_key_file = key;
+    sws_server_t *server = start_echo_server(loop, &server_config, NULL);
+
+    sws_tls_config client_tls;
+    sws_client_config client_config;
+    sws_tls_config_init(&client_tls);
+    sws_client_config_init(&client_config);
+    client_tls.ca_file = ca; /* the system store does not know the test CA */
+    client_config.tls = &client_tls;
+    struct peer client;
+    memset(&client, 0, sizeof client);
+    char url[128];
+    snprintf(url, sizeof url, "wss://localhost:%u/echo", (unsigned)sws_server_port(server));
+    CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &client), SWS_OK);
+    RUN_UNTIL(loop, client.opened == 1 && server_peer.opened == 1);
+    sws_send_result result = SWS_SEND_DROPPED;
+    CHECK_EQ_INT(sws_conn_send_text(client.conn, "secure", 6, &result), SWS_OK);
+    RUN_UNTIL(loop, client.messages == 1);
+    CHECK_EQ_STR(client.last_text, "secure");
+    static uint8_t big[1 << 20];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)(i * 7);
+    CHECK_EQ_INT(sws_conn_send_binary(client.conn, big, sizeof big, &result), SWS_OK);
+    RUN_UNTIL(loop, client.messages == 2);
+    CHECK_EQ_INT(client.last_len, sizeof big);
+    CHECK_EQ_INT(sws_conn_close(client.conn, 1000, "done", 4), SWS_OK);
+    RUN_UNTIL(loop, client.closed == 1 && server_peer.closed == 1);
+    CHECK_EQ_INT(client.close_code, 1000);
+
+    /* Without the test CA: the system store does not know it. on_connect_error says why. */
+    struct peer stranger;
+    memset(&stranger, 0, sizeof stranger);
+    CHECK_EQ_INT(sws_client_connect(loop, url, NULL, &h, &stranger), SWS_OK);
+    RUN_UNTIL(loop, stranger.connect_errors == 1);
+    CHECK_EQ_INT(stranger.connect_status, SWS_ERR_TLS);
+
+    /* Unusable client settings are the call's own error. */
+    client_tls.ca_file = missing;
+    CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &stranger), SWS_ERR_TLS);
+    client_tls.ca_file = ca;
+    client_tls.min_version = 0x0301; /* TLS 1.0 */
+    CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &stranger), SWS_ERR_INVALID_ARGUMENT);
+    client_tls.min_version = SWS_TLS_1_2;
+
+    /* Reload: a bad file keeps the old certificate; a good one is taken. */
+    server_tls.certificate_chain_file = missing;
+    CHECK_EQ_INT(sws_server_reload_tls(server, &server_tls), SWS_ERR_TLS);
+    server_tls.certificate_chain_file = chain;
+    CHECK_EQ_INT(sws_server_reload_tls(server, &server_tls), SWS_OK);
+    CHECK_EQ_INT(sws_server_reload_tls(server, NULL), SWS_ERR_INVALID_ARGUMENT);
+
+    /* Mutual TLS: the client certificate's subject is visible in on_upgrade. */
+    char client_chain[192], client_key[192];
+    tls_file(client_chain, sizeof client_chain, dir, "client.pem");
+    tls_file(client_key, sizeof client_key, dir, "client.key");
+    server_tls.verify_client_certificates = true;
+    server_tls.ca_file = ca;
+    sws_server_t *mutual = start_echo_server(loop, &server_config, record_subject);
+    client_tls.certificate_chain_file = client_chain;
+    client_tls.private_key_file = client_key;
+    struct peer member;
+    memset(&member, 0, sizeof member);
+    snprintf(url, sizeof url, "wss://localhost:%u/", (unsigned)sws_server_port(mutual));
+    CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &member), SWS_OK);
+    RUN_UNTIL(loop, member.opened == 1);
+    CHECK_EQ_STR(upgrade_subject, "CN=test client");
+    CHECK_EQ_INT(sws_server_free(mutual), SWS_OK);
+
+    CHECK_EQ_INT(sws_server_free(server), SWS_OK);
+    CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
+    snprintf(command, sizeof command, "rm -rf '%s'", dir);
+    CHECK_EQ_INT(system(command), 0);
+}
+
 /* ---- Sections: one CTest entry each (Tests/C/CMakeLists.txt), named after the header's ---- */
 
 /* Each test belongs to the header section whose functions it exercises; `net_test SECTION...`
@@ -1149,6 +1266,7 @@ static const struct net_section {
     {"servers", {test_plain_http, test_server_config, test_broadcast_and_topics}},
     {"clients", {test_connect_failures}},
     {"misuse", {test_null_handles}},  /* NULL and dead handles in every section */
+    {"tls", {test_wss_echo}},         /* "TLS": wss:// servers and clients, mutual TLS */
 };
 #define NET_SECTION_COUNT (sizeof net_sections / sizeof net_sections[0])
 

@@ -1,13 +1,18 @@
 """The demo server with a real browser: headless Chromium loads the page swiftws-demo serves over
 plain HTTP, opens a WebSocket to the same port (negotiating permessage-deflate), and shows what a
-Python `websockets` client in the same room says. Run by scripts/test.sh; skipped without Chromium.
+Python `websockets` client in the same room says; also over https + wss with a certificate made
+by Tests/Peers/make_test_certs.sh (Chromium trusts it through its key's SPKI pin). Run by
+scripts/test.sh; skipped without Chromium.
 
     SWIFTWS_DEMO=.build/debug/swiftws-demo .venv/bin/python -m pytest Tests/Demo -q
 """
 import asyncio
 import os
 import re
+import base64
+import hashlib
 import shutil
+import ssl
 import subprocess
 
 import pytest
@@ -19,13 +24,12 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 
 
-@pytest.fixture
-def demo_port():
+def start_demo(*extra):
     """Starts swiftws-demo on a free port (it stops itself after 60 s at the latest)."""
-    server = subprocess.Popen([DEMO, "--port", "0", "--seconds", "60"], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen([DEMO, "--port", "0", "--seconds", "60", *extra], stdout=subprocess.PIPE, text=True)
     try:
         line = server.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        match = re.search(r"https?://127\.0\.0\.1:(\d+)/", line)
         assert match, f"unexpected first line from swiftws-demo: {line!r}"
         yield int(match.group(1))
     finally:
@@ -33,12 +37,32 @@ def demo_port():
         server.wait(timeout=10)
 
 
-async def browser_and_python_chat(port: int) -> str:
-    async with websockets.connect(f"ws://127.0.0.1:{port}/garden") as python:
+@pytest.fixture
+def demo_port():
+    yield from start_demo()
+
+
+@pytest.fixture
+def certificates(tmp_path):
+    subprocess.run(["sh", os.path.join(os.path.dirname(__file__), "..", "Peers", "make_test_certs.sh"), str(tmp_path)],
+                   check=True)
+    return tmp_path
+
+
+async def browser_and_python_chat(port: int, certificates=None) -> str:
+    scheme, options, browser_flags = "", {}, []
+    if certificates is not None:
+        scheme = "s"
+        options = {"ssl": ssl.create_default_context(cafile=str(certificates / "ca.pem"))}
+        # Chromium has no CA-file flag; pinning the server key's SPKI trusts exactly this certificate.
+        der = subprocess.run(["openssl", "pkey", "-in", str(certificates / "server.key"), "-pubout", "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+        browser_flags = ["--ignore-certificate-errors-spki-list=" + base64.b64encode(hashlib.sha256(der).digest()).decode()]
+    async with websockets.connect(f"ws{scheme}://localhost:{port}/garden", **options) as python:
         assert (await python.recv()).startswith("* you are guest1 in room garden")
         browser = await asyncio.create_subprocess_exec(
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-            "--dump-dom", f"http://127.0.0.1:{port}/#garden",
+            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", *browser_flags,
+            "--dump-dom", f"http{scheme}://127.0.0.1:{port}/#garden",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
         # The browser joins the room: tell it something once it is there.
         assert await asyncio.wait_for(python.recv(), 20) == "* guest2 joined"
@@ -55,6 +79,14 @@ def test_browser_loads_the_page_and_chats_over_websocket(demo_port):
     assert status.startswith("connected to room garden (permessage-deflate")
     assert "* you are guest2 in room garden" in log
     assert "guest1: hello, browser" in log
+
+
+def test_browser_over_https_and_wss(certificates):
+    for port in start_demo("--tls-cert", str(certificates / "chain.pem"), "--tls-key", str(certificates / "server.key")):
+        dom = asyncio.run(browser_and_python_chat(port, certificates))
+        status = re.search(r'<p id="status">(.*?)</p>', dom).group(1)
+        assert status.startswith("connected to room garden"), dom
+        assert "guest1: hello, browser" in dom
 
 
 def test_plain_http_on_the_same_port(demo_port):

@@ -10,8 +10,13 @@ SPEC is "plain" (no permessage-deflate), "deflate" (the library's default offer/
 "deflate:" followed by comma-separated parameters: snct (server_no_context_takeover), cnct
 (client_no_context_takeover), smwb=N (server_max_window_bits), cmwb=N (client_max_window_bits).
 "quick" stops at 1 MiB instead of 16 MiB. Every run is bounded (30 s).
+
+With SWIFTWS_PEER_TLS_DIR set to a directory made by make_test_certs.sh, the server speaks TLS
+(chain.pem + server.key) and the client trusts ca.pem (give it a wss:// URL).
 """
 import asyncio
+import os
+import ssl
 import sys
 
 from websockets.asyncio.client import connect
@@ -66,10 +71,24 @@ def server_kwargs(spec):
     return kw
 
 
+def tls_context(side):
+    """The ssl= argument: None without SWIFTWS_PEER_TLS_DIR."""
+    directory = os.environ.get("SWIFTWS_PEER_TLS_DIR")
+    if not directory:
+        return None
+    if side == "server":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(os.path.join(directory, "chain.pem"), os.path.join(directory, "server.key"))
+    else:
+        context = ssl.create_default_context(cafile=os.path.join(directory, "ca.pem"))
+    return context
+
+
 async def run_client(url, spec, quick):
     sizes = [0, 1, 125, 126, 65535, 65536, 1 << 20] + ([] if quick else [16 << 20])
     count = 0
-    async with connect(url, max_size=None, open_timeout=10, **client_kwargs(spec)) as ws:
+    tls = {"ssl": tls_context("client")} if url.startswith("wss:") else {}
+    async with connect(url, max_size=None, open_timeout=10, **tls, **client_kwargs(spec)) as ws:
         extensions = ws.response.headers.get("Sec-WebSocket-Extensions", "-")
         for size in sizes:
             for message in (payload(size), text(size), ("price update ACME " * (size // 18 + 1))[:size]):
@@ -91,7 +110,7 @@ async def run_server(spec):
         async for message in ws:
             await ws.send(message)
 
-    async with serve(echo, "127.0.0.1", 0, max_size=None, **server_kwargs(spec)) as server:
+    async with serve(echo, "127.0.0.1", 0, max_size=None, ssl=tls_context("server"), **server_kwargs(spec)) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"listening on 127.0.0.1:{port}", flush=True)
         loop = asyncio.get_running_loop()

@@ -8,7 +8,8 @@ import SwiftWSTestSupport
 /// Our server against real clients, our client against real servers: Python `websockets` and
 /// Node `ws`, without permessage-deflate, with each library's default, and with each parameter
 /// (server/client_no_context_takeover, server/client_max_window_bits) and all of them at once;
-/// messages from 0 B to 16 MiB (1 MiB in the parameter cases), whole and fragmented.
+/// messages from 0 B to 16 MiB (1 MiB in the parameter cases), whole and fragmented. Also over
+/// TLS (wss://) with Python `websockets` and an `ssl.SSLContext`, with and without compression.
 @Suite("Interop with Python websockets and Node ws", .serialized)
 struct InteropTests {
     enum Peer: String, CaseIterable {
@@ -26,15 +27,21 @@ struct InteropTests {
         var environment: [String] { self == .node ? ["NODE_PATH=/usr/share/nodejs"] : [] }
     }
 
-    /// Peer, compression spec (see Tests/Peers/python_peer.py), and whether to stop at 1 MiB.
-    static let combinations: [(Peer, String, Bool)] = Peer.allCases.flatMap { peer in
-        [(peer, "plain", false), (peer, "deflate", false)]
+    /// Peer, compression spec (see Tests/Peers/python_peer.py), whether to stop at 1 MiB, and
+    /// whether to speak TLS.
+    static let combinations: [(Peer, String, Bool, Bool)] = Peer.allCases.flatMap { peer in
+        [(peer, "plain", false, false), (peer, "deflate", false, false)]
             + ["deflate:snct", "deflate:cnct", "deflate:smwb=10", "deflate:cmwb=9", "deflate:snct,cnct,smwb=9,cmwb=9"]
-                .map { (peer, $0, true) }
+                .map { (peer, $0, true, false) }
+    } + [(.python, "plain", true, true), (.python, "deflate", true, true)]
+
+    /// The peer's environment: the certificates when speaking TLS.
+    func environment(_ peer: Peer, tls: Bool) -> [String] {
+        peer.environment + (tls ? ["SWIFTWS_PEER_TLS_DIR=\(TestCertificates.directory)"] : [])
     }
 
     @Test(arguments: InteropTests.combinations)
-    func realClientAgainstOurServer(peer: Peer, spec: String, quick: Bool) throws {
+    func realClientAgainstOurServer(peer: Peer, spec: String, quick: Bool, tls: Bool) throws {
         guard peer.available else {
             Issue.record("\(peer) peer not installed: run scripts/install-deps.sh")
             return
@@ -42,6 +49,7 @@ struct InteropTests {
         let loop = try EventLoop()
         var options = ServerOptions()
         options.connection.maxBufferedAmount = nil
+        if tls { options.tls = TestCertificates.server("chain.pem") }
         let server = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0, options: options)
         var echoed = 0
         var status: CloseStatus?
@@ -50,8 +58,9 @@ struct InteropTests {
             echoed += 1
         }
         server.handlers.onClose = { _, closeStatus in status = closeStatus }
-        let process = try PeerProcess(peer.command(["client", "ws://127.0.0.1:\(server.localAddress.port!)/", spec] + (quick ? ["quick"] : [])),
-                                      environment: peer.environment)
+        let scheme = tls ? "wss" : "ws"
+        let process = try PeerProcess(peer.command(["client", "\(scheme)://127.0.0.1:\(server.localAddress.port!)/", spec] + (quick ? ["quick"] : [])),
+                                      environment: environment(peer, tls: tls))
         func watch() {
             loop.schedule(after: .milliseconds(20)) {
                 if process.hasExited() { loop.schedule(after: .milliseconds(20)) { loop.stop() } } else { watch() }
@@ -72,12 +81,12 @@ struct InteropTests {
     }
 
     @Test(arguments: InteropTests.combinations)
-    func ourClientAgainstARealServer(peer: Peer, spec: String, quick: Bool) throws {
+    func ourClientAgainstARealServer(peer: Peer, spec: String, quick: Bool, tls: Bool) throws {
         guard peer.available else {
             Issue.record("\(peer) peer not installed: run scripts/install-deps.sh")
             return
         }
-        let process = try PeerProcess(peer.command(["server", spec]), environment: peer.environment)
+        let process = try PeerProcess(peer.command(["server", spec]), environment: environment(peer, tls: tls))
         defer { process.finish() }
         let ready = try #require(process.readLine(timeoutMilliseconds: 10_000))
         #expect(ready.hasPrefix("listening on 127.0.0.1:"))
@@ -96,6 +105,7 @@ struct InteropTests {
         let handlers = ConnectionHandlers()
         var options = ClientOptions()
         options.connection.maxBufferedAmount = nil
+        options.tls = TestCertificates.client
         func sendNext(_ connection: WebSocketConnection) {
             let index = received.count
             if index < plan.count {
@@ -122,7 +132,7 @@ struct InteropTests {
         }
         var failure: ClientError?
         var agreed: [ExtensionOffer] = []
-        WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/echo?x=1", on: loop, options: options, handlers: handlers) { result in
+        WebSocketClient.connect(to: "\(tls ? "wss" : "ws")://127.0.0.1:\(port)/echo?x=1", on: loop, options: options, handlers: handlers) { result in
             switch result {
             case .success(let connection):
                 agreed = connection.extensions

@@ -25,16 +25,21 @@
  * It always ends by itself: connecting is bounded by CONNECT_TIMEOUT_S, the run by W+T seconds
  * and the close by CLOSE_TIMEOUT_S.
  *
- * Build: cc -O2 -Wall -Wextra -o loadgen loadgen.c -lcrypto
- * Usage: loadgen -p PORT [-c conns] [-s size] [-k inflight] [-d seconds] [-w warmup] [-t]
+ * With -S every connection speaks TLS first (wss://, OpenSSL libssl, no certificate
+ * verification: the server is on loopback), so that wss runs can be compared with ws runs.
+ *
+ * Build: cc -O2 -Wall -Wextra -o loadgen loadgen.c -lssl -lcrypto
+ * Usage: loadgen -p PORT [-c conns] [-s size] [-k inflight] [-d seconds] [-w warmup] [-t] [-S]
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -117,6 +122,8 @@ typedef struct {
      * order (one TCP stream), so the send times of those in flight form a FIFO ring. */
     uint64_t next_send_seq, next_recv_seq;
     uint64_t *sent_at_ns;      /* ring of `inflight` send times                        */
+    SSL *ssl;                  /* with -S: the TLS connection (NULL for ws)            */
+    bool tls_handshaking;      /* with -S: the TLS handshake is not finished yet       */
 } conn_t;
 
 typedef enum { PHASE_CONNECT, PHASE_RUN, PHASE_CLOSE } phase_t;
@@ -129,6 +136,7 @@ typedef struct {
     uint32_t inflight;
     double seconds, warmup;
     bool text;
+    SSL_CTX *tls;              /* -S: wss (TLS) instead of ws                          */
     /* run state */
     int epfd;
     conn_t *conns;
@@ -275,10 +283,37 @@ static void watch(loadgen_t *lg, conn_t *c, bool want_out) {
     c->watching_out = want_out;
 }
 
+/** TLS errors as socket results: "try again" is -1 with EAGAIN, a closed stream 0. */
+static ssize_t tls_result(conn_t *c, int result) {
+    switch (SSL_get_error(c->ssl, result)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE: errno = EAGAIN; return -1;
+    case SSL_ERROR_ZERO_RETURN: return 0;
+    case SSL_ERROR_SYSCALL: if (errno == 0) return 0; return -1;
+    default: errno = EPROTO; ERR_clear_error(); return -1;
+    }
+}
+
+/** send(2), or SSL_write with -S. */
+static ssize_t io_send(conn_t *c, const uint8_t *data, size_t len) {
+    if (!c->ssl) return send(c->fd, data, len, MSG_NOSIGNAL);
+    size_t written = 0;
+    int result = SSL_write_ex(c->ssl, data, len, &written);
+    return result == 1 ? (ssize_t)written : tls_result(c, result);
+}
+
+/** recv(2), or SSL_read with -S. */
+static ssize_t io_recv(conn_t *c, uint8_t *data, size_t len) {
+    if (!c->ssl) return recv(c->fd, data, len, 0);
+    size_t got = 0;
+    int result = SSL_read_ex(c->ssl, data, len, &got);
+    return result == 1 ? (ssize_t)got : tls_result(c, result);
+}
+
 /** Writes as much pending output as the kernel takes; asks for EPOLLOUT for the rest. */
 static void flush_output(loadgen_t *lg, conn_t *c) {
     while (buffer_pending(&c->out) > 0) {
-        ssize_t n = send(c->fd, c->out.data + c->out.off, buffer_pending(&c->out), MSG_NOSIGNAL);
+        ssize_t n = io_send(c, c->out.data + c->out.off, buffer_pending(&c->out));
         if (n > 0) {
             buffer_consume(&c->out, (size_t)n);
         } else if (n < 0 && errno == EINTR) {
@@ -343,6 +378,8 @@ static void start_close(loadgen_t *lg, conn_t *c) {
 static void finish(loadgen_t *lg, conn_t *c) {
     if (c->state == CONN_DONE) return;
     epoll_ctl(lg->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    if (c->ssl) SSL_free(c->ssl);
+    c->ssl = NULL;
     close(c->fd);
     c->state = CONN_DONE;
     lg->done_count++;
@@ -593,7 +630,7 @@ static bool handle_frames(loadgen_t *lg, conn_t *c, uint64_t now) {
 static void handle_readable(loadgen_t *lg, conn_t *c) {
     for (;;) {
         buffer_reserve(&c->in, READ_CHUNK);
-        ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+        ssize_t n = io_recv(c, c->in.data + c->in.len, c->in.cap - c->in.len);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         if (n <= 0) {
@@ -613,15 +650,51 @@ static void handle_readable(loadgen_t *lg, conn_t *c) {
     }
 }
 
+/** With -S: advances the TLS handshake; once done, sends the upgrade request. */
+static void tls_step(loadgen_t *lg, conn_t *c) {
+    int result = SSL_do_handshake(c->ssl);
+    if (result == 1) {
+        c->tls_handshaking = false;
+        start_handshake(lg, c);
+        return;
+    }
+    int error = SSL_get_error(c->ssl, result);
+    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+        watch(lg, c, error == SSL_ERROR_WANT_WRITE);
+        return;
+    }
+    char reason[256];
+    ERR_error_string_n(ERR_get_error(), reason, sizeof reason);
+    fail("connection %u: TLS handshake failed: %s", c->index, reason);
+}
+
+/** The TCP connection is up: TLS first with -S, then the upgrade request. */
+static void connected(loadgen_t *lg, conn_t *c) {
+    if (!lg->tls) {
+        start_handshake(lg, c);
+        return;
+    }
+    c->ssl = SSL_new(lg->tls);
+    if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) fail("SSL_new failed");
+    SSL_set_connect_state(c->ssl);
+    c->tls_handshaking = true;
+    c->state = CONN_HANDSHAKE;
+    tls_step(lg, c);
+}
+
 static void handle_event(loadgen_t *lg, conn_t *c, uint32_t events) {
     if (c->state == CONN_DONE) return;
+    if (c->tls_handshaking) {
+        tls_step(lg, c);
+        return;
+    }
     if (c->state == CONN_CONNECTING) {
         int err = 0;
         socklen_t len = sizeof err;
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err) fail("connection %u: connect to 127.0.0.1:%d: %s", c->index, lg->port, strerror(err));
         if (!(events & EPOLLOUT)) return;
-        start_handshake(lg, c);
+        connected(lg, c);
         return;
     }
     if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) handle_readable(lg, c);
@@ -692,7 +765,8 @@ static void usage(void) {
             "  -k inflight messages in flight per connection (default 1)\n"
             "  -d seconds  measured duration (default 5)\n"
             "  -w seconds  warm-up before measuring (default 1)\n"
-            "  -t          text messages (default binary)\n");
+            "  -t          text messages (default binary)\n"
+            "  -S          wss: TLS on every connection (no certificate verification)\n");
     exit(2);
 }
 
@@ -720,7 +794,7 @@ static double parse_seconds(const char *s, double min, char option) {
 int main(int argc, char **argv) {
     loadgen_t lg = {.connections = 100, .size = 32, .inflight = 1, .seconds = 5, .warmup = 1};
     int opt;
-    while ((opt = getopt(argc, argv, "p:c:s:k:d:w:th")) != -1) {
+    while ((opt = getopt(argc, argv, "p:c:s:k:d:w:tSh")) != -1) {
         switch (opt) {
         case 'p': lg.port = (int)parse_long(optarg, 1, 65535, 'p'); break;
         case 'c': lg.connections = (uint32_t)parse_long(optarg, 1, MAX_CONNECTIONS, 'c'); break;
@@ -729,6 +803,12 @@ int main(int argc, char **argv) {
         case 'd': lg.seconds = parse_seconds(optarg, 0.1, 'd'); break;
         case 'w': lg.warmup = parse_seconds(optarg, 0, 'w'); break;
         case 't': lg.text = true; break;
+        case 'S':
+            lg.tls = SSL_CTX_new(TLS_client_method());
+            if (!lg.tls) fail("SSL_CTX_new failed");
+            SSL_CTX_set_verify(lg.tls, SSL_VERIFY_NONE, NULL);
+            SSL_CTX_set_mode(lg.tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+            break;
         default: usage();
         }
     }

@@ -11,8 +11,10 @@
 #   -d seconds   measured seconds per repetition (default 5)
 #   -w seconds   warm-up seconds before each measurement (default 1)
 #   -b           binary messages (default text)
-#   -S servers   comma-separated subset, in order (default: swiftws,websockets,picows,node-ws,lws,nio;
-#                also swiftws-c: the C echo example over libswiftws.so)
+#   -S servers   comma-separated subset, in order (default: swiftws,swiftws-wss,websockets,picows,
+#                node-ws,lws,nio); swiftws-wss is swiftws-echo over TLS 1.3 (loadgen -S, a test
+#                certificate made by Tests/Peers/make_test_certs.sh); also swiftws-c: the C echo
+#                example over libswiftws.so
 #   -i           interleave: start every server, then run repetition 1 of each, 2 of each, …
 #   -n           install nothing (use what is on the machine)
 #   -x           skip the load generator's self-test (bench/echo/loadgen_selftest.py, ~15 s)
@@ -40,7 +42,7 @@ build_dir="$bench_dir/build"
 log_dir="$build_dir/logs"
 
 reps=5 conns=100 size=32 inflight=1 seconds=5 warmup=1 mode_flag="-t" install=1 selftest=1 interleave=0
-servers="swiftws,websockets,picows,node-ws,lws,nio"
+servers="swiftws,swiftws-wss,websockets,picows,node-ws,lws,nio"
 while getopts "r:c:s:k:d:w:bS:inxh" opt; do
     case "$opt" in
     r) reps="$OPTARG" ;;      c) conns="$OPTARG" ;;    s) size="$OPTARG" ;;
@@ -108,7 +110,7 @@ fi
 rm -rf "$log_dir"  # the logs describe this run only
 mkdir -p "$build_dir" "$log_dir"
 say "building the load generator"
-cc -O2 -Wall -Wextra -std=c11 -o "$build_dir/loadgen" "$bench_dir/loadgen.c" -lcrypto
+cc -O2 -Wall -Wextra -std=c11 -o "$build_dir/loadgen" "$bench_dir/loadgen.c" -lssl -lcrypto
 if [ "$selftest" = 1 ]; then
     say "self-testing the load generator"
     if ! python3 "$bench_dir/loadgen_selftest.py" "$build_dir/loadgen" >"$log_dir/selftest.log" 2>&1; then
@@ -179,6 +181,19 @@ prepare_swiftws-c() {
         server_cmd=(env "LD_LIBRARY_PATH=$SWIFTWS_C_LIBRARY_DIR" "${server_cmd[@]}")
     fi
 }
+# swiftws-echo over wss: the same binary with a certificate; loadgen speaks TLS (-S).
+prepare_swiftws-wss() {
+    prepare_swiftws
+    [ -z "$unavailable" ] || return
+    local certs="$build_dir/certs"
+    if ! sh "$repo_dir/Tests/Peers/make_test_certs.sh" "$certs" >"$log_dir/certs.log" 2>&1; then
+        unavailable="cannot make a test certificate (openssl CLI): $(tail -n1 "$log_dir/certs.log" | cut -c1-80)"
+        return
+    fi
+    server_cmd+=(--tls-cert "$certs/chain.pem" --tls-key "$certs/server.key")
+    version+=", wss (TLS)"
+}
+declare -A loadgen_flags=([swiftws-wss]="-S")
 
 prepare_websockets() {
     "$venv_python" -c "import websockets" 2>/dev/null \
@@ -294,7 +309,7 @@ run_repetition() {  # run_repetition NAME REP — one loadgen run; marks the ser
     local started_ns; started_ns="$(date +%s%N)"
     # shellcheck disable=SC2086  # mode_flag is empty or one word
     if ! line="$(timeout "$limit" "${pin_load[@]}" "$build_dir/loadgen" -p "${server_port[$name]}" \
-        -c "$conns" -s "$size" -k "$inflight" -d "$seconds" -w "$warmup" $mode_flag 2>>"$loadgen_log")"; then
+        -c "$conns" -s "$size" -k "$inflight" -d "$seconds" -w "$warmup" $mode_flag ${loadgen_flags[$name]:-} 2>>"$loadgen_log")"; then
         result_status[$name]="FAILED"
         result_note[$name]="repetition $rep: $(tail -n1 "$loadgen_log" | sed 's/^loadgen: error: //' | cut -c1-120)"
         say "$name: ${result_note[$name]}"
@@ -323,7 +338,7 @@ load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=',' read -r -a server_list <<<"$servers"
 for name in "${server_list[@]}"; do
     if ! declare -F "prepare_$name" >/dev/null; then
-        echo "run.sh: unknown server '$name' (known: swiftws,swiftws-c,websockets,picows,node-ws,lws,nio)" >&2
+        echo "run.sh: unknown server '$name' (known: swiftws,swiftws-wss,swiftws-c,websockets,picows,node-ws,lws,nio)" >&2
         exit 2
     fi
 done

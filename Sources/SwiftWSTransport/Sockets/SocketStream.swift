@@ -36,8 +36,15 @@ public enum StreamCloseReason: Hashable, Sendable {
 /// bounded in time: `closeLingering(timeout:)` (what servers use) sends what is buffered, then a
 /// FIN, discards what the peer still sends until its FIN, and resets the connection when the
 /// timeout passes first; `close()` with a backlog resets it after `defaultCloseTimeout`.
+///
+/// **TLS.** After `startTLS(_:)` the same stream speaks TLS (wss): the handshake runs inside the
+/// loop on the socket's events, `onRead` sees plaintext only, writes made before the handshake
+/// ends wait in the backlog, and every graceful close sends close_notify before the FIN. The
+/// TLS state is an optional final class (`tls`), not a protocol: a plain stream pays one nil
+/// check per read and per backlog flush, no existential and no indirect call (see
+/// `SocketStream+TLS.swift`).
 public final class SocketStream {
-    private enum State {
+    enum State {
         case open
         /// `close()` was called with a backlog: close once it is sent.
         case closingAfterFlush(StreamCloseReason)
@@ -48,17 +55,19 @@ public final class SocketStream {
     public let loop: EventLoop
     let fd: Int32
     private var slot = -1
-    private var state = State.open
-    private var backlog = ByteQueue()
+    var state = State.open
+    var backlog = ByteQueue()
     private var watchedEvents: UInt32 = 0
-    private var inputClosed = false
-    private var readingPaused = false
+    var inputClosed = false
+    var readingPaused = false
     private var shutdownAfterFlush = false
-    private var outputShut = false
+    var outputShut = false
     /// Set by `closeLingering`: input is read and discarded until the peer's FIN.
-    private var lingering = false
+    var lingering = false
     /// Resets the connection when a graceful close has not finished in time.
     private var closeTimer: TimerHandle?
+    /// The TLS state, nil for a plain stream.
+    var tls: TLSChannel?
 
     /// How long `close()` waits for a peer to take a backlog before resetting the connection.
     public static let defaultCloseTimeout: Duration = .seconds(10)
@@ -176,6 +185,7 @@ public final class SocketStream {
             backlog.append(c)
             return
         }
+        if let tls { return tlsTransmit(tls, a, b, c) }
         // Indexing instead of `[a, b, c]`: no array allocation on the write path.
         func part(_ index: Int) -> UnsafeRawBufferPointer { index == 0 ? a : (index == 1 ? b : c) }
         var sent = 0
@@ -231,6 +241,7 @@ public final class SocketStream {
 
     /// Sends what the backlog holds after `EPOLLOUT`.
     private func drainBacklog() {
+        if let tls { return tlsDrainBacklog(tls) }
         while !backlog.isEmpty {
             let pending = backlog.readable
             let result = send(fd, pending.baseAddress, pending.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
@@ -252,10 +263,11 @@ public final class SocketStream {
     }
 
     /// The backlog just emptied: stop watching EPOLLOUT and finish a pending close or shutdown.
-    private func drained() {
+    func drained() {
         updateWatchedEvents()
         switch state {
         case .closingAfterFlush(let reason):
+            sendCloseNotify()
             closeNow(reason)
             return
         case .closed:
@@ -265,6 +277,7 @@ public final class SocketStream {
         }
         if shutdownAfterFlush {
             shutdownAfterFlush = false
+            sendCloseNotify()
             outputShut = true
             shutdown(fd, Int32(SHUT_WR))
         }
@@ -283,6 +296,8 @@ public final class SocketStream {
     public func resumeReading() {
         readingPaused = false
         updateWatchedEvents()
+        // Decrypted bytes already inside OpenSSL raise no epoll event: read them now.
+        if let tls { scheduleTLSPendingRead(tls) }
     }
 
     func handleEvents(_ events: UInt32) {
@@ -292,7 +307,12 @@ public final class SocketStream {
         guard !isClosed else { return }
         let trouble = events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0
         if !inputClosed && (events & EPOLLIN.rawValue != 0 || trouble) {
-            if readingPaused && !lingering && !trouble { return }
+            if readingPaused && !lingering && !trouble && tls?.established != false {
+                // Paused, but a TLS write waits for input (a TLS 1.3 KeyUpdate): retry the write,
+                // which reads what it needs, instead of leaving EPOLLIN to fire again and again.
+                if let tls, tls.writeWantsRead { tlsRetryWriteWaitingForInput(tls) }
+                return
+            }
             readOnce()
         } else if trouble {
             // Input already ended (or paused) and the socket failed or hung up completely.
@@ -307,7 +327,8 @@ public final class SocketStream {
         return false
     }
 
-    private func readOnce() {
+    func readOnce() {
+        if let tls { return tlsRead(tls) }
         let buffer = loop.receiveBuffer
         let result = read(fd, buffer.baseAddress, buffer.count)
         loop.statistics.reads += 1
@@ -319,15 +340,7 @@ public final class SocketStream {
             return
         }
         if result == 0 {
-            inputClosed = true
-            updateWatchedEvents()
-            if lingering {
-                close(reason: .local)
-            } else if let onEndOfInput {
-                onEndOfInput()
-            } else {
-                close(reason: .peerClosed)
-            }
+            endOfInput()
             return
         }
         let code = errno
@@ -335,11 +348,25 @@ public final class SocketStream {
         closeNow(code == ECONNRESET || code == EPIPE ? .reset : .error(errno: code))
     }
 
-    private func updateWatchedEvents() {
+    /// The peer ended its output (a FIN, or TLS close_notify).
+    func endOfInput() {
+        inputClosed = true
+        updateWatchedEvents()
+        if lingering {
+            close(reason: .local)
+        } else if let onEndOfInput {
+            onEndOfInput()
+        } else {
+            close(reason: .peerClosed)
+        }
+    }
+
+    func updateWatchedEvents() {
         guard !isClosed else { return }
         var wanted: UInt32 = 0
         if case .open = state, !inputClosed, !readingPaused || lingering { wanted |= EPOLLIN.rawValue }
         if !backlog.isEmpty { wanted |= EPOLLOUT.rawValue }
+        if let tls { wanted = tlsWatchedEvents(tls, plain: wanted) }
         if wanted != watchedEvents {
             watchedEvents = wanted
             loop.modify(slot: slot, fd: fd, events: wanted)
@@ -354,7 +381,8 @@ public final class SocketStream {
         guard case .open = state, !outputShut, !shutdownAfterFlush else { return }
         if loop.corkedStream === self { loop.flushCork() }
         guard case .open = state else { return }
-        if backlog.isEmpty {
+        if backlog.isEmpty && tls?.established != false {
+            sendCloseNotify()
             outputShut = true
             shutdown(fd, Int32(SHUT_WR))
         } else {
@@ -377,6 +405,9 @@ public final class SocketStream {
     /// reset then: memory and the descriptor are held for `timeout` at most.
     public func closeLingering(timeout: Duration) {
         guard case .open = state, !lingering else { return }
+        // Mid-TLS-handshake nothing we wrote can reach the peer, and a peer stuck there has had
+        // the handshake timeout already: reset.
+        if let tls, !tls.established { return abort() }
         lingering = true
         onRead = nil
         armCloseTimer(timeout)
@@ -388,11 +419,12 @@ public final class SocketStream {
         }
     }
 
-    private func close(reason: StreamCloseReason) {
+    func close(reason: StreamCloseReason) {
         guard case .open = state else { return }
         if loop.corkedStream === self { loop.flushCork() }
         guard case .open = state else { return }
         if backlog.isEmpty || outputShut {
+            sendCloseNotify()
             closeNow(reason)
         } else {
             state = .closingAfterFlush(reason)
@@ -429,6 +461,7 @@ public final class SocketStream {
         loop.discardCork(of: self)
         loop.unregister(slot: slot)
         Glibc.close(fd)
+        tls?.free()
         backlog.release()
         let handler = onClose
         onRead = nil

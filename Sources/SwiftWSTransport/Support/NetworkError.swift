@@ -21,6 +21,8 @@ public struct NetworkError: Error, Hashable, Sendable, CustomStringConvertible {
         case invalidAddress
         /// The object (loop, stream, listener) was already closed.
         case closed
+        /// TLS could not be set up (a certificate or key that cannot be read, …).
+        case tls(message: String)
     }
 
     /// The class of failure.
@@ -47,6 +49,7 @@ public struct NetworkError: Error, Hashable, Sendable, CustomStringConvertible {
         case .timedOut: return "\(operation): timed out"
         case .invalidAddress: return "\(operation): invalid address"
         case .closed: return "\(operation): already closed"
+        case .tls(let message): return "\(operation): \(message)"
         }
     }
 }

@@ -147,6 +147,10 @@ class NativeConfig:
         self._keep.append(encoded)
         setattr(self.endpoint, field, encoded)
 
+    def keep(self, *objects: Any) -> None:
+        """Keeps `objects` (a struct a field points at, its strings) alive as long as the config."""
+        self._keep.extend(objects)
+
     def pointer(self) -> Any:
         """What ``sws_server_new`` / ``sws_client_connect`` take."""
         return byref(self.endpoint)

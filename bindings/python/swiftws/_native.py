@@ -250,6 +250,35 @@ class MessageEntry(Structure):
 MESSAGE_ENTRY_FORMAT = "PPPNi4x"
 
 
+SWS_TLS_1_2 = 0x0303
+SWS_TLS_1_3 = 0x0304
+
+
+class TLSConfig(Structure):
+    """``sws_tls_config``."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("certificate_chain_file", c_char_p),
+        ("private_key_file", c_char_p),
+        ("certificate_chain_pem", c_char_p),
+        ("private_key_pem", c_char_p),
+        ("ca_file", c_char_p),
+        ("ca_directory", c_char_p),
+        ("ca_pem", c_char_p),
+        ("use_system_trust_store", c_bool),
+        ("insecure_skip_verification", c_bool),
+        ("verify_client_certificates", c_bool),
+        ("session_tickets", c_bool),
+        ("server_name", c_char_p),
+        ("min_version", c_uint16),
+        ("max_version", c_uint16),
+        ("sni_certificate_chain_files", POINTER(c_char_p)),
+        ("sni_private_key_files", POINTER(c_char_p)),
+        ("sni_certificate_count", c_size_t),
+    ]
+
+
 class ConnectionConfig(Structure):
     """``sws_connection_config``: a connection's settings, either role."""
 
@@ -284,6 +313,7 @@ class ServerConfig(Structure):
         ("subprotocols", POINTER(c_char_p)),
         ("subprotocol_count", c_size_t),
         ("reuse_port", c_bool),
+        ("tls", POINTER(TLSConfig)),
     ]
 
 
@@ -303,6 +333,7 @@ class ClientConfig(Structure):
         ("header_names", POINTER(c_char_p)),
         ("header_values", POINTER(c_char_p)),
         ("header_count", c_size_t),
+        ("tls", POINTER(TLSConfig)),
     ]
 
 
@@ -317,6 +348,7 @@ STRUCTS = {
     "sws_connection_config": ConnectionConfig,
     "sws_server_config": ServerConfig,
     "sws_client_config": ClientConfig,
+    "sws_tls_config": TLSConfig,
 }
 
 # ---- Functions ------------------------------------------------------------------------------
@@ -351,6 +383,9 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_session_get_state", _enum, [_P]),
     ("sws_session_close_status", sws_status, [_P, POINTER(c_uint16), _PP, _PSIZE]),
     ("sws_compression_config_init", sws_status, [POINTER(CompressionConfig)]),
+    ("sws_tls_config_init", sws_status, [POINTER(TLSConfig)]),
+    ("sws_server_reload_tls", sws_status, [_P, POINTER(TLSConfig)]),
+    ("sws_request_peer_certificate_subject", sws_status, [_P, POINTER(c_char_p)]),
     # handshakes
     ("sws_server_handshake_new", sws_status, [POINTER(CompressionConfig), _PP]),
     ("sws_server_handshake_free", sws_status, [_P]),

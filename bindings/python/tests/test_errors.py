@@ -22,10 +22,15 @@ def test_bad_uri_raises_invalid_uri(uri):
         connect(uri)
 
 
-def test_wss_is_refused_until_tls_exists():
+@run_async()
+async def test_wss_with_unusable_tls_settings_fails_at_once_with_the_reason():
+    from swiftws.tls import SSLContext
+    context = SSLContext()
+    context.load_verify_locations(cafile="/nonexistent/ca.pem")
     with pytest.raises(swiftws.SwiftWSError) as error:
-        connect("wss://localhost/")
-    assert error.value.status == swiftws._native.SWS_ERR_UNSUPPORTED
+        await connect("wss://localhost/", ssl=context)
+    assert error.value.status == swiftws._native.SWS_ERR_TLS
+    assert "/nonexistent/ca.pem" in str(error.value)
 
 
 @run_async()

@@ -16,13 +16,14 @@ import asyncio
 import errno
 import socket
 import urllib.parse
-from ctypes import byref
+from ctypes import byref, pointer
 from typing import Any, Generator, List, Optional, Sequence, Tuple, Union
 
 from .. import _native as n
 from .._config import KEYWORDS, NativeConfig
 from .._driver import NativeLoop, new_key
 from ..exceptions import InvalidHandshake, InvalidStatus, InvalidURI, Response, SwiftWSError
+from ..tls import tls_error, tls_struct
 from .connection import Connection
 
 __all__ = ["connect", "ClientConnection"]
@@ -51,8 +52,6 @@ def _check_uri(uri: str) -> None:
         parsed.port
     except ValueError as error:
         raise InvalidURI(uri, str(error)) from None
-    if parsed.scheme == "wss":
-        raise SwiftWSError(n.SWS_ERR_UNSUPPORTED, "wss:// is not available yet: the native library has no TLS")
 
 
 def _header_pairs(headers: Optional[HeadersLike]) -> List[Tuple[str, str]]:
@@ -93,6 +92,8 @@ class _PendingConnect:
                 error = InvalidStatus(Response(http_status), message)
             else:
                 error = InvalidHandshake(message)
+        elif status == n.SWS_ERR_TLS:
+            error = tls_error(f"{message} ({self.uri})")
         elif status == n.SWS_ERR_TIMEOUT:
             error = TimeoutError(f"timed out while opening {self.uri}: {message}")
         elif status == n.SWS_ERR_RESOLVE:
@@ -112,7 +113,10 @@ class connect:
     Options (websockets' names): ``additional_headers`` (pairs or a mapping), ``subprotocols``,
     ``origin``, ``compression`` ("deflate" or None), ``max_size`` (bytes; None: no limit),
     ``open_timeout``, ``ping_interval``, ``ping_timeout``, ``close_timeout`` (seconds; None: off),
-    ``write_limit`` (bytes buffered before ``send`` waits), ``user_agent_header``.
+    ``write_limit`` (bytes buffered before ``send`` waits), ``user_agent_header``; for wss://,
+    ``ssl`` (an ``ssl.SSLContext``, a ``swiftws.tls.SSLContext`` or None/True: the system trust
+    store; see ``swiftws.tls``) and ``server_hostname``. TLS failures raise ``ssl.SSLError``
+    (``ssl.SSLCertVerificationError`` for an unknown CA, a wrong host name, an expired certificate).
     """
 
     def __init__(self, uri: str, *, additional_headers: Optional[HeadersLike] = None,
@@ -121,12 +125,16 @@ class connect:
                  open_timeout: Optional[float] = 10, ping_interval: Optional[float] = 20,
                  ping_timeout: Optional[float] = 20, close_timeout: Optional[float] = 10,
                  write_limit: int = 32 * 1024, user_agent_header: Optional[str] = None,
+                 ssl: Any = None, server_hostname: Optional[str] = None,
                  max_queue: Any = None, logger: Any = None, **options: Any) -> None:
         # SwiftWS's own limits (idle_timeout, message_timeout, max_buffered, …; see
         # swiftws._config.OPTIONS) come as further keywords; anything else is an error.
         unsupported = set(options) - KEYWORDS
         if unsupported:
             raise TypeError(f"connect() got unsupported arguments: {', '.join(sorted(unsupported))}")
+        secure = uri.lower().startswith("wss:")
+        if not secure and (ssl is not None or server_hostname is not None):
+            raise ValueError("connect() received an ssl or server_hostname argument for a ws:// URI")
         _check_uri(uri)
         self.uri = uri
         self.write_limit = write_limit
@@ -144,6 +152,10 @@ class connect:
         if headers:
             config.strings("header_count", "header_names", [name for name, _ in headers])
             config.strings("header_count", "header_values", [str(value) for _, value in headers])
+        if secure:
+            tls_config, keep = tls_struct(True if ssl is None else ssl, server=False, server_hostname=server_hostname)
+            config.keep(tls_config, keep)
+            config.endpoint.tls = pointer(tls_config)
         self._config = config
         self._connection: Optional[ClientConnection] = None
 

@@ -19,7 +19,7 @@ import functools
 import http
 import ipaddress
 import socket
-from ctypes import byref, c_char_p, c_size_t as ctypes_size_t, c_void_p
+from ctypes import byref, c_char_p, c_size_t as ctypes_size_t, c_void_p, pointer as ctypes_pointer
 from typing import (Any, Awaitable, Callable, Dict, Generator, Iterable, List, Optional, Sequence,
                     Set, Tuple, Union)
 
@@ -27,6 +27,7 @@ from .. import _native as n
 from .._config import KEYWORDS, NativeConfig, milliseconds
 from .._driver import NativeLoop, logger, new_key
 from ..exceptions import ConnectionClosed, Response, check
+from ..tls import tls_struct
 from .connection import Connection, Data, State
 
 __all__ = ["serve", "Server", "ServerConnection", "Request", "Headers", "broadcast", "unix_serve",
@@ -73,7 +74,10 @@ class Headers:
 
 class Request:
     """The opening handshake's request: ``path`` (with the query, as in websockets), ``headers``
-    (during ``process_request`` only) and the ``subprotocols`` the client offered."""
+    (during ``process_request`` only), the ``subprotocols`` the client offered, and
+    ``peer_certificate_subject``: the subject of the client's TLS certificate ("CN=client") when
+    the server verifies client certificates (``verify_mode=ssl.CERT_REQUIRED``), else None (a
+    SwiftWS addition: websockets users read ``transport.get_extra_info("peercert")``)."""
 
     def __init__(self, request: int) -> None:
         target = c_char_p()
@@ -85,6 +89,9 @@ class Request:
             name = c_char_p()
             if n.lib.sws_request_subprotocol(request, index, byref(name)) == n.SWS_OK and name.value:
                 self.subprotocols.append(name.value.decode())
+        subject = c_char_p()
+        check(n.lib.sws_request_peer_certificate_subject(request, byref(subject)))
+        self.peer_certificate_subject: Optional[str] = subject.value.decode("utf-8", "replace") if subject.value else None
 
     def _expire(self) -> None:
         self.headers._request = None
@@ -412,7 +419,8 @@ class serve:
     without Origin); ``compression`` ("deflate" or None); ``max_size`` (bytes, None: no limit);
     ``ping_interval`` / ``ping_timeout`` / ``close_timeout`` / ``open_timeout`` (seconds, None:
     off); ``write_limit`` (bytes buffered before ``send`` waits); ``reuse_port``;
-    ``max_connections`` (more get 503).
+    ``max_connections`` (more get 503); ``ssl`` (a ``swiftws.tls.SSLContext`` with
+    ``load_cert_chain(certfile, keyfile)``: serves wss://; see ``swiftws.tls``).
     """
 
     def __init__(self, handler: Callable[[ServerConnection], Awaitable[None]], host: Optional[str] = None,
@@ -422,6 +430,7 @@ class serve:
                  ping_interval: Optional[float] = 20, ping_timeout: Optional[float] = 20,
                  close_timeout: Optional[float] = 10, open_timeout: Optional[float] = 10,
                  write_limit: int = 32 * 1024, reuse_port: bool = False, max_connections: int = 0,
+                 ssl: Any = None,
                  max_queue: Any = None, logger: Any = None, server_header: Any = None,
                  _listener_factory: Optional[Callable[[], Listener]] = None, **options: Any) -> None:
         # SwiftWS's own limits (idle_timeout, message_timeout, memory_budget, max_buffered, …;
@@ -449,6 +458,10 @@ class serve:
                 raise ValueError("origins must contain at least one origin string")
             config.strings("allowed_origin_count", "allowed_origins", allowed)
             config.endpoint.require_origin = None not in origins
+        if ssl is not None:
+            tls_config, keep = tls_struct(ssl, server=True)
+            config.keep(tls_config, keep)
+            config.endpoint.tls = ctypes_pointer(tls_config)
         self._config: Optional[NativeConfig] = config
 
     async def _create(self) -> Server:

@@ -1,0 +1,340 @@
+import Glibc
+import Testing
+import SwiftWSCore
+@testable import SwiftWSEndpoints
+@testable import SwiftWSTransport
+import SwiftWSTestSupport
+
+/// Certificates made once per test process by Tests/Peers/make_test_certs.sh (openssl CLI).
+enum TestCertificates {
+    static let directory: String = {
+        let path = "/tmp/swiftws-tls-\(getpid())"
+        let status = system("sh '\(PeerProcess.peersDirectory)/make_test_certs.sh' '\(path)'")
+        precondition(status == 0, "make_test_certs.sh failed")
+        return path
+    }()
+
+    static func file(_ name: String) -> String { directory + "/" + name }
+
+    /// A server configuration for the CA-signed localhost certificate (or `certificate`).
+    static func server(_ certificate: String = "server.pem", key: String = "server.key") -> TLSConfiguration {
+        .server(certificateChainFile: file(certificate), privateKeyFile: file(key))
+    }
+
+    /// A client configuration trusting only the test CA.
+    static var client: TLSConfiguration {
+        var configuration = TLSConfiguration.client(caFile: file("ca.pem"))
+        configuration.useSystemTrustStore = false
+        return configuration
+    }
+}
+
+/// wss:// end to end on 127.0.0.1: our client against our server, TLS failures with their
+/// reasons, and what a hostile or confused peer can do to the TLS handshake.
+@Suite("TLS (wss://)", .serialized)
+struct TLSTests {
+    /// A TLS echo server on a new loop.
+    func echoServer(_ configure: (inout ServerOptions) -> Void = { _ in }) throws -> (EventLoop, WebSocketServer) {
+        let loop = try EventLoop()
+        var options = ServerOptions()
+        options.tls = TestCertificates.server()
+        configure(&options)
+        let server = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0, options: options)
+        server.handlers.onMessage = { connection, kind, bytes in _ = try? connection.send(kind, bytes) }
+        return (loop, server)
+    }
+
+    func wssURL(_ server: WebSocketServer, host: String = "127.0.0.1") -> String {
+        "wss://\(host):\(server.localAddress.port!)/"
+    }
+
+    /// Connects with `tls` and returns the error, or nil after a clean echo and close.
+    func connectAndEcho(_ loop: EventLoop, _ url: String, tls: TLSConfiguration,
+                        sizes: [Int] = [5]) -> (ClientError?, ClientRecord) {
+        var options = ClientOptions()
+        options.tls = tls
+        var record: ClientRecord!
+        record = connectRecordingClient(loop, url, options: options, onEvent: {
+            if record.error != nil || record.close != nil { return loop.stop() }
+            guard let connection = record.connection else { return }
+            let index = record.messages.count
+            if index < sizes.count {
+                _ = patternBytes(sizes[index]).withUnsafeBytes { _ = try? connection.send(.binary, $0) }
+            } else {
+                connection.close(code: .normalClosure, reason: "done")
+            }
+        })
+        #expect(runBounded(loop, seconds: 10))
+        if record.error == nil {
+            #expect(record.messages.map(\.1) == sizes.map(patternBytes))
+            #expect(record.close?.code == .normalClosure)
+        }
+        return (record.error, record)
+    }
+
+    @Test func echoSmallAndOneMebibyteOverTLS() throws {
+        let (loop, server) = try echoServer()
+        var versions: [String?] = []
+        var secure = false
+        server.handlers.onOpen = { connection in
+            secure = connection.isSecure
+            versions.append(connection.stream.tlsVersion)
+        }
+        let (error, record) = connectAndEcho(loop, wssURL(server), tls: TestCertificates.client,
+                                             sizes: [0, 5, 125, 70_000, 1 << 20, 3])
+        #expect(error == nil)
+        #expect(secure)
+        #expect(versions == ["TLSv1.3"])
+        #expect(record.connection?.isSecure == true)
+        // The server's close_notify reached our client as close_notify, not a bare FIN.
+        #expect(record.connection?.stream.tls?.closeNotifyReceived == true)
+        // The host name form of the URL verifies too (SNI "localhost").
+        let (again, _) = connectAndEcho(loop, wssURL(server, host: "localhost"), tls: TestCertificates.client)
+        #expect(again == nil)
+    }
+
+    @Test func tls12AndCompressionAndPEMInMemory() throws {
+        func read(_ name: String) -> String {
+            guard let file = fopen(TestCertificates.file(name), "r") else { return "" }
+            defer { fclose(file) }
+            var bytes: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while case let count = fread(&buffer, 1, buffer.count, file), count > 0 { bytes += buffer[0..<count] }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        let (loop, server) = try echoServer { options in
+            options.tls = .server(certificateChainPEM: read("chain.pem"), privateKeyPEM: read("server.key"))
+            options.tls?.maximumVersion = .tls12
+        }
+        var version: String?
+        var compressed = false
+        server.handlers.onOpen = { connection in
+            version = connection.stream.tlsVersion
+            compressed = !connection.extensions.isEmpty
+        }
+        var client = TestCertificates.client
+        client.caFile = nil
+        client.caPEM = read("ca.pem")
+        let (error, _) = connectAndEcho(loop, wssURL(server), tls: client, sizes: [10, 100_000])
+        #expect(error == nil)
+        #expect(version == "TLSv1.2")
+        #expect(compressed)
+    }
+
+    @Test func verificationFailuresSayWhy() throws {
+        let (loop, server) = try echoServer()
+        // Unknown CA: only the system store, which does not know the test CA.
+        let (unknown, _) = connectAndEcho(loop, wssURL(server), tls: TLSConfiguration())
+        #expect(unknown == .tlsFailed("TLS handshake failed: certificate verify failed: unable to get local issuer certificate"))
+        // Wrong host name.
+        var wrongName = TestCertificates.client
+        wrongName.serverName = "wrong.example"
+        let (mismatch, _) = connectAndEcho(loop, wssURL(server), tls: wrongName)
+        #expect(mismatch == .tlsFailed("TLS handshake failed: certificate verify failed: hostname mismatch"))
+        // The opt-out skips both.
+        var insecure = TLSConfiguration()
+        insecure.insecureSkipVerification = true
+        insecure.serverName = "wrong.example"
+        #expect(connectAndEcho(loop, wssURL(server), tls: insecure).0 == nil)
+        // The server keeps serving.
+        #expect(connectAndEcho(loop, wssURL(server), tls: TestCertificates.client).0 == nil)
+    }
+
+    @Test func expiredCertificateIsRefused() throws {
+        let (loop, server) = try echoServer { $0.tls = TestCertificates.server("expired.pem") }
+        let (error, _) = connectAndEcho(loop, wssURL(server), tls: TestCertificates.client)
+        #expect(error == .tlsFailed("TLS handshake failed: certificate verify failed: certificate has expired"))
+    }
+
+    @Test func badServerSettingsFailAtStart() throws {
+        let loop = try EventLoop()
+        var options = ServerOptions()
+        options.tls = .server(certificateChainFile: "/nonexistent.pem", privateKeyFile: TestCertificates.file("server.key"))
+        #expect(throws: NetworkError.self) { try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0, options: options) }
+        options.tls = TestCertificates.server("server.pem", key: "client.key")  // key of another certificate
+        do {
+            _ = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0, options: options)
+            Issue.record("a mismatched key was accepted")
+        } catch {
+            #expect(error.description.contains("key values mismatch"), "\(error)")
+        }
+    }
+
+    @Test func tlsClientOnPlainPortAndPlainClientOnTLSPort() throws {
+        let loop = try EventLoop()
+        let plain = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0)
+        let (error, _) = connectAndEcho(loop, wssURL(plain), tls: TestCertificates.client)
+        guard case .tlsFailed(let reason) = error else {
+            Issue.record("expected a TLS failure, got \(String(describing: error))")
+            return
+        }
+        #expect(reason.hasPrefix("TLS handshake failed: "), "\(reason)")
+
+        let (tlsLoop, tlsServer) = try echoServer()
+        let (plainError, _) = connectAndEcho(tlsLoop, "ws://127.0.0.1:\(tlsServer.localAddress.port!)/", tls: TLSConfiguration())
+        #expect(plainError == .closedDuringHandshake)
+        #expect(tlsServer.handshakeCount == 0)
+        #expect(connectAndEcho(tlsLoop, wssURL(tlsServer), tls: TestCertificates.client).0 == nil)
+    }
+
+    @Test func garbageHelloAndSilentPeerAreBounded() throws {
+        let (loop, server) = try echoServer { $0.handshakeTimeout = .milliseconds(300) }
+        var outcomes: [String] = []
+        var started = nowMilliseconds()
+        var elapsed: [Int] = []
+        func finish(_ text: String) {
+            outcomes.append(text)
+            elapsed.append(nowMilliseconds() - started)
+            if outcomes.count == 2 { loop.stop() }
+        }
+        // Garbage instead of a client hello: closed at once, not after the timeout.
+        loop.connect(to: server.localAddress, timeout: .seconds(2)) { result in
+            guard case .success(let stream) = result else { return finish("connect failed") }
+            stream.onClose = { _ in finish("garbage closed") }
+            stream.write(Array(repeating: 0x16, count: 3) + patternBytes(2000))
+        }
+        // Nothing at all: closed by the handshake timeout.
+        loop.connect(to: server.localAddress, timeout: .seconds(2)) { result in
+            guard case .success(let stream) = result else { return finish("connect failed") }
+            stream.onRead = { _ in }
+            stream.onClose = { _ in finish("silent closed") }
+        }
+        started = nowMilliseconds()
+        #expect(runBounded(loop, seconds: 5))
+        #expect(outcomes == ["garbage closed", "silent closed"])
+        #expect(elapsed.first ?? 999 < 250)
+        #expect((elapsed.last ?? 0) >= 250 && (elapsed.last ?? 9999) < 2000)
+        #expect(server.handshakeCount == 0)
+        // A peer that vanishes mid-handshake: the client hello, then a reset.
+        #expect(connectAndEcho(loop, wssURL(server), tls: TestCertificates.client).0 == nil)
+    }
+
+    @Test func mutualTLSShowsTheClientSubject() throws {
+        let (loop, server) = try echoServer { options in
+            options.tls?.verifyClientCertificates = true
+            options.tls?.caFile = TestCertificates.file("ca.pem")
+            options.tls?.useSystemTrustStore = false
+        }
+        var subjects: [String?] = []
+        server.handlers.onOpen = { subjects.append($0.peerCertificateSubject) }
+        var client = TestCertificates.client
+        client.certificateChainFile = TestCertificates.file("client.pem")
+        client.privateKeyFile = TestCertificates.file("client.key")
+        #expect(connectAndEcho(loop, wssURL(server), tls: client).0 == nil)
+        #expect(subjects == ["CN=test client"])
+        // Without a certificate: refused (TLS 1.3 reports it after the client's handshake ends,
+        // so the client may see the alert or a closed connection).
+        let (error, _) = connectAndEcho(loop, wssURL(server), tls: TestCertificates.client)
+        #expect(error != nil)
+        #expect(subjects.count == 1)
+    }
+
+    @Test func sniChoosesTheCertificateForTheRequestedName() throws {
+        let (loop, server) = try echoServer { options in
+            options.tls?.sniCertificates = [.files(chain: TestCertificates.file("other-name.pem"),
+                                                   key: TestCertificates.file("server.key"))]
+        }
+        var other = TestCertificates.client
+        other.serverName = "other.test"  // only the SNI certificate has this name
+        #expect(connectAndEcho(loop, wssURL(server), tls: other).0 == nil)
+        #expect(connectAndEcho(loop, wssURL(server, host: "localhost"), tls: TestCertificates.client).0 == nil)
+        var unknown = TestCertificates.client
+        unknown.serverName = "nobody.test"  // no match: the main certificate, which does not fit
+        #expect(connectAndEcho(loop, wssURL(server), tls: unknown).0
+                == .tlsFailed("TLS handshake failed: certificate verify failed: hostname mismatch"))
+    }
+
+    /// Sockets on 127.0.0.1 that involve `port` and are still held open by a descriptor
+    /// (/proc/net/tcp: inode 0 means no descriptor, as in TIME_WAIT). Counting descriptors of
+    /// the whole process would also count what suites running in parallel open.
+    func heldSockets(port: UInt16) -> Int {
+        guard let file = fopen("/proc/net/tcp", "r") else { return -1 }
+        defer { fclose(file) }
+        let suffix = ":" + String(port, radix: 16, uppercase: true).leftPadded(to: 4)
+        var count = 0
+        var line = [CChar](repeating: 0, count: 512)
+        while fgets(&line, 512, file) != nil {
+            let fields = String(cString: line).split(separator: " ")
+            guard fields.count > 9, fields[1].hasSuffix(suffix) || fields[2].hasSuffix(suffix) else { continue }
+            if fields[9] != "0" { count += 1 }
+        }
+        return count
+    }
+
+    @Test func twoHundredClientsGetABroadcastThenAThousandCyclesLeakNoSocket() throws {
+        let (loop, server) = try echoServer()
+        let port = server.localAddress.port!
+        #expect(heldSockets(port: port) == 1)  // the listener
+        var options = ClientOptions()
+        options.tls = TestCertificates.client
+        // 200 concurrent wss clients, one broadcast built once for all.
+        var records: [ClientRecord] = []
+        var broadcastSent = false
+        var closing = false
+        func check() {
+            if !broadcastSent && records.count == 200 && records.allSatisfy({ $0.connection != nil }) {
+                broadcastSent = true
+                #expect(server.broadcast(text: "to everyone") == 200)
+            }
+            if !closing && broadcastSent && records.allSatisfy({ $0.texts == ["to everyone"] }) {
+                closing = true
+                for record in records { record.connection?.close(code: .normalClosure, reason: "") }
+            }
+            if closing && records.allSatisfy({ $0.close != nil }) { loop.stop() }
+        }
+        for _ in 0..<200 { records.append(connectRecordingClient(loop, wssURL(server), options: options, onEvent: check)) }
+        #expect(runBounded(loop, seconds: 30))
+        #expect(records.allSatisfy { $0.error == nil && $0.close?.code == .normalClosure })
+        records = []
+
+        // 1,000 connect/echo/close cycles, 20 at a time: every socket is closed afterwards.
+        var finished = 0
+        func cycle() {
+            var record: ClientRecord!
+            var sent = false
+            var closing = false
+            record = connectRecordingClient(loop, wssURL(server), options: options, onEvent: {
+                if let error = record.error { Issue.record("\(error)") }
+                if let connection = record.connection, !sent {
+                    sent = true
+                    _ = try? connection.send(text: "ping?")
+                }
+                if record.messages.count == 1, !closing {
+                    closing = true
+                    record.connection?.close(code: .normalClosure, reason: "")
+                }
+                if record.close != nil || record.error != nil {
+                    finished += 1
+                    if finished == 1000 { loop.stop() } else if finished <= 980 { cycle() }
+                }
+            })
+        }
+        for _ in 0..<20 { cycle() }
+        #expect(runBounded(loop, seconds: 60))
+        #expect(finished == 1000)
+        // Lingering closes end within a few iterations: wait (bounded) for them.
+        var settled = false
+        func poll() {
+            loop.schedule(after: .milliseconds(50)) {
+                if server.connectionCount == 0 && heldSockets(port: port) == 1 { settled = true; loop.stop() } else { poll() }
+            }
+        }
+        poll()
+        _ = runBounded(loop, seconds: 10)
+        #expect(settled, "sockets held: \(heldSockets(port: port)) (the listener is 1); connections: \(server.connectionCount)")
+    }
+
+    @Test func certificateReloadAppliesToNewConnections() throws {
+        let (loop, server) = try echoServer { $0.tls = TestCertificates.server("other.pem", key: "other.key") }
+        #expect(connectAndEcho(loop, wssURL(server), tls: TestCertificates.client).0 != nil)
+        #expect(throws: TLSError.self) { try server.reloadTLS(TestCertificates.server("missing.pem")) }
+        try server.reloadTLS(TestCertificates.server())
+        #expect(connectAndEcho(loop, wssURL(server), tls: TestCertificates.client).0 == nil)
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
