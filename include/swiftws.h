@@ -999,7 +999,8 @@ typedef struct sws_tls_config {
     bool insecure_skip_verification;
     /** Servers: require a client certificate that verifies against the CAs above (mutual TLS). Default false. */
     bool verify_client_certificates;
-    /** Servers: stateless session tickets for resumption. Default true. */
+    /** Session tickets for resumption: servers issue them, clients keep the latest per host and
+     *  port and offer it next time. Default true. */
     bool session_tickets;
     /** Clients: the name to send as SNI and verify, instead of the URL's host. */
     const char *server_name;

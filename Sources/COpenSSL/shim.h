@@ -79,6 +79,12 @@ static inline int sws_ctx_set_max_version(SSL_CTX *ctx, int version) { return (i
 static inline void sws_ctx_set_mode(SSL_CTX *ctx, long mode) { SSL_CTX_set_mode(ctx, mode); }
 static inline void sws_ctx_set_read_ahead(SSL_CTX *ctx) { SSL_CTX_set_read_ahead(ctx, 1); }
 static inline void sws_ctx_set_session_cache_server(SSL_CTX *ctx) { SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER); }
+/* Clients: OpenSSL hands each new session (TLS 1.3 ticket) to the new-session callback and keeps
+ * none itself; the application stores them by host and port. */
+static inline void sws_ctx_set_session_cache_client(SSL_CTX *ctx) {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+}
+static inline int sws_ssl_new_ex_index(void) { return SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
 static inline int sws_set_host_name(SSL *ssl, const char *name) { return (int)SSL_set_tlsext_host_name(ssl, name); }
 static inline long sws_mode_release_buffers(void) { return SSL_MODE_RELEASE_BUFFERS; }
 static inline long sws_mode_partial_write(void) { return SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER; }

@@ -105,7 +105,7 @@ public enum WebSocketClient {
             case .success(let stream):
                 if let tlsContext {
                     do throws(TLSError) {
-                        try stream.startTLS(client: tlsContext, serverName: options.tls.serverName ?? parsed.host)
+                        try stream.startTLS(client: tlsContext, serverName: options.tls.serverName ?? parsed.host, port: parsed.port)
                     } catch {
                         stream.abort()
                         return completion(.failure(.tlsFailed(error.message)))

@@ -324,6 +324,20 @@ struct TLSTests {
         #expect(settled, "sockets held: \(heldSockets(port: port)) (the listener is 1); connections: \(server.connectionCount)")
     }
 
+    @Test func theClientResumesItsSessionWithATicket() throws {
+        let (loop, server) = try echoServer()
+        var resumed: [Bool] = []
+        server.handlers.onOpen = { resumed.append($0.stream.tlsSessionReused) }
+        for _ in 0..<3 { #expect(connectAndEcho(loop, wssURL(server), tls: TestCertificates.client).0 == nil) }
+        #expect(resumed == [false, true, true])
+        // Without tickets: a full handshake every time.
+        var noTickets = TestCertificates.client
+        noTickets.sessionTickets = false
+        resumed = []
+        for _ in 0..<2 { #expect(connectAndEcho(loop, wssURL(server), tls: noTickets).0 == nil) }
+        #expect(resumed == [false, false])
+    }
+
     @Test func certificateReloadAppliesToNewConnections() throws {
         let (loop, server) = try echoServer { $0.tls = TestCertificates.server("other.pem", key: "other.key") }
         #expect(connectAndEcho(loop, wssURL(server), tls: TestCertificates.client).0 != nil)

@@ -32,10 +32,14 @@ extension SocketStream {
     }
 
     /// Starts TLS as a client with `context`, sending `serverName` as SNI and verifying the
-    /// certificate against it. Loop-thread only.
-    public func startTLS(client context: TLSContext, serverName: String?) throws(TLSError) {
-        startTLS(try TLSChannel(context: context, fd: fd, serverName: serverName))
+    /// certificate against it; resumes the last session with `serverName` and `port` when the
+    /// context has one (`TLSConfiguration.sessionTickets`). Loop-thread only.
+    public func startTLS(client context: TLSContext, serverName: String?, port: UInt16 = 0) throws(TLSError) {
+        startTLS(try TLSChannel(context: context, fd: fd, serverName: serverName, port: port))
     }
+
+    /// Whether the TLS handshake resumed an earlier session.
+    public var tlsSessionReused: Bool { tls?.sessionReused ?? false }
 
     /// Whether the stream speaks TLS.
     public var isTLS: Bool { tls != nil }

@@ -1,3 +1,5 @@
+// SwiftWSTransport/TLS: wss:// inside the socket stream, through the system OpenSSL 3 (COpenSSL):
+// contexts (TLSContext), the per-connection channel (TLSChannel), settings (TLSConfiguration).
 import Glibc
 import COpenSSL
 
@@ -22,11 +24,22 @@ final class TLSChannel {
     var closeNotifySent = false
     /// Whether the peer's close_notify arrived (not a bare FIN).
     var closeNotifyReceived = false
+    /// Clients: "host:port", under which the session is kept for resumption.
+    private(set) var sessionKey: String?
+
+    /// The `SSL` ex-data slot that points back to the channel (for OpenSSL's callbacks).
+    private static let ownerIndex = sws_ssl_new_ex_index()
+
+    /// The channel of `ssl` (unretained: the channel owns the `SSL` and outlives it).
+    static func owner(of ssl: OpaquePointer) -> TLSChannel? {
+        guard let pointer = SSL_get_ex_data(ssl, ownerIndex) else { return nil }
+        return Unmanaged<TLSChannel>.fromOpaque(pointer).takeUnretainedValue()
+    }
 
     /// Makes the `SSL` for an accepted (server) or connected (client) socket `fd`. A client
     /// sends `serverName` as SNI (unless it is an IP address) and, when verifying, checks the
     /// certificate against it (a DNS name or an IP address).
-    init(context: TLSContext, fd: Int32, serverName: String? = nil) throws(TLSError) {
+    init(context: TLSContext, fd: Int32, serverName: String? = nil, port: UInt16 = 0) throws(TLSError) {
         self.context = context
         guard let method = socketBIOMethod, let ssl = SSL_new(context.context) else {
             throw TLSError("cannot create a TLS connection: \(TLSContext.takeErrorQueue())")
@@ -41,6 +54,12 @@ final class TLSChannel {
         }
         SSL_set_connect_state(ssl)
         _ = sws_ssl_offer_alpn_http11(ssl)
+        if context.configuration.sessionTickets, let name = serverName {
+            let key = "\(name):\(port)"
+            sessionKey = key
+            _ = SSL_set_ex_data(ssl, TLSChannel.ownerIndex, Unmanaged.passUnretained(self).toOpaque())
+            context.offerSession(for: key, to: ssl)
+        }
         guard let name = serverName, !name.isEmpty else { return }
         let isAddress = SocketAddress(ip: name, port: 0) != nil
         // RFC 6066 section 3: "Literal IPv4 and IPv6 addresses are not permitted in HostName".
@@ -55,7 +74,10 @@ final class TLSChannel {
 
     /// Frees the `SSL` (the connection closed): its memory goes at once, not with the stream.
     func free() {
-        if let ssl { SSL_free(ssl) }
+        if let ssl {
+            _ = SSL_set_ex_data(ssl, TLSChannel.ownerIndex, nil)
+            SSL_free(ssl)
+        }
         ssl = nil
     }
 
@@ -69,6 +91,12 @@ final class TLSChannel {
             }
         }
         return TLSContext.takeErrorQueue()
+    }
+
+    /// Whether the handshake resumed an earlier session (no certificate exchange).
+    var sessionReused: Bool {
+        guard established, let ssl else { return false }
+        return SSL_session_reused(ssl) == 1
     }
 
     /// The negotiated protocol ("TLSv1.3"), nil before the handshake ends.

@@ -52,8 +52,9 @@ public struct TLSConfiguration: Sendable, Hashable {
     /// serves the connection; without SNI or without a match, the main certificate does. All
     /// other settings are this configuration's.
     public var sniCertificates: [Certificate] = []
-    /// Servers: stateless session tickets (RFC 5077 / RFC 8446 section 4.6.1), so that returning
-    /// clients resume without a full handshake.
+    /// Stateless session tickets (RFC 5077 / RFC 8446 section 4.6.1), so that returning clients
+    /// resume without a full handshake: servers issue them, clients keep the latest per host and
+    /// port (in the shared client context) and offer it on the next connection.
     public var sessionTickets: Bool = true
 
     /// A certificate chain (leaf first, then intermediates) and its private key, from PEM files

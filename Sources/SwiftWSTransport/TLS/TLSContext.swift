@@ -14,6 +14,14 @@ public final class TLSContext: @unchecked Sendable {
     public let role: Role
     /// The configuration it was made from.
     public let configuration: TLSConfiguration
+    /// Clients: the latest resumable session per "host:port" (TLS 1.3 tickets, TLS 1.2 sessions),
+    /// each holding one reference; shared by the loops that use this context.
+    private let sessions = Mutex<[String: StoredSession]>([:])
+
+    /// An `SSL_SESSION` reference (OpenSSL's sessions are reference-counted and thread-safe).
+    private struct StoredSession: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
     /// Servers: one context per SNI certificate, and the table the SNI callback reads.
     private var sniContexts: [TLSContext] = []
     private var sniTable: UnsafeMutablePointer<sws_sni_table>?
@@ -32,6 +40,10 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     deinit {
+        sessions.withLock { stored in
+            for session in stored.values { SSL_SESSION_free(session.pointer) }
+            stored.removeAll()
+        }
         if let sniTable {
             sniTable.pointee.contexts.deallocate()
             sniTable.deallocate()
@@ -138,6 +150,14 @@ public final class TLSContext: @unchecked Sendable {
         } else {
             SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
         }
+        if role == .client && configuration.sessionTickets {
+            // Resumption: the server's tickets are kept (see `storeSession`) and offered again.
+            sws_ctx_set_session_cache_client(context)
+            SSL_CTX_sess_set_new_cb(context) { ssl, session in
+                guard let ssl, let session, let channel = TLSChannel.owner(of: ssl) else { return 0 }
+                return channel.context.storeSession(session, for: channel.sessionKey) ? 1 : 0
+            }
+        }
         if role == .server {
             sws_ctx_set_session_cache_server(context)
             sws_ctx_select_alpn_http11(context)
@@ -146,6 +166,32 @@ public final class TLSContext: @unchecked Sendable {
             _ = SSL_CTX_set_session_id_context(context, scope, UInt32(scope.count))
         }
         ERR_clear_error()
+    }
+
+    /// Keeps `session` (taking the reference OpenSSL hands over) as the one to resume `key` with.
+    func storeSession(_ session: OpaquePointer, for key: String?) -> Bool {
+        guard let key, SSL_SESSION_is_resumable(session) == 1 else { return false }
+        let new = StoredSession(pointer: session)
+        let replaced = sessions.withLock { stored -> StoredSession? in
+            if stored[key] == nil && stored.count >= 1024 {  // bounded: forget everything, rarely
+                for old in stored.values { SSL_SESSION_free(old.pointer) }
+                stored.removeAll()
+            }
+            let old = stored[key]
+            stored[key] = new
+            return old
+        }
+        if let replaced { SSL_SESSION_free(replaced.pointer) }
+        return true
+    }
+
+    /// Offers the stored session for `key` to `ssl`, if there is one (`SSL_set_session` takes
+    /// its own reference).
+    func offerSession(for key: String, to ssl: OpaquePointer) {
+        let target = StoredSession(pointer: ssl)
+        sessions.withLock { stored in
+            if let session = stored[key] { _ = SSL_set_session(target.pointer, session.pointer) }
+        }
     }
 
     /// Client contexts by configuration: loading the system trust store costs milliseconds, so
