@@ -23,7 +23,6 @@ public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointe
     var callbacks = sws_conn_handlers()
     let handlersStatus = readConnHandlers(handlers, into: &callbacks)
     guard handlersStatus == SWS_OK else { return handlersStatus }
-    let compression = options.connection.perMessageDeflate
     if parsed.isSecure {
         // Read the certificate files now, so that unusable settings are this call's error (the
         // context is cached for the connect itself).
@@ -34,11 +33,8 @@ public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointe
         }
     }
     // The request is built here once to check it, so that its errors are this call's.
-    do {
-        _ = try ClientHandshake(host: parsed.host, port: Int(parsed.port), secure: parsed.isSecure, path: parsed.path,
-                                query: parsed.query, origin: options.origin, subprotocols: options.subprotocols,
-                                extensions: compression.isEnabled ? PerMessageDeflateNegotiation.clientOffers(configuration: compression) : [],
-                                headers: options.headers)
+    do throws(HandshakeError) {
+        _ = try WebSocketClient.makeHandshake(parsed, options: options)
     } catch {
         return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_connect: \(error.reason)")
     }

@@ -90,7 +90,7 @@ public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<C
             upgrade.peerSubject = box.server.upgradePeerCertificateSubject.map { OwnedBytes($0) }
             upgrade.whileRegistered { onUpgrade(handle, box.context.userData, $0) }
             return upgrade.decision
-                ?? .accept(UpgradeAcceptance(subprotocol: preferred.first { request.subprotocols.contains($0) }))
+                ?? .accept(UpgradeAcceptance(subprotocol: request.preferredSubprotocol(from: preferred)))
         }
     }
     if let onHTTPRequest = callbacks.on_http_request {

@@ -158,12 +158,11 @@ public func sws_server_handshake_accept(_ handle: OpaquePointer?, _ subprotocol:
         }
         chosen = text
     }
-    // RFC 7692: the first acceptable offer wins; offers we cannot honour are declined.
-    let agreement = box.compression.isEnabled ? request.negotiatePerMessageDeflate(box.compression) : nil
     do {
-        box.response = OwnedBytes(try request.acceptResponse(subprotocol: chosen,
-                                                             extensions: agreement.map { [$0.response] } ?? []))
-        box.agreedCompression = agreement?.parameters
+        // The upgrade policy is the core's (subprotocol offered, deflate negotiated, 101).
+        let answer = try request.accept(subprotocol: chosen, deflate: box.compression)
+        box.response = OwnedBytes(answer.response)
+        box.agreedCompression = answer.deflate?.parameters
         box.isAccepted = true
         return SWS_OK
     } catch {

@@ -94,7 +94,7 @@ final class ServerUpgrade {
         }
         server.upgradePeerCertificateSubject = stream.peerCertificateSubject
         let decision = server.onUpgrade?(request, stream.remoteAddress)
-            ?? .accept(UpgradeAcceptance(subprotocol: options.subprotocols.first { request.subprotocols.contains($0) }))
+            ?? .accept(UpgradeAcceptance(subprotocol: request.preferredSubprotocol(from: options.subprotocols)))
         server.upgradePeerCertificateSubject = nil
         switch decision {
         case .reject(let status, let body, let headers):
@@ -102,19 +102,17 @@ final class ServerUpgrade {
                 ?? plainResponse(status: 500, text: "invalid rejection\n")
             respond(response)
         case .accept(let acceptance):
-            // RFC 7692 section 5: accept the first acceptable permessage-deflate offer, or none
-            // (an offer we cannot honour is declined, never failed).
-            let deflate = options.connection.perMessageDeflate
-            let agreement = deflate.isEnabled ? request.negotiatePerMessageDeflate(deflate) : nil
-            let response: [UInt8]
+            // The upgrade policy is the core's (subprotocol offered, deflate negotiated, 101).
+            let answer: UpgradeAcceptanceAnswer
             do throws(HandshakeError) {
-                response = try request.acceptResponse(subprotocol: acceptance.subprotocol,
-                                                      extensions: agreement.map { [$0.response] } ?? [],
-                                                      headers: acceptance.headers)
+                answer = try request.accept(subprotocol: acceptance.subprotocol,
+                                            deflate: options.connection.perMessageDeflate, headers: acceptance.headers)
             } catch {
                 respond(error.responseBytes())
                 return
             }
+            let response = answer.response
+            let agreement = answer.deflate
             done = true
             if let timer { stream.loop.cancel(timer) }
             timer = nil

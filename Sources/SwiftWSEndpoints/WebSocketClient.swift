@@ -67,6 +67,17 @@ public enum ClientError: Error, Sendable, Hashable, CustomStringConvertible {
 
 /// Opens client WebSocket connections.
 public enum WebSocketClient {
+    /// The opening handshake a connect to `url` with `options` sends (the request, the offers it
+    /// makes): built once here for every face, so that a binding can check a connect's arguments
+    /// before it starts (the C API does) with exactly the rules the connect uses.
+    public static func makeHandshake(_ url: WebSocketURL, options: ClientOptions) throws(HandshakeError) -> ClientHandshake {
+        let deflate = options.connection.perMessageDeflate
+        return try ClientHandshake(host: url.host, port: Int(url.port), secure: url.isSecure, path: url.path,
+                                   query: url.query, origin: options.origin, subprotocols: options.subprotocols,
+                                   extensions: deflate.isEnabled ? PerMessageDeflateNegotiation.clientOffers(configuration: deflate) : [],
+                                   headers: options.headers, limits: options.headLimits)
+    }
+
     /// Connects to `url` (`ws://host[:port]/path[?query]`; names resolved off the loop) and runs
     /// the opening handshake. `completion` runs once on the loop thread, after this call returns,
     /// with the open connection (its `onOpen` already called) or the reason it failed.
@@ -80,11 +91,7 @@ public enum WebSocketClient {
         }
         let handshake: ClientHandshake
         do throws(HandshakeError) {
-            let deflate = options.connection.perMessageDeflate
-            handshake = try ClientHandshake(host: parsed.host, port: Int(parsed.port), secure: parsed.isSecure, path: parsed.path,
-                                            query: parsed.query, origin: options.origin, subprotocols: options.subprotocols,
-                                            extensions: deflate.isEnabled ? PerMessageDeflateNegotiation.clientOffers(configuration: deflate) : [],
-                                            headers: options.headers, limits: options.headLimits)
+            handshake = try makeHandshake(parsed, options: options)
         } catch {
             loop.deferCallback { completion(.failure(.invalidRequest(error))) }
             return

@@ -45,3 +45,36 @@ extension ServerAnswer {
         }
     }
 }
+
+/// A server's acceptance of an upgrade request: the 101 response, the subprotocol it announces
+/// and the permessage-deflate agreement, made by `UpgradeRequest.accept(subprotocol:deflate:headers:)`.
+public struct UpgradeAcceptanceAnswer: Sendable {
+    /// The complete `101 Switching Protocols` response to write.
+    public let response: [UInt8]
+    /// The subprotocol announced, if any.
+    public let subprotocol: String?
+    /// The permessage-deflate agreement (parameters and the response element), nil when the
+    /// connection goes on uncompressed.
+    public let deflate: PerMessageDeflateNegotiation.Agreement?
+}
+
+extension UpgradeRequest {
+    /// The server's default subprotocol choice (RFC 6455 section 4.2.2): the first of `supported`
+    /// (most preferred first) that the client offered, or nil.
+    public func preferredSubprotocol(from supported: [String]) -> String? {
+        supported.first { subprotocols.contains($0) }
+    }
+
+    /// Accepts this request: the one place the upgrade policy lives for every server (the
+    /// endpoints' WebSocketServer, the C sans-I/O handshake, Python through both). The
+    /// subprotocol must be one the client offered; permessage-deflate takes the first acceptable
+    /// offer when `deflate` is enabled and declines the rest (RFC 7692 section 5: an offer we
+    /// cannot honour is declined, never failed); `headers` are added to the 101.
+    public func accept(subprotocol: String?, deflate: PerMessageDeflateConfiguration,
+                       headers: HTTPHeaders = HTTPHeaders()) throws(HandshakeError) -> UpgradeAcceptanceAnswer {
+        let agreement = deflate.isEnabled ? negotiatePerMessageDeflate(deflate) : nil
+        let response = try acceptResponse(subprotocol: subprotocol, extensions: agreement.map { [$0.response] } ?? [],
+                                          headers: headers)
+        return UpgradeAcceptanceAnswer(response: response, subprotocol: subprotocol, deflate: agreement)
+    }
+}
