@@ -62,13 +62,6 @@ func parseArguments() -> Arguments {
     return arguments
 }
 
-/// Who a connection is and which room (topic) it is in; attached at upgrade time.
-final class Member {
-    let name: String
-    var room: String
-    init(name: String, room: String) { self.name = name; self.room = room }
-}
-
 let arguments = parseArguments()
 var options = ServerOptions()
 if let certificate = arguments.tlsCertificate, let key = arguments.tlsKey {
@@ -97,12 +90,112 @@ do {
     exit(1)
 }
 
+/// Who a connection is and which room (topic) it is in; attached at upgrade time. `json` members
+/// (the page, which asks with `?json`) get JSON messages; the others get the plain text lines.
+final class Member {
+    var name: String
+    var room: String
+    let json: Bool
+    init(name: String, room: String, json: Bool) { self.name = name; self.room = room; self.json = json }
+}
+
+/// A JSON string literal (quotes included) for `text`.
+func jsonString(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}
+
+/// A JSON object from already-encoded values: `json(["type": jsonString("chat")])`, keys in order.
+func json(_ fields: KeyValuePairs<String, String>) -> String {
+    "{" + fields.map { "\(jsonString($0.key)):\($0.value)" }.joined(separator: ",") + "}"
+}
+
+/// The demo's own counts, from its handlers (payload bytes, before any compression).
+struct Counters {
+    var messagesIn = 0, messagesOut = 0, bytesIn = 0, bytesOut = 0, dropped = 0
+}
+var counters = Counters()
+
+// Topics: the room name for plain-text members; these prefixes (a path cannot hold a newline)
+// for JSON members of a room and for everyone who wants the live panel.
+func jsonTopic(_ room: String) -> String { "\njson:" + room }
+let statsTopic = "\nstats"
+
+/// Sends to one connection and counts it.
+@MainActor func send(_ connection: WebSocketConnection, _ text: String) {
+    let result = try? connection.send(text: text)
+    if result == nil || result == .dropped {
+        counters.dropped += 1
+    } else {
+        counters.messagesOut += 1
+        counters.bytesOut += text.utf8.count
+    }
+}
+
+/// Publishes to a topic and counts what was delivered and what was dropped.
+@MainActor func publish(_ topic: String, _ text: String, excluding: WebSocketConnection? = nil) {
+    // `excluding`, when given, is a subscriber of `topic` (the callers make sure of it).
+    let receivers = server.subscriberCount(topic) - (excluding == nil ? 0 : 1)
+    let delivered = server.publish(topic, text: text, excluding: excluding)
+    counters.messagesOut += delivered
+    counters.bytesOut += delivered * text.utf8.count
+    counters.dropped += max(0, receivers - delivered)
+}
+
+/// Who is in each room, in order of arrival.
+var rooms: [String: [Member]] = [:]
+
+@MainActor func presence(_ room: String) {
+    let names = (rooms[room] ?? []).map { jsonString($0.name) }.joined(separator: ",")
+    publish(jsonTopic(room), json(["type": jsonString("presence"), "room": jsonString(room), "members": "[\(names)]"]))
+}
+
+/// Puts a member in its room and tells everyone (plain line, JSON event, new member list).
+@MainActor func enter(_ connection: WebSocketConnection, _ member: Member) {
+    rooms[member.room, default: []].append(member)
+    server.subscribe(connection, to: member.json ? jsonTopic(member.room) : member.room)
+    if member.json {
+        send(connection, json(["type": jsonString("welcome"), "you": jsonString(member.name), "room": jsonString(member.room)]))
+    }
+    publish(member.room, "* \(member.name) joined", excluding: member.json ? nil : connection)
+    publish(jsonTopic(member.room), json(["type": jsonString("join"), "room": jsonString(member.room), "name": jsonString(member.name)]),
+            excluding: member.json ? connection : nil)
+    presence(member.room)
+}
+
+/// Takes a member out of its room and tells the others.
+@MainActor func leave(_ connection: WebSocketConnection, _ member: Member, plainLine: String) {
+    rooms[member.room]?.removeAll { $0 === member }
+    if rooms[member.room]?.isEmpty == true { rooms[member.room] = nil }
+    server.unsubscribe(connection, from: member.json ? jsonTopic(member.room) : member.room)
+    publish(member.room, plainLine)
+    publish(jsonTopic(member.room), json(["type": jsonString("leave"), "room": jsonString(member.room), "name": jsonString(member.name)]))
+    presence(member.room)
+}
+
 server.onHTTPRequest = { request in
     switch request.target {
     case "/", "/index.html":
         var headers = HTTPHeaders()
         headers.append(name: "Content-Type", value: "text/html; charset=utf-8")
         return HTTPResponse(status: 200, headers: headers, text: demoPage)
+    case "/metrics":
+        var headers = HTTPHeaders()
+        headers.append(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+        return HTTPResponse(status: 200, headers: headers, text: metricsText())
     case "/health":
         return HTTPResponse(status: 200, text: "ok \(server.connectionCount) connections\n")
     default:
@@ -114,32 +207,91 @@ var guestNumber = 0
 server.onUpgrade = { request, _ in
     guestNumber += 1
     let room = request.path.count > 1 ? String(request.path.dropFirst()) : "lobby"
-    return .accept(UpgradeAcceptance(userData: Member(name: "guest\(guestNumber)", room: room)))
+    let json = request.query?.split(separator: "&").contains("json") ?? false
+    return .accept(UpgradeAcceptance(userData: Member(name: "guest\(guestNumber)", room: room, json: json)))
 }
 server.handlers.onOpen = { connection in
     guard let member = connection.userData as? Member else { return }
-    server.subscribe(connection, to: member.room)
-    _ = try? connection.send(text: "* you are \(member.name) in room \(member.room); /join ROOM to move")
-    server.publish(member.room, text: "* \(member.name) joined", excluding: connection)
+    if member.json {
+        server.subscribe(connection, to: statsTopic)
+    } else {
+        send(connection, "* you are \(member.name) in room \(member.room); /join ROOM to move, /nick NAME to rename")
+    }
+    enter(connection, member)
 }
 server.handlers.onMessage = { connection, kind, bytes in
+    counters.messagesIn += 1
+    counters.bytesIn += bytes.count
     guard kind == .text, let member = connection.userData as? Member else { return }
     let text = String(decoding: bytes, as: UTF8.self)
     if text.hasPrefix("/join "), text.count > 6 {
-        server.unsubscribe(connection, from: member.room)
-        server.publish(member.room, text: "* \(member.name) left for another room")
+        leave(connection, member, plainLine: "* \(member.name) left for another room")
         member.room = String(text.dropFirst(6))
-        server.subscribe(connection, to: member.room)
-        _ = try? connection.send(text: "* you are in room \(member.room)")
+        if !member.json { send(connection, "* you are in room \(member.room)") }
+        enter(connection, member)
+    } else if text.hasPrefix("/nick "), case let name = String(text.dropFirst(6).prefix(24)).filter({ $0 != " " }), !name.isEmpty {
+        let old = member.name
+        member.name = name
+        publish(member.room, "* \(old) is now \(name)")
+        if member.json { send(connection, json(["type": jsonString("welcome"), "you": jsonString(name), "room": jsonString(member.room)])) }
+        publish(jsonTopic(member.room), json(["type": jsonString("rename"), "room": jsonString(member.room),
+                                                "from": jsonString(old), "to": jsonString(name)]))
+        presence(member.room)
     } else {
-        server.publish(member.room, text: "\(member.name): \(text)")
+        publish(member.room, "\(member.name): \(text)")
+        publish(jsonTopic(member.room), json(["type": jsonString("chat"), "room": jsonString(member.room),
+                                                "from": jsonString(member.name), "text": jsonString(text)]))
     }
 }
 server.handlers.onClose = { connection, _ in
     guard let member = connection.userData as? Member else { return }
-    server.unsubscribe(connection, from: member.room)
-    server.publish(member.room, text: "* \(member.name) left")
+    if member.json { server.unsubscribe(connection, from: statsTopic) }
+    leave(connection, member, plainLine: "* \(member.name) left")
 }
+
+
+/// `/metrics` in the Prometheus text format (version 0.0.4), from the demo's own counts.
+@MainActor func metricsText() -> String {
+    """
+    # HELP swiftws_demo_connections Open WebSocket connections.
+    # TYPE swiftws_demo_connections gauge
+    swiftws_demo_connections \(server.connectionCount)
+    # HELP swiftws_demo_messages_total Messages received (in) and sent (out) by the demo's handlers.
+    # TYPE swiftws_demo_messages_total counter
+    swiftws_demo_messages_total{direction="in"} \(counters.messagesIn)
+    swiftws_demo_messages_total{direction="out"} \(counters.messagesOut)
+    # HELP swiftws_demo_bytes_total Message payload bytes received and sent (before any compression).
+    # TYPE swiftws_demo_bytes_total counter
+    swiftws_demo_bytes_total{direction="in"} \(counters.bytesIn)
+    swiftws_demo_bytes_total{direction="out"} \(counters.bytesOut)
+    # HELP swiftws_demo_dropped_messages_total Sends that returned .dropped (or threw).
+    # TYPE swiftws_demo_dropped_messages_total counter
+    swiftws_demo_dropped_messages_total \(counters.dropped)
+    # HELP swiftws_demo_buffered_bytes Bytes the server holds for its connections (server.heldBytes).
+    # TYPE swiftws_demo_buffered_bytes gauge
+    swiftws_demo_buffered_bytes \(server.heldBytes)
+
+    """
+}
+
+/// Every second: the live panel's numbers to every JSON member (rates are per the last second).
+var lastCounters = Counters()
+@MainActor func broadcastStats() {
+    let now = counters
+    publish(statsTopic, json([
+        "type": jsonString("stats"),
+        "connections": String(server.connectionCount),
+        "messagesInPerSecond": String(now.messagesIn - lastCounters.messagesIn),
+        "messagesOutPerSecond": String(now.messagesOut - lastCounters.messagesOut),
+        "bytesInPerSecond": String(now.bytesIn - lastCounters.bytesIn),
+        "bytesOutPerSecond": String(now.bytesOut - lastCounters.bytesOut),
+        "bytesIn": String(now.bytesIn), "bytesOut": String(now.bytesOut),
+        "dropped": String(now.dropped), "bufferedBytes": String(server.heldBytes),
+    ]))
+    lastCounters = now
+    _ = loop.schedule(after: .seconds(1)) { broadcastStats() }
+}
+_ = loop.schedule(after: .seconds(1)) { broadcastStats() }
 
 if let seconds = arguments.seconds {
     _ = loop.schedule(after: .seconds(seconds)) {

@@ -74,19 +74,19 @@ async def browser_and_python_chat(port: int, certificates=None) -> str:
 
 def test_browser_loads_the_page_and_chats_over_websocket(demo_port):
     dom = asyncio.run(browser_and_python_chat(demo_port))
-    status = re.search(r'<p id="status">(.*?)</p>', dom).group(1)
-    log = re.search(r'<div id="log">(.*?)</div>', dom, re.S).group(1)
+    status = re.search(r'<p id="status"[^>]*>(.*?)</p>', dom).group(1)
+    log = re.sub(r"<[^>]+>", "", re.search(r'<div id="log">(.*?)</div>', dom, re.S).group(1))
     assert status.startswith("connected to room garden (permessage-deflate")
-    assert "* you are guest2 in room garden" in log
+    assert "you are guest2 in room garden" in log
     assert "guest1: hello, browser" in log
 
 
 def test_browser_over_https_and_wss(certificates):
     for port in start_demo("--tls-cert", str(certificates / "chain.pem"), "--tls-key", str(certificates / "server.key")):
         dom = asyncio.run(browser_and_python_chat(port, certificates))
-        status = re.search(r'<p id="status">(.*?)</p>', dom).group(1)
+        status = re.search(r'<p id="status"[^>]*>(.*?)</p>', dom).group(1)
         assert status.startswith("connected to room garden"), dom
-        assert "guest1: hello, browser" in dom
+        assert "guest1: hello, browser" in re.sub(r"<[^>]+>", "", dom)
 
 
 def test_plain_http_on_the_same_port(demo_port):
