@@ -865,6 +865,27 @@ sws_status sws_conn_pause_reading(sws_conn_t *conn);
 sws_status sws_conn_resume_reading(sws_conn_t *conn);
 
 /**
+ * What a connection carried each way: whole messages and payload bytes (application bytes, after
+ * decompression on receipt and before compression on sending; a message received or sent in
+ * fragments counts once, at its final fragment; dropped sends are not counted).
+ */
+typedef struct sws_conn_counters {
+    /** Set to sizeof(sws_conn_counters) before calling sws_conn_get_counters(). */
+    size_t size;
+    uint64_t messages_received;
+    uint64_t bytes_received;
+    uint64_t messages_sent;
+    uint64_t bytes_sent;
+} sws_conn_counters;
+
+/**
+ * Fills `counters` (whose `size` the caller set) with the connection's counters so far.
+ * Loop-thread-only. Errors: SWS_ERR_INVALID_ARGUMENT (NULL, or `size` smaller than the first
+ * version of the struct), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_conn_get_counters(sws_conn_t *conn, sws_conn_counters *counters);
+
+/**
  * Starts the close handshake with `code` and a UTF-8 `reason` (at most 123 bytes). Messages
  * still arrive until the peer answers; on_close follows (at the latest after close_timeout_ms).
  * Loop-thread-only.

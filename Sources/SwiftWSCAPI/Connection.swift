@@ -287,6 +287,23 @@ public func sws_conn_resume_reading(_ handle: OpaquePointer?) -> sws_status {
     return SWS_OK
 }
 
+@_cdecl("sws_conn_get_counters")
+public func sws_conn_get_counters(_ handle: OpaquePointer?, _ out: UnsafeMutablePointer<sws_conn_counters>?) -> sws_status {
+    let (found, status) = connection(handle, "sws_conn_get_counters")
+    guard let box = found else { return status }
+    guard let out else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_get_counters: counters is NULL") }
+    let known = MemoryLayout<sws_conn_counters>.stride
+    let declared = out.pointee.size
+    guard declared >= known, declared <= 4096 else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_get_counters: counters.size is \(declared); set it to sizeof(sws_conn_counters)")
+    }
+    let counters = box.connection.counters
+    out.pointee = sws_conn_counters(size: declared, messages_received: UInt64(counters.messagesReceived),
+                                    bytes_received: UInt64(counters.bytesReceived),
+                                    messages_sent: UInt64(counters.messagesSent), bytes_sent: UInt64(counters.bytesSent))
+    return SWS_OK
+}
+
 /// Checks a close code and reason from C; the reason as a String, or nil with the status.
 func closeArguments(_ code: UInt16, _ reason: UnsafePointer<CChar>?, _ reasonLength: Int,
                     _ function: StaticString) -> (String?, sws_status) {

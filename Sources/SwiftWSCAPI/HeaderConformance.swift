@@ -78,6 +78,7 @@ private func checkNetworkingExportsMatchHeader() {
     same(CSwiftWS.sws_conn_send_pong, SwiftWSCAPI.sws_conn_send_pong)
     same(CSwiftWS.sws_conn_get_state, SwiftWSCAPI.sws_conn_get_state)
     same(CSwiftWS.sws_conn_pause_reading, SwiftWSCAPI.sws_conn_pause_reading)
+    same(CSwiftWS.sws_conn_get_counters, SwiftWSCAPI.sws_conn_get_counters)
     same(CSwiftWS.sws_conn_resume_reading, SwiftWSCAPI.sws_conn_resume_reading)
     same(CSwiftWS.sws_request_add_response_header, SwiftWSCAPI.sws_request_add_response_header)
     same(CSwiftWS.sws_conn_close, SwiftWSCAPI.sws_conn_close)

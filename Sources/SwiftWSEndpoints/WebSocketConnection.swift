@@ -130,6 +130,10 @@ public final class WebSocketConnection {
     /// Bytes accepted by `send` that the peer has not taken yet.
     public var bufferedAmount: Int { stream.bufferedAmount + session.pendingOutputCount }
 
+    /// Messages and payload bytes each way so far (application bytes: before compression and
+    /// framing; a message sent in fragments counts once, when its final fragment goes).
+    public private(set) var counters = ConnectionCounters()
+
     /// Bytes this connection holds for its peer: received input of unfinished messages plus
     /// output the kernel has not taken (0 once closed).
     public var heldBytes: Int { finished ? 0 : session.bufferedInputCount + stream.backlogCount }
@@ -214,10 +218,13 @@ public final class WebSocketConnection {
         guard localStatus == nil || !stream.isClosed else { return }
         switch event {
         case .text(let bytes):
+            counters.received(bytes.count, endsMessage: true)
             handlers.onMessage?(self, .text, bytes)
         case .binary(let bytes):
+            counters.received(bytes.count, endsMessage: true)
             handlers.onMessage?(self, .binary, bytes)
         case .fragment(let kind, let bytes, let isFirst, let isFinal):
+            counters.received(bytes.count, endsMessage: isFinal)
             handlers.onFragment?(self, kind, bytes, isFirst, isFinal)
         case .ping(let bytes):
             handlers.onPing?(self, bytes)
@@ -304,6 +311,7 @@ public final class WebSocketConnection {
     public func send(text: String) throws(SessionError) -> SendResult {
         guard try admit(text.utf8.count) else { return .dropped }
         try session.send(text: text)
+        counters.sent(text.utf8.count, endsMessage: true)
         return afterSend()
     }
 
@@ -322,6 +330,7 @@ public final class WebSocketConnection {
         case .text: try session.send(text: bytes)
         case .binary: try session.send(binary: bytes)
         }
+        counters.sent(bytes.count, endsMessage: true)
         return afterSend()
     }
 
@@ -332,13 +341,15 @@ public final class WebSocketConnection {
     public func sendFragment(_ kind: MessageKind, _ bytes: UnsafeRawBufferPointer, isFinal: Bool) throws(SessionError) -> SendResult {
         guard try admit(bytes.count) else { return .dropped }
         try session.sendFragment(kind, bytes, isFinal: isFinal)
+        counters.sent(bytes.count, endsMessage: isFinal)
         return afterSend()
     }
 
     /// Sends a frame built once for many receivers (`FrameEncoder.serverFrame`); server only.
-    func sendEncodedFrame(_ frame: UnsafeRawBufferPointer) throws(SessionError) -> SendResult {
+    func sendEncodedFrame(_ frame: UnsafeRawBufferPointer, payloadCount: Int) throws(SessionError) -> SendResult {
         guard try admit(frame.count) else { return .dropped }
         try session.sendEncodedFrame(frame)
+        counters.sent(payloadCount, endsMessage: true)
         return afterSend()
     }
 

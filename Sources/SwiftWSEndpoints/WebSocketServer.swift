@@ -272,12 +272,12 @@ public final class WebSocketServer {
             if let codec = connection.compression, sharesBroadcastCompression(codec, size: payload.count) {
                 if compressed == nil { compressed = compressOnce(opcode, payload) }
                 if let frame = compressed {
-                    result = frame.withUnsafeBytes { (try? connection.sendEncodedFrame($0)) ?? .dropped }
+                    result = frame.withUnsafeBytes { (try? connection.sendEncodedFrame($0, payloadCount: payload.count)) ?? .dropped }
                 } else {
-                    result = plain.withUnsafeBytes { (try? connection.sendEncodedFrame($0)) ?? .dropped }
+                    result = plain.withUnsafeBytes { (try? connection.sendEncodedFrame($0, payloadCount: payload.count)) ?? .dropped }
                 }
             } else {
-                result = plain.withUnsafeBytes { (try? connection.sendEncodedFrame($0)) ?? .dropped }
+                result = plain.withUnsafeBytes { (try? connection.sendEncodedFrame($0, payloadCount: payload.count)) ?? .dropped }
             }
             if result != .dropped { delivered += 1 }
         }

@@ -45,6 +45,7 @@ struct peer {
     sws_conn_t *conn;
     char subprotocol[32];
     char path[64], query[64];
+    sws_conn_counters counters; /* as on_close saw them */
 };
 
 static void record_open(sws_conn_t *conn, void *user_data) {
@@ -57,6 +58,13 @@ static void record_open(sws_conn_t *conn, void *user_data) {
     /* Pausing and resuming at once changes nothing the peer can see. */
     CHECK_EQ_INT(sws_conn_pause_reading(conn), SWS_OK);
     CHECK_EQ_INT(sws_conn_resume_reading(conn), SWS_OK);
+    sws_conn_counters counters;
+    memset(&counters, 0xff, sizeof counters);
+    counters.size = sizeof counters;
+    CHECK_EQ_INT(sws_conn_get_counters(conn, &counters), SWS_OK);
+    CHECK(counters.messages_received == 0 && counters.bytes_received == 0);
+    counters.size = 1; /* not initialised */
+    CHECK_EQ_INT(sws_conn_get_counters(conn, &counters), SWS_ERR_INVALID_ARGUMENT);
     const char *path = NULL, *query = NULL, *subprotocol = NULL;
     if (sws_conn_info(conn, &path, &query, &subprotocol) == SWS_OK) {
         snprintf(p->path, sizeof p->path, "%s", path ? path : "");
@@ -77,9 +85,10 @@ static void record_message(sws_conn_t *conn, void *user_data, sws_message_kind k
 }
 
 static void record_close(sws_conn_t *conn, void *user_data, uint16_t code, const char *reason, size_t len) {
-    (void)conn;
     struct peer *p = user_data;
     p->closed++;
+    p->counters.size = sizeof p->counters;
+    CHECK_EQ_INT(sws_conn_get_counters(conn, &p->counters), SWS_OK);
     p->close_code = code;
     snprintf(p->close_reason, sizeof p->close_reason, "%.*s", (int)len, reason);
     p->conn = NULL;
@@ -235,6 +244,11 @@ static void test_echo_and_close(void) {
     CHECK_EQ_INT(client.close_code, 4001);
     CHECK_EQ_INT(server_peer.close_code, 4001);
     CHECK_EQ_STR(server_peer.close_reason, "done");
+    /* The echo server received what the client sent and sent as much back. */
+    CHECK(server_peer.counters.messages_received == (uint64_t)client.messages);
+    CHECK(server_peer.counters.messages_sent == server_peer.counters.messages_received);
+    CHECK(server_peer.counters.bytes_sent == server_peer.counters.bytes_received);
+    CHECK(client.counters.messages_received == (uint64_t)client.messages);
     CHECK_EQ_INT(sws_server_connection_count(server), 0);
 
     /* A client with compression off gets an uncompressed connection. */

@@ -24,6 +24,7 @@ from ctypes import (
     c_size_t,
     c_uint16,
     c_uint32,
+    c_uint64,
     c_void_p,
 )
 from typing import Any, List, Optional, Tuple
@@ -279,6 +280,18 @@ class TLSConfig(Structure):
     ]
 
 
+class ConnCounters(Structure):
+    """``sws_conn_counters``."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("messages_received", c_uint64),
+        ("bytes_received", c_uint64),
+        ("messages_sent", c_uint64),
+        ("bytes_sent", c_uint64),
+    ]
+
+
 class ConnectionConfig(Structure):
     """``sws_connection_config``: a connection's settings, either role."""
 
@@ -345,6 +358,7 @@ STRUCTS = {
     "sws_client_handshake_config": ClientHandshakeConfig,
     "sws_conn_handlers": ConnHandlers,
     "sws_message_entry": MessageEntry,
+    "sws_conn_counters": ConnCounters,
     "sws_connection_config": ConnectionConfig,
     "sws_server_config": ServerConfig,
     "sws_client_config": ClientConfig,
@@ -427,6 +441,7 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_conn_send_pong", sws_status, [_P, _P, c_size_t]),
     ("sws_conn_get_state", sws_status, [_P, POINTER(_enum)]),
     ("sws_conn_pause_reading", sws_status, [_P]),
+    ("sws_conn_get_counters", sws_status, [_P, POINTER(ConnCounters)]),
     ("sws_conn_resume_reading", sws_status, [_P]),
     ("sws_conn_send_ping", sws_status, [_P, _P, c_size_t]),
     ("sws_conn_close", sws_status, [_P, c_uint16, _P, c_size_t]),

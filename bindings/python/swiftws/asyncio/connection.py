@@ -14,7 +14,7 @@ import enum
 import os
 import time
 import uuid
-from ctypes import addressof, byref, c_char as ctypes_char, c_char_p, c_int
+from ctypes import addressof, byref, c_char as ctypes_char, c_char_p, c_int, sizeof as ctypes_sizeof
 from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Dict, Iterable, Optional,
                     Tuple, Union)
 
@@ -100,6 +100,16 @@ class Connection:
                 # SWS_SESSION_OPEN/CLOSING/CLOSED are 0/1/2; websockets' State counts CONNECTING first.
                 self._state = State(native.value + 1)
         return self._state
+
+    @property
+    def counters(self) -> Dict[str, int]:
+        """Messages and payload bytes each way so far (``messages_received``, ``bytes_received``,
+        ``messages_sent``, ``bytes_sent``), from the library; all 0 once closed."""
+        counters = n.ConnCounters(size=ctypes_sizeof(n.ConnCounters))
+        conn = self._conn
+        if conn is None or n.lib.sws_conn_get_counters(conn, byref(counters)) != n.SWS_OK:
+            return {name: 0 for name, _ in n.ConnCounters._fields_[1:]}
+        return {name: getattr(counters, name) for name, _ in n.ConnCounters._fields_[1:]}
 
     @property
     def closed(self) -> bool:
