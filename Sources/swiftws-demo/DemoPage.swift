@@ -29,8 +29,8 @@ let demoPage = #"""
   aside h2 { font-size: .95rem; margin: 0 0 .4rem; }
   #users { list-style: none; margin: 0; padding: 0; }
   #users li.me { font-weight: 600; color: #1d4ed8; }
-  .metric { display: flex; align-items: center; justify-content: space-between; gap: .4rem; font-size: .85rem; }
-  .metric span.num { font-variant-numeric: tabular-nums; min-width: 4.5rem; text-align: right; }
+  .metric { display: flex; align-items: center; gap: .4rem; font-size: .85rem; white-space: nowrap; }
+  .metric span.num { font-variant-numeric: tabular-nums; min-width: 3.5rem; margin-left: auto; text-align: right; }
   .metric svg { width: 5rem; height: 1.4rem; }
   .metric polyline { fill: none; stroke: #2563eb; stroke-width: 1.5; }
   .note { color: #777; font-size: .75rem; }
@@ -41,7 +41,7 @@ let demoPage = #"""
     aside { display: grid; grid-template-columns: 1fr 1fr; gap: .5rem; order: -1; }
     aside section { margin-bottom: 0; }
     .metric svg { width: 3rem; }
-    .metric span.num { min-width: 3.5rem; }
+    .metric span.num { min-width: 2.5rem; }
   }
 </style>
 </head>
@@ -85,7 +85,8 @@ let demoPage = #"""
   const chart = (key, value) => {
     const values = (series[key] = (series[key] || []).concat([value]).slice(-30));
     const max = Math.max(1, ...values);
-    const points = values.map((v, i) => `${(i * 60 / 29).toFixed(1)},${(19 - v / max * 18).toFixed(1)}`).join(" ");
+    const step = 60 / Math.max(1, values.length - 1);
+    const points = values.map((v, i) => `${(i * step).toFixed(1)},${(19 - v / max * 18).toFixed(1)}`).join(" ");
     document.querySelector(`#c-${key} polyline`).setAttribute("points", points);
     document.getElementById(`m-${key}`).textContent = human(value);
   };

@@ -4,7 +4,10 @@
 //
 // Open http://HOST:PORT/ in a browser (or connect any WebSocket client to ws://HOST:PORT/ROOM):
 // every text message goes to everyone in the sender's room, built once for all of them (a topic).
-// Plain HTTP on the same port serves the page and /health. --seconds stops it after N seconds
+// The page connects with `?json` and gets JSON events instead (welcome, chat, join, leave,
+// rename, presence with the room's members, and stats every second for its live panel); plain
+// text clients keep the text lines, and both kinds share the rooms. `/nick NAME` renames.
+// Plain HTTP on the same port serves the page, /health and /metrics (Prometheus text). --seconds stops it after N seconds
 // with a graceful shutdown (every client gets close 1001), so scripts can run it bounded; SIGINT
 // (Ctrl-C) and SIGTERM do the same.
 import Glibc
@@ -126,6 +129,8 @@ func json(_ fields: KeyValuePairs<String, String>) -> String {
 /// The demo's own counts, from its handlers (payload bytes, before any compression).
 struct Counters {
     var messagesIn = 0, messagesOut = 0, bytesIn = 0, bytesOut = 0, dropped = 0
+    /// Open WebSocket connections (server.connectionCount also counts plain HTTP requests and handshakes).
+    var open = 0
 }
 var counters = Counters()
 
@@ -212,6 +217,7 @@ server.onUpgrade = { request, _ in
 }
 server.handlers.onOpen = { connection in
     guard let member = connection.userData as? Member else { return }
+    counters.open += 1
     if member.json {
         server.subscribe(connection, to: statsTopic)
     } else {
@@ -245,6 +251,7 @@ server.handlers.onMessage = { connection, kind, bytes in
 }
 server.handlers.onClose = { connection, _ in
     guard let member = connection.userData as? Member else { return }
+    counters.open -= 1
     if member.json { server.unsubscribe(connection, from: statsTopic) }
     leave(connection, member, plainLine: "* \(member.name) left")
 }
@@ -255,7 +262,7 @@ server.handlers.onClose = { connection, _ in
     """
     # HELP swiftws_demo_connections Open WebSocket connections.
     # TYPE swiftws_demo_connections gauge
-    swiftws_demo_connections \(server.connectionCount)
+    swiftws_demo_connections \(counters.open)
     # HELP swiftws_demo_messages_total Messages received (in) and sent (out) by the demo's handlers.
     # TYPE swiftws_demo_messages_total counter
     swiftws_demo_messages_total{direction="in"} \(counters.messagesIn)
@@ -280,7 +287,7 @@ var lastCounters = Counters()
     let now = counters
     publish(statsTopic, json([
         "type": jsonString("stats"),
-        "connections": String(server.connectionCount),
+        "connections": String(now.open),
         "messagesInPerSecond": String(now.messagesIn - lastCounters.messagesIn),
         "messagesOutPerSecond": String(now.messagesOut - lastCounters.messagesOut),
         "bytesInPerSecond": String(now.bytesIn - lastCounters.bytesIn),
