@@ -93,8 +93,10 @@ let demoPage = #"""
   const handle = (m) => {
     switch (m.type) {
       case "welcome":
+        if (m.room !== room) users.replaceChildren();  // the new room's presence follows
         me = m.you; room = m.room;
         document.getElementById("room").textContent = room;
+        status.textContent = `connected to room ${room} (${socket.extensions || "no extensions"})`;
         if (location.hash.slice(1) !== room) window.history.replaceState(null, "", "#" + room);
         line("system", null, `you are ${me} in room ${room}`);
         break;

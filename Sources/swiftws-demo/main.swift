@@ -208,10 +208,29 @@ server.onHTTPRequest = { request in
     }
 }
 
+/// `%XX` escapes decoded (the page sends the room through encodeURIComponent); invalid ones kept.
+func percentDecoded(_ text: Substring) -> String {
+    var bytes: [UInt8] = []
+    var index = text.utf8.startIndex
+    let utf8 = text.utf8
+    while index < utf8.endIndex {
+        let byte = utf8[index]
+        if byte == UInt8(ascii: "%"), utf8.distance(from: index, to: utf8.endIndex) >= 3,
+           let value = UInt8(String(decoding: utf8[utf8.index(after: index)..<utf8.index(index, offsetBy: 3)], as: UTF8.self), radix: 16) {
+            bytes.append(value)
+            index = utf8.index(index, offsetBy: 3)
+        } else {
+            bytes.append(byte)
+            index = utf8.index(after: index)
+        }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
 var guestNumber = 0
 server.onUpgrade = { request, _ in
     guestNumber += 1
-    let room = request.path.count > 1 ? String(request.path.dropFirst()) : "lobby"
+    let room = request.path.count > 1 ? percentDecoded(request.path.dropFirst()) : "lobby"
     let json = request.query?.split(separator: "&").contains("json") ?? false
     return .accept(UpgradeAcceptance(userData: Member(name: "guest\(guestNumber)", room: room, json: json)))
 }

@@ -201,6 +201,15 @@ async def two_pages(port, shots):
         assert samples[("swiftws_demo_bytes_total", 'direction="out"')] > 0
         assert samples[("swiftws_demo_dropped_messages_total", "")] == 0
         assert ("swiftws_demo_buffered_bytes", "") in samples
+        # Moving to another room: each page's list shows only who is in its own room.
+        await alice.say("/join pond side")
+        assert await alice.wait_for(f"document.getElementById('room').textContent === 'pond side' && {USERS}.length === 1 && {USERS}") \
+            == ["guest1 (you)"]
+        assert await bob.wait_for(f"{USERS}.length === 1 && {USERS}") == ["bob (you)"]
+        await bob.wait_for("document.getElementById('log').textContent.includes('guest1 left')")
+        await alice.say("/join garden")
+        await bob.wait_for(f"{USERS}.length === 2")
+        assert await alice.wait_for(f"{USERS}.length === 2 && {USERS}") == ["bob", "guest1 (you)"]
         # The desktop screenshot, after a few more lines.
         await alice.say("hi bob, the panel on the right is live")
         await bob.wait_for("document.getElementById('log').textContent.includes('panel on the right')")
