@@ -95,3 +95,22 @@ async def test_state_comes_from_the_library_and_unsolicited_pongs_are_sent():
             assert closed.value.rcvd.code == 4000
     assert seen == [State.OPEN, State.CLOSED]
     assert pongs in ([b"beat"], [])  # the pong may arrive before the parser is wrapped
+
+
+@run_async()
+async def test_counters_count_messages_and_bytes_each_way():
+    seen = {}
+
+    async def handler(ws):
+        async for message in ws:
+            await ws.send(message)
+            seen.update(ws.counters)  # while open (a closed connection reports zeros)
+
+    async with serve(handler, "127.0.0.1", 0, ping_interval=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with ws_connect(f"ws://127.0.0.1:{port}/", ping_interval=None) as ws:
+            for message in ["hello", b"\x00" * 1000, "caf\u00e9"]:
+                await ws.send(message)
+                assert await asyncio.wait_for(ws.recv(), 10) == message
+    assert seen["messages_received"] == 3 and seen["messages_sent"] == 3
+    assert seen["bytes_received"] == 5 + 1000 + 5 == seen["bytes_sent"]
