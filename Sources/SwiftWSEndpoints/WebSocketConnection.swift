@@ -45,8 +45,6 @@ public final class WebSocketConnection {
     /// The time policy (keepalive, idle, unfinished message, close handshake): the core decides,
     /// this class keeps one loop timer at its next deadline and carries out its actions.
     private var timeouts: ConnectionTimeouts
-    /// Whether the connection has begun closing (`timeouts` knows; this spares a clock read).
-    private var isClosing = false
     /// Set once the socket was handed to its lingering close.
     private var releasedTransport = false
     /// Reading paused by `pauseReading()` (the application), as opposed to the pause while the
@@ -184,7 +182,8 @@ public final class WebSocketConnection {
         if session.hasDeferredWork { deferRemainingWork() }
         if session.pendingOutputCount > 0 && repliesOverflowOutputLimit() { return }
         afterSessionActivity()
-        if options.messageTimeout != nil && !finished {
+        // The clock is read only when a message starts or ends, not on every read.
+        if options.messageTimeout != nil && !finished && session.hasMessageInProgress != timeouts.isTimingMessage {
             timeouts.messageInProgress(session.hasMessageInProgress, now: MonotonicClock.now())
             rescheduleHousekeeping()
         }
@@ -267,8 +266,7 @@ public final class WebSocketConnection {
 
     /// The close handshake began (either side) or the connection failed: arm the close deadline.
     private func markClosing() {
-        guard !isClosing else { return }
-        isClosing = true
+        guard !timeouts.isClosing else { return }
         timeouts.closingStarted(now: MonotonicClock.now())
         rescheduleHousekeeping()
     }
@@ -498,7 +496,6 @@ public final class WebSocketConnection {
         if session.state == .open { try? session.close(code: code, reason: reason) }
         flushSessionOutput()
         if localStatus == nil { localStatus = CloseStatus(code: code, reason: reason) }
-        isClosing = true
         closeTransportLingering()
     }
 

@@ -758,6 +758,48 @@ static void test_protocol_errors_over_tcp(void) {
     sws_loop_free(loop);
 }
 
+/* ---- The connection's timers and the server's memory budget, seen by a raw peer ---- */
+
+static void test_message_timeout_and_memory_budget(void) {
+    memset(&server_peer, 0, sizeof server_peer);
+    sws_loop_t *loop = NULL;
+    sws_loop_new(&loop);
+    sws_compression_config off;
+    sws_compression_config_init(&off);
+    off.enabled = false;
+    sws_connection_config connection;
+    sws_connection_config_init(&connection);
+    connection.compression = &off;
+    connection.message_timeout_ms = 200;
+    sws_server_config config;
+    sws_server_config_init(&config);
+    config.connection = &connection;
+    config.memory_budget = 4096;
+    sws_server_t *server = start_echo_server(loop, &config, NULL);
+    uint16_t port = sws_server_port(server);
+
+    /* The first fragment of a message and never the rest: 1008 after message_timeout_ms. */
+    int fd = raw_upgraded_socket(loop, port);
+    uint8_t first[] = {0x02, 0x82, 0, 0, 0, 0, 1, 2};
+    send(fd, first, sizeof first, 0);
+    CHECK_EQ_INT(read_close_code(loop, fd), 1008);
+    close(fd);
+    RUN_UNTIL(loop, server_peer.closed == 1);
+    CHECK_EQ_INT(server_peer.close_code, 1008);
+
+    /* More unfinished input (6,000 bytes) than the server-wide budget (4,096): 1013. */
+    fd = raw_upgraded_socket(loop, port);
+    static uint8_t big[8 + 6000] = {0x02, 0xFE, 0x17, 0x70, 0, 0, 0, 0};
+    send(fd, big, sizeof big, 0);
+    CHECK_EQ_INT(read_close_code(loop, fd), 1013);
+    close(fd);
+    RUN_UNTIL(loop, server_peer.closed == 2);
+    CHECK_EQ_INT(server_peer.close_code, 1013);
+
+    sws_server_free(server);
+    sws_loop_free(loop);
+}
+
 /* ---- Server config reaches the server: origins, connection limit, idle timeout, streaming ---- */
 
 static int fragments_seen;
@@ -1272,11 +1314,11 @@ static void test_wss_echo(void) {
  * runs those sections, `net_test` alone runs them all, `net_test --list` prints the sections. */
 static const struct net_section {
     const char *name;
-    void (*tests[4])(void);
+    void (*tests[6])(void);
 } net_sections[] = {
     {"event_loops", {test_threads}},  /* "Event loops": refs, posts, stop, wrong-thread calls */
     {"connections", {test_echo_and_close, test_backpressure, test_protocol_errors_over_tcp,
-                     test_batched_messages}},
+                     test_batched_messages, test_message_timeout_and_memory_budget}},
     {"servers", {test_plain_http, test_server_config, test_broadcast_and_topics}},
     {"clients", {test_connect_failures}},
     {"misuse", {test_null_handles}},  /* NULL and dead handles in every section */

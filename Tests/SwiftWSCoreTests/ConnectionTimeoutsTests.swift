@@ -58,7 +58,9 @@ struct ConnectionTimeoutsTests {
 
     @Test func anUnfinishedMessageTimesOutWith1008() {
         var timeouts = ConnectionTimeouts(.init(messageTimeout: 2 * second), now: 0)
+        #expect(!timeouts.isTimingMessage)
         timeouts.messageInProgress(true, now: 1 * second)
+        #expect(timeouts.isTimingMessage)
         timeouts.messageInProgress(true, now: 2 * second)  // still the same message: no restart
         #expect(timeouts.nextDeadline == 3 * second)
         timeouts.messageInProgress(false, now: 2 * second)
@@ -71,7 +73,9 @@ struct ConnectionTimeoutsTests {
         var timeouts = ConnectionTimeouts(.init(pingInterval: 1 * second, idleTimeout: 1 * second, messageTimeout: 1 * second,
                                                 closeTimeout: 10 * second), now: 0)
         timeouts.messageInProgress(true, now: 0)
+        #expect(!timeouts.isClosing)
         timeouts.closingStarted(now: 0)
+        #expect(timeouts.isClosing)
         timeouts.closingStarted(now: 5 * second)  // idempotent: the first start counts
         #expect(timeouts.nextDeadline == 10 * second)
         #expect(due(&timeouts, at: 9 * second) == [])

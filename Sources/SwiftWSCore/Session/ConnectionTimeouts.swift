@@ -66,6 +66,13 @@ public struct ConnectionTimeouts: Sendable, Hashable {
     /// Whether the idle timer needs the time of each receive (callers skip the clock otherwise).
     public var tracksReceiveTime: Bool { configuration.idleTimeout != nil && isOpen }
 
+    /// Whether the close deadline runs (`closingStarted` was called, or a timeout closed).
+    public var isClosing: Bool { !isOpen }
+
+    /// Whether an unfinished message is being timed: callers compare it with the session's
+    /// state and call `messageInProgress` (and read the clock) only when the two differ.
+    public var isTimingMessage: Bool { messageStart != .max }
+
     /// Bytes arrived from the peer at `now`.
     public mutating func received(now: UInt64) {
         lastReceive = now

@@ -114,3 +114,15 @@ async def test_counters_count_messages_and_bytes_each_way():
                 assert await asyncio.wait_for(ws.recv(), 10) == message
     assert seen["messages_received"] == 3 and seen["messages_sent"] == 3
     assert seen["bytes_received"] == 5 + 1000 + 5 == seen["bytes_sent"]
+
+
+@run_async()
+async def test_memory_budget_closes_the_connection_that_passes_it_with_1013():
+    async def unfinished(ws):
+        # 6,000 bytes of a message that never ends, against a server-wide budget of 4,096.
+        ws.protocol.send_binary(b"\x00" * 6000, fin=False)
+        for data in ws.protocol.data_to_send():
+            ws.transport.write(data)
+
+    async with serve(echo, "127.0.0.1", 0, ping_interval=None, compression=None, memory_budget=4096) as server:
+        assert await _close_code_after(server, unfinished) == 1013
