@@ -15,8 +15,10 @@ public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointe
         return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_connect: not a ws:// or wss:// URL: \(urlText)")
     }
     let options: ClientOptions
+    let log: LogSink?
     do throws(CArgumentError) {
         options = try readClientConfig(config)
+        log = try readClientLog(config)
     } catch {
         return error.status
     }
@@ -41,7 +43,7 @@ public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointe
 
     let context = HandlerContext(callbacks: callbacks, userData: userData)
     let onConnectError = callbacks.on_connect_error
-    WebSocketClient.connect(to: urlText, on: loopBox.loop, options: options, handlers: context.makeHandlers()) { result in
+    WebSocketClient.connect(to: urlText, on: loopBox.loop, options: options, handlers: context.makeHandlers(), log: log) { result in
         switch result {
         case .success(let connection):
             // Before on_open and any message: the connection gets its box and user data.

@@ -82,8 +82,9 @@ public enum WebSocketClient {
     /// the opening handshake. `completion` runs once on the loop thread, after this call returns,
     /// with the open connection (its `onOpen` already called) or the reason it failed.
     /// Loop-thread only.
+    /// `log` receives the handshake's failure and the connection's opening and closing.
     public static func connect(to url: String, on loop: EventLoop, options: ClientOptions = ClientOptions(),
-                               handlers: ConnectionHandlers = ConnectionHandlers(),
+                               handlers: ConnectionHandlers = ConnectionHandlers(), log: LogSink? = nil,
                                completion: @escaping (Result<WebSocketConnection, ClientError>) -> Void) {
         guard let parsed = WebSocketURL(url) else {
             loop.deferCallback { completion(.failure(.invalidURL(url))) }
@@ -119,7 +120,7 @@ public enum WebSocketClient {
                     }
                 }
                 ClientUpgrade(stream: stream, handshake: handshake, url: parsed, options: options,
-                              handlers: handlers, completion: completion).start()
+                              handlers: handlers, log: log, completion: completion).start()
             }
         }
     }
@@ -132,12 +133,14 @@ final class ClientUpgrade {
     private let url: WebSocketURL
     private let options: ClientOptions
     private let handlers: ConnectionHandlers
+    private let log: LogSink?
     private var completion: ((Result<WebSocketConnection, ClientError>) -> Void)?
     private var timer: TimerHandle?
 
     init(stream: SocketStream, handshake: ClientHandshake, url: WebSocketURL, options: ClientOptions,
-         handlers: ConnectionHandlers, completion: @escaping (Result<WebSocketConnection, ClientError>) -> Void) {
+         handlers: ConnectionHandlers, log: LogSink?, completion: @escaping (Result<WebSocketConnection, ClientError>) -> Void) {
         self.stream = stream
+        self.log = log
         self.handshake = handshake
         self.url = url
         self.options = options
@@ -194,6 +197,8 @@ final class ClientUpgrade {
             stream: stream, session: Session(configuration: configuration, perMessageDeflate: codec), compression: codec,
             options: options.connection, handlers: handlers, subprotocol: answer.subprotocol,
             extensions: answer.extensions, path: url.path, query: url.query, userData: nil)
+        connection.log = log
+        log?(.info, "connection open")
         // The completion sees the connection before any message (frames may follow the 101 in
         // the same read), so it can set user data first.
         completion(.success(connection))
@@ -208,6 +213,7 @@ final class ClientUpgrade {
         stream.onRead = nil
         stream.onClose = nil
         stream.abort()
+        log?(.warning, "opening handshake failed: \(error.description)")
         completion(.failure(error))
     }
 }

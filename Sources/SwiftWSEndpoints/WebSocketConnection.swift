@@ -38,6 +38,8 @@ public final class WebSocketConnection {
 
     /// The server the connection belongs to and its position in the server's list.
     weak var server: WebSocketServer?
+    /// Where this connection logs its closing (its server's or its client's sink).
+    var log: LogSink?
     var serverIndex = -1
     /// Topics this connection is subscribed to (nil until the first subscription).
     var topics: Set<String>?
@@ -104,6 +106,8 @@ public final class WebSocketConnection {
 
     /// The peer's address.
     public var remoteAddress: SocketAddress? { stream.remoteAddress }
+    /// Our own end's address (nil once the socket is closed).
+    public var localAddress: SocketAddress? { stream.localAddress }
 
     /// Whether the connection runs over TLS (wss://).
     public var isSecure: Bool { stream.isTLS }
@@ -510,6 +514,10 @@ public final class WebSocketConnection {
         let status = localStatus ?? session.closeStatus
             ?? CloseStatus(code: .abnormalClosure, reason: reason == .reset ? "connection reset" : "connection closed")
         closeStatus = status
+        if let log {
+            let normal = [CloseCode.normalClosure, .goingAway, .noStatusReceived].contains(status.code)
+            log(normal ? .info : .warning, "connection closed (\(status.code.rawValue)\(status.reason.isEmpty ? "" : " \(status.reason)"))")
+        }
         sharedState?.markClosed()
         server?.connectionClosed(self)
         handlers.onClose?(self, status)
