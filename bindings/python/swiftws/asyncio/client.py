@@ -14,17 +14,27 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import http
+import logging
 import socket
+import sys
 import urllib.parse
 from ctypes import byref, pointer
-from typing import Any, Generator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Generator, List, Optional, Sequence, Tuple, Union
 
 from .. import _native as n
 from .._config import KEYWORDS, NativeConfig
 from .._driver import NativeLoop, new_key
-from ..exceptions import InvalidHandshake, InvalidStatus, InvalidURI, Response, SwiftWSError
+from .._log import native_log
+from ..datastructures import Headers
+from ..exceptions import InvalidHandshake, InvalidMessage, InvalidStatus, InvalidURI, SwiftWSError
+from ..http11 import Request, Response
 from ..tls import tls_error, tls_struct
 from .connection import Connection
+from .server import queue_limits
+
+#: websockets' default User-Agent, with this package's name.
+USER_AGENT = f"Python/{sys.version_info.major}.{sys.version_info.minor} swiftws/0.1.0"
 
 __all__ = ["connect", "ClientConnection"]
 
@@ -32,7 +42,10 @@ HeadersLike = Union[Sequence[Tuple[str, str]], "dict[str, str]", Any]
 
 
 class ClientConnection(Connection):
-    """A client connection, returned by ``connect``."""
+    """A client connection, returned by ``connect``. ``request`` is the opening request as
+    far as Python knows it (path, the headers it asked for; the library adds Host, Upgrade,
+    Connection, Sec-WebSocket-Key/-Version and the offers); ``response`` the 101 as far as the
+    library reports it (status, Sec-WebSocket-Protocol)."""
 
     def _connection_lost(self) -> None:
         native = self._native
@@ -68,14 +81,25 @@ class _PendingConnect:
     """The native connect in progress: resolves ``future`` with the connection or an error."""
 
     def __init__(self, native: NativeLoop, future: "asyncio.Future[ClientConnection]", uri: str,
-                 write_limit: int) -> None:
+                 write_limit: int, settings: "connect") -> None:
         self.native = native
         self.future = future
         self.uri = uri
         self.write_limit = write_limit
+        self.settings = settings
 
     def _on_native_open(self, conn: int) -> ClientConnection:
-        connection = ClientConnection(self.native, conn)
+        settings = self.settings
+        connection = settings.create_connection(self.native)
+        connection.logger = settings.logger
+        connection.max_queue = settings.max_queue
+        connection._log_callback = settings._log_callback  # type: ignore[attr-defined]
+        connection._attach(conn)
+        connection.request = settings.request
+        headers = Headers([("Upgrade", "websocket"), ("Connection", "Upgrade")])
+        if connection.subprotocol is not None:
+            headers["Sec-WebSocket-Protocol"] = connection.subprotocol
+        connection.response = Response(101, "Switching Protocols", headers, b"")
         connection.write_limit = self.write_limit
         if not self.future.done():
             self.future.set_result(connection)
@@ -89,7 +113,11 @@ class _PendingConnect:
         error: BaseException
         if status == n.SWS_ERR_HANDSHAKE:
             if http_status:
-                error = InvalidStatus(Response(http_status), message)
+                phrase = http.HTTPStatus(http_status).phrase if http_status in http.HTTPStatus._value2member_map_ else ""
+                error = InvalidStatus(Response(http_status, phrase, Headers(), b""))
+            elif _is_invalid_http(message):
+                error = InvalidMessage("did not receive a valid HTTP response")
+                error.__cause__ = EOFError(message) if "closed" in message else ValueError(message)
             else:
                 error = InvalidHandshake(message)
         elif status == n.SWS_ERR_TLS:
@@ -105,6 +133,14 @@ class _PendingConnect:
         else:
             error = SwiftWSError(status, message)
         self.future.set_exception(error)
+
+
+def _is_invalid_http(message: str) -> bool:
+    """Whether a handshake failure means the server's answer was not a valid HTTP response
+    (websockets raises InvalidMessage for those) rather than a wrong WebSocket answer."""
+    text = message.lower()
+    return any(word in text for word in ("closed during the handshake", "status line", "malformed",
+                                          "not http", "invalid http", "head", "header line"))
 
 
 class connect:
@@ -124,9 +160,11 @@ class connect:
                  compression: Optional[str] = "deflate", max_size: Optional[int] = 2 ** 20,
                  open_timeout: Optional[float] = 10, ping_interval: Optional[float] = 20,
                  ping_timeout: Optional[float] = 20, close_timeout: Optional[float] = 10,
-                 write_limit: int = 32 * 1024, user_agent_header: Optional[str] = None,
+                 write_limit: int = 32 * 1024, user_agent_header: Optional[str] = USER_AGENT,
                  ssl: Any = None, server_hostname: Optional[str] = None,
-                 max_queue: Any = None, logger: Any = None, **options: Any) -> None:
+                 max_queue: Union[int, Tuple[Optional[int], Optional[int]], None] = 16, logger: Any = None,
+                 create_connection: Optional[Callable[..., ClientConnection]] = None,
+                 mask_keys: Optional[bytes] = None, **options: Any) -> None:
         # SwiftWS's own limits (idle_timeout, message_timeout, max_buffered, …; see
         # swiftws._config.OPTIONS) come as further keywords; anything else is an error.
         unsupported = set(options) - KEYWORDS
@@ -136,8 +174,14 @@ class connect:
         if not secure and (ssl is not None or server_hostname is not None):
             raise ValueError("connect() received an ssl or server_hostname argument for a ws:// URI")
         _check_uri(uri)
+        if isinstance(subprotocols, str):
+            raise TypeError("subprotocols must be a list, not a str")
         self.uri = uri
         self.write_limit = write_limit
+        self.max_queue = queue_limits(max_queue)
+        #: Where the connection logs (websockets' default: "websockets.client").
+        self.logger: Any = logging.getLogger("websockets.client") if logger is None else logger
+        self.create_connection = create_connection or ClientConnection
         # No native limit on buffered output unless asked: send waits for the drain instead.
         options.setdefault("max_buffered", None)
         config = NativeConfig("client", compression, dict(
@@ -146,9 +190,14 @@ class connect:
         config.text("origin", origin)
         if subprotocols:
             config.strings("subprotocol_count", "subprotocols", list(subprotocols))
+        if mask_keys is not None:
+            config.mask_keys(mask_keys)
         headers = _header_pairs(additional_headers)
         if user_agent_header is not None:
             headers.append(("User-Agent", user_agent_header))
+        parsed = urllib.parse.urlsplit(uri)
+        self.request = Request((parsed.path or "/") + (f"?{parsed.query}" if parsed.query else ""),
+                               Headers(headers + ([("Origin", origin)] if origin else [])))
         if headers:
             config.strings("header_count", "header_names", [name for name, _ in headers])
             config.strings("header_count", "header_values", [str(value) for _, value in headers])
@@ -156,6 +205,7 @@ class connect:
             tls_config, keep = tls_struct(True if ssl is None else ssl, server=False, server_hostname=server_hostname)
             config.keep(tls_config, keep)
             config.endpoint.tls = pointer(tls_config)
+        self._log_callback = native_log(config, self.logger)
         self._config = config
         self._connection: Optional[ClientConnection] = None
 
@@ -163,7 +213,7 @@ class connect:
         native = NativeLoop.acquire()
         future: asyncio.Future = native.aloop.create_future()
         key = new_key()
-        pending = _PendingConnect(native, future, self.uri, self.write_limit)
+        pending = _PendingConnect(native, future, self.uri, self.write_limit, self)
         native.targets[key] = pending
         status = n.lib.sws_client_connect(native.handle, self.uri.encode("utf-8"), self._config.pointer(),
                                           byref(native.handlers), key)
