@@ -926,6 +926,14 @@ bool sws_conn_is_open(const sws_conn_t *conn);
  */
 sws_status sws_conn_remote_address(const sws_conn_t *conn, char *buffer, size_t size);
 
+/**
+ * Client connections: the server's 101 response head as received (status line, header lines, the
+ * empty line; `*len` bytes, not NUL-terminated), owned by the connection, valid until on_close
+ * returns -- so that a program can read headers the server added. Loop-thread-only.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, a server-side connection), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_conn_handshake_response(const sws_conn_t *conn, const uint8_t **head, size_t *len);
+
 /** Our own address of the connection, as sws_conn_remote_address() (same errors). Loop-thread-only. */
 sws_status sws_conn_local_address(const sws_conn_t *conn, char *buffer, size_t size);
 
@@ -1376,6 +1384,17 @@ sws_status sws_client_config_init(sws_client_config *config);
  */
 sws_status sws_client_connect(sws_loop_t *loop, const char *url, const sws_client_config *config,
                               const sws_conn_handlers *handlers, void *user_data);
+
+/**
+ * During on_connect_error with an `http_status` (the server refused the upgrade): its response
+ * as received -- the head (status line, header lines, the empty line) and the body bytes that
+ * arrived with it (at most 64 KiB; the connection is not kept open for more). Owned by the loop,
+ * valid until on_connect_error returns; outputs may be NULL. Loop-thread-only.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL loop, or not inside such an on_connect_error),
+ * SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_loop_connect_error_response(const sws_loop_t *loop, const uint8_t **head, size_t *head_len,
+                                           const uint8_t **body, size_t *body_len);
 
 #ifdef __cplusplus
 }

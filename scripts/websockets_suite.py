@@ -38,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from xml.etree import ElementTree
 
 TAG = "17.0"
 REPOSITORY = "https://github.com/python-websockets/websockets"
@@ -129,16 +130,23 @@ def main() -> int:
         env = dict(os.environ, PYTHONPATH=f"{swiftws_path}{os.pathsep}{work / 'run'}")
         totals = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
         for name in FILES:
+            report = work / (name.replace("/", "_") + ".xml")
             result = subprocess.run(
                 [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout=20",
-                 "-o", "addopts=", f"tests/{name}", *sys.argv[1:]],
+                 "-o", "addopts=", f"--junitxml={report}", f"tests/{name}", *sys.argv[1:]],
                 cwd=work / "run", env=env, capture_output=True, text=True)
             counts = {key: 0 for key in totals}
-            summary = (result.stdout.strip().splitlines() or [""])[-1]
-            for number, word in re.findall(r"(\d+) (passed|failed|errors?|skipped)", summary):
-                key = "error" if word.startswith("error") else word
-                counts[key] += int(number)
-                totals[key] += int(number)
+            # Counted from pytest's JUnit XML (robust to -q/-v and to output after the summary).
+            if report.exists():
+                for suite in ElementTree.parse(report).getroot().iter("testsuite"):
+                    tests, failed = int(suite.get("tests", 0)), int(suite.get("failures", 0))
+                    errors, skipped = int(suite.get("errors", 0)), int(suite.get("skipped", 0))
+                    counts["failed"] += failed
+                    counts["error"] += errors
+                    counts["skipped"] += skipped
+                    counts["passed"] += tests - failed - errors - skipped
+            for key in totals:
+                totals[key] += counts[key]
             print(f"{name:28} passed {counts['passed']:3}  failed {counts['failed']:3}  "
                   f"errors {counts['error']:3}  skipped {counts['skipped']:3}")
             if os.environ.get("VERBOSE"):

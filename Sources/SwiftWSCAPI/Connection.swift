@@ -26,6 +26,8 @@ final class ConnectionBox {
     /// The server for topic subscriptions; nil for client connections.
     weak var server: WebSocketServer?
     private var infoStrings: (path: OwnedBytes, query: OwnedBytes?, subprotocol: OwnedBytes?)? = nil
+    /// Client connections: the server's 101 head as received (sws_conn_handshake_response).
+    var handshakeResponse: OwnedBytes?
 
     init(connection: WebSocketConnection, context: HandlerContext, userData: UnsafeMutableRawPointer?) {
         self.connection = connection
@@ -377,6 +379,19 @@ private func writeAddress(_ address: SocketAddress?, into buffer: UnsafeMutableP
     }
     for (index, byte) in text.enumerated() { buffer[index] = CChar(bitPattern: byte) }
     buffer[text.count] = 0
+    return SWS_OK
+}
+
+@_cdecl("sws_conn_handshake_response")
+public func sws_conn_handshake_response(_ handle: OpaquePointer?, _ head: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+                                        _ headLength: UnsafeMutablePointer<Int>?) -> sws_status {
+    let (found, status) = connection(handle, "sws_conn_handshake_response")
+    guard let box = found else { return status }
+    guard let response = box.handshakeResponse else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_handshake_response: not a client connection")
+    }
+    head?.pointee = response.bytes
+    headLength?.pointee = response.count
     return SWS_OK
 }
 

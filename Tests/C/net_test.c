@@ -94,8 +94,20 @@ static void record_close(sws_conn_t *conn, void *user_data, uint16_t code, const
     p->conn = NULL;
 }
 
+/* When set, record_connect_error also keeps the refusal's response (head and body). */
+static sws_loop_t *response_loop;
+static char refusal_head[512], refusal_body[64];
+
 static void record_connect_error(void *user_data, sws_status status, int http_status, const char *message) {
     struct peer *p = user_data;
+    if (response_loop != NULL) {
+        const uint8_t *head = NULL, *body = NULL;
+        size_t head_len = 0, body_len = 0;
+        sws_status got = sws_loop_connect_error_response(response_loop, &head, &head_len, &body, &body_len);
+        CHECK_EQ_INT(got, http_status ? SWS_OK : SWS_ERR_INVALID_ARGUMENT);
+        snprintf(refusal_head, sizeof refusal_head, "%.*s", got == SWS_OK ? (int)head_len : 0, (const char *)head);
+        snprintf(refusal_body, sizeof refusal_body, "%.*s", got == SWS_OK ? (int)body_len : 0, (const char *)body);
+    }
     p->connect_errors++;
     p->connect_status = status;
     p->connect_http_status = http_status;
@@ -729,6 +741,16 @@ static void test_deferred_upgrade(void) {
     CHECK_EQ_INT(sws_request_accept(deferred_request, NULL, &server_peer), SWS_OK);
     CHECK(!sws_request_is_pending(deferred_request)); /* answered: the handle is gone */
     RUN_UNTIL(loop, client.opened == 1 && server_peer.opened == 1);
+    /* The client reads the 101 as it came, with the header added while deferred. */
+    const uint8_t *head = NULL;
+    size_t head_len = 0;
+    CHECK_EQ_INT(sws_conn_handshake_response(client.conn, &head, &head_len), SWS_OK);
+    CHECK(head_len > 12 && memcmp(head, "HTTP/1.1 101", 12) == 0 && memcmp(head + head_len - 4, "\r\n\r\n", 4) == 0);
+    char head_text[512];
+    snprintf(head_text, sizeof head_text, "%.*s", (int)head_len, (const char *)head);
+    CHECK(strstr(head_text, "\r\nX-Looked-Up: yes\r\n") != NULL);
+    CHECK_EQ_INT(sws_conn_handshake_response(server_peer.conn, &head, &head_len), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_loop_connect_error_response(loop, NULL, NULL, NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
     char address[64];
     CHECK_EQ_INT(sws_conn_local_address(client.conn, address, sizeof address), SWS_OK);
     CHECK(strncmp(address, "127.0.0.1:", 10) == 0);
@@ -739,12 +761,17 @@ static void test_deferred_upgrade(void) {
     sws_conn_close(client.conn, 1000, NULL, 0);
     RUN_UNTIL(loop, client.closed == 1 && server_peer.closed == 1);
 
-    /* 2. Refused later: the client sees the status. */
+    /* 2. Refused later: the client sees the status, and the response's head and body. */
+    response_loop = loop;
     CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &client), SWS_OK);
     RUN_UNTIL(loop, deferred_calls == 2);
+    CHECK_EQ_INT(sws_request_add_response_header(deferred_request, "WWW-Authenticate", "Basic"), SWS_OK);
     CHECK_EQ_INT(sws_request_respond(deferred_request, 401, "who?", 4), SWS_OK);
     RUN_UNTIL(loop, client.connect_errors == 1);
     CHECK_EQ_INT(client.connect_http_status, 401);
+    CHECK(strncmp(refusal_head, "HTTP/1.1 401 Unauthorized\r\n", 27) == 0);
+    CHECK(strstr(refusal_head, "\r\nWWW-Authenticate: Basic\r\n") != NULL);
+    CHECK_EQ_STR(refusal_body, "who?");
 
     /* 3. Never decided: the handshake timeout answers 503; the late answer is refused and frees. */
     CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &client), SWS_OK);
@@ -775,6 +802,7 @@ static void test_deferred_upgrade(void) {
     client_config.log_level = (sws_log_level)9;
     CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &client), SWS_ERR_INVALID_ARGUMENT);
 
+    response_loop = NULL;
     CHECK_EQ_INT(sws_server_free(server), SWS_OK);
     CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
 }

@@ -464,6 +464,7 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_conn_is_open", c_bool, [_P]),
     ("sws_conn_remote_address", sws_status, [_P, c_char_p, c_size_t]),
     ("sws_conn_local_address", sws_status, [_P, c_char_p, c_size_t]),
+    ("sws_conn_handshake_response", sws_status, [_P, _PP, _PSIZE]),
     ("sws_conn_is_compressed", c_bool, [_P]),
     ("sws_conn_set_user_data", sws_status, [_P, _P]),
     ("sws_conn_get_user_data", _P, [_P]),
@@ -503,6 +504,7 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     # clients
     ("sws_client_config_init", sws_status, [POINTER(ClientConfig)]),
     ("sws_client_connect", sws_status, [_P, c_char_p, POINTER(ClientConfig), POINTER(ConnHandlers), _P]),
+    ("sws_loop_connect_error_response", sws_status, [_P, _PP, _PSIZE, _PP, _PSIZE]),
 ]
 
 #: Functions of the header this library does not export (an older build): calling one raises.

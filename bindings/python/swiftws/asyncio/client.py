@@ -19,7 +19,8 @@ import logging
 import socket
 import sys
 import urllib.parse
-from ctypes import byref, pointer
+import ctypes
+from ctypes import byref, c_size_t, c_void_p, pointer
 from typing import Any, Callable, Generator, List, Optional, Sequence, Tuple, Union
 
 from .. import _native as n
@@ -96,10 +97,9 @@ class _PendingConnect:
         connection._log_callback = settings._log_callback  # type: ignore[attr-defined]
         connection._attach(conn)
         connection.request = settings.request
-        headers = Headers([("Upgrade", "websocket"), ("Connection", "Upgrade")])
-        if connection.subprotocol is not None:
-            headers["Sec-WebSocket-Protocol"] = connection.subprotocol
-        connection.response = Response(101, "Switching Protocols", headers, b"")
+        head, length = c_void_p(), c_size_t()
+        if n.lib.sws_conn_handshake_response(conn, byref(head), byref(length)) == n.SWS_OK:
+            connection.response = parse_response(ctypes.string_at(head, length.value), b"")
         connection.write_limit = self.write_limit
         if not self.future.done():
             self.future.set_result(connection)
@@ -107,14 +107,22 @@ class _PendingConnect:
             n.lib.sws_conn_close(conn, 1001, None, 0)
         return connection
 
+    def _refusal(self, http_status: int) -> Response:
+        """The server's refusal as received (during on_connect_error), status, headers, body."""
+        head, head_length, body, body_length = c_void_p(), c_size_t(), c_void_p(), c_size_t()
+        if n.lib.sws_loop_connect_error_response(self.native.handle, byref(head), byref(head_length),
+                                                 byref(body), byref(body_length)) != n.SWS_OK:
+            phrase = http.HTTPStatus(http_status).phrase if http_status in http.HTTPStatus._value2member_map_ else ""
+            return Response(http_status, phrase, Headers(), b"")
+        return parse_response(n.borrowed(head.value, head_length.value), n.borrowed(body.value, body_length.value))
+
     def _on_connect_error(self, status: int, http_status: int, message: str) -> None:
         if self.future.done():
             return
         error: BaseException
         if status == n.SWS_ERR_HANDSHAKE:
             if http_status:
-                phrase = http.HTTPStatus(http_status).phrase if http_status in http.HTTPStatus._value2member_map_ else ""
-                error = InvalidStatus(Response(http_status, phrase, Headers(), b""))
+                error = InvalidStatus(self._refusal(http_status))
             elif _is_invalid_http(message):
                 error = InvalidMessage("did not receive a valid HTTP response")
                 error.__cause__ = EOFError(message) if "closed" in message else ValueError(message)
@@ -133,6 +141,23 @@ class _PendingConnect:
         else:
             error = SwiftWSError(status, message)
         self.future.set_exception(error)
+
+
+def parse_response(head: bytes, body: bytes) -> Response:
+    """A ``Response`` from a response head as received (and the body bytes that came with it,
+    cut at Content-Length when the server sent one)."""
+    lines = head.decode("latin-1").split("\r\n")
+    _version, _, rest = lines[0].partition(" ")
+    code, _, phrase = rest.partition(" ")
+    headers = Headers()
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip()] = value.strip()
+    length = headers.get("Content-Length")
+    if length is not None and length.isdigit():
+        body = body[:int(length)]
+    return Response(int(code) if code.isdigit() else 0, phrase, headers, body)
 
 
 def _is_invalid_http(message: str) -> bool:

@@ -51,6 +51,40 @@ def _parse_address(text: str) -> Tuple[str, int]:
     return host, int(port or 0)
 
 
+class PerMessageDeflate:
+    """permessage-deflate (RFC 7692) as agreed for a connection; the native library runs it."""
+
+    name = "permessage-deflate"
+
+    def __repr__(self) -> str:
+        return "PerMessageDeflate()"
+
+
+class ProtocolView:
+    """``connection.protocol``: the parts of websockets' sans-I/O protocol object that programs
+    read — ``state`` and the agreed ``extensions`` — from the native library (which does the
+    protocol work; there is no Python protocol object to drive)."""
+
+    def __init__(self, connection: "Connection") -> None:
+        self._connection = connection
+
+    @property
+    def state(self) -> "State":
+        return self._connection.state
+
+    @property
+    def extensions(self) -> list:
+        return [PerMessageDeflate()] if self._connection.compressed else []
+
+    @property
+    def close_code(self) -> Optional[int]:
+        return self._connection.close_code
+
+    @property
+    def close_reason(self) -> Optional[str]:
+        return self._connection.close_reason
+
+
 class Connection:
     """An open WebSocket connection. Not created directly: ``serve`` hands one to the handler,
     ``connect`` returns one."""
@@ -120,6 +154,11 @@ class Connection:
             self.local_address = _parse_address(buffer.value.decode())
 
     # -- state -------------------------------------------------------------------------------
+
+    @property
+    def protocol(self) -> ProtocolView:
+        """websockets' ``connection.protocol`` as far as programs read it (see ``ProtocolView``)."""
+        return ProtocolView(self)
 
     @property
     def state(self) -> State:
