@@ -97,7 +97,7 @@ KEYWORDS = frozenset(option.keyword for option in OPTIONS)
 def compression_struct(compression: Optional[str]) -> n.CompressionConfig:
     """``compression="deflate"`` (permessage-deflate with the library's defaults) or None."""
     if compression not in ("deflate", None):
-        raise ValueError(f"unsupported compression: {compression!r} (use 'deflate' or None)")
+        raise ValueError(f"unsupported compression: {compression}")
     return compression_config(compression == "deflate")
 
 

@@ -131,7 +131,7 @@ class _PendingConnect:
         elif status == n.SWS_ERR_TLS:
             error = tls_error(f"{message} ({self.uri})")
         elif status == n.SWS_ERR_TIMEOUT:
-            error = TimeoutError(f"timed out while opening {self.uri}: {message}")
+            error = TimeoutError("timed out during opening handshake")
         elif status == n.SWS_ERR_RESOLVE:
             error = socket.gaierror(socket.EAI_NONAME, f"{message} ({self.uri})")
         elif status == n.SWS_ERR_IO and "refused" in message.lower():
@@ -197,7 +197,8 @@ class connect:
             raise TypeError(f"connect() got unsupported arguments: {', '.join(sorted(unsupported))}")
         secure = uri.lower().startswith("wss:")
         if not secure and (ssl is not None or server_hostname is not None):
-            raise ValueError("connect() received an ssl or server_hostname argument for a ws:// URI")
+            raise ValueError("ssl argument is incompatible with a ws:// URI" if ssl is not None
+                             else "server_hostname argument is incompatible with a ws:// URI")
         _check_uri(uri)
         if isinstance(subprotocols, str):
             raise TypeError("subprotocols must be a list, not a str")
@@ -218,6 +219,8 @@ class connect:
         if mask_keys is not None:
             config.mask_keys(mask_keys)
         headers = _header_pairs(additional_headers)
+        if any(name.lower() == "user-agent" for name, _ in headers):
+            user_agent_header = None  # additional_headers wins (websockets' legacy way)
         if user_agent_header is not None:
             headers.append(("User-Agent", user_agent_header))
         parsed = urllib.parse.urlsplit(uri)
@@ -235,6 +238,8 @@ class connect:
         self._connection: Optional[ClientConnection] = None
 
     async def _create(self) -> ClientConnection:
+        if self._connection is not None:
+            raise RuntimeError("connect() isn't reentrant")
         native = NativeLoop.acquire()
         future: asyncio.Future = native.aloop.create_future()
         key = new_key()

@@ -78,6 +78,11 @@ def plain_response(status: Union[int, http.HTTPStatus], text: str) -> Response:
     return Response(status.value, status.phrase, headers, body)
 
 
+def _internal_error() -> Response:
+    """websockets' answer when a hook raised."""
+    return plain_response(500, "Failed to open a WebSocket connection.\nSee server log for more information.\n")
+
+
 class _Suspend:
     """Awaited when a hook returned an awaitable during the native callback: yields once, so
     that ``Handshake.run`` can defer the request and hand the rest to an asyncio task."""
@@ -133,7 +138,12 @@ class Handshake:
                 return
             response: Optional[Response] = None
             if server.process_request is not None:
-                response = await self._resolve(server.process_request(connection, request))
+                try:
+                    response = await self._resolve(server.process_request(connection, request))
+                except Exception:
+                    server.logger.error("process_request failed", exc_info=True)
+                    self._respond(_internal_error())
+                    return
             if response is None and not self.upgrade:
                 response = plain_response(426, "Failed to open a WebSocket connection: "
                                                "not a WebSocket upgrade request.\n")
@@ -146,12 +156,13 @@ class Handshake:
                     response = plain_response(400, f"Failed to open a WebSocket connection: {error}.\n")
             if response is None:
                 response = self._switching_protocols(request, subprotocol)
-                if server.process_response is not None:
+            if server.process_response is not None:
+                try:
                     replaced = await self._resolve(server.process_response(connection, request, response))
-                    if replaced is not None:
-                        response = replaced
-            elif server.process_response is not None:
-                replaced = await self._resolve(server.process_response(connection, request, response))
+                except Exception:
+                    server.logger.error("process_response failed", exc_info=True)
+                    self._respond(_internal_error())
+                    return
                 if replaced is not None:
                     response = replaced
             if not isinstance(response, Response):
@@ -165,8 +176,7 @@ class Handshake:
                 self._respond(response)
         except Exception:
             server.logger.error("opening handshake failed", exc_info=True)
-            self._respond(plain_response(500, "Failed to open a WebSocket connection.\n"
-                                              "See server log for more information.\n"))
+            self._respond(_internal_error())
 
     def _select_subprotocol(self, offered: List[str]) -> Optional[str]:
         """websockets' rule: the user's ``select_subprotocol``, else the first of the server's

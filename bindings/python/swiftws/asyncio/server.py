@@ -151,6 +151,8 @@ class Server:
         self._done_callbacks: List[Any] = []
         #: (host, port, config) of a server made with start_serving=False, until it starts.
         self._pending_start: Optional[Tuple[Optional[str], int, NativeConfig]] = None
+        #: The task running serve_forever(), which close() cancels.
+        self._serve_forever: Optional["asyncio.Task[None]"] = None
         #: The native log callback (kept alive while the server and its connections may log).
         self._log_callback: Any = None
         #: Received messages a connection holds before it pauses reading (high, low).
@@ -215,7 +217,7 @@ class Server:
             pass  # the peer left while the handler was sending or receiving
         except Exception:
             self.logger.error("connection handler failed", exc_info=True)
-            await _close_quietly(connection, 1011, "internal error")
+            await _close_quietly(connection, 1011, "")
             return
         await _close_quietly(connection, 1000, "")
 
@@ -245,12 +247,18 @@ class Server:
         """Whether the server accepts connections."""
         return bool(self._servers) and not self._closing
 
-    def close(self, close_connections: bool = True) -> None:
-        """Stops listening and (by default) closes every connection with 1001; see ``wait_closed``."""
+    def close(self, close_connections: bool = True, code: int = 1001, reason: str = "") -> None:
+        """Stops listening and (by default) closes every connection with ``code`` and ``reason``
+        (1001, going away); see ``wait_closed``. A running ``serve_forever`` is cancelled."""
+        if self._serve_forever is not None and self._serve_forever is not asyncio.current_task():
+            self._serve_forever.cancel()
         if self._closing or self._native is None:
             return
         self._closing = True
         native = self._native
+        if close_connections:
+            for connection in list(self._connections):
+                connection._fail(code, reason)
         if not close_connections:
             self._free_servers()
             self._finish_when_handlers_done()
@@ -307,14 +315,23 @@ class Server:
             await asyncio.shield(self._closed)
 
     async def serve_forever(self) -> None:
-        """Runs until cancelled (then closes the server) or until ``close()``."""
+        """Runs until cancelled or until ``close()`` (both end it with CancelledError, as
+        asyncio's ``Server.serve_forever``); closes the server when cancelled."""
+        if self._serve_forever is not None:
+            raise RuntimeError(f"server {self!r} is already being awaited on serve_forever()")
+        if self._closing:
+            raise RuntimeError(f"server {self!r} is closed")
         await self.start_serving()
+        self._serve_forever = asyncio.current_task()
         try:
             await self.wait_closed()
+            raise asyncio.CancelledError()
         except asyncio.CancelledError:
             self.close()
             await self.wait_closed()
             raise
+        finally:
+            self._serve_forever = None
 
     async def start_serving(self) -> None:
         """Starts listening, for a server made with ``start_serving=False`` (else nothing to do)."""
