@@ -118,8 +118,8 @@ class Handshake:
             return
         self.deferred = True
         task = self.server.get_loop().create_task(coroutine)  # resumes after the _Suspend
-        self.server._tasks.add(task)
-        task.add_done_callback(self.server._tasks.discard)
+        self.server._handshakes.add(task)
+        task.add_done_callback(self.server._handshakes.discard)
 
     async def _resolve(self, value: Any) -> Any:
         """``value``, awaited if it is an awaitable (deferring the request first)."""
@@ -174,6 +174,9 @@ class Handshake:
                 self._accept(response, subprotocol)
             else:
                 self._respond(response)
+        except asyncio.CancelledError:
+            self._respond(plain_response(503, "Service Unavailable\n"))  # the server is closing
+            raise
         except Exception:
             server.logger.error("opening handshake failed", exc_info=True)
             self._respond(_internal_error())
