@@ -100,6 +100,8 @@ class Handshake:
         self.connection = connection
         self.upgrade = upgrade
         self.deferred = False
+        self.answered = False
+        self.task: Optional["asyncio.Task[None]"] = None
 
     def run(self) -> None:
         """Decides inside the native callback, or defers and finishes in a task (see above)."""
@@ -118,8 +120,17 @@ class Handshake:
             return
         self.deferred = True
         task = self.server.get_loop().create_task(coroutine)  # resumes after the _Suspend
-        self.server._handshakes.add(task)
-        task.add_done_callback(self.server._handshakes.discard)
+        self.task = task
+        self.server._handshakes.add(self)
+        task.add_done_callback(lambda _: self.server._handshakes.discard(self))
+
+    def refuse_now(self) -> None:
+        """The server is closing: 503 at once (before the native shutdown drops the socket),
+        and the hooks still running are cancelled."""
+        if not self.answered:
+            self._respond(plain_response(503, "Service Unavailable\n"))
+        if self.task is not None:
+            self.task.cancel()
 
     async def _resolve(self, value: Any) -> Any:
         """``value``, awaited if it is an awaitable (deferring the request first)."""
@@ -149,6 +160,12 @@ class Handshake:
                                                "not a WebSocket upgrade request.\n")
                 response.headers["Upgrade"] = "websocket"
             subprotocol: Optional[str] = None
+            if response is None and self.upgrade and server._closing:
+                response = plain_response(503, "Service Unavailable\n")
+            if response is None and self.upgrade and "Sec-WebSocket-Key" not in request.headers:
+                # process_request may edit the request; the upgrade needs its key (websockets).
+                response = plain_response(400, "Failed to open a WebSocket connection: "
+                                               "missing Sec-WebSocket-Key header.\n")
             if response is None:
                 try:
                     subprotocol = self._select_subprotocol(request.subprotocols)  # type: ignore[union-attr]
@@ -175,7 +192,8 @@ class Handshake:
             else:
                 self._respond(response)
         except asyncio.CancelledError:
-            self._respond(plain_response(503, "Service Unavailable\n"))  # the server is closing
+            if not self.answered:
+                self._respond(plain_response(503, "Service Unavailable\n"))  # the server is closing
             raise
         except Exception:
             server.logger.error("opening handshake failed", exc_info=True)
@@ -219,6 +237,7 @@ class Handshake:
                 self.server.logger.warning("response header %s not sent: %s", name, n.last_error())
 
     def _accept(self, response: Response, subprotocol: Optional[str]) -> None:
+        self.answered = True
         self._add_headers(response)
         key = new_key()
         native = self.server._native
@@ -232,6 +251,7 @@ class Handshake:
         native.kick()
 
     def _respond(self, response: Response) -> None:
+        self.answered = True
         self._add_headers(response)
         body = bytes(response.body or b"")
         n.lib.sws_request_respond(self.handle, response.status_code, body or None, len(body))

@@ -147,7 +147,7 @@ class Server:
         self._connections: Set[ServerConnection] = set()
         self._tasks: Set[asyncio.Task] = set()
         #: Deferred opening handshakes (an async process_request or process_response running).
-        self._handshakes: Set[asyncio.Task] = set()
+        self._handshakes: Set[Handshake] = set()
         self._closing = False
         self._closed: Optional[asyncio.Future] = None
         self._done_callbacks: List[Any] = []
@@ -259,7 +259,7 @@ class Server:
         self._closing = True
         native = self._native
         for handshake in list(self._handshakes):
-            handshake.cancel()  # answered 503 (see handshake.Handshake._decide)
+            handshake.refuse_now()
         if close_connections:
             for connection in list(self._connections):
                 connection._fail(code, reason)
