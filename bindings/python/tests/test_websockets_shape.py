@@ -407,9 +407,14 @@ def test_sync_server_connections_fileno_shutdown_keeping_connections_and_ping_ev
     with ws_sync_connect(f"ws://127.0.0.1:{server.port}/") as ws:
         assert opened.wait(5)
         assert len(server.connections) == 1
-        server.shutdown(close_connections=False)
+        # Without closing the connections, shutdown waits until the client closed its own.
+        stopping = threading.Thread(target=server.shutdown, kwargs={"close_connections": False})
+        stopping.start()
         ws.send("still open")
         assert ws.recv(timeout=5) == "still open"
+        assert stopping.is_alive()
+    stopping.join(5)
+    assert not stopping.is_alive()
     from swiftws.sync.client import connect as sync_connect
     server = sync_serve(handler, "127.0.0.1", 0)
     try:

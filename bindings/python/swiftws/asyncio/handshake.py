@@ -74,7 +74,7 @@ def plain_response(status: Union[int, http.HTTPStatus], text: str) -> Response:
     """A text/plain response, as websockets' ``connection.respond``."""
     status = http.HTTPStatus(status)
     body = text.encode("utf-8")
-    headers = Headers([("Content-Type", "text/plain; charset=utf-8")])
+    headers = Headers([("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
     return Response(status.value, status.phrase, headers, body)
 
 

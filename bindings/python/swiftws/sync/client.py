@@ -30,4 +30,8 @@ def connect(uri: str, *, create_connection: Optional[Callable[..., ClientConnect
     async def open_connection() -> Any:
         return await opener
 
-    return (create_connection or ClientConnection)(_background.run(open_connection()))
+    try:
+        connection = _background.run(open_connection())
+    except TimeoutError:
+        raise TimeoutError("timed out while waiting for handshake response") from None
+    return (create_connection or ClientConnection)(connection)

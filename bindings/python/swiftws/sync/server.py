@@ -84,11 +84,11 @@ class Server:
 
     def shutdown(self, close_connections: bool = True, code: int = 1001, reason: str = "") -> None:
         """Stops listening; closes every connection with ``code`` and ``reason`` unless
-        ``close_connections`` is False; waits for the handlers (when closing them)."""
+        ``close_connections`` is False; then waits until every handler returned (with
+        ``close_connections=False``: until the clients closed their connections)."""
         async def close() -> None:
             self._server.close(close_connections, code, reason)
-            if close_connections:
-                await self._server.wait_closed()
+            await self._server.wait_closed()
         if not self._stopped.is_set():
             _background.run(close())
             self._stopped.set()
