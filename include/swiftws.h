@@ -1100,7 +1100,11 @@ typedef struct sws_connection_config {
     size_t max_buffered_amount;
     /** Past max_buffered_amount: false (default) drops the message; true also closes the connection (1008). */
     bool backpressure_close;
-    /** Send a ping this often (0, default: never); close with 1011 after pong_timeout_ms without a pong. */
+    /**
+     * Send a ping this often (0, default: never); close with 1011 after pong_timeout_ms without a
+     * pong. A keepalive ping carries 8 bytes, the sending loop's CLOCK_MONOTONIC time in
+     * nanoseconds, big-endian: on_pong can compute the round trip from its pong.
+     */
     uint32_t ping_interval_ms;
     uint32_t pong_timeout_ms;          /**< default 20000 */
     /** Close with 1001 after this long without receiving anything (0, default: never). */

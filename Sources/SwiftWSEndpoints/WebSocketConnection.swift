@@ -480,7 +480,9 @@ public final class WebSocketConnection {
             case .wait:
                 return rescheduleHousekeeping()
             case .sendPing:
-                var payload = UInt32(truncatingIfNeeded: now / 1_000_000).bigEndian
+                // The send time (CLOCK_MONOTONIC ns, big-endian): whoever sees the pong (a
+                // binding's on_pong) can tell the round trip without keeping state.
+                var payload = now.bigEndian
                 _ = withUnsafeBytes(of: &payload) { try? session.ping($0) }
                 flushSessionOutput()
             case .close(let code, let reason):

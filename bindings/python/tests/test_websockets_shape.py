@@ -25,7 +25,7 @@ from swiftws.asyncio.server import ServerConnection, basic_auth, serve
 from swiftws.exceptions import ConcurrencyError, ConnectionClosedError, InvalidMessage, InvalidStatus
 from swiftws.sync.server import serve as sync_serve
 
-from helpers import echo, run_async
+from helpers import echo, run_async, wait_until
 
 
 def _uri(server, path: str = "/") -> str:
@@ -311,6 +311,15 @@ async def test_recv_streaming_ping_async_with_and_concurrency_error():
             async with outer as inner:
                 assert inner is outer
             assert outer.state.name == "CLOSED"
+
+
+@run_async()
+async def test_keepalive_updates_latency():
+    async with ws_serve(echo, "127.0.0.1", 0) as server:
+        async with connect(f"ws://127.0.0.1:{_port(server)}/", ping_interval=0.05) as ws:
+            assert ws.latency == 0
+            await wait_until(lambda: ws.latency > 0, what="a keepalive pong")
+            assert ws.latency < 5
 
 
 @run_async()

@@ -206,7 +206,13 @@ class Connection:
     def _on_pong(self, data: bytes) -> None:
         entry = self._pings.get(data)
         if entry is None:
-            return  # unsolicited
+            if len(data) == 8:
+                # The library's keepalive ping carries its send time (CLOCK_MONOTONIC ns, the
+                # clock of time.monotonic_ns on Linux): keepalive updates latency, as websockets'.
+                elapsed = time.monotonic_ns() - int.from_bytes(data, "big")
+                if 0 <= elapsed < 3_600_000_000_000:
+                    self.latency = elapsed / 1e9
+            return  # unsolicited, or the answer to a keepalive ping
         # As websockets: a pong acknowledges its ping and every ping sent before it.
         now = time.monotonic()
         for payload in list(self._pings):
