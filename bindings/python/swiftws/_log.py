@@ -9,16 +9,20 @@ from . import _native as n
 
 __all__ = ["native_log"]
 
-#: sws_log_level -> logging level.
+#: sws_log_level -> logging level. The library's warnings (a connection closed with an error
+#: code, a failed client handshake) are INFO here: the program already gets them as exceptions,
+#: and websockets prints nothing for them when logging is not configured (Python's last-resort
+#: handler would print every WARNING to stderr).
 _LEVELS = {n.SWS_LOG_DEBUG: logging.DEBUG, n.SWS_LOG_INFO: logging.INFO,
-           n.SWS_LOG_WARNING: logging.WARNING, n.SWS_LOG_ERROR: logging.ERROR}
+           n.SWS_LOG_WARNING: logging.INFO, n.SWS_LOG_ERROR: logging.ERROR}
 
 
 def _native_level(logger: Any) -> int:
-    """The least sws_log_level ``logger`` would emit (lines below it are not even formatted)."""
+    """The least sws_log_level whose lines ``logger`` would emit (lines below it are not even
+    formatted by the library)."""
     level = logger.getEffectiveLevel() if hasattr(logger, "getEffectiveLevel") else logging.DEBUG
-    for native, python in sorted(_LEVELS.items()):
-        if level <= python:
+    for native in sorted(_LEVELS):
+        if _LEVELS[native] >= level:
             return native
     return n.SWS_LOG_ERROR
 

@@ -446,3 +446,28 @@ def test_basic_auth_header_parsing():
     assert parse_authorization_basic(f"Basic {token}") == ("user", "pa:ss")
     with pytest.raises(Exception):
         parse_authorization_basic("Bearer xyz")
+
+
+@run_async()
+async def test_client_gets_a_message_read_with_a_frame_that_fails_the_connection():
+    async def peer(reader, writer):
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        key = next(line.split(": ", 1)[1] for line in head.split("\r\n") if line.lower().startswith("sec-websocket-key"))
+        writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n").encode())
+        # After the 101 was read: a text frame and, in the same write, a frame with RSV1 set.
+        await reader.read(1)
+        writer.write(b"\x81\x02hi" + b"\xc1\x02no")
+        await writer.drain()
+        await reader.read(4096)
+        writer.close()
+
+    server = await asyncio.start_server(peer, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}/", compression=None) as ws:
+            await ws.send("go")
+            assert await ws.recv() == "hi"
+            with pytest.raises(ConnectionClosedError):
+                await ws.recv()
+            assert ws.close_code == 1002
