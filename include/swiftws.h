@@ -934,6 +934,14 @@ sws_status sws_conn_remote_address(const sws_conn_t *conn, char *buffer, size_t 
  */
 sws_status sws_conn_handshake_response(const sws_conn_t *conn, const uint8_t **head, size_t *len);
 
+/**
+ * Whether this side began the closing handshake (a close call, a timeout, a limit, or failing
+ * the connection for the peer's protocol error); false when the peer's close frame came first,
+ * while open, after a dropped TCP connection (1006), for NULL or from another thread. Useful in
+ * on_close to tell "sent, then received" from "received, then sent". Loop-thread-only.
+ */
+bool sws_conn_close_initiated_locally(const sws_conn_t *conn);
+
 /** Our own address of the connection, as sws_conn_remote_address() (same errors). Loop-thread-only. */
 sws_status sws_conn_local_address(const sws_conn_t *conn, char *buffer, size_t size);
 

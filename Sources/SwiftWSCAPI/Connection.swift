@@ -395,6 +395,12 @@ public func sws_conn_handshake_response(_ handle: OpaquePointer?, _ head: Unsafe
     return SWS_OK
 }
 
+@_cdecl("sws_conn_close_initiated_locally")
+public func sws_conn_close_initiated_locally(_ handle: OpaquePointer?) -> Bool {
+    guard let box = object(handle, as: ConnectionBox.self), box.connection.loop.isInLoopThread else { return false }
+    return box.connection.closeInitiatedLocally ?? false
+}
+
 @_cdecl("sws_conn_local_address")
 public func sws_conn_local_address(_ handle: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int) -> sws_status {
     let (found, status) = connection(handle, "sws_conn_local_address")

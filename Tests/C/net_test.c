@@ -46,6 +46,7 @@ struct peer {
     char subprotocol[32];
     char path[64], query[64];
     sws_conn_counters counters; /* as on_close saw them */
+    bool closed_locally;        /* sws_conn_close_initiated_locally in on_close */
 };
 
 static void record_open(sws_conn_t *conn, void *user_data) {
@@ -87,6 +88,7 @@ static void record_message(sws_conn_t *conn, void *user_data, sws_message_kind k
 static void record_close(sws_conn_t *conn, void *user_data, uint16_t code, const char *reason, size_t len) {
     struct peer *p = user_data;
     p->closed++;
+    p->closed_locally = sws_conn_close_initiated_locally(conn);
     p->counters.size = sizeof p->counters;
     CHECK_EQ_INT(sws_conn_get_counters(conn, &p->counters), SWS_OK);
     p->close_code = code;
@@ -758,8 +760,12 @@ static void test_deferred_upgrade(void) {
     CHECK_EQ_INT(sws_conn_send_text(client.conn, "ping", 4, NULL), SWS_OK);
     RUN_UNTIL(loop, client.messages == 1);
     CHECK_EQ_STR(client.last_text, "ping");
+    CHECK(!sws_conn_close_initiated_locally(client.conn)); /* open */
     sws_conn_close(client.conn, 1000, NULL, 0);
     RUN_UNTIL(loop, client.closed == 1 && server_peer.closed == 1);
+    CHECK(client.closed_locally);       /* the client began the close */
+    CHECK(!server_peer.closed_locally); /* the server answered it */
+    CHECK(!sws_conn_close_initiated_locally(NULL));
 
     /* 2. Refused later: the client sees the status, and the response's head and body. */
     response_loop = loop;

@@ -468,6 +468,8 @@ async def test_client_gets_a_message_read_with_a_frame_that_fails_the_connection
         async with connect(f"ws://127.0.0.1:{port}/", compression=None) as ws:
             await ws.send("go")
             assert await ws.recv() == "hi"
-            with pytest.raises(ConnectionClosedError):
+            with pytest.raises(ConnectionClosedError) as closed:
                 await ws.recv()
             assert ws.close_code == 1002
+            # This side failed the connection: its close frame went first.
+            assert closed.value.sent.code == 1002 and closed.value.rcvd_then_sent is False

@@ -228,7 +228,10 @@ class Connection:
             self._drain.set_result(None)
         self._drain = None
 
-    def _on_close(self, code: int, reason: str) -> None:
+    def _on_close(self, code: int, reason: str, initiated_locally: bool = False) -> None:
+        if initiated_locally and self._close_sent is None:
+            # The library began the close (a timeout, a limit, the peer's protocol error).
+            self._close_sent = Close(code, reason)
         self._conn = None
         self._state = State.CLOSED
         self.close_code = code
