@@ -20,6 +20,16 @@ public final class WebSocketServer {
     /// .verifyClientCertificates`), so that the hook can accept or refuse by it; nil otherwise.
     /// Afterwards the connection keeps it as `WebSocketConnection.peerCertificateSubject`.
     public internal(set) var upgradePeerCertificateSubject: String?
+    /// Where the server and its connections log (nil: nowhere); see `LogSink`.
+    public var log: LogSink?
+    /// The upgrade whose `onUpgrade` runs now (for `deferUpgrade`).
+    var upgradeInProgress: ServerUpgrade?
+
+    /// During `onUpgrade` only: the handle to answer this request later; the hook then returns
+    /// `.later`. Nil outside the hook.
+    public func deferUpgrade() -> PendingUpgrade? {
+        upgradeInProgress.map { PendingUpgrade($0) }
+    }
     /// Answers requests that are not WebSocket upgrades (no Upgrade header). Without it they get
     /// `404 Not Found`. Requests that try to upgrade but break RFC 6455 get the handshake's
     /// answer (400, 405, 426 with `Sec-WebSocket-Version: 13`, 431).
@@ -103,6 +113,8 @@ public final class WebSocketServer {
 
     /// The address the server listens on (with the port the kernel chose for port 0).
     public var localAddress: SocketAddress { listener.localAddress }
+    /// The listening socket's descriptor, owned by the server (do not close it).
+    public var listeningDescriptor: Int32 { listener.fd }
 
     /// The open connections (including those in their close handshake).
     public var connections: [WebSocketConnection] { connectionList }
@@ -173,6 +185,7 @@ public final class WebSocketServer {
             options: options.connection, handlers: handlers, subprotocol: subprotocol,
             extensions: agreement.map { [$0.response] } ?? [], path: request.path, query: request.query, userData: userData)
         connection.server = self
+        connection.log = log
         connection.memoryBudget = memoryBudget
         connection.serverIndex = connectionList.count
         connectionList.append(connection)
