@@ -11,6 +11,10 @@ public final class SocketListener {
     /// Called with each accepted connection; set its handlers there. If nil, connections are
     /// closed as they arrive.
     public var onAccept: ((SocketStream) -> Void)?
+    /// Consulted before `onAccept` with each accepted descriptor (socket options applied, not
+    /// yet in any epoll set): returning true takes it over, e.g. to hand it to another loop
+    /// (`EventLoop.adoptAcceptedSocket` there).
+    package var acceptRouter: ((Int32, SocketAddress?) -> Bool)?
 
     private let fd: Int32
     private var slot = -1
@@ -41,6 +45,7 @@ public final class SocketListener {
         Glibc.close(fd)
         if localAddress.family == .unix { unlink(localAddress.host) }
         onAccept = nil
+        acceptRouter = nil
     }
 
     func handleEvents(_ events: UInt32) {
@@ -67,6 +72,7 @@ public final class SocketListener {
             }
             SocketCalls.apply(options.stream, to: client, family: localAddress.addressFamily)
             let remote = localAddress.family == .unix ? nil : SocketAddress(storage: storage, length: length)
+            if let acceptRouter, acceptRouter(client, remote) { continue }
             guard let stream = try? SocketStream.adopt(fd: client, loop: loop, remoteAddress: remote) else {
                 Glibc.close(client)
                 continue
