@@ -28,6 +28,8 @@ final class RedisTopicBridge: @unchecked Sendable {
     private let connected = Atomic<Bool>(false)
     private let connectionsMade = Atomic<Int>(0)
     private let droppedPublishes = Atomic<Int>(0)
+    /// Topics whose SUBSCRIBE Redis has confirmed on the current connection (thread-safe reads).
+    private let confirmed = Mutex<Set<String>>([])
 
     init(options: RedisOptions, loop: EventLoop) {
         self.options = options
@@ -41,6 +43,10 @@ final class RedisTopicBridge: @unchecked Sendable {
     var connectionCount: Int { connectionsMade.load(ordering: .relaxed) }
     /// Publishes not sent to Redis because it was unreachable (thread-safe).
     var droppedPublishCount: Int { droppedPublishes.load(ordering: .relaxed) }
+
+    /// Whether Redis confirmed the subscription to `topic`'s channel (thread-safe): from then
+    /// on, what other nodes publish to it reaches this one.
+    func isSubscribed(_ topic: String) -> Bool { confirmed.withLock { $0.contains(topic) } }
 
     /// Connects (on the loop thread).
     func start() {
@@ -147,6 +153,7 @@ final class RedisTopicBridge: @unchecked Sendable {
         subscriber = nil
         publisher = nil
         subscribed = []
+        confirmed.withLock { $0.removeAll() }
         for connection in connections {
             connection?.onClose = nil
             connection?.close()
@@ -170,11 +177,17 @@ final class RedisTopicBridge: @unchecked Sendable {
         // answer need no action; an error reply (AUTH refused) ends the connection, to retry.
         if case .error = reply { return connectionLost() }
         guard case .array(let parts) = reply, parts.count == 3, case .bulk(let kindName) = parts[0],
-              kindName == Array("message".utf8), case .bulk(let channelName) = parts[1],
-              case .bulk(let message) = parts[2] else { return }
+              case .bulk(let channelName) = parts[1] else { return }
         let prefix = Array(options.channelPrefix.utf8)
         guard channelName.starts(with: prefix) else { return }
         let topic = String(decoding: channelName.dropFirst(prefix.count), as: UTF8.self)
+        switch String(decoding: kindName, as: UTF8.self) {
+        case "subscribe": return confirmed.withLock { _ = $0.insert(topic) }
+        case "unsubscribe": return confirmed.withLock { _ = $0.remove(topic) }
+        case "message": break
+        default: return
+        }
+        guard case .bulk(let message) = parts[2] else { return }
         let delivery: GroupDelivery
         if message.count >= Self.headerLength, message.starts(with: Self.magic) {
             let sender = message[Self.magic.count..<Self.magic.count + 8]

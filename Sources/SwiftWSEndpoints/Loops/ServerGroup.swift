@@ -95,6 +95,10 @@ public final class ServerGroup: Sendable {
     /// Whether the Redis bridge (`ServerOptions.redis`) is connected now; false without one.
     public var isRedisConnected: Bool { bridge?.isConnected ?? false }
 
+    /// Whether Redis has confirmed this server's subscription to `topic` (it has subscribers
+    /// here and the bridge is connected): from then on other nodes' publishes reach it.
+    public func isRedisSubscribed(_ topic: String) -> Bool { bridge?.isSubscribed(topic) ?? false }
+
     /// Connections the Redis bridge has made so far (reconnections included).
     public var redisConnectionCount: Int { bridge?.connectionCount ?? 0 }
 

@@ -33,6 +33,9 @@ package final class RedisConnection {
     }
 
     deinit {
+        stream.onRead = nil
+        stream.onClose = nil
+        stream.close()
         hiredis.readerFree(reader)
     }
 
@@ -63,8 +66,9 @@ package final class RedisConnection {
     }
 
     private func attach() {
-        stream.onRead = { [unowned self] bytes in received(UnsafeRawBufferPointer(bytes)) }
-        stream.onClose = { [unowned self] _ in finished() }
+        // Weak: the stream's close notification may come after the owner released us.
+        stream.onRead = { [weak self] bytes in self?.received(UnsafeRawBufferPointer(bytes)) }
+        stream.onClose = { [weak self] _ in self?.finished() }
     }
 
     /// Sends one command ("SUBSCRIBE", "chan", …); its reply arrives through `onReply` in order.
