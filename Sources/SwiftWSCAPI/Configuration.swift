@@ -34,7 +34,8 @@ private let sessionConfigFirstVersionSize = 48
 private let compressionConfigFirstVersionSize = MemoryLayout<sws_compression_config>.stride
 /// The structs that ABI 2 introduced or reshaped: their current size is their first.
 private let connectionConfigFirstVersionSize = MemoryLayout<sws_connection_config>.stride
-private let serverConfigFirstVersionSize = MemoryLayout<sws_server_config>.stride
+/// ABI 2's first sws_server_config ended after `tls`; `loops` and `redis_url` were appended.
+private let serverConfigFirstVersionSize = MemoryLayout<sws_server_config>.offset(of: \sws_server_config.loops)!
 private let clientConfigFirstVersionSize = MemoryLayout<sws_client_config>.stride
 
 /// Largest size limit accepted in config structs (SWS_SESSION_LIMIT_MAX).
@@ -256,6 +257,7 @@ extension sws_server_config {
         max_header_count = options.headLimits.maxHeaderCount
         require_origin = options.requireOrigin
         reuse_port = options.listen.reusePort
+        loops = UInt32(options.loops)
     }
 }
 
@@ -287,6 +289,18 @@ func readServerConfig(_ pointer: UnsafePointer<sws_server_config>?) throws(CArgu
     options.subprotocols = subprotocols
     options.listen.reusePort = c.reuse_port
     options.tls = try readTLS(c.tls, "sws_server_config.tls")
+    guard c.loops >= 1, c.loops <= ServerOptions.maximumLoops else {
+        throw CArgumentError("sws_server_config.loops: \(c.loops) is not 1...\(ServerOptions.maximumLoops)")
+    }
+    options.loops = Int(c.loops)
+    if let url = c.redis_url {
+        guard let text = string(fromCString: url) else { throw CArgumentError("sws_server_config.redis_url: not UTF-8") }
+        do throws(NetworkError) {
+            options.redis = try RedisOptions(url: text)
+        } catch {
+            throw CArgumentError("sws_server_config.redis_url: \(error)")
+        }
+    }
     return options
 }
 

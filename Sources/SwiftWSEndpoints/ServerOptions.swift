@@ -39,6 +39,8 @@ public struct ServerOptions: Sendable {
     /// upgrade and HTTP hooks must be set before the loop first runs. `memoryBudget` is split
     /// evenly between the loops.
     public var loops: Int = 1
+    /// The most loops a server takes.
+    public static let maximumLoops = 256
     /// How a server on several loops spreads new connections (measured in
     /// docs/notes/issue15-scale-round3.md); `.handoff` unless a benchmark asks for the other.
     package var acceptStrategy: AcceptStrategy = .handoff

@@ -52,6 +52,8 @@ public final class WebSocketServer {
     private let broadcastBuffer = DeflateBuffer()
     /// Payloads compressed for broadcasts and publishes (one per call at most), for tests.
     private(set) var broadcastCompressions = 0
+    /// Payload and frame bytes of broadcasts and publishes, shared by every loop of the server.
+    public let broadcastStatistics: BroadcastStatistics
     /// The server-wide memory budget, when `options.memoryBudget` sets one.
     private let memoryBudget: MemoryBudget?
     private var shutdownCompletion: (() -> Void)?
@@ -67,8 +69,14 @@ public final class WebSocketServer {
         self.loop = loop
         self.options = options
         self.handlers = handlers
+        broadcastStatistics = BroadcastStatistics()
         // A budget per loop (the loops share no memory accounting): the server-wide budget split evenly.
         memoryBudget = options.memoryBudget.map { MemoryBudget(limit: max(1, $0 / max(1, options.loops))) }
+        guard options.loops >= 1, options.loops <= ServerOptions.maximumLoops else {
+            throw NetworkError(.invalidAddress, "loops must be 1...\(ServerOptions.maximumLoops), not \(options.loops)")
+        }
+        // Fail now, not on every reconnection, when the bridge cannot work on this machine.
+        if options.redis != nil, case .failure(let error) = Hiredis.shared { throw error }
         if let tls = options.tls {
             do throws(TLSError) {
                 tlsContext = try TLSContext(configuration: tls, role: .server)
@@ -98,10 +106,11 @@ public final class WebSocketServer {
     /// The server of one more loop of a group: listens on `address` too (SO_REUSEPORT) or,
     /// with `address` nil, takes the sockets the group's acceptor hands it.
     init(groupMemberOn loop: EventLoop, address: SocketAddress?, options: ServerOptions,
-         handlers: ConnectionHandlers, tlsContext: TLSContext?) throws(NetworkError) {
+         handlers: ConnectionHandlers, tlsContext: TLSContext?, statistics: BroadcastStatistics) throws(NetworkError) {
         self.loop = loop
         self.options = options
         self.handlers = handlers
+        broadcastStatistics = statistics
         self.tlsContext = tlsContext
         memoryBudget = options.memoryBudget.map { MemoryBudget(limit: max(1, $0 / max(1, options.loops))) }
         if let address {
@@ -256,9 +265,17 @@ public final class WebSocketServer {
 
     /// Sends a text message to every open connection (except `excluding`); the frame is built
     /// once per loop. Returns how many connections of this loop took it (sent or buffered); with
-    /// several loops (`ServerOptions.loops`) the others get it during their next iteration.
+    /// several loops (`ServerOptions.loops`) the others get it during their next iteration. With
+    /// several loops it may be called from any thread: from a handler, "this loop" is the
+    /// handler's loop; from a thread of no loop every loop gets it later and it returns 0.
     @discardableResult
     public func broadcast(text: String, excluding: WebSocketConnection? = nil) -> Int {
+        if let group, !loop.isInLoopThread {
+            // Another loop's handler (that loop's server delivers), or a thread of no loop.
+            if let current = group.serverOfCallingThread { return current.broadcast(text: text, excluding: excluding) }
+            group.forward(.broadcast(kind: .text, payload: Array(text.utf8)), from: nil)
+            return 0
+        }
         var text = text
         let local = text.withUTF8 { deliver(.text, UnsafeRawBufferPointer($0), to: connectionList, excluding: excluding) }
         group?.forward(.broadcast(kind: .text, payload: Array(text.utf8)), from: groupIndex)
@@ -269,6 +286,12 @@ public final class WebSocketServer {
     /// once per loop. Returns how many connections of this loop took it (see `broadcast(text:)`).
     @discardableResult
     public func broadcast(binary: [UInt8], excluding: WebSocketConnection? = nil) -> Int {
+        if let group, !loop.isInLoopThread {
+            // Another loop's handler (that loop's server delivers), or a thread of no loop.
+            if let current = group.serverOfCallingThread { return current.broadcast(binary: binary, excluding: excluding) }
+            group.forward(.broadcast(kind: .binary, payload: binary), from: nil)
+            return 0
+        }
         let local = binary.withUnsafeBytes { deliver(.binary, $0, to: connectionList, excluding: excluding) }
         group?.forward(.broadcast(kind: .binary, payload: binary), from: groupIndex)
         return local
@@ -326,6 +349,12 @@ public final class WebSocketServer {
     /// next iteration, and a topic bridge (Redis) sends it once to the other processes.
     @discardableResult
     public func publish(_ topic: String, text: String, excluding: WebSocketConnection? = nil) -> Int {
+        if let group, !loop.isInLoopThread {
+            // Another loop's handler (that loop's server delivers), or a thread of no loop.
+            if let current = group.serverOfCallingThread { return current.publish(topic, text: text, excluding: excluding) }
+            group.forward(.publish(topic: topic, kind: .text, payload: Array(text.utf8)), from: nil)
+            return 0
+        }
         var text = text
         let local = text.withUTF8 { bytes -> Int in
             guard let members = topicMembers[topic] else { return 0 }
@@ -338,6 +367,12 @@ public final class WebSocketServer {
     /// Publishes a binary message to the subscribers of `topic` (see `publish(_:text:)`).
     @discardableResult
     public func publish(_ topic: String, binary: [UInt8], excluding: WebSocketConnection? = nil) -> Int {
+        if let group, !loop.isInLoopThread {
+            // Another loop's handler (that loop's server delivers), or a thread of no loop.
+            if let current = group.serverOfCallingThread { return current.publish(topic, binary: binary, excluding: excluding) }
+            group.forward(.publish(topic: topic, kind: .binary, payload: binary), from: nil)
+            return 0
+        }
         let local = binary.withUnsafeBytes { bytes -> Int in
             guard let members = topicMembers[topic] else { return 0 }
             return deliver(.binary, bytes, to: members.list, excluding: excluding)
@@ -364,12 +399,15 @@ public final class WebSocketServer {
         let plain = FrameEncoder.serverFrame(opcode: opcode, payload: payload)
         var compressed: [UInt8]?
         var delivered = 0
+        var frameBytes = 0
         // A snapshot: a send may close a connection (backpressure policy) and edit the list.
         for connection in receivers where connection !== excluding {
             var result = SendResult.dropped
+            var frameCount = plain.count
             if let codec = connection.compression, sharesBroadcastCompression(codec, size: payload.count) {
                 if compressed == nil { compressed = compressOnce(opcode, payload) }
                 if let frame = compressed {
+                    frameCount = frame.count
                     result = frame.withUnsafeBytes { (try? connection.sendEncodedFrame($0, payloadCount: payload.count)) ?? .dropped }
                 } else {
                     result = plain.withUnsafeBytes { (try? connection.sendEncodedFrame($0, payloadCount: payload.count)) ?? .dropped }
@@ -377,8 +415,12 @@ public final class WebSocketServer {
             } else {
                 result = plain.withUnsafeBytes { (try? connection.sendEncodedFrame($0, payloadCount: payload.count)) ?? .dropped }
             }
-            if result != .dropped { delivered += 1 }
+            if result != .dropped {
+                delivered += 1
+                frameBytes += frameCount
+            }
         }
+        broadcastStatistics.record(payloadBytes: delivered * payload.count, frameBytes: frameBytes, deliveries: delivered)
         return delivered
     }
 

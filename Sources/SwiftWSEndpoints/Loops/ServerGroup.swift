@@ -168,6 +168,11 @@ public final class ServerGroup: Sendable {
         if crossedZero { bridge?.interestChanged(in: topic) }
     }
 
+    /// The server of the loop whose thread is calling, if it is one of the group's loops.
+    package var serverOfCallingThread: WebSocketServer? {
+        members.first { $0.loop.isInLoopThread }?.server
+    }
+
     // MARK: Loops and accepting
 
     func report(load: Int, of index: Int) {
@@ -219,7 +224,8 @@ public final class ServerGroup: Sendable {
             do {
                 let server = try WebSocketServer(
                     groupMemberOn: member.loop, address: listens ? address : nil, options: primary.options,
-                    handlers: makeHandlers?(index) ?? primary.handlers, tlsContext: primary.tlsContext)
+                    handlers: makeHandlers?(index) ?? primary.handlers, tlsContext: primary.tlsContext,
+                    statistics: primary.broadcastStatistics)
                 server.onUpgrade = primary.onUpgrade
                 server.onHTTPRequest = primary.onHTTPRequest
                 server.group = self
