@@ -16,6 +16,8 @@ debian_packages=(
     node-ws           # Node `ws`, an interoperability peer
     valgrind
     chromium          # a real browser for the demo page test (Tests/Demo)
+    libhiredis-dev    # the Redis topic bridge: hiredis's headers at build time (loaded with dlopen at run time)
+    redis-server      # the Redis bridge tests start their own on a free loopback port
 )
 
 missing=()

@@ -277,6 +277,9 @@ final class Chat {
         # HELP swiftws_demo_dropped_messages_total Sends that returned .dropped (or threw).
         # TYPE swiftws_demo_dropped_messages_total counter
         swiftws_demo_dropped_messages_total \(counters.dropped)
+        # HELP swiftws_demo_redis_connected Whether the Redis bridge is connected (--redis; 0 without).
+        # TYPE swiftws_demo_redis_connected gauge
+        swiftws_demo_redis_connected \(server.group?.isRedisConnected == true ? 1 : 0)
         # HELP swiftws_demo_buffered_bytes Bytes the server's first loop holds for its connections (server.heldBytes).
         # TYPE swiftws_demo_buffered_bytes gauge
         swiftws_demo_buffered_bytes \(locked { $0.heldBytes })
