@@ -327,6 +327,8 @@ class ServerConfig(Structure):
         ("subprotocol_count", c_size_t),
         ("reuse_port", c_bool),
         ("tls", POINTER(TLSConfig)),
+        ("loops", c_uint32),
+        ("redis_url", c_char_p),
     ]
 
 
