@@ -101,6 +101,11 @@ let package = Package(
             name: "swiftws-bench-deflate", dependencies: ["SwiftWSCore", "CZlib"], path: "bench/deflate",
             swiftSettings: [.swiftLanguageMode(.v5)]  // a top-level script: no actor isolation needed
         ),
+        // The scale benchmark (bench/fanout/run.sh): topic fan-out, Redis latency, compression ratio.
+        .executableTarget(
+            name: "swiftws-bench-fanout", dependencies: ["SwiftWS"], path: "bench/fanout",
+            exclude: ["run.sh"], swiftSettings: [.swiftLanguageMode(.v5)]  // a top-level script: no actor isolation needed
+        ),
         // Helpers the transport and endpoints tests share (bounded loop runs, byte patterns, paths).
         .target(name: "SwiftWSTestSupport", dependencies: ["SwiftWSTransport"], path: "Tests/SwiftWSTestSupport"),
         .testTarget(name: "SwiftWSTransportTests", dependencies: ["SwiftWSTransport", "SwiftWSTestSupport"]),

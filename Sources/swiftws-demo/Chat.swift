@@ -3,8 +3,8 @@
 // lock (held for bookkeeping only, never while a message is built). With `--redis URL` the rooms
 // span nodes: chat lines, joins and presence travel through Redis; each node keeps its own member
 // list and labels what it publishes with its node name, so pages merge the lists per node.
-import Glibc
 import SwiftWS
+import SwiftWSTransport
 
 /// Who a connection is and which room (topic) it is in; attached at upgrade time. `json` members
 /// (the page, which asks with `?json`) get JSON messages; the others get the plain text lines.
@@ -90,21 +90,8 @@ final class Chat {
         /// The first loop's held bytes at the last tick (read there; /metrics may run on any loop).
         var heldBytes = 0
     }
-    private var shared = State()
-    /// Guards `shared` (a pthread mutex: the state holds Member objects, which a Mutex would
-    /// require to be Sendable; they are only touched under this lock or by their own loop).
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t> = {
-        let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-        return mutex
-    }()
-
-    /// Runs `body` with the shared state, under the lock.
-    private func locked<Result>(_ body: (inout State) -> Result) -> Result {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body(&shared)
-    }
+    /// The shared state; handlers on every loop thread take this lock for their bookkeeping.
+    private let state = PThreadLock(State())
 
     init(server: WebSocketServer, node: String, qualifyNames: Bool) {
         self.server = server
@@ -131,7 +118,7 @@ final class Chat {
             }
         }
         server.onUpgrade = { [self] request, _ in
-            let number = locked { state -> Int in
+            let number = state.withLock { state -> Int in
                 state.guestNumber += 1
                 return state.guestNumber
             }
@@ -142,7 +129,7 @@ final class Chat {
         }
         server.handlers.onOpen = { [self] connection in
             guard let member = connection.userData as? Member else { return }
-            locked { $0.counters.open += 1 }
+            state.withLock { $0.counters.open += 1 }
             if member.json {
                 server.subscribe(connection, to: statsTopic)
             } else {
@@ -151,7 +138,7 @@ final class Chat {
             enter(connection, member)
         }
         server.handlers.onMessage = { [self] connection, kind, bytes in
-            locked {
+            state.withLock {
                 $0.counters.messagesIn += 1
                 $0.counters.bytesIn += bytes.count
             }
@@ -160,7 +147,7 @@ final class Chat {
         }
         server.handlers.onClose = { [self] connection, _ in
             guard let member = connection.userData as? Member else { return }
-            locked { $0.counters.open -= 1 }
+            state.withLock { $0.counters.open -= 1 }
             if member.json { server.unsubscribe(connection, from: statsTopic) }
             leave(connection, member, plainLine: "* \(member.name) left")
         }
@@ -169,12 +156,12 @@ final class Chat {
     private func received(_ text: String, from connection: WebSocketConnection, _ member: Member) {
         if text.hasPrefix("/join "), text.count > 6 {
             leave(connection, member, plainLine: "* \(member.name) left for another room")
-            locked { _ in member.room = String(text.dropFirst(6)) }
+            state.withLock { _ in member.room = String(text.dropFirst(6)) }
             if !member.json { send(connection, "* you are in room \(member.room)") }
             enter(connection, member)
         } else if text.hasPrefix("/nick "), case let name = String(text.dropFirst(6).prefix(24)).filter({ $0 != " " }), !name.isEmpty {
             let old = member.name
-            locked { _ in member.name = name }
+            state.withLock { _ in member.name = name }
             publish(member.room, "* \(old) is now \(name)")
             if member.json { send(connection, welcome(member)) }
             publish(jsonTopic(member.room), json(["type": jsonString("rename"), "room": jsonString(member.room),
@@ -195,7 +182,7 @@ final class Chat {
     /// Sends to one connection and counts it.
     private func send(_ connection: WebSocketConnection, _ text: String) {
         let result = try? connection.send(text: text)
-        locked {
+        state.withLock {
             if result == nil || result == .dropped {
                 $0.counters.dropped += 1
             } else {
@@ -213,19 +200,19 @@ final class Chat {
         let receivers = local.localSubscriberCount(topic) - (excluding == nil ? 0 : 1)
         let delivered = server.publish(topic, text: text, excluding: excluding)
         let dropped = max(0, receivers - delivered)
-        if dropped > 0 { locked { $0.counters.dropped += dropped } }
+        if dropped > 0 { state.withLock { $0.counters.dropped += dropped } }
     }
 
     /// Tells every node's pages who is in `room` on this node.
     private func presence(_ room: String) {
-        let names = locked { ($0.rooms[room] ?? []).map { jsonString($0.name) } }.joined(separator: ",")
+        let names = state.withLock { ($0.rooms[room] ?? []).map { jsonString($0.name) } }.joined(separator: ",")
         publish(jsonTopic(room), json(["type": jsonString("presence"), "room": jsonString(room), "node": jsonString(node),
                                        "members": "[\(names)]"]))
     }
 
     /// Puts a member in its room and tells everyone (plain line, JSON event, new member list).
     private func enter(_ connection: WebSocketConnection, _ member: Member) {
-        locked { $0.rooms[member.room, default: []].append(member) }
+        state.withLock { $0.rooms[member.room, default: []].append(member) }
         server.subscribe(connection, to: member.json ? jsonTopic(member.room) : member.room)
         if member.json { send(connection, welcome(member)) }
         publish(member.room, "* \(member.name) joined", excluding: member.json ? nil : connection)
@@ -236,7 +223,7 @@ final class Chat {
 
     /// Takes a member out of its room and tells the others.
     private func leave(_ connection: WebSocketConnection, _ member: Member, plainLine: String) {
-        locked { state in
+        state.withLock { state in
             state.rooms[member.room]?.removeAll { $0 === member }
             if state.rooms[member.room]?.isEmpty == true { state.rooms[member.room] = nil }
         }
@@ -248,7 +235,7 @@ final class Chat {
 
     /// Counts so far: the handlers' own plus what broadcasts and publishes delivered.
     private func totals() -> Counters {
-        var counters = locked { $0.counters }
+        var counters = state.withLock { $0.counters }
         counters.messagesOut += server.broadcastStatistics.deliveries
         counters.bytesOut += server.broadcastStatistics.payloadBytes
         return counters
@@ -282,7 +269,7 @@ final class Chat {
         swiftws_demo_redis_connected \(server.group?.isRedisConnected == true ? 1 : 0)
         # HELP swiftws_demo_buffered_bytes Bytes the server's first loop holds for its connections (server.heldBytes).
         # TYPE swiftws_demo_buffered_bytes gauge
-        swiftws_demo_buffered_bytes \(locked { $0.heldBytes })
+        swiftws_demo_buffered_bytes \(state.withLock { $0.heldBytes })
 
         """
     }
@@ -293,7 +280,7 @@ final class Chat {
         let now = totals()
         let statistics = server.broadcastStatistics
         let held = server.heldBytes
-        let (last, lastBroadcast) = locked { state in
+        let (last, lastBroadcast) = state.withLock { state in
             defer {
                 state.lastCounters = now
                 state.lastBroadcast = (statistics.payloadBytes, statistics.frameBytes)
@@ -319,7 +306,7 @@ final class Chat {
             "dropped": String(now.dropped), "bufferedBytes": String(held),
         ]))
         if second % 5 == 0 {
-            for room in locked({ Array($0.rooms.keys) }) { presence(room) }
+            for room in state.withLock({ Array($0.rooms.keys) }) { presence(room) }
         }
     }
 

@@ -10,7 +10,7 @@ import SwiftWSTestSupport
 final class LoopCounters: Sendable {
     let opened = Atomic<Int>(0)
     let closed = Atomic<Int>(0)
-    let threads = Mutex<Set<UInt>>([])
+    let threads = PThreadLock<Set<UInt>>([])
 }
 
 /// Runs a server's first loop on its own thread (the test thread runs the clients' loop).

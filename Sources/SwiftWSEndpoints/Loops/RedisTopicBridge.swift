@@ -29,7 +29,7 @@ final class RedisTopicBridge: @unchecked Sendable {
     private let connectionsMade = Atomic<Int>(0)
     private let droppedPublishes = Atomic<Int>(0)
     /// Topics whose SUBSCRIBE Redis has confirmed on the current connection (thread-safe reads).
-    private let confirmed = Mutex<Set<String>>([])
+    private let confirmed = PThreadLock<Set<String>>([])
 
     init(options: RedisOptions, loop: EventLoop) {
         self.options = options

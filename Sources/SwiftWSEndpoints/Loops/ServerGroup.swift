@@ -48,14 +48,14 @@ public final class ServerGroup: Sendable {
     /// The address every loop serves.
     public let address: SocketAddress
     let members: [Member]
-    private let state = Mutex(State())
+    private let state = PThreadLock(State())
     /// Where the acceptor's search for the least loaded loop starts (rotates, to break ties).
     private let nextCandidate = Atomic<Int>(0)
     /// Run on the first loop once every loop has shut down (its thread only).
-    private let shutdownCompletion = Mutex<LoopBound<() -> Void>?>(nil)
+    private let shutdownCompletion = PThreadLock<LoopBound<() -> Void>?>(nil)
     /// Handlers for the connections of loop `index` > 0 (the first loop's server's own
     /// `handlers` when nil): bindings that keep per-loop state give each loop its own.
-    package let handlersForLoop = Mutex<(@Sendable (Int) -> ConnectionHandlers)?>(nil)
+    package let handlersForLoop = PThreadLock<(@Sendable (Int) -> ConnectionHandlers)?>(nil)
     /// The Redis bridge, when `ServerOptions.redis` is set.
     let bridge: RedisTopicBridge?
 
