@@ -1122,7 +1122,8 @@ typedef struct sws_server_config {
      * sws_server_subscriber_count() and sws_server_connection_count() become thread-safe and
      * reach every loop, each building the frame (and its compressed form) once; subscriber counts
      * are summed over the loops; sws_server_shutdown() stops every loop (`done` runs on `loop`'s
-     * thread once all have closed). memory_budget is split evenly between the loops.
+     * thread once all have closed). memory_budget is split evenly between the loops. Not with
+     * `tls` yet (SWS_ERR_TLS): TLS on several loops is not verified.
      */
     uint32_t loops;
     /**

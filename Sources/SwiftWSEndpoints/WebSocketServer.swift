@@ -75,6 +75,13 @@ public final class WebSocketServer {
         guard options.loops >= 1, options.loops <= ServerOptions.maximumLoops else {
             throw NetworkError(.invalidAddress, "loops must be 1...\(ServerOptions.maximumLoops), not \(options.loops)")
         }
+        // TLS on several loops is refused until it is tested: a first test (sequential wss://
+        // connections alternating between two loops) gave inconsistent results (see
+        // docs/notes/issue15-scale-round3.md).
+        if options.loops > 1 && options.tls != nil {
+            throw NetworkError(.tls(message: "TLS on several loops is not supported yet (use loops = 1 per process)"),
+                               "listen")
+        }
         // Fail now, not on every reconnection, when the bridge cannot work on this machine.
         if options.redis != nil, case .failure(let error) = Hiredis.shared { throw error }
         if let tls = options.tls {

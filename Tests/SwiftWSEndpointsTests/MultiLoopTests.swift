@@ -170,3 +170,34 @@ struct MultiLoopTests {
         clientLoop.close()
     }
 }
+
+extension MultiLoopTests {
+    /// The server's first loop is also the clients' loop, and connections come one after the
+    /// other: the acceptor alternates between the loops (equal loads), every echo comes back.
+    @Test func sequentialConnectionsAlternateBetweenLoops() throws {
+        let loop = try EventLoop()
+        var options = ServerOptions()
+        options.loops = 2
+        let server = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0, options: options)
+        server.handlers.onMessage = { connection, kind, bytes in _ = try? connection.send(kind, bytes) }
+        let threads = PThreadLock<Set<UInt>>([])
+        server.handlers.onOpen = { _ in threads.withLock { _ = $0.insert(UInt(pthread_self())) } }
+        for index in 0..<8 {
+            var record: ClientRecord!
+            record = connectRecordingClient(loop, url(server), onEvent: {
+                if record.error != nil || record.close != nil { return loop.stop() }
+                guard let connection = record.connection else { return }
+                if record.messages.isEmpty {
+                    _ = try? connection.send(text: "echo \(index)")
+                } else {
+                    connection.close()
+                }
+            })
+            #expect(runBounded(loop, seconds: 10), "connection \(index)")
+            #expect(record.texts == ["echo \(index)"], "connection \(index)")
+        }
+        #expect(threads.withLock { $0.count } == 2)
+        server.shutdown { loop.stop() }
+        #expect(runBounded(loop, seconds: 10))
+    }
+}
