@@ -216,6 +216,8 @@ class Server:
         self.close_timeout = close_timeout
         self._native: Optional[NativeLoop] = None
         self._servers: List[int] = []
+        #: Whether the server was started with redis= (see publish).
+        self._redis = False
         self._names: List[_SocketName] = []
         self._key = new_key()
         self._connections: Set[ServerConnection] = set()
@@ -423,7 +425,10 @@ class Server:
         delivered = 0
         count = ctypes_size_t()
         skip = excluding._conn if excluding is not None else None
-        for server in self._servers:
+        # Each listening address is a native server; joined through Redis they are nodes of their
+        # own, so one publish (through the first) reaches the others' subscribers once, by Redis.
+        servers = self._servers[:1] if self._redis else self._servers
+        for server in servers:
             check(n.lib.sws_server_publish(server, topic.encode("utf-8"), kind, data, len(data), skip, byref(count)))
             delivered += count.value
         if self._native is not None:
@@ -480,6 +485,7 @@ class serve:
         self._port = int(port or 0)
         self._server = Server(handler, process_request=process_request, write_limit=write_limit,
                               close_timeout=close_timeout, listener_factory=_listener_factory)
+        self._server._redis = options.get("redis") is not None
         # No native limit on buffered output unless asked: Connection.send waits for the drain
         # instead, as in websockets.
         options.setdefault("max_buffered", None)
