@@ -53,6 +53,9 @@ let package = Package(
         ),
         // Linux headers the Glibc module lacks (getrandom, epoll, eventfd, timerfd).
         .systemLibrary(name: "CSwiftWSSystem", path: "Sources/CSwiftWSSystem"),
+        // hiredis's declarations (Debian: libhiredis-dev) for the Redis topic bridge; not linked:
+        // the library is loaded with dlopen when a server joins Redis (Sources/SwiftWSTransport/Redis).
+        .systemLibrary(name: "CHiredis", path: "Sources/CHiredis", providers: [.apt(["libhiredis-dev"])]),
         // Layer 1: the sans-I/O protocol core.
         .target(
             name: "SwiftWSCore",
@@ -63,7 +66,7 @@ let package = Package(
         // Layer 2: transport — event loop (epoll), sockets, timers.
         .target(
             name: "SwiftWSTransport",
-            dependencies: ["CSwiftWSSystem", "COpenSSL"],
+            dependencies: ["CSwiftWSSystem", "COpenSSL", "CHiredis"],
             swiftSettings: librarySwiftSettings
         ),
         // Layer 3: endpoints — servers, clients, connections, topics: the callback-level Swift API.
@@ -97,6 +100,11 @@ let package = Package(
         .executableTarget(
             name: "swiftws-bench-deflate", dependencies: ["SwiftWSCore", "CZlib"], path: "bench/deflate",
             swiftSettings: [.swiftLanguageMode(.v5)]  // a top-level script: no actor isolation needed
+        ),
+        // The scale benchmark (bench/fanout/run.sh): topic fan-out, Redis latency, compression ratio.
+        .executableTarget(
+            name: "swiftws-bench-fanout", dependencies: ["SwiftWS"], path: "bench/fanout",
+            exclude: ["run.sh"], swiftSettings: [.swiftLanguageMode(.v5)]  // a top-level script: no actor isolation needed
         ),
         // Helpers the transport and endpoints tests share (bounded loop runs, byte patterns, paths).
         .target(name: "SwiftWSTestSupport", dependencies: ["SwiftWSTransport"], path: "Tests/SwiftWSTestSupport"),

@@ -1172,6 +1172,30 @@ typedef struct sws_server_config {
     void *log_user_data;
     /** The least level passed to `log`. Default SWS_LOG_INFO. */
     sws_log_level log_level;
+    /**
+     * Event loops the server runs on (1 .. 256). Default 1: the loop given to sws_server_new().
+     * N > 1 starts N - 1 threads, each running a loop of its own, once `loop` first runs; one
+     * acceptor on `loop` hands each new connection to the loop with the fewest. Callbacks then run
+     * on several threads: each connection's on its own loop's thread (per-loop state such as
+     * on_messages batches is kept per loop). sws_server_broadcast(), sws_server_publish(),
+     * sws_server_subscriber_count() and sws_server_connection_count() become thread-safe and
+     * reach every loop, each building the frame (and its compressed form) once; subscriber counts
+     * are summed over the loops; sws_server_shutdown() stops every loop (`done` runs on `loop`'s
+     * thread once all have closed). memory_budget is split evenly between the loops. Not with
+     * `tls` yet (SWS_ERR_TLS): TLS on several loops is not verified.
+     */
+    uint32_t loops;
+    /**
+     * Joins this server's topics to other processes through Redis pub/sub:
+     * "redis://[:password@]host[:port]" (NULL, default: this process only). A publish reaches
+     * local subscribers at once and Redis once; a node subscribes to channel "swiftws:TOPIC" while
+     * it has subscribers to TOPIC and never delivers its own publish twice. Delivery is
+     * at-most-once: while Redis is unreachable, publishes reach this process only and nothing is
+     * queued; the bridge reconnects (100 ms doubling to 5 s) and resubscribes by itself. Needs
+     * libhiredis.so.0.14 at run time (loaded on demand: SWS_ERR_UNSUPPORTED without it), never
+     * at link time. Read during sws_server_new().
+     */
+    const char *redis_url;
 } sws_server_config;
 
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
@@ -1209,26 +1233,30 @@ uint16_t sws_server_port(const sws_server_t *server);
  */
 int sws_server_fd(const sws_server_t *server);
 
-/** Open connections plus handshakes in progress; 0 for NULL. Loop-thread-only. */
+/** Open connections plus handshakes in progress; 0 for NULL. Loop-thread-only (any thread with config->loops > 1). */
 size_t sws_server_connection_count(const sws_server_t *server);
 
 /**
  * Sends a message to every open connection but `excluding` (may be NULL); the frame is built
  * once. `*delivered` (may be NULL) is how many connections took it (sent or buffered).
- * Loop-thread-only. Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, unknown kind, text not
- * UTF-8), SWS_ERR_WRONG_THREAD.
+ * Loop-thread-only. With config->loops > 1: any thread; every loop gets it (the calling loop at
+ * once, the others in their next iteration, in call order) and `*delivered` counts the calling
+ * loop's connections only (0 from a thread that runs none of the server's loops).
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, unknown kind, text not UTF-8),
+ * SWS_ERR_WRONG_THREAD.
  */
 sws_status sws_server_broadcast(sws_server_t *server, sws_message_kind kind, const void *data, size_t len,
                                 const sws_conn_t *excluding, size_t *delivered);
 
 /**
  * Sends a message to the subscribers of `topic` (NUL-terminated) but `excluding`; the frame is
- * built once. As sws_server_broadcast().
+ * built once. As sws_server_broadcast(); with config->redis_url also to the other processes.
  */
 sws_status sws_server_publish(sws_server_t *server, const char *topic, sws_message_kind kind, const void *data,
                               size_t len, const sws_conn_t *excluding, size_t *delivered);
 
-/** The number of connections subscribed to `topic`; 0 for NULL. Loop-thread-only. */
+/** The number of connections subscribed to `topic`; 0 for NULL. Loop-thread-only (any thread,
+ *  summed over the loops, with config->loops > 1; subscribers of other processes are not counted). */
 size_t sws_server_subscriber_count(const sws_server_t *server, const char *topic);
 
 /**

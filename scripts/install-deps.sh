@@ -17,6 +17,8 @@ debian_packages=(
     valgrind
     chromium          # a real browser for the demo page test (Tests/Demo)
     libnss3-tools     # certutil: the demo test trusts its throw-away CA in a browser profile's NSS store
+    libhiredis-dev    # the Redis topic bridge: hiredis's headers at build time (loaded with dlopen at run time)
+    redis-server      # the Redis bridge tests start their own on a free loopback port
 )
 
 missing=()

@@ -2,7 +2,8 @@
 # The test suite, from a fresh clone: installs what it needs, then runs every layer's tests.
 #
 #   bash scripts/test.sh          the full run (what .ci/run and the README's test command run):
-#     swift test   — protocol core, transport, endpoints, Swift API (Swift Testing)
+#     swift test   — protocol core, transport, endpoints, Swift API (Swift Testing); the multi-loop
+#                    and Redis bridge suites again under ThreadSanitizer
 #     architecture — docs/ARCHITECTURE.md against Package.swift (Tests/Architecture)
 #     loadgen      — the benchmark's load generator against a scripted server
 #     fuzz         — each libFuzzer target briefly (FUZZ_SECONDS, default 20 s each)
@@ -35,7 +36,7 @@ if [ "$mode" = quick ]; then
     echo "== swift test (quick: core, transport, fast endpoints suites, async API)"
     swift test --skip-build \
         --filter 'SwiftWSCoreTests\.|SwiftWSTransportTests\.|SwiftWSEndpointsTests\.|SwiftWSTests\.' \
-        --skip 'InteropTests|ScaleTests|EchoExecutableTests|DeflateCodecTests/roundTrip\('
+        --skip 'InteropTests|ScaleTests|EchoExecutableTests|DeflateCodecTests/roundTrip\(|MultiLoopTests/thousandClients'
     echo "== architecture (docs/ARCHITECTURE.md against Package.swift)"
     .venv/bin/python -m pytest Tests/Architecture -q
     echo "== pytest (bindings/python against the debug libswiftws.so of swift build)"
@@ -52,6 +53,9 @@ if [ "$mode" = quick ]; then
 fi
 echo "== swift test"
 swift test --skip-build
+echo "== swift test under ThreadSanitizer (a server on several loops, the Redis bridge)"
+# Its own scratch path, so that the sanitized build stays incremental beside the plain one.
+swift test --sanitize=thread --scratch-path .build/tsan --filter 'MultiLoopTests|RedisBridgeTests'
 echo "== architecture (docs/ARCHITECTURE.md against Package.swift)"
 .venv/bin/python -m pytest Tests/Architecture -q
 

@@ -37,21 +37,14 @@ public final class AsyncWebSocketServer: Sendable {
         let started: Result<LoopBoundServer, NetworkError> = try await loopThread.submit {
             do throws(NetworkError) {
                 let server = try WebSocketServer(loop: loop, host: host, port: port, options: options)
-                let sockets = SocketTable()
-                server.handlers.onOpen = { connection in
-                    let socket = AsyncWebSocket(connection: connection, maxQueue: maxQueue)
-                    sockets.table[ObjectIdentifier(connection)] = socket
-                    let handle = connection.handle
-                    Task {
-                        await handler(socket)
-                        handle.close()
+                installHandlers(server.handlers, SocketTable(), maxQueue: maxQueue, handler: handler)
+                // With `options.loops` > 1: each loop its own handlers and socket table.
+                server.group?.handlersForLoop.withLock {
+                    $0 = { _ in
+                        let handlers = ConnectionHandlers()
+                        installHandlers(handlers, SocketTable(), maxQueue: maxQueue, handler: handler)
+                        return handlers
                     }
-                }
-                server.handlers.onMessage = { connection, kind, bytes in
-                    sockets.table[ObjectIdentifier(connection)]?.received(connection, kind, bytes)
-                }
-                server.handlers.onClose = { connection, status in
-                    sockets.table.removeValue(forKey: ObjectIdentifier(connection))?.closed(status)
                 }
                 configure?(server)
                 return .success(LoopBoundServer(server))
@@ -61,6 +54,27 @@ public final class AsyncWebSocketServer: Sendable {
         }
         let server = try started.get()
         return AsyncWebSocketServer(localAddress: server.localAddress, thread: loopThread, ownsThread: thread == nil, server: server)
+    }
+
+    /// Hands each connection of `handlers` to `handler` as an `AsyncWebSocket`; `sockets` is the
+    /// table of one loop (a server on several loops gives each loop its own).
+    private static func installHandlers(_ handlers: ConnectionHandlers, _ sockets: SocketTable, maxQueue: Int,
+                                        handler: @escaping @Sendable (AsyncWebSocket) async -> Void) {
+        handlers.onOpen = { connection in
+            let socket = AsyncWebSocket(connection: connection, maxQueue: maxQueue)
+            sockets.table[ObjectIdentifier(connection)] = socket
+            let handle = connection.handle
+            Task {
+                await handler(socket)
+                handle.close()
+            }
+        }
+        handlers.onMessage = { connection, kind, bytes in
+            sockets.table[ObjectIdentifier(connection)]?.received(connection, kind, bytes)
+        }
+        handlers.onClose = { connection, status in
+            sockets.table.removeValue(forKey: ObjectIdentifier(connection))?.closed(status)
+        }
     }
 
     /// Sends a text message to every connection; the frame is built once.

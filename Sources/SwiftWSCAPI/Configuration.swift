@@ -35,6 +35,7 @@ private let compressionConfigFirstVersionSize = MemoryLayout<sws_compression_con
 /// The structs that ABI 2 introduced or reshaped: their first published sizes (x86_64/arm64),
 /// before `log`, `log_user_data` and `log_level` were appended.
 private let connectionConfigFirstVersionSize = MemoryLayout<sws_connection_config>.stride
+/// (`loops` and `redis_url` came after them in sws_server_config.)
 private let serverConfigFirstVersionSize = 112
 private let clientConfigFirstVersionSize = 96
 
@@ -271,6 +272,7 @@ extension sws_server_config {
         require_origin = options.requireOrigin
         reuse_port = options.listen.reusePort
         log_level = SWS_LOG_INFO
+        loops = UInt32(options.loops)
     }
 }
 
@@ -302,6 +304,18 @@ func readServerConfig(_ pointer: UnsafePointer<sws_server_config>?) throws(CArgu
     options.subprotocols = subprotocols
     options.listen.reusePort = c.reuse_port
     options.tls = try readTLS(c.tls, "sws_server_config.tls")
+    guard c.loops >= 1, c.loops <= ServerOptions.maximumLoops else {
+        throw CArgumentError("sws_server_config.loops: \(c.loops) is not 1...\(ServerOptions.maximumLoops)")
+    }
+    options.loops = Int(c.loops)
+    if let url = c.redis_url {
+        guard let text = string(fromCString: url) else { throw CArgumentError("sws_server_config.redis_url: not UTF-8") }
+        do throws(NetworkError) {
+            options.redis = try RedisOptions(url: text)
+        } catch {
+            throw CArgumentError("sws_server_config.redis_url: \(error)")
+        }
+    }
     return options
 }
 

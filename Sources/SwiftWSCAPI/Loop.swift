@@ -51,6 +51,7 @@ func status(for error: NetworkError) -> sws_status {
     case .closed: return SWS_ERR_CLOSED
     case .system: return SWS_ERR_IO
     case .tls: return SWS_ERR_TLS
+    case .redis: return SWS_ERR_UNSUPPORTED  // hiredis not installed (the bridge is optional)
     }
 }
 

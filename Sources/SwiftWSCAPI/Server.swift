@@ -118,8 +118,10 @@ public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<C
         // Unowned: the server owns this closure, and the box owns the server.
         server.onUpgrade = { [unowned box] request, _ in
             let upgrade = RequestBox(head: request.head, upgrade: request)
-            upgrade.peerSubject = box.server.upgradePeerCertificateSubject.map { OwnedBytes($0) }
-            upgrade.server = box.server
+            // The server of the loop running this hook (several with sws_server_config.loops).
+            let deciding = box.server.group?.serverOfCallingThread ?? box.server
+            upgrade.peerSubject = deciding.upgradePeerCertificateSubject.map { OwnedBytes($0) }
+            upgrade.server = deciding
             upgrade.whileRegistered { onUpgrade(handle, box.context.userData, $0) }
             if upgrade.pending != nil { return .later }
             return upgrade.decision
@@ -131,6 +133,18 @@ public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<C
             let request = RequestBox(head: head, upgrade: nil)
             request.whileRegistered { onHTTPRequest(handle, box.context.userData, $0) }
             return request.response ?? HTTPResponse(status: 404, text: "not found\n")
+        }
+    }
+    if let group = server.group {
+        // Each loop gets its own handler context: contexts keep per-loop state (message batches).
+        let shared = LoopBound((callbacks, userData, server))
+        group.handlersForLoop.withLock {
+            $0 = { _ in
+                let (callbacks, userData, server) = shared.value
+                let loopContext = HandlerContext(callbacks: callbacks, userData: userData)
+                loopContext.server = server
+                return loopContext.makeHandlers()
+            }
         }
     }
     out.pointee = handle
@@ -158,9 +172,16 @@ public func sws_server_fd(_ handle: OpaquePointer?) -> Int32 {
     return box.server.listeningDescriptor
 }
 
+/// The server behind a handle for a call that is loop-thread-only on one loop and thread-safe
+/// on several (sws_server_config.loops > 1), else nil with the status to return.
+func serverOnAnyThreadOfSeveralLoops(_ handle: OpaquePointer?, _ function: StaticString) -> (ServerBox?, sws_status) {
+    if let box = object(handle, as: ServerBox.self), box.server.group != nil { return (box, SWS_OK) }
+    return server(handle, function)
+}
+
 @_cdecl("sws_server_connection_count")
 public func sws_server_connection_count(_ handle: OpaquePointer?) -> Int {
-    guard let box = object(handle, as: ServerBox.self), box.server.loop.isInLoopThread else { return 0 }
+    guard let box = serverOnAnyThreadOfSeveralLoops(handle, "sws_server_connection_count").0 else { return 0 }
     return box.server.connectionCount
 }
 
@@ -190,7 +211,7 @@ private func message(_ kind: sws_message_kind, _ data: UnsafeRawPointer?, _ leng
 public func sws_server_broadcast(_ handle: OpaquePointer?, _ kind: sws_message_kind, _ data: UnsafeRawPointer?,
                                  _ length: Int, _ excluding: OpaquePointer?, _ delivered: UnsafeMutablePointer<Int>?) -> sws_status {
     delivered?.pointee = 0
-    let (found, status) = server(handle, "sws_server_broadcast")
+    let (found, status) = serverOnAnyThreadOfSeveralLoops(handle, "sws_server_broadcast")
     guard let box = found else { return status }
     guard let (swiftKind, bytes) = message(kind, data, length, "sws_server_broadcast") else { return SWS_ERR_INVALID_ARGUMENT }
     let skip = object(excluding, as: ConnectionBox.self)?.connection
@@ -206,7 +227,7 @@ public func sws_server_publish(_ handle: OpaquePointer?, _ topic: UnsafePointer<
                                _ data: UnsafeRawPointer?, _ length: Int, _ excluding: OpaquePointer?,
                                _ delivered: UnsafeMutablePointer<Int>?) -> sws_status {
     delivered?.pointee = 0
-    let (found, status) = server(handle, "sws_server_publish")
+    let (found, status) = serverOnAnyThreadOfSeveralLoops(handle, "sws_server_publish")
     guard let box = found else { return status }
     guard let topic = string(fromCString: topic) else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_publish: topic is NULL or not UTF-8") }
     guard let (swiftKind, bytes) = message(kind, data, length, "sws_server_publish") else { return SWS_ERR_INVALID_ARGUMENT }
@@ -220,7 +241,7 @@ public func sws_server_publish(_ handle: OpaquePointer?, _ topic: UnsafePointer<
 
 @_cdecl("sws_server_subscriber_count")
 public func sws_server_subscriber_count(_ handle: OpaquePointer?, _ topic: UnsafePointer<CChar>?) -> Int {
-    guard let box = object(handle, as: ServerBox.self), box.server.loop.isInLoopThread,
+    guard let box = serverOnAnyThreadOfSeveralLoops(handle, "sws_server_subscriber_count").0,
           let topic = string(fromCString: topic) else { return 0 }
     return box.server.subscriberCount(topic)
 }

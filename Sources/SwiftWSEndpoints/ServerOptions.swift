@@ -31,8 +31,35 @@ public struct ServerOptions: Sendable {
     /// (the default) serves plain ws://. The TLS handshake counts against `handshakeTimeout`.
     public var tls: TLSConfiguration? = nil
 
+    /// Event loops (one thread each) the server runs on: 1 (the default) is the loop given at
+    /// creation; N > 1 adds N - 1 threads, each with its own loop. One acceptor on the given loop
+    /// hands each new socket to the least loaded loop (`acceptStrategy`); broadcasts and topic
+    /// publishes reach every loop, each loop building the frame (and its compressed form) once.
+    /// Handlers then run on several threads (each connection's on its own loop's thread); the
+    /// upgrade and HTTP hooks must be set before the loop first runs. `memoryBudget` is split
+    /// evenly between the loops. Not with `tls` yet: `init` throws `.tls`.
+    public var loops: Int = 1
+    /// The most loops a server takes.
+    public static let maximumLoops = 256
+    /// How a server on several loops spreads new connections (measured in
+    /// docs/notes/issue15-scale-round3.md); `.handoff` unless a benchmark asks for the other.
+    package var acceptStrategy: AcceptStrategy = .handoff
+    /// Joins this server's topics to other processes through Redis pub/sub (nil: this process
+    /// only). See `RedisOptions` for what is delivered, and what is lost while Redis is down.
+    public var redis: RedisOptions? = nil
+
     /// The defaults.
     public init() {}
+}
+
+/// How a server on several loops spreads new connections over them.
+package enum AcceptStrategy: Sendable {
+    /// One listening socket on the first loop; each accepted socket goes to the loop with the
+    /// fewest connections (one cross-thread hand-off per connection).
+    case handoff
+    /// A listening socket per loop on the same port (SO_REUSEPORT): the kernel spreads
+    /// connections by a hash of their addresses, whatever each loop's load.
+    case reusePort
 }
 
 /// An upgrade hook's answer.

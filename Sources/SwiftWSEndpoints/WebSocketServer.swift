@@ -35,7 +35,14 @@ public final class WebSocketServer {
     /// answer (400, 405, 426 with `Sec-WebSocket-Version: 13`, 431).
     public var onHTTPRequest: ((HTTPRequestHead) -> HTTPResponse)?
 
-    private let listener: SocketListener
+    /// The listening socket; nil for the servers of a group's other loops when one acceptor
+    /// hands them their sockets (`ServerGroup`).
+    private let listener: SocketListener?
+    /// The loops of this server when `options.loops > 1` or a topic bridge joins it to other
+    /// processes (nil: this loop is the whole server). Shared by the server of every loop.
+    public internal(set) var group: ServerGroup?
+    /// This server's place in `group` (0 on the loop the server was created on).
+    var groupIndex = 0
     private var upgrades: [ObjectIdentifier: ServerUpgrade] = [:]
     private(set) var connectionList: [WebSocketConnection] = []
     private var topicMembers: [String: TopicMembers] = [:]
@@ -55,12 +62,14 @@ public final class WebSocketServer {
     private let broadcastBuffer = DeflateBuffer()
     /// Payloads compressed for broadcasts and publishes (one per call at most), for tests.
     private(set) var broadcastCompressions = 0
+    /// Payload and frame bytes of broadcasts and publishes, shared by every loop of the server.
+    public let broadcastStatistics: BroadcastStatistics
     /// The server-wide memory budget, when `options.memoryBudget` sets one.
     private let memoryBudget: MemoryBudget?
     private var shutdownCompletion: (() -> Void)?
     private var shutdownTimer: TimerHandle?
     /// The TLS context new connections use (nil: plain ws://); `reloadTLS` replaces it.
-    private var tlsContext: TLSContext?
+    private(set) var tlsContext: TLSContext?
     /// Whether `shutdown` has begun.
     public private(set) var isShuttingDown = false
 
@@ -70,7 +79,21 @@ public final class WebSocketServer {
         self.loop = loop
         self.options = options
         self.handlers = handlers
-        memoryBudget = options.memoryBudget.map { MemoryBudget(limit: $0) }
+        broadcastStatistics = BroadcastStatistics()
+        // A budget per loop (the loops share no memory accounting): the server-wide budget split evenly.
+        memoryBudget = options.memoryBudget.map { MemoryBudget(limit: max(1, $0 / max(1, options.loops))) }
+        guard options.loops >= 1, options.loops <= ServerOptions.maximumLoops else {
+            throw NetworkError(.invalidAddress, "loops must be 1...\(ServerOptions.maximumLoops), not \(options.loops)")
+        }
+        // TLS on several loops is refused until it is tested: a first test (sequential wss://
+        // connections alternating between two loops) gave inconsistent results (see
+        // docs/notes/issue15-scale-round3.md).
+        if options.loops > 1 && options.tls != nil {
+            throw NetworkError(.tls(message: "TLS on several loops is not supported yet (use loops = 1 per process)"),
+                               "listen")
+        }
+        // Fail now, not on every reconnection, when the bridge cannot work on this machine.
+        if options.redis != nil, case .failure(let error) = Hiredis.shared { throw error }
         if let tls = options.tls {
             do throws(TLSError) {
                 tlsContext = try TLSContext(configuration: tls, role: .server)
@@ -78,19 +101,55 @@ public final class WebSocketServer {
                 throw NetworkError(.tls(message: error.message), "TLS setup")
             }
         }
-        listener = try loop.listen(on: address, options: options.listen)
+        var listen = options.listen
+        if options.loops > 1 && options.acceptStrategy == .reusePort { listen.reusePort = true }
+        let listener = try loop.listen(on: address, options: listen)
+        self.listener = listener
         listener.onAccept = { [weak self] stream in
             // A server released without `shutdown` stops accepting (see deinit).
             guard let self else { return stream.close() }
             self.accepted(stream)
+        }
+        if options.loops > 1 || options.redis != nil {
+            let group = try ServerGroup(primary: self, address: listener.localAddress)
+            self.group = group
+            if options.loops > 1 && options.acceptStrategy == .handoff {
+                // One acceptor for every loop: each socket goes to the least loaded one.
+                listener.acceptRouter = { [unowned group] fd, remote in group.route(fd, remoteAddress: remote) }
+            }
+        }
+    }
+
+    /// The server of one more loop of a group: listens on `address` too (SO_REUSEPORT) or,
+    /// with `address` nil, takes the sockets the group's acceptor hands it.
+    init(groupMemberOn loop: EventLoop, address: SocketAddress?, options: ServerOptions,
+         handlers: ConnectionHandlers, tlsContext: TLSContext?, statistics: BroadcastStatistics) throws(NetworkError) {
+        self.loop = loop
+        self.options = options
+        self.handlers = handlers
+        broadcastStatistics = statistics
+        self.tlsContext = tlsContext
+        memoryBudget = options.memoryBudget.map { MemoryBudget(limit: max(1, $0 / max(1, options.loops))) }
+        if let address {
+            var listen = options.listen
+            listen.reusePort = true
+            let listener = try loop.listen(on: address, options: listen)
+            self.listener = listener
+            listener.onAccept = { [weak self] stream in
+                guard let self else { return stream.close() }
+                self.accepted(stream)
+            }
+        } else {
+            listener = nil
         }
     }
 
     deinit {
         // The loop keeps the listener and the connections' sockets; without a server they have
         // nobody to answer to. Open connections keep their handlers and stay usable.
-        listener.close()
+        listener?.close()
         for upgrade in upgrades.values { upgrade.cancel() }
+        if groupIndex == 0 { group?.abandon() }
     }
 
     /// Starts a server on a numeric host ("127.0.0.1", "::", …) and port (0: any free port).
@@ -112,15 +171,25 @@ public final class WebSocketServer {
     }
 
     /// The address the server listens on (with the port the kernel chose for port 0).
-    public var localAddress: SocketAddress { listener.localAddress }
-    /// The listening socket's descriptor, owned by the server (do not close it).
-    public var listeningDescriptor: Int32 { listener.fd }
+    public var localAddress: SocketAddress { listener?.localAddress ?? group!.address }
+    /// The listening socket's descriptor, owned by the server (do not close it); -1 for a loop of
+    /// a server on several loops that does not accept itself.
+    public var listeningDescriptor: Int32 { listener?.fd ?? -1 }
 
     /// The open connections (including those in their close handshake).
     public var connections: [WebSocketConnection] { connectionList }
 
-    /// Open connections plus handshakes in progress.
-    public var connectionCount: Int { connectionList.count + upgrades.count }
+    /// Open connections plus handshakes in progress, on every loop of the server (an
+    /// instantaneous sum when the server runs on several loops).
+    public var connectionCount: Int { group?.connectionCount ?? localConnectionCount }
+
+    /// Open connections plus handshakes in progress on this loop.
+    public var localConnectionCount: Int { connectionList.count + upgrades.count }
+
+    /// Tells the group this loop's load (for the acceptor's choice and the group's counts).
+    private func reportLoad() {
+        group?.report(load: localConnectionCount, of: groupIndex)
+    }
 
     /// Handshakes in progress (request heads not yet answered).
     public var handshakeCount: Int { upgrades.count }
@@ -137,7 +206,7 @@ public final class WebSocketServer {
 
     // MARK: Accepting
 
-    private func accepted(_ stream: SocketStream) {
+    func accepted(_ stream: SocketStream) {
         if let tlsContext {
             do throws(TLSError) {
                 try stream.startTLS(server: tlsContext)
@@ -152,11 +221,13 @@ public final class WebSocketServer {
         }
         let upgrade = ServerUpgrade(stream: stream, server: self)
         upgrades[ObjectIdentifier(upgrade)] = upgrade
+        reportLoad()
         upgrade.start()
     }
 
     func upgradeFinished(_ upgrade: ServerUpgrade) {
         upgrades[ObjectIdentifier(upgrade)] = nil
+        reportLoad()
         checkShutdownComplete()
     }
 
@@ -189,6 +260,7 @@ public final class WebSocketServer {
         connection.memoryBudget = memoryBudget
         connection.serverIndex = connectionList.count
         connectionList.append(connection)
+        reportLoad()
         connection.start(initialBytes: initialBytes)
         if isShuttingDown { connection.close(code: .goingAway, reason: "server shutting down") }
     }
@@ -206,27 +278,63 @@ public final class WebSocketServer {
             for topic in topics { removeMember(connection, from: topic) }
             connection.topics = nil
         }
+        reportLoad()
         checkShutdownComplete()
     }
 
     // MARK: Broadcast and topics
 
     /// Sends a text message to every open connection (except `excluding`); the frame is built
-    /// once. Returns how many connections took it (sent or buffered).
+    /// once per loop. Returns how many connections of this loop took it (sent or buffered); with
+    /// several loops (`ServerOptions.loops`) the others get it during their next iteration. With
+    /// several loops it may be called from any thread: from a handler, "this loop" is the
+    /// handler's loop; from a thread of no loop every loop gets it later and it returns 0.
     @discardableResult
     public func broadcast(text: String, excluding: WebSocketConnection? = nil) -> Int {
+        if let group, !loop.isInLoopThread {
+            // Another loop's handler (that loop's server delivers), or a thread of no loop.
+            if let current = group.serverOfCallingThread { return current.broadcast(text: text, excluding: excluding) }
+            group.forward(.broadcast(kind: .text, payload: Array(text.utf8)), from: nil)
+            return 0
+        }
         var text = text
-        return text.withUTF8 { deliver(.text, UnsafeRawBufferPointer($0), to: connectionList, excluding: excluding) }
+        let local = text.withUTF8 { deliver(.text, UnsafeRawBufferPointer($0), to: connectionList, excluding: excluding) }
+        group?.forward(.broadcast(kind: .text, payload: Array(text.utf8)), from: groupIndex)
+        return local
     }
 
-    /// Sends a binary message to every open connection (except `excluding`); the frame is built once.
+    /// Sends a binary message to every open connection (except `excluding`); the frame is built
+    /// once per loop. Returns how many connections of this loop took it (see `broadcast(text:)`).
     @discardableResult
     public func broadcast(binary: [UInt8], excluding: WebSocketConnection? = nil) -> Int {
-        binary.withUnsafeBytes { deliver(.binary, $0, to: connectionList, excluding: excluding) }
+        if let group, !loop.isInLoopThread {
+            // Another loop's handler (that loop's server delivers), or a thread of no loop.
+            if let current = group.serverOfCallingThread { return current.broadcast(binary: binary, excluding: excluding) }
+            group.forward(.broadcast(kind: .binary, payload: binary), from: nil)
+            return 0
+        }
+        let local = binary.withUnsafeBytes { deliver(.binary, $0, to: connectionList, excluding: excluding) }
+        group?.forward(.broadcast(kind: .binary, payload: binary), from: groupIndex)
+        return local
     }
 
-    /// Subscribes `connection` to `topic` (idempotent).
+    /// Delivers a message another loop (or the topic bridge) sent to this loop's connections.
+    func deliverLocally(_ delivery: GroupDelivery) {
+        switch delivery {
+        case .broadcast(let kind, let payload):
+            _ = payload.withUnsafeBytes { deliver(kind, $0, to: connectionList, excluding: nil) }
+        case .publish(let topic, let kind, let payload):
+            guard let members = topicMembers[topic] else { return }
+            _ = payload.withUnsafeBytes { deliver(kind, $0, to: members.list, excluding: nil) }
+        }
+    }
+
+    /// Subscribes `connection` to `topic` (idempotent). With several loops, any loop's server
+    /// subscribes a connection of any loop (on that connection's loop thread).
     public func subscribe(_ connection: WebSocketConnection, to topic: String) {
+        if let owner = connection.server, owner !== self, owner.group != nil, owner.group === group {
+            return owner.subscribe(connection, to: topic)
+        }
         guard connection.server === self, connection.isOpen else { return }
         if connection.topics == nil { connection.topics = [] }
         guard connection.topics!.insert(topic).inserted else { return }
@@ -236,36 +344,69 @@ public final class WebSocketServer {
             return created
         }()
         members.add(connection)
+        group?.subscriptionChanged(topic, by: 1)
     }
 
     /// Unsubscribes `connection` from `topic`.
     public func unsubscribe(_ connection: WebSocketConnection, from topic: String) {
+        if let owner = connection.server, owner !== self, owner.group != nil, owner.group === group {
+            return owner.unsubscribe(connection, from: topic)
+        }
         guard connection.topics?.remove(topic) != nil else { return }
         removeMember(connection, from: topic)
     }
 
-    /// Number of connections subscribed to `topic`.
-    public func subscriberCount(_ topic: String) -> Int { topicMembers[topic]?.list.count ?? 0 }
-
-    /// Publishes a text message to the subscribers of `topic`; the frame is built once.
-    @discardableResult
-    public func publish(_ topic: String, text: String, excluding: WebSocketConnection? = nil) -> Int {
-        guard let members = topicMembers[topic] else { return 0 }
-        var text = text
-        return text.withUTF8 { deliver(.text, UnsafeRawBufferPointer($0), to: members.list, excluding: excluding) }
+    /// Number of connections subscribed to `topic`, on every loop of this server (not on other
+    /// processes joined through a topic bridge).
+    public func subscriberCount(_ topic: String) -> Int {
+        group?.subscriberCount(topic) ?? localSubscriberCount(topic)
     }
 
-    /// Publishes a binary message to the subscribers of `topic`; the frame is built once.
+    /// Number of this loop's connections subscribed to `topic`.
+    public func localSubscriberCount(_ topic: String) -> Int { topicMembers[topic]?.list.count ?? 0 }
+
+    /// Publishes a text message to the subscribers of `topic`; the frame is built once per loop.
+    /// Returns how many subscribers of this loop took it; the other loops get it during their
+    /// next iteration, and a topic bridge (Redis) sends it once to the other processes.
+    @discardableResult
+    public func publish(_ topic: String, text: String, excluding: WebSocketConnection? = nil) -> Int {
+        if let group, !loop.isInLoopThread {
+            // Another loop's handler (that loop's server delivers), or a thread of no loop.
+            if let current = group.serverOfCallingThread { return current.publish(topic, text: text, excluding: excluding) }
+            group.forward(.publish(topic: topic, kind: .text, payload: Array(text.utf8)), from: nil)
+            return 0
+        }
+        var text = text
+        let local = text.withUTF8 { bytes -> Int in
+            guard let members = topicMembers[topic] else { return 0 }
+            return deliver(.text, UnsafeRawBufferPointer(bytes), to: members.list, excluding: excluding)
+        }
+        group?.forward(.publish(topic: topic, kind: .text, payload: Array(text.utf8)), from: groupIndex)
+        return local
+    }
+
+    /// Publishes a binary message to the subscribers of `topic` (see `publish(_:text:)`).
     @discardableResult
     public func publish(_ topic: String, binary: [UInt8], excluding: WebSocketConnection? = nil) -> Int {
-        guard let members = topicMembers[topic] else { return 0 }
-        return binary.withUnsafeBytes { deliver(.binary, $0, to: members.list, excluding: excluding) }
+        if let group, !loop.isInLoopThread {
+            // Another loop's handler (that loop's server delivers), or a thread of no loop.
+            if let current = group.serverOfCallingThread { return current.publish(topic, binary: binary, excluding: excluding) }
+            group.forward(.publish(topic: topic, kind: .binary, payload: binary), from: nil)
+            return 0
+        }
+        let local = binary.withUnsafeBytes { bytes -> Int in
+            guard let members = topicMembers[topic] else { return 0 }
+            return deliver(.binary, bytes, to: members.list, excluding: excluding)
+        }
+        group?.forward(.publish(topic: topic, kind: .binary, payload: binary), from: groupIndex)
+        return local
     }
 
     private func removeMember(_ connection: WebSocketConnection, from topic: String) {
         guard let members = topicMembers[topic] else { return }
         members.remove(connection)
         if members.list.isEmpty { topicMembers[topic] = nil }
+        group?.subscriptionChanged(topic, by: -1)
     }
 
     private func deliver(_ kind: MessageKind, _ payload: UnsafeRawBufferPointer, to receivers: [WebSocketConnection],
@@ -279,12 +420,15 @@ public final class WebSocketServer {
         let plain = FrameEncoder.serverFrame(opcode: opcode, payload: payload)
         var compressed: [UInt8]?
         var delivered = 0
+        var frameBytes = 0
         // A snapshot: a send may close a connection (backpressure policy) and edit the list.
         for connection in receivers where connection !== excluding {
             var result = SendResult.dropped
+            var frameCount = plain.count
             if let codec = connection.compression, sharesBroadcastCompression(codec, size: payload.count) {
                 if compressed == nil { compressed = compressOnce(opcode, payload) }
                 if let frame = compressed {
+                    frameCount = frame.count
                     result = frame.withUnsafeBytes { (try? connection.sendEncodedFrame($0, payloadCount: payload.count)) ?? .dropped }
                 } else {
                     result = plain.withUnsafeBytes { (try? connection.sendEncodedFrame($0, payloadCount: payload.count)) ?? .dropped }
@@ -292,8 +436,12 @@ public final class WebSocketServer {
             } else {
                 result = plain.withUnsafeBytes { (try? connection.sendEncodedFrame($0, payloadCount: payload.count)) ?? .dropped }
             }
-            if result != .dropped { delivered += 1 }
+            if result != .dropped {
+                delivered += 1
+                frameBytes += frameCount
+            }
         }
+        broadcastStatistics.record(payloadBytes: delivered * payload.count, frameBytes: frameBytes, deliveries: delivered)
         return delivered
     }
 
@@ -324,12 +472,23 @@ public final class WebSocketServer {
 
     /// Stops accepting, closes every connection with 1001 ("server shutting down") and calls
     /// `completion` once all are closed, or after `timeout`, when the rest are dropped. Messages
-    /// that arrive before a peer answers the close are still delivered.
+    /// that arrive before a peer answers the close are still delivered. With several loops it
+    /// shuts down every loop (the others' threads end) and calls `completion` on this loop once
+    /// all have finished; a topic bridge disconnects.
     public func shutdown(timeout: Duration = .seconds(5), completion: (() -> Void)? = nil) {
+        if let group, groupIndex == 0 {
+            group.shutdown(timeout: timeout, completion: completion)
+        } else {
+            shutdownLoop(timeout: timeout, completion: completion)
+        }
+    }
+
+    /// Shuts down this loop's part of the server (see `shutdown`).
+    func shutdownLoop(timeout: Duration, completion: (() -> Void)?) {
         guard !isShuttingDown else { return }
         isShuttingDown = true
         shutdownCompletion = completion
-        listener.close()
+        listener?.close()
         for upgrade in Array(upgrades.values) { upgrade.cancel() }
         for connection in connectionList { connection.close(code: .goingAway, reason: "server shutting down") }
         shutdownTimer = loop.schedule(after: timeout) { [weak self] in

@@ -1,7 +1,9 @@
 /// The chat page the demo serves at `/`: plain HTML, inline CSS/SVG and the browser's own
 /// WebSocket, no framework and no external resources. It connects with `?json`, so the server
-/// sends it JSON events: welcome, chat, join, leave, rename, presence (the room's members) and,
-/// every second, stats for the live panel. It reconnects with exponential backoff.
+/// sends it JSON events: welcome (with the node's name), chat, join, leave, rename, presence (the
+/// room's members on one node; with Redis each node sends its own list and the page merges them)
+/// and, every second, stats for the live panel (its own node's only), compression ratio
+/// included. It reconnects with exponential backoff.
 let demoPage = #"""
 <!doctype html>
 <html lang="en">
@@ -48,6 +50,7 @@ let demoPage = #"""
 <body>
 <h1>SwiftWS demo chat</h1>
 <p id="status">connecting…</p>
+<p id="node" class="note"></p>
 <div class="layout">
 <main>
 <div id="log"></div>
@@ -61,14 +64,16 @@ let demoPage = #"""
 <div class="metric">msgs out/s<span class="num" id="m-messagesOutPerSecond">–</span><svg id="c-messagesOutPerSecond" viewBox="0 0 60 20" preserveAspectRatio="none"><polyline/></svg></div>
 <div class="metric">bytes in/s<span class="num" id="m-bytesInPerSecond">–</span><svg id="c-bytesInPerSecond" viewBox="0 0 60 20" preserveAspectRatio="none"><polyline/></svg></div>
 <div class="metric">bytes out/s<span class="num" id="m-bytesOutPerSecond">–</span><svg id="c-bytesOutPerSecond" viewBox="0 0 60 20" preserveAspectRatio="none"><polyline/></svg></div>
+<div class="metric">compression<span class="num" id="m-compressionRatio">–</span><svg id="c-compressionRatio" viewBox="0 0 60 20" preserveAspectRatio="none"><polyline/></svg></div>
 <div class="metric">total in / out<span class="num" id="m-totals">–</span></div>
-<p class="note">Payload bytes, before permessage-deflate; the compression ratio is not shown (the demo cannot see wire bytes). <a href="/metrics">/metrics</a></p>
+<p class="note">Payload bytes, before permessage-deflate. Compression: payload bytes per wire byte of the room broadcasts (last second; <span id="m-compressionTotal">–</span> overall). <a href="/metrics">/metrics</a></p>
 </section>
 </aside>
 </div>
 <script>
   let room = location.hash.slice(1) || "lobby";
-  let me = null, socket = null, attempt = 0, updates = 0;
+  let me = null, node = null, socket = null, attempt = 0, updates = 0;
+  let presenceByNode = {};  // node name -> its members of this room
   const log = document.getElementById("log");
   const status = document.getElementById("status");
   const users = document.getElementById("users");
@@ -82,19 +87,20 @@ let demoPage = #"""
     log.scrollTop = log.scrollHeight;
   };
   const human = (n) => n >= 1e6 ? (n / 1e6).toFixed(1) + "M" : n >= 1e3 ? (n / 1e3).toFixed(1) + "k" : String(n);
-  const chart = (key, value) => {
+  const chart = (key, value, text = human(value)) => {
     const values = (series[key] = (series[key] || []).concat([value]).slice(-30));
     const max = Math.max(1, ...values);
     const step = 60 / Math.max(1, values.length - 1);
     const points = values.map((v, i) => `${(i * step).toFixed(1)},${(19 - v / max * 18).toFixed(1)}`).join(" ");
     document.querySelector(`#c-${key} polyline`).setAttribute("points", points);
-    document.getElementById(`m-${key}`).textContent = human(value);
+    document.getElementById(`m-${key}`).textContent = text;
   };
   const handle = (m) => {
     switch (m.type) {
       case "welcome":
-        if (m.room !== room) users.replaceChildren();  // the new room's presence follows
-        me = m.you; room = m.room;
+        if (m.room !== room) { users.replaceChildren(); presenceByNode = {}; }  // the new room's presence follows
+        me = m.you; room = m.room; node = m.node || null;
+        if (node) document.getElementById("node").textContent = `node ${node}`;
         document.getElementById("room").textContent = room;
         status.textContent = `connected to room ${room} (${socket.extensions || "no extensions"})`;
         if (location.hash.slice(1) !== room) window.history.replaceState(null, "", "#" + room);
@@ -106,7 +112,10 @@ let demoPage = #"""
       case "rename": line("system", null, `${m.from} is now ${m.to}`); break;
       case "presence":
         if (m.room !== room) break;
-        users.replaceChildren(...m.members.map((name) => {
+        presenceByNode[m.node || ""] = m.members;
+        // This node's members first, then the other nodes' (joined through Redis).
+        const nodes = Object.keys(presenceByNode).sort((a, b) => (b === node) - (a === node) || a.localeCompare(b));
+        users.replaceChildren(...nodes.flatMap((n) => presenceByNode[n]).map((name) => {
           const li = document.createElement("li");
           li.textContent = name === me ? `${name} (you)` : name;
           if (name === me) li.className = "me";
@@ -114,6 +123,9 @@ let demoPage = #"""
         }));
         break;
       case "stats":
+        if (m.node && node && m.node !== node) break;  // another node's panel
+        chart("compressionRatio", Number(m.compressionRatio), `×${Number(m.compressionRatio).toFixed(2)}`);
+        document.getElementById("m-compressionTotal").textContent = `×${Number(m.compressionRatioTotal).toFixed(2)}`;
         for (const key of ["connections", "messagesInPerSecond", "messagesOutPerSecond", "bytesInPerSecond", "bytesOutPerSecond"]) chart(key, m[key]);
         document.getElementById("m-totals").textContent = `${human(m.bytesIn)} / ${human(m.bytesOut)}`;
         document.getElementById("panel").dataset.updates = String(++updates);

@@ -2,6 +2,7 @@
 //
 //   swiftws-echo --host 127.0.0.1 --port 9001 [--no-compression] [--max-message-size BYTES] [limits…]
 //                [--tls-cert CHAIN.pem --tls-key KEY.pem]     (wss://)
+//                [--loops N [--accept handoff|reuseport]]     (N threads; reuseport for the benchmark)
 //
 // (`--help` lists the limits and timeouts; `GET /stats` on the same port reports connections,
 // handshakes, bytes held and the memory budget's count.)
@@ -35,7 +36,7 @@ let usageText = """
                         [--max-buffered BYTES] [--memory-budget BYTES] [--max-connections N]
                         [--close-timeout S] [--handshake-timeout S] [--idle-timeout S]
                         [--ping-interval S] [--pong-timeout S] [--message-timeout S]
-                        [--tls-cert CHAIN.pem --tls-key KEY.pem]
+                        [--tls-cert CHAIN.pem --tls-key KEY.pem] [--loops N] [--accept handoff|reuseport]
       BYTES 0 and S 0 switch a limit off (except --close-timeout, --handshake-timeout and
       --pong-timeout, which must be positive); S is in seconds, decimals allowed.
 
@@ -104,6 +105,17 @@ func parseArguments() -> Arguments {
         case "--idle-timeout": arguments.options.connection.idleTimeout = seconds(flag, iterator.next())
         case "--ping-interval": arguments.options.connection.pingInterval = seconds(flag, iterator.next())
         case "--message-timeout": arguments.options.connection.messageTimeout = seconds(flag, iterator.next())
+        case "--loops":
+            guard let value = iterator.next(), let loops = Int(value), (1...ServerOptions.maximumLoops).contains(loops)
+            else { usage("--loops needs a number 1...\(ServerOptions.maximumLoops)") }
+            arguments.options.loops = loops
+        case "--accept":
+            // How several loops share the port (compared in docs/notes/issue15-scale-round3.md).
+            switch iterator.next() {
+            case "handoff": arguments.options.acceptStrategy = .handoff
+            case "reuseport": arguments.options.acceptStrategy = .reusePort
+            default: usage("--accept needs handoff or reuseport")
+            }
         case "--help", "-h":
             usage("echo server")
         default:
@@ -131,6 +143,8 @@ server.handlers.onMessage = { connection, kind, bytes in
 // For monitoring and the hostile-peer tests: what the server holds right now.
 server.onHTTPRequest = { request in
     guard request.target == "/stats" else { return HTTPResponse(status: 404, text: "not found\n") }
+    // On several loops the other figures are per loop: only the thread-safe total is reported.
+    if server.group != nil { return HTTPResponse(status: 200, text: "connections=\(server.connectionCount)\n") }
     return HTTPResponse(status: 200, text: "connections=\(server.connections.count) handshakes=\(server.handshakeCount) "
                         + "buffered=\(server.heldBytes) budget_used=\(server.memoryBudgetUsed)\n")
 }

@@ -345,6 +345,21 @@ struct TLSTests {
         try server.reloadTLS(TestCertificates.server())
         #expect(connectAndEcho(loop, wssURL(server), tls: TestCertificates.client).0 == nil)
     }
+
+    /// TLS on several loops is refused (not yet verified; docs/notes/issue15-scale-round3.md).
+    @Test func tlsOnSeveralLoopsIsRefused() throws {
+        var thrown: NetworkError?
+        do {
+            _ = try echoServer { $0.loops = 2 }
+        } catch let error as NetworkError {
+            thrown = error
+        }
+        guard case .tls(let message)? = thrown?.kind else {
+            Issue.record("expected a TLS error, got \(String(describing: thrown))")
+            return
+        }
+        #expect(message.contains("several loops"))
+    }
 }
 
 private extension String {

@@ -159,7 +159,7 @@ extension EventLoop {
 
 /// Carries a loop-thread-only object through `execute` back to its own loop thread. The value is
 /// only touched on that thread; the box merely lets it cross the `@Sendable` boundary.
-struct LoopBound<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
+package struct LoopBound<Value>: @unchecked Sendable {
+    package let value: Value
+    package init(_ value: Value) { self.value = value }
 }

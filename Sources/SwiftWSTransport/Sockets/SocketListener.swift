@@ -11,6 +11,10 @@ public final class SocketListener {
     /// Called with each accepted connection; set its handlers there. If nil, connections are
     /// closed as they arrive.
     public var onAccept: ((SocketStream) -> Void)?
+    /// Consulted before `onAccept` with each accepted descriptor (socket options applied, not
+    /// yet in any epoll set): returning true takes it over, e.g. to hand it to another loop
+    /// (`EventLoop.adoptAcceptedSocket` there).
+    package var acceptRouter: ((Int32, SocketAddress?) -> Bool)?
 
     /// The listening socket (for `getsockname`, socket options); the listener owns and closes it.
     public let fd: Int32
@@ -42,6 +46,7 @@ public final class SocketListener {
         Glibc.close(fd)
         if localAddress.family == .unix { unlink(localAddress.host) }
         onAccept = nil
+        acceptRouter = nil
     }
 
     func handleEvents(_ events: UInt32) {
@@ -68,6 +73,7 @@ public final class SocketListener {
             }
             SocketCalls.apply(options.stream, to: client, family: localAddress.addressFamily)
             let remote = localAddress.family == .unix ? nil : SocketAddress(storage: storage, length: length)
+            if let acceptRouter, acceptRouter(client, remote) { continue }
             guard let stream = try? SocketStream.adopt(fd: client, loop: loop, remoteAddress: remote) else {
                 Glibc.close(client)
                 continue

@@ -23,6 +23,8 @@ public struct NetworkError: Error, Hashable, Sendable, CustomStringConvertible {
         case closed
         /// TLS could not be set up (a certificate or key that cannot be read, …).
         case tls(message: String)
+        /// Redis could not be used: hiredis missing, a bad URL, or an error reply.
+        case redis(message: String)
     }
 
     /// The class of failure.
@@ -49,7 +51,7 @@ public struct NetworkError: Error, Hashable, Sendable, CustomStringConvertible {
         case .timedOut: return "\(operation): timed out"
         case .invalidAddress: return "\(operation): invalid address"
         case .closed: return "\(operation): already closed"
-        case .tls(let message): return "\(operation): \(message)"
+        case .tls(let message), .redis(let message): return "\(operation): \(message)"
         }
     }
 }

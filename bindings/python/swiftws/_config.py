@@ -56,9 +56,22 @@ def _optional_size(value: Optional[int]) -> int:
     return min(int(value), n.SWS_SESSION_LIMIT_MAX)
 
 
+def _loops(value: int) -> int:
+    """Event loops of a server: 1 .. 256."""
+    if not 1 <= int(value) <= 256:
+        raise ValueError("loops must be 1 .. 256")
+    return int(value)
+
+
+def _redis_url(value: Optional[str]) -> Optional[bytes]:
+    """A Redis URL (``redis://host:port``) as the C string the config points at; None: no Redis."""
+    return value.encode("utf-8") if value is not None else None
+
+
 class Option(NamedTuple):
     """Where one keyword argument goes: the struct (``limits``, ``connection``, ``server``,
-    ``client`` or ``endpoint`` for both), the field, and the conversion."""
+    ``client`` or ``endpoint`` for both, ``server_compression`` for a server's permessage-deflate),
+    the field, and the conversion."""
 
     keyword: str
     struct: str
@@ -88,6 +101,9 @@ OPTIONS: Tuple[Option, ...] = (
     Option("max_connections", "server", "max_connections", _optional_size),
     Option("memory_budget", "server", "memory_budget", _optional_size),
     Option("reuse_port", "server", "reuse_port", bool),
+    Option("loops", "server", "loops", _loops),
+    Option("redis", "server", "redis_url", _redis_url),
+    Option("server_no_context_takeover", "server_compression", "local_no_context_takeover", bool),
 )
 
 #: The keywords ``OPTIONS`` knows, for the front ends' argument checks.
@@ -127,6 +143,8 @@ class NativeConfig:
         self._keep: List[Any] = []
         structs = {"limits": self.limits, "connection": self.connection, "endpoint": self.endpoint,
                    role: self.endpoint}
+        if role == "server":
+            structs["server_compression"] = self.compression
         for option in OPTIONS:
             if option.keyword in options and option.struct in structs:
                 setattr(structs[option.struct], option.field, option.convert(options[option.keyword]))

@@ -339,6 +339,8 @@ class ServerConfig(Structure):
         ("log", LOG_FN),
         ("log_user_data", c_void_p),
         ("log_level", _enum),
+        ("loops", c_uint32),
+        ("redis_url", c_char_p),
     ]
 
 

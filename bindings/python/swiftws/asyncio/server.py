@@ -65,6 +65,17 @@ class ServerConnection(Connection):
     def _connection_lost(self) -> None:
         self.server._connections.discard(self)
 
+    def subscribe(self, topic: str) -> None:
+        """Subscribes this connection to ``topic`` (``Server.publish``); with ``redis=`` on the
+        server, topics span every server joined to that Redis."""
+        if self._conn is not None:
+            check(n.lib.sws_conn_subscribe(self._conn, topic.encode("utf-8")), "sws_conn_subscribe")
+
+    def unsubscribe(self, topic: str) -> None:
+        """Unsubscribes this connection from ``topic``."""
+        if self._conn is not None:
+            check(n.lib.sws_conn_unsubscribe(self._conn, topic.encode("utf-8")), "sws_conn_unsubscribe")
+
 
 class Listener:
     """Callbacks of one connection for ``serve_listener`` (the shape of picows' ``WSListener``):
@@ -143,6 +154,8 @@ class Server:
         self._native: Optional[NativeLoop] = None
         self._servers: List[int] = []
         self._sockets: List[socket.socket] = []
+        #: Whether the server was started with redis= (see publish).
+        self._redis = False
         self._key = new_key()
         self._connections: Set[ServerConnection] = set()
         self._tasks: Set[asyncio.Task] = set()
@@ -365,6 +378,30 @@ class Server:
             self._native.kick()
         return delivered
 
+    def publish(self, topic: str, message: Data, excluding: Optional[Connection] = None) -> int:
+        """Sends ``message`` to the subscribers of ``topic`` (``ServerConnection.subscribe``); the
+        frame is built once (``sws_server_publish``); with ``redis=`` also, once, to every other
+        server joined to that Redis (at-most-once: see the README). Returns how many of this
+        server's connections took it."""
+        kind = n.SWS_MESSAGE_TEXT if isinstance(message, str) else n.SWS_MESSAGE_BINARY
+        data = message.encode("utf-8") if isinstance(message, str) else bytes(message)
+        delivered = 0
+        count = ctypes_size_t()
+        skip = excluding._conn if excluding is not None else None
+        # Each listening address is a native server; joined through Redis they are nodes of their
+        # own, so one publish (through the first) reaches the others' subscribers once, by Redis.
+        servers = self._servers[:1] if self._redis else self._servers
+        for server in servers:
+            check(n.lib.sws_server_publish(server, topic.encode("utf-8"), kind, data, len(data), skip, byref(count)))
+            delivered += count.value
+        if self._native is not None:
+            self._native.kick()
+        return delivered
+
+    def subscriber_count(self, topic: str) -> int:
+        """How many of this server's connections are subscribed to ``topic``."""
+        return sum(int(n.lib.sws_server_subscriber_count(server, topic.encode("utf-8"))) for server in self._servers)
+
 
 def _format_address(address: Any) -> str:
     host, port = address[0], address[1]
@@ -435,6 +472,11 @@ class serve:
         if unsupported:
             raise TypeError(f"serve() got unsupported arguments: {', '.join(sorted(unsupported))}")
         _check_subprotocols(subprotocols)
+        if options.get("loops", 1) != 1:
+            # The library would run handlers on several native threads; this front end runs every
+            # callback on the asyncio loop's thread (one native loop per asyncio loop).
+            raise ValueError("loops > 1 is not supported by the asyncio front end: its callbacks run on "
+                             "the asyncio thread; run several processes joined with redis= instead")
         self._handler = handler
         self._host = host
         self._port = int(port or 0)
@@ -445,6 +487,7 @@ class serve:
                               logger=logger, create_connection=create_connection,
                               listener_factory=_listener_factory)
         self._server.max_queue = queue_limits(max_queue)
+        self._server._redis = options.get("redis") is not None
         # No native limit on buffered output unless asked: Connection.send waits for the drain
         # instead, as in websockets.
         options.setdefault("max_buffered", None)
