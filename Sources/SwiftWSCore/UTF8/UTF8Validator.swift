@@ -46,6 +46,13 @@ public struct UTF8Validator: Hashable, Sendable {
         validate(bytes, vectorized: true)
     }
 
+    /// `validate(_:vectorized:)` for bench/core, which times the scalar validator ("before") next
+    /// to the vector pass: an SPI, not part of the API.
+    @_spi(Benchmarks) @inlinable
+    public mutating func benchmarkValidate(_ bytes: UnsafeRawBufferPointer, vectorized: Bool) -> Int? {
+        validate(bytes, vectorized: vectorized)
+    }
+
     /// `validate`, with the vector pass (`vectorized`) or without it: the scalar validator alone is
     /// the reference the vector pass is fuzzed against (fuzz/targets/utf8_vector.swift).
     @inlinable
