@@ -209,6 +209,21 @@ struct TLSTests {
         #expect(connectAndEcho(loop, wssURL(server), tls: TestCertificates.client).0 == nil)
     }
 
+    @Test func connectionsBeyondTheLimitGet503OverTLSToo() throws {
+        // Issue 11: the TLS handshake finishes first, so the client reads the 503 (not a reset).
+        let (loop, server) = try echoServer { $0.maxConnections = 1 }
+        var options = ClientOptions()
+        options.tls = TestCertificates.client
+        var second: ClientRecord!
+        let first = connectRecordingClient(loop, wssURL(server), options: options, onEvent: {
+            guard second == nil else { return }
+            second = connectRecordingClient(loop, wssURL(server), options: options, onEvent: { loop.stop() })
+        })
+        #expect(runBounded(loop))
+        #expect(first.connection != nil)
+        #expect(second.error == .unexpectedStatus(code: 503, reason: "Service Unavailable"))
+    }
+
     @Test func mutualTLSShowsTheClientSubject() throws {
         let (loop, server) = try echoServer { options in
             options.tls?.verifyClientCertificates = true
