@@ -12,7 +12,8 @@
 // saturating subtractions and comparisons, which SSE2 (and NEON) have: the common rule
 // (continuation bytes exactly where a lead byte wants them) on every vector, the rare ones (the
 // leads C0, C1, E0, ED, F0-FF: never valid, or a narrower range for the second byte) only when such
-// a lead occurs in the 64 bytes, behind one branch. Polish, Russian and Chinese text never takes it.
+// a lead occurs in the 64 bytes, behind a branch per group (F0-FF; C0, C1, E0, ED). Polish, Russian
+// and Chinese text takes neither; text with emoji only the first.
 //
 // The pass only says how far the text is certainly valid: it returns a character boundary, and the
 // byte-at-a-time validator (UTF8Validator.validate) continues from there. That code therefore
@@ -62,9 +63,18 @@ extension UTF8Validator {
     @inline(never)
     static func blockHasErrors(_ block: UnsafeRawPointer) -> Bool {
         var errors = commonErrors(block) .| commonErrors(block + 16) .| commonErrors(block + 32) .| commonErrors(block + 48)
-        let rare = rareLeads(block) .| rareLeads(block + 16) .| rareLeads(block + 32) .| rareLeads(block + 48)
-        if any(rare) {
-            errors = errors .| rareErrors(block) .| rareErrors(block + 16) .| rareErrors(block + 32) .| rareErrors(block + 48)
+        // Rare leads in two groups, so that text with emoji (F0) pays only for the 4-byte rules.
+        let rareFour = fourByteLeads(block) .| fourByteLeads(block + 16) .| fourByteLeads(block + 32)
+            .| fourByteLeads(block + 48)
+        let rareOther = otherRareLeads(block) .| otherRareLeads(block + 16) .| otherRareLeads(block + 32)
+            .| otherRareLeads(block + 48)
+        if any(rareFour) {
+            errors = errors .| fourByteErrors(block) .| fourByteErrors(block + 16) .| fourByteErrors(block + 32)
+                .| fourByteErrors(block + 48)
+        }
+        if any(rareOther) {
+            errors = errors .| otherRareErrors(block) .| otherRareErrors(block + 16) .| otherRareErrors(block + 32)
+                .| otherRareErrors(block + 48)
         }
         return any(errors)
     }
@@ -91,30 +101,45 @@ extension UTF8Validator {
         return isContinuation .^ wantsContinuation
     }
 
-    /// Lanes after a rare lead: C0, C1, F5-FF (never valid), E0, ED, F0, F4 (a narrower range for
-    /// the second byte). A superset: F1-F3 count too (one comparison for F0-FF).
+    /// Lanes after a lead of F0-FF: F0 and F4 narrow the range of the next byte, F5-FF are never
+    /// valid (F1-F3 come along: one comparison for the whole range).
     @inline(__always)
-    static func rareLeads(_ lane: UnsafeRawPointer) -> UTF8VectorMask {
+    static func fourByteLeads(_ lane: UnsafeRawPointer) -> UTF8VectorMask {
+        lane.loadUnaligned(fromByteOffset: -1, as: UTF8Vector.self) .>= UTF8Vector(repeating: 0xF0)
+    }
+
+    /// Lanes after the other rare leads: C0, C1 (never valid), E0, ED (a narrower next byte).
+    @inline(__always)
+    static func otherRareLeads(_ lane: UnsafeRawPointer) -> UTF8VectorMask {
         let lead = lane.loadUnaligned(fromByteOffset: -1, as: UTF8Vector.self)
-        return (lead .>= UTF8Vector(repeating: 0xF0)) .| ((lead & UTF8Vector(repeating: 0xFE)) .== UTF8Vector(repeating: 0xC0))
+        return ((lead & UTF8Vector(repeating: 0xFE)) .== UTF8Vector(repeating: 0xC0))
             .| (lead .== UTF8Vector(repeating: 0xE0)) .| (lead .== UTF8Vector(repeating: 0xED))
     }
 
-    /// Lanes after a rare lead that break its rule (RFC 3629 section 4): C0, C1 and F5-FF are
-    /// errors themselves; after E0 the byte must be A0-BF (else overlong), after ED 80-9F (else a
-    /// surrogate), after F0 90-BF (else overlong), after F4 80-8F (else above U+10FFFF). That it is
-    /// a continuation byte at all is `commonErrors`' job.
+    /// Lanes after a 4-byte lead that break its rule (RFC 3629 section 4): F5-FF are errors
+    /// themselves; after F0 the byte must be 90-BF (else overlong), after F4 80-8F (else above
+    /// U+10FFFF). That it is a continuation byte at all is `commonErrors`' job.
     @inline(__always)
-    static func rareErrors(_ lane: UnsafeRawPointer) -> UTF8VectorMask {
+    static func fourByteErrors(_ lane: UnsafeRawPointer) -> UTF8VectorMask {
         let lead = lane.loadUnaligned(fromByteOffset: -1, as: UTF8Vector.self)
         let current = lane.loadUnaligned(as: UTF8Vector.self)
         func vector(_ byte: UInt8) -> UTF8Vector { UTF8Vector(repeating: byte) }
-        let neverValid = (lead .>= vector(0xF5)) .| ((lead & vector(0xFE)) .== vector(0xC0))
-        let overlong3 = (lead .== vector(0xE0)) .& (current .< vector(0xA0))
-        let surrogate = (lead .== vector(0xED)) .& (current .> vector(0x9F))
-        let overlong4 = (lead .== vector(0xF0)) .& (current .< vector(0x90))
+        let overlong = (lead .== vector(0xF0)) .& (current .< vector(0x90))
         let tooLarge = (lead .== vector(0xF4)) .& (current .> vector(0x8F))
-        return neverValid .| overlong3 .| surrogate .| overlong4 .| tooLarge
+        return (lead .>= vector(0xF5)) .| overlong .| tooLarge
+    }
+
+    /// Lanes after another rare lead that break its rule: C0 and C1 are errors themselves (they
+    /// could only start overlong forms); after E0 the byte must be A0-BF (else overlong), after
+    /// ED 80-9F (else a UTF-16 surrogate).
+    @inline(__always)
+    static func otherRareErrors(_ lane: UnsafeRawPointer) -> UTF8VectorMask {
+        let lead = lane.loadUnaligned(fromByteOffset: -1, as: UTF8Vector.self)
+        let current = lane.loadUnaligned(as: UTF8Vector.self)
+        func vector(_ byte: UInt8) -> UTF8Vector { UTF8Vector(repeating: byte) }
+        let overlong = (lead .== vector(0xE0)) .& (current .< vector(0xA0))
+        let surrogate = (lead .== vector(0xED)) .& (current .> vector(0x9F))
+        return ((lead & vector(0xFE)) .== vector(0xC0)) .| overlong .| surrogate
     }
 
     /// True when no lane of `vector` has its high bit set.
