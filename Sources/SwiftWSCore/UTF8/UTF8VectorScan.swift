@@ -122,11 +122,8 @@ extension UTF8Validator {
     @inline(__always)
     static func fourByteErrors(_ lane: UnsafeRawPointer) -> UTF8VectorMask {
         let lead = lane.loadUnaligned(fromByteOffset: -1, as: UTF8Vector.self)
-        let current = lane.loadUnaligned(as: UTF8Vector.self)
-        func vector(_ byte: UInt8) -> UTF8Vector { UTF8Vector(repeating: byte) }
-        let overlong = (lead .== vector(0xF0)) .& (current .< vector(0x90))
-        let tooLarge = (lead .== vector(0xF4)) .& (current .> vector(0x8F))
-        return (lead .>= vector(0xF5)) .| overlong .| tooLarge
+        return (lead .>= UTF8Vector(repeating: 0xF5))
+            .| secondByteErrors(lane, lead: lead, after: 0xF0, below: 0x90, after: 0xF4, above: 0x8F)
     }
 
     /// Lanes after another rare lead that break its rule: C0 and C1 are errors themselves (they
@@ -135,11 +132,19 @@ extension UTF8Validator {
     @inline(__always)
     static func otherRareErrors(_ lane: UnsafeRawPointer) -> UTF8VectorMask {
         let lead = lane.loadUnaligned(fromByteOffset: -1, as: UTF8Vector.self)
+        return ((lead & UTF8Vector(repeating: 0xFE)) .== UTF8Vector(repeating: 0xC0))
+            .| secondByteErrors(lane, lead: lead, after: 0xE0, below: 0xA0, after: 0xED, above: 0x9F)
+    }
+
+    /// Lanes whose byte is below `low` after the lead `lowLead`, or above `high` after `highLead`
+    /// (`lead`: the bytes one place before the lanes at `lane`).
+    @inline(__always)
+    static func secondByteErrors(_ lane: UnsafeRawPointer, lead: UTF8Vector, after lowLead: UInt8, below low: UInt8,
+                                 after highLead: UInt8, above high: UInt8) -> UTF8VectorMask {
         let current = lane.loadUnaligned(as: UTF8Vector.self)
-        func vector(_ byte: UInt8) -> UTF8Vector { UTF8Vector(repeating: byte) }
-        let overlong = (lead .== vector(0xE0)) .& (current .< vector(0xA0))
-        let surrogate = (lead .== vector(0xED)) .& (current .> vector(0x9F))
-        return ((lead & vector(0xFE)) .== vector(0xC0)) .| overlong .| surrogate
+        let tooLow = (lead .== UTF8Vector(repeating: lowLead)) .& (current .< UTF8Vector(repeating: low))
+        let tooHigh = (lead .== UTF8Vector(repeating: highLead)) .& (current .> UTF8Vector(repeating: high))
+        return tooLow .| tooHigh
     }
 
     /// True when no lane of `vector` has its high bit set.
