@@ -216,7 +216,8 @@ public final class WebSocketServer {
         }
         if let limit = options.maxConnections, connectionCount >= limit {
             stream.write(plainResponse(status: 503, text: "too many connections\n"))
-            stream.closeLingering(timeout: options.handshakeTimeout)
+            // Over TLS the answer waits for the handshake (else the client would only see a reset).
+            stream.closeLingeringAfterTLSHandshake(timeout: options.handshakeTimeout)
             return
         }
         let upgrade = ServerUpgrade(stream: stream, server: self)

@@ -125,4 +125,64 @@ struct UTF8ValidatorTests {
             #expect(isCompleteAndValid(bytes) == expected, "\(bytes)")
         }
     }
+
+    /// Long non-ASCII texts (the vector pass's territory), each 300+ bytes.
+    private static let longTexts: [[UInt8]] = [
+        "Zażółć gęślą jaźń. Pchnąć w tę łódź jeża lub ośm skrzyń fig. ",
+        "Съешь же ещё этих мягких французских булок, да выпей чаю. ",
+        "我能吞下玻璃而不伤身体。天地玄黄，宇宙洪荒。日月盈昃，辰宿列张。",
+        "price: 12€, naïve café, 𝄞 музыка; 😀 नमस्ते 한국어 ",
+    ].map { Array(String(repeating: $0, count: 6).utf8) }
+
+    @Test(arguments: longTexts)
+    func longNonASCIITextIsValidWholeAndInAnyTwoPieces(text: [UInt8]) {
+        #expect(isCompleteAndValid(text))
+        for cut in stride(from: 0, through: text.count, by: 7) {
+            var validator = UTF8Validator()
+            #expect(text[..<cut].withUnsafeBytes { validator.validate($0) } == nil)
+            #expect(text[cut...].withUnsafeBytes { validator.validate($0) } == nil)
+            #expect(validator.isAtBoundary, "cut at \(cut)")
+        }
+    }
+
+    /// Every byte of a long text replaced by bytes that break a rule in some place (a stray
+    /// continuation, C0, F5, E0 and ED and F0 and F4 leads, ASCII inside a sequence): the validator
+    /// with the vector pass reports the same position as the scalar one, whole and cut in two.
+    @Test(arguments: longTexts)
+    func vectorPassReportsEveryErrorWhereTheScalarValidatorDoes(text: [UInt8]) {
+        // The first 150 bytes: the first vector steps and the two boundaries between them (this
+        // runs unoptimised; fuzz/targets/utf8_vector.swift covers the rest).
+        for position in 0..<150 {
+            for replacement: UInt8 in [0x41, 0x80, 0xC0, 0xE0, 0xED, 0xF0, 0xF4, 0xF5] {
+                var bytes = text
+                bytes[position] = replacement
+                var scalar = UTF8Validator()
+                let expected = bytes.withUnsafeBytes { scalar.validate($0, vectorized: false) }
+                #expect(expected == nil || expected! <= position + 3)
+                var vectorized = UTF8Validator()
+                #expect(bytes.withUnsafeBytes { vectorized.validate($0, vectorized: true) } == expected)
+                #expect(vectorized == scalar)
+                let cut = (position * 31) % bytes.count
+                var pieces = UTF8Validator()
+                var failure = bytes[..<cut].withUnsafeBytes { pieces.validate($0) }
+                if failure == nil { failure = bytes[cut...].withUnsafeBytes { pieces.validate($0) }.map { $0 + cut } }
+                #expect(failure == expected, "byte \(position) = \(replacement), cut at \(cut)")
+            }
+        }
+    }
+
+    @Test func vectorPassDecidesTheEndOfTheText() {
+        // A sequence cut at the very end of a long piece, and an invalid lead as its last byte.
+        let text = Array(String(repeating: "ąę", count: 40).utf8)
+        for tail: [UInt8] in [[0xC4], [0xE6, 0x88], [0xF0, 0x9F, 0x98], [0xF5], [0xC1]] {
+            var validator = UTF8Validator()
+            let result = (text + tail).withUnsafeBytes { validator.validate($0) }
+            if tail == [0xF5] || tail == [0xC1] {
+                #expect(result == text.count)
+            } else {
+                #expect(result == nil)
+                #expect(!validator.isAtBoundary)
+            }
+        }
+    }
 }

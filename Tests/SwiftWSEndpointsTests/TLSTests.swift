@@ -209,6 +209,49 @@ struct TLSTests {
         #expect(connectAndEcho(loop, wssURL(server), tls: TestCertificates.client).0 == nil)
     }
 
+    @Test func connectionsBeyondTheLimitGet503OverTLSToo() throws {
+        // Issue 11: the TLS handshake finishes first, so the client reads the 503 (not a reset).
+        let (loop, server) = try echoServer { $0.maxConnections = 1 }
+        var options = ClientOptions()
+        options.tls = TestCertificates.client
+        var second: ClientRecord!
+        let first = connectRecordingClient(loop, wssURL(server), options: options, onEvent: {
+            guard second == nil else { return }
+            second = connectRecordingClient(loop, wssURL(server), options: options, onEvent: { loop.stop() })
+        })
+        #expect(runBounded(loop))
+        #expect(first.connection != nil)
+        #expect(second.error == .unexpectedStatus(code: 503, reason: "Service Unavailable"))
+    }
+
+    @Test func aSilentPeerBeyondTheLimitIsClosedByTheHandshakeTimeout() throws {
+        // The 503 waits for the TLS handshake; a peer that never sends its hello must not keep
+        // the descriptor past the handshake timeout.
+        let (loop, server) = try echoServer {
+            $0.maxConnections = 1
+            $0.handshakeTimeout = .milliseconds(300)
+        }
+        var options = ClientOptions()
+        options.tls = TestCertificates.client
+        var started = 0
+        var elapsed: Int?
+        let first = connectRecordingClient(loop, wssURL(server), options: options, onEvent: {
+            guard started == 0 else { return }
+            started = nowMilliseconds()
+            loop.connect(to: server.localAddress, timeout: .seconds(2)) { result in
+                guard case .success(let stream) = result else { return loop.stop() }
+                stream.onRead = { _ in }
+                stream.onClose = { _ in
+                    elapsed = nowMilliseconds() - started
+                    loop.stop()
+                }
+            }
+        })
+        #expect(runBounded(loop, seconds: 5))
+        #expect(first.connection != nil)
+        #expect((elapsed ?? 0) >= 250 && (elapsed ?? 9999) < 2000, "closed after \(String(describing: elapsed)) ms")
+    }
+
     @Test func mutualTLSShowsTheClientSubject() throws {
         let (loop, server) = try echoServer { options in
             options.tls?.verifyClientCertificates = true

@@ -9,9 +9,15 @@
 // other (it XORs just the same), which leaves the buffer unchanged after unmasking in place, so
 // the same buffer can be fed again without a restoring copy inside the timed loop.
 //
+// A second table times UTF-8 validation alone (`UTF8Validator.validate`) on ASCII, mixed, Polish,
+// Russian and Chinese text from 16 B to 64 KiB, with the vector pass and without it (the scalar
+// validator: what every text took before the vector pass), in the same run: median GB/s, the
+// spread (min-max of the repetitions) and the ratio of medians.
+//
 //   swift run -c release swiftws-bench-core            (pin it: taskset -c 1 .build/release/swiftws-bench-core)
+//   swiftws-bench-core utf8                            (only the UTF-8 table)
 import Glibc
-import SwiftWSCore
+@_spi(Benchmarks) import SwiftWSCore
 
 func now() -> Double {
     var ts = timespec()
@@ -108,12 +114,81 @@ func format(_ value: Double) -> String {
     return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
 }
 
-print("receive path: parse + unmask + UTF-8 validate, server session, masked ASCII text (median of \(repetitions))")
-print(pad("message", 8) + pad("ours GB/s payload", 19) + pad("ours GB/s wire", 16) + pad("memcpy GB/s", 13) + pad("ratio", 8) + pad("ns/message", 12))
-for row in rows {
-    print(pad(row.label, 8) + pad(format(row.oursPayload), 19) + pad(format(row.oursWire), 16)
-          + pad(format(row.memcpy), 13) + pad("\(Int((row.oursPayload / row.memcpy * 100).rounded()))%", 8)
-          + pad(format(row.nanosecondsPerMessage), 12))
+if !rows.isEmpty {
+    print("receive path: parse + unmask + UTF-8 validate, server session, masked ASCII text (median of \(repetitions))")
+    print(pad("message", 8) + pad("ours GB/s payload", 19) + pad("ours GB/s wire", 16) + pad("memcpy GB/s", 13) + pad("ratio", 8) + pad("ns/message", 12))
+    for row in rows {
+        print(pad(row.label, 8) + pad(format(row.oursPayload), 19) + pad(format(row.oursWire), 16)
+              + pad(format(row.memcpy), 13) + pad("\(Int((row.oursPayload / row.memcpy * 100).rounded()))%", 8)
+              + pad(format(row.nanosecondsPerMessage), 12))
+    }
+}
+
+// UTF-8 validation alone, scalar (before) and with the vector pass (after), side by side.
+let utf8Samples: [(String, String)] = [
+    ("ASCII", "{\"user\": \"ann\", \"text\": \"see you at 5, bring the charts\"} "),
+    ("mixed", "price: 12€, naïve café, 𝄞 музыка; "),
+    ("Polish", "Zażółć gęślą jaźń. Pchnąć w tę łódź jeża lub ośm skrzyń fig. "),
+    ("Russian", "Съешь же ещё этих мягких французских булок, да выпей чаю. "),
+    ("Chinese", "我能吞下玻璃而不伤身体。天地玄黄，宇宙洪荒。日月盈昃，辰宿列张。"),
+]
+
+/// `size` bytes of whole characters of `sample`, repeated, padded with spaces.
+func utf8Text(_ sample: String, size: Int) -> [UInt8] {
+    var text: [UInt8] = []
+    let characters = sample.unicodeScalars.map { Array(String($0).utf8) }
+    var next = 0
+    while text.count + characters[next % characters.count].count <= size {
+        text += characters[next % characters.count]
+        next += 1
+    }
+    return text + [UInt8](repeating: UInt8(ascii: " "), count: size - text.count)
+}
+
+/// Keeps the optimiser from hoisting a validation of unchanged bytes out of the timing loop.
+@_optimize(none) func opaque(_ pointer: UnsafeRawPointer?) {}
+
+@inline(never) func validateOnce(_ bytes: UnsafeRawBufferPointer, vectorized: Bool) -> Bool {
+    var validator = UTF8Validator()
+    return validator.benchmarkValidate(bytes, vectorized: vectorized) == nil && validator.isAtBoundary
+}
+
+/// GB/s of one repetition validating `text` about 32 MB worth of times.
+func utf8Rate(_ text: [UInt8], vectorized: Bool) -> Double {
+    let rounds = max(1, (32 << 20) / text.count)
+    return text.withUnsafeBytes { bytes in
+        let start = now()
+        var valid = 0
+        for _ in 0..<rounds {
+            opaque(bytes.baseAddress)
+            if validateOnce(bytes, vectorized: vectorized) { valid &+= 1 }
+        }
+        let elapsed = now() - start
+        precondition(valid == rounds, "the sample text is not valid UTF-8")
+        return Double(text.count * rounds) / elapsed / 1e9
+    }
+}
+
+if only.isEmpty || only.contains("utf8") {
+    print("")
+    print("UTF-8 validation alone, GB/s: median (min-max) of \(repetitions), scalar = before the vector pass")
+    print(pad("text", 8) + pad("size", 7) + pad("scalar", 20) + pad("vector", 20) + pad("ratio", 7))
+    for size in [16, 64, 100, 256, 1024, 65536] {
+        for (name, sample) in utf8Samples {
+            let text = utf8Text(sample, size: size)
+            // Interleaved, so that both see the same load on this shared machine.
+            var before: [Double] = [], after: [Double] = []
+            for _ in 0..<repetitions {
+                before.append(utf8Rate(text, vectorized: false))
+                after.append(utf8Rate(text, vectorized: true))
+            }
+            func cell(_ rates: [Double]) -> String {
+                "\(format(median(rates))) (\(format(rates.min()!))-\(format(rates.max()!)))"
+            }
+            print(pad(name, 8) + pad("\(size)", 7) + pad(cell(before), 20) + pad(cell(after), 20)
+                  + pad(format(median(after) / median(before)), 7))
+        }
+    }
 }
 
 // Per-connection memory: the session object itself (its buffers are allocated on first use:

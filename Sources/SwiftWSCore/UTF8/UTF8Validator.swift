@@ -1,5 +1,6 @@
 // UTF8/: strict, incremental UTF-8 validation of text messages and close reasons (RFC 3629,
-// RFC 6455 section 8.1), a word at a time with an ASCII fast path.
+// RFC 6455 section 8.1): the state, the API and the scalar validator (a word at a time with an
+// ASCII fast path), which hands long non-ASCII stretches to the vector pass (UTF8VectorScan.swift).
 
 /// A strict, incremental UTF-8 validator (RFC 3629 section 4; Unicode 15 table 3-7) for text
 /// messages and close reasons (RFC 6455 sections 5.6, 8.1).
@@ -15,6 +16,10 @@
 /// next one must fall in (only the second byte of a sequence has a range narrower than 80–BF:
 /// that is where overlongs, surrogates and values above U+10FFFF are excluded).
 /// ASCII, the common case, is checked 64 bytes at a time (16-byte vectors), then 8 at a time.
+/// Where non-ASCII text starts with 64 bytes or more left in the piece, a vector pass
+/// (Keiser–Lemire, 64 bytes per step, UTF8VectorScan.swift) proves as long a stretch valid as it
+/// can, and the byte-at-a-time code goes on from where it stops: that code alone decides where an
+/// error is and what state a piece ends in.
 public struct UTF8Validator: Hashable, Sendable {
     @usableFromInline var pending: UInt8 = 0
     @usableFromInline var lower: UInt8 = 0x80
@@ -38,6 +43,20 @@ public struct UTF8Validator: Hashable, Sendable {
     ///   `bytes` of the first byte that made it invalid (0 if the validator had already failed).
     @inlinable
     public mutating func validate(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        validate(bytes, vectorized: true)
+    }
+
+    /// `validate(_:vectorized:)` for bench/core, which times the scalar validator ("before") next
+    /// to the vector pass: an SPI, not part of the API.
+    @_spi(Benchmarks) @inlinable
+    public mutating func benchmarkValidate(_ bytes: UnsafeRawBufferPointer, vectorized: Bool) -> Int? {
+        validate(bytes, vectorized: vectorized)
+    }
+
+    /// `validate`, with the vector pass (`vectorized`) or without it: the scalar validator alone is
+    /// the reference the vector pass is fuzzed against (fuzz/targets/utf8_vector.swift).
+    @inlinable
+    mutating func validate(_ bytes: UnsafeRawBufferPointer, vectorized: Bool) -> Int? {
         if failed { return 0 }
         guard let base = bytes.baseAddress else { return nil }
         let count = bytes.count
@@ -74,6 +93,7 @@ public struct UTF8Validator: Hashable, Sendable {
             }
         }
         skipASCII(&index)
+        var vectorPassDone = false
         while index < count {
             let lead = base.load(fromByteOffset: index, as: UInt8.self)
             if lead < 0x80 {
@@ -84,6 +104,16 @@ public struct UTF8Validator: Hashable, Sendable {
                     index &+= 8
                     skipASCII(&index)
                 }
+                continue
+            }
+            // Non-ASCII at a character boundary, with 64 bytes or more to go: let the vector pass
+            // prove as much as it can (once per piece: where it stops, the text is invalid or
+            // nearly done), then go on from the boundary it returns. It reads the 3 bytes before
+            // `index`, so it waits until there are 3.
+            if vectorized && !vectorPassDone && index >= UTF8Validator.vectorLookBehind
+                && count &- index >= UTF8Validator.vectorBlockSize {
+                vectorPassDone = true
+                index = UTF8Validator.vectorValidPrefix(base, from: index, count: count)
                 continue
             }
             // A multi-byte sequence: its length and the range of its second byte (RFC 3629

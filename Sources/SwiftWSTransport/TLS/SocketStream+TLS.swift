@@ -63,6 +63,12 @@ extension SocketStream {
             tls.handshakeWantsWrite = false
             // Send what was written meanwhile (and finish a close or shutdown asked for).
             tlsDrainBacklog(tls)
+            if let linger = tls.closeLingeringAfterHandshake {
+                tls.closeLingeringAfterHandshake = nil
+                if let timer = tls.handshakeDeadline { loop.cancel(timer) }
+                tls.handshakeDeadline = nil
+                return closeLingering(timeout: linger)
+            }
             if isOpen { scheduleTLSPendingRead(tls) }
             return
         }
@@ -82,6 +88,23 @@ extension SocketStream {
             }
             ERR_clear_error()
             closeNow(.error(errno: EPROTO))
+        }
+    }
+
+    /// Closes the way `closeLingering(timeout:)` does, but lets an unfinished TLS handshake finish
+    /// first, so that what was written (an HTTP error such as the 503 of a server at its
+    /// connection limit) reaches the peer instead of a reset. Input is discarded. The handshake
+    /// and the lingering close each get `timeout` at most (a reset then). A plain stream, or one
+    /// whose handshake is done, closes lingering at once.
+    public func closeLingeringAfterTLSHandshake(timeout: Duration) {
+        guard let tls, !tls.established, case .open = state, tls.closeLingeringAfterHandshake == nil else {
+            return closeLingering(timeout: timeout)
+        }
+        onRead = nil
+        tls.closeLingeringAfterHandshake = timeout
+        tls.handshakeDeadline = loop.schedule(after: timeout) { [weak self, weak tls] in
+            tls?.handshakeDeadline = nil
+            if tls?.closeLingeringAfterHandshake != nil { self?.abort() }
         }
     }
 
@@ -153,9 +176,12 @@ extension SocketStream {
     /// epoll event: read them at the end of the iteration, unless reading is paused.
     func scheduleTLSPendingRead(_ tls: TLSChannel) {
         guard let ssl = tls.ssl, tls.established, !readingPaused, SSL_has_pending(ssl) != 0 else { return }
-        loop.deferCallback { [weak self] in
-            guard let self, self.isOpen, !self.readingPaused, !self.inputClosed, let tls = self.tls else { return }
-            self.tlsRead(tls)
+        // A strong capture, held until the end of this iteration only: a weak one would give the
+        // stream a side table for its reference counts, and every retain on its hot path would
+        // take the slow path from then on.
+        loop.deferCallback { [self] in
+            guard isOpen, !readingPaused, !inputClosed, let tls = self.tls else { return }
+            tlsRead(tls)
         }
     }
 

@@ -24,6 +24,11 @@ final class TLSChannel {
     var closeNotifySent = false
     /// Whether the peer's close_notify arrived (not a bare FIN).
     var closeNotifyReceived = false
+    /// Set by `SocketStream.closeLingeringAfterTLSHandshake`: once the handshake is done, close
+    /// lingering with this timeout.
+    var closeLingeringAfterHandshake: Duration?
+    /// Resets the stream if the handshake has not finished by then (with the above).
+    var handshakeDeadline: TimerHandle?
     /// Clients: "host:port", under which the session is kept for resumption.
     private(set) var sessionKey: String?
 
