@@ -87,7 +87,8 @@ typedef enum sws_status {
     SWS_ERR_WRONG_THREAD = -9,     /**< a loop-thread-only function was called from another thread */
     SWS_ERR_TLS = -10,             /**< the TLS layer failed */
     SWS_ERR_RESOLVE = -11,         /**< host name resolution failed */
-    SWS_ERR_UNSUPPORTED = -12      /**< the feature is not available in this build */
+    SWS_ERR_UNSUPPORTED = -12,     /**< the feature is not available in this build */
+    SWS_ERR_PROXY = -13            /**< a proxy refused or failed to open the tunnel (named in the message) */
 } sws_status;
 
 /**
@@ -405,6 +406,13 @@ typedef struct sws_compression_config {
     int compression_level;
     /** Messages with fewer bytes are sent uncompressed. Default 64. At most SWS_SESSION_LIMIT_MAX. */
     size_t threshold;
+    /**
+     * A client: offer client_max_window_bits=local_max_window_bits, a promise the server's answer
+     * must respect (a larger one fails the connection, RFC 7692 7.1.2.2). Default false: the
+     * value-less client_max_window_bits browsers send, so the server may answer any window up to
+     * 15; the client still compresses with at most local_max_window_bits. Ignored by servers.
+     */
+    bool announce_local_max_window_bits;
 } sws_compression_config;
 
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
@@ -1133,6 +1141,33 @@ sws_status sws_server_new(sws_loop_t *loop, const char *host, uint16_t port, con
                           const sws_conn_handlers *handlers, void *user_data, sws_server_t **out);
 
 /**
+ * As sws_server_new(), listening on a Unix-domain socket: `path` (a stale socket file there is
+ * replaced; the file is removed when the server is freed) or "@name" in Linux's abstract
+ * namespace (no file). sws_server_port() is 0. Errors: as sws_server_new() (`path` NULL, empty,
+ * or longer than 107 bytes: SWS_ERR_INVALID_ARGUMENT).
+ */
+sws_status sws_server_new_unix(sws_loop_t *loop, const char *path, const sws_server_config *config,
+                               const sws_conn_handlers *handlers, void *user_data, sws_server_t **out);
+
+/**
+ * As sws_server_new(), on `fd`, a bound and listening stream socket opened by someone else
+ * (systemd socket activation: SD_LISTEN_FDS_START; an inherited descriptor). The server owns
+ * `fd` once this returns SWS_OK; on error the caller keeps it. Errors: as sws_server_new();
+ * SWS_ERR_INVALID_ARGUMENT when `fd` is not a listening stream socket.
+ */
+sws_status sws_server_new_from_socket(sws_loop_t *loop, int fd, const sws_server_config *config,
+                                      const sws_conn_handlers *handlers, void *user_data, sws_server_t **out);
+
+/**
+ * Serves `fd`, a connected stream socket the program accepted itself (its own HTTP stack
+ * handing a connection over before reading from it): the opening handshake runs as for a
+ * connection `server` accepted, limits and TLS included. The server owns `fd` once this returns
+ * SWS_OK; on error the caller keeps it. Loop-thread-only. Errors: SWS_ERR_INVALID_ARGUMENT
+ * (NULL, `fd` not a connected stream socket), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_server_adopt_connection(sws_server_t *server, int fd);
+
+/**
  * Replaces the TLS settings (certificates) for connections accepted from now on; open
  * connections keep theirs. On error the old settings stay. Loop-thread-only.
  * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, a bad size), SWS_ERR_WRONG_THREAD, SWS_ERR_TLS (the
@@ -1276,6 +1311,30 @@ typedef struct sws_client_config {
     /** TLS settings for wss:// URLs (read during sws_client_connect()); NULL (default): verify
      *  against the system trust store. Ignored for ws://. */
     const sws_tls_config *tls;
+    /**
+     * Proxy URL, copied: "http://[user:password@]host:port" (HTTP CONNECT, Basic authentication),
+     * "socks5://…" or "socks5h://…" (SOCKS5, optional username/password; the proxy resolves the
+     * target), "socks4a://[user@]host:port". Negotiation counts against handshake_timeout_ms.
+     * A refusal calls on_connect_error with SWS_ERR_PROXY and a message naming the proxy.
+     * NULL (default): none, unless proxy_from_environment.
+     */
+    const char *proxy;
+    /** With `proxy` NULL: use the proxy the environment names for the URL, as Python websockets
+     *  does (ws_proxy/wss_proxy, socks_proxy, https_proxy, http_proxy for ws://, all_proxy;
+     *  no_proxy exempts hosts). Default false. */
+    bool proxy_from_environment;
+    /** Most redirects (301, 302, 303, 307, 308) followed, each a new connection; 0: none (the 3xx
+     *  is reported). wss:// to ws:// is never followed. Default 10. */
+    uint32_t max_redirects;
+    /**
+     * Called on the loop thread before a redirect is followed, with the connect's `user_data`,
+     * the status and the new URL (NUL-terminated, valid during the call); return false to refuse
+     * (on_connect_error then reports the 3xx with SWS_ERR_HANDSHAKE). NULL (default): follow.
+     */
+    bool (*on_redirect)(void *user_data, int status, const char *url);
+    /** Connect to this Unix-domain socket instead of the URL's host and port (which still give
+     *  Host and the path): a path, or "@name" in the abstract namespace. Copied. NULL: TCP. */
+    const char *unix_path;
 } sws_client_config;
 
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
@@ -1294,6 +1353,17 @@ sws_status sws_client_config_init(sws_client_config *config);
  */
 sws_status sws_client_connect(sws_loop_t *loop, const char *url, const sws_client_config *config,
                               const sws_conn_handlers *handlers, void *user_data);
+
+/**
+ * As sws_client_connect(), over `fd`, a connected stream socket (TCP or Unix) the caller opened;
+ * the URL gives Host, the path and whether TLS runs. The library owns `fd` once this returns
+ * SWS_OK (it is closed with the connection, or on failure); on an error return the caller keeps
+ * it. config->proxy, unix_path and redirects do not apply (a 3xx fails). Loop-thread-only.
+ * Errors: as sws_client_connect(); SWS_ERR_INVALID_ARGUMENT also when `fd` is negative.
+ * A descriptor that is not a connected stream socket calls on_connect_error (SWS_ERR_INVALID_ARGUMENT).
+ */
+sws_status sws_client_connect_socket(sws_loop_t *loop, const char *url, int fd, const sws_client_config *config,
+                                     const sws_conn_handlers *handlers, void *user_data);
 
 #ifdef __cplusplus
 }

@@ -104,6 +104,9 @@ private func checkNetworkingExportsMatchHeader() {
     same(CSwiftWS.sws_server_reload_tls, SwiftWSCAPI.sws_server_reload_tls)
     same(CSwiftWS.sws_server_config_init, SwiftWSCAPI.sws_server_config_init)
     same(CSwiftWS.sws_server_new, SwiftWSCAPI.sws_server_new)
+    same(CSwiftWS.sws_server_new_unix, SwiftWSCAPI.sws_server_new_unix)
+    same(CSwiftWS.sws_server_new_from_socket, SwiftWSCAPI.sws_server_new_from_socket)
+    same(CSwiftWS.sws_server_adopt_connection, SwiftWSCAPI.sws_server_adopt_connection)
     same(CSwiftWS.sws_server_port, SwiftWSCAPI.sws_server_port)
     same(CSwiftWS.sws_server_connection_count, SwiftWSCAPI.sws_server_connection_count)
     same(CSwiftWS.sws_server_broadcast, SwiftWSCAPI.sws_server_broadcast)
@@ -120,4 +123,5 @@ private func checkNetworkingExportsMatchHeader() {
     same(CSwiftWS.sws_request_respond, SwiftWSCAPI.sws_request_respond)
     same(CSwiftWS.sws_client_config_init, SwiftWSCAPI.sws_client_config_init)
     same(CSwiftWS.sws_client_connect, SwiftWSCAPI.sws_client_connect)
+    same(CSwiftWS.sws_client_connect_socket, SwiftWSCAPI.sws_client_connect_socket)
 }

@@ -105,6 +105,7 @@ SWS_ERR_WRONG_THREAD = -9
 SWS_ERR_TLS = -10
 SWS_ERR_RESOLVE = -11
 SWS_ERR_UNSUPPORTED = -12
+SWS_ERR_PROXY = -13
 
 SWS_ROLE_CLIENT = 0
 SWS_ROLE_SERVER = 1
@@ -193,6 +194,7 @@ class CompressionConfig(Structure):
         ("memory_level", c_int),
         ("compression_level", c_int),
         ("threshold", c_size_t),
+        ("announce_local_max_window_bits", c_bool),
     ]
 
 
