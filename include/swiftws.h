@@ -1359,8 +1359,8 @@ sws_status sws_client_connect(sws_loop_t *loop, const char *url, const sws_clien
  * the URL gives Host, the path and whether TLS runs. The library owns `fd` once this returns
  * SWS_OK (it is closed with the connection, or on failure); on an error return the caller keeps
  * it. config->proxy, unix_path and redirects do not apply (a 3xx fails). Loop-thread-only.
- * Errors: as sws_client_connect(); SWS_ERR_INVALID_ARGUMENT also when `fd` is negative.
- * A descriptor that is not a connected stream socket calls on_connect_error (SWS_ERR_INVALID_ARGUMENT).
+ * Errors: as sws_client_connect(); SWS_ERR_INVALID_ARGUMENT also when `fd` is not a connected
+ * stream socket (negative, a file, a listening or unconnected socket).
  */
 sws_status sws_client_connect_socket(sws_loop_t *loop, const char *url, int fd, const sws_client_config *config,
                                      const sws_conn_handlers *handlers, void *user_data);

@@ -16,6 +16,8 @@ debian_packages=(
     node-ws           # Node `ws`, an interoperability peer
     valgrind
     chromium          # a real browser for the demo page test (Tests/Demo)
+    tinyproxy         # an HTTP CONNECT proxy the proxy tests start on loopback
+    microsocks        # a SOCKS5 proxy (with and without username/password) for the same tests
 )
 
 missing=()

@@ -16,6 +16,12 @@ public func sws_client_connect_socket(_ loopHandle: OpaquePointer?, _ url: Unsaf
                                       _ config: UnsafePointer<sws_client_config>?, _ handlers: UnsafePointer<sws_conn_handlers>?,
                                       _ userData: UnsafeMutableRawPointer?) -> sws_status {
     guard fd >= 0 else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_connect_socket: fd is negative") }
+    // Refused now, while the caller still owns it, rather than through on_connect_error.
+    do throws(NetworkError) {
+        try EventLoop.checkConnectedStreamSocket(fd)
+    } catch {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_connect_socket: \(error)")
+    }
     return startClient("sws_client_connect_socket", loopHandle, url, socket: fd, config, handlers, userData)
 }
 

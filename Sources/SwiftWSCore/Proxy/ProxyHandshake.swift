@@ -118,8 +118,11 @@ public struct ProxyHandshake {
             guard case .complete(let head, let consumed) = progress else { return .needMoreBytes }
             guard (200...299).contains(head.status) else {
                 state = .failed
-                let reason = head.status == 407
-                    ? (configuration.username == nil ? "requires authentication (407)" : "refused the credentials (407)")
+                // 407 is the proxy's "authenticate"; some proxies (tinyproxy) answer bad
+                // credentials with 401.
+                let reason = head.status == 407 || head.status == 401
+                    ? (configuration.username == nil ? "requires authentication (\(head.status))"
+                                                     : "refused the credentials (\(head.status))")
                     : "refused CONNECT to \(host):\(port): \(head.status) \(head.reasonPhrase)"
                 throw ProxyError(proxy: configuration.description, reason: reason, httpStatus: head.status)
             }

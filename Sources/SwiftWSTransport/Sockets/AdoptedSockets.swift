@@ -9,17 +9,29 @@ extension EventLoop {
     /// on error the caller keeps it. Errors: `.invalidAddress` when `fd` is not a connected stream
     /// socket (a listening one, a datagram socket, a file). Loop-thread only.
     public func adoptStream(fd: Int32, options: StreamOptions = StreamOptions()) throws(NetworkError) -> SocketStream {
+        try Self.checkConnectedStreamSocket(fd)
+        try Self.prepare(fd, "adopt socket \(fd)")
+        let family = SocketCalls.localAddress(fd)?.addressFamily ?? AF_UNIX
+        SocketCalls.apply(options, to: fd, family: family)
+        return try SocketStream.adopt(fd: fd, loop: self, remoteAddress: nil)
+    }
+
+    /// Checks that `fd` is a connected stream socket, as `adoptStream` needs, without taking it:
+    /// for callers that must refuse a descriptor before they own it (the C API).
+    public static func checkConnectedStreamSocket(_ fd: Int32) throws(NetworkError) {
         let operation = "adopt socket \(fd)"
         guard Self.socketOption(fd, SO_TYPE) == Int32(SOCK_STREAM.rawValue) else {
-            throw NetworkError(.invalidAddress, "\(operation) (not a stream socket)")
+            throw NetworkError(.invalidAddress, "\(operation) (not a connected stream socket)")
         }
         guard Self.socketOption(fd, SO_ACCEPTCONN) == 0 else {
             throw NetworkError(.invalidAddress, "\(operation) (a listening socket, not a connection)")
         }
-        try Self.prepare(fd, operation)
-        let family = SocketCalls.localAddress(fd)?.addressFamily ?? AF_UNIX
-        SocketCalls.apply(options, to: fd, family: family)
-        return try SocketStream.adopt(fd: fd, loop: self, remoteAddress: nil)
+        var peer = sockaddr_storage()
+        var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let connected = withUnsafeMutableBytes(of: &peer) { raw in
+            getpeername(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), &peerLength) == 0
+        }
+        guard connected else { throw NetworkError(.invalidAddress, "\(operation) (not a connected stream socket)") }
     }
 
     /// Takes over `fd`, a bound and listening stream socket (TCP or Unix): made non-blocking and

@@ -56,6 +56,13 @@ def _optional_size(value: Optional[int]) -> int:
     return min(int(value), n.SWS_SESSION_LIMIT_MAX)
 
 
+def _count(value: int) -> int:
+    """A count of at least 0 (as a uint32)."""
+    if int(value) < 0:
+        raise ValueError("counts must not be negative")
+    return min(int(value), _UINT32_MAX)
+
+
 class Option(NamedTuple):
     """Where one keyword argument goes: the struct (``limits``, ``connection``, ``server``,
     ``client`` or ``endpoint`` for both), the field, and the conversion."""
@@ -88,6 +95,7 @@ OPTIONS: Tuple[Option, ...] = (
     Option("max_connections", "server", "max_connections", _optional_size),
     Option("memory_budget", "server", "memory_budget", _optional_size),
     Option("reuse_port", "server", "reuse_port", bool),
+    Option("max_redirects", "client", "max_redirects", _count),
 )
 
 #: The keywords ``OPTIONS`` knows, for the front ends' argument checks.

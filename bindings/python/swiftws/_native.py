@@ -141,6 +141,7 @@ CONN_ON_MESSAGE = CFUNCTYPE(None, c_void_p, c_void_p, _enum, CHAR_POINTER, c_siz
 CONN_ON_FRAGMENT = CFUNCTYPE(None, c_void_p, c_void_p, _enum, c_void_p, c_size_t, c_bool, c_bool)
 CONN_ON_DATA = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p, c_size_t)
 CONN_ON_DRAIN = CFUNCTYPE(None, c_void_p, c_void_p)
+CLIENT_ON_REDIRECT = CFUNCTYPE(c_bool, c_void_p, c_int, c_char_p)
 CONN_ON_CLOSE = CFUNCTYPE(None, c_void_p, c_void_p, c_uint16, c_void_p, c_size_t)
 #: on_messages(messages, count, payloads, payloads_len, user_data): one call per loop iteration
 #: for all its whole messages (the per-message path reads the entries with ``struct``).
@@ -349,6 +350,11 @@ class ClientConfig(Structure):
         ("header_values", POINTER(c_char_p)),
         ("header_count", c_size_t),
         ("tls", POINTER(TLSConfig)),
+        ("proxy", c_char_p),
+        ("proxy_from_environment", c_bool),
+        ("max_redirects", c_uint32),
+        ("on_redirect", CLIENT_ON_REDIRECT),
+        ("unix_path", c_char_p),
     ]
 
 
@@ -468,6 +474,9 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_server_config_init", sws_status, [POINTER(ServerConfig)]),
     ("sws_server_new", sws_status,
      [_P, c_char_p, c_uint16, POINTER(ServerConfig), POINTER(ConnHandlers), _P, _PP]),
+    ("sws_server_new_unix", sws_status, [_P, c_char_p, POINTER(ServerConfig), POINTER(ConnHandlers), _P, _PP]),
+    ("sws_server_new_from_socket", sws_status, [_P, c_int, POINTER(ServerConfig), POINTER(ConnHandlers), _P, _PP]),
+    ("sws_server_adopt_connection", sws_status, [_P, c_int]),
     ("sws_server_port", c_uint16, [_P]),
     ("sws_server_connection_count", c_size_t, [_P]),
     ("sws_server_broadcast", sws_status, [_P, _enum, _P, c_size_t, _P, _PSIZE]),
@@ -485,6 +494,8 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     # clients
     ("sws_client_config_init", sws_status, [POINTER(ClientConfig)]),
     ("sws_client_connect", sws_status, [_P, c_char_p, POINTER(ClientConfig), POINTER(ConnHandlers), _P]),
+    ("sws_client_connect_socket", sws_status,
+     [_P, c_char_p, c_int, POINTER(ClientConfig), POINTER(ConnHandlers), _P]),
 ]
 
 #: Functions of the header this library does not export (an older build): calling one raises.

@@ -21,6 +21,8 @@ __all__ = [
     "InvalidURI",
     "InvalidHandshake",
     "InvalidStatus",
+    "ProxyError",
+    "InvalidProxyStatus",
     "PayloadTooBig",
     "ProtocolError",
 ]
@@ -99,6 +101,20 @@ class InvalidStatus(InvalidHandshake):
         self.response = response
         super().__init__(f"server rejected WebSocket connection: HTTP {response.status_code}"
                          + (f" ({detail})" if detail else ""))
+
+
+class ProxyError(InvalidHandshake):
+    """The proxy refused or failed to open the tunnel (websockets' ``ProxyError``); the message
+    names the proxy."""
+
+
+class InvalidProxyStatus(ProxyError):
+    """An HTTP proxy answered CONNECT with a status other than 2xx: see ``response.status_code``
+    (407: authentication required or refused)."""
+
+    def __init__(self, response: Response, detail: str = "") -> None:
+        self.response = response
+        super().__init__(detail or f"proxy rejected connection: HTTP {response.status_code}")
 
 
 class PayloadTooBig(WebSocketException):

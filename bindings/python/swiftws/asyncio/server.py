@@ -18,6 +18,7 @@ import asyncio
 import functools
 import http
 import ipaddress
+import os
 import socket
 from ctypes import byref, c_char_p, c_size_t as ctypes_size_t, c_void_p, pointer as ctypes_pointer
 from typing import (Any, Awaitable, Callable, Dict, Generator, Iterable, List, Optional, Sequence,
@@ -166,12 +167,13 @@ class _RequestInfo:
 
 
 class _SocketName:
-    """Stands for a listening socket in ``Server.sockets`` (only ``getsockname()``)."""
+    """Stands for a listening socket in ``Server.sockets`` (only ``getsockname()``): (host, port),
+    or a Unix socket's path."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self._name = (host, port)
+    def __init__(self, host: str, port: Optional[int] = None) -> None:
+        self._name: Any = (host, port) if port is not None else host
 
-    def getsockname(self) -> Tuple[str, int]:
+    def getsockname(self) -> Any:
         return self._name
 
 
@@ -213,11 +215,15 @@ class Server:
         self._closed: Optional[asyncio.Future] = None
         self._done_callbacks: List[Any] = []
 
-    async def _start(self, host: Optional[str], port: int, config: NativeConfig) -> None:
+    async def _start(self, host: Optional[str], port: int, config: NativeConfig,
+                     path: Optional[str] = None, sock: Optional[socket.socket] = None) -> None:
         native = self._native = NativeLoop.acquire()
         self._closed = native.aloop.create_future()
         native.targets[self._key] = self
         try:
+            if path is not None or sock is not None:
+                self._start_on_socket(native, config, path, sock)
+                return
             for address in _addresses(host):
                 out = c_void_p()
                 status = n.lib.sws_server_new(native.handle, address.encode(), port, config.pointer(),
@@ -234,6 +240,32 @@ class Server:
             native.release()
             self._native = None
             raise
+
+    def _start_on_socket(self, native: NativeLoop, config: NativeConfig, path: Optional[str],
+                         sock: Optional[socket.socket]) -> None:
+        """One native server on the Unix socket ``path`` or on the listening socket ``sock`` (a
+        duplicate of its descriptor: the caller's socket object stays its own)."""
+        out = c_void_p()
+        if path is not None:
+            status = n.lib.sws_server_new_unix(native.handle, path.encode("utf-8"), config.pointer(),
+                                               byref(native.handlers), self._key, byref(out))
+            where = path
+        else:
+            assert sock is not None
+            descriptor = os.dup(sock.fileno())
+            status = n.lib.sws_server_new_from_socket(native.handle, descriptor, config.pointer(),
+                                                      byref(native.handlers), self._key, byref(out))
+            if status != n.SWS_OK:
+                os.close(descriptor)
+            where = f"socket {sock.fileno()}"
+        if status != n.SWS_OK:
+            raise OSError(f"[swiftws] could not listen on {where}: {n.last_error()}")
+        self._servers.append(out.value)  # type: ignore[arg-type]
+        if path is not None:
+            self._names.append(_SocketName(path))
+        else:
+            name = sock.getsockname()  # type: ignore[union-attr]
+            self._names.append(_SocketName(*name[:2]) if isinstance(name, tuple) else _SocketName(name))
 
     # -- native events -------------------------------------------------------------------------
 
@@ -420,7 +452,9 @@ class serve:
     ``ping_interval`` / ``ping_timeout`` / ``close_timeout`` / ``open_timeout`` (seconds, None:
     off); ``write_limit`` (bytes buffered before ``send`` waits); ``reuse_port``;
     ``max_connections`` (more get 503); ``ssl`` (a ``swiftws.tls.SSLContext`` with
-    ``load_cert_chain(certfile, keyfile)``: serves wss://; see ``swiftws.tls``).
+    ``load_cert_chain(certfile, keyfile)``: serves wss://; see ``swiftws.tls``); ``sock`` (a
+    listening socket to serve on, e.g. from socket activation: the server takes a duplicate of
+    its descriptor); ``unix``/``path`` (see ``unix_serve``).
     """
 
     def __init__(self, handler: Callable[[ServerConnection], Awaitable[None]], host: Optional[str] = None,
@@ -430,7 +464,8 @@ class serve:
                  ping_interval: Optional[float] = 20, ping_timeout: Optional[float] = 20,
                  close_timeout: Optional[float] = 10, open_timeout: Optional[float] = 10,
                  write_limit: int = 32 * 1024, reuse_port: bool = False, max_connections: int = 0,
-                 ssl: Any = None,
+                 ssl: Any = None, sock: Optional[socket.socket] = None, unix: bool = False,
+                 path: Optional[str] = None,
                  max_queue: Any = None, logger: Any = None, server_header: Any = None,
                  _listener_factory: Optional[Callable[[], Listener]] = None, **options: Any) -> None:
         # SwiftWS's own limits (idle_timeout, message_timeout, memory_budget, max_buffered, …;
@@ -441,6 +476,10 @@ class serve:
         self._handler = handler
         self._host = host
         self._port = int(port or 0)
+        if unix and path is None:
+            raise ValueError("unix_serve() needs a path")
+        self._path = path if unix else None
+        self._sock = sock
         self._server = Server(handler, process_request=process_request, write_limit=write_limit,
                               close_timeout=close_timeout, listener_factory=_listener_factory)
         # No native limit on buffered output unless asked: Connection.send waits for the drain
@@ -466,7 +505,7 @@ class serve:
 
     async def _create(self) -> Server:
         assert self._config is not None, "serve() objects are awaited once"
-        await self._server._start(self._host, self._port, self._config)
+        await self._server._start(self._host, self._port, self._config, path=self._path, sock=self._sock)
         self._config = None  # the library has copied what it needs
         return self._server
 
@@ -489,9 +528,12 @@ def serve_listener(listener_factory: Callable[[], Listener], host: Optional[str]
     return serve(None, host, port, _listener_factory=listener_factory, **options)  # type: ignore[arg-type]
 
 
-def unix_serve(*args: Any, **kwargs: Any) -> serve:  # pragma: no cover - shape only
-    """Unix sockets are not supported by the native library."""
-    raise NotImplementedError("swiftws listens on TCP only")
+def unix_serve(handler: Callable[[ServerConnection], Awaitable[None]], path: Optional[str] = None,
+               **kwargs: Any) -> serve:
+    """Starts a WebSocket server on the Unix socket ``path`` (a stale socket file there is
+    replaced and removed when the server closes; "@name": Linux's abstract namespace, no file).
+    Options as ``serve``; use it the same way (``await`` or ``async with``)."""
+    return serve(handler, unix=True, path=path, **kwargs)
 
 
 def broadcast(connections: Iterable[Connection], message: Data, raise_exceptions: bool = False) -> None:

@@ -1,0 +1,85 @@
+"""Reconnection for ``async for websocket in connect(uri)``, with websockets' semantics and
+defaults: a failed attempt is retried when ``process_exception`` says it is transient, after a
+delay from ``backoff()`` (a random first delay up to 5 s, then 3.1 s growing by 1.618 up to 90 s;
+RFC 6455 7.2.3), which starts over after each successful connection.
+
+The defaults can be changed through the same environment variables as websockets'
+(``WEBSOCKETS_BACKOFF_INITIAL_DELAY``, ``…_MIN_DELAY``, ``…_MAX_DELAY``, ``…_FACTOR``), which
+is also how tests shorten them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from typing import TYPE_CHECKING, AsyncIterator, Generator, Optional
+
+from ..exceptions import InvalidStatus
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import ClientConnection, connect
+
+__all__ = ["backoff", "process_exception", "reconnecting"]
+
+logger = logging.getLogger("swiftws.client")
+
+
+def _setting(name: str, default: str) -> float:
+    return float(os.environ.get(f"WEBSOCKETS_BACKOFF_{name}", default))
+
+
+def backoff(initial_delay: Optional[float] = None, min_delay: Optional[float] = None,
+            max_delay: Optional[float] = None, factor: Optional[float] = None) -> Generator[float, None, None]:
+    """The delays between attempts, in seconds (websockets' ``backoff``)."""
+    initial = _setting("INITIAL_DELAY", "5") if initial_delay is None else initial_delay
+    delay = _setting("MIN_DELAY", "3.1") if min_delay is None else min_delay
+    maximum = _setting("MAX_DELAY", "90.0") if max_delay is None else max_delay
+    growth = _setting("FACTOR", "1.618") if factor is None else factor
+    yield random.random() * initial
+    while delay < maximum:
+        yield delay
+        delay *= growth
+    while True:
+        yield maximum
+
+
+def process_exception(exc: Exception) -> Optional[Exception]:
+    """websockets' default: retry network errors (``OSError``, ``TimeoutError``, which include
+    refused and reset connections and failures to reach a proxy) and 500, 502, 503, 504
+    answers; anything else is fatal (returned, then raised)."""
+    if isinstance(exc, (OSError, asyncio.TimeoutError)):
+        return None
+    if isinstance(exc, InvalidStatus) and exc.response.status_code in (500, 502, 503, 504):
+        return None
+    return exc
+
+
+async def reconnecting(connector: "connect") -> AsyncIterator["ClientConnection"]:
+    """Yields a new connection each time the previous one is done with (the body of the
+    ``async for`` ended, normally or by ``ConnectionClosed`` caught and ``continue``)."""
+    delays: Optional[Generator[float, None, None]] = None
+    while True:
+        try:
+            connection = await connector._create()
+        except Exception as exc:
+            try:
+                replacement = connector.process_exception(exc)
+            except Exception as raised:
+                replacement = raised
+            if replacement is exc:
+                raise
+            if replacement is not None:
+                raise replacement from exc
+            if delays is None:
+                delays = backoff()
+            delay = next(delays)
+            logger.info("connect failed; reconnecting in %.1f seconds: %s", delay, exc)
+            await asyncio.sleep(delay)
+            continue
+        delays = None
+        try:
+            yield connection
+        finally:
+            await connection.close()
