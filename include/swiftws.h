@@ -1365,6 +1365,77 @@ sws_status sws_client_connect(sws_loop_t *loop, const char *url, const sws_clien
 sws_status sws_client_connect_socket(sws_loop_t *loop, const char *url, int fd, const sws_client_config *config,
                                      const sws_conn_handlers *handlers, void *user_data);
 
+/* ---- Reconnecting clients --------------------------------------------------------------- */
+
+/** A reconnecting client (sws_reconnector_new()). */
+typedef struct sws_reconnector sws_reconnector_t;
+
+/**
+ * When a reconnecting client tries again, with Python websockets' defaults (RFC 6455 7.2.3):
+ * after the first failed attempt a random delay below initial_delay_ms, then min_delay_ms
+ * growing by `factor` up to max_delay_ms; an attempt that opens resets the sequence, and a lost
+ * connection is followed by an attempt at once. Fill with sws_reconnect_config_init().
+ */
+typedef struct sws_reconnect_config {
+    /** sizeof(sws_reconnect_config) as compiled; set by sws_reconnect_config_init(). */
+    size_t size;
+    /** The first delay is random in [0, initial_delay_ms). Default 5000. */
+    uint32_t initial_delay_ms;
+    /** The second delay. Default 3100. */
+    uint32_t min_delay_ms;
+    /** The longest delay. Default 90000. At least min_delay_ms. */
+    uint32_t max_delay_ms;
+    /** Growth per failed attempt, at least 1. Default 1.618. */
+    double factor;
+    /** Failed attempts in a row before giving up; 0 (default): never. */
+    uint32_t max_failures;
+    /**
+     * "Retrying in delay_ms": after a failed attempt that will be retried, with the number of
+     * failures in a row, the failure (status, HTTP status or 0, message valid during the call)
+     * and the connect's user_data. May be NULL.
+     */
+    void (*on_retry)(void *user_data, uint32_t failures, uint32_t delay_ms, sws_status status, int http_status,
+                     const char *message);
+    /**
+     * Whether a failed attempt is retried (status and HTTP status as on_connect_error reports
+     * them). NULL (default): network failures, timeouts, proxy failures and the answers 500, 502,
+     * 503 and 504 are retried; the rest (other statuses, TLS, bad arguments) end the attempts.
+     */
+    bool (*should_retry)(void *user_data, sws_status status, int http_status);
+} sws_reconnect_config;
+
+/** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
+sws_status sws_reconnect_config_init(sws_reconnect_config *config);
+
+/**
+ * The delay in ms after `failures` failed attempts in a row (1: the first), `random` in [0, 1)
+ * drawing the first one: the schedule of `config` (NULL: the defaults), for bindings that run
+ * their own retry loop. Thread-safe.
+ */
+uint32_t sws_reconnect_delay_ms(const sws_reconnect_config *config, uint32_t failures, double random);
+
+/**
+ * Keeps a client connection to `url` open: connects now (as sws_client_connect() with `config`),
+ * and again whenever the connection is lost or an attempt fails and `policy` retries it. The
+ * callbacks say what happens: handlers->on_open "connected" (each connection), on_close "lost",
+ * policy->on_retry "retrying in N ms", handlers->on_connect_error the failure that ended the
+ * attempts (then the reconnector stays idle until freed). `user_data` is every connection's
+ * initial user data and the callbacks' argument. `config`, `policy` and `handlers` are copied;
+ * each may be NULL except handlers (NULL config/policy: the defaults). Loop-thread-only.
+ * Errors (`*out` NULL, no callback called): as sws_client_connect(); SWS_ERR_INVALID_ARGUMENT
+ * for a bad policy (max_delay_ms below min_delay_ms, factor below 1 or not finite).
+ */
+sws_status sws_reconnector_new(sws_loop_t *loop, const char *url, const sws_client_config *config,
+                               const sws_reconnect_config *policy, const sws_conn_handlers *handlers, void *user_data,
+                               sws_reconnector_t **out);
+
+/**
+ * Stops a reconnecting client and frees it: no more attempts; an open connection is closed with
+ * 1001 (its on_close still follows, later). Loop-thread-only; may be called from its callbacks.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, not a live reconnector), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_reconnector_free(sws_reconnector_t *reconnector);
+
 #ifdef __cplusplus
 }
 #endif

@@ -124,4 +124,8 @@ private func checkNetworkingExportsMatchHeader() {
     same(CSwiftWS.sws_client_config_init, SwiftWSCAPI.sws_client_config_init)
     same(CSwiftWS.sws_client_connect, SwiftWSCAPI.sws_client_connect)
     same(CSwiftWS.sws_client_connect_socket, SwiftWSCAPI.sws_client_connect_socket)
+    same(CSwiftWS.sws_reconnect_config_init, SwiftWSCAPI.sws_reconnect_config_init)
+    same(CSwiftWS.sws_reconnect_delay_ms, SwiftWSCAPI.sws_reconnect_delay_ms)
+    same(CSwiftWS.sws_reconnector_new, SwiftWSCAPI.sws_reconnector_new)
+    same(CSwiftWS.sws_reconnector_free, SwiftWSCAPI.sws_reconnector_free)
 }

@@ -20,6 +20,7 @@ from ctypes import (
     Structure,
     c_bool,
     c_char_p,
+    c_double,
     c_int,
     c_size_t,
     c_uint16,
@@ -142,6 +143,8 @@ CONN_ON_FRAGMENT = CFUNCTYPE(None, c_void_p, c_void_p, _enum, c_void_p, c_size_t
 CONN_ON_DATA = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p, c_size_t)
 CONN_ON_DRAIN = CFUNCTYPE(None, c_void_p, c_void_p)
 CLIENT_ON_REDIRECT = CFUNCTYPE(c_bool, c_void_p, c_int, c_char_p)
+RECONNECT_ON_RETRY = CFUNCTYPE(None, c_void_p, c_uint32, c_uint32, sws_status, c_int, c_char_p)
+RECONNECT_SHOULD_RETRY = CFUNCTYPE(c_bool, c_void_p, sws_status, c_int)
 CONN_ON_CLOSE = CFUNCTYPE(None, c_void_p, c_void_p, c_uint16, c_void_p, c_size_t)
 #: on_messages(messages, count, payloads, payloads_len, user_data): one call per loop iteration
 #: for all its whole messages (the per-message path reads the entries with ``struct``).
@@ -358,6 +361,21 @@ class ClientConfig(Structure):
     ]
 
 
+class ReconnectConfig(Structure):
+    """``sws_reconnect_config``."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("initial_delay_ms", c_uint32),
+        ("min_delay_ms", c_uint32),
+        ("max_delay_ms", c_uint32),
+        ("factor", c_double),
+        ("max_failures", c_uint32),
+        ("on_retry", RECONNECT_ON_RETRY),
+        ("should_retry", RECONNECT_SHOULD_RETRY),
+    ]
+
+
 #: Every mirrored struct with its C name, for the layout test.
 STRUCTS = {
     "sws_session_config": SessionConfig,
@@ -371,6 +389,7 @@ STRUCTS = {
     "sws_server_config": ServerConfig,
     "sws_client_config": ClientConfig,
     "sws_tls_config": TLSConfig,
+    "sws_reconnect_config": ReconnectConfig,
 }
 
 # ---- Functions ------------------------------------------------------------------------------
@@ -496,6 +515,12 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_client_connect", sws_status, [_P, c_char_p, POINTER(ClientConfig), POINTER(ConnHandlers), _P]),
     ("sws_client_connect_socket", sws_status,
      [_P, c_char_p, c_int, POINTER(ClientConfig), POINTER(ConnHandlers), _P]),
+    # reconnecting clients
+    ("sws_reconnect_config_init", sws_status, [POINTER(ReconnectConfig)]),
+    ("sws_reconnect_delay_ms", c_uint32, [POINTER(ReconnectConfig), c_uint32, c_double]),
+    ("sws_reconnector_new", sws_status,
+     [_P, c_char_p, POINTER(ClientConfig), POINTER(ReconnectConfig), POINTER(ConnHandlers), _P, _PP]),
+    ("sws_reconnector_free", sws_status, [_P]),
 ]
 
 #: Functions of the header this library does not export (an older build): calling one raises.

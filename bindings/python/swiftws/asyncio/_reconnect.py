@@ -1,7 +1,9 @@
 """Reconnection for ``async for websocket in connect(uri)``, with websockets' semantics and
 defaults: a failed attempt is retried when ``process_exception`` says it is transient, after a
 delay from ``backoff()`` (a random first delay up to 5 s, then 3.1 s growing by 1.618 up to 90 s;
-RFC 6455 7.2.3), which starts over after each successful connection.
+RFC 6455 7.2.3), which starts over after each successful connection. The schedule is the
+library's (``sws_reconnect_delay_ms``, the one the C and Swift reconnecting clients use); this
+module adds websockets' names and its exception-based rule.
 
 The defaults can be changed through the same environment variables as websockets'
 (``WEBSOCKETS_BACKOFF_INITIAL_DELAY``, ``…_MIN_DELAY``, ``…_MAX_DELAY``, ``…_FACTOR``), which
@@ -14,9 +16,11 @@ import asyncio
 import logging
 import os
 import random
+from ctypes import byref
 from typing import TYPE_CHECKING, AsyncIterator, Generator, Optional
 
-from ..exceptions import InvalidStatus
+from .. import _native as n
+from ..exceptions import InvalidStatus, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import ClientConnection, connect
@@ -26,23 +30,31 @@ __all__ = ["backoff", "process_exception", "reconnecting"]
 logger = logging.getLogger("swiftws.client")
 
 
-def _setting(name: str, default: str) -> float:
-    return float(os.environ.get(f"WEBSOCKETS_BACKOFF_{name}", default))
+def policy(initial_delay: Optional[float] = None, min_delay: Optional[float] = None,
+           max_delay: Optional[float] = None, factor: Optional[float] = None) -> n.ReconnectConfig:
+    """An ``sws_reconnect_config``: the library's defaults (websockets' own), then websockets'
+    ``WEBSOCKETS_BACKOFF_*`` environment variables, then the arguments (seconds)."""
+    config = n.ReconnectConfig()
+    check(n.lib.sws_reconnect_config_init(byref(config)))
+    for name, field, value in (("INITIAL_DELAY", "initial_delay_ms", initial_delay),
+                               ("MIN_DELAY", "min_delay_ms", min_delay), ("MAX_DELAY", "max_delay_ms", max_delay)):
+        seconds = value if value is not None else os.environ.get(f"WEBSOCKETS_BACKOFF_{name}")
+        if seconds is not None:
+            setattr(config, field, max(0, round(float(seconds) * 1000)))
+    growth = factor if factor is not None else os.environ.get("WEBSOCKETS_BACKOFF_FACTOR")
+    if growth is not None:
+        config.factor = float(growth)
+    return config
 
 
 def backoff(initial_delay: Optional[float] = None, min_delay: Optional[float] = None,
             max_delay: Optional[float] = None, factor: Optional[float] = None) -> Generator[float, None, None]:
     """The delays between attempts, in seconds (websockets' ``backoff``)."""
-    initial = _setting("INITIAL_DELAY", "5") if initial_delay is None else initial_delay
-    delay = _setting("MIN_DELAY", "3.1") if min_delay is None else min_delay
-    maximum = _setting("MAX_DELAY", "90.0") if max_delay is None else max_delay
-    growth = _setting("FACTOR", "1.618") if factor is None else factor
-    yield random.random() * initial
-    while delay < maximum:
-        yield delay
-        delay *= growth
+    config = policy(initial_delay, min_delay, max_delay, factor)
+    failures = 0
     while True:
-        yield maximum
+        failures += 1
+        yield n.lib.sws_reconnect_delay_ms(byref(config), failures, random.random()) / 1000
 
 
 def process_exception(exc: Exception) -> Optional[Exception]:
