@@ -111,7 +111,8 @@ public func sws_reconnector_new(_ loopHandle: OpaquePointer?, _ url: UnsafePoint
 
 @_cdecl("sws_reconnector_free")
 public func sws_reconnector_free(_ handle: OpaquePointer?) -> sws_status {
-    guard let handle, let box = object(handle, as: ReconnectorBox.self) else {
+    // Liveness first: a second free must not touch the released box.
+    guard let handle, liveHandles.contains(UnsafeRawPointer(handle)), let box = object(handle, as: ReconnectorBox.self) else {
         return fail(SWS_ERR_INVALID_ARGUMENT, "sws_reconnector_free: NULL or not a live reconnector (freed twice?)")
     }
     let status = checkLoopThread(box.client.loop, "sws_reconnector_free")
