@@ -178,6 +178,27 @@ struct ReachTests {
         _ = runBounded(loop, seconds: 1)
     }
 
+    @Test func aSilentProxyTimesOutNamingTheNegotiation() throws {
+        let loop = try EventLoop()
+        // Accepts and says nothing, as a stuck proxy.
+        var held: [SocketStream] = []
+        let silent = try loop.listen(host: "127.0.0.1", port: 0) { held.append($0) }
+        var options = ClientOptions()
+        options.handshakeTimeout = .milliseconds(200)
+        options.proxy = .through(ProxyConfiguration(kind: .http, host: "127.0.0.1", port: silent.localAddress.port!))
+        var failure: ClientError?
+        let started = nowMilliseconds()
+        WebSocketClient.connect(to: "ws://example.invalid/", on: loop, options: options) { result in
+            if case .failure(let error) = result { failure = error }
+            loop.stop()
+        }
+        #expect(runBounded(loop))
+        #expect(failure?.description == "proxy http://127.0.0.1:\(silent.localAddress.port!): no answer within the timeout (proxy negotiation timed out)")
+        #expect(nowMilliseconds() - started >= 190)
+        #expect(held.count == 1)
+        silent.close()
+    }
+
     @Test(.enabled(if: access("/usr/bin/microsocks", X_OK) == 0, "microsocks (scripts/install-deps.sh)"))
     func throughASocks5Proxy() throws {
         let loop = try EventLoop()
