@@ -65,29 +65,9 @@ public struct ProxyConfiguration: Hashable, Sendable, CustomStringConvertible {
             password = parts.count > 1 ? ProxyConfiguration.percentDecoded(parts[1]) : nil
             if parts.count > 1 && password == nil { return nil }
         }
-        var portText: Substring?
-        if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { return nil }
-            host = String(rest[rest.index(after: rest.startIndex)..<close])
-            let after = rest[rest.index(after: close)...]
-            if !after.isEmpty {
-                guard after.hasPrefix(":") else { return nil }
-                portText = after.dropFirst()
-            }
-        } else {
-            if let colon = rest.lastIndex(of: ":") {
-                portText = rest[rest.index(after: colon)...]
-                rest = rest[..<colon]
-            }
-            host = String(rest)
-        }
-        guard !host.isEmpty else { return nil }
-        if let portText {
-            guard let value = UInt16(portText), value > 0 else { return nil }
-            port = value
-        } else {
-            port = kind == .http ? 80 : 1080
-        }
+        guard let parsed = HostAndPort(rest) else { return nil }
+        host = parsed.host
+        port = parsed.port ?? (kind == .http ? 80 : 1080)
     }
 
     /// The URL without the password ("socks5://user@127.0.0.1:1080"), for messages and logs.
