@@ -34,6 +34,11 @@ final class ProxyTunnel {
         do throws(ProxyError) {
             let progress = try handshake.receive(bytes)
             let output = handshake.takeOutput()
+            if case .open = progress, !output.isEmpty {
+                // The proxy answered a request we had not sent yet (its replies came in one read
+                // with an earlier one): sending it now would put it into the tunnel.
+                return fail("answered a request before it was sent")
+            }
             if !output.isEmpty { stream.write(output) }
             guard case .open(let consumed) = progress else { return }
             // Neither a WebSocket server nor a TLS server speaks first: bytes after the proxy's
