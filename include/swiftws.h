@@ -1042,6 +1042,10 @@ typedef struct sws_tls_config {
     const char *const *sni_certificate_chain_files;
     const char *const *sni_private_key_files;
     size_t sni_certificate_count;
+    /** The password of an encrypted private key (the main key and the SNI keys); NULL (default):
+     *  none, and an encrypted key fails with SWS_ERR_TLS saying it needs its password. OpenSSL is
+     *  never allowed to prompt on a terminal. */
+    const char *private_key_password;
 } sws_tls_config;
 
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */

@@ -16,6 +16,7 @@ debian_packages=(
     node-ws           # Node `ws`, an interoperability peer
     valgrind
     chromium          # a real browser for the demo page test (Tests/Demo)
+    libnss3-tools     # certutil: the demo test trusts its throw-away CA in a browser profile's NSS store
     tinyproxy         # an HTTP CONNECT proxy the proxy tests start on loopback
     microsocks        # a SOCKS5 proxy (with and without username/password) for the same tests
 )

@@ -1234,7 +1234,18 @@ static void test_wss_echo(void) {
     CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &server_config, &h, NULL, &refused), SWS_ERR_TLS);
     CHECK(strstr(sws_last_error(), "certificate") != NULL);
 
+    /* An encrypted key: refused without its password (never a terminal prompt), read with it. */
+    char encrypted_key[192];
+    tls_file(encrypted_key, sizeof encrypted_key, dir, "server-encrypted.key");
     server_tls.certificate_chain_file = chain;
+    server_tls.private_key_file = encrypted_key;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &server_config, &h, NULL, &refused), SWS_ERR_TLS);
+    CHECK(strstr(sws_last_error(), "needs its password") != NULL);
+    server_tls.private_key_password = "swiftws-test";
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &server_config, &h, NULL, &refused), SWS_OK);
+    CHECK_EQ_INT(sws_server_free(refused), SWS_OK);
+    server_tls.private_key_password = NULL;
+
     server_tls.private_key_file = key;
     sws_server_t *server = start_echo_server(loop, &server_config, NULL);
 

@@ -283,6 +283,7 @@ class TLSConfig(Structure):
         ("sni_certificate_chain_files", POINTER(c_char_p)),
         ("sni_private_key_files", POINTER(c_char_p)),
         ("sni_certificate_count", c_size_t),
+        ("private_key_password", c_char_p),
     ]
 
 
