@@ -1318,7 +1318,8 @@ typedef struct sws_client_config {
     /**
      * Proxy URL, copied: "http://[user:password@]host:port" (HTTP CONNECT, Basic authentication),
      * "socks5://…" or "socks5h://…" (SOCKS5, optional username/password; the proxy resolves the
-     * target), "socks4a://[user@]host:port". Negotiation counts against handshake_timeout_ms.
+     * target), "socks4a://[user@]host:port". The connection to the proxy is bounded by
+     * connect_timeout_ms, the negotiation by its own handshake_timeout_ms (the error names it).
      * A refusal calls on_connect_error with SWS_ERR_PROXY and a message naming the proxy.
      * NULL (default): none, unless proxy_from_environment.
      */

@@ -25,8 +25,9 @@ public struct ClientOptions: Sendable {
     public var tls: TLSConfiguration = TLSConfiguration()
     /// How the server is reached: directly (default), through the proxy the environment names
     /// (`https_proxy`, `no_proxy`, …; see `ProxyConfiguration.fromEnvironment`), or through a
-    /// given HTTP CONNECT or SOCKS proxy. Negotiation with the proxy counts against
-    /// `handshakeTimeout`.
+    /// given HTTP CONNECT or SOCKS proxy. The TCP connection to the proxy is bounded by
+    /// `connectTimeout`, the negotiation by its own timer of `handshakeTimeout` (its error names
+    /// the proxy negotiation), then the upgrade by `handshakeTimeout` as without a proxy.
     public var proxy: ProxySetting = .direct
     /// Redirects (301, 302, 303, 307, 308) followed at most, each a new connection; 0 follows
     /// none (the 3xx is then `unexpectedStatus`). A redirect from wss:// to ws:// is refused.
