@@ -43,6 +43,11 @@ struct ProxyHandshakeTests {
         }
         #expect(chosen(variables.merging(["NO_PROXY": "example.org,ample.com"]) { $1 }, secure: true) == "http://secure:3128")
         #expect(chosen(variables.merging(["no_proxy": "example.com"]) { $1 }, "api.example.com", secure: true) == nil)
+        // Loopback targets never go through an environment proxy.
+        for local in ["localhost", "app.localhost", "127.0.0.1", "127.1.2.3", "::1"] {
+            #expect(chosen(variables, local, secure: true) == nil, "\(local)")
+        }
+        #expect(chosen(variables, "127.0.0.1.example", secure: true) == "http://secure:3128")
     }
 
     // MARK: Negotiations

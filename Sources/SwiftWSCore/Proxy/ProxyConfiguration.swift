@@ -105,12 +105,17 @@ public struct ProxyConfiguration: Hashable, Sendable, CustomStringConvertible {
     /// `ws_proxy`/`http_proxy` come first and second), and `all_proxy`. Lower-case names win over
     /// upper-case ones. A value without a scheme is taken as `http://`; `socks_proxy` with
     /// `http://` means SOCKS5. nil when nothing applies or the value cannot be parsed.
+    ///
+    /// Unlike websockets, loopback targets (`localhost`, `*.localhost`, 127.0.0.0/8, `::1`) never
+    /// go through an environment proxy: the proxy's loopback is not ours, so such a connection
+    /// cannot be what was meant (an explicit proxy still applies).
     public static func fromEnvironment(_ environment: [String: String], host: String, port: UInt16,
                                        secure: Bool) -> ProxyConfiguration? {
         func variable(_ name: String) -> String? {
             let value = environment[name] ?? environment[name.uppercased()]
             return value?.isEmpty == false ? value : nil
         }
+        if isLoopback(host) { return nil }
         if let bypass = variable("no_proxy"), bypasses(bypass, host: host, port: port) { return nil }
         let names = secure ? ["wss_proxy", "socks_proxy", "https_proxy", "all_proxy"]
                            : ["ws_proxy", "socks_proxy", "https_proxy", "http_proxy", "all_proxy"]
@@ -121,6 +126,14 @@ public struct ProxyConfiguration: Hashable, Sendable, CustomStringConvertible {
             return ProxyConfiguration(url: value)
         }
         return nil
+    }
+
+    /// Whether `host` names this machine's loopback interface.
+    static func isLoopback(_ host: String) -> Bool {
+        let name = host.lowercased()
+        if name == "localhost" || name.hasSuffix(".localhost") || name == "::1" { return true }
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
 
     /// Whether a `no_proxy` list (comma or space separated) exempts `host`.

@@ -179,17 +179,20 @@ async def test_unreachable_proxy_is_named():
 @needs_tinyproxy
 @run_async(30)
 async def test_proxy_from_the_environment_by_default(tmp_path, monkeypatch):
-    async with serve(echo, "127.0.0.1", 0) as server:
-        target = f"ws://127.0.0.1:{server.port}/"
-        # A proxy that refuses every CONNECT to the server's port proves it was used.
-        with tinyproxy(tmp_path, connect_ports=(443,)) as proxy:
-            monkeypatch.setenv("https_proxy", f"http://{proxy}")
-            with pytest.raises(InvalidProxyStatus, match=f"proxy http://{proxy}"):
-                await connect(target)
-            async with connect(target, proxy=None) as ws:  # explicitly direct
-                await roundtrip(ws)
-            monkeypatch.setenv("no_proxy", "localhost,127.0.0.1")
-            async with connect(target) as ws:  # exempt
+    # A proxy that refuses every CONNECT but to port 443 proves it was used.
+    with tinyproxy(tmp_path, connect_ports=(443,)) as proxy:
+        monkeypatch.setenv("https_proxy", f"http://{proxy}")
+        target = "ws://reach.invalid:8080/"  # not loopback: the environment's proxy applies
+        with pytest.raises(InvalidProxyStatus, match=f"proxy http://{proxy}: refused CONNECT to reach.invalid:8080: 403"):
+            await connect(target)
+        monkeypatch.setenv("no_proxy", ".invalid")
+        with pytest.raises(OSError):  # exempt: straight to a name that does not resolve
+            await connect(target)
+        monkeypatch.delenv("no_proxy")
+        with pytest.raises(OSError):  # explicitly direct
+            await connect(target, proxy=None)
+        async with serve(echo, "127.0.0.1", 0) as server:  # loopback never goes through it
+            async with connect(f"ws://127.0.0.1:{server.port}/") as ws:
                 await roundtrip(ws)
 
 
