@@ -87,7 +87,8 @@ typedef enum sws_status {
     SWS_ERR_WRONG_THREAD = -9,     /**< a loop-thread-only function was called from another thread */
     SWS_ERR_TLS = -10,             /**< the TLS layer failed */
     SWS_ERR_RESOLVE = -11,         /**< host name resolution failed */
-    SWS_ERR_UNSUPPORTED = -12      /**< the feature is not available in this build */
+    SWS_ERR_UNSUPPORTED = -12,     /**< the feature is not available in this build */
+    SWS_ERR_PROXY = -13            /**< a proxy refused or failed to open the tunnel (named in the message) */
 } sws_status;
 
 /**
@@ -414,6 +415,13 @@ typedef struct sws_compression_config {
     int compression_level;
     /** Messages with fewer bytes are sent uncompressed. Default 64. At most SWS_SESSION_LIMIT_MAX. */
     size_t threshold;
+    /**
+     * A client: offer client_max_window_bits=local_max_window_bits, a promise the server's answer
+     * must respect (a larger one fails the connection, RFC 7692 7.1.2.2). Default false: the
+     * value-less client_max_window_bits browsers send, so the server may answer any window up to
+     * 15; the client still compresses with at most local_max_window_bits. Ignored by servers.
+     */
+    bool announce_local_max_window_bits;
 } sws_compression_config;
 
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
@@ -1216,6 +1224,33 @@ sws_status sws_server_new(sws_loop_t *loop, const char *host, uint16_t port, con
                           const sws_conn_handlers *handlers, void *user_data, sws_server_t **out);
 
 /**
+ * As sws_server_new(), listening on a Unix-domain socket: `path` (a stale socket file there is
+ * replaced; the file is removed when the server is freed) or "@name" in Linux's abstract
+ * namespace (no file). sws_server_port() is 0. Errors: as sws_server_new() (`path` NULL, empty,
+ * or longer than 107 bytes: SWS_ERR_INVALID_ARGUMENT).
+ */
+sws_status sws_server_new_unix(sws_loop_t *loop, const char *path, const sws_server_config *config,
+                               const sws_conn_handlers *handlers, void *user_data, sws_server_t **out);
+
+/**
+ * As sws_server_new(), on `fd`, a bound and listening stream socket opened by someone else
+ * (systemd socket activation: SD_LISTEN_FDS_START; an inherited descriptor). The server owns
+ * `fd` once this returns SWS_OK; on error the caller keeps it. Errors: as sws_server_new();
+ * SWS_ERR_INVALID_ARGUMENT when `fd` is not a listening stream socket.
+ */
+sws_status sws_server_new_from_socket(sws_loop_t *loop, int fd, const sws_server_config *config,
+                                      const sws_conn_handlers *handlers, void *user_data, sws_server_t **out);
+
+/**
+ * Serves `fd`, a connected stream socket the program accepted itself (its own HTTP stack
+ * handing a connection over before reading from it): the opening handshake runs as for a
+ * connection `server` accepted, limits and TLS included. The server owns `fd` once this returns
+ * SWS_OK; on error the caller keeps it. Loop-thread-only. Errors: SWS_ERR_INVALID_ARGUMENT
+ * (NULL, `fd` not a connected stream socket), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_server_adopt_connection(sws_server_t *server, int fd);
+
+/**
  * Replaces the TLS settings (certificates) for connections accepted from now on; open
  * connections keep theirs. On error the old settings stay. Loop-thread-only.
  * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, a bad size), SWS_ERR_WRONG_THREAD, SWS_ERR_TLS (the
@@ -1410,6 +1445,31 @@ typedef struct sws_client_config {
     void *log_user_data;
     /** The least level passed to `log`. Default SWS_LOG_INFO. */
     sws_log_level log_level;
+    /**
+     * Proxy URL, copied: "http://[user:password@]host:port" (HTTP CONNECT, Basic authentication),
+     * "socks5://…" or "socks5h://…" (SOCKS5, optional username/password; the proxy resolves the
+     * target), "socks4a://[user@]host:port". The connection to the proxy is bounded by
+     * connect_timeout_ms, the negotiation by its own handshake_timeout_ms (the error names it).
+     * A refusal calls on_connect_error with SWS_ERR_PROXY and a message naming the proxy.
+     * NULL (default): none, unless proxy_from_environment.
+     */
+    const char *proxy;
+    /** With `proxy` NULL: use the proxy the environment names for the URL, as Python websockets
+     *  does (ws_proxy/wss_proxy, socks_proxy, https_proxy, http_proxy for ws://, all_proxy;
+     *  no_proxy exempts hosts). Default false. */
+    bool proxy_from_environment;
+    /** Most redirects (301, 302, 303, 307, 308) followed, each a new connection; 0: none (the 3xx
+     *  is reported). wss:// to ws:// is never followed. Default 10. */
+    uint32_t max_redirects;
+    /**
+     * Called on the loop thread before a redirect is followed, with the connect's `user_data`,
+     * the status and the new URL (NUL-terminated, valid during the call); return false to refuse
+     * (on_connect_error then reports the 3xx with SWS_ERR_HANDSHAKE). NULL (default): follow.
+     */
+    bool (*on_redirect)(void *user_data, int status, const char *url);
+    /** Connect to this Unix-domain socket instead of the URL's host and port (which still give
+     *  Host and the path): a path, or "@name" in the abstract namespace. Copied. NULL: TCP. */
+    const char *unix_path;
 } sws_client_config;
 
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
@@ -1439,6 +1499,88 @@ sws_status sws_client_connect(sws_loop_t *loop, const char *url, const sws_clien
  */
 sws_status sws_loop_connect_error_response(const sws_loop_t *loop, const uint8_t **head, size_t *head_len,
                                            const uint8_t **body, size_t *body_len);
+
+/**
+ * As sws_client_connect(), over `fd`, a connected stream socket (TCP or Unix) the caller opened;
+ * the URL gives Host, the path and whether TLS runs. The library owns `fd` once this returns
+ * SWS_OK (it is closed with the connection, or on failure); on an error return the caller keeps
+ * it. config->proxy, unix_path and redirects do not apply (a 3xx fails). Loop-thread-only.
+ * Errors: as sws_client_connect(); SWS_ERR_INVALID_ARGUMENT also when `fd` is not a connected
+ * stream socket (negative, a file, a listening or unconnected socket).
+ */
+sws_status sws_client_connect_socket(sws_loop_t *loop, const char *url, int fd, const sws_client_config *config,
+                                     const sws_conn_handlers *handlers, void *user_data);
+
+/* ---- Reconnecting clients --------------------------------------------------------------- */
+
+/** A reconnecting client (sws_reconnector_new()). */
+typedef struct sws_reconnector sws_reconnector_t;
+
+/**
+ * When a reconnecting client tries again, with Python websockets' defaults (RFC 6455 7.2.3):
+ * after the first failed attempt a random delay below initial_delay_ms, then min_delay_ms
+ * growing by `factor` up to max_delay_ms; an attempt that opens resets the sequence, and a lost
+ * connection is followed by an attempt at once. Fill with sws_reconnect_config_init().
+ */
+typedef struct sws_reconnect_config {
+    /** sizeof(sws_reconnect_config) as compiled; set by sws_reconnect_config_init(). */
+    size_t size;
+    /** The first delay is random in [0, initial_delay_ms). Default 5000. */
+    uint32_t initial_delay_ms;
+    /** The second delay. Default 3100. */
+    uint32_t min_delay_ms;
+    /** The longest delay. Default 90000. At least min_delay_ms. */
+    uint32_t max_delay_ms;
+    /** Growth per failed attempt, at least 1. Default 1.618. */
+    double factor;
+    /** Failed attempts in a row before giving up; 0 (default): never. */
+    uint32_t max_failures;
+    /**
+     * "Retrying in delay_ms": after a failed attempt that will be retried, with the number of
+     * failures in a row, the failure (status, HTTP status or 0, message valid during the call)
+     * and the connect's user_data. May be NULL.
+     */
+    void (*on_retry)(void *user_data, uint32_t failures, uint32_t delay_ms, sws_status status, int http_status,
+                     const char *message);
+    /**
+     * Whether a failed attempt is retried (status and HTTP status as on_connect_error reports
+     * them). NULL (default): network failures, timeouts, proxy failures and the answers 500, 502,
+     * 503 and 504 are retried; the rest (other statuses, TLS, bad arguments) end the attempts.
+     */
+    bool (*should_retry)(void *user_data, sws_status status, int http_status);
+} sws_reconnect_config;
+
+/** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
+sws_status sws_reconnect_config_init(sws_reconnect_config *config);
+
+/**
+ * The delay in ms after `failures` failed attempts in a row (1: the first), `random` in [0, 1)
+ * drawing the first one: the schedule of `config` (NULL: the defaults), for bindings that run
+ * their own retry loop. Thread-safe.
+ */
+uint32_t sws_reconnect_delay_ms(const sws_reconnect_config *config, uint32_t failures, double random);
+
+/**
+ * Keeps a client connection to `url` open: connects now (as sws_client_connect() with `config`),
+ * and again whenever the connection is lost or an attempt fails and `policy` retries it. The
+ * callbacks say what happens: handlers->on_open "connected" (each connection), on_close "lost",
+ * policy->on_retry "retrying in N ms", handlers->on_connect_error the failure that ended the
+ * attempts (then the reconnector stays idle until freed). `user_data` is every connection's
+ * initial user data and the callbacks' argument. `config`, `policy` and `handlers` are copied;
+ * each may be NULL except handlers (NULL config/policy: the defaults). Loop-thread-only.
+ * Errors (`*out` NULL, no callback called): as sws_client_connect(); SWS_ERR_INVALID_ARGUMENT
+ * for a bad policy (max_delay_ms below min_delay_ms, factor below 1 or not finite).
+ */
+sws_status sws_reconnector_new(sws_loop_t *loop, const char *url, const sws_client_config *config,
+                               const sws_reconnect_config *policy, const sws_conn_handlers *handlers, void *user_data,
+                               sws_reconnector_t **out);
+
+/**
+ * Stops a reconnecting client and frees it: no more attempts; an open connection is closed with
+ * 1001 (its on_close still follows, later). Loop-thread-only; may be called from its callbacks.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, not a live reconnector), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_reconnector_free(sws_reconnector_t *reconnector);
 
 #ifdef __cplusplus
 }

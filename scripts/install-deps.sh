@@ -19,6 +19,8 @@ debian_packages=(
     libnss3-tools     # certutil: the demo test trusts its throw-away CA in a browser profile's NSS store
     libhiredis-dev    # the Redis topic bridge: hiredis's headers at build time (loaded with dlopen at run time)
     redis-server      # the Redis bridge tests start their own on a free loopback port
+    tinyproxy         # an HTTP CONNECT proxy the proxy tests start on loopback
+    microsocks        # a SOCKS5 proxy (with and without username/password) for the same tests
 )
 
 missing=()

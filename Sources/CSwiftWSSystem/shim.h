@@ -16,11 +16,21 @@
 #include <netinet/tcp.h>
 #include <netdb.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 
 /* accept4(2) is declared only under _GNU_SOURCE, which the Glibc module is not built with;
  * this wrapper gives Swift a stable name for it (atomic SOCK_NONBLOCK | SOCK_CLOEXEC on accept). */
 extern int accept4(int, struct sockaddr *, socklen_t *, int);
 static inline int swiftws_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
     return accept4(fd, address, length, flags);
+}
+
+/* fcntl(2) is variadic, which Swift cannot call: an adopted descriptor (socket activation, a
+ * connection handed over) gets O_NONBLOCK and FD_CLOEXEC as the loop's own sockets have.
+ * 0, or -1 with errno. */
+static inline int swiftws_make_nonblocking_cloexec(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -1;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? -1 : 0;
 }
 #endif

@@ -31,12 +31,14 @@ struct CArgumentError: Error {
 
 /// sws_session_config of ABI 1, before `inflate_budget` was appended.
 private let sessionConfigFirstVersionSize = 48
-private let compressionConfigFirstVersionSize = MemoryLayout<sws_compression_config>.stride
-/// The structs that ABI 2 introduced or reshaped: their first published sizes (x86_64/arm64),
-/// before `log`, `log_user_data` and `log_level` were appended.
+/// sws_compression_config before `announce_local_max_window_bits` was appended.
+private let compressionConfigFirstVersionSize = 40
+/// The structs that ABI 2 introduced or reshaped: their first published sizes (x86_64/arm64).
 private let connectionConfigFirstVersionSize = MemoryLayout<sws_connection_config>.stride
-/// (`loops` and `redis_url` came after them in sws_server_config.)
+/// sws_server_config before `log`, `log_user_data`, `log_level`, `loops` and `redis_url` were appended.
 private let serverConfigFirstVersionSize = 112
+/// sws_client_config before `log`, `log_user_data`, `log_level`, `proxy`, `proxy_from_environment`,
+/// `max_redirects`, `on_redirect` and `unix_path` were appended.
 private let clientConfigFirstVersionSize = 96
 
 /// Largest size limit accepted in config structs (SWS_SESSION_LIMIT_MAX).
@@ -159,7 +161,8 @@ extension sws_compression_config {
                   local_no_context_takeover: configuration.localNoContextTakeover,
                   remote_no_context_takeover: configuration.remoteNoContextTakeover,
                   memory_level: Int32(configuration.memoryLevel), compression_level: Int32(configuration.compressionLevel),
-                  threshold: configuration.compressionThreshold)
+                  threshold: configuration.compressionThreshold,
+                  announce_local_max_window_bits: configuration.announcesLocalMaxWindowBits)
     }
 }
 
@@ -188,7 +191,7 @@ func readCompressionConfig(_ pointer: UnsafePointer<sws_compression_config>?) th
         remoteMaxWindowBits: c.remote_max_window_bits == 0 ? nil : Int(c.remote_max_window_bits),
         localNoContextTakeover: c.local_no_context_takeover, remoteNoContextTakeover: c.remote_no_context_takeover,
         memoryLevel: Int(c.memory_level), compressionLevel: Int(c.compression_level),
-        compressionThreshold: threshold)
+        compressionThreshold: threshold, announcesLocalMaxWindowBits: c.announce_local_max_window_bits)
 }
 
 /// `readCompressionConfig` for callers that return a status (the handshake exports).
@@ -330,6 +333,8 @@ extension sws_client_config {
         max_head_size = options.headLimits.maxHeadBytes
         max_header_count = options.headLimits.maxHeaderCount
         log_level = SWS_LOG_INFO
+        proxy_from_environment = options.proxy == .fromEnvironment
+        max_redirects = UInt32(clamping: options.maxRedirects)
     }
 }
 
@@ -340,8 +345,9 @@ public func sws_client_config_init(_ config: UnsafeMutablePointer<sws_client_con
     return SWS_OK
 }
 
-/// The client options a C struct asks for (NULL: the defaults), checked.
-func readClientConfig(_ pointer: UnsafePointer<sws_client_config>?) throws(CArgumentError) -> ClientOptions {
+/// The client options a C struct asks for (NULL: the defaults), checked, and its redirect hook.
+func readClientConfig(_ pointer: UnsafePointer<sws_client_config>?) throws(CArgumentError)
+    -> (options: ClientOptions, onRedirect: (@convention(c) (UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?) -> Bool)?) {
     let c = try read(pointer, over: sws_client_config(ClientOptions()),
                      firstVersionSize: clientConfigFirstVersionSize, name: "sws_client_config")
     var options = ClientOptions()
@@ -363,7 +369,22 @@ func readClientConfig(_ pointer: UnsafePointer<sws_client_config>?) throws(CArgu
     for (name, value) in zip(names, values) { options.headers.append(name: name, value: value) }
     // Without settings, wss:// verifies the server against the system trust store.
     options.tls = try readTLS(c.tls, "sws_client_config.tls") ?? TLSConfiguration()
-    return options
+    if c.proxy != nil {
+        guard let text = string(fromCString: c.proxy), let proxy = ProxyConfiguration(url: text) else {
+            throw CArgumentError("sws_client_config: proxy is not an http://, socks5://, socks5h:// or socks4a:// URL")
+        }
+        options.proxy = .through(proxy)
+    } else if c.proxy_from_environment {
+        options.proxy = .fromEnvironment
+    }
+    options.maxRedirects = Int(c.max_redirects)
+    if c.unix_path != nil {
+        guard let path = string(fromCString: c.unix_path), (try? SocketAddress(unixPath: path)) != nil else {
+            throw CArgumentError("sws_client_config: unix_path is empty, too long or not UTF-8")
+        }
+        options.unixSocketPath = path
+    }
+    return (options, c.on_redirect)
 }
 
 // MARK: Logging (sws_server_config.log, sws_client_config.log)

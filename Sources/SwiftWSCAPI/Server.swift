@@ -79,11 +79,59 @@ final class RequestBox {
 public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<CChar>?, _ port: UInt16,
                            _ config: UnsafePointer<sws_server_config>?, _ handlers: UnsafePointer<sws_conn_handlers>?,
                            _ userData: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> sws_status {
-    guard let out else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_new: out is NULL") }
+    guard let text = string(fromCString: host) else {
+        out?.pointee = nil
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_new: host is NULL")
+    }
+    return makeServer("sws_server_new", loopHandle, config, handlers, userData, out) { loop, options, handlers throws(NetworkError) in
+        try WebSocketServer(loop: loop, host: text, port: port, options: options, handlers: handlers)
+    }
+}
+
+@_cdecl("sws_server_new_unix")
+public func sws_server_new_unix(_ loopHandle: OpaquePointer?, _ path: UnsafePointer<CChar>?,
+                                _ config: UnsafePointer<sws_server_config>?, _ handlers: UnsafePointer<sws_conn_handlers>?,
+                                _ userData: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> sws_status {
+    guard let text = string(fromCString: path) else {
+        out?.pointee = nil
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_new_unix: path is NULL or not UTF-8")
+    }
+    return makeServer("sws_server_new_unix", loopHandle, config, handlers, userData, out) { loop, options, handlers throws(NetworkError) in
+        try WebSocketServer(loop: loop, address: try SocketAddress(unixPath: text), options: options, handlers: handlers)
+    }
+}
+
+@_cdecl("sws_server_new_from_socket")
+public func sws_server_new_from_socket(_ loopHandle: OpaquePointer?, _ fd: Int32,
+                                       _ config: UnsafePointer<sws_server_config>?, _ handlers: UnsafePointer<sws_conn_handlers>?,
+                                       _ userData: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> sws_status {
+    makeServer("sws_server_new_from_socket", loopHandle, config, handlers, userData, out) { loop, options, handlers throws(NetworkError) in
+        try WebSocketServer(loop: loop, listeningSocket: fd, options: options, handlers: handlers)
+    }
+}
+
+@_cdecl("sws_server_adopt_connection")
+public func sws_server_adopt_connection(_ handle: OpaquePointer?, _ fd: Int32) -> sws_status {
+    let (found, serverStatus) = server(handle, "sws_server_adopt_connection")
+    guard let box = found else { return serverStatus }
+    do throws(NetworkError) {
+        try box.server.adoptConnection(socket: fd)
+        return SWS_OK
+    } catch {
+        return fail(status(for: error), "sws_server_adopt_connection: \(error)")
+    }
+}
+
+/// The body every way of starting a server shares (the config, the handlers, the callbacks);
+/// `open` makes the server on its listening socket.
+private func makeServer(_ function: StaticString, _ loopHandle: OpaquePointer?, _ config: UnsafePointer<sws_server_config>?,
+                        _ handlers: UnsafePointer<sws_conn_handlers>?, _ userData: UnsafeMutableRawPointer?,
+                        _ out: UnsafeMutablePointer<OpaquePointer?>?,
+                        open: (EventLoop, ServerOptions, ConnectionHandlers) throws(NetworkError) -> WebSocketServer) -> sws_status {
+    guard let out else { return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): out is NULL") }
     out.pointee = nil
-    let (found, loopStatus) = loopOnItsThread(loopHandle, "sws_server_new")
+    let (found, loopStatus) = loopOnItsThread(loopHandle, function)
     guard let loopBox = found else { return loopStatus }
-    guard let host = string(fromCString: host) else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_new: host is NULL") }
 
     let options: ServerOptions
     do throws(CArgumentError) {
@@ -104,10 +152,10 @@ public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<C
     }
     let context = HandlerContext(callbacks: callbacks, userData: userData)
     let server: WebSocketServer
-    do {
-        server = try WebSocketServer(loop: loopBox.loop, host: host, port: port, options: options, handlers: context.makeHandlers())
+    do throws(NetworkError) {
+        server = try open(loopBox.loop, options, context.makeHandlers())
     } catch {
-        return fail(status(for: error), "sws_server_new: \(error)")
+        return fail(status(for: error), "\(function): \(error)")
     }
     context.server = server
     server.log = log

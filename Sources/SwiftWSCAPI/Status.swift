@@ -20,6 +20,7 @@ public func sws_status_string(_ status: sws_status) -> UnsafePointer<CChar> {
     case SWS_ERR_TLS: name = "TLS error"
     case SWS_ERR_RESOLVE: name = "host name resolution failed"
     case SWS_ERR_UNSUPPORTED: name = "unsupported"
+    case SWS_ERR_PROXY: name = "proxy failed"
     default: name = "unknown status"
     }
     return UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)

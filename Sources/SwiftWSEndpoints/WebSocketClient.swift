@@ -23,6 +23,19 @@ public struct ClientOptions: Sendable {
     /// is verified against the system trust store and the URL's host name. The TLS handshake
     /// counts against `handshakeTimeout`.
     public var tls: TLSConfiguration = TLSConfiguration()
+    /// How the server is reached: directly (default), through the proxy the environment names
+    /// (`https_proxy`, `no_proxy`, …; see `ProxyConfiguration.fromEnvironment`), or through a
+    /// given HTTP CONNECT or SOCKS proxy. The TCP connection to the proxy is bounded by
+    /// `connectTimeout`, the negotiation by its own timer of `handshakeTimeout` (its error names
+    /// the proxy negotiation), then the upgrade by `handshakeTimeout` as without a proxy.
+    public var proxy: ProxySetting = .direct
+    /// Redirects (301, 302, 303, 307, 308) followed at most, each a new connection; 0 follows
+    /// none (the 3xx is then `unexpectedStatus`). A redirect from wss:// to ws:// is refused.
+    /// Default 10, as Python websockets.
+    public var maxRedirects: Int = 10
+    /// Connect to this Unix-domain socket instead of the URL's host and port (which still give
+    /// the Host header and the path): a path, or "@name" for Linux's abstract namespace.
+    public var unixSocketPath: String? = nil
 
     /// The defaults.
     public init() {}
@@ -49,6 +62,11 @@ public enum ClientError: Error, Sendable, Hashable, CustomStringConvertible {
     /// reason: "certificate verify failed: unable to get local issuer certificate", "Hostname
     /// mismatch", "certificate has expired", "wrong version number" for a plain server, …).
     case tlsFailed(String)
+    /// The proxy refused or failed to open the tunnel (its refusal names the proxy).
+    case proxyFailed(ProxyError)
+    /// A redirect (its status) could not be followed: too many, wss:// to ws://, a Location that
+    /// is not a ws/wss/http/https URL, or a connection over an adopted socket.
+    case redirectFailed(status: Int, reason: String)
 
     /// A sentence for logs and people.
     public var description: String {
@@ -61,6 +79,8 @@ public enum ClientError: Error, Sendable, Hashable, CustomStringConvertible {
         case .handshakeTimedOut: return "no handshake response in time"
         case .closedDuringHandshake: return "connection closed during the handshake"
         case .tlsFailed(let reason): return reason
+        case .proxyFailed(let error): return error.description
+        case .redirectFailed(let status, let reason): return "cannot follow the \(status) redirect: \(reason)"
         }
     }
 }
@@ -91,52 +111,33 @@ public enum WebSocketClient {
     }
 
     /// Connects to `url` (`ws://host[:port]/path[?query]`; names resolved off the loop) and runs
-    /// the opening handshake. `completion` runs once on the loop thread, after this call returns,
-    /// with the open connection (its `onOpen` already called) or the reason it failed.
-    /// Loop-thread only.
-    /// `log` receives the handshake's failure and the connection's opening and closing.
-    /// `onResponse` sees the server's answer as it arrived (before `completion`), accepted or not.
+    /// the opening handshake: directly, over `options.unixSocketPath`, or through
+    /// `options.proxy`, following up to `options.maxRedirects` redirects, each of which
+    /// `shouldRedirect` (if set) may veto by returning false (then the 3xx is the failure).
+    /// `log` receives the handshake's failure and the connection's opening and closing;
+    /// `onResponse` sees the server's final answer as it arrived (before `completion`), accepted
+    /// or not. `completion` runs once on the loop thread, after this call returns, with the open
+    /// connection (its `onOpen` already called) or the reason it failed. Loop-thread only.
     public static func connect(to url: String, on loop: EventLoop, options: ClientOptions = ClientOptions(),
                                handlers: ConnectionHandlers = ConnectionHandlers(), log: LogSink? = nil,
                                onResponse: ((HandshakeResponse) -> Void)? = nil,
+                               shouldRedirect: ((_ status: Int, _ location: WebSocketURL) -> Bool)? = nil,
                                completion: @escaping (Result<WebSocketConnection, ClientError>) -> Void) {
-        guard let parsed = WebSocketURL(url) else {
-            loop.deferCallback { completion(.failure(.invalidURL(url))) }
-            return
-        }
-        let handshake: ClientHandshake
-        do throws(HandshakeError) {
-            handshake = try makeHandshake(parsed, options: options)
-        } catch {
-            loop.deferCallback { completion(.failure(.invalidRequest(error))) }
-            return
-        }
-        var tlsContext: TLSContext?
-        if parsed.isSecure {
-            do throws(TLSError) {
-                tlsContext = try TLSContext.shared(client: options.tls)
-            } catch {
-                loop.deferCallback { completion(.failure(.tlsFailed(error.message))) }
-                return
-            }
-        }
-        loop.connect(host: parsed.host, port: parsed.port, timeout: options.connectTimeout, options: options.stream) { result in
-            switch result {
-            case .failure(let error):
-                completion(.failure(.connectFailed(error)))
-            case .success(let stream):
-                if let tlsContext {
-                    do throws(TLSError) {
-                        try stream.startTLS(client: tlsContext, serverName: options.tls.serverName ?? parsed.host, port: parsed.port)
-                    } catch {
-                        stream.abort()
-                        return completion(.failure(.tlsFailed(error.message)))
-                    }
-                }
-                ClientUpgrade(stream: stream, handshake: handshake, url: parsed, options: options,
-                              handlers: handlers, log: log, onResponse: onResponse, completion: completion).start()
-            }
-        }
+        ClientConnector(loop: loop, options: options, handlers: handlers, adoptedSocket: nil,
+                        shouldRedirect: shouldRedirect, log: log, onResponse: onResponse, completion: completion).start(url)
+    }
+
+    /// Runs the opening handshake for `url` over `socket`, a connected stream socket (TCP or
+    /// Unix) the caller opened: socket activation, or a connection set up by other code. The
+    /// connection owns the descriptor from now on (also on failure, when it is closed). No
+    /// proxy, no redirects (a 3xx fails). `log` and `onResponse` as for the other connect.
+    /// Loop-thread only.
+    public static func connect(to url: String, socket: Int32, on loop: EventLoop, options: ClientOptions = ClientOptions(),
+                               handlers: ConnectionHandlers = ConnectionHandlers(), log: LogSink? = nil,
+                               onResponse: ((HandshakeResponse) -> Void)? = nil,
+                               completion: @escaping (Result<WebSocketConnection, ClientError>) -> Void) {
+        ClientConnector(loop: loop, options: options, handlers: handlers, adoptedSocket: socket,
+                        shouldRedirect: nil, log: log, onResponse: onResponse, completion: completion).start(url)
     }
 }
 
@@ -154,10 +155,15 @@ final class ClientUpgrade {
     private var received: [UInt8] = []
     private var completion: ((Result<WebSocketConnection, ClientError>) -> Void)?
     private var timer: TimerHandle?
+    /// Asked with a redirect's status and Location; true when it takes the redirect over (this
+    /// upgrade then ends without calling `completion`).
+    private let redirect: ((Int, String) -> Bool)?
 
     init(stream: SocketStream, handshake: ClientHandshake, url: WebSocketURL, options: ClientOptions,
          handlers: ConnectionHandlers, log: LogSink?, onResponse: ((HandshakeResponse) -> Void)?,
+         redirect: ((Int, String) -> Bool)? = nil,
          completion: @escaping (Result<WebSocketConnection, ClientError>) -> Void) {
+        self.redirect = redirect
         self.stream = stream
         self.log = log
         self.onResponse = onResponse
@@ -210,6 +216,9 @@ final class ClientUpgrade {
             }
         } catch {
             if case .unexpectedStatus(let code, let reason) = error.failure {
+                if let redirect, let location = handshake.response?.headers.first("Location"), redirect(code, location) {
+                    return abandon()
+                }
                 reportResponse()
                 fail(.unexpectedStatus(code: code, reason: reason))
             } else {
@@ -244,6 +253,16 @@ final class ClientUpgrade {
         // the same read), so it can set user data first.
         completion(.success(connection))
         connection.start(initialBytes: UnsafeMutableRawBufferPointer(rebasing: bytes[min(consumed, bytes.count)...]))
+    }
+
+    /// Ends the upgrade without a result: another connection carries on (a redirect).
+    private func abandon() {
+        completion = nil
+        if let timer { stream.loop.cancel(timer) }
+        timer = nil
+        stream.onRead = nil
+        stream.onClose = nil
+        stream.abort()
     }
 
     private func fail(_ error: ClientError) {

@@ -73,9 +73,27 @@ public final class WebSocketServer {
     /// Whether `shutdown` has begun.
     public private(set) var isShuttingDown = false
 
-    /// Starts a server listening on `address`. Loop-thread only.
-    public init(loop: EventLoop, address: SocketAddress, options: ServerOptions = ServerOptions(),
-                handlers: ConnectionHandlers = ConnectionHandlers()) throws(NetworkError) {
+    /// Starts a server listening on `address` (IP and port, a Unix socket path, or "@name" in the
+    /// abstract namespace: `SocketAddress(unixPath:)`). Loop-thread only.
+    public convenience init(loop: EventLoop, address: SocketAddress, options: ServerOptions = ServerOptions(),
+                            handlers: ConnectionHandlers = ConnectionHandlers()) throws(NetworkError) {
+        try self.init(loop: loop, options: options, handlers: handlers) { (listen) throws(NetworkError) in
+            try loop.listen(on: address, options: listen)
+        }
+    }
+
+    /// Starts a server on `listeningSocket`, a bound and listening stream socket opened by
+    /// someone else (systemd socket activation, an inherited descriptor). The server owns the
+    /// descriptor once this returns; on error the caller keeps it. Loop-thread only.
+    public convenience init(loop: EventLoop, listeningSocket: Int32, options: ServerOptions = ServerOptions(),
+                            handlers: ConnectionHandlers = ConnectionHandlers()) throws(NetworkError) {
+        try self.init(loop: loop, options: options, handlers: handlers) { (listen) throws(NetworkError) in
+            try loop.adoptListener(fd: listeningSocket, options: listen)
+        }
+    }
+
+    private init(loop: EventLoop, options: ServerOptions, handlers: ConnectionHandlers,
+                 openListener: (ListenOptions) throws(NetworkError) -> SocketListener) throws(NetworkError) {
         self.loop = loop
         self.options = options
         self.handlers = handlers
@@ -103,7 +121,7 @@ public final class WebSocketServer {
         }
         var listen = options.listen
         if options.loops > 1 && options.acceptStrategy == .reusePort { listen.reusePort = true }
-        let listener = try loop.listen(on: address, options: listen)
+        let listener = try openListener(listen)
         self.listener = listener
         listener.onAccept = { [weak self] stream in
             // A server released without `shutdown` stops accepting (see deinit).
@@ -159,6 +177,14 @@ public final class WebSocketServer {
             throw NetworkError(.invalidAddress, "listen on \(host):\(port)")
         }
         try self.init(loop: loop, address: address, options: options, handlers: handlers)
+    }
+
+    /// Serves `socket`, a connected stream socket another part of the program accepted (its own
+    /// HTTP stack handing a connection over before reading from it): the opening handshake runs
+    /// as for an accepted connection, limits and TLS included. The server owns the descriptor once
+    /// this returns; on error the caller keeps it. Loop-thread only.
+    public func adoptConnection(socket: Int32) throws(NetworkError) {
+        accepted(try loop.adoptStream(fd: socket, options: options.listen.stream))
     }
 
     /// Replaces the certificates and TLS settings for connections accepted from now on (open

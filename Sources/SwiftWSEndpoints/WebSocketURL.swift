@@ -1,3 +1,5 @@
+import SwiftWSCore
+
 /// A parsed `ws://` or `wss://` URL (RFC 6455 section 3): host, port, path and query.
 ///
 /// `ws://example.com:8080/chat?room=1` → host "example.com", port 8080, path "/chat", query
@@ -30,34 +32,12 @@ public struct WebSocketURL: Hashable, Sendable, CustomStringConvertible {
         }
         guard !rest.contains("#") else { return nil }
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
-        var authority = rest[..<authorityEnd]
+        let authority = rest[..<authorityEnd]
         rest = rest[authorityEnd...]
         if authority.contains("@") { return nil }  // no user info in WebSocket URLs
-        var portText: Substring?
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { return nil }
-            host = String(authority[authority.index(after: authority.startIndex)..<close])
-            let after = authority[authority.index(after: close)...]
-            if !after.isEmpty {
-                guard after.hasPrefix(":") else { return nil }
-                portText = after.dropFirst()
-            }
-            guard host.contains(":") else { return nil }
-        } else {
-            if let colon = authority.lastIndex(of: ":") {
-                portText = authority[authority.index(after: colon)...]
-                authority = authority[..<colon]
-            }
-            host = String(authority)
-            guard !host.contains(":") else { return nil }
-        }
-        guard !host.isEmpty else { return nil }
-        if let portText {
-            guard !portText.isEmpty, portText.allSatisfy(\.isASCII), let value = UInt16(portText), value > 0 else { return nil }
-            port = value
-        } else {
-            port = isSecure ? 443 : 80
-        }
+        guard let parsed = HostAndPort(authority) else { return nil }
+        host = parsed.host
+        port = parsed.port ?? (isSecure ? 443 : 80)
         if let question = rest.firstIndex(of: "?") {
             query = String(rest[rest.index(after: question)...])
             rest = rest[..<question]

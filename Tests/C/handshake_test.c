@@ -404,9 +404,43 @@ static void test_compression(void) {
     CHECK_EQ_INT(sws_client_handshake_new_session(NULL, NULL, NULL, NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
 }
 
+/* The text of the client request a compression config makes (static buffer). */
+static const char *client_request_text(const sws_compression_config *compression) {
+    static char text[2048];
+    sws_client_handshake_config config;
+    sws_client_handshake_config_init(&config);
+    config.host = "example.com";
+    config.compression = compression;
+    sws_client_handshake_t *client = NULL;
+    CHECK_EQ_INT(sws_client_handshake_new(&config, &client), SWS_OK);
+    const uint8_t *request = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(sws_client_handshake_request(client, &request, &len), SWS_OK);
+    len = len < sizeof text - 1 ? len : sizeof text - 1;
+    memcpy(text, request, len);
+    text[len] = 0;
+    sws_client_handshake_free(client);
+    return text;
+}
+
+/* The default offer is the interoperable one (client_max_window_bits without a value); an
+ * announced window is offered as a value and a larger answer fails the handshake. */
+static void test_client_window_offer(void) {
+    const char *text = client_request_text(NULL);
+    CHECK(strstr(text, "client_max_window_bits") != NULL);
+    CHECK(strstr(text, "client_max_window_bits=") == NULL);
+    sws_compression_config announced;
+    sws_compression_config_init(&announced);
+    CHECK(!announced.announce_local_max_window_bits);
+    announced.announce_local_max_window_bits = true;
+    text = client_request_text(&announced);
+    CHECK(strstr(text, "client_max_window_bits=12") != NULL);
+}
+
 int main(void) {
     test_upgrade_then_session();
     test_compression();
+    test_client_window_offer();
     test_rejections();
     test_misuse();
     return check_summary("handshake_test");

@@ -81,7 +81,13 @@ struct PerMessageDeflateNegotiationTests {
 
     @Test("client offers: preferred element, then a fallback without server_max_window_bits")
     func clientOffers() {
+        // client_max_window_bits without a value, as browsers and websockets offer it.
         #expect(Negotiation.clientOffers(configuration: .init()).map(\.description) == [
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits",
+            "permessage-deflate; client_max_window_bits",
+        ])
+        // Announced: our limit becomes a value the server must not exceed.
+        #expect(Negotiation.clientOffers(configuration: .init(announcesLocalMaxWindowBits: true)).map(\.description) == [
             "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
             "permessage-deflate; client_max_window_bits=12",
         ])
@@ -90,8 +96,8 @@ struct PerMessageDeflateNegotiationTests {
         ])
         #expect(Negotiation.clientOffers(configuration: .init(
             localNoContextTakeover: true, remoteNoContextTakeover: true)).map(\.description) == [
-            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12; client_max_window_bits=12",
-            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=12",
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12; client_max_window_bits",
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits",
         ])
         #expect(Negotiation.clientOffers(configuration: .disabled).isEmpty)
     }
@@ -109,14 +115,18 @@ struct PerMessageDeflateNegotiationTests {
     static let clientCases: [(String, Expected)] = [
         ("", .success(nil)),
         ("x-other", .success(nil)),
-        ("permessage-deflate", agreed(15, 12)),  // the fallback was accepted
+        // The value-less client_max_window_bits lets the server grant any window: the agreement
+        // records it (our compressor still keeps to 12, see PerMessageDeflate.init).
+        ("permessage-deflate", agreed(15, 15)),  // the fallback was accepted
         ("permessage-deflate; server_max_window_bits=12; client_max_window_bits=12", agreed(12, 12)),
-        ("permessage-deflate; server_max_window_bits=9", agreed(9, 12)),
-        ("permessage-deflate; server_max_window_bits=13", agreed(13, 12)),  // fallback, server's own limit
+        ("permessage-deflate; server_max_window_bits=9", agreed(9, 15)),
+        ("permessage-deflate; server_max_window_bits=13", agreed(13, 15)),  // fallback, server's own limit
         ("permessage-deflate; client_max_window_bits=8", agreed(15, 8)),
-        ("permessage-deflate; server_no_context_takeover", agreed(15, 12, serverReset: true)),
-        ("permessage-deflate; client_no_context_takeover", agreed(15, 12, clientReset: true)),
-        ("permessage-deflate; client_max_window_bits=13", failed(.windowTooLarge)),
+        ("permessage-deflate; server_no_context_takeover", agreed(15, 15, serverReset: true)),
+        ("permessage-deflate; client_no_context_takeover", agreed(15, 15, clientReset: true)),
+        ("permessage-deflate; client_max_window_bits=13", agreed(15, 13)),
+        // Servers seen in the field answer 15 whatever the offer: accepted by default.
+        ("permessage-deflate; server_max_window_bits=12; client_max_window_bits=15", agreed(12, 15)),
         ("permessage-deflate; client_max_window_bits", failed(.invalidValue)),
         ("permessage-deflate; server_max_window_bits=16", failed(.invalidValue)),
         ("permessage-deflate; server_max_window_bits", failed(.invalidValue)),
@@ -159,6 +169,13 @@ struct PerMessageDeflateNegotiationTests {
                                              configuration: .maximumCompression)?.clientMaxWindowBits == 9)
         #expect(try Negotiation.clientAccept(response: T.elements("permessage-deflate"),
                                              configuration: .maximumCompression)?.clientMaxWindowBits == 15)
+        // An announced client window is a limit the answer must respect (RFC 7692 7.1.2.2).
+        let announced = PerMessageDeflateConfiguration(announcesLocalMaxWindowBits: true)
+        #expect(throws: PerMessageDeflateNegotiationError(.windowTooLarge, parameter: "client_max_window_bits", value: "15")) {
+            try Negotiation.clientAccept(response: T.elements("permessage-deflate; client_max_window_bits=15"), configuration: announced)
+        }
+        #expect(try Negotiation.clientAccept(response: T.elements("permessage-deflate; client_max_window_bits=10"),
+                                             configuration: announced)?.clientMaxWindowBits == 10)
         // An answer although nothing was offered.
         #expect(throws: PerMessageDeflateNegotiationError(.notOffered)) {
             try Negotiation.clientAccept(response: T.elements("permessage-deflate"), configuration: .disabled)
@@ -183,9 +200,11 @@ struct PerMessageDeflateNegotiationTests {
             for remote in [nil, 8, 11, 15] as [Int?] {
                 for localReset in [false, true] {
                     for remoteReset in [false, true] {
-                        all.append(.init(localMaxWindowBits: local, remoteMaxWindowBits: remote,
-                                         localNoContextTakeover: localReset, remoteNoContextTakeover: remoteReset,
-                                         compressionThreshold: 0))
+                        for announces in [false, true] {
+                            all.append(.init(localMaxWindowBits: local, remoteMaxWindowBits: remote,
+                                             localNoContextTakeover: localReset, remoteNoContextTakeover: remoteReset,
+                                             compressionThreshold: 0, announcesLocalMaxWindowBits: announces))
+                        }
                     }
                 }
             }
@@ -205,7 +224,10 @@ struct PerMessageDeflateNegotiationTests {
                 serverNoContextTakeover: client.remoteNoContextTakeover || server.localNoContextTakeover,
                 clientNoContextTakeover: client.localNoContextTakeover || server.remoteNoContextTakeover,
                 serverMaxWindowBits: min(server.localMaxWindowBits, client.remoteMaxWindowBits ?? 15),
-                clientMaxWindowBits: min(client.localMaxWindowBits, server.remoteMaxWindowBits ?? 15))
+                // Without an announced value the server picks the client's window (its own limit
+                // or 15); the client compresses with min(that, its own limit) either way.
+                clientMaxWindowBits: min(client.announcesLocalMaxWindowBits ? client.localMaxWindowBits : 15,
+                                         server.remoteMaxWindowBits ?? 15))
             #expect(agreement.parameters == expected, "client \(client) server \(server)")
             let validated = try Negotiation.clientAccept(response: [agreement.response], configuration: client)
             #expect(validated == expected)

@@ -272,16 +272,34 @@ struct PerMessageDeflateSessionTests {
 
     @Test("client refuses a server answer it cannot accept: invalidExtensionResponse")
     func clientRefusesAnswer() throws {
+        // With the announced window 12, a server's 15 breaks the promise it was offered.
+        let announced = PerMessageDeflateConfiguration(announcesLocalMaxWindowBits: true)
         var clientHandshake = try ClientHandshake(
-            host: "127.0.0.1", extensions: PerMessageDeflateNegotiation.clientOffers(configuration: .init()))
+            host: "127.0.0.1", extensions: PerMessageDeflateNegotiation.clientOffers(configuration: announced))
         var serverHandshake = ServerHandshake()
         let request = try #require(feed(clientHandshake.requestBytes) { c throws(HandshakeError) in try serverHandshake.receive(c) }.value)
         let bad = ExtensionOffer(name: "permessage-deflate", parameters: [.init("client_max_window_bits", "15")])
         let response = try request.acceptResponse(extensions: [bad])
         let answer = try #require(feed(response) { c throws(HandshakeError) in try clientHandshake.receive(c) }.value)
         #expect(throws: HandshakeError(.invalidExtensionResponse, "permessage-deflate response refused: windowTooLarge (client_max_window_bits)")) {
-            try answer.perMessageDeflateParameters(offeredWith: .init())
+            try answer.perMessageDeflateParameters(offeredWith: announced)
         }
+    }
+
+    @Test("default client accepts a server that answers client_max_window_bits=15 and still compresses with 12")
+    func clientAcceptsFieldAnswer() throws {
+        var clientHandshake = try ClientHandshake(
+            host: "127.0.0.1", extensions: PerMessageDeflateNegotiation.clientOffers(configuration: .init()))
+        var serverHandshake = ServerHandshake()
+        let request = try #require(feed(clientHandshake.requestBytes) { c throws(HandshakeError) in try serverHandshake.receive(c) }.value)
+        #expect(request.headers.first("Sec-WebSocket-Extensions")?.contains("client_max_window_bits=") == false)
+        let answerFromTheField = ExtensionOffer(name: "permessage-deflate", parameters: [.init("client_max_window_bits", "15")])
+        let response = try request.acceptResponse(extensions: [answerFromTheField])
+        let answer = try #require(feed(response) { c throws(HandshakeError) in try clientHandshake.receive(c) }.value)
+        let parameters = try #require(try answer.perMessageDeflateParameters(offeredWith: .init()))
+        #expect(parameters.clientMaxWindowBits == 15)
+        let codec = PerMessageDeflate(parameters: parameters, role: .client, configuration: .init())
+        #expect(codec.compressionWindowBits == 12)
     }
 }
 

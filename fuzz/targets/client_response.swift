@@ -25,7 +25,8 @@ private func makeFuzzClient(_ a: UInt8, _ b: UInt8) -> FuzzClient {
     let configuration = PerMessageDeflateConfiguration(
         isEnabled: a & 1 == 1, localMaxWindowBits: 8 + Int(a >> 1) & 7,
         remoteMaxWindowBits: remoteBits == 0 ? nil : 8 + remoteBits,
-        localNoContextTakeover: a & 0x80 != 0, remoteNoContextTakeover: b & 1 != 0)
+        localNoContextTakeover: a & 0x80 != 0, remoteNoContextTakeover: b & 1 != 0,
+        announcesLocalMaxWindowBits: (a ^ b) & 0x04 != 0)
     let server = PerMessageDeflateConfiguration(
         localMaxWindowBits: 8 + Int(b >> 5), remoteMaxWindowBits: b & 0x20 == 0 ? nil : 15 - Int(b >> 6),
         localNoContextTakeover: b & 0x40 != 0, remoteNoContextTakeover: b & 0x80 != 0)
@@ -150,9 +151,12 @@ private func checkNegotiation(_ answer: ServerAnswer, _ configuration: PerMessag
     }
     guard let parameters else { return }
     let asked = configuration.remoteMaxWindowBits.map { min(max($0, 8), 15) } ?? 15
+    // Only an announced client window is a limit on the answer; the value-less offer lets the
+    // server grant up to 15 (the compressor keeps to its own limit regardless).
+    let clientLimit = configuration.announcesLocalMaxWindowBits ? min(max(configuration.localMaxWindowBits, 8), 15) : 15
     guard configuration.isEnabled, (8...15).contains(parameters.serverMaxWindowBits),
           (8...15).contains(parameters.clientMaxWindowBits),
-          parameters.clientMaxWindowBits <= min(max(configuration.localMaxWindowBits, 8), 15),
+          parameters.clientMaxWindowBits <= clientLimit,
           parameters.serverMaxWindowBits <= 15, asked <= 15,
           !configuration.remoteNoContextTakeover || parameters.serverNoContextTakeover,
           !configuration.localNoContextTakeover || parameters.clientNoContextTakeover else {

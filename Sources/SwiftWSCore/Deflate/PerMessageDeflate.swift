@@ -16,6 +16,8 @@ public final class PerMessageDeflate {
     public let configuration: PerMessageDeflateConfiguration
 
     private let compressor: DeflateCompressor
+    /// The window our compressor uses: the agreed one, or our own limit when smaller.
+    var compressionWindowBits: Int { compressor.windowBits }
     private let decompressor: DeflateDecompressor
     /// A compressor shared by the loop, used for whole messages when our direction has no
     /// context takeover and its settings match ours.
@@ -41,7 +43,10 @@ public final class PerMessageDeflate {
         self.role = role
         self.parameters = parameters
         self.configuration = configuration
-        let localBits = parameters.localWindowBits(for: role)
+        // The agreed window is the most we may use; a client that offered
+        // client_max_window_bits without a value may be granted 15 and still keeps to its own
+        // limit (a smaller window is always valid for the peer's inflater).
+        let localBits = min(parameters.localWindowBits(for: role), configuration.clampedLocalMaxWindowBits)
         compressor = DeflateCompressor(
             windowBits: localBits, memoryLevel: configuration.memoryLevel, level: configuration.compressionLevel)
         localKeepsContext = !parameters.localNoContextTakeover(for: role)

@@ -12,7 +12,10 @@
 ///   value and no server limit, compressing with memLevel 5 and whatever window the server
 ///   grants (15 if none). We use 12/12 in both roles: a client also benefits from 4 KiB inflate
 ///   windows, and we add a fallback offer without `server_max_window_bits` for servers that
-///   cannot limit their window (see `PerMessageDeflateNegotiation.clientOffers`).
+///   cannot limit their window (see `PerMessageDeflateNegotiation.clientOffers`). Our client's
+///   offer carries `client_max_window_bits` without a value, as browsers and `websockets` send
+///   (servers seen in the field answer 15 to any offer), and compresses with at most 12 bits
+///   whatever the server grants; `announcesLocalMaxWindowBits` makes the 12 a promise instead.
 /// - level 6: zlib's default (`Z_DEFAULT_COMPRESSION`), which `websockets` and `ws` keep.
 /// - context takeover on: repeated structure across messages is where most of the gain is.
 /// - messages under 64 bytes are sent uncompressed: below that the DEFLATE block overhead and the
@@ -45,6 +48,13 @@ public struct PerMessageDeflateConfiguration: Hashable, Sendable {
     /// A server: whether client offers are accepted (false declines every offer even when
     /// `isEnabled`, e.g. to switch compression off for new connections at runtime).
     public var acceptsOffers: Bool
+    /// A client: whether its offer carries `client_max_window_bits=<localMaxWindowBits>` (a
+    /// promise: an answer with a larger value then fails the connection, RFC 7692 7.1.2.2)
+    /// rather than the value-less `client_max_window_bits` browsers and `websockets` send, which
+    /// lets the server answer any window up to 15. Either way our compressor uses at most
+    /// `localMaxWindowBits` (a smaller window than granted is always valid to inflate).
+    /// Default false. Ignored by a server.
+    public var announcesLocalMaxWindowBits: Bool
 
     /// Compression on with the defaults described on the type.
     public init(
@@ -56,7 +66,8 @@ public struct PerMessageDeflateConfiguration: Hashable, Sendable {
         memoryLevel: Int = 5,
         compressionLevel: Int = 6,
         compressionThreshold: Int = 64,
-        acceptsOffers: Bool = true
+        acceptsOffers: Bool = true,
+        announcesLocalMaxWindowBits: Bool = false
     ) {
         self.isEnabled = isEnabled
         self.localMaxWindowBits = localMaxWindowBits
@@ -67,6 +78,7 @@ public struct PerMessageDeflateConfiguration: Hashable, Sendable {
         self.compressionLevel = compressionLevel
         self.compressionThreshold = compressionThreshold
         self.acceptsOffers = acceptsOffers
+        self.announcesLocalMaxWindowBits = announcesLocalMaxWindowBits
     }
 
     /// Compression switched off: nothing offered, every offer declined.

@@ -89,7 +89,9 @@ public enum PerMessageDeflateNegotiation {
     /// section 7.1.2.1 lets a server that cannot limit its window decline an offer containing it,
     /// and compression with a 32 KiB inflate window beats no compression.
     /// `client_max_window_bits` is always offered (section 7.1.2.2: the server may only limit us
-    /// if we do), with our own limit as its value when below 15 — a promise we keep.
+    /// if we do), without a value (the interoperable offer: the server may answer up to 15, and
+    /// we compress with min(its answer, our limit)), or with our own limit as its value when
+    /// `announcesLocalMaxWindowBits` and below 15 — a promise we keep.
     public static func clientOffers(configuration: PerMessageDeflateConfiguration) -> [ExtensionOffer] {
         clientRequests(configuration).map(\.offer)
     }
@@ -100,7 +102,7 @@ public enum PerMessageDeflateNegotiation {
         request.serverNoContextTakeover = configuration.remoteNoContextTakeover
         request.clientNoContextTakeover = configuration.localNoContextTakeover
         let localBits = configuration.clampedLocalMaxWindowBits
-        request.clientMaxWindowBits = localBits < 15 ? .bits(localBits) : .withoutValue
+        request.clientMaxWindowBits = configuration.announcesLocalMaxWindowBits && localBits < 15 ? .bits(localBits) : .withoutValue
         guard let remoteBits = configuration.clampedRemoteMaxWindowBits, remoteBits < 15 else {
             return [request]
         }

@@ -11,6 +11,9 @@ final class ConnectAttempt {
     private let loop: EventLoop
     private let options: StreamOptions
     private let operation: String
+    /// What a timeout names while no address is known yet: "resolve example.com" (the timer
+    /// covers name resolution and the connection, and the error says which step ran out).
+    var resolvingOperation: String?
     private var candidates: [SocketAddress] = []
     private var nextCandidate = 0
     private var fd: Int32 = -1
@@ -33,7 +36,8 @@ final class ConnectAttempt {
         guard let timeout else { return }
         timer = loop.schedule(after: timeout) { [self] in
             timer = nil
-            fail(NetworkError(.timedOut, operation))
+            let step = candidates.isEmpty ? (resolvingOperation ?? operation) : operation
+            fail(NetworkError(.timedOut, step))
         }
     }
 
@@ -147,6 +151,7 @@ extension EventLoop {
             attempt.start(addresses: [address])
             return
         }
+        attempt.resolvingOperation = "resolve \(host)"
         let box = LoopBound(attempt)
         NameResolver.resolveOffLoop(host: host, port: port, loop: self) { result in
             switch result {

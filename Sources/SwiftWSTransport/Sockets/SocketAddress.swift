@@ -49,21 +49,33 @@ public struct SocketAddress: @unchecked Sendable, Hashable, CustomStringConverti
         self.init(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in6>.size))
     }
 
-    /// A Unix-domain socket path; throws `.invalidAddress` when the path is empty or does not fit
-    /// in `sun_path` (107 bytes plus the terminating zero on Linux).
+    /// A Unix-domain socket path, or with a leading "@" a name in Linux's abstract namespace
+    /// ("@swiftws-test": no file, gone with its last socket; the "@" stands for the leading NUL
+    /// byte, as `ss` and systemd write it). Throws `.invalidAddress` when the path is empty or
+    /// does not fit in `sun_path` (107 bytes plus the terminating zero on Linux).
     public init(unixPath path: String) throws(NetworkError) {
         var storage = sockaddr_storage()
         let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \sockaddr_un.sun_path)!
         let capacity = MemoryLayout<sockaddr_un>.size - pathOffset
-        let bytes = Array(path.utf8)
-        guard !bytes.isEmpty, bytes.count < capacity, !bytes.contains(0) else {
+        var bytes = Array(path.utf8)
+        let abstract = bytes.first == UInt8(ascii: "@")
+        guard !bytes.isEmpty, bytes.count < capacity, !bytes.contains(0), !(abstract && bytes.count == 1) else {
             throw NetworkError(.invalidAddress, "unix socket path \(path)")
         }
+        if abstract { bytes[0] = 0 }
         withUnsafeMutableBytes(of: &storage) { raw in
             raw.storeBytes(of: sa_family_t(AF_UNIX), toByteOffset: 0, as: sa_family_t.self)
             for (index, byte) in bytes.enumerated() { raw[pathOffset + index] = byte }
         }
-        self.init(storage: storage, length: socklen_t(pathOffset + bytes.count + 1))
+        // An abstract name is exactly its bytes: no terminating zero counts.
+        self.init(storage: storage, length: socklen_t(pathOffset + bytes.count + (abstract ? 0 : 1)))
+    }
+
+    /// Whether this is a Unix socket in the abstract namespace (`host` starts with "@").
+    public var isAbstractUnix: Bool {
+        let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \sockaddr_un.sun_path)!
+        guard family == .unix, Int(length) > pathOffset else { return false }
+        return withUnsafeBytes(of: storage) { $0[pathOffset] == 0 }
     }
 
     /// The address family.
@@ -86,7 +98,8 @@ public struct SocketAddress: @unchecked Sendable, Hashable, CustomStringConverti
         }
     }
 
-    /// The numeric host ("127.0.0.1", "::1") or, for a Unix socket, its path.
+    /// The numeric host ("127.0.0.1", "::1") or, for a Unix socket, its path ("@name" for an
+    /// abstract one).
     public var host: String {
         withUnsafeBytes(of: storage) { raw -> String in
             var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
@@ -102,6 +115,9 @@ public struct SocketAddress: @unchecked Sendable, Hashable, CustomStringConverti
                 let end = min(Int(length), MemoryLayout<sockaddr_un>.size)
                 guard end > pathOffset else { return "" }
                 var path = Array(raw[pathOffset..<end])
+                if path.first == 0 {  // abstract: the name is every byte after the NUL
+                    return "@" + String(decoding: path.dropFirst(), as: UTF8.self)
+                }
                 if let zero = path.firstIndex(of: 0) { path.removeSubrange(zero...) }
                 return String(decoding: path, as: UTF8.self)
             }

@@ -22,6 +22,8 @@ public final class SocketListener {
     private let options: ListenOptions
     private var isClosed = false
     private var resumeTimer: TimerHandle?
+    /// Whether `close()` removes a Unix socket's file: only for a socket this listener bound.
+    private var ownsUnixPath = true
 
     /// Connections accepted per readiness event before other sockets get their turn.
     private static let acceptBatch = 64
@@ -44,7 +46,7 @@ public final class SocketListener {
         if let resumeTimer { loop.cancel(resumeTimer) }
         loop.unregister(slot: slot)
         Glibc.close(fd)
-        if localAddress.family == .unix { unlink(localAddress.host) }
+        if localAddress.family == .unix && ownsUnixPath && !localAddress.isAbstractUnix { unlink(localAddress.host) }
         onAccept = nil
         acceptRouter = nil
     }
@@ -118,7 +120,7 @@ public final class SocketListener {
         defer { if !succeeded { Glibc.close(fd) } }
         switch address.family {
         case .unix:
-            removeStaleUnixSocket(at: address.host)
+            if !address.isAbstractUnix { removeStaleUnixSocket(at: address.host) }
         case .ipv4, .ipv6:
             if options.reuseAddress { SocketCalls.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1) }
             if options.reusePort { SocketCalls.setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
@@ -134,6 +136,16 @@ public final class SocketListener {
         listener.onAccept = onAccept
         listener.slot = try loop.register(.listener(listener), fd: fd, events: EPOLLIN.rawValue)
         succeeded = true
+        return listener
+    }
+
+    /// Registers a listener for `fd`, already bound and listening (an adopted socket).
+    static func adopt(loop: EventLoop, fd: Int32, localAddress: SocketAddress, options: ListenOptions,
+                      onAccept: ((SocketStream) -> Void)?) throws(NetworkError) -> SocketListener {
+        let listener = SocketListener(loop: loop, fd: fd, localAddress: localAddress, options: options)
+        listener.ownsUnixPath = false
+        listener.onAccept = onAccept
+        listener.slot = try loop.register(.listener(listener), fd: fd, events: EPOLLIN.rawValue)
         return listener
     }
 

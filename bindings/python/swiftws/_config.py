@@ -66,6 +66,11 @@ def _loops(value: int) -> int:
 def _redis_url(value: Optional[str]) -> Optional[bytes]:
     """A Redis URL (``redis://host:port``) as the C string the config points at; None: no Redis."""
     return value.encode("utf-8") if value is not None else None
+def _count(value: int) -> int:
+    """A count of at least 0 (as a uint32)."""
+    if int(value) < 0:
+        raise ValueError("counts must not be negative")
+    return min(int(value), _UINT32_MAX)
 
 
 class Option(NamedTuple):
@@ -104,6 +109,7 @@ OPTIONS: Tuple[Option, ...] = (
     Option("loops", "server", "loops", _loops),
     Option("redis", "server", "redis_url", _redis_url),
     Option("server_no_context_takeover", "server_compression", "local_no_context_takeover", bool),
+    Option("max_redirects", "client", "max_redirects", _count),
 )
 
 #: The keywords ``OPTIONS`` knows, for the front ends' argument checks.

@@ -20,6 +20,7 @@ from ctypes import (
     Structure,
     c_bool,
     c_char_p,
+    c_double,
     c_int,
     c_size_t,
     c_uint16,
@@ -105,6 +106,7 @@ SWS_ERR_WRONG_THREAD = -9
 SWS_ERR_TLS = -10
 SWS_ERR_RESOLVE = -11
 SWS_ERR_UNSUPPORTED = -12
+SWS_ERR_PROXY = -13
 
 SWS_ROLE_CLIENT = 0
 SWS_ROLE_SERVER = 1
@@ -144,6 +146,9 @@ CONN_ON_MESSAGE = CFUNCTYPE(None, c_void_p, c_void_p, _enum, CHAR_POINTER, c_siz
 CONN_ON_FRAGMENT = CFUNCTYPE(None, c_void_p, c_void_p, _enum, c_void_p, c_size_t, c_bool, c_bool)
 CONN_ON_DATA = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p, c_size_t)
 CONN_ON_DRAIN = CFUNCTYPE(None, c_void_p, c_void_p)
+CLIENT_ON_REDIRECT = CFUNCTYPE(c_bool, c_void_p, c_int, c_char_p)
+RECONNECT_ON_RETRY = CFUNCTYPE(None, c_void_p, c_uint32, c_uint32, sws_status, c_int, c_char_p)
+RECONNECT_SHOULD_RETRY = CFUNCTYPE(c_bool, c_void_p, sws_status, c_int)
 CONN_ON_CLOSE = CFUNCTYPE(None, c_void_p, c_void_p, c_uint16, c_void_p, c_size_t)
 #: on_messages(messages, count, payloads, payloads_len, user_data): one call per loop iteration
 #: for all its whole messages (the per-message path reads the entries with ``struct``).
@@ -201,6 +206,7 @@ class CompressionConfig(Structure):
         ("memory_level", c_int),
         ("compression_level", c_int),
         ("threshold", c_size_t),
+        ("announce_local_max_window_bits", c_bool),
     ]
 
 
@@ -364,6 +370,26 @@ class ClientConfig(Structure):
         ("log", LOG_FN),
         ("log_user_data", c_void_p),
         ("log_level", _enum),
+        ("proxy", c_char_p),
+        ("proxy_from_environment", c_bool),
+        ("max_redirects", c_uint32),
+        ("on_redirect", CLIENT_ON_REDIRECT),
+        ("unix_path", c_char_p),
+    ]
+
+
+class ReconnectConfig(Structure):
+    """``sws_reconnect_config``."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("initial_delay_ms", c_uint32),
+        ("min_delay_ms", c_uint32),
+        ("max_delay_ms", c_uint32),
+        ("factor", c_double),
+        ("max_failures", c_uint32),
+        ("on_retry", RECONNECT_ON_RETRY),
+        ("should_retry", RECONNECT_SHOULD_RETRY),
     ]
 
 
@@ -380,6 +406,7 @@ STRUCTS = {
     "sws_server_config": ServerConfig,
     "sws_client_config": ClientConfig,
     "sws_tls_config": TLSConfig,
+    "sws_reconnect_config": ReconnectConfig,
 }
 
 # ---- Functions ------------------------------------------------------------------------------
@@ -486,6 +513,9 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_server_config_init", sws_status, [POINTER(ServerConfig)]),
     ("sws_server_new", sws_status,
      [_P, c_char_p, c_uint16, POINTER(ServerConfig), POINTER(ConnHandlers), _P, _PP]),
+    ("sws_server_new_unix", sws_status, [_P, c_char_p, POINTER(ServerConfig), POINTER(ConnHandlers), _P, _PP]),
+    ("sws_server_new_from_socket", sws_status, [_P, c_int, POINTER(ServerConfig), POINTER(ConnHandlers), _P, _PP]),
+    ("sws_server_adopt_connection", sws_status, [_P, c_int]),
     ("sws_server_port", c_uint16, [_P]),
     ("sws_server_connection_count", c_size_t, [_P]),
     ("sws_server_fd", c_int, [_P]),
@@ -509,6 +539,14 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_client_config_init", sws_status, [POINTER(ClientConfig)]),
     ("sws_client_connect", sws_status, [_P, c_char_p, POINTER(ClientConfig), POINTER(ConnHandlers), _P]),
     ("sws_loop_connect_error_response", sws_status, [_P, _PP, _PSIZE, _PP, _PSIZE]),
+    ("sws_client_connect_socket", sws_status,
+     [_P, c_char_p, c_int, POINTER(ClientConfig), POINTER(ConnHandlers), _P]),
+    # reconnecting clients
+    ("sws_reconnect_config_init", sws_status, [POINTER(ReconnectConfig)]),
+    ("sws_reconnect_delay_ms", c_uint32, [POINTER(ReconnectConfig), c_uint32, c_double]),
+    ("sws_reconnector_new", sws_status,
+     [_P, c_char_p, POINTER(ClientConfig), POINTER(ReconnectConfig), POINTER(ConnHandlers), _P, _PP]),
+    ("sws_reconnector_free", sws_status, [_P]),
 ]
 
 #: Functions of the header this library does not export (an older build): calling one raises.

@@ -158,7 +158,8 @@ class TooManyHeaders(SecurityError):
 
 
 class ProxyError(InvalidHandshake):
-    """Connecting through a proxy failed."""
+    """The proxy refused or failed to open the tunnel (websockets' ``ProxyError``); the message
+    names the proxy."""
 
 
 class InvalidProxyMessage(ProxyError):
@@ -166,14 +167,16 @@ class InvalidProxyMessage(ProxyError):
 
 
 class InvalidProxyStatus(ProxyError):
-    """The proxy refused the connection: see ``response``."""
+    """An HTTP proxy answered CONNECT with a status other than 2xx: see ``response.status_code``
+    (407: authentication required or refused); ``detail`` names the proxy."""
 
-    def __init__(self, response: Response) -> None:
+    def __init__(self, response: Response, detail: str = "") -> None:
         self.response = response
+        self.detail = detail
         super().__init__(response)
 
     def __str__(self) -> str:
-        return f"proxy rejected connection: HTTP {self.response.status_code:d}"
+        return self.detail or f"proxy rejected connection: HTTP {self.response.status_code:d}"
 
 
 class InvalidMessage(InvalidHandshake):

@@ -7,37 +7,46 @@
 Errors while opening: ``InvalidURI`` (not a ``ws://`` URI), ``OSError`` (name resolution,
 refused or unreachable: ``ConnectionRefusedError`` when refused), ``TimeoutError``
 (``open_timeout``), ``InvalidStatus`` (the server answered with another status than 101; see
-``exc.response.status_code``), ``InvalidHandshake`` (an invalid response).
+``exc.response.status_code``), ``InvalidHandshake`` (an invalid response), ``ProxyError`` /
+``InvalidProxyStatus`` (the proxy refused).
+
+``async for websocket in connect(uri)`` reconnects with websockets' backoff (see
+``swiftws.asyncio._reconnect``); ``unix_connect(path, uri)`` connects over a Unix socket.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import http
 import logging
+import os
 import socket
 import sys
 import urllib.parse
 import ctypes
 from ctypes import byref, c_size_t, c_void_p, pointer
-from typing import Any, Callable, Generator, List, Optional, Sequence, Tuple, Union
+from typing import Any, AsyncIterator, Callable, Generator, List, Optional, Sequence, Tuple, Union
 
 from .. import _native as n
 from .._config import KEYWORDS, NativeConfig
 from .._driver import NativeLoop, new_key
 from .._log import native_log
 from ..datastructures import Headers
-from ..exceptions import InvalidHandshake, InvalidMessage, InvalidStatus, InvalidURI, SwiftWSError
+from ..exceptions import (InvalidHandshake, InvalidMessage, InvalidProxyStatus, InvalidStatus, InvalidURI, ProxyError,
+                          SecurityError, SwiftWSError)
 from ..http11 import Request, Response
 from ..tls import tls_error, tls_struct
+from ._reconnect import process_exception as default_process_exception
+from ._reconnect import reconnecting
 from .connection import Connection
 from .server import queue_limits
 
 #: websockets' default User-Agent, with this package's name.
 USER_AGENT = f"Python/{sys.version_info.major}.{sys.version_info.minor} swiftws/0.1.0"
 
-__all__ = ["connect", "ClientConnection"]
+__all__ = ["connect", "unix_connect", "ClientConnection"]
 
 HeadersLike = Union[Sequence[Tuple[str, str]], "dict[str, str]", Any]
 
@@ -96,7 +105,11 @@ class _PendingConnect:
         connection.max_queue = settings.max_queue
         connection._log_callback = settings._log_callback  # type: ignore[attr-defined]
         connection._attach(conn)
-        connection.request = settings.request
+        # After redirects the request that opened the connection went to another path (the
+        # connection knows the final one).
+        final_path = connection.path + (f"?{connection.query}" if connection.query else "")
+        request = settings.request
+        connection.request = request if request.path == final_path else dataclasses.replace(request, path=final_path)
         head, length = c_void_p(), c_size_t()
         if n.lib.sws_conn_handshake_response(conn, byref(head), byref(length)) == n.SWS_OK:
             connection.response = parse_response(ctypes.string_at(head, length.value), b"")
@@ -121,13 +134,20 @@ class _PendingConnect:
             return
         error: BaseException
         if status == n.SWS_ERR_HANDSHAKE:
-            if http_status:
+            if http_status and message.startswith(_REDIRECT_REFUSED):
+                # A redirect the library would not follow (too many, wss:// to ws://, a bad
+                # Location): websockets raises SecurityError for these.
+                error = SecurityError(message)
+                error.response = self._refusal(http_status)  # type: ignore[attr-defined]
+            elif http_status:
                 error = InvalidStatus(self._refusal(http_status))
             elif _is_invalid_http(message):
                 error = InvalidMessage("did not receive a valid HTTP response")
                 error.__cause__ = EOFError(message) if "closed" in message else ValueError(message)
             else:
                 error = InvalidHandshake(message)
+        elif status == n.SWS_ERR_PROXY:
+            error = InvalidProxyStatus(Response(http_status), message) if http_status else ProxyError(message)
         elif status == n.SWS_ERR_TLS:
             error = tls_error(f"{message} ({self.uri})")
         elif status == n.SWS_ERR_TIMEOUT:
@@ -141,6 +161,10 @@ class _PendingConnect:
         else:
             error = SwiftWSError(status, message)
         self.future.set_exception(error)
+
+
+#: How the library's refusal to follow a redirect begins (ClientError.redirectFailed).
+_REDIRECT_REFUSED = "cannot follow the "
 
 
 def parse_response(head: bytes, body: bytes) -> Response:
@@ -179,6 +203,13 @@ class connect:
     ``ssl`` (an ``ssl.SSLContext``, a ``swiftws.tls.SSLContext`` or None/True: the system trust
     store; see ``swiftws.tls``) and ``server_hostname``. TLS failures raise ``ssl.SSLError``
     (``ssl.SSLCertVerificationError`` for an unknown CA, a wrong host name, an expired certificate).
+
+    Reach (as websockets): ``proxy`` (True, the default: the proxy the environment names —
+    ``https_proxy``, ``http_proxy``, ``socks_proxy``, ``all_proxy``, ``no_proxy``; a URL
+    "http://user:pass@host:port", "socks5://…", "socks5h://…", "socks4a://…"; None: no proxy),
+    ``max_redirects`` (10), ``sock`` (a connected socket to run the handshake over: the library
+    takes a duplicate of its descriptor), ``unix``/``path`` (see ``unix_connect``);
+    ``process_exception`` decides which errors ``async for`` retries.
     """
 
     def __init__(self, uri: str, *, additional_headers: Optional[HeadersLike] = None,
@@ -190,7 +221,11 @@ class connect:
                  ssl: Any = None, server_hostname: Optional[str] = None,
                  max_queue: Union[int, Tuple[Optional[int], Optional[int]], None] = 16, logger: Any = None,
                  create_connection: Optional[Callable[..., ClientConnection]] = None,
-                 mask_keys: Optional[bytes] = None, **options: Any) -> None:
+                 mask_keys: Optional[bytes] = None,
+                 proxy: Union[str, bool, None] = True, sock: Optional[socket.socket] = None,
+                 unix: bool = False, path: Optional[str] = None,
+                 process_exception: Callable[[Exception], Optional[Exception]] = default_process_exception,
+                 **options: Any) -> None:
         # SwiftWS's own limits (idle_timeout, message_timeout, max_buffered, …; see
         # swiftws._config.OPTIONS) come as further keywords; anything else is an error.
         unsupported = set(options) - KEYWORDS
@@ -235,6 +270,18 @@ class connect:
             config.keep(tls_config, keep)
             config.endpoint.tls = pointer(tls_config)
         self._log_callback = native_log(config, self.logger)
+        # A given socket or a Unix socket is the way to the server: no proxy then (websockets).
+        if sock is None and not unix and proxy is not None and proxy is not False:
+            if proxy is True:
+                config.endpoint.proxy_from_environment = True
+            else:
+                config.text("proxy", str(proxy))
+        if unix:
+            if path is None:
+                raise ValueError("unix_connect() needs a path")
+            config.text("unix_path", path)
+        self._sock = sock
+        self.process_exception = process_exception
         self._config = config
         self._connection: Optional[ClientConnection] = None
 
@@ -246,12 +293,23 @@ class connect:
         key = new_key()
         pending = _PendingConnect(native, future, self.uri, self.write_limit, self)
         native.targets[key] = pending
-        status = n.lib.sws_client_connect(native.handle, self.uri.encode("utf-8"), self._config.pointer(),
-                                          byref(native.handlers), key)
+        if self._sock is not None:
+            # The library owns what it is given: a duplicate, so that the caller's socket object
+            # stays valid (and closes its own descriptor) as asyncio's sock= leaves it.
+            descriptor = os.dup(self._sock.fileno())
+            status = n.lib.sws_client_connect_socket(native.handle, self.uri.encode("utf-8"), descriptor,
+                                                     self._config.pointer(), byref(native.handlers), key)
+            if status != n.SWS_OK:
+                os.close(descriptor)
+        else:
+            status = n.lib.sws_client_connect(native.handle, self.uri.encode("utf-8"), self._config.pointer(),
+                                              byref(native.handlers), key)
         if status != n.SWS_OK:
             native.targets.pop(key, None)
             native.release()
             detail = n.last_error()
+            if status == n.SWS_ERR_INVALID_ARGUMENT and self._sock is not None and "adopt socket" in detail:
+                raise ValueError(f"sock must be a connected stream socket: {detail}")
             if status == n.SWS_ERR_INVALID_ARGUMENT:
                 raise InvalidURI(self.uri, detail)
             raise SwiftWSError(status, detail)
@@ -278,3 +336,16 @@ class connect:
     async def __aexit__(self, *exc: Any) -> None:
         if self._connection is not None:
             await self._connection.close()
+
+    def __aiter__(self) -> AsyncIterator[ClientConnection]:
+        """Connects again and again (``async for websocket in connect(uri)``): a failed attempt
+        is retried after websockets' backoff delays when ``process_exception`` returns None."""
+        return reconnecting(self)
+
+
+def unix_connect(path: Optional[str] = None, uri: Optional[str] = None, **kwargs: Any) -> connect:
+    """Connects over the Unix socket ``path`` ("@name": the abstract namespace); ``uri`` (default
+    ``ws://localhost/``, ``wss://localhost/`` with ``ssl``) gives the Host header and the path."""
+    if uri is None:
+        uri = "wss://localhost/" if kwargs.get("ssl") is not None else "ws://localhost/"
+    return connect(uri, unix=True, path=path, **kwargs)

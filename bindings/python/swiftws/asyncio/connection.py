@@ -44,7 +44,11 @@ class State(enum.IntEnum):
     CLOSED = 3
 
 
-def _parse_address(text: str) -> Tuple[str, int]:
+def _parse_address(text: str) -> Any:
+    """(host, port) of "127.0.0.1:80" or "[::1]:80"; a Unix socket's path (as asyncio gives it)
+    for "unix:/path" or "unix:@abstract"."""
+    if text.startswith("unix:"):
+        return text[5:]
     host, _, port = text.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]

@@ -164,8 +164,10 @@ class Server:
         self._closing = False
         self._closed: Optional[asyncio.Future] = None
         self._done_callbacks: List[Any] = []
-        #: (host, port, config) of a server made with start_serving=False, until it starts.
-        self._pending_start: Optional[Tuple[Optional[str], int, NativeConfig]] = None
+        #: (host, port, config, Unix path, socket) of a server made with start_serving=False,
+        #: until it starts.
+        self._pending_start: Optional[Tuple[Optional[str], int, NativeConfig, Optional[str],
+                                            Optional[socket.socket]]] = None
         #: The task running serve_forever(), which close() cancels.
         self._serve_forever: Optional["asyncio.Task[None]"] = None
         #: The native log callback (kept alive while the server and its connections may log).
@@ -173,12 +175,15 @@ class Server:
         #: Received messages a connection holds before it pauses reading (high, low).
         self.max_queue: Tuple[Optional[int], Optional[int]] = (16, 4)
 
-    async def _start(self, host: Optional[str], port: int, config: NativeConfig) -> None:
+    async def _start(self, host: Optional[str], port: int, config: NativeConfig,
+                     path: Optional[str] = None, sock: Optional[socket.socket] = None) -> None:
         native = self._native = NativeLoop.acquire()
         self._closed = native.aloop.create_future()
         native.targets[self._key] = self
         try:
-            for address in _addresses(host):
+            if path is not None or sock is not None:
+                self._start_on_socket(native, config, path, sock)
+            for address in _addresses(host) if path is None and sock is None else []:
                 out = c_void_p()
                 status = n.lib.sws_server_new(native.handle, address.encode(), port, config.pointer(),
                                               byref(native.handlers), self._key, byref(out))
@@ -198,6 +203,28 @@ class Server:
             native.release()
             self._native = None
             raise
+
+    def _start_on_socket(self, native: NativeLoop, config: NativeConfig, path: Optional[str],
+                         sock: Optional[socket.socket]) -> None:
+        """One native server on the Unix socket ``path`` or on the listening socket ``sock`` (a
+        duplicate of its descriptor: the caller's socket object stays its own)."""
+        out = c_void_p()
+        if path is not None:
+            status = n.lib.sws_server_new_unix(native.handle, path.encode("utf-8"), config.pointer(),
+                                               byref(native.handlers), self._key, byref(out))
+            where = path
+        else:
+            assert sock is not None
+            descriptor = os.dup(sock.fileno())
+            status = n.lib.sws_server_new_from_socket(native.handle, descriptor, config.pointer(),
+                                                      byref(native.handlers), self._key, byref(out))
+            if status != n.SWS_OK:
+                os.close(descriptor)
+            where = f"socket {sock.fileno()}"
+        if status != n.SWS_OK:
+            raise OSError(f"[swiftws] could not listen on {where}: {n.last_error()}")
+        self._servers.append(out.value)  # type: ignore[arg-type]
+        self._sockets.append(socket.socket(fileno=os.dup(n.lib.sws_server_fd(out.value))))
 
     # -- native events -------------------------------------------------------------------------
 
@@ -404,6 +431,8 @@ class Server:
 
 
 def _format_address(address: Any) -> str:
+    if not isinstance(address, tuple):  # a Unix socket's path
+        return str(address)
     host, port = address[0], address[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -450,7 +479,9 @@ class serve:
     ``ping_interval`` / ``ping_timeout`` / ``close_timeout`` / ``open_timeout`` (seconds, None:
     off); ``write_limit`` (bytes buffered before ``send`` waits); ``reuse_port``;
     ``max_connections`` (more get 503); ``ssl`` (a ``swiftws.tls.SSLContext`` with
-    ``load_cert_chain(certfile, keyfile)``: serves wss://; see ``swiftws.tls``).
+    ``load_cert_chain(certfile, keyfile)``: serves wss://; see ``swiftws.tls``); ``sock`` (a
+    listening socket to serve on, e.g. from socket activation: the server takes a duplicate of
+    its descriptor); ``unix``/``path`` (see ``unix_serve``).
     """
 
     def __init__(self, handler: Callable[[ServerConnection], Awaitable[None]], host: Optional[str] = None,
@@ -465,6 +496,7 @@ class serve:
                  server_header: Optional[str] = SERVER_HEADER, start_serving: bool = True,
                  create_connection: Optional[Callable[..., ServerConnection]] = None,
                  max_queue: Union[int, Tuple[Optional[int], Optional[int]], None] = 16, logger: Any = None,
+                 sock: Optional[socket.socket] = None, unix: bool = False, path: Optional[str] = None,
                  _listener_factory: Optional[Callable[[], Listener]] = None, **options: Any) -> None:
         # SwiftWS's own limits (idle_timeout, message_timeout, memory_budget, max_buffered, …;
         # see swiftws._config.OPTIONS) come as further keywords; anything else is an error.
@@ -480,6 +512,10 @@ class serve:
         self._handler = handler
         self._host = host
         self._port = int(port or 0)
+        if unix and path is None:
+            raise ValueError("unix_serve() needs a path")
+        self._path = path if unix else None
+        self._sock = sock
         self._start_serving = start_serving
         self._server = Server(handler, process_request=process_request, process_response=process_response,
                               select_subprotocol=select_subprotocol, subprotocols=subprotocols,
@@ -513,11 +549,11 @@ class serve:
 
     async def _create(self) -> Server:
         assert self._config is not None, "serve() objects are awaited once"
-        config, self._config = self._config, None
+        config, self._config = self._config, None  # the library copies what it needs
         if self._start_serving:
-            await self._server._start(self._host, self._port, config)
+            await self._server._start(self._host, self._port, config, self._path, self._sock)
         else:
-            self._server._pending_start = (self._host, self._port, config)
+            self._server._pending_start = (self._host, self._port, config, self._path, self._sock)
         return self._server
 
     def __await__(self) -> Generator[Any, None, Server]:
@@ -539,9 +575,12 @@ def serve_listener(listener_factory: Callable[[], Listener], host: Optional[str]
     return serve(None, host, port, _listener_factory=listener_factory, **options)  # type: ignore[arg-type]
 
 
-def unix_serve(*args: Any, **kwargs: Any) -> serve:  # pragma: no cover - shape only
-    """Unix sockets are not supported by the native library."""
-    raise NotImplementedError("swiftws listens on TCP only")
+def unix_serve(handler: Callable[[ServerConnection], Awaitable[None]], path: Optional[str] = None,
+               **kwargs: Any) -> serve:
+    """Starts a WebSocket server on the Unix socket ``path`` (a stale socket file there is
+    replaced and removed when the server closes; "@name": Linux's abstract namespace, no file).
+    Options as ``serve``; use it the same way (``await`` or ``async with``)."""
+    return serve(handler, unix=True, path=path, **kwargs)
 
 
 def broadcast(connections: Iterable[Connection], message: Data, raise_exceptions: bool = False) -> None:

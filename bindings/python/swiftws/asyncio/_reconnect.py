@@ -1,0 +1,98 @@
+"""Reconnection for ``async for websocket in connect(uri)``, with websockets' semantics and
+defaults: a failed attempt is retried when ``process_exception`` says it is transient, after a
+delay from ``backoff()`` (a random first delay up to 5 s, then 3.1 s growing by 1.618 up to 90 s;
+RFC 6455 7.2.3), which starts over after each successful connection. The schedule is the
+library's (``sws_reconnect_delay_ms``, the one the C and Swift reconnecting clients use); this
+module adds websockets' names and its exception-based rule.
+
+The defaults can be changed through the same environment variables as websockets'
+(``WEBSOCKETS_BACKOFF_INITIAL_DELAY``, ``…_MIN_DELAY``, ``…_MAX_DELAY``, ``…_FACTOR``), which
+is also how tests shorten them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from ctypes import byref
+from typing import TYPE_CHECKING, AsyncIterator, Generator, Optional
+
+from .. import _native as n
+from ..exceptions import InvalidStatus, check
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import ClientConnection, connect
+
+__all__ = ["backoff", "process_exception", "reconnecting"]
+
+logger = logging.getLogger("swiftws.client")
+
+
+def policy(initial_delay: Optional[float] = None, min_delay: Optional[float] = None,
+           max_delay: Optional[float] = None, factor: Optional[float] = None) -> n.ReconnectConfig:
+    """An ``sws_reconnect_config``: the library's defaults (websockets' own), then websockets'
+    ``WEBSOCKETS_BACKOFF_*`` environment variables, then the arguments (seconds)."""
+    config = n.ReconnectConfig()
+    check(n.lib.sws_reconnect_config_init(byref(config)))
+    for name, field, value in (("INITIAL_DELAY", "initial_delay_ms", initial_delay),
+                               ("MIN_DELAY", "min_delay_ms", min_delay), ("MAX_DELAY", "max_delay_ms", max_delay)):
+        seconds = value if value is not None else os.environ.get(f"WEBSOCKETS_BACKOFF_{name}")
+        if seconds is not None:
+            setattr(config, field, max(0, round(float(seconds) * 1000)))
+    growth = factor if factor is not None else os.environ.get("WEBSOCKETS_BACKOFF_FACTOR")
+    if growth is not None:
+        config.factor = float(growth)
+    return config
+
+
+def backoff(initial_delay: Optional[float] = None, min_delay: Optional[float] = None,
+            max_delay: Optional[float] = None, factor: Optional[float] = None) -> Generator[float, None, None]:
+    """The delays between attempts, in seconds (websockets' ``backoff``)."""
+    config = policy(initial_delay, min_delay, max_delay, factor)
+    failures = 0
+    while True:
+        failures += 1
+        yield n.lib.sws_reconnect_delay_ms(byref(config), failures, random.random()) / 1000
+
+
+def process_exception(exc: Exception) -> Optional[Exception]:
+    """websockets' default: retry network errors (``OSError``, ``TimeoutError``, which include
+    refused and reset connections and failures to reach a proxy) and 500, 502, 503, 504
+    answers; anything else is fatal (returned, then raised)."""
+    if isinstance(exc, (OSError, asyncio.TimeoutError)):
+        return None
+    if isinstance(exc, InvalidStatus) and exc.response.status_code in (500, 502, 503, 504):
+        return None
+    return exc
+
+
+async def reconnecting(connector: "connect") -> AsyncIterator["ClientConnection"]:
+    """Yields a new connection each time the previous one is done with (the body of the
+    ``async for`` ended, normally or by ``ConnectionClosed`` caught and ``continue``)."""
+    delays: Optional[Generator[float, None, None]] = None
+    while True:
+        try:
+            connection = await connector._create()
+        except Exception as exc:
+            try:
+                replacement = connector.process_exception(exc)
+            except Exception as raised:
+                replacement = raised
+            if replacement is exc:
+                raise
+            if replacement is not None:
+                raise replacement from exc
+            if delays is None:
+                delays = backoff()
+            delay = next(delays)
+            logger.info("connect failed; reconnecting in %.1f seconds: %s", delay, exc)
+            await asyncio.sleep(delay)
+            continue
+        delays = None
+        try:
+            yield connection
+        finally:
+            await connection.close()
+            connector._connection = None  # done with: the next attempt makes a new one
