@@ -92,10 +92,27 @@ final class ServerUpgrade {
                 return
             }
         }
+        if let decideLater = server.onUpgradeDeferred {
+            // The answer comes later (an async hook): the request's trailing bytes are copied
+            // (the receive buffer is the loop's), reading stays paused, and the handshake timer
+            // keeps running, so a hook that never answers costs at most `handshakeTimeout` (408).
+            var trailing = Array(UnsafeRawBufferPointer(remaining))
+            decideLater(request, stream.remoteAddress) { [weak self] decision in
+                guard let self, !self.done else { return }
+                trailing.withUnsafeMutableBytes { bytes in self.carryOut(decision, for: request, remaining: bytes) }
+            }
+            return
+        }
         server.upgradePeerCertificateSubject = stream.peerCertificateSubject
         let decision = server.onUpgrade?(request, stream.remoteAddress)
             ?? .accept(UpgradeAcceptance(subprotocol: request.preferredSubprotocol(from: options.subprotocols)))
         server.upgradePeerCertificateSubject = nil
+        carryOut(decision, for: request, remaining: remaining)
+    }
+
+    /// Answers the upgrade as `decision` says: the 101 and the connection, or the rejection.
+    private func carryOut(_ decision: UpgradeDecision, for request: UpgradeRequest, remaining: UnsafeMutableRawBufferPointer) {
+        guard let server else { return stream.close() }
         switch decision {
         case .reject(let status, let body, let headers):
             let response = (try? HTTPResponseWriter.response(status: status, headers: headers, body: Array(body.utf8)))

@@ -194,6 +194,7 @@ final class ClientUpgrade {
             stream: stream, session: Session(configuration: configuration, perMessageDeflate: codec), compression: codec,
             options: options.connection, handlers: handlers, subprotocol: answer.subprotocol,
             extensions: answer.extensions, path: url.path, query: url.query, userData: nil)
+        connection.peerHandshakeHeaders = answer.head.headers
         // The completion sees the connection before any message (frames may follow the 101 in
         // the same read), so it can set user data first.
         completion(.success(connection))

@@ -15,6 +15,11 @@ public final class WebSocketServer {
     /// user data) or reject (status, body). Without it, every request is accepted with the first
     /// of `options.subprotocols` the client offered.
     public var onUpgrade: ((UpgradeRequest, SocketAddress?) -> UpgradeDecision)?
+    /// Like `onUpgrade`, for hooks that answer later (the async API's, which awaits): called
+    /// with the request, the peer's address and a function to call once, on the loop thread, with
+    /// the decision. Until then the request waits; the handshake timeout still applies (408), and
+    /// an answer after it, or after the peer left, is ignored. When set, `onUpgrade` is not used.
+    public var onUpgradeDeferred: ((UpgradeRequest, SocketAddress?, @escaping (UpgradeDecision) -> Void) -> Void)?
     /// During `onUpgrade` only: the subject of the client's TLS certificate ("CN=client,O=Example",
     /// RFC 2253) when the server verifies client certificates (`TLSConfiguration
     /// .verifyClientCertificates`), so that the hook can accept or refuse by it; nil otherwise.
@@ -83,12 +88,13 @@ public final class WebSocketServer {
         for upgrade in upgrades.values { upgrade.cancel() }
     }
 
-    /// Starts a server on a numeric host ("127.0.0.1", "::", …) and port (0: any free port).
+    /// Starts a server on a host ("127.0.0.1", "::", or a name such as "localhost") and port
+    /// (0: any free port). A name is resolved here (`SocketAddress.listenAddress`: blocking, once,
+    /// before listening; the first address the resolver prefers), so create servers on names
+    /// before the loop serves traffic.
     public convenience init(loop: EventLoop, host: String, port: UInt16, options: ServerOptions = ServerOptions(),
                             handlers: ConnectionHandlers = ConnectionHandlers()) throws(NetworkError) {
-        guard let address = SocketAddress(ip: host, port: port) else {
-            throw NetworkError(.invalidAddress, "listen on \(host):\(port)")
-        }
+        let address = try SocketAddress.listenAddress(host: host, port: port)
         try self.init(loop: loop, address: address, options: options, handlers: handlers)
     }
 
@@ -173,6 +179,7 @@ public final class WebSocketServer {
             options: options.connection, handlers: handlers, subprotocol: subprotocol,
             extensions: agreement.map { [$0.response] } ?? [], path: request.path, query: request.query, userData: userData)
         connection.server = self
+        connection.peerHandshakeHeaders = request.headers
         connection.memoryBudget = memoryBudget
         connection.serverIndex = connectionList.count
         connectionList.append(connection)
