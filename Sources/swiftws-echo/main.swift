@@ -2,6 +2,7 @@
 //
 //   swiftws-echo --host 127.0.0.1 --port 9001 [--no-compression] [--max-message-size BYTES] [limits…]
 //                [--tls-cert CHAIN.pem --tls-key KEY.pem]     (wss://)
+//                [--async]     (the same echo on the async Swift API, for the benchmark's row)
 //
 // (`--help` lists the limits and timeouts; `GET /stats` on the same port reports connections,
 // handshakes, bytes held and the memory budget's count.)
@@ -19,6 +20,8 @@ struct Arguments {
     var host = "127.0.0.1"
     var port: UInt16 = 9001
     var options = ServerOptions()
+    /// Serve through `AsyncWebSocketServer` (a task per connection) instead of the callbacks.
+    var useAsyncAPI = false
 
     init() {
         // An echo server holds a whole message for a peer that reads slowly: 32 MiB of output
@@ -35,7 +38,7 @@ let usageText = """
                         [--max-buffered BYTES] [--memory-budget BYTES] [--max-connections N]
                         [--close-timeout S] [--handshake-timeout S] [--idle-timeout S]
                         [--ping-interval S] [--pong-timeout S] [--message-timeout S]
-                        [--tls-cert CHAIN.pem --tls-key KEY.pem]
+                        [--tls-cert CHAIN.pem --tls-key KEY.pem] [--async]
       BYTES 0 and S 0 switch a limit off (except --close-timeout, --handshake-timeout and
       --pong-timeout, which must be positive); S is in seconds, decimals allowed.
 
@@ -104,6 +107,8 @@ func parseArguments() -> Arguments {
         case "--idle-timeout": arguments.options.connection.idleTimeout = seconds(flag, iterator.next())
         case "--ping-interval": arguments.options.connection.pingInterval = seconds(flag, iterator.next())
         case "--message-timeout": arguments.options.connection.messageTimeout = seconds(flag, iterator.next())
+        case "--async":
+            arguments.useAsyncAPI = true
         case "--help", "-h":
             usage("echo server")
         default:
@@ -114,6 +119,7 @@ func parseArguments() -> Arguments {
 }
 
 let arguments = parseArguments()
+if arguments.useAsyncAPI { await runAsyncEcho(arguments, signals: TerminationSignals.block()) }
 let loop: EventLoop
 let server: WebSocketServer
 do {
