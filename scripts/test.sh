@@ -7,7 +7,8 @@
 #     loadgen      — the benchmark's load generator against a scripted server
 #     fuzz         — each libFuzzer target briefly (FUZZ_SECONDS, default 20 s each)
 #     ctest        — C API tests, then again under address and undefined-behaviour sanitizers
-#     pytest       — Python bindings, the demo page in headless Chromium, hostile peers
+#     pytest       — Python bindings, examples/swift and the README's Swift snippet against Python
+#                    websockets, the demo page in headless Chromium, hostile peers
 #
 #   bash scripts/test.sh quick    the quick tier, under two minutes with a warm build: swift build,
 #     the core, transport and fast endpoints suites, the async API, the architecture check and the
@@ -79,6 +80,8 @@ if [ -d bindings/python/tests ]; then
     (cd build && env -u SWIFTWS_LIBRARY SWIFTWS_TEST_INSTALLED=1 python-install/bin/python -m pytest \
         ../bindings/python/tests/test_loading.py ../bindings/python/tests/test_examples.py -q)
 fi
+echo "== pytest (examples/swift and the README's Swift snippet, built and run against Python websockets)"
+.venv/bin/python -m pytest Tests/Examples -q
 echo "== pytest (the demo server with headless Chromium and Python websockets)"
 SWIFTWS_DEMO="$PWD/.build/debug/swiftws-demo" .venv/bin/python -m pytest Tests/Demo -q
 echo "== pytest (hostile peers against swiftws-echo and swiftws-demo over real sockets, and the soak; issue 9)"

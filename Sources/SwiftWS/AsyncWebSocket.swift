@@ -55,6 +55,8 @@ public final class AsyncWebSocket: Sendable {
     public let isSecure: Bool
 
     let handle: ConnectionHandle
+    /// The connection's loop.
+    let loop: EventLoop
     let queue: MessageQueue
     private let lifecycle = Mutex(State())
     private let sendHighWaterMark: Int
@@ -74,6 +76,7 @@ public final class AsyncWebSocket: Sendable {
         handshakeHeaders = connection.peerHandshakeHeaders
         isSecure = connection.isSecure
         handle = connection.handle
+        loop = connection.loop
         loopSide = SocketLoopSide()
         let handle = self.handle
         queue.setResume { handle.withConnection { $0?.resumeReading() } }
@@ -312,6 +315,44 @@ public final class AsyncWebSocket: Sendable {
             }
             if let status { continuation.resume(returning: status) }
         }
+    }
+
+    // MARK: Topics (server side)
+
+    /// Runs `body` on the loop thread with this connection's server and the connection (nil once
+    /// it closed: a closed member's server can still publish its "left" message); nil on a
+    /// client connection.
+    func withServer<T: Sendable>(_ body: @escaping @Sendable (WebSocketServer, WebSocketConnection?) -> T) async -> T? {
+        let loopSide = self.loopSide
+        let loop = self.loop
+        return await withCheckedContinuation { continuation in
+            let run: @Sendable (WebSocketConnection?) -> Void = { connection in
+                guard let server = loopSide.server else { return continuation.resume(returning: nil) }
+                continuation.resume(returning: body(server, connection))
+            }
+            if handle.withConnection(run) == .closed, !loop.execute({ run(nil) }) {
+                continuation.resume(returning: nil)
+            }
+        }
+    }
+
+    /// Subscribes this connection to `topic` on its server (a connection can be in many topics,
+    /// and leaves them all when it closes). Does nothing on a client or closed connection.
+    public func subscribe(to topic: String) async {
+        _ = await withServer { server, connection in connection.map { server.subscribe($0, to: topic) } }
+    }
+
+    /// Unsubscribes this connection from `topic`.
+    public func unsubscribe(from topic: String) async {
+        _ = await withServer { server, connection in connection.map { server.unsubscribe($0, from: topic) } }
+    }
+
+    /// Sends `message` to the subscribers of `topic` on this connection's server, this
+    /// connection excepted (a chat member does not get its own message back); the frame is built
+    /// once. Returns how many connections took it (0 on a client connection).
+    @discardableResult
+    public func publish(_ message: WebSocketMessage, to topic: String) async -> Int {
+        await withServer { server, connection in server.publish(topic, message, excluding: connection) } ?? 0
     }
 
     // MARK: Connecting

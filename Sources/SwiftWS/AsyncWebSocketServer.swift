@@ -128,8 +128,9 @@ public final class AsyncWebSocketServer: Sendable {
                 do throws(NetworkError) {
                     let server = try WebSocketServer(loop: loop, address: address, options: options)
                     AsyncWebSocket.installHandlers(on: server.handlers)
-                    server.handlers.onOpen = { connection in
+                    server.handlers.onOpen = { [unowned server] connection in
                         let socket = AsyncWebSocket(connection: connection, options: socketOptions)
+                        socket.loopSide.server = server
                         Task { await serve(socket, with: handler) }
                     }
                     if let onUpgrade { server.onUpgradeDeferred = deferredUpgrade(onUpgrade, loop: loop) }
@@ -189,16 +190,6 @@ public final class AsyncWebSocketServer: Sendable {
         }
     }
 
-    /// Runs `body` on the loop thread with the server and `socket`'s connection (nil once closed).
-    private func onLoop<T: Sendable>(with socket: AsyncWebSocket,
-                                     _ body: @escaping @Sendable (WebSocketServer, WebSocketConnection?) -> T) async -> T? {
-        let server = self.server
-        return await withCheckedContinuation { continuation in
-            let posted = socket.handle.withConnection { connection in continuation.resume(returning: body(server.value, connection)) }
-            if posted == .closed { continuation.resume(returning: nil) }
-        }
-    }
-
     /// Sends `message` to every open connection; the frame is built (and compressed) once.
     /// Returns how many connections took it (slow readers over their limit drop it).
     @discardableResult
@@ -211,29 +202,23 @@ public final class AsyncWebSocketServer: Sendable {
         } ?? 0
     }
 
-    /// Subscribes `socket` to `topic` (a connection can be in many; it leaves them all when it closes).
+    /// Subscribes `socket` to `topic` (a connection can be in many; it leaves them all when it
+    /// closes). The same as `socket.subscribe(to:)`.
     public func subscribe(_ socket: AsyncWebSocket, to topic: String) async {
-        _ = await onLoop(with: socket) { server, connection in connection.map { server.subscribe($0, to: topic) } }
+        await socket.subscribe(to: topic)
     }
 
     /// Unsubscribes `socket` from `topic`.
     public func unsubscribe(_ socket: AsyncWebSocket, from topic: String) async {
-        _ = await onLoop(with: socket) { server, connection in connection.map { server.unsubscribe($0, from: topic) } }
+        await socket.unsubscribe(from: topic)
     }
 
     /// Sends `message` to every subscriber of `topic` (but `excluding`, e.g. the sender); the frame
     /// is built once. Returns how many connections took it.
     @discardableResult
     public func publish(_ topic: String, _ message: WebSocketMessage, excluding: AsyncWebSocket? = nil) async -> Int {
-        let publish: @Sendable (WebSocketServer, WebSocketConnection?) -> Int = { server, skipped in
-            switch message {
-            case .text(let text): return server.publish(topic, text: text, excluding: skipped)
-            case .binary(let bytes): return server.publish(topic, binary: bytes, excluding: skipped)
-            }
-        }
-        // Excluding a socket: run on its connection's turn, which hands over the connection.
-        if let excluding, let count = await onLoop(with: excluding, publish) { return count }
-        return await onLoop { server in publish(server, nil) } ?? 0
+        if let excluding { return await excluding.publish(message, to: topic) }
+        return await onLoop { server in server.publish(topic, message, excluding: nil) } ?? 0
     }
 
     /// How many connections subscribe to `topic`.
@@ -306,4 +291,14 @@ public final class AsyncWebSocketServer: Sendable {
 final class LoopBound<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
+}
+
+extension WebSocketServer {
+    /// Publishes a `WebSocketMessage` (the async API's message type) to `topic`.
+    func publish(_ topic: String, _ message: WebSocketMessage, excluding: WebSocketConnection?) -> Int {
+        switch message {
+        case .text(let text): return publish(topic, text: text, excluding: excluding)
+        case .binary(let bytes): return publish(topic, binary: bytes, excluding: excluding)
+        }
+    }
 }

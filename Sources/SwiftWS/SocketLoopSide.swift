@@ -1,14 +1,17 @@
 import SwiftWSCore
+import SwiftWSEndpoints
 import SwiftWSTransport
 
 /// The part of an `AsyncWebSocket` that lives on its loop thread: tasks waiting for the drain
-/// (backpressure) and for pongs (`ping()`).
+/// (backpressure) and for pongs (`ping()`), and the server (for topics).
 ///
 /// `@unchecked Sendable`: the `AsyncWebSocket` (Sendable) holds it so that work it posts to the
 /// loop can reach it, but every method runs on the connection's loop thread only — inside
 /// `ConnectionHandle.withConnection` work or the connection's handlers — so no two threads ever
 /// touch its state.
 final class SocketLoopSide: @unchecked Sendable {
+    /// The server the connection belongs to (server side), for topics.
+    weak var server: WebSocketServer?
     private var drainWaiters: [(WebSocketError?) -> Void] = []
     private var pingWaiters: [(id: UInt64, sentAt: UInt64, resume: (Result<Duration, WebSocketError>) -> Void)] = []
     private var pingCounter: UInt64 = 0

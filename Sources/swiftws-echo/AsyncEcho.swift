@@ -5,7 +5,7 @@ import SwiftWS
 /// iterates `socket.messages` and awaits `send` — so that the benchmark measures the async API
 /// next to the callback API in one run (bench/echo/run.sh, server `swiftws-async`). Same flags,
 /// same `listening on HOST:PORT` line, same graceful shutdown on SIGINT/SIGTERM.
-/// `signals` must be blocked on the main thread before any other thread starts.
+/// `signals`: installed by main.
 func runAsyncEcho(_ arguments: Arguments, signals: TerminationSignals) async -> Never {
     let server: AsyncWebSocketServer
     do {

@@ -119,7 +119,7 @@ func parseArguments() -> Arguments {
 }
 
 let arguments = parseArguments()
-if arguments.useAsyncAPI { await runAsyncEcho(arguments, signals: TerminationSignals.block()) }
+if arguments.useAsyncAPI { await runAsyncEcho(arguments, signals: TerminationSignals.install()) }
 let loop: EventLoop
 let server: WebSocketServer
 do {
