@@ -4,6 +4,7 @@
 #   bash scripts/test.sh          the full run (what .ci/run and the README's test command run):
 #     swift test   — protocol core, transport, endpoints, Swift API (Swift Testing)
 #     architecture — docs/ARCHITECTURE.md against Package.swift (Tests/Architecture)
+#     docc         — the Swift API's documentation (swift-docc-plugin), warnings as errors
 #     loadgen      — the benchmark's load generator against a scripted server
 #     fuzz         — each libFuzzer target briefly (FUZZ_SECONDS, default 20 s each)
 #     ctest        — C API tests, then again under address and undefined-behaviour sanitizers
@@ -51,6 +52,14 @@ echo "== swift test"
 swift test --skip-build
 echo "== architecture (docs/ARCHITECTURE.md against Package.swift)"
 .venv/bin/python -m pytest Tests/Architecture -q
+
+echo "== DocC (Sources/SwiftWS/SwiftWS.docc; a broken symbol link or an undocumented parameter fails)"
+rm -rf build/docs/SwiftWS && mkdir -p build/docs
+swift package --allow-writing-to-directory build/docs generate-documentation --target SwiftWS \
+    --output-path build/docs/SwiftWS --warnings-as-errors
+for article in echoserver chatwithtopics client backpressure embeddinginaforeignloop; do
+    test -f "build/docs/SwiftWS/data/documentation/swiftws/$article.json"
+done
 
 echo "== bench load generator self-test (the tool our performance claims rest on)"
 mkdir -p build/bench

@@ -87,6 +87,9 @@ public final class AsyncWebSocketServer: Sendable {
     /// `options.tls` set it serves wss:// (`TLSConfiguration.server(certificateChainFile:…)`).
     ///
     /// - Parameters:
+    ///   - address: where to listen.
+    ///   - options: the server's settings for every face (limits, timeouts, TLS, subprotocols).
+    ///   - socketOptions: the async layer's own (receive queue, send high-water mark).
     ///   - thread: the loop thread to run on; default a new one, ended by `shutdown`.
     ///   - onUpgrade: decides each upgrade (async); default: accept with the first of
     ///     `options.subprotocols` the client offered.
@@ -270,11 +273,18 @@ public final class AsyncWebSocketServer: Sendable {
         }
     }
 
+    /// Serves until the calling task is cancelled, then shuts down gracefully, waiting at most
+    /// 5 seconds for the connections (see `run(shutdownTimeout:)`). Exactly the requirement of
+    /// swift-service-lifecycle's `Service`.
+    public func run() async {
+        await run(shutdownTimeout: .seconds(5))
+    }
+
     /// Serves until the calling task is cancelled, then shuts down gracefully (`shutdown`). This
     /// is the shape of swift-service-lifecycle's `Service.run()`: `extension
     /// AsyncWebSocketServer: Service {}` in an application that uses it makes the server one of
     /// its services, shut down on SIGTERM with the others.
-    public func run(shutdownTimeout: Duration = .seconds(5)) async {
+    public func run(shutdownTimeout: Duration) async {
         await withTaskCancellationHandler {
             await waitUntilShutDown()
         } onCancel: {
