@@ -61,6 +61,10 @@ for article in echoserver chatwithtopics client backpressure embeddinginaforeign
     test -f "build/docs/SwiftWS/data/documentation/swiftws/$article.json"
 done
 
+echo "== swift-log adapter (integrations/swiftws-logging, a package of its own)"
+swift build --build-tests --package-path integrations/swiftws-logging --scratch-path build/swiftws-logging
+swift test --skip-build --package-path integrations/swiftws-logging --scratch-path build/swiftws-logging
+
 echo "== bench load generator self-test (the tool our performance claims rest on)"
 mkdir -p build/bench
 cc -O2 -Wall -Wextra -std=c11 -o build/bench/loadgen bench/echo/loadgen.c -lssl -lcrypto

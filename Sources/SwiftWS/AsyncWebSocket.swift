@@ -116,6 +116,11 @@ public final class AsyncWebSocket: Sendable {
         for waiter in waiters { waiter.resume(returning: status) }
     }
 
+    /// The peer and path, for log records.
+    var logMetadata: [String: String] {
+        ["remote": remoteAddress?.description ?? "unix", "path": path]
+    }
+
     /// How the connection closed; nil while it is open or closing.
     public var closeStatus: CloseStatus? { lifecycle.withLock { $0.status } }
 

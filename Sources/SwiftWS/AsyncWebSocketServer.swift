@@ -149,6 +149,7 @@ public final class AsyncWebSocketServer: Sendable {
         }
         switch started {
         case .success(let (server, localAddress)):
+            WebSocketLog.report(.info, "server listening", ["address": localAddress.description])
             return AsyncWebSocketServer(localAddress: localAddress, thread: thread, ownsThread: ownsThread, server: server)
         case .failure(let error):
             if ownsThread { thread.shutdown() }
@@ -159,14 +160,17 @@ public final class AsyncWebSocketServer: Sendable {
     /// Runs the handler; closes with 1000 when it returns, 1011 when it throws something other
     /// than the connection's own end.
     private static func serve(_ socket: AsyncWebSocket, with handler: @Sendable (AsyncWebSocket) async throws -> Void) async {
+        WebSocketLog.report(.debug, "connection opened", socket.logMetadata)
         do {
             try await handler(socket)
-            await socket.close()
         } catch is WebSocketError {
-            await socket.close()
         } catch {
+            WebSocketLog.report(.error, "connection handler failed", socket.logMetadata.merging(["error": "\(error)"]) { $1 })
             await socket.close(code: .internalError, reason: "handler failed")
         }
+        let status = await socket.close()
+        WebSocketLog.report(status.isNormalClosure ? .debug : .warning, "connection closed",
+                            socket.logMetadata.merging(["code": "\(status.code.rawValue)", "reason": status.reason]) { $1 })
     }
 
     /// The endpoints layer's deferred hook for an async one: the hook runs in a task, its answer
@@ -177,6 +181,10 @@ public final class AsyncWebSocketServer: Sendable {
             let reply = LoopBound(answer)
             Task {
                 let decision = await hook(request, address)
+                if case .reject(let status, _, _) = decision {
+                    WebSocketLog.report(.info, "upgrade refused", ["status": "\(status)", "path": request.path,
+                                                                   "remote": address?.description ?? "unix"])
+                }
                 _ = loop.execute { reply.value(decision.endpointsDecision) }
             }
         }
@@ -253,6 +261,7 @@ public final class AsyncWebSocketServer: Sendable {
             if !posted { continuation.resume(returning: ()) }
         }
         if ownsThread { thread.shutdown() }
+        WebSocketLog.report(.info, "server stopped", ["address": localAddress.description])
         let waiters = shutdownState.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.ended = true
             defer { state.waiters.removeAll() }
