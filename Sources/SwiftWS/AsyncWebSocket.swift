@@ -13,11 +13,17 @@ public struct AsyncSocketOptions: Sendable, Hashable {
     /// many bytes, until the peer has read it all (the drain). Keep it below
     /// `ConnectionOptions.maxBufferedAmount` (16 MiB by default), where sends are dropped.
     public var sendHighWaterMark: Int = 1 << 20
+    /// Server side: run each connection's handler task on the server's event loop thread (a task
+    /// executor preference) instead of the cooperative thread pool. Messages and sends then
+    /// never cross threads, which is cheaper per message; but a handler that computes for long
+    /// stalls every connection of that loop, as in Python's asyncio. Default off.
+    public var runsHandlersOnLoop: Bool = false
 
-    /// The defaults: 16 messages, 1 MiB.
-    public init(maxQueue: Int = 16, sendHighWaterMark: Int = 1 << 20) {
+    /// The defaults: 16 messages, 1 MiB, handlers on the thread pool.
+    public init(maxQueue: Int = 16, sendHighWaterMark: Int = 1 << 20, runsHandlersOnLoop: Bool = false) {
         self.maxQueue = maxQueue
         self.sendHighWaterMark = sendHighWaterMark
+        self.runsHandlersOnLoop = runsHandlersOnLoop
     }
 }
 

@@ -131,10 +131,11 @@ public final class AsyncWebSocketServer: Sendable {
                 do throws(NetworkError) {
                     let server = try WebSocketServer(loop: loop, address: address, options: options)
                     AsyncWebSocket.installHandlers(on: server.handlers)
+                    let executor = socketOptions.runsHandlersOnLoop ? LoopTaskExecutor(loop: loop) : nil
                     server.handlers.onOpen = { [unowned server] connection in
                         let socket = AsyncWebSocket(connection: connection, options: socketOptions)
                         socket.loopSide.server = server
-                        Task { await serve(socket, with: handler) }
+                        Task(executorPreference: executor) { await serve(socket, with: handler) }
                     }
                     if let onUpgrade { server.onUpgradeDeferred = deferredUpgrade(onUpgrade, loop: loop) }
                     if let onHTTPRequest { server.onHTTPRequest = onHTTPRequest }

@@ -9,7 +9,9 @@ import SwiftWS
 func runAsyncEcho(_ arguments: Arguments, signals: TerminationSignals) async -> Never {
     let server: AsyncWebSocketServer
     do {
-        server = try await AsyncWebSocketServer.start(host: arguments.host, port: arguments.port, options: arguments.options) { socket in
+        let socketOptions = AsyncSocketOptions(runsHandlersOnLoop: arguments.asyncHandlersOnLoop)
+        server = try await AsyncWebSocketServer.start(host: arguments.host, port: arguments.port, options: arguments.options,
+                                                      socketOptions: socketOptions) { socket in
             for try await message in socket.messages { try await socket.send(message) }
         }
     } catch {

@@ -2,7 +2,8 @@
 //
 //   swiftws-echo --host 127.0.0.1 --port 9001 [--no-compression] [--max-message-size BYTES] [limits…]
 //                [--tls-cert CHAIN.pem --tls-key KEY.pem]     (wss://)
-//                [--async]     (the same echo on the async Swift API, for the benchmark's row)
+//                [--async | --async-on-loop]   (the same echo on the async Swift API, its handler
+//                tasks on the thread pool or on the loop thread: the benchmark's rows)
 //
 // (`--help` lists the limits and timeouts; `GET /stats` on the same port reports connections,
 // handshakes, bytes held and the memory budget's count.)
@@ -22,6 +23,8 @@ struct Arguments {
     var options = ServerOptions()
     /// Serve through `AsyncWebSocketServer` (a task per connection) instead of the callbacks.
     var useAsyncAPI = false
+    /// With `--async-on-loop`: the handler tasks run on the loop thread (`runsHandlersOnLoop`).
+    var asyncHandlersOnLoop = false
 
     init() {
         // An echo server holds a whole message for a peer that reads slowly: 32 MiB of output
@@ -38,7 +41,7 @@ let usageText = """
                         [--max-buffered BYTES] [--memory-budget BYTES] [--max-connections N]
                         [--close-timeout S] [--handshake-timeout S] [--idle-timeout S]
                         [--ping-interval S] [--pong-timeout S] [--message-timeout S]
-                        [--tls-cert CHAIN.pem --tls-key KEY.pem] [--async]
+                        [--tls-cert CHAIN.pem --tls-key KEY.pem] [--async | --async-on-loop]
       BYTES 0 and S 0 switch a limit off (except --close-timeout, --handshake-timeout and
       --pong-timeout, which must be positive); S is in seconds, decimals allowed.
 
@@ -109,6 +112,9 @@ func parseArguments() -> Arguments {
         case "--message-timeout": arguments.options.connection.messageTimeout = seconds(flag, iterator.next())
         case "--async":
             arguments.useAsyncAPI = true
+        case "--async-on-loop":
+            arguments.useAsyncAPI = true
+            arguments.asyncHandlersOnLoop = true
         case "--help", "-h":
             usage("echo server")
         default:

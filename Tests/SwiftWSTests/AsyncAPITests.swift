@@ -296,6 +296,32 @@ struct AsyncAPITests {
         await server.shutdown()
     }
 
+    /// `runsHandlersOnLoop`: the handler runs on the server's loop thread, before and after its
+    /// awaits, and the echo is the same.
+    @Test func handlersCanRunOnTheLoopThread() async throws {
+        let onLoop = Mutex<[Bool]>([])
+        let server = try await AsyncWebSocketServer.start(host: "127.0.0.1", port: 0,
+                                                          socketOptions: AsyncSocketOptions(runsHandlersOnLoop: true)) { socket in
+            onLoop.withLock { $0.append(socket.loop.isInLoopThread) }
+            for try await message in socket.messages {
+                try await socket.send(message)
+                onLoop.withLock { $0.append(socket.loop.isInLoopThread) }
+            }
+        }
+        let port = server.localAddress.port!
+        try await withTimeout {
+            let client = try await AsyncWebSocket.connect("ws://127.0.0.1:\(port)/")
+            for index in 0..<50 {
+                try await client.send("m\(index)")
+                #expect(try await client.receive() == .text("m\(index)"))
+            }
+            await client.close()
+        }
+        await server.shutdown()
+        let seen = onLoop.withLock { $0 }
+        #expect(seen.count == 51 && seen.allSatisfy { $0 })
+    }
+
     @Test func connectErrorsAreTyped() async throws {
         #expect(await webSocketError { _ = try await AsyncWebSocket.connect("http://x") } == .connectFailed(.invalidURL("http://x")))
         let refused = await webSocketError { _ = try await AsyncWebSocket.connect("ws://127.0.0.1:1/") }
