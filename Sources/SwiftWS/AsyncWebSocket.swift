@@ -84,6 +84,7 @@ public final class AsyncWebSocket: Sendable {
         handle = connection.handle
         loop = connection.loop
         loopSide = SocketLoopSide()
+        loopSide.connection = connection
         let handle = self.handle
         queue.setResume { handle.withConnection { $0?.resumeReading() } }
         connection.bindingObject = self
@@ -130,6 +131,17 @@ public final class AsyncWebSocket: Sendable {
     /// How the connection closed; nil while it is open or closing.
     public var closeStatus: CloseStatus? { lifecycle.withLock { $0.status } }
 
+    /// Runs `body` with the connection (nil once it closed) on its loop thread: at once when the
+    /// caller is on it (a handler with `runsHandlersOnLoop`), otherwise posted through the
+    /// handle. Returns false, without running `body`, when the connection is known to be closed.
+    private func onConnection(_ body: @escaping @Sendable (WebSocketConnection?) -> Void) -> Bool {
+        if loop.isInLoopThread {
+            body(handle.isClosed ? nil : loopSide.connection)
+            return true
+        }
+        return handle.withConnection(body) == .queued
+    }
+
     /// The error a call on a closed or closing connection throws (see `WebSocketError.closed`).
     private var closedError: WebSocketError {
         let status = lifecycle.withLock { $0.status ?? $0.closeRequested }
@@ -141,8 +153,8 @@ public final class AsyncWebSocket: Sendable {
     public var state: SessionState {
         get async {
             let current: SessionState? = await withCheckedContinuation { continuation in
-                let posted = handle.withConnection { connection in continuation.resume(returning: connection?.state ?? .closed) }
-                if posted == .closed { continuation.resume(returning: nil) }
+                let posted = onConnection { connection in continuation.resume(returning: connection?.state ?? .closed) }
+                if !posted { continuation.resume(returning: nil) }
             }
             return current ?? .closed
         }
@@ -152,8 +164,8 @@ public final class AsyncWebSocket: Sendable {
     public var bufferedAmount: Int {
         get async {
             await withCheckedContinuation { continuation in
-                let posted = handle.withConnection { connection in continuation.resume(returning: connection?.bufferedAmount ?? 0) }
-                if posted == .closed { continuation.resume(returning: 0) }
+                let posted = onConnection { connection in continuation.resume(returning: connection?.bufferedAmount ?? 0) }
+                if !posted { continuation.resume(returning: 0) }
             }
         }
     }
@@ -256,7 +268,7 @@ public final class AsyncWebSocket: Sendable {
         let highWaterMark = sendHighWaterMark
         let loopSide = self.loopSide
         let outcome: Result<SendResult, WebSocketError>? = await withCheckedContinuation { continuation in
-            let posted = handle.withConnection { connection in
+            let posted = onConnection { connection in
                 guard let connection else { return continuation.resume(returning: nil) }
                 let result: SendResult
                 do throws(SessionError) {
@@ -269,7 +281,7 @@ public final class AsyncWebSocket: Sendable {
                 guard connection.bufferedAmount > highWaterMark else { return continuation.resume(returning: .success(result)) }
                 loopSide.waitForDrain { error in continuation.resume(returning: error.map { .failure($0) } ?? .success(result)) }
             }
-            if posted == .closed { continuation.resume(returning: nil) }
+            if !posted { continuation.resume(returning: nil) }
         }
         guard let outcome else { throw closedError }
         return try outcome.get()
@@ -283,7 +295,7 @@ public final class AsyncWebSocket: Sendable {
     public func ping() async throws(WebSocketError) -> Duration {
         let loopSide = self.loopSide
         let outcome: Result<Duration, WebSocketError>? = await withCheckedContinuation { continuation in
-            let posted = handle.withConnection { connection in
+            let posted = onConnection { connection in
                 guard let connection else { return continuation.resume(returning: nil) }
                 let payload = loopSide.nextPingPayload()
                 do throws(SessionError) {
@@ -293,7 +305,7 @@ public final class AsyncWebSocket: Sendable {
                 }
                 loopSide.waitForPong(payload) { result in continuation.resume(returning: result) }
             }
-            if posted == .closed { continuation.resume(returning: nil) }
+            if !posted { continuation.resume(returning: nil) }
         }
         guard let outcome else { throw closedError }
         return try outcome.get()

@@ -15,6 +15,12 @@ final class LoopTaskExecutor: TaskExecutor {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         let executor = asUnownedTaskExecutor()
+        // On the loop thread (a continuation the loop resumed: a message arrived, a send was
+        // done), the job runs at the end of this iteration, its sends corked into the
+        // iteration's one flush, with no wake-up of the loop.
+        if loop.isInLoopThread {
+            return loop.deferCallback { job.runSynchronously(on: executor) }
+        }
         // A stopped loop runs nothing more; the job must still run (its task would leak), so it
         // runs on the global executor instead.
         if !loop.execute({ job.runSynchronously(on: executor) }) {

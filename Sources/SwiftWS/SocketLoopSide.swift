@@ -12,6 +12,8 @@ import SwiftWSTransport
 final class SocketLoopSide: @unchecked Sendable {
     /// The server the connection belongs to (server side), for topics.
     weak var server: WebSocketServer?
+    /// The connection, for calls made on its loop thread (`AsyncWebSocket.onConnection`).
+    weak var connection: WebSocketConnection?
     private var drainWaiters: [(WebSocketError?) -> Void] = []
     private var pingWaiters: [(id: UInt64, sentAt: UInt64, resume: (Result<Duration, WebSocketError>) -> Void)] = []
     private var pingCounter: UInt64 = 0
