@@ -125,6 +125,28 @@ struct AsyncServerTests {
         }
     }
 
+    /// `start(address:)` on a Unix socket: a raw client's upgrade gets its 101 there, and the
+    /// socket file is removed at shutdown. (The async client has no Unix sockets yet.)
+    @Test func unixSocketServer() async throws {
+        let path = "/tmp/swiftws-async-\(getpid()).sock"
+        unlink(path)
+        let opened = Mutex(0)
+        let server = try await AsyncWebSocketServer.start(address: try SocketAddress(unixPath: path)) { socket in
+            opened.withLock { $0 += 1 }
+            _ = await socket.waitUntilClosed()
+        }
+        let response = try await withTimeout {
+            unixSocketExchange(path: path, request: "GET /unix HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                               + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                               + "Sec-WebSocket-Version: 13\r\n\r\n")
+        }
+        #expect(response.hasPrefix("HTTP/1.1 101"))
+        #expect(response.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="))
+        await server.shutdown(timeout: .seconds(1))
+        #expect(opened.withLock { $0 } == 1)
+        #expect(access(path, F_OK) != 0)
+    }
+
     @Test func tlsServerAndWSSClient() async throws {
         let directory = AsyncTestCertificates.directory
         var serverOptions = ServerOptions()
