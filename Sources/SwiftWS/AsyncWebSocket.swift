@@ -267,6 +267,25 @@ public final class AsyncWebSocket: Sendable {
         async throws(WebSocketError) -> SendResult {
         let highWaterMark = sendHighWaterMark
         let loopSide = self.loopSide
+        // On the loop thread (`runsHandlersOnLoop`): send at once, and suspend only to wait for
+        // the drain — no task switch per message.
+        if loop.isInLoopThread {
+            guard !handle.isClosed, let connection = loopSide.connection else { throw closedError }
+            let result: SendResult
+            do throws(SessionError) {
+                result = try send(connection)
+            } catch {
+                throw error == .closed ? closedError : .invalid(error)
+            }
+            guard waitingForDrain else { return result }
+            if result == .dropped { throw .dropped }
+            guard connection.bufferedAmount > highWaterMark else { return result }
+            let failure: WebSocketError? = await withCheckedContinuation { continuation in
+                loopSide.waitForDrain { error in continuation.resume(returning: error) }
+            }
+            if let failure { throw failure }
+            return result
+        }
         let outcome: Result<SendResult, WebSocketError>? = await withCheckedContinuation { continuation in
             let posted = onConnection { connection in
                 guard let connection else { return continuation.resume(returning: nil) }

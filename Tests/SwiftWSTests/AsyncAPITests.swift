@@ -130,9 +130,10 @@ struct AsyncAPITests {
         await server.shutdown()
     }
 
-    /// `send` returns only while the buffered output is at most the high-water mark: a server
+    /// `send` returns only while the buffered output is at most the high-water mark (handlers on
+    /// the thread pool, and on the loop thread where sends take the direct path): a server
     /// sending 4 MiB to a client that reads nothing for a while never holds more than that.
-    @Test func sendWaitsAtTheHighWaterMark() async throws {
+    @Test(arguments: [false, true]) func sendWaitsAtTheHighWaterMark(handlersOnLoop: Bool) async throws {
         let messageSize = 64 * 1024
         let count = 64
         let highWaterMark = 256 * 1024
@@ -142,7 +143,7 @@ struct AsyncAPITests {
         serverOptions.listen.stream.sendBufferSize = 64 * 1024
         let server = try await AsyncWebSocketServer.start(
             host: "127.0.0.1", port: 0, options: serverOptions,
-            socketOptions: AsyncSocketOptions(maxQueue: 4, sendHighWaterMark: highWaterMark)
+            socketOptions: AsyncSocketOptions(maxQueue: 4, sendHighWaterMark: highWaterMark, runsHandlersOnLoop: handlersOnLoop)
         ) { socket in
             for index in 0..<count {
                 let before = await socket.bufferedAmount
