@@ -10,11 +10,13 @@ Every process is bounded in time and stopped; everything runs on 127.0.0.1 / loc
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
 import select
 import signal
 import subprocess
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -29,9 +31,14 @@ SCRATCH = ROOT / "build" / "examples-swift"
 
 
 @pytest.fixture(scope="module")
-def binaries(tmp_path_factory) -> Path:
-    clone = tmp_path_factory.mktemp("clone") / "a-checkout-named-anything"
-    clone.symlink_to(ROOT)
+def binaries() -> Path:
+    # A stable path per checkout (outside it: no symlink loop in the tree), so that the
+    # incremental build in SCRATCH stays valid from one run to the next.
+    stable = hashlib.sha1(str(ROOT).encode()).hexdigest()[:12]
+    clone = Path(tempfile.gettempdir()) / f"swiftws-examples-{stable}" / "a-checkout-named-anything"
+    if not clone.is_symlink():
+        clone.parent.mkdir(parents=True, exist_ok=True)
+        clone.symlink_to(ROOT)
     subprocess.run(
         ["swift", "build", "--package-path", str(clone / "examples" / "swift"), "--scratch-path", str(SCRATCH)],
         check=True, timeout=1200,
