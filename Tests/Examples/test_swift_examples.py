@@ -10,6 +10,7 @@ Every process is bounded in time and stopped; everything runs on 127.0.0.1 / loc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -129,13 +130,19 @@ def test_chat_server_rooms_are_topics(binaries):
     try:
         async def talk():
             base = f"ws://localhost:{server.port}"
-            async with connect(f"{base}/a") as a1, connect(f"{base}/a") as a2, connect(f"{base}/b") as b:
+            async with contextlib.AsyncExitStack() as stack:
                 names = {}
-                for ws, room in ((a1, "a"), (a2, "a"), (b, "b")):
+                members = []
+                # One at a time: the welcome comes after the subscription, so each member is in
+                # its room before the next one joins (and announces itself).
+                for room in ("a", "a", "b"):
+                    ws = await stack.enter_async_context(connect(f"{base}/{room}"))
                     welcome = await ws.recv()
                     match = re.fullmatch(rf"\* you are (guest\d+) in {room}", welcome)
                     assert match, welcome
                     names[ws] = match.group(1)
+                    members.append(ws)
+                a1, a2, b = members
                 assert await a1.recv() == f"* {names[a2]} joined"
                 await a1.send("hi")
                 assert await a2.recv() == f"{names[a1]}: hi"
