@@ -179,6 +179,15 @@ typedef struct sws_session_config {
      * SWS_SESSION_LIMIT_MAX.
      */
     size_t inflate_budget;
+    /**
+     * Client role only: the masking keys of the frames sent, `mask_key_count` keys of 4 bytes
+     * each in wire order (`mask_keys` holds 4 * mask_key_count bytes, copied), used in turn one
+     * per frame and then again from the first -- for tests that compare a client's frames byte
+     * for byte. NULL and 0 (default): unpredictable keys from the kernel's random source, as RFC
+     * 6455 section 5.3 requires; never set it outside tests. Servers never mask. Appended in 0.2.
+     */
+    const uint8_t *mask_keys;
+    size_t mask_key_count;
 } sws_session_config;
 
 /** Largest value accepted for a size limit in sws_session_config (2^48 bytes, 256 TiB). */
@@ -779,8 +788,9 @@ typedef struct sws_conn_handlers {
     void (*on_connect_error)(void *user_data, sws_status status, int http_status, const char *message);
     /**
      * Servers only: decides a valid upgrade request (after the Origin check) by calling
-     * sws_request_accept() or sws_request_respond() on `request` (valid during the call only).
-     * Deciding neither accepts with the first of the config's subprotocols the client offered.
+     * sws_request_accept() or sws_request_respond() on `request` (valid during the call only),
+     * or sws_request_defer() to decide later. Deciding neither accepts with the first of the
+     * config's subprotocols the client offered.
      */
     void (*on_upgrade)(sws_server_t *server, void *user_data, sws_request_t *request);
     /**
@@ -916,6 +926,25 @@ bool sws_conn_is_open(const sws_conn_t *conn);
  */
 sws_status sws_conn_remote_address(const sws_conn_t *conn, char *buffer, size_t size);
 
+/**
+ * Client connections: the server's 101 response head as received (status line, header lines, the
+ * empty line; `*len` bytes, not NUL-terminated), owned by the connection, valid until on_close
+ * returns -- so that a program can read headers the server added. Loop-thread-only.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, a server-side connection), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_conn_handshake_response(const sws_conn_t *conn, const uint8_t **head, size_t *len);
+
+/**
+ * Whether this side began the closing handshake (a close call, a timeout, a limit, or failing
+ * the connection for the peer's protocol error); false when the peer's close frame came first,
+ * while open, after a dropped TCP connection (1006), for NULL or from another thread. Useful in
+ * on_close to tell "sent, then received" from "received, then sent". Loop-thread-only.
+ */
+bool sws_conn_close_initiated_locally(const sws_conn_t *conn);
+
+/** Our own address of the connection, as sws_conn_remote_address() (same errors). Loop-thread-only. */
+sws_status sws_conn_local_address(const sws_conn_t *conn, char *buffer, size_t size);
+
 /** Whether permessage-deflate was agreed for the connection. False for NULL or from another thread. */
 bool sws_conn_is_compressed(const sws_conn_t *conn);
 
@@ -1034,12 +1063,32 @@ typedef struct sws_tls_config {
     const char *const *sni_certificate_chain_files;
     const char *const *sni_private_key_files;
     size_t sni_certificate_count;
+    /** The password of an encrypted private key (the main key and the SNI keys); NULL (default):
+     *  none, and an encrypted key fails with SWS_ERR_TLS saying it needs its password. OpenSSL is
+     *  never allowed to prompt on a terminal. */
+    const char *private_key_password;
 } sws_tls_config;
 
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
 sws_status sws_tls_config_init(sws_tls_config *config);
 
 /* ---- Servers ---------------------------------------------------------------------------- */
+
+/** How much a log line matters. */
+typedef enum sws_log_level {
+    SWS_LOG_DEBUG = 0,
+    SWS_LOG_INFO = 1,    /**< connections opened, closed normally; requests refused (with the status) */
+    SWS_LOG_WARNING = 2, /**< connections closed with an error code (a peer's protocol error, a timeout, a limit); client handshakes that failed */
+    SWS_LOG_ERROR = 3
+} sws_log_level;
+
+/**
+ * Receives the log lines of a server and its connections, or of a client connection
+ * (sws_server_config.log, sws_client_config.log): `message` is `len` bytes of UTF-8,
+ * NUL-terminated, BORROWED (valid during the call). Called on the loop thread, from inside the
+ * library: it must not free the server or the connection it is about.
+ */
+typedef void (*sws_log_fn)(void *log_user_data, sws_log_level level, const char *message, size_t len);
 
 /**
  * Settings of every connection, server or client side: limits on what the peer sends (a
@@ -1063,7 +1112,11 @@ typedef struct sws_connection_config {
     size_t max_buffered_amount;
     /** Past max_buffered_amount: false (default) drops the message; true also closes the connection (1008). */
     bool backpressure_close;
-    /** Send a ping this often (0, default: never); close with 1011 after pong_timeout_ms without a pong. */
+    /**
+     * Send a ping this often (0, default: never); close with 1011 after pong_timeout_ms without a
+     * pong. A keepalive ping carries 8 bytes, the sending loop's CLOCK_MONOTONIC time in
+     * nanoseconds, big-endian: on_pong can compute the round trip from its pong.
+     */
     uint32_t ping_interval_ms;
     uint32_t pong_timeout_ms;          /**< default 20000 */
     /** Close with 1001 after this long without receiving anything (0, default: never). */
@@ -1113,6 +1166,12 @@ typedef struct sws_server_config {
     bool reuse_port;
     /** TLS: serve wss:// with these settings (read during sws_server_new()); NULL (default): plain ws://. */
     const sws_tls_config *tls;
+    /** Log lines of the server and its connections (see sws_log_fn; appended in 0.2). NULL (default): none. */
+    sws_log_fn log;
+    /** Passed to `log`. */
+    void *log_user_data;
+    /** The least level passed to `log`. Default SWS_LOG_INFO. */
+    sws_log_level log_level;
 } sws_server_config;
 
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
@@ -1145,6 +1204,13 @@ sws_status sws_server_reload_tls(sws_server_t *server, const sws_tls_config *tls
 
 /** The port the server listens on (the kernel's choice for port 0); 0 for NULL. Loop-thread-only. */
 uint16_t sws_server_port(const sws_server_t *server);
+
+/**
+ * The listening socket's descriptor (for getsockname(), socket options, a binding's socket
+ * object); -1 for NULL or from another thread. Owned by the server: do not close it (dup() it to
+ * keep a copy, which then keeps the port bound until closed too). Loop-thread-only.
+ */
+int sws_server_fd(const sws_server_t *server);
 
 /** Open connections plus handshakes in progress; 0 for NULL. Loop-thread-only. */
 size_t sws_server_connection_count(const sws_server_t *server);
@@ -1190,8 +1256,9 @@ sws_status sws_server_free(sws_server_t *server);
 
 /*
  * Requests in on_upgrade and on_http_request. A sws_request_t is valid during that callback
- * only; used afterwards, every function below returns SWS_ERR_INVALID_ARGUMENT. Strings are
- * NUL-terminated, owned by the request, valid during the callback.
+ * only (a deferred one: until it is answered, see sws_request_defer()); used afterwards, every
+ * function below returns SWS_ERR_INVALID_ARGUMENT. Strings are NUL-terminated, owned by the
+ * request, valid while the request is.
  */
 
 /**
@@ -1205,6 +1272,17 @@ sws_status sws_request_target(const sws_request_t *request, const char **target,
  * Errors: SWS_ERR_INVALID_ARGUMENT (NULL arguments, or outside the callback).
  */
 sws_status sws_request_header(const sws_request_t *request, const char *name, const char **value);
+
+/** The number of header lines of the request (repeated names count once per line); 0 for NULL or outside the callback. */
+size_t sws_request_header_count(const sws_request_t *request);
+
+/**
+ * The `index`-th header line of the request, in the order received: `*name` as the client
+ * spelled it and `*value` (either output may be NULL). With sws_request_header_count() this
+ * enumerates every header, every value of a repeated name included.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL `request`, outside the callback, index out of range).
+ */
+sws_status sws_request_header_at(const sws_request_t *request, size_t index, const char **name, const char **value);
 
 /** The number of subprotocols an upgrade request offered; 0 for NULL, outside the callback, or plain HTTP. */
 size_t sws_request_subprotocol_count(const sws_request_t *request);
@@ -1251,6 +1329,28 @@ sws_status sws_request_respond(sws_request_t *request, int status, const char *b
  */
 sws_status sws_request_add_response_header(sws_request_t *request, const char *name, const char *value);
 
+/**
+ * Decides an upgrade request later (on_upgrade only): after on_upgrade returns, the request
+ * stays valid, and the client waits (nothing more is read from it), until the program answers
+ * it with sws_request_accept() or sws_request_respond() -- from the loop thread, e.g. in a
+ * callback posted with sws_loop_post() once a database lookup finished. The handshake timeout
+ * (sws_server_config.handshake_timeout_ms, counted from the accept) still applies: if it passes
+ * first, or the client goes away, or the server is freed, the client gets 503 or nothing, and
+ * the late answer returns SWS_ERR_CLOSED. Either way the program must answer a deferred request
+ * exactly once: that answer frees it (a request never answered is a small leak, not a held
+ * socket). Response headers may be added meanwhile.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, outside on_upgrade, a plain HTTP request, already
+ * answered or deferred).
+ */
+sws_status sws_request_defer(sws_request_t *request);
+
+/**
+ * Whether a deferred request still waits for its answer (false once the handshake timeout
+ * passed or the client went away: then answer it anyway, to free it). False for NULL.
+ * Loop-thread-only.
+ */
+bool sws_request_is_pending(const sws_request_t *request);
+
 /* ---- Clients ---------------------------------------------------------------------------- */
 
 /** Settings of a client connection. Fill with sws_client_config_init(). Times in ms. */
@@ -1279,6 +1379,12 @@ typedef struct sws_client_config {
     /** TLS settings for wss:// URLs (read during sws_client_connect()); NULL (default): verify
      *  against the system trust store. Ignored for ws://. */
     const sws_tls_config *tls;
+    /** Log lines of the connect and its connection (see sws_log_fn; appended in 0.2). NULL (default): none. */
+    sws_log_fn log;
+    /** Passed to `log`. */
+    void *log_user_data;
+    /** The least level passed to `log`. Default SWS_LOG_INFO. */
+    sws_log_level log_level;
 } sws_client_config;
 
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
@@ -1297,6 +1403,17 @@ sws_status sws_client_config_init(sws_client_config *config);
  */
 sws_status sws_client_connect(sws_loop_t *loop, const char *url, const sws_client_config *config,
                               const sws_conn_handlers *handlers, void *user_data);
+
+/**
+ * During on_connect_error with an `http_status` (the server refused the upgrade): its response
+ * as received -- the head (status line, header lines, the empty line) and the body bytes that
+ * arrived with it (at most 64 KiB; the connection is not kept open for more). Owned by the loop,
+ * valid until on_connect_error returns; outputs may be NULL. Loop-thread-only.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL loop, or not inside such an on_connect_error),
+ * SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_loop_connect_error_response(const sws_loop_t *loop, const uint8_t **head, size_t *head_len,
+                                           const uint8_t **body, size_t *body_len);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,7 @@ debian_packages=(
     node-ws           # Node `ws`, an interoperability peer
     valgrind
     chromium          # a real browser for the demo page test (Tests/Demo)
+    libnss3-tools     # certutil: the demo test trusts its throw-away CA in a browser profile's NSS store
 )
 
 missing=()

@@ -8,8 +8,9 @@
 #     loadgen      — the benchmark's load generator against a scripted server
 #     fuzz         — each libFuzzer target briefly (FUZZ_SECONDS, default 20 s each)
 #     ctest        — C API tests, then again under address and undefined-behaviour sanitizers
-#     pytest       — Python bindings, examples/swift and the README's Swift snippet against Python
-#                    websockets, the demo page in headless Chromium, hostile peers
+#     pytest       — Python bindings, conformance cases in both roles, examples/swift and the
+#                    README's Swift snippet against Python websockets, the demo page in
+#                    headless Chromium, hostile peers
 #
 #   bash scripts/test.sh quick    the quick tier, under two minutes with a warm build: swift build,
 #     the core, transport and fast endpoints suites, the async API, the architecture check and the
@@ -41,6 +42,9 @@ if [ "$mode" = quick ]; then
     .venv/bin/python -m pytest Tests/Architecture -q
     echo "== pytest (bindings/python against the debug libswiftws.so of swift build)"
     SWIFTWS_LIBRARY="$PWD/.build/debug/libswiftws.so" .venv/bin/python -m pytest bindings/python/tests -q
+    echo "== pytest (conformance cases in both roles: swiftws-echo, the Python client and server)"
+    SWIFTWS_LIBRARY="$PWD/.build/debug/libswiftws.so" SWIFTWS_ECHO="$PWD/.build/debug/swiftws-echo" \
+        PYTHONPATH="$PWD/bindings/python" .venv/bin/python -m pytest Tests/Conformance -q
     if [ "${FUZZ_SECONDS:-0}" != 0 ]; then
         echo "== fuzz (brief)"
         bash fuzz/run.sh --all --seconds "$FUZZ_SECONDS" --seed "${FUZZ_SEED:-1}"
@@ -95,6 +99,10 @@ if [ -d bindings/python/tests ]; then
 fi
 echo "== pytest (examples/swift and the README's Swift snippet, built and run against Python websockets)"
 .venv/bin/python -m pytest Tests/Examples -q
+echo "== pytest (conformance cases in both roles against a scripted Autobahn-style peer: C, Swift and Python)"
+SWIFTWS_LIBRARY="$PWD/build/lib/libswiftws.so" SWIFTWS_C_ECHO_CLIENT="$PWD/build/Tests/C/conformance_echo_client" \
+    SWIFTWS_C_ECHO_SERVER="$PWD/build/examples/c/sws-echo-server" SWIFTWS_ECHO="$PWD/.build/debug/swiftws-echo" \
+    PYTHONPATH="$PWD/bindings/python" .venv/bin/python -m pytest Tests/Conformance -q
 echo "== pytest (the demo server with headless Chromium and Python websockets)"
 SWIFTWS_DEMO="$PWD/.build/debug/swiftws-demo" .venv/bin/python -m pytest Tests/Demo -q
 echo "== pytest (hostile peers against swiftws-echo and swiftws-demo over real sockets, and the soak; issue 9)"

@@ -162,11 +162,31 @@ static inline int sws_ctx_use_chain_pem(SSL_CTX *ctx, const void *pem, size_t le
     return ok;
 }
 
-/* Loads a private key from PEM text. 1 on success. */
-static inline int sws_ctx_use_key_pem(SSL_CTX *ctx, const void *pem, size_t length) {
+/* OpenSSL's password callback for encrypted keys: copies the password given as its userdata (a
+ * NUL-terminated string; NULL: none, which fails the read). Installed on every context so that
+ * OpenSSL never falls back to its default callback, which would prompt on the terminal and block
+ * a server's loop. */
+static int sws_key_password_callback(char *buffer, int size, int rwflag, void *userdata) {
+    (void)rwflag;
+    if (userdata == NULL || size <= 0) return -1;
+    size_t length = strlen((const char *)userdata);
+    if (length > (size_t)size) return -1;
+    memcpy(buffer, userdata, length);
+    return (int)length;
+}
+
+/* The password for the keys the context reads next (NULL: none); only read during those calls. */
+static inline void sws_ctx_set_key_password(SSL_CTX *ctx, const char *password) {
+    SSL_CTX_set_default_passwd_cb(ctx, sws_key_password_callback);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)password);
+}
+
+/* Reads a private key from PEM text (encrypted with `password`, or NULL) and makes it the
+ * context's key. 1 on success. */
+static inline int sws_ctx_use_key_pem(SSL_CTX *ctx, const void *pem, size_t length, const char *password) {
     EVP_PKEY *key = NULL;
     BIO *bio = BIO_new_mem_buf(pem, (int)length);
-    if (bio != NULL) key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    if (bio != NULL) key = PEM_read_bio_PrivateKey(bio, NULL, sws_key_password_callback, (void *)password);
     BIO_free(bio);
     int ok = key != NULL && SSL_CTX_use_PrivateKey(ctx, key) == 1;
     EVP_PKEY_free(key);

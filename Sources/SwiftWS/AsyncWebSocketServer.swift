@@ -137,7 +137,7 @@ public final class AsyncWebSocketServer: Sendable {
                         socket.loopSide.server = server
                         Task(executorPreference: executor) { await serve(socket, with: handler) }
                     }
-                    if let onUpgrade { server.onUpgradeDeferred = deferredUpgrade(onUpgrade, loop: loop) }
+                    if let onUpgrade { server.onUpgrade = deferredUpgrade(onUpgrade, server: server) }
                     if let onHTTPRequest { server.onHTTPRequest = onHTTPRequest }
                     configure?(server)
                     return .success((LoopBound(server), server.localAddress))
@@ -174,20 +174,24 @@ public final class AsyncWebSocketServer: Sendable {
                             socket.logMetadata.merging(["code": "\(status.code.rawValue)", "reason": status.reason]) { $1 })
     }
 
-    /// The endpoints layer's deferred hook for an async one: the hook runs in a task, its answer
-    /// goes back to the loop thread.
-    private static func deferredUpgrade(_ hook: @escaping UpgradeHook, loop: EventLoop)
-        -> (UpgradeRequest, SocketAddress?, @escaping (UpgradeDecision) -> Void) -> Void {
-        { request, address, answer in
-            let reply = LoopBound(answer)
+    /// The endpoints layer's upgrade hook for an async one: it defers the decision
+    /// (`UpgradeDecision.later`), runs the hook in a task, and answers the `PendingUpgrade` back
+    /// on the loop thread (an answer after the handshake timeout is ignored there).
+    private static func deferredUpgrade(_ hook: @escaping UpgradeHook, server: WebSocketServer)
+        -> (UpgradeRequest, SocketAddress?) -> UpgradeDecision {
+        let loop = server.loop
+        return { [unowned server] request, address in
+            guard let pending = server.deferUpgrade() else { return .reject(status: 500, body: "cannot defer the upgrade\n") }
+            let reply = LoopBound(pending)
             Task {
                 let decision = await hook(request, address)
                 if case .reject(let status, _, _) = decision {
                     WebSocketLog.report(.info, "upgrade refused", ["status": "\(status)", "path": request.path,
                                                                    "remote": address?.description ?? "unix"])
                 }
-                _ = loop.execute { reply.value(decision.endpointsDecision) }
+                _ = loop.execute { reply.value.decide(decision.endpointsDecision) }
             }
+            return .later
         }
     }
 

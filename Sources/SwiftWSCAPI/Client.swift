@@ -15,8 +15,10 @@ public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointe
         return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_connect: not a ws:// or wss:// URL: \(urlText)")
     }
     let options: ClientOptions
+    let log: LogSink?
     do throws(CArgumentError) {
         options = try readClientConfig(config)
+        log = try readClientLog(config)
     } catch {
         return error.status
     }
@@ -41,11 +43,13 @@ public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointe
 
     let context = HandlerContext(callbacks: callbacks, userData: userData)
     let onConnectError = callbacks.on_connect_error
-    WebSocketClient.connect(to: urlText, on: loopBox.loop, options: options, handlers: context.makeHandlers()) { result in
+    var response: HandshakeResponse?
+    WebSocketClient.connect(to: urlText, on: loopBox.loop, options: options, handlers: context.makeHandlers(), log: log,
+                            onResponse: { response = $0 }) { [loopBox] result in
         switch result {
         case .success(let connection):
             // Before on_open and any message: the connection gets its box and user data.
-            _ = context.box(for: connection)
+            context.box(for: connection).handshakeResponse = response.map { OwnedBytes($0.head) }
         case .failure(let error):
             guard let onConnectError else { return }
             let (failure, httpStatus): (sws_status, Int32)
@@ -58,8 +62,28 @@ public func sws_client_connect(_ loopHandle: OpaquePointer?, _ url: UnsafePointe
             case .tlsFailed: (failure, httpStatus) = (SWS_ERR_TLS, 0)
             }
             let message = OwnedBytes(error.description)  // NUL-terminated for C
+            if case .unexpectedStatus = error, let response {
+                loopBox.connectErrorResponse = (OwnedBytes(response.head), OwnedBytes(response.body))
+            }
             onConnectError(context.userData, failure, httpStatus, message.cString)
+            loopBox.connectErrorResponse = nil
         }
     }
+    return SWS_OK
+}
+
+@_cdecl("sws_loop_connect_error_response")
+public func sws_loop_connect_error_response(_ loopHandle: OpaquePointer?, _ head: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+                                            _ headLength: UnsafeMutablePointer<Int>?, _ body: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+                                            _ bodyLength: UnsafeMutablePointer<Int>?) -> sws_status {
+    let (found, status) = loopOnItsThread(loopHandle, "sws_loop_connect_error_response")
+    guard let loopBox = found else { return status }
+    guard let response = loopBox.connectErrorResponse else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_loop_connect_error_response: only during on_connect_error for a refusal")
+    }
+    head?.pointee = response.head.bytes
+    headLength?.pointee = response.head.count
+    body?.pointee = response.body.bytes
+    bodyLength?.pointee = response.body.count
     return SWS_OK
 }

@@ -32,10 +32,11 @@ struct CArgumentError: Error {
 /// sws_session_config of ABI 1, before `inflate_budget` was appended.
 private let sessionConfigFirstVersionSize = 48
 private let compressionConfigFirstVersionSize = MemoryLayout<sws_compression_config>.stride
-/// The structs that ABI 2 introduced or reshaped: their current size is their first.
+/// The structs that ABI 2 introduced or reshaped: their first published sizes (x86_64/arm64),
+/// before `log`, `log_user_data` and `log_level` were appended.
 private let connectionConfigFirstVersionSize = MemoryLayout<sws_connection_config>.stride
-private let serverConfigFirstVersionSize = MemoryLayout<sws_server_config>.stride
-private let clientConfigFirstVersionSize = MemoryLayout<sws_client_config>.stride
+private let serverConfigFirstVersionSize = 112
+private let clientConfigFirstVersionSize = 96
 
 /// Largest size limit accepted in config structs (SWS_SESSION_LIMIT_MAX).
 let sessionLimitMax = 1 << 48
@@ -109,8 +110,20 @@ extension sws_session_config {
                   max_frame_size: configuration.maxFrameSize,
                   max_fragments_per_message: configuration.maxFragmentsPerMessage,
                   streaming_threshold: configuration.streamingThreshold ?? 0, auto_pong: configuration.autoPong,
-                  inflate_budget: configuration.inflateBudget)
+                  inflate_budget: configuration.inflateBudget, mask_keys: nil, mask_key_count: 0)
     }
+}
+
+/// Most fixed masking keys a sws_session_config may list.
+private let maxMaskKeyCount = 1 << 16
+
+/// The mask-key source of `mask_keys`/`mask_key_count` (none: secure random), checked.
+private func readMaskKeys(_ keys: UnsafePointer<UInt8>?, _ count: Int) throws(CArgumentError) -> MaskKeySource {
+    guard count != 0 else { return .secureRandom }
+    guard let keys, count > 0, count <= maxMaskKeyCount else {
+        throw CArgumentError("sws_session_config: mask_keys NULL with a count, or mask_key_count above \(maxMaskKeyCount)")
+    }
+    return .fixed((0..<count).map { (keys[4 * $0], keys[4 * $0 + 1], keys[4 * $0 + 2], keys[4 * $0 + 3]) })
 }
 
 @_cdecl("sws_session_config_init")
@@ -131,6 +144,7 @@ func readSessionConfig(_ pointer: UnsafePointer<sws_session_config>?, role: Role
     configuration.streamingThreshold = try optionalLimit(c.streaming_threshold, "sws_session_config.streaming_threshold")
     configuration.autoPong = c.auto_pong
     configuration.inflateBudget = try limit(c.inflate_budget, "sws_session_config.inflate_budget")
+    configuration.maskKeys = try readMaskKeys(c.mask_keys, c.mask_key_count)
     return configuration
 }
 
@@ -256,6 +270,7 @@ extension sws_server_config {
         max_header_count = options.headLimits.maxHeaderCount
         require_origin = options.requireOrigin
         reuse_port = options.listen.reusePort
+        log_level = SWS_LOG_INFO
     }
 }
 
@@ -300,6 +315,7 @@ extension sws_client_config {
         handshake_timeout_ms = cMilliseconds(options.handshakeTimeout)
         max_head_size = options.headLimits.maxHeadBytes
         max_header_count = options.headLimits.maxHeaderCount
+        log_level = SWS_LOG_INFO
     }
 }
 
@@ -334,4 +350,40 @@ func readClientConfig(_ pointer: UnsafePointer<sws_client_config>?) throws(CArgu
     // Without settings, wss:// verifies the server against the system trust store.
     options.tls = try readTLS(c.tls, "sws_client_config.tls") ?? TLSConfiguration()
     return options
+}
+
+// MARK: Logging (sws_server_config.log, sws_client_config.log)
+
+/// The log sink of a config's `log`, `log_user_data` and `log_level` (nil without `log`).
+private func logSink(_ function: sws_log_fn?, _ userData: UnsafeMutableRawPointer?,
+                     _ level: sws_log_level, _ structName: String) throws(CArgumentError) -> LogSink? {
+    guard let function else { return nil }
+    guard let swiftLevel = LogLevel(rawValue: Int(level.rawValue)) else {
+        throw CArgumentError("\(structName).log_level \(level.rawValue) is not a sws_log_level")
+    }
+    let context = LogContext(userData)
+    return LogSink(level: swiftLevel) { level, message in
+        let text = OwnedBytes(message)  // NUL-terminated, alive during the call
+        function(context.userData, sws_log_level(rawValue: UInt32(level.rawValue)), text.cString, text.count)
+    }
+}
+
+/// The log sink a server config asks for (NULL config or no `log`: nil), checked.
+func readServerLog(_ pointer: UnsafePointer<sws_server_config>?) throws(CArgumentError) -> LogSink? {
+    let c = try read(pointer, over: sws_server_config(ServerOptions()),
+                     firstVersionSize: serverConfigFirstVersionSize, name: "sws_server_config")
+    return try logSink(c.log, c.log_user_data, c.log_level, "sws_server_config")
+}
+
+/// The log sink a client config asks for (NULL config or no `log`: nil), checked.
+func readClientLog(_ pointer: UnsafePointer<sws_client_config>?) throws(CArgumentError) -> LogSink? {
+    let c = try read(pointer, over: sws_client_config(ClientOptions()),
+                     firstVersionSize: clientConfigFirstVersionSize, name: "sws_client_config")
+    return try logSink(c.log, c.log_user_data, c.log_level, "sws_client_config")
+}
+
+/// A C user-data pointer carried into a log closure.
+private struct LogContext {
+    let userData: UnsafeMutableRawPointer?
+    init(_ userData: UnsafeMutableRawPointer?) { self.userData = userData }
 }

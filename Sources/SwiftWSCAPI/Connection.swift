@@ -26,6 +26,8 @@ final class ConnectionBox {
     /// The server for topic subscriptions; nil for client connections.
     weak var server: WebSocketServer?
     private var infoStrings: (path: OwnedBytes, query: OwnedBytes?, subprotocol: OwnedBytes?)? = nil
+    /// Client connections: the server's 101 head as received (sws_conn_handshake_response).
+    var handshakeResponse: OwnedBytes?
 
     init(connection: WebSocketConnection, context: HandlerContext, userData: UnsafeMutableRawPointer?) {
         self.connection = connection
@@ -363,17 +365,47 @@ public func sws_conn_is_open(_ handle: OpaquePointer?) -> Bool {
 public func sws_conn_remote_address(_ handle: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int) -> sws_status {
     let (found, status) = connection(handle, "sws_conn_remote_address")
     guard let box = found else { return status }
-    guard let buffer else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_remote_address: buffer is NULL") }
-    guard let address = box.connection.remoteAddress else {
-        return fail(SWS_ERR_CLOSED, "sws_conn_remote_address: the peer's address is no longer known")
-    }
+    return writeAddress(box.connection.remoteAddress, into: buffer, size, "sws_conn_remote_address")
+}
+
+/// Writes an address as text into a C buffer (NUL-terminated), or says why not.
+private func writeAddress(_ address: SocketAddress?, into buffer: UnsafeMutablePointer<CChar>?, _ size: Int,
+                          _ function: StaticString) -> sws_status {
+    guard let buffer else { return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): buffer is NULL") }
+    guard let address else { return fail(SWS_ERR_CLOSED, "\(function): the address is no longer known") }
     let text = Array(address.description.utf8)
     guard size > text.count else {
-        return fail(SWS_ERR_TOO_BIG, "sws_conn_remote_address: needs \(text.count + 1) bytes")
+        return fail(SWS_ERR_TOO_BIG, "\(function): needs \(text.count + 1) bytes")
     }
     for (index, byte) in text.enumerated() { buffer[index] = CChar(bitPattern: byte) }
     buffer[text.count] = 0
     return SWS_OK
+}
+
+@_cdecl("sws_conn_handshake_response")
+public func sws_conn_handshake_response(_ handle: OpaquePointer?, _ head: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+                                        _ headLength: UnsafeMutablePointer<Int>?) -> sws_status {
+    let (found, status) = connection(handle, "sws_conn_handshake_response")
+    guard let box = found else { return status }
+    guard let response = box.handshakeResponse else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_handshake_response: not a client connection")
+    }
+    head?.pointee = response.bytes
+    headLength?.pointee = response.count
+    return SWS_OK
+}
+
+@_cdecl("sws_conn_close_initiated_locally")
+public func sws_conn_close_initiated_locally(_ handle: OpaquePointer?) -> Bool {
+    guard let box = object(handle, as: ConnectionBox.self), box.connection.loop.isInLoopThread else { return false }
+    return box.connection.closeInitiatedLocally ?? false
+}
+
+@_cdecl("sws_conn_local_address")
+public func sws_conn_local_address(_ handle: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int) -> sws_status {
+    let (found, status) = connection(handle, "sws_conn_local_address")
+    guard let box = found else { return status }
+    return writeAddress(box.connection.localAddress, into: buffer, size, "sws_conn_local_address")
 }
 
 @_cdecl("sws_conn_is_compressed")

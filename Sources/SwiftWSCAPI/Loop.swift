@@ -9,6 +9,8 @@ final class LoopHandle {
     /// True while sws_loop_run/run_once runs: callbacks happen only then, so running or freeing
     /// the loop again from a callback is detected here.
     var isRunning = false
+    /// During on_connect_error only: the refusal the server answered with (sws_loop_connect_error_response).
+    var connectErrorResponse: (head: OwnedBytes, body: OwnedBytes)?
 
     init(loop: EventLoop) {
         self.loop = loop

@@ -33,6 +33,12 @@ final class RequestBox {
     var headerValues: [String: OwnedBytes] = [:]
     /// Headers for the answer (sws_request_add_response_header), whichever it is.
     var responseHeaders = HTTPHeaders()
+    /// Header lines handed out by sws_request_header_at, by index (name, value).
+    var headerLines: [Int: (OwnedBytes, OwnedBytes)] = [:]
+    /// The server, while on_upgrade runs (for sws_request_defer).
+    weak var server: WebSocketServer?
+    /// Set by sws_request_defer: the answer goes here, after on_upgrade returned.
+    var pending: PendingUpgrade?
 
     init(head: HTTPRequestHead, upgrade: UpgradeRequest?) {
         self.head = head
@@ -47,7 +53,25 @@ final class RequestBox {
         let pointer = UnsafeRawPointer(Unmanaged.passUnretained(self).toOpaque())
         liveHandles.insert(pointer)
         body(OpaquePointer(pointer))
-        _ = liveHandles.remove(pointer)
+        server = nil
+        if pending != nil {
+            // Deferred: the handle stays valid, and the box alive, until it is answered.
+            _ = Unmanaged.passRetained(self)
+        } else {
+            _ = liveHandles.remove(pointer)
+        }
+    }
+
+    /// After a deferred request was answered: hands the answer to the waiting upgrade and
+    /// frees the handle. SWS_ERR_CLOSED when the upgrade no longer waits.
+    func answerDeferred(_ decision: UpgradeDecision, _ function: StaticString) -> sws_status {
+        guard let pending else { return SWS_OK }
+        self.pending = nil
+        let delivered = pending.decide(decision)
+        let pointer = UnsafeRawPointer(Unmanaged.passUnretained(self).toOpaque())
+        if liveHandles.remove(pointer) { Unmanaged<RequestBox>.fromOpaque(pointer).release() }
+        return delivered ? SWS_OK
+            : fail(SWS_ERR_CLOSED, "\(function): the client went away or the handshake timed out first")
     }
 }
 
@@ -72,6 +96,12 @@ public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<C
     guard handlersStatus == SWS_OK else { return handlersStatus }
     let subprotocols = options.subprotocols
 
+    let log: LogSink?
+    do throws(CArgumentError) {
+        log = try readServerLog(config)
+    } catch {
+        return error.status
+    }
     let context = HandlerContext(callbacks: callbacks, userData: userData)
     let server: WebSocketServer
     do {
@@ -80,6 +110,7 @@ public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<C
         return fail(status(for: error), "sws_server_new: \(error)")
     }
     context.server = server
+    server.log = log
     let box = ServerBox(server: server, context: context)
     let handle = makeHandle(box)
     if let onUpgrade = callbacks.on_upgrade {
@@ -88,7 +119,9 @@ public func sws_server_new(_ loopHandle: OpaquePointer?, _ host: UnsafePointer<C
         server.onUpgrade = { [unowned box] request, _ in
             let upgrade = RequestBox(head: request.head, upgrade: request)
             upgrade.peerSubject = box.server.upgradePeerCertificateSubject.map { OwnedBytes($0) }
+            upgrade.server = box.server
             upgrade.whileRegistered { onUpgrade(handle, box.context.userData, $0) }
+            if upgrade.pending != nil { return .later }
             return upgrade.decision
                 ?? .accept(UpgradeAcceptance(subprotocol: request.preferredSubprotocol(from: preferred)))
         }
@@ -117,6 +150,12 @@ func server(_ handle: OpaquePointer?, _ function: StaticString) -> (ServerBox?, 
 public func sws_server_port(_ handle: OpaquePointer?) -> UInt16 {
     guard let box = object(handle, as: ServerBox.self), box.server.loop.isInLoopThread else { return 0 }
     return box.server.localAddress.port ?? 0
+}
+
+@_cdecl("sws_server_fd")
+public func sws_server_fd(_ handle: OpaquePointer?) -> Int32 {
+    guard let box = object(handle, as: ServerBox.self), box.server.loop.isInLoopThread else { return -1 }
+    return box.server.listeningDescriptor
 }
 
 @_cdecl("sws_server_connection_count")
@@ -259,6 +298,45 @@ public func sws_request_header(_ handle: OpaquePointer?, _ name: UnsafePointer<C
     return SWS_OK
 }
 
+@_cdecl("sws_request_header_count")
+public func sws_request_header_count(_ handle: OpaquePointer?) -> Int {
+    request(handle, "sws_request_header_count")?.head.headers.count ?? 0
+}
+
+@_cdecl("sws_request_header_at")
+public func sws_request_header_at(_ handle: OpaquePointer?, _ index: Int, _ name: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                  _ value: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> sws_status {
+    guard let box = request(handle, "sws_request_header_at") else { return SWS_ERR_INVALID_ARGUMENT }
+    let fields = box.head.headers.fields
+    guard fields.indices.contains(index) else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_header_at: index out of range") }
+    let line = box.headerLines[index] ?? (OwnedBytes(fields[index].name), OwnedBytes(fields[index].value))
+    box.headerLines[index] = line
+    name?.pointee = line.0.cString
+    value?.pointee = line.1.cString
+    return SWS_OK
+}
+
+@_cdecl("sws_request_defer")
+public func sws_request_defer(_ handle: OpaquePointer?) -> sws_status {
+    guard let box = request(handle, "sws_request_defer") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard box.upgrade != nil else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_defer: a plain HTTP request cannot be deferred") }
+    guard !box.isAnswered, box.pending == nil else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_defer: already answered or deferred")
+    }
+    guard let pending = box.server?.deferUpgrade() else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_defer: only during on_upgrade")
+    }
+    box.pending = pending
+    return SWS_OK
+}
+
+@_cdecl("sws_request_is_pending")
+public func sws_request_is_pending(_ handle: OpaquePointer?) -> Bool {
+    guard let handle, liveHandles.contains(UnsafeRawPointer(handle)),
+          let box = object(handle, as: RequestBox.self) else { return false }
+    return box.pending?.isPending ?? false
+}
+
 @_cdecl("sws_request_subprotocol_count")
 public func sws_request_subprotocol_count(_ handle: OpaquePointer?) -> Int {
     request(handle, "sws_request_subprotocol_count")?.subprotocols.count ?? 0
@@ -292,9 +370,10 @@ public func sws_request_accept(_ handle: OpaquePointer?, _ subprotocol: UnsafePo
         }
         chosen = text
     }
-    box.decision = .accept(UpgradeAcceptance(subprotocol: chosen, headers: box.responseHeaders,
-                                             userData: InitialUserData(connectionUserData)))
-    return SWS_OK
+    let decision = UpgradeDecision.accept(UpgradeAcceptance(subprotocol: chosen, headers: box.responseHeaders,
+                                                            userData: InitialUserData(connectionUserData)))
+    box.decision = decision
+    return box.answerDeferred(decision, "sws_request_accept")
 }
 
 @_cdecl("sws_request_add_response_header")
@@ -328,7 +407,10 @@ public func sws_request_respond(_ handle: OpaquePointer?, _ status: Int32, _ bod
     }
     guard let bytes = cBuffer(body, bodyLength) else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_respond: body is NULL") }
     if box.upgrade != nil {
-        box.decision = .reject(status: Int(status), body: String(decoding: bytes, as: UTF8.self), headers: box.responseHeaders)
+        let decision = UpgradeDecision.reject(status: Int(status), body: String(decoding: bytes, as: UTF8.self),
+                                              headers: box.responseHeaders)
+        box.decision = decision
+        return box.answerDeferred(decision, "sws_request_respond")
     } else {
         box.response = HTTPResponse(status: Int(status), headers: box.responseHeaders, body: Array(bytes))
     }

@@ -47,6 +47,7 @@ func readTLSConfig(_ pointer: UnsafePointer<sws_tls_config>?, _ function: String
     configuration.privateKeyFile = text(c.private_key_file, "private_key_file")
     configuration.certificateChainPEM = text(c.certificate_chain_pem, "certificate_chain_pem")
     configuration.privateKeyPEM = text(c.private_key_pem, "private_key_pem")
+    configuration.privateKeyPassword = text(c.private_key_password, "private_key_password")
     configuration.caFile = text(c.ca_file, "ca_file")
     configuration.caDirectory = text(c.ca_directory, "ca_directory")
     configuration.caPEM = text(c.ca_pem, "ca_pem")

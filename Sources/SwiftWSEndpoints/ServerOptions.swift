@@ -41,6 +41,34 @@ public enum UpgradeDecision {
     case accept(UpgradeAcceptance)
     /// Refuse with an HTTP response (`status` 200...599; the body is sent as text/plain).
     case reject(status: Int, body: String = "", headers: HTTPHeaders = HTTPHeaders())
+    /// Decide later (after a database lookup, say), through the `PendingUpgrade` that
+    /// `WebSocketServer.deferUpgrade()` returned during the hook. The request waits, reading
+    /// nothing more, until then or until `ServerOptions.handshakeTimeout` (counted from the
+    /// accept) ends it with 503.
+    case later
+}
+
+/// An upgrade whose decision was deferred (`UpgradeDecision.later`). Loop-thread only.
+public final class PendingUpgrade {
+    private weak var upgrade: ServerUpgrade?
+
+    init(_ upgrade: ServerUpgrade) {
+        self.upgrade = upgrade
+    }
+
+    /// Whether the request still waits for its decision (false once decided, once the client
+    /// went away, or once the handshake timeout answered 503).
+    public var isPending: Bool { upgrade?.isWaitingForDecision ?? false }
+
+    /// Answers the request: `.accept` opens the connection, `.reject` sends the response
+    /// (`.later` is refused). Returns false, doing nothing, when the request no longer waits.
+    @discardableResult
+    public func decide(_ decision: UpgradeDecision) -> Bool {
+        if case .later = decision { return false }
+        guard let upgrade, upgrade.isWaitingForDecision else { return false }
+        upgrade.decideLater(decision)
+        return true
+    }
 }
 
 /// How to accept an upgrade.

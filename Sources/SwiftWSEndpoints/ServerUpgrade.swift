@@ -10,6 +10,9 @@ final class ServerUpgrade {
     private var parser: HTTPRequestParser
     private var timer: TimerHandle?
     private var done = false
+    /// While the decision is deferred (`UpgradeDecision.later`): the request and the bytes that
+    /// arrived after its head (copied: the read buffer is only lent).
+    private var deferred: (request: UpgradeRequest, remaining: [UInt8])?
 
     init(stream: SocketStream, server: WebSocketServer) {
         self.stream = stream
@@ -24,6 +27,12 @@ final class ServerUpgrade {
         timer = stream.loop.schedule(after: options.handshakeTimeout) { [weak self] in
             guard let self, !self.done else { return }
             self.timer = nil
+            if self.deferred != nil {
+                // The request arrived; the server did not decide in time.
+                self.deferred = nil
+                self.respond(plainResponse(status: 503, text: "upgrade not decided in time\n"))
+                return
+            }
             // RFC 7231 6.5.7: 408 for a request that did not arrive in time.
             self.respond(plainResponse(status: 408, text: "request head not received in time\n"))
         }
@@ -34,9 +43,21 @@ final class ServerUpgrade {
         stream.close()
     }
 
+    /// Whether a deferred decision is still awaited.
+    var isWaitingForDecision: Bool { !done && deferred != nil }
+
+    /// The deferred decision arrived (see `PendingUpgrade.decide`).
+    func decideLater(_ decision: UpgradeDecision) {
+        guard let (request, remaining) = deferred, !done else { return }
+        deferred = nil
+        var bytes = remaining
+        bytes.withUnsafeMutableBytes { apply(decision, to: request, remaining: $0) }
+    }
+
     private func finish() {
         guard !done else { return }
         done = true
+        deferred = nil
         if let timer { stream.loop.cancel(timer) }
         timer = nil
         server?.upgradeFinished(self)
@@ -92,28 +113,21 @@ final class ServerUpgrade {
                 return
             }
         }
-        if let decideLater = server.onUpgradeDeferred {
-            // The answer comes later (an async hook): the request's trailing bytes are copied
-            // (the receive buffer is the loop's), reading stays paused, and the handshake timer
-            // keeps running, so a hook that never answers costs at most `handshakeTimeout` (408).
-            var trailing = Array(UnsafeRawBufferPointer(remaining))
-            decideLater(request, stream.remoteAddress) { [weak self] decision in
-                guard let self, !self.done else { return }
-                trailing.withUnsafeMutableBytes { bytes in self.carryOut(decision, for: request, remaining: bytes) }
-            }
-            return
-        }
         server.upgradePeerCertificateSubject = stream.peerCertificateSubject
+        server.upgradeInProgress = self
         let decision = server.onUpgrade?(request, stream.remoteAddress)
             ?? .accept(UpgradeAcceptance(subprotocol: request.preferredSubprotocol(from: options.subprotocols)))
+        server.upgradeInProgress = nil
         server.upgradePeerCertificateSubject = nil
-        carryOut(decision, for: request, remaining: remaining)
+        apply(decision, to: request, remaining: remaining)
     }
 
-    /// Answers the upgrade as `decision` says: the 101 and the connection, or the rejection.
-    private func carryOut(_ decision: UpgradeDecision, for request: UpgradeRequest, remaining: UnsafeMutableRawBufferPointer) {
+    private func apply(_ decision: UpgradeDecision, to request: UpgradeRequest, remaining: UnsafeMutableRawBufferPointer) {
         guard let server else { return stream.close() }
         switch decision {
+        case .later:
+            // Still bounded by the handshake timer, which keeps running.
+            deferred = (request, Array(UnsafeRawBufferPointer(remaining)))
         case .reject(let status, let body, let headers):
             let response = (try? HTTPResponseWriter.response(status: status, headers: headers, body: Array(body.utf8)))
                 ?? plainResponse(status: 500, text: "invalid rejection\n")
@@ -134,6 +148,7 @@ final class ServerUpgrade {
             if let timer { stream.loop.cancel(timer) }
             timer = nil
             stream.write(response)
+            server.log?(.info, "connection open")
             stream.resumeReading()
             server.upgradeFinished(self)
             server.open(stream: stream, request: request, subprotocol: acceptance.subprotocol,
@@ -147,6 +162,11 @@ final class ServerUpgrade {
     /// The handshake is then over for the server (it no longer counts the socket), while the
     /// socket finishes closing on its own.
     private func respond(_ bytes: [UInt8]) {
+        if let log = server?.log {
+            // "HTTP/1.1 403 Forbidden\r\n..." -> "403 Forbidden"
+            let statusLine = bytes.prefix { $0 != 13 }.dropFirst("HTTP/1.1 ".utf8.count)
+            log(.info, "connection rejected (\(String(decoding: statusLine, as: UTF8.self)))")
+        }
         stream.write(bytes)
         stream.closeLingering(timeout: options.handshakeTimeout)
         finish()

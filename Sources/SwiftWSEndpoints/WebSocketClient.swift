@@ -65,6 +65,18 @@ public enum ClientError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// The server's answer to a client's upgrade request as it arrived: the head (status line and
+/// header lines, with the empty line) and, for a refusal, the body bytes that came in the same
+/// reads (at most `maxBodyBytes`; the connection is not kept open to read more).
+public struct HandshakeResponse: Sendable, Equatable {
+    /// The bytes of the head, up to and including the empty line.
+    public let head: [UInt8]
+    /// Bytes received after the head (a refusal's body, or its beginning).
+    public let body: [UInt8]
+    /// Most body bytes kept from a refusal.
+    public static let maxBodyBytes = 64 * 1024
+}
+
 /// Opens client WebSocket connections.
 public enum WebSocketClient {
     /// The opening handshake a connect to `url` with `options` sends (the request, the offers it
@@ -82,8 +94,11 @@ public enum WebSocketClient {
     /// the opening handshake. `completion` runs once on the loop thread, after this call returns,
     /// with the open connection (its `onOpen` already called) or the reason it failed.
     /// Loop-thread only.
+    /// `log` receives the handshake's failure and the connection's opening and closing.
+    /// `onResponse` sees the server's answer as it arrived (before `completion`), accepted or not.
     public static func connect(to url: String, on loop: EventLoop, options: ClientOptions = ClientOptions(),
-                               handlers: ConnectionHandlers = ConnectionHandlers(),
+                               handlers: ConnectionHandlers = ConnectionHandlers(), log: LogSink? = nil,
+                               onResponse: ((HandshakeResponse) -> Void)? = nil,
                                completion: @escaping (Result<WebSocketConnection, ClientError>) -> Void) {
         guard let parsed = WebSocketURL(url) else {
             loop.deferCallback { completion(.failure(.invalidURL(url))) }
@@ -119,7 +134,7 @@ public enum WebSocketClient {
                     }
                 }
                 ClientUpgrade(stream: stream, handshake: handshake, url: parsed, options: options,
-                              handlers: handlers, completion: completion).start()
+                              handlers: handlers, log: log, onResponse: onResponse, completion: completion).start()
             }
         }
     }
@@ -132,12 +147,20 @@ final class ClientUpgrade {
     private let url: WebSocketURL
     private let options: ClientOptions
     private let handlers: ConnectionHandlers
+    private let log: LogSink?
+    private let onResponse: ((HandshakeResponse) -> Void)?
+    /// What arrived so far, while someone wants the response (bounded: the head limit plus
+    /// HandshakeResponse.maxBodyBytes).
+    private var received: [UInt8] = []
     private var completion: ((Result<WebSocketConnection, ClientError>) -> Void)?
     private var timer: TimerHandle?
 
     init(stream: SocketStream, handshake: ClientHandshake, url: WebSocketURL, options: ClientOptions,
-         handlers: ConnectionHandlers, completion: @escaping (Result<WebSocketConnection, ClientError>) -> Void) {
+         handlers: ConnectionHandlers, log: LogSink?, onResponse: ((HandshakeResponse) -> Void)?,
+         completion: @escaping (Result<WebSocketConnection, ClientError>) -> Void) {
         self.stream = stream
+        self.log = log
+        self.onResponse = onResponse
         self.handshake = handshake
         self.url = url
         self.options = options
@@ -156,7 +179,26 @@ final class ClientUpgrade {
         stream.write(handshake.requestBytes)
     }
 
+    /// Reports the response as received to `onResponse`: the head ends at the first empty line.
+    private func reportResponse() {
+        guard let onResponse else { return }
+        var headEnd = received.count
+        if received.count >= 4 {
+            for index in 0...(received.count - 4)
+            where received[index] == 13 && received[index + 1] == 10 && received[index + 2] == 13 && received[index + 3] == 10 {
+                headEnd = index + 4
+                break
+            }
+        }
+        onResponse(HandshakeResponse(head: Array(received[..<headEnd]),
+                                     body: Array(received[headEnd...].prefix(HandshakeResponse.maxBodyBytes))))
+        received = []
+    }
+
     private func receive(_ bytes: UnsafeMutableRawBufferPointer) {
+        if onResponse != nil, received.count < options.headLimits.maxHeadBytes + HandshakeResponse.maxBodyBytes {
+            received.append(contentsOf: UnsafeRawBufferPointer(bytes))
+        }
         let answer: ServerAnswer
         let consumed: Int
         do throws(HandshakeError) {
@@ -168,6 +210,7 @@ final class ClientUpgrade {
             }
         } catch {
             if case .unexpectedStatus(let code, let reason) = error.failure {
+                reportResponse()
                 fail(.unexpectedStatus(code: code, reason: reason))
             } else {
                 fail(.handshakeFailed(error))
@@ -184,6 +227,7 @@ final class ClientUpgrade {
             return
         }
         guard let completion else { return }
+        reportResponse()
         self.completion = nil
         if let timer { stream.loop.cancel(timer) }
         timer = nil
@@ -195,6 +239,8 @@ final class ClientUpgrade {
             options: options.connection, handlers: handlers, subprotocol: answer.subprotocol,
             extensions: answer.extensions, path: url.path, query: url.query, userData: nil)
         connection.peerHandshakeHeaders = answer.head.headers
+        connection.log = log
+        log?(.info, "connection open")
         // The completion sees the connection before any message (frames may follow the 101 in
         // the same read), so it can set user data first.
         completion(.success(connection))
@@ -209,6 +255,7 @@ final class ClientUpgrade {
         stream.onRead = nil
         stream.onClose = nil
         stream.abort()
+        log?(.warning, "opening handshake failed: \(error.description)")
         completion(.failure(error))
     }
 }

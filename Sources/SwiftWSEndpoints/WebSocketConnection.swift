@@ -41,6 +41,12 @@ public final class WebSocketConnection {
 
     /// The server the connection belongs to and its position in the server's list.
     weak var server: WebSocketServer?
+    /// Where this connection logs its closing (its server's or its client's sink).
+    var log: LogSink?
+    /// Who began the closing handshake: true for this side (a close call, a timeout, a protocol
+    /// error of the peer that this side failed the connection for), false when the peer's close
+    /// frame came first, nil while open or when the TCP connection just dropped (1006).
+    public private(set) var closeInitiatedLocally: Bool?
     var serverIndex = -1
     /// Topics this connection is subscribed to (nil until the first subscription).
     var topics: Set<String>?
@@ -107,6 +113,8 @@ public final class WebSocketConnection {
 
     /// The peer's address.
     public var remoteAddress: SocketAddress? { stream.remoteAddress }
+    /// Our own end's address (nil once the socket is closed).
+    public var localAddress: SocketAddress? { stream.localAddress }
 
     /// Whether the connection runs over TLS (wss://).
     public var isSecure: Bool { stream.isTLS }
@@ -234,9 +242,11 @@ public final class WebSocketConnection {
             timeouts.pongReceived()
             handlers.onPong?(self, bytes)
         case .closeReceived:
-            break  // the session queued its answer; afterSessionActivity finishes the close
-        case .failed:
-            break  // the session queued the close frame (unless 1006); we close the transport
+            // The session queued its answer; afterSessionActivity finishes the close.
+            if closeInitiatedLocally == nil { closeInitiatedLocally = false }
+        case .failed(let error):
+            // The session queued the close frame (unless 1006); we close the transport.
+            if closeInitiatedLocally == nil, error.closeCode != .abnormalClosure { closeInitiatedLocally = true }
         }
     }
 
@@ -376,6 +386,7 @@ public final class WebSocketConnection {
     /// when it answers, or after `closeTimeout`.
     public func close(code: CloseCode = .normalClosure, reason: String = "") {
         guard !finished, session.state == .open else { return }
+        closeInitiatedLocally = true
         do throws(SessionError) {
             try session.close(code: code, reason: reason)
         } catch {
@@ -479,7 +490,9 @@ public final class WebSocketConnection {
             case .wait:
                 return rescheduleHousekeeping()
             case .sendPing:
-                var payload = UInt32(truncatingIfNeeded: now / 1_000_000).bigEndian
+                // The send time (CLOCK_MONOTONIC ns, big-endian): whoever sees the pong (a
+                // binding's on_pong) can tell the round trip without keeping state.
+                var payload = now.bigEndian
                 _ = withUnsafeBytes(of: &payload) { try? session.ping($0) }
                 flushSessionOutput()
             case .close(let code, let reason):
@@ -496,7 +509,10 @@ public final class WebSocketConnection {
     /// lingering close of the TCP connection at once (a peer that stopped answering will not
     /// complete a handshake; one that is still reading gets the close frame).
     private func closeForTimeout(code: CloseCode, reason: String) {
-        if session.state == .open { try? session.close(code: code, reason: reason) }
+        if session.state == .open {
+            closeInitiatedLocally = true
+            try? session.close(code: code, reason: reason)
+        }
         flushSessionOutput()
         if localStatus == nil { localStatus = CloseStatus(code: code, reason: reason) }
         closeTransportLingering()
@@ -513,6 +529,10 @@ public final class WebSocketConnection {
         let status = localStatus ?? session.closeStatus
             ?? CloseStatus(code: .abnormalClosure, reason: reason == .reset ? "connection reset" : "connection closed")
         closeStatus = status
+        if let log {
+            let normal = [CloseCode.normalClosure, .goingAway, .noStatusReceived].contains(status.code)
+            log(normal ? .info : .warning, "connection closed (\(status.code.rawValue)\(status.reason.isEmpty ? "" : " \(status.reason)"))")
+        }
         sharedState?.markClosed()
         server?.connectionClosed(self)
         handlers.onClose?(self, status)

@@ -15,16 +15,21 @@ public final class WebSocketServer {
     /// user data) or reject (status, body). Without it, every request is accepted with the first
     /// of `options.subprotocols` the client offered.
     public var onUpgrade: ((UpgradeRequest, SocketAddress?) -> UpgradeDecision)?
-    /// Like `onUpgrade`, for hooks that answer later (the async API's, which awaits): called
-    /// with the request, the peer's address and a function to call once, on the loop thread, with
-    /// the decision. Until then the request waits; the handshake timeout still applies (408), and
-    /// an answer after it, or after the peer left, is ignored. When set, `onUpgrade` is not used.
-    public var onUpgradeDeferred: ((UpgradeRequest, SocketAddress?, @escaping (UpgradeDecision) -> Void) -> Void)?
     /// During `onUpgrade` only: the subject of the client's TLS certificate ("CN=client,O=Example",
     /// RFC 2253) when the server verifies client certificates (`TLSConfiguration
     /// .verifyClientCertificates`), so that the hook can accept or refuse by it; nil otherwise.
     /// Afterwards the connection keeps it as `WebSocketConnection.peerCertificateSubject`.
     public internal(set) var upgradePeerCertificateSubject: String?
+    /// Where the server and its connections log (nil: nowhere); see `LogSink`.
+    public var log: LogSink?
+    /// The upgrade whose `onUpgrade` runs now (for `deferUpgrade`).
+    var upgradeInProgress: ServerUpgrade?
+
+    /// During `onUpgrade` only: the handle to answer this request later; the hook then returns
+    /// `.later`. Nil outside the hook.
+    public func deferUpgrade() -> PendingUpgrade? {
+        upgradeInProgress.map { PendingUpgrade($0) }
+    }
     /// Answers requests that are not WebSocket upgrades (no Upgrade header). Without it they get
     /// `404 Not Found`. Requests that try to upgrade but break RFC 6455 get the handshake's
     /// answer (400, 405, 426 with `Sec-WebSocket-Version: 13`, 431).
@@ -109,6 +114,8 @@ public final class WebSocketServer {
 
     /// The address the server listens on (with the port the kernel chose for port 0).
     public var localAddress: SocketAddress { listener.localAddress }
+    /// The listening socket's descriptor, owned by the server (do not close it).
+    public var listeningDescriptor: Int32 { listener.fd }
 
     /// The open connections (including those in their close handshake).
     public var connections: [WebSocketConnection] { connectionList }
@@ -180,6 +187,7 @@ public final class WebSocketServer {
             extensions: agreement.map { [$0.response] } ?? [], path: request.path, query: request.query, userData: userData)
         connection.server = self
         connection.peerHandshakeHeaders = request.headers
+        connection.log = log
         connection.memoryBudget = memoryBudget
         connection.serverIndex = connectionList.count
         connectionList.append(connection)

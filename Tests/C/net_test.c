@@ -46,6 +46,7 @@ struct peer {
     char subprotocol[32];
     char path[64], query[64];
     sws_conn_counters counters; /* as on_close saw them */
+    bool closed_locally;        /* sws_conn_close_initiated_locally in on_close */
 };
 
 static void record_open(sws_conn_t *conn, void *user_data) {
@@ -87,6 +88,7 @@ static void record_message(sws_conn_t *conn, void *user_data, sws_message_kind k
 static void record_close(sws_conn_t *conn, void *user_data, uint16_t code, const char *reason, size_t len) {
     struct peer *p = user_data;
     p->closed++;
+    p->closed_locally = sws_conn_close_initiated_locally(conn);
     p->counters.size = sizeof p->counters;
     CHECK_EQ_INT(sws_conn_get_counters(conn, &p->counters), SWS_OK);
     p->close_code = code;
@@ -94,8 +96,20 @@ static void record_close(sws_conn_t *conn, void *user_data, uint16_t code, const
     p->conn = NULL;
 }
 
+/* When set, record_connect_error also keeps the refusal's response (head and body). */
+static sws_loop_t *response_loop;
+static char refusal_head[512], refusal_body[64];
+
 static void record_connect_error(void *user_data, sws_status status, int http_status, const char *message) {
     struct peer *p = user_data;
+    if (response_loop != NULL) {
+        const uint8_t *head = NULL, *body = NULL;
+        size_t head_len = 0, body_len = 0;
+        sws_status got = sws_loop_connect_error_response(response_loop, &head, &head_len, &body, &body_len);
+        CHECK_EQ_INT(got, http_status ? SWS_OK : SWS_ERR_INVALID_ARGUMENT);
+        snprintf(refusal_head, sizeof refusal_head, "%.*s", got == SWS_OK ? (int)head_len : 0, (const char *)head);
+        snprintf(refusal_body, sizeof refusal_body, "%.*s", got == SWS_OK ? (int)body_len : 0, (const char *)body);
+    }
     p->connect_errors++;
     p->connect_status = status;
     p->connect_http_status = http_status;
@@ -652,6 +666,156 @@ static void test_plain_http(void) {
     CHECK_EQ_INT(sws_loop_next_timeout_ms(NULL), -1);
     sws_server_free(server);
     sws_loop_free(loop);
+}
+
+/* ---- Deferred upgrade decisions, every request header, log lines, addresses ---- */
+
+static sws_request_t *deferred_request;
+static int deferred_calls;
+static char log_lines[4096];
+
+static void record_log(void *user_data, sws_log_level level, const char *message, size_t len) {
+    CHECK(user_data == log_lines);
+    CHECK(strlen(message) == len);
+    size_t used = strlen(log_lines);
+    snprintf(log_lines + used, sizeof log_lines - used, "%d %s\n", (int)level, message);
+}
+
+static void defer_upgrade(sws_server_t *server, void *user_data, sws_request_t *request) {
+    (void)server;
+    (void)user_data;
+    deferred_calls++;
+    /* Every header line in order, both values of the repeated X-Token included. */
+    size_t count = sws_request_header_count(request);
+    int tokens = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *name = NULL, *value = NULL;
+        CHECK_EQ_INT(sws_request_header_at(request, i, &name, &value), SWS_OK);
+        if (strcmp(name, "X-Token") == 0) CHECK_EQ_STR(value, ++tokens == 1 ? "a" : "b");
+    }
+    CHECK_EQ_INT(tokens, 2);
+    CHECK_EQ_INT(sws_request_header_at(request, count, NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_request_defer(request), SWS_OK);
+    CHECK_EQ_INT(sws_request_defer(request), SWS_ERR_INVALID_ARGUMENT); /* once */
+    deferred_request = request;
+}
+
+static void run_iterations(sws_loop_t *loop, int count) {
+    for (int i = 0; i < count; i++) sws_loop_run_once(loop, 10);
+}
+
+static void test_deferred_upgrade(void) {
+    sws_loop_t *loop = NULL;
+    sws_loop_new(&loop);
+    sws_server_config config;
+    sws_server_config_init(&config);
+    CHECK_EQ_INT(config.log_level, SWS_LOG_INFO);
+    config.handshake_timeout_ms = 400;
+    config.log = record_log;
+    config.log_user_data = log_lines;
+    memset(&server_peer, 0, sizeof server_peer);
+    log_lines[0] = 0;
+    sws_server_t *server = start_echo_server(loop, &config, defer_upgrade);
+
+    /* The listening socket is the server's: getsockname gives its port. */
+    struct sockaddr_in bound;
+    socklen_t bound_len = sizeof bound;
+    CHECK_EQ_INT(getsockname(sws_server_fd(server), (struct sockaddr *)&bound, &bound_len), 0);
+    CHECK_EQ_INT(ntohs(bound.sin_port), sws_server_port(server));
+    CHECK_EQ_INT(sws_server_fd(NULL), -1);
+
+    char url[128];
+    url_for(server, "/later", url, sizeof url);
+    const char *names[] = {"X-Token", "X-Token"}, *values[] = {"a", "b"};
+    sws_client_config client_config;
+    sws_client_config_init(&client_config);
+    client_config.header_names = names;
+    client_config.header_values = values;
+    client_config.header_count = 2;
+    struct peer client = {0};
+    sws_conn_handlers h = recording_handlers();
+
+    /* 1. Accepted later: the client waits, then opens, and the echo works. */
+    CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &client), SWS_OK);
+    RUN_UNTIL(loop, deferred_calls == 1);
+    run_iterations(loop, 5);
+    CHECK_EQ_INT(client.opened, 0);
+    CHECK(sws_request_is_pending(deferred_request));
+    const char *path = NULL;
+    CHECK_EQ_INT(sws_request_target(deferred_request, NULL, &path), SWS_OK); /* still valid */
+    CHECK_EQ_STR(path, "/later");
+    CHECK_EQ_INT(sws_request_add_response_header(deferred_request, "X-Looked-Up", "yes"), SWS_OK);
+    CHECK_EQ_INT(sws_request_accept(deferred_request, NULL, &server_peer), SWS_OK);
+    CHECK(!sws_request_is_pending(deferred_request)); /* answered: the handle is gone */
+    RUN_UNTIL(loop, client.opened == 1 && server_peer.opened == 1);
+    /* The client reads the 101 as it came, with the header added while deferred. */
+    const uint8_t *head = NULL;
+    size_t head_len = 0;
+    CHECK_EQ_INT(sws_conn_handshake_response(client.conn, &head, &head_len), SWS_OK);
+    CHECK(head_len > 12 && memcmp(head, "HTTP/1.1 101", 12) == 0 && memcmp(head + head_len - 4, "\r\n\r\n", 4) == 0);
+    char head_text[512];
+    snprintf(head_text, sizeof head_text, "%.*s", (int)head_len, (const char *)head);
+    CHECK(strstr(head_text, "\r\nX-Looked-Up: yes\r\n") != NULL);
+    CHECK_EQ_INT(sws_conn_handshake_response(server_peer.conn, &head, &head_len), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_loop_connect_error_response(loop, NULL, NULL, NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
+    char address[64];
+    CHECK_EQ_INT(sws_conn_local_address(client.conn, address, sizeof address), SWS_OK);
+    CHECK(strncmp(address, "127.0.0.1:", 10) == 0);
+    CHECK_EQ_INT(sws_conn_local_address(client.conn, address, 3), SWS_ERR_TOO_BIG);
+    CHECK_EQ_INT(sws_conn_send_text(client.conn, "ping", 4, NULL), SWS_OK);
+    RUN_UNTIL(loop, client.messages == 1);
+    CHECK_EQ_STR(client.last_text, "ping");
+    CHECK(!sws_conn_close_initiated_locally(client.conn)); /* open */
+    sws_conn_close(client.conn, 1000, NULL, 0);
+    RUN_UNTIL(loop, client.closed == 1 && server_peer.closed == 1);
+    CHECK(client.closed_locally);       /* the client began the close */
+    CHECK(!server_peer.closed_locally); /* the server answered it */
+    CHECK(!sws_conn_close_initiated_locally(NULL));
+
+    /* 2. Refused later: the client sees the status, and the response's head and body. */
+    response_loop = loop;
+    CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &client), SWS_OK);
+    RUN_UNTIL(loop, deferred_calls == 2);
+    CHECK_EQ_INT(sws_request_add_response_header(deferred_request, "WWW-Authenticate", "Basic"), SWS_OK);
+    CHECK_EQ_INT(sws_request_respond(deferred_request, 401, "who?", 4), SWS_OK);
+    RUN_UNTIL(loop, client.connect_errors == 1);
+    CHECK_EQ_INT(client.connect_http_status, 401);
+    CHECK(strncmp(refusal_head, "HTTP/1.1 401 Unauthorized\r\n", 27) == 0);
+    CHECK(strstr(refusal_head, "\r\nWWW-Authenticate: Basic\r\n") != NULL);
+    CHECK_EQ_STR(refusal_body, "who?");
+
+    /* 3. Never decided: the handshake timeout answers 503; the late answer is refused and frees. */
+    CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &client), SWS_OK);
+    RUN_UNTIL(loop, deferred_calls == 3);
+    RUN_UNTIL(loop, client.connect_errors == 2);
+    CHECK_EQ_INT(client.connect_http_status, 503);
+    CHECK(!sws_request_is_pending(deferred_request));
+    CHECK_EQ_INT(sws_request_accept(deferred_request, NULL, NULL), SWS_ERR_CLOSED);
+    CHECK_EQ_INT(sws_request_accept(deferred_request, NULL, NULL), SWS_ERR_INVALID_ARGUMENT); /* freed */
+
+    /* The log saw each outcome, at its level. */
+    CHECK(strstr(log_lines, "1 connection open\n") != NULL);
+    CHECK(strstr(log_lines, "1 connection closed (1000)\n") != NULL);
+    CHECK(strstr(log_lines, "1 connection rejected (401 Unauthorized)\n") != NULL);
+    CHECK(strstr(log_lines, "1 connection rejected (503 Service Unavailable)\n") != NULL);
+
+    /* A client's log: its failed handshake at warning level; a bad level is refused. */
+    log_lines[0] = 0;
+    client_config.log = record_log;
+    client_config.log_user_data = log_lines;
+    client_config.log_level = SWS_LOG_WARNING;
+    CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &client), SWS_OK);
+    RUN_UNTIL(loop, deferred_calls == 4);
+    CHECK_EQ_INT(sws_request_respond(deferred_request, 403, NULL, 0), SWS_OK);
+    RUN_UNTIL(loop, client.connect_errors == 3);
+    CHECK(strstr(log_lines, "2 opening handshake failed") != NULL);
+    CHECK(strstr(log_lines, "connection open") == NULL);
+    client_config.log_level = (sws_log_level)9;
+    CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &client), SWS_ERR_INVALID_ARGUMENT);
+
+    response_loop = NULL;
+    CHECK_EQ_INT(sws_server_free(server), SWS_OK);
+    CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
 }
 
 /* ---- A peer breaking the protocol over TCP: the exact close code, both ways ---- */
@@ -1239,7 +1403,18 @@ static void test_wss_echo(void) {
     CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &server_config, &h, NULL, &refused), SWS_ERR_TLS);
     CHECK(strstr(sws_last_error(), "certificate") != NULL);
 
+    /* An encrypted key: refused without its password (never a terminal prompt), read with it. */
+    char encrypted_key[192];
+    tls_file(encrypted_key, sizeof encrypted_key, dir, "server-encrypted.key");
     server_tls.certificate_chain_file = chain;
+    server_tls.private_key_file = encrypted_key;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &server_config, &h, NULL, &refused), SWS_ERR_TLS);
+    CHECK(strstr(sws_last_error(), "needs its password") != NULL);
+    server_tls.private_key_password = "swiftws-test";
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &server_config, &h, NULL, &refused), SWS_OK);
+    CHECK_EQ_INT(sws_server_free(refused), SWS_OK);
+    server_tls.private_key_password = NULL;
+
     server_tls.private_key_file = key;
     sws_server_t *server = start_echo_server(loop, &server_config, NULL);
 
@@ -1324,7 +1499,7 @@ static const struct net_section {
     {"event_loops", {test_threads}},  /* "Event loops": refs, posts, stop, wrong-thread calls */
     {"connections", {test_echo_and_close, test_backpressure, test_protocol_errors_over_tcp,
                      test_batched_messages, test_message_timeout_and_memory_budget}},
-    {"servers", {test_plain_http, test_server_config, test_broadcast_and_topics}},
+    {"servers", {test_plain_http, test_server_config, test_broadcast_and_topics, test_deferred_upgrade}},
     {"clients", {test_connect_failures}},
     {"misuse", {test_null_handles}},  /* NULL and dead handles in every section */
     {"tls", {test_wss_echo}},         /* "TLS": wss:// servers and clients, mutual TLS */

@@ -238,7 +238,43 @@ static void test_partial_consume(void) {
     free_pair();
 }
 
+/* A client session with fixed mask keys writes exactly RFC 6455 section 5.7's masked "Hello",
+ * the next frame with the next key, and a server ignores the keys (servers never mask). */
+static void test_fixed_mask_keys(void) {
+    static const uint8_t keys[8] = {0x37, 0xfa, 0x21, 0x3d, 0x01, 0x02, 0x03, 0x04};
+    sws_session_config config;
+    sws_session_config_init(&config);
+    CHECK(config.mask_keys == NULL && config.mask_key_count == 0);
+    config.mask_keys = keys;
+    config.mask_key_count = 2;
+    sws_session_callbacks cb = recording_callbacks();
+    sws_session_t *session = NULL;
+    CHECK_EQ_INT(sws_session_new(SWS_ROLE_CLIENT, &config, &cb, &client_log, &session), SWS_OK);
+    CHECK_EQ_INT(sws_session_send_text(session, "Hello", 5), SWS_OK);
+    CHECK_EQ_INT(sws_session_send_binary(session, "\x00", 1), SWS_OK);
+    const uint8_t *out = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(sws_session_pending_output(session, &out, &len), SWS_OK);
+    static const uint8_t expected[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+                                       0x82, 0x81, 0x01, 0x02, 0x03, 0x04, 0x01};
+    CHECK_EQ_INT(len, sizeof expected);
+    CHECK(len == sizeof expected && memcmp(out, expected, len) == 0);
+    CHECK_EQ_INT(sws_session_free(session), SWS_OK);
+    /* Server role: unmasked whatever the keys say. */
+    CHECK_EQ_INT(sws_session_new(SWS_ROLE_SERVER, &config, &cb, &server_log, &session), SWS_OK);
+    CHECK_EQ_INT(sws_session_send_text(session, "Hello", 5), SWS_OK);
+    CHECK_EQ_INT(sws_session_pending_output(session, &out, &len), SWS_OK);
+    CHECK(len == 7 && out[0] == 0x81 && out[1] == 0x05);
+    CHECK_EQ_INT(sws_session_free(session), SWS_OK);
+    /* Keys NULL with a count: refused. */
+    config.mask_keys = NULL;
+    CHECK_EQ_INT(sws_session_new(SWS_ROLE_CLIENT, &config, &cb, &client_log, &session), SWS_ERR_INVALID_ARGUMENT);
+    recorder_reset(&client_log);
+    recorder_reset(&server_log);
+}
+
 int main(void) {
+    test_fixed_mask_keys();
     test_echo_round_trip(1 << 20);
     test_echo_round_trip(1);
     test_echo_round_trip(7);

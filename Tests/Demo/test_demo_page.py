@@ -1,7 +1,8 @@
 """The demo server with a real browser: headless Chromium loads the page swiftws-demo serves over
 plain HTTP, opens a WebSocket to the same port (negotiating permessage-deflate), and shows what a
 Python `websockets` client in the same room says; also over https + wss with a certificate made
-by Tests/Peers/make_test_certs.sh (Chromium trusts it through its key's SPKI pin). Run by
+by Tests/Peers/make_test_certs.sh (Chromium trusts the test CA through the NSS store of a
+throw-away home directory, as a user would import a CA). Run by
 scripts/test.sh; skipped without Chromium.
 
     SWIFTWS_DEMO=.build/debug/swiftws-demo .venv/bin/python -m pytest Tests/Demo -q
@@ -9,8 +10,6 @@ scripts/test.sh; skipped without Chromium.
 import asyncio
 import os
 import re
-import base64
-import hashlib
 import shutil
 import ssl
 import subprocess
@@ -49,20 +48,28 @@ def certificates(tmp_path):
     return tmp_path
 
 
+def home_trusting(ca_pem, home) -> dict:
+    """An environment whose HOME has an NSS store (Chromium's trust store for user CAs on Linux)
+    that trusts `ca_pem` to identify web sites, and nothing else added."""
+    database = "sql:" + str(home / ".pki" / "nssdb")
+    os.makedirs(home / ".pki" / "nssdb", exist_ok=True)
+    subprocess.run(["certutil", "-N", "-d", database, "--empty-password"], check=True)
+    subprocess.run(["certutil", "-A", "-d", database, "-t", "C,,", "-n", "SwiftWS Test CA", "-i", str(ca_pem)],
+                   check=True)
+    return dict(os.environ, HOME=str(home))
+
+
 async def browser_and_python_chat(port: int, certificates=None) -> str:
-    scheme, options, browser_flags = "", {}, []
+    scheme, options, browser_environment = "", {}, None
     if certificates is not None:
         scheme = "s"
         options = {"ssl": ssl.create_default_context(cafile=str(certificates / "ca.pem"))}
-        # Chromium has no CA-file flag; pinning the server key's SPKI trusts exactly this certificate.
-        der = subprocess.run(["openssl", "pkey", "-in", str(certificates / "server.key"), "-pubout", "-outform", "DER"],
-                             check=True, capture_output=True).stdout
-        browser_flags = ["--ignore-certificate-errors-spki-list=" + base64.b64encode(hashlib.sha256(der).digest()).decode()]
+        browser_environment = home_trusting(certificates / "ca.pem", certificates / "browser-home")
     async with websockets.connect(f"ws{scheme}://localhost:{port}/garden", **options) as python:
         assert (await python.recv()).startswith("* you are guest1 in room garden")
         browser = await asyncio.create_subprocess_exec(
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", *browser_flags,
-            "--dump-dom", f"http{scheme}://127.0.0.1:{port}/#garden",
+            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+            "--dump-dom", f"http{scheme}://127.0.0.1:{port}/#garden", env=browser_environment,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
         # The browser joins the room: tell it something once it is there.
         assert await asyncio.wait_for(python.recv(), 20) == "* guest2 joined"

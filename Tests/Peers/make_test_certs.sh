@@ -6,6 +6,7 @@
 #   expired.pem            the same key and names, expired since yesterday
 #   other-name.pem         the same key, SAN DNS:other.test (a second certificate chosen by SNI)
 #   client.pem client.key  CN=test client, for mutual TLS
+#   server-encrypted.key   server.key encrypted (PKCS#8, AES-256) with the password swiftws-test
 #   other-ca.pem other.pem other.key   a second CA the tests do not trust, and a server cert from it
 # Idempotent: does nothing when $1/ready exists. Certificates are valid for 2 days.
 set -eu
@@ -33,6 +34,7 @@ sign server.key "/CN=localhost" server.pem ca 2 server.ext
 sign server.key "/CN=localhost" expired.pem ca -1 server.ext
 sign server.key "/CN=other.test" other-name.pem ca 2 other-name.ext
 cat server.pem ca.pem > chain.pem
+openssl pkey -in server.key -aes256 -passout pass:swiftws-test -out server-encrypted.key 2>/dev/null
 key client.key
 sign client.key "/CN=test client" client.pem ca 2 client.ext
 key other.key

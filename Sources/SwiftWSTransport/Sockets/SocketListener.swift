@@ -12,7 +12,8 @@ public final class SocketListener {
     /// closed as they arrive.
     public var onAccept: ((SocketStream) -> Void)?
 
-    private let fd: Int32
+    /// The listening socket (for `getsockname`, socket options); the listener owns and closes it.
+    public let fd: Int32
     private var slot = -1
     private let options: ListenOptions
     private var isClosed = false

@@ -43,6 +43,10 @@ public struct TLSConfiguration: Sendable, Hashable {
     /// Clients: the name to send as SNI and to verify the certificate against, instead of the
     /// URL's host.
     public var serverName: String? = nil
+    /// The password of an encrypted private key (PKCS#8 or traditional PEM encryption), used for
+    /// the main key and the SNI certificates' keys. Without it an encrypted key is refused with a
+    /// reason saying so; it is never asked for on a terminal.
+    public var privateKeyPassword: String? = nil
     /// The oldest version accepted (TLS 1.2 by default).
     public var minimumVersion: Version = .tls12
     /// The newest version offered (TLS 1.3 by default).

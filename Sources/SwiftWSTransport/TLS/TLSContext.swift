@@ -75,6 +75,28 @@ public final class TLSContext: @unchecked Sendable {
         sws_ctx_set_sni_table(context, table)
     }
 
+    /// Reads the private key from its file or PEM text, decrypting it with the configured
+    /// password. Our callback answers OpenSSL's password request (never the terminal prompt of its
+    /// default callback); without a password an encrypted key fails with a reason that says so.
+    private func loadPrivateKey(_ configuration: TLSConfiguration) throws(TLSError) {
+        let hint = configuration.privateKeyPassword == nil ? " (an encrypted key needs its password)" : ""
+        let loaded: Result<Void, TLSError> = withOptionalCString(configuration.privateKeyPassword) { password in
+            sws_ctx_set_key_password(context, password)
+            defer { sws_ctx_set_key_password(context, nil) }
+            if let path = configuration.privateKeyFile {
+                guard SSL_CTX_use_PrivateKey_file(context, path, SSL_FILETYPE_PEM) == 1 else {
+                    return .failure(TLSError("cannot read the private key file \(path)\(hint): \(TLSContext.takeErrorQueue())"))
+                }
+            } else if let pem = configuration.privateKeyPEM {
+                guard sws_ctx_use_key_pem(context, pem, pem.utf8.count, password) == 1 else {
+                    return .failure(TLSError("cannot read the private key PEM\(hint): \(TLSContext.takeErrorQueue())"))
+                }
+            }
+            return .success(())
+        }
+        try loaded.get()
+    }
+
     private func configure(_ configuration: TLSConfiguration) throws(TLSError) {
         guard configuration.minimumVersion <= configuration.maximumVersion else {
             throw TLSError("the minimum TLS version is newer than the maximum")
@@ -102,15 +124,7 @@ public final class TLSContext: @unchecked Sendable {
                 throw TLSError("cannot read the certificate chain PEM: \(TLSContext.takeErrorQueue())")
             }
         }
-        if let path = configuration.privateKeyFile {
-            guard SSL_CTX_use_PrivateKey_file(context, path, SSL_FILETYPE_PEM) == 1 else {
-                throw TLSError("cannot read the private key file \(path): \(TLSContext.takeErrorQueue())")
-            }
-        } else if let pem = configuration.privateKeyPEM {
-            guard sws_ctx_use_key_pem(context, pem, pem.utf8.count) == 1 else {
-                throw TLSError("cannot read the private key PEM: \(TLSContext.takeErrorQueue())")
-            }
-        }
+        try loadPrivateKey(configuration)
         let hasCertificate = configuration.certificateChainFile != nil || configuration.certificateChainPEM != nil
         let hasKey = configuration.privateKeyFile != nil || configuration.privateKeyPEM != nil
         if hasCertificate != hasKey {
@@ -225,3 +239,9 @@ public final class TLSContext: @unchecked Sendable {
 
 /// The socket BIO method (send with MSG_NOSIGNAL; see COpenSSL/shim.h), made once per process.
 nonisolated(unsafe) let socketBIOMethod: OpaquePointer? = sws_bio_method_new()
+
+/// Calls `body` with `text` as a C string, or with nil.
+private func withOptionalCString<T>(_ text: String?, _ body: (UnsafePointer<CChar>?) -> T) -> T {
+    guard let text else { return body(nil) }
+    return text.withCString { body($0) }
+}

@@ -18,10 +18,13 @@ from __future__ import annotations
 from . import _native
 from .asyncio.client import ClientConnection, connect
 from .asyncio.connection import Connection, State
-from .asyncio.server import Request, Server, ServerConnection, broadcast, serve
-from .exceptions import (ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidHandshake,
-                         InvalidStatus, InvalidURI, PayloadTooBig, ProtocolError, Response, SwiftWSError,
+from .asyncio.server import Server, ServerConnection, basic_auth, broadcast, serve
+from .datastructures import Headers
+from .exceptions import (ConcurrencyError, ConnectionClosed, ConnectionClosedError, ConnectionClosedOK,
+                         InvalidHandshake, InvalidHeader, InvalidMessage, InvalidStatus, InvalidURI,
+                         NegotiationError, PayloadTooBig, ProtocolError, SecurityError, SwiftWSError,
                          WebSocketException)
+from .http11 import Request, Response
 
 __version__ = "0.1.0"
 
@@ -31,8 +34,9 @@ library_version: str = _native.version()
 library_path: str = _native.LIBRARY_PATH
 
 __all__ = [
-    "serve", "connect", "broadcast", "Server", "ServerConnection", "ClientConnection", "Connection",
-    "Request", "Response", "State", "ConnectionClosed", "ConnectionClosedOK", "ConnectionClosedError",
-    "InvalidURI", "InvalidHandshake", "InvalidStatus", "PayloadTooBig", "ProtocolError", "SwiftWSError",
-    "WebSocketException", "library_version", "library_path",
+    "serve", "connect", "broadcast", "basic_auth", "Server", "ServerConnection", "ClientConnection",
+    "Connection", "Request", "Response", "Headers", "State", "ConnectionClosed", "ConnectionClosedOK",
+    "ConnectionClosedError", "ConcurrencyError", "InvalidURI", "InvalidHandshake", "InvalidHeader",
+    "InvalidMessage", "InvalidStatus", "NegotiationError", "PayloadTooBig", "ProtocolError",
+    "SecurityError", "SwiftWSError", "WebSocketException", "library_version", "library_path",
 ]

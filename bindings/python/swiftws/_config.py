@@ -97,7 +97,7 @@ KEYWORDS = frozenset(option.keyword for option in OPTIONS)
 def compression_struct(compression: Optional[str]) -> n.CompressionConfig:
     """``compression="deflate"`` (permessage-deflate with the library's defaults) or None."""
     if compression not in ("deflate", None):
-        raise ValueError(f"unsupported compression: {compression!r} (use 'deflate' or None)")
+        raise ValueError(f"unsupported compression: {compression}")
     return compression_config(compression == "deflate")
 
 
@@ -146,6 +146,16 @@ class NativeConfig:
         encoded = value.encode("utf-8") if value is not None else None
         self._keep.append(encoded)
         setattr(self.endpoint, field, encoded)
+
+    def mask_keys(self, keys: bytes) -> None:
+        """Fixed client masking keys (4 bytes each, used in turn; tests only: see the README)."""
+        keys = bytes(keys)
+        if not keys or len(keys) % 4:
+            raise ValueError("mask_keys must be a non-empty multiple of 4 bytes")
+        buffer = ctypes.create_string_buffer(keys, len(keys))
+        self._keep.append(buffer)
+        self.limits.mask_keys = ctypes.cast(buffer, ctypes.c_void_p)
+        self.limits.mask_key_count = len(keys) // 4
 
     def keep(self, *objects: Any) -> None:
         """Keeps `objects` (a struct a field points at, its strings) alive as long as the config."""

@@ -234,7 +234,7 @@ class NativeLoop:
                 connection = connections.pop(conn, None)
                 if connection is not None:
                     text = string_at(reason, length).decode("utf-8", "replace") if length else ""
-                    connection._on_close(code, text)
+                    connection._on_close(code, text, n.lib.sws_conn_close_initiated_locally(conn))
             except BaseException:
                 fail(None, "on_close")
 

@@ -119,6 +119,10 @@ SWS_SESSION_LIMIT_MAX = 1 << 48
 SWS_SEND_SENT = 0
 SWS_SEND_BUFFERED = 1
 SWS_SEND_DROPPED = 2
+SWS_LOG_DEBUG = 0
+SWS_LOG_INFO = 1
+SWS_LOG_WARNING = 2
+SWS_LOG_ERROR = 3
 
 sws_status = c_int  # a C enum is an int on every ABI we target
 _enum = c_int
@@ -147,6 +151,8 @@ CONN_ON_MESSAGES = CFUNCTYPE(None, c_void_p, c_size_t, c_void_p, c_size_t, c_voi
 CONN_ON_CONNECT_ERROR = CFUNCTYPE(None, c_void_p, sws_status, c_int, c_void_p)
 SERVER_ON_REQUEST = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p)
 SERVER_SHUTDOWN_DONE = CFUNCTYPE(None, c_void_p, c_void_p)
+#: sws_log_fn(log_user_data, level, message, len)
+LOG_FN = CFUNCTYPE(None, c_void_p, _enum, c_char_p, c_size_t)
 
 # ---- Structs (field order and types exactly as in swiftws.h) --------------------------------
 
@@ -162,6 +168,8 @@ class SessionConfig(Structure):
         ("streaming_threshold", c_size_t),
         ("auto_pong", c_bool),
         ("inflate_budget", c_size_t),
+        ("mask_keys", c_void_p),
+        ("mask_key_count", c_size_t),
     ]
 
 
@@ -277,6 +285,7 @@ class TLSConfig(Structure):
         ("sni_certificate_chain_files", POINTER(c_char_p)),
         ("sni_private_key_files", POINTER(c_char_p)),
         ("sni_certificate_count", c_size_t),
+        ("private_key_password", c_char_p),
     ]
 
 
@@ -327,6 +336,9 @@ class ServerConfig(Structure):
         ("subprotocol_count", c_size_t),
         ("reuse_port", c_bool),
         ("tls", POINTER(TLSConfig)),
+        ("log", LOG_FN),
+        ("log_user_data", c_void_p),
+        ("log_level", _enum),
     ]
 
 
@@ -347,6 +359,9 @@ class ClientConfig(Structure):
         ("header_values", POINTER(c_char_p)),
         ("header_count", c_size_t),
         ("tls", POINTER(TLSConfig)),
+        ("log", LOG_FN),
+        ("log_user_data", c_void_p),
+        ("log_level", _enum),
     ]
 
 
@@ -449,6 +464,9 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_conn_buffered_amount", c_size_t, [_P]),
     ("sws_conn_is_open", c_bool, [_P]),
     ("sws_conn_remote_address", sws_status, [_P, c_char_p, c_size_t]),
+    ("sws_conn_local_address", sws_status, [_P, c_char_p, c_size_t]),
+    ("sws_conn_close_initiated_locally", c_bool, [_P]),
+    ("sws_conn_handshake_response", sws_status, [_P, _PP, _PSIZE]),
     ("sws_conn_is_compressed", c_bool, [_P]),
     ("sws_conn_set_user_data", sws_status, [_P, _P]),
     ("sws_conn_get_user_data", _P, [_P]),
@@ -468,6 +486,7 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
      [_P, c_char_p, c_uint16, POINTER(ServerConfig), POINTER(ConnHandlers), _P, _PP]),
     ("sws_server_port", c_uint16, [_P]),
     ("sws_server_connection_count", c_size_t, [_P]),
+    ("sws_server_fd", c_int, [_P]),
     ("sws_server_broadcast", sws_status, [_P, _enum, _P, c_size_t, _P, _PSIZE]),
     ("sws_server_publish", sws_status, [_P, c_char_p, _enum, _P, c_size_t, _P, _PSIZE]),
     ("sws_server_subscriber_count", c_size_t, [_P, c_char_p]),
@@ -475,6 +494,10 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_server_free", sws_status, [_P]),
     ("sws_request_target", sws_status, [_P, POINTER(c_char_p), POINTER(c_char_p)]),
     ("sws_request_header", sws_status, [_P, c_char_p, POINTER(c_char_p)]),
+    ("sws_request_header_count", c_size_t, [_P]),
+    ("sws_request_header_at", sws_status, [_P, c_size_t, POINTER(c_char_p), POINTER(c_char_p)]),
+    ("sws_request_defer", sws_status, [_P]),
+    ("sws_request_is_pending", c_bool, [_P]),
     ("sws_request_subprotocol_count", c_size_t, [_P]),
     ("sws_request_subprotocol", sws_status, [_P, c_size_t, POINTER(c_char_p)]),
     ("sws_request_accept", sws_status, [_P, c_char_p, _P]),
@@ -483,6 +506,7 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     # clients
     ("sws_client_config_init", sws_status, [POINTER(ClientConfig)]),
     ("sws_client_connect", sws_status, [_P, c_char_p, POINTER(ClientConfig), POINTER(ConnHandlers), _P]),
+    ("sws_loop_connect_error_response", sws_status, [_P, _PP, _PSIZE, _PP, _PSIZE]),
 ]
 
 #: Functions of the header this library does not export (an older build): calling one raises.

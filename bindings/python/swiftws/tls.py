@@ -17,8 +17,9 @@ Python ``ssl.SSLContext`` lives in another OpenSSL and cannot hand over its keys
   that. For servers a stdlib context is refused with a ``TypeError`` saying so.
 * ``ssl=True`` (or a ``wss://`` URI without ``ssl``) verifies against the system trust store.
 
-What is not supported raises at once (``password=`` for an encrypted key, ALPN protocols other
-than ``http/1.1``, ``check_hostname=True`` with ``CERT_NONE``, ``CERT_OPTIONAL``).
+``load_cert_chain(..., password=...)`` takes a ``str``, ``bytes`` or a callable returning one, as
+``ssl`` does (the callable is called at once, not when the key is read). What is not supported
+raises at once (ALPN protocols other than ``http/1.1``, ``check_hostname=True`` with ``CERT_NONE``, ``CERT_OPTIONAL``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class SSLContext:
         self.maximum_version = _ssl.TLSVersion.MAXIMUM_SUPPORTED
         self.certfile: Optional[str] = None
         self.keyfile: Optional[str] = None
+        self.key_password: Optional[bytes] = None
         self.cafile: Optional[str] = None
         self.capath: Optional[str] = None
         self.cadata: Optional[str] = None
@@ -63,9 +65,9 @@ class SSLContext:
         self.sni_certificates: List[Tuple[str, str]] = []
 
     def load_cert_chain(self, certfile: str, keyfile: Optional[str] = None, password: Any = None) -> None:
-        """Our certificate chain (PEM; the key may be in the same file)."""
-        if password is not None:
-            raise ValueError("encrypted private keys are not supported: decrypt the key file")
+        """Our certificate chain (PEM; the key may be in the same file, and may be encrypted with
+        ``password``: a ``str``, ``bytes`` or a callable returning one)."""
+        self.key_password = _password_bytes(password)
         self.certfile = str(certfile)
         self.keyfile = str(keyfile) if keyfile is not None else self.certfile
 
@@ -100,6 +102,21 @@ class SSLContext:
         """Only ``["http/1.1"]`` (what WebSocket needs) is supported; it is always used."""
         if list(protocols) != ["http/1.1"]:
             raise ValueError("only the ALPN protocol http/1.1 is supported")
+
+
+def _password_bytes(password: Any) -> Optional[bytes]:
+    """``password`` as ``ssl.SSLContext.load_cert_chain`` takes it, as bytes (None: none)."""
+    if callable(password):
+        password = password()
+    if password is None:
+        return None
+    if isinstance(password, str):
+        password = password.encode("utf-8")
+    if not isinstance(password, (bytes, bytearray)):
+        raise TypeError("password should be a string, bytes or a callable returning one")
+    if b"\0" in password:
+        raise ValueError("password must not contain NUL bytes")
+    return bytes(password)
 
 
 def _from_stdlib(context: _ssl.SSLContext, server: bool) -> SSLContext:
@@ -159,6 +176,7 @@ def tls_struct(ssl: Any, *, server: bool, server_hostname: Optional[str] = None)
 
     config.certificate_chain_file = text(ssl.certfile)
     config.private_key_file = text(ssl.keyfile)
+    config.private_key_password = ssl.key_password
     config.ca_file = text(ssl.cafile)
     config.ca_directory = text(ssl.capath)
     config.ca_pem = text(ssl.cadata)

@@ -123,11 +123,28 @@ def test_what_is_not_supported_is_refused_clearly(certs):
     with pytest.raises(ValueError, match="together"):
         connect("wss://127.0.0.1:1/", ssl=half)
     context = SSLContext()
-    with pytest.raises(ValueError, match="encrypted"):
-        context.load_cert_chain(certs("client.pem"), certs("client.key"), password="secret")
+    with pytest.raises(TypeError, match="password"):
+        context.load_cert_chain(certs("client.pem"), certs("client.key"), password=42)
     with pytest.raises(ValueError, match="http/1.1"):
         context.set_alpn_protocols(["h2"])
     old = SSLContext()
     old.minimum_version = ssl.TLSVersion.TLSv1_1
     with pytest.raises(ValueError, match="TLS 1.2 and 1.3"):
         connect("wss://127.0.0.1:1/", ssl=old)
+
+
+@run_async(60)
+async def test_an_encrypted_key_is_read_with_its_password_and_refused_without(certs):
+    client_context = ssl.create_default_context(cafile=certs("ca.pem"))
+    for password in ("swiftws-test", b"swiftws-test", lambda: "swiftws-test"):
+        context = SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certs("chain.pem"), certs("server-encrypted.key"), password=password)
+        async with serve(echo, "127.0.0.1", 0, ssl=context) as server:
+            async with ws_connect(f"wss://localhost:{_port(server)}/", ssl=client_context) as ws:
+                await ws.send("over an encrypted key")
+                assert await ws.recv() == "over an encrypted key"
+    for password, reason in ((None, "needs its password"), ("wrong", "bad decrypt")):
+        context = SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certs("chain.pem"), certs("server-encrypted.key"), password=password)
+        with pytest.raises(Exception, match=reason):
+            await serve(echo, "127.0.0.1", 0, ssl=context)

@@ -14,17 +14,28 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import http
+import logging
 import socket
+import sys
 import urllib.parse
-from ctypes import byref, pointer
-from typing import Any, Generator, List, Optional, Sequence, Tuple, Union
+import ctypes
+from ctypes import byref, c_size_t, c_void_p, pointer
+from typing import Any, Callable, Generator, List, Optional, Sequence, Tuple, Union
 
 from .. import _native as n
 from .._config import KEYWORDS, NativeConfig
 from .._driver import NativeLoop, new_key
-from ..exceptions import InvalidHandshake, InvalidStatus, InvalidURI, Response, SwiftWSError
+from .._log import native_log
+from ..datastructures import Headers
+from ..exceptions import InvalidHandshake, InvalidMessage, InvalidStatus, InvalidURI, SwiftWSError
+from ..http11 import Request, Response
 from ..tls import tls_error, tls_struct
 from .connection import Connection
+from .server import queue_limits
+
+#: websockets' default User-Agent, with this package's name.
+USER_AGENT = f"Python/{sys.version_info.major}.{sys.version_info.minor} swiftws/0.1.0"
 
 __all__ = ["connect", "ClientConnection"]
 
@@ -32,7 +43,10 @@ HeadersLike = Union[Sequence[Tuple[str, str]], "dict[str, str]", Any]
 
 
 class ClientConnection(Connection):
-    """A client connection, returned by ``connect``."""
+    """A client connection, returned by ``connect``. ``request`` is the opening request as
+    far as Python knows it (path, the headers it asked for; the library adds Host, Upgrade,
+    Connection, Sec-WebSocket-Key/-Version and the offers); ``response`` the 101 as far as the
+    library reports it (status, Sec-WebSocket-Protocol)."""
 
     def _connection_lost(self) -> None:
         native = self._native
@@ -68,14 +82,24 @@ class _PendingConnect:
     """The native connect in progress: resolves ``future`` with the connection or an error."""
 
     def __init__(self, native: NativeLoop, future: "asyncio.Future[ClientConnection]", uri: str,
-                 write_limit: int) -> None:
+                 write_limit: int, settings: "connect") -> None:
         self.native = native
         self.future = future
         self.uri = uri
         self.write_limit = write_limit
+        self.settings = settings
 
     def _on_native_open(self, conn: int) -> ClientConnection:
-        connection = ClientConnection(self.native, conn)
+        settings = self.settings
+        connection = settings.create_connection(self.native)
+        connection.logger = settings.logger
+        connection.max_queue = settings.max_queue
+        connection._log_callback = settings._log_callback  # type: ignore[attr-defined]
+        connection._attach(conn)
+        connection.request = settings.request
+        head, length = c_void_p(), c_size_t()
+        if n.lib.sws_conn_handshake_response(conn, byref(head), byref(length)) == n.SWS_OK:
+            connection.response = parse_response(ctypes.string_at(head, length.value), b"")
         connection.write_limit = self.write_limit
         if not self.future.done():
             self.future.set_result(connection)
@@ -83,19 +107,31 @@ class _PendingConnect:
             n.lib.sws_conn_close(conn, 1001, None, 0)
         return connection
 
+    def _refusal(self, http_status: int) -> Response:
+        """The server's refusal as received (during on_connect_error), status, headers, body."""
+        head, head_length, body, body_length = c_void_p(), c_size_t(), c_void_p(), c_size_t()
+        if n.lib.sws_loop_connect_error_response(self.native.handle, byref(head), byref(head_length),
+                                                 byref(body), byref(body_length)) != n.SWS_OK:
+            phrase = http.HTTPStatus(http_status).phrase if http_status in http.HTTPStatus._value2member_map_ else ""
+            return Response(http_status, phrase, Headers(), b"")
+        return parse_response(n.borrowed(head.value, head_length.value), n.borrowed(body.value, body_length.value))
+
     def _on_connect_error(self, status: int, http_status: int, message: str) -> None:
         if self.future.done():
             return
         error: BaseException
         if status == n.SWS_ERR_HANDSHAKE:
             if http_status:
-                error = InvalidStatus(Response(http_status), message)
+                error = InvalidStatus(self._refusal(http_status))
+            elif _is_invalid_http(message):
+                error = InvalidMessage("did not receive a valid HTTP response")
+                error.__cause__ = EOFError(message) if "closed" in message else ValueError(message)
             else:
                 error = InvalidHandshake(message)
         elif status == n.SWS_ERR_TLS:
             error = tls_error(f"{message} ({self.uri})")
         elif status == n.SWS_ERR_TIMEOUT:
-            error = TimeoutError(f"timed out while opening {self.uri}: {message}")
+            error = TimeoutError("timed out during opening handshake")
         elif status == n.SWS_ERR_RESOLVE:
             error = socket.gaierror(socket.EAI_NONAME, f"{message} ({self.uri})")
         elif status == n.SWS_ERR_IO and "refused" in message.lower():
@@ -105,6 +141,32 @@ class _PendingConnect:
         else:
             error = SwiftWSError(status, message)
         self.future.set_exception(error)
+
+
+def parse_response(head: bytes, body: bytes) -> Response:
+    """A ``Response`` from a response head as received (and the body bytes that came with it,
+    cut at Content-Length when the server sent one)."""
+    lines = head.decode("latin-1").split("\r\n")
+    _version, _, rest = lines[0].partition(" ")
+    code, _, phrase = rest.partition(" ")
+    headers = Headers()
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip()] = value.strip()
+    length = headers.get("Content-Length")
+    if length is not None and length.isdigit():
+        body = body[:int(length)]
+    return Response(int(code) if code.isdigit() else 0, phrase, headers, body)
+
+
+def _is_invalid_http(message: str) -> bool:
+    """Whether a handshake failure means the server's answer was not a valid HTTP response
+    (websockets raises InvalidMessage for those) rather than a wrong WebSocket answer."""
+    # The library's HTTP parser refuses a response head with the status it would answer a bad
+    # request with ("400 Bad Request: HTTP version is not 'HTTP/x.y'", "431 ..."); a connection
+    # closed before any answer is no HTTP response either.
+    return message[:3].isdigit() or "closed during the handshake" in message
 
 
 class connect:
@@ -124,9 +186,11 @@ class connect:
                  compression: Optional[str] = "deflate", max_size: Optional[int] = 2 ** 20,
                  open_timeout: Optional[float] = 10, ping_interval: Optional[float] = 20,
                  ping_timeout: Optional[float] = 20, close_timeout: Optional[float] = 10,
-                 write_limit: int = 32 * 1024, user_agent_header: Optional[str] = None,
+                 write_limit: int = 32 * 1024, user_agent_header: Optional[str] = USER_AGENT,
                  ssl: Any = None, server_hostname: Optional[str] = None,
-                 max_queue: Any = None, logger: Any = None, **options: Any) -> None:
+                 max_queue: Union[int, Tuple[Optional[int], Optional[int]], None] = 16, logger: Any = None,
+                 create_connection: Optional[Callable[..., ClientConnection]] = None,
+                 mask_keys: Optional[bytes] = None, **options: Any) -> None:
         # SwiftWS's own limits (idle_timeout, message_timeout, max_buffered, …; see
         # swiftws._config.OPTIONS) come as further keywords; anything else is an error.
         unsupported = set(options) - KEYWORDS
@@ -134,10 +198,17 @@ class connect:
             raise TypeError(f"connect() got unsupported arguments: {', '.join(sorted(unsupported))}")
         secure = uri.lower().startswith("wss:")
         if not secure and (ssl is not None or server_hostname is not None):
-            raise ValueError("connect() received an ssl or server_hostname argument for a ws:// URI")
+            raise ValueError("ssl argument is incompatible with a ws:// URI" if ssl is not None
+                             else "server_hostname argument is incompatible with a ws:// URI")
         _check_uri(uri)
+        if isinstance(subprotocols, str):
+            raise TypeError("subprotocols must be a list, not a str")
         self.uri = uri
         self.write_limit = write_limit
+        self.max_queue = queue_limits(max_queue)
+        #: Where the connection logs (websockets' default: "websockets.client").
+        self.logger: Any = logging.getLogger("websockets.client") if logger is None else logger
+        self.create_connection = create_connection or ClientConnection
         # No native limit on buffered output unless asked: send waits for the drain instead.
         options.setdefault("max_buffered", None)
         config = NativeConfig("client", compression, dict(
@@ -146,9 +217,16 @@ class connect:
         config.text("origin", origin)
         if subprotocols:
             config.strings("subprotocol_count", "subprotocols", list(subprotocols))
+        if mask_keys is not None:
+            config.mask_keys(mask_keys)
         headers = _header_pairs(additional_headers)
+        if any(name.lower() == "user-agent" for name, _ in headers):
+            user_agent_header = None  # additional_headers wins (websockets' legacy way)
         if user_agent_header is not None:
             headers.append(("User-Agent", user_agent_header))
+        parsed = urllib.parse.urlsplit(uri)
+        self.request = Request((parsed.path or "/") + (f"?{parsed.query}" if parsed.query else ""),
+                               Headers(headers + ([("Origin", origin)] if origin else [])))
         if headers:
             config.strings("header_count", "header_names", [name for name, _ in headers])
             config.strings("header_count", "header_values", [str(value) for _, value in headers])
@@ -156,14 +234,17 @@ class connect:
             tls_config, keep = tls_struct(True if ssl is None else ssl, server=False, server_hostname=server_hostname)
             config.keep(tls_config, keep)
             config.endpoint.tls = pointer(tls_config)
+        self._log_callback = native_log(config, self.logger)
         self._config = config
         self._connection: Optional[ClientConnection] = None
 
     async def _create(self) -> ClientConnection:
+        if self._connection is not None:
+            raise RuntimeError("connect() isn't reentrant")
         native = NativeLoop.acquire()
         future: asyncio.Future = native.aloop.create_future()
         key = new_key()
-        pending = _PendingConnect(native, future, self.uri, self.write_limit)
+        pending = _PendingConnect(native, future, self.uri, self.write_limit, self)
         native.targets[key] = pending
         status = n.lib.sws_client_connect(native.handle, self.uri.encode("utf-8"), self._config.pointer(),
                                           byref(native.handlers), key)

@@ -1,8 +1,9 @@
 """``Connection``: one open WebSocket connection in the asyncio API (server or client side).
 
-Shaped like ``websockets.asyncio.connection.Connection``: ``recv``, ``send``, ``async for``,
-``ping``, ``close``, ``wait_closed``, ``close_code`` / ``close_reason``, ``subprotocol``,
-``remote_address``, ``latency``. Everything runs on the asyncio loop's thread (which is also the
+Shaped like ``websockets.asyncio.connection.Connection``: ``recv``, ``recv_streaming``,
+``send``, ``async for``, ``async with``, ``ping``, ``pong``, ``close``, ``wait_closed``,
+``close_code`` / ``close_reason``, ``subprotocol``, ``request`` / ``response``,
+``local_address`` / ``remote_address``, ``latency``, ``logger``. Everything runs on the asyncio loop's thread (which is also the
 native loop's thread), so calls go straight to the loop-thread-only ``sws_conn_*`` functions.
 """
 
@@ -11,16 +12,19 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
+import logging
 import os
 import time
 import uuid
 from ctypes import addressof, byref, c_char as ctypes_char, c_char_p, c_int, sizeof as ctypes_sizeof
-from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Dict, Iterable, Optional,
-                    Tuple, Union)
+from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Dict, Iterable, Mapping,
+                    Optional, Tuple, Union)
 
 from .. import _native as n
 from .._driver import NativeLoop, logger
-from ..exceptions import ConnectionClosed, SwiftWSError, connection_closed
+from ..exceptions import ConcurrencyError, ConnectionClosed, SwiftWSError, connection_closed
+from ..frames import Close
+from ..http11 import Request, Response
 
 __all__ = ["Connection", "State", "Data"]
 
@@ -47,6 +51,40 @@ def _parse_address(text: str) -> Tuple[str, int]:
     return host, int(port or 0)
 
 
+class PerMessageDeflate:
+    """permessage-deflate (RFC 7692) as agreed for a connection; the native library runs it."""
+
+    name = "permessage-deflate"
+
+    def __repr__(self) -> str:
+        return "PerMessageDeflate()"
+
+
+class ProtocolView:
+    """``connection.protocol``: the parts of websockets' sans-I/O protocol object that programs
+    read — ``state`` and the agreed ``extensions`` — from the native library (which does the
+    protocol work; there is no Python protocol object to drive)."""
+
+    def __init__(self, connection: "Connection") -> None:
+        self._connection = connection
+
+    @property
+    def state(self) -> "State":
+        return self._connection.state
+
+    @property
+    def extensions(self) -> list:
+        return [PerMessageDeflate()] if self._connection.compressed else []
+
+    @property
+    def close_code(self) -> Optional[int]:
+        return self._connection.close_code
+
+    @property
+    def close_reason(self) -> Optional[str]:
+        return self._connection.close_reason
+
+
 class Connection:
     """An open WebSocket connection. Not created directly: ``serve`` hands one to the handler,
     ``connect`` returns one."""
@@ -54,9 +92,11 @@ class Connection:
     #: Above this many buffered bytes, ``send`` waits until the peer has read them (backpressure).
     write_limit: int = 32 * 1024
 
-    def __init__(self, native: NativeLoop, conn: int) -> None:
+    def __init__(self, native: NativeLoop, conn: Optional[int] = None) -> None:
+        """A connection over the native ``conn``; without one, a connection still in its opening
+        handshake (CONNECTING), which ``_attach`` completes (the server's process_request sees it)."""
         self._native = native
-        self._conn: Optional[int] = conn
+        self._conn: Optional[int] = None
         self._loop = native.aloop
         self.id = uuid.uuid4()
         self._messages: "collections.deque[Data]" = collections.deque()
@@ -70,11 +110,37 @@ class Connection:
         self._result_ref = addressof(self._result)
         #: Called by the native loop with each message (subclasses may replace it).
         self._message_sink: Callable[[Data], None] = self._on_message
-        self._state = State.OPEN
+        self._state = State.CONNECTING
         self.close_code: Optional[int] = None
         self.close_reason: Optional[str] = None
+        #: The close frame this side began the closing handshake with (for ConnectionClosed.sent).
+        self._close_sent: Optional[Close] = None
+        #: Set while send() writes the frames of a fragmented message.
+        self._fragmenting: Optional[asyncio.Future] = None
         #: Seconds of the last ping round trip (0 before any).
         self.latency: float = 0.0
+        #: websockets' max_queue: reading pauses while `high` received messages wait for recv,
+        #: and resumes at `low` (None: no limit).
+        self.max_queue: Tuple[Optional[int], Optional[int]] = (16, 4)
+        self._reading_paused = False
+        #: The opening handshake's request and response (set by the server or the client).
+        self.request: Optional[Request] = None
+        self.response: Optional[Response] = None
+        #: Where this connection logs (the server's or the client's ``logger``).
+        self.logger: Any = logging.getLogger("websockets.client")
+        self.path = "/"
+        self.query: Optional[str] = None
+        self.subprotocol: Optional[str] = None
+        self.compressed = False
+        self.remote_address: Optional[Tuple[str, int]] = None
+        self.local_address: Optional[Tuple[str, int]] = None
+        if conn is not None:
+            self._attach(conn)
+
+    def _attach(self, conn: int) -> None:
+        """The native connection opened: reads what it knows (path, subprotocol, addresses)."""
+        self._conn = conn
+        self._state = State.OPEN
         path, query, subprotocol = c_char_p(), c_char_p(), c_char_p()
         n.lib.sws_conn_info(conn, byref(path), byref(query), byref(subprotocol))
         self.path: str = (path.value or b"/").decode("utf-8", "replace")
@@ -83,11 +149,16 @@ class Connection:
         self.compressed = bool(n.lib.sws_conn_is_compressed(conn))
         buffer = (ctypes_char * 64)()
         if n.lib.sws_conn_remote_address(conn, buffer, 64) == n.SWS_OK:
-            self.remote_address: Optional[Tuple[str, int]] = _parse_address(buffer.value.decode())
-        else:
-            self.remote_address = None
+            self.remote_address = _parse_address(buffer.value.decode())
+        if n.lib.sws_conn_local_address(conn, buffer, 64) == n.SWS_OK:
+            self.local_address = _parse_address(buffer.value.decode())
 
     # -- state -------------------------------------------------------------------------------
+
+    @property
+    def protocol(self) -> ProtocolView:
+        """websockets' ``connection.protocol`` as far as programs read it (see ``ProtocolView``)."""
+        return ProtocolView(self)
 
     @property
     def state(self) -> State:
@@ -117,7 +188,7 @@ class Connection:
         return self._state is State.CLOSED
 
     def _closed_exception(self) -> ConnectionClosed:
-        return connection_closed(self.close_code or n.SWS_CLOSE_ABNORMAL, self.close_reason or "")
+        return connection_closed(self.close_code or n.SWS_CLOSE_ABNORMAL, self.close_reason or "", self._close_sent)
 
     # -- native events -------------------------------------------------------------------------
 
@@ -128,11 +199,20 @@ class Connection:
             waiter.set_result(message)
         else:
             self._messages.append(message)
+            high = self.max_queue[0]
+            if high is not None and len(self._messages) >= high and not self._reading_paused and self._conn:
+                self._reading_paused = n.lib.sws_conn_pause_reading(self._conn) == n.SWS_OK
 
     def _on_pong(self, data: bytes) -> None:
         entry = self._pings.get(data)
         if entry is None:
-            return  # unsolicited
+            if len(data) == 8:
+                # The library's keepalive ping carries its send time (CLOCK_MONOTONIC ns, the
+                # clock of time.monotonic_ns on Linux): keepalive updates latency, as websockets'.
+                elapsed = time.monotonic_ns() - int.from_bytes(data, "big")
+                if 0 <= elapsed < 3_600_000_000_000:
+                    self.latency = elapsed / 1e9
+            return  # unsolicited, or the answer to a keepalive ping
         # As websockets: a pong acknowledges its ping and every ping sent before it.
         now = time.monotonic()
         for payload in list(self._pings):
@@ -148,7 +228,10 @@ class Connection:
             self._drain.set_result(None)
         self._drain = None
 
-    def _on_close(self, code: int, reason: str) -> None:
+    def _on_close(self, code: int, reason: str, initiated_locally: bool = False) -> None:
+        if initiated_locally and self._close_sent is None:
+            # The library began the close (a timeout, a limit, the peer's protocol error).
+            self._close_sent = Close(code, reason)
         self._conn = None
         self._state = State.CLOSED
         self.close_code = code
@@ -182,11 +265,16 @@ class Connection:
         """
         if self._messages:
             message = self._messages.popleft()
+            if self._reading_paused and len(self._messages) <= (self.max_queue[1] or 0) and self._conn:
+                self._reading_paused = False
+                n.lib.sws_conn_resume_reading(self._conn)
+                self._native.kick()
         elif self._state is State.CLOSED:
             raise self._closed_exception()
         else:
             if self._waiter is not None:
-                raise RuntimeError("cannot call recv while another coroutine is already waiting for the next message")
+                raise ConcurrencyError("cannot call recv while another coroutine is already running "
+                                       "recv or recv_streaming")
             waiter = self._waiter = self._loop.create_future()
             try:
                 message = await waiter
@@ -202,6 +290,12 @@ class Connection:
         if decode is False and isinstance(message, str):
             return message.encode("utf-8")
         return message
+
+    async def recv_streaming(self, decode: Optional[bool] = None) -> AsyncIterator[Data]:
+        """The next message as an async iterator of its fragments (as websockets'). The native
+        library reassembles messages (up to ``max_size``), so the whole message comes as one
+        fragment; a loop over it works unchanged."""
+        yield await self.recv(decode)
 
     def __aiter__(self) -> AsyncIterator[Data]:
         return self._iterate()
@@ -286,17 +380,20 @@ class Connection:
             message = bytes(message).decode("utf-8")
         elif text is False and isinstance(message, str):
             message = message.encode("utf-8")
+        # A fragmented message being sent holds the connection: wait for its end (websockets).
+        while self._fragmenting is not None:
+            await asyncio.shield(self._fragmenting)
         try:
             if isinstance(message, (str, bytes, bytearray, memoryview)):
                 result = self._send_now(message)
-            elif isinstance(message, dict):
+            elif isinstance(message, Mapping):
                 raise TypeError("data is a dict-like object")
             elif hasattr(message, "__aiter__"):
-                result = await self._send_fragments_async(message)  # type: ignore[arg-type]
+                result = await self._send_fragmented(message.__aiter__(), text)  # type: ignore[union-attr]
             elif hasattr(message, "__iter__"):
-                result = await self._send_fragments_async(_aiter_of(message))  # type: ignore[arg-type]
+                result = await self._send_fragmented(_aiter_of(message), text)  # type: ignore[arg-type]
             else:
-                raise TypeError(f"data must be str, bytes or an iterable, not {type(message).__name__}")
+                raise TypeError("data must be str, bytes, iterable, or async iterable")
         except _ClosingSend:
             await asyncio.shield(self._closed)
             raise self._closed_exception() from None
@@ -309,31 +406,58 @@ class Connection:
             self._drain = self._loop.create_future()
         await asyncio.shield(self._drain)
 
-    async def _send_fragments_async(self, fragments: AsyncIterable[Data]) -> int:
-        kind = 0
-        previous: Optional[bytes] = None
+    async def _send_fragmented(self, fragments: AsyncIterator[Data], text: Optional[bool]) -> int:
+        """Sends each fragment as soon as it is produced (one frame each), then an empty final
+        frame, as websockets does. All fragments must be of the first one's type; ``text``
+        overrides the frame type. An empty iterable sends nothing. A fragment of another type,
+        or an exception from the iterable, fails the connection with 1011 (the message cannot be
+        finished) and is raised; so does close() while the fragments are being sent."""
+        try:
+            first = await fragments.__anext__()
+        except StopAsyncIteration:
+            return n.SWS_SEND_SENT
+        done = self._fragmenting = self._loop.create_future()
         result = n.SWS_SEND_SENT
-        async for fragment in fragments:
-            if isinstance(fragment, str):
-                fragment_kind, data = n.SWS_MESSAGE_TEXT, fragment.encode("utf-8")
-            elif isinstance(fragment, (bytes, bytearray, memoryview)):
-                fragment_kind, data = n.SWS_MESSAGE_BINARY, bytes(fragment)
-            else:
-                raise TypeError("fragments must be str or bytes")
-            if kind == 0:
-                kind = fragment_kind
-            elif fragment_kind != kind:
-                raise TypeError("all fragments must be of the same type (str or bytes)")
-            # One frame behind, so the last one can carry FIN without an empty final frame.
-            if previous is not None:
-                result = self._send_fragment(kind, previous, False)
+        try:
+            first_type = str if isinstance(first, str) else bytes
+            if not isinstance(first, (str, bytes, bytearray, memoryview)):
+                raise TypeError("data iterable must contain bytes or str")
+            kind = n.SWS_MESSAGE_TEXT if (text if text is not None else first_type is str) else n.SWS_MESSAGE_BINARY
+            fragment: Any = first
+            while True:
+                if isinstance(fragment, str) and first_type is str:
+                    data = fragment.encode("utf-8")
+                elif isinstance(fragment, (bytes, bytearray, memoryview)) and first_type is bytes:
+                    data = bytes(fragment)
+                else:
+                    raise TypeError("data iterable must contain uniformly bytes or str")
+                result = self._send_fragment(kind, data, False)
                 if result == n.SWS_SEND_BUFFERED and self._conn is not None \
                         and n.fast.sws_conn_buffered_amount(self._conn) > self.write_limit:
                     await self._wait_drain()
-            previous = data
-        if kind == 0:
-            return result  # an empty iterable sends nothing, as in websockets
-        return self._send_fragment(kind, previous or b"", True)
+                try:
+                    fragment = await fragments.__anext__()
+                except StopAsyncIteration:
+                    break
+            return self._send_fragment(kind, b"", True)
+        except (ConnectionClosed, _ClosingSend):
+            raise
+        except BaseException:
+            self._fail(1011, "error in fragmented message")
+            raise
+        finally:
+            self._fragmenting = None
+            done.set_result(None)
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Closes the connection with ``code`` (the message being sent cannot be finished)."""
+        conn = self._conn
+        if conn is not None and self._state in (State.OPEN, State.CONNECTING):
+            data = reason.encode("utf-8")
+            self._close_sent = Close(code, reason)
+            n.lib.sws_conn_close(conn, code, data, len(data))
+            self._state = State.CLOSING
+            self._native.kick()
 
     def _send_fragment(self, kind: int, data: bytes, is_final: bool) -> int:
         conn = self._conn
@@ -349,12 +473,13 @@ class Connection:
 
     async def ping(self, data: Optional[Data] = None) -> Awaitable[float]:
         """Sends a ping; returns a future that resolves to the round-trip time (seconds) when
-        the matching pong arrives. ``data`` defaults to 4 random bytes."""
-        payload = os.urandom(4) if data is None else (data.encode() if isinstance(data, str) else bytes(data))
+        the matching pong arrives (a pong also acknowledges every earlier ping). ``data``
+        defaults to 4 random bytes."""
+        payload = os.urandom(4) if data is None else _control_payload(data)
         while data is None and payload in self._pings:
             payload = os.urandom(4)
         if payload in self._pings:
-            raise RuntimeError("already waiting for a pong with the same data")
+            raise ConcurrencyError("already waiting for a pong with the same data")
         conn = self._conn
         if conn is None:
             raise self._closed_exception()
@@ -372,7 +497,7 @@ class Connection:
     async def pong(self, data: Data = b"") -> None:
         """Sends an unsolicited pong, a one-way heartbeat (RFC 6455 section 5.5.3). Raises
         ``ConnectionClosed`` once the connection is closing or closed."""
-        payload = data.encode() if isinstance(data, str) else bytes(data)
+        payload = _control_payload(data)
         conn = self._conn
         if conn is None:
             raise self._closed_exception()
@@ -384,17 +509,29 @@ class Connection:
         self._native.kick()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Starts the close handshake (if not started) and waits until the connection closed."""
+        """Starts the close handshake (if not started) and waits until the connection closed.
+        During a fragmented send the message cannot be finished: the close code is then 1011,
+        as in websockets."""
         conn = self._conn
         if conn is not None and self._state is State.OPEN:
+            if self._fragmenting is not None:
+                code, reason = 1011, "close during fragmented message"
             data = reason.encode("utf-8")
             status = n.lib.sws_conn_close(conn, code, data, len(data))
             if status == n.SWS_OK or status == n.SWS_ERR_CLOSED:
+                if status == n.SWS_OK:
+                    self._close_sent = Close(code, reason)
                 self._state = State.CLOSING
                 self._native.kick()
             else:
                 raise SwiftWSError(status, n.last_error())
         await asyncio.shield(self._closed)
+
+    async def __aenter__(self) -> "Connection":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
 
     async def wait_closed(self) -> None:
         """Waits until the connection has closed."""
@@ -411,6 +548,17 @@ class _ClosingSend(Exception):
 
 
 async def _aiter_of(iterable: Iterable[Data]) -> AsyncIterator[Data]:
+    # Each item is taken when the previous one was sent: a generator's fragments go out as
+    # they are produced.
     for item in iterable:
         yield item
+
+
+def _control_payload(data: Any) -> bytes:
+    """A ping or pong payload: str (UTF-8) or bytes-like, else TypeError."""
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError("data must be str or bytes-like")
 

@@ -18,106 +18,49 @@ import asyncio
 import functools
 import http
 import ipaddress
+import logging
+import os
 import socket
-from ctypes import byref, c_char_p, c_size_t as ctypes_size_t, c_void_p, pointer as ctypes_pointer
+import sys
+from ctypes import byref, c_size_t as ctypes_size_t, c_void_p, pointer as ctypes_pointer
 from typing import (Any, Awaitable, Callable, Dict, Generator, Iterable, List, Optional, Sequence,
-                    Set, Tuple, Union)
+                    Set, Tuple, Union)  # noqa: F401
 
 from .. import _native as n
 from .._config import KEYWORDS, NativeConfig, milliseconds
 from .._driver import NativeLoop, logger, new_key
-from ..exceptions import ConnectionClosed, Response, check
+from .._log import native_log
+from ..auth import basic_auth
+from ..datastructures import Headers
+from ..exceptions import ConnectionClosed, check
+from ..http11 import Request, Response
 from ..tls import tls_struct
 from .connection import Connection, Data, State
+from .handshake import Handshake, plain_response, read_request
 
-__all__ = ["serve", "Server", "ServerConnection", "Request", "Headers", "broadcast", "unix_serve",
-           "Listener", "serve_listener"]
+__all__ = ["serve", "Server", "ServerConnection", "Request", "Response", "Headers", "broadcast", "unix_serve",
+           "Listener", "serve_listener", "basic_auth"]
 
-
-class Headers:
-    """Request headers, looked up by name (case-insensitive) while ``process_request`` runs.
-
-    The C API gives headers by name only (no enumeration), and only during the upgrade callback,
-    so this is a lookup object rather than a full mapping.
-    """
-
-    def __init__(self, request: int) -> None:
-        self._request: Optional[int] = request
-        self._cache: Dict[str, Optional[str]] = {}
-
-    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
-        """The first header called ``name``, or ``default``."""
-        key = name.lower()
-        if key not in self._cache:
-            if self._request is None:
-                raise RuntimeError("request headers can only be read while process_request runs")
-            value = c_char_p()
-            check(n.lib.sws_request_header(self._request, name.encode("latin-1"), byref(value)))
-            self._cache[key] = value.value.decode("latin-1") if value.value is not None else None
-        result = self._cache[key]
-        return default if result is None else result
-
-    def __getitem__(self, name: str) -> str:
-        value = self.get(name)
-        if value is None:
-            raise KeyError(name)
-        return value
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self.get(name) is not None
-
-    def get_all(self, name: str) -> List[str]:
-        """The values of ``name`` (the first one only: the C API gives one per name)."""
-        value = self.get(name)
-        return [] if value is None else [value]
-
-
-class Request:
-    """The opening handshake's request: ``path`` (with the query, as in websockets), ``headers``
-    (during ``process_request`` only), the ``subprotocols`` the client offered, and
-    ``peer_certificate_subject``: the subject of the client's TLS certificate ("CN=client") when
-    the server verifies client certificates (``verify_mode=ssl.CERT_REQUIRED``), else None (a
-    SwiftWS addition: websockets users read ``transport.get_extra_info("peercert")``)."""
-
-    def __init__(self, request: int) -> None:
-        target = c_char_p()
-        check(n.lib.sws_request_target(request, byref(target), None))
-        self.path: str = (target.value or b"/").decode("utf-8", "replace")
-        self.headers = Headers(request)
-        self.subprotocols: List[str] = []
-        for index in range(n.lib.sws_request_subprotocol_count(request)):
-            name = c_char_p()
-            if n.lib.sws_request_subprotocol(request, index, byref(name)) == n.SWS_OK and name.value:
-                self.subprotocols.append(name.value.decode())
-        subject = c_char_p()
-        check(n.lib.sws_request_peer_certificate_subject(request, byref(subject)))
-        self.peer_certificate_subject: Optional[str] = subject.value.decode("utf-8", "replace") if subject.value else None
-
-    def _expire(self) -> None:
-        self.headers._request = None
-
-
-class _UpgradeConnection:
-    """What ``process_request(connection, request)`` gets as ``connection``: ``respond()``
-    builds the HTTP response that refuses the upgrade (or answers a plain HTTP request)."""
-
-    def __init__(self, server: "Server", request: Request) -> None:
-        self.server = server
-        self.request = request
-
-    def respond(self, status: Union[int, http.HTTPStatus], text: str) -> Response:
-        """A text/plain response with ``status``, as websockets' ``ServerConnection.respond``."""
-        status = http.HTTPStatus(status)
-        return Response(status.value, status.phrase, text.encode("utf-8"))
+#: websockets' default Server header, with this package's name.
+SERVER_HEADER = f"Python/{sys.version_info.major}.{sys.version_info.minor} swiftws/0.1.0"
 
 
 class ServerConnection(Connection):
-    """A connection accepted by a server; ``request.path`` is the requested path."""
+    """A connection accepted by a server. Made when the request arrives (CONNECTING), so that
+    ``process_request`` and the handler get the same object; ``request`` is the opening
+    request (path with query, every header), ``response`` the answer."""
 
-    def __init__(self, native: NativeLoop, conn: int, server: "Server") -> None:
-        super().__init__(native, conn)
+    def __init__(self, native: NativeLoop, server: "Server", request: Request) -> None:
+        super().__init__(native)
         self.server = server
-        self.request = _RequestInfo(self.path + (f"?{self.query}" if self.query is not None else ""))
+        self.request = request
+        self.logger = server.logger
+        self.max_queue = server.max_queue
+        self.username: Optional[str] = None
+
+    def respond(self, status: Union[int, http.HTTPStatus], text: str) -> Response:
+        """A text/plain response with ``status``, for ``process_request`` to return."""
+        return plain_response(status, text)
 
     def _connection_lost(self) -> None:
         self.server._connections.discard(self)
@@ -144,8 +87,8 @@ class Listener:
 class ListenerConnection(ServerConnection):
     """A server connection whose events go to a ``Listener`` instead of ``recv``."""
 
-    def __init__(self, native: NativeLoop, conn: int, server: "Server", listener: Listener) -> None:
-        super().__init__(native, conn, server)
+    def __init__(self, native: NativeLoop, server: "Server", request: Request, listener: Listener) -> None:
+        super().__init__(native, server, request)
         self.listener = listener
         # Bound once (a C-level partial): the native callback calls the listener directly.
         self._message_sink = functools.partial(listener.on_message, self)
@@ -156,23 +99,6 @@ class ListenerConnection(ServerConnection):
             self.listener.on_close(self, self.close_code or n.SWS_CLOSE_ABNORMAL, self.close_reason or "")
         except Exception:
             logger.exception("swiftws: exception in Listener.on_close")
-
-
-class _RequestInfo:
-    """The part of the request kept for the connection's life (headers are not kept)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-
-class _SocketName:
-    """Stands for a listening socket in ``Server.sockets`` (only ``getsockname()``)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._name = (host, port)
-
-    def getsockname(self) -> Tuple[str, int]:
-        return self._name
 
 
 def _addresses(host: Optional[str]) -> List[str]:
@@ -195,23 +121,44 @@ class Server:
     """A running WebSocket server (one native server per listening address)."""
 
     def __init__(self, handler: Optional[Callable[[ServerConnection], Awaitable[None]]], *,
-                 process_request: Optional[Callable[..., Any]], write_limit: int,
-                 close_timeout: Optional[float],
+                 process_request: Optional[Callable[..., Any]] = None,
+                 process_response: Optional[Callable[..., Any]] = None,
+                 select_subprotocol: Optional[Callable[..., Any]] = None,
+                 subprotocols: Optional[Sequence[str]] = None, server_header: Optional[str] = SERVER_HEADER,
+                 write_limit: int = 32 * 1024, close_timeout: Optional[float] = 10,
+                 logger: Any = None, create_connection: Optional[Callable[..., ServerConnection]] = None,
                  listener_factory: Optional[Callable[[], "Listener"]] = None) -> None:
         self.handler = handler
         self.listener_factory = listener_factory
         self.process_request = process_request
+        self.process_response = process_response
+        self.select_subprotocol = select_subprotocol
+        self.subprotocols = list(subprotocols or [])
+        self.server_header = server_header
         self.write_limit = write_limit
         self.close_timeout = close_timeout
+        #: Where the server and its connections log (websockets' default: "websockets.server").
+        self.logger: Any = logging.getLogger("websockets.server") if logger is None else logger
+        self.create_connection = create_connection or ServerConnection
         self._native: Optional[NativeLoop] = None
         self._servers: List[int] = []
-        self._names: List[_SocketName] = []
+        self._sockets: List[socket.socket] = []
         self._key = new_key()
         self._connections: Set[ServerConnection] = set()
         self._tasks: Set[asyncio.Task] = set()
+        #: Deferred opening handshakes (an async process_request or process_response running).
+        self._handshakes: Set[Handshake] = set()
         self._closing = False
         self._closed: Optional[asyncio.Future] = None
         self._done_callbacks: List[Any] = []
+        #: (host, port, config) of a server made with start_serving=False, until it starts.
+        self._pending_start: Optional[Tuple[Optional[str], int, NativeConfig]] = None
+        #: The task running serve_forever(), which close() cancels.
+        self._serve_forever: Optional["asyncio.Task[None]"] = None
+        #: The native log callback (kept alive while the server and its connections may log).
+        self._log_callback: Any = None
+        #: Received messages a connection holds before it pauses reading (high, low).
+        self.max_queue: Tuple[Optional[int], Optional[int]] = (16, 4)
 
     async def _start(self, host: Optional[str], port: int, config: NativeConfig) -> None:
         native = self._native = NativeLoop.acquire()
@@ -227,7 +174,11 @@ class Server:
                     raise OSError(f"[swiftws] could not listen on {address}:{port}: {detail}")
                 self._servers.append(out.value)  # type: ignore[arg-type]
                 port = port or int(n.lib.sws_server_port(out.value))
-                self._names.append(_SocketName(address, port))
+                # A real socket object (a duplicate of the listening descriptor, closed with the
+                # server): family, getsockname(), fileno() as asyncio's server.sockets give them.
+                self._sockets.append(socket.socket(fileno=os.dup(n.lib.sws_server_fd(out.value))))
+            for sock in self._sockets:
+                self.logger.info("server listening on %s", _format_address(sock.getsockname()))
         except BaseException:
             self._free_servers()
             native.targets.pop(self._key, None)
@@ -238,45 +189,24 @@ class Server:
     # -- native events -------------------------------------------------------------------------
 
     def _on_upgrade(self, request_handle: int, upgrade: bool) -> None:
-        request = Request(request_handle)
-        try:
-            if self._closing:
-                n.lib.sws_request_respond(request_handle, 503, b"Service Unavailable\n", 20)
-                return
-            response = None
-            if self.process_request is not None:
-                response = self.process_request(_UpgradeConnection(self, request), request)
-                if asyncio.iscoroutine(response):
-                    response.close()
-                    raise TypeError("process_request must be a plain function here: the upgrade is "
-                                    "decided inside the native callback (see the package README)")
-            if response is None:
-                if not upgrade:
-                    body = b"Failed to open a WebSocket connection: not a WebSocket upgrade request.\n"
-                    n.lib.sws_request_respond(request_handle, 426, body, len(body))
-                return  # accepted (with the first configured subprotocol the client offered)
-            if isinstance(response, tuple):  # legacy (status, headers, body)
-                status, _headers, body = response
-                response = Response(int(status), "", body if isinstance(body, bytes) else str(body).encode())
-            if not isinstance(response, Response):
-                raise TypeError(f"process_request returned {type(response).__name__}, not a Response or None")
-            check(n.lib.sws_request_respond(request_handle, response.status_code, response.body or None,
-                                            len(response.body)), "sws_request_respond")
-        finally:
-            request._expire()
-
-    def _on_native_open(self, conn: int) -> ServerConnection:
+        """A request arrived (native on_upgrade / on_http_request): decide it (see handshake)."""
         assert self._native is not None
+        request = read_request(request_handle)
         if self.listener_factory is not None:
-            listener = self.listener_factory()
-            listening = ListenerConnection(self._native, conn, self, listener)
-            listening.write_limit = self.write_limit
-            self._connections.add(listening)
-            listener.on_open(listening)  # an exception here is logged and closes with 1011
-            return listening
-        connection = ServerConnection(self._native, conn, self)
+            connection: ServerConnection = ListenerConnection(self._native, self, request, self.listener_factory())
+        else:
+            connection = self.create_connection(self._native, self, request)
+        Handshake(self, request_handle, connection, upgrade).run()
+
+    def _opened(self, connection: ServerConnection, conn: int) -> ServerConnection:
+        """The native connection of an accepted upgrade opened: ``connection`` takes it."""
+        assert self._native is not None
+        connection._attach(conn)
         connection.write_limit = self.write_limit
         self._connections.add(connection)
+        if isinstance(connection, ListenerConnection):
+            connection.listener.on_open(connection)  # an exception here is logged and closes with 1011
+            return connection
         task = self._native.aloop.create_task(self._run_handler(connection))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -288,8 +218,8 @@ class Server:
         except ConnectionClosed:
             pass  # the peer left while the handler was sending or receiving
         except Exception:
-            logger.error("connection handler failed", exc_info=True)
-            await _close_quietly(connection, 1011, "internal error")
+            self.logger.error("connection handler failed", exc_info=True)
+            await _close_quietly(connection, 1011, "")
             return
         await _close_quietly(connection, 1000, "")
 
@@ -301,25 +231,38 @@ class Server:
         return set(self._connections)
 
     @property
-    def sockets(self) -> List[_SocketName]:
-        """One object per listening address, with ``getsockname()`` → (host, port)."""
-        return list(self._names)
+    def sockets(self) -> List[socket.socket]:
+        """The listening sockets, one per address (real sockets: ``family``, ``getsockname()``,
+        ``fileno()``); empty once closed."""
+        return list(self._sockets)
 
     @property
     def port(self) -> int:
         """The port the server listens on."""
-        return self._names[0].getsockname()[1] if self._names else 0
+        return self._sockets[0].getsockname()[1] if self._sockets else 0
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        """The asyncio loop the server runs on."""
+        return self._native.aloop if self._native is not None else asyncio.get_running_loop()
 
     def is_serving(self) -> bool:
         """Whether the server accepts connections."""
         return bool(self._servers) and not self._closing
 
-    def close(self, close_connections: bool = True) -> None:
-        """Stops listening and (by default) closes every connection with 1001; see ``wait_closed``."""
+    def close(self, close_connections: bool = True, code: int = 1001, reason: str = "") -> None:
+        """Stops listening and (by default) closes every connection with ``code`` and ``reason``
+        (1001, going away); see ``wait_closed``. A running ``serve_forever`` is cancelled."""
+        if self._serve_forever is not None and self._serve_forever is not asyncio.current_task():
+            self._serve_forever.cancel()
         if self._closing or self._native is None:
             return
         self._closing = True
         native = self._native
+        for handshake in list(self._handshakes):
+            handshake.refuse_now()
+        if close_connections:
+            for connection in list(self._connections):
+                connection._fail(code, reason)
         if not close_connections:
             self._free_servers()
             self._finish_when_handlers_done()
@@ -337,6 +280,7 @@ class Server:
 
         callback = n.SERVER_SHUTDOWN_DONE(done)
         self._done_callbacks.append(callback)
+        self._close_sockets()  # our duplicates: the port is released when the servers stop
         for server in list(self._servers):
             if n.lib.sws_server_shutdown(server, timeout_ms, callback, None) != n.SWS_OK:
                 done(server, 0)
@@ -346,6 +290,12 @@ class Server:
         for server in self._servers:
             n.lib.sws_server_free(server)
         self._servers.clear()
+        self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        for sock in self._sockets:
+            sock.close()
+        self._sockets.clear()
 
     def _finish_when_handlers_done(self) -> None:
         native = self._native
@@ -369,16 +319,29 @@ class Server:
             await asyncio.shield(self._closed)
 
     async def serve_forever(self) -> None:
-        """Runs until cancelled (then closes the server) or until ``close()``."""
+        """Runs until cancelled or until ``close()`` (both end it with CancelledError, as
+        asyncio's ``Server.serve_forever``); closes the server when cancelled."""
+        if self._serve_forever is not None:
+            raise RuntimeError(f"server {self!r} is already being awaited on serve_forever()")
+        if self._closing:
+            raise RuntimeError(f"server {self!r} is closed")
+        await self.start_serving()
+        self._serve_forever = asyncio.current_task()
         try:
             await self.wait_closed()
+            raise asyncio.CancelledError()
         except asyncio.CancelledError:
             self.close()
             await self.wait_closed()
             raise
+        finally:
+            self._serve_forever = None
 
     async def start_serving(self) -> None:
-        """Nothing to do: the server serves from its creation (asyncio.Server compatibility)."""
+        """Starts listening, for a server made with ``start_serving=False`` (else nothing to do)."""
+        pending, self._pending_start = self._pending_start, None
+        if pending is not None:
+            await self._start(*pending)
 
     async def __aenter__(self) -> "Server":
         return self
@@ -403,6 +366,29 @@ class Server:
         return delivered
 
 
+def _format_address(address: Any) -> str:
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _check_subprotocols(subprotocols: Any) -> None:
+    """websockets' rule: a list of subprotocols, not a string (a common mistake)."""
+    if isinstance(subprotocols, str):
+        raise TypeError("subprotocols must be a list, not a str")
+
+
+def queue_limits(max_queue: Union[int, Tuple[Optional[int], Optional[int]], None]) -> Tuple[Optional[int], Optional[int]]:
+    """websockets' ``max_queue``: an int (low = high // 4), a (high, low) pair, or None (no limit)."""
+    if max_queue is None:
+        return None, None
+    if isinstance(max_queue, tuple):
+        high, low = max_queue
+        if high is None:
+            return None, None
+        return high, (high // 4 if low is None else low)
+    return max_queue, max_queue // 4
+
+
 async def _close_quietly(connection: Connection, code: int, reason: str) -> None:
     try:
         await connection.close(code, reason)
@@ -414,8 +400,15 @@ class serve:
     """Starts a WebSocket server on ``host``:``port``: ``await serve(...)`` or ``async with serve(...)``.
 
     Options (websockets' names): ``process_request(connection, request)`` — return None to
-    accept, or ``connection.respond(status, text)`` to refuse (a plain function: it runs inside
-    the native upgrade callback); ``subprotocols``; ``origins`` (None in the list allows requests
+    accept, or a ``Response`` (``connection.respond(status, text)``) to refuse; a function or a
+    coroutine (the client waits for it, within ``open_timeout``); ``process_response(connection,
+    request, response)`` — edit the response or return another; ``select_subprotocol(connection,
+    subprotocols)``; ``subprotocols`` (without ``select_subprotocol``: the first the client offers,
+    400 when none matches); ``server_header`` (None: no Server header); ``logger`` (a
+    ``logging.Logger`` or adapter; default "websockets.server"); ``create_connection`` (a
+    ``ServerConnection`` subclass or factory); ``start_serving`` (False: listen from
+    ``start_serving()`` / ``serve_forever()``); ``max_queue`` (received messages held before
+    reading pauses: an int, a (high, low) pair, or None); ``origins`` (None in the list allows requests
     without Origin); ``compression`` ("deflate" or None); ``max_size`` (bytes, None: no limit);
     ``ping_interval`` / ``ping_timeout`` / ``close_timeout`` / ``open_timeout`` (seconds, None:
     off); ``write_limit`` (bytes buffered before ``send`` waits); ``reuse_port``;
@@ -430,19 +423,28 @@ class serve:
                  ping_interval: Optional[float] = 20, ping_timeout: Optional[float] = 20,
                  close_timeout: Optional[float] = 10, open_timeout: Optional[float] = 10,
                  write_limit: int = 32 * 1024, reuse_port: bool = False, max_connections: int = 0,
-                 ssl: Any = None,
-                 max_queue: Any = None, logger: Any = None, server_header: Any = None,
+                 ssl: Any = None, process_response: Optional[Callable[..., Any]] = None,
+                 select_subprotocol: Optional[Callable[..., Any]] = None,
+                 server_header: Optional[str] = SERVER_HEADER, start_serving: bool = True,
+                 create_connection: Optional[Callable[..., ServerConnection]] = None,
+                 max_queue: Union[int, Tuple[Optional[int], Optional[int]], None] = 16, logger: Any = None,
                  _listener_factory: Optional[Callable[[], Listener]] = None, **options: Any) -> None:
         # SwiftWS's own limits (idle_timeout, message_timeout, memory_budget, max_buffered, …;
         # see swiftws._config.OPTIONS) come as further keywords; anything else is an error.
         unsupported = set(options) - KEYWORDS
         if unsupported:
             raise TypeError(f"serve() got unsupported arguments: {', '.join(sorted(unsupported))}")
+        _check_subprotocols(subprotocols)
         self._handler = handler
         self._host = host
         self._port = int(port or 0)
-        self._server = Server(handler, process_request=process_request, write_limit=write_limit,
-                              close_timeout=close_timeout, listener_factory=_listener_factory)
+        self._start_serving = start_serving
+        self._server = Server(handler, process_request=process_request, process_response=process_response,
+                              select_subprotocol=select_subprotocol, subprotocols=subprotocols,
+                              server_header=server_header, write_limit=write_limit, close_timeout=close_timeout,
+                              logger=logger, create_connection=create_connection,
+                              listener_factory=_listener_factory)
+        self._server.max_queue = queue_limits(max_queue)
         # No native limit on buffered output unless asked: Connection.send waits for the drain
         # instead, as in websockets.
         options.setdefault("max_buffered", None)
@@ -462,12 +464,17 @@ class serve:
             tls_config, keep = tls_struct(ssl, server=True)
             config.keep(tls_config, keep)
             config.endpoint.tls = ctypes_pointer(tls_config)
+        # The library's log lines (refusals, openings, closings) go to the server's logger.
+        self._server._log_callback = native_log(config, self._server.logger)
         self._config: Optional[NativeConfig] = config
 
     async def _create(self) -> Server:
         assert self._config is not None, "serve() objects are awaited once"
-        await self._server._start(self._host, self._port, self._config)
-        self._config = None  # the library has copied what it needs
+        config, self._config = self._config, None
+        if self._start_serving:
+            await self._server._start(self._host, self._port, config)
+        else:
+            self._server._pending_start = (self._host, self._port, config)
         return self._server
 
     def __await__(self) -> Generator[Any, None, Server]:

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Optional
 
 from ..asyncio import client as async_client
 from . import _background
@@ -20,12 +20,18 @@ class ClientConnection(Connection):
     """A blocking client connection."""
 
 
-def connect(uri: str, **options: Any) -> ClientConnection:
+def connect(uri: str, *, create_connection: Optional[Callable[..., ClientConnection]] = None,
+            **options: Any) -> ClientConnection:
     """Opens a connection and returns it once open; options and errors as
-    ``swiftws.asyncio.client.connect``. Usable as a context manager (closes on exit)."""
+    ``swiftws.asyncio.client.connect``; ``create_connection`` is a ``ClientConnection``
+    subclass (or factory taking the asyncio connection). Usable as a context manager."""
     opener = async_client.connect(uri, **options)  # validates the URI and options in the caller's thread
 
     async def open_connection() -> Any:
         return await opener
 
-    return ClientConnection(_background.run(open_connection()))
+    try:
+        connection = _background.run(open_connection())
+    except TimeoutError:
+        raise TimeoutError("timed out while waiting for handshake response") from None
+    return (create_connection or ClientConnection)(connection)

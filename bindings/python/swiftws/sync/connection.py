@@ -1,15 +1,30 @@
 """``Connection`` of the blocking API: a thread-safe wrapper of an asyncio connection running
-in the background thread (see ``_background``)."""
+in the background thread (see ``_background``), shaped like ``websockets.sync.connection``.
+
+Attributes the wrapper does not define itself (``request``, ``response``, ``protocol``,
+``logger``, ``local_address``, attributes a ``process_request`` set such as ``username``) are
+read from the asyncio connection, which lives in the background thread."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Optional, Tuple, Union
+import asyncio
+import threading
+from typing import Any, Iterable, Iterator, Mapping, Optional, Tuple, Union
 
 from ..asyncio.connection import Connection as AsyncConnection, State
-from ..exceptions import ConnectionClosed, OK_CLOSE_CODES
+from ..exceptions import ConcurrencyError, ConnectionClosed, OK_CLOSE_CODES
 from . import _background
 
+__all__ = ["Connection", "broadcast"]
+
 Data = Union[str, bytes]
+
+
+class _End:
+    """The end of a fragmented message handed to the background loop (or the error that ended it)."""
+
+    def __init__(self, error: Optional[BaseException] = None) -> None:
+        self.error = error
 
 
 class Connection:
@@ -17,6 +32,13 @@ class Connection:
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
+        self._recv_lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for names this class does not define (see the module docstring).
+        if name.startswith("__") or name == "_connection":
+            raise AttributeError(name)
+        return getattr(self._connection, name)
 
     # -- information ---------------------------------------------------------------------------
 
@@ -45,6 +67,10 @@ class Connection:
         return self._connection.remote_address
 
     @property
+    def local_address(self) -> Optional[Tuple[str, int]]:
+        return self._connection.local_address
+
+    @property
     def latency(self) -> float:
         return self._connection.latency
 
@@ -52,8 +78,20 @@ class Connection:
 
     def recv(self, timeout: Optional[float] = None, decode: Optional[bool] = None) -> Data:
         """The next message (``str`` text, ``bytes`` binary). Raises ``TimeoutError`` after
-        ``timeout`` seconds (no message is lost), ``ConnectionClosed`` once closed."""
-        return _background.run(self._connection.recv(decode), timeout)
+        ``timeout`` seconds (no message is lost), ``ConnectionClosed`` once closed,
+        ``ConcurrencyError`` if another thread is already in ``recv``."""
+        if not self._recv_lock.acquire(blocking=False):
+            raise ConcurrencyError("cannot call recv while another thread is already running recv "
+                                   "or recv_streaming")
+        try:
+            return _background.run(self._connection.recv(decode), timeout)
+        finally:
+            self._recv_lock.release()
+
+    def recv_streaming(self, decode: Optional[bool] = None) -> Iterator[Data]:
+        """The next message as an iterator of fragments (the whole message as one: see the
+        asyncio ``recv_streaming``)."""
+        yield self.recv(decode=decode)
 
     def __iter__(self) -> Iterator[Data]:
         """Messages until a normal closure (an abnormal one raises ``ConnectionClosedError``)."""
@@ -65,18 +103,58 @@ class Connection:
                 raise
 
     def send(self, message: Union[Data, Iterable[Data]], text: Optional[bool] = None) -> None:
-        """Sends a message (an iterable is sent as a fragmented message); waits while the peer
-        lags by more than ``write_limit`` bytes."""
-        if not isinstance(message, (str, bytes, bytearray, memoryview)):
-            message = list(message)  # iterate here, in the caller's thread
-        _background.run(self._connection.send(message, text))
+        """Sends a message; an iterable is sent as a fragmented message, each fragment as soon
+        as the iterable produces it (the iterable runs in the caller's thread). Waits while the
+        peer lags by more than ``write_limit`` bytes."""
+        if isinstance(message, (str, bytes, bytearray, memoryview, Mapping)) or not hasattr(message, "__iter__"):
+            _background.run(self._connection.send(message, text))  # type: ignore[arg-type]
+            return
+        loop = _background.loop()
+        queue: "asyncio.Queue[Any]" = _background.call(asyncio.Queue)
 
-    def ping(self, data: Optional[Data] = None, timeout: Optional[float] = None) -> float:
-        """Sends a ping and waits for its pong; returns the round-trip time in seconds."""
-        async def ping_pong() -> float:
+        async def fragments() -> Any:
+            while True:
+                item = await queue.get()
+                if isinstance(item, _End):
+                    if item.error is not None:
+                        raise item.error
+                    return
+                yield item
+
+        future = asyncio.run_coroutine_threadsafe(self._connection.send(fragments(), text), loop)
+        try:
+            for item in message:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+        except BaseException as error:
+            loop.call_soon_threadsafe(queue.put_nowait, _End(error))
+            try:
+                future.result()
+            except BaseException:
+                pass
+            raise
+        loop.call_soon_threadsafe(queue.put_nowait, _End())
+        future.result()
+
+    def ping(self, data: Optional[Data] = None, *, ack_on_close: bool = False) -> threading.Event:
+        """Sends a ping; returns an event set when its pong arrives (or, with ``ack_on_close``,
+        when the connection closes first), as websockets' blocking ``ping``; ``latency`` is
+        updated by the pong."""
+        event = threading.Event()
+
+        async def send_ping() -> None:
             waiter = await self._connection.ping(data)
-            return await waiter
-        return _background.run(ping_pong(), timeout)
+
+            def done(future: "asyncio.Future[float]") -> None:
+                if ack_on_close or (not future.cancelled() and future.exception() is None):
+                    event.set()
+
+            waiter.add_done_callback(done)  # type: ignore[attr-defined]
+        _background.run(send_ping())
+        return event
+
+    def pong(self, data: Data = b"") -> None:
+        """Sends an unsolicited pong (a one-way heartbeat)."""
+        _background.run(self._connection.pong(data))
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Performs the close handshake and waits until the connection closed."""
@@ -91,3 +169,10 @@ class Connection:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def broadcast(connections: Iterable[Connection], message: Data, raise_exceptions: bool = False) -> None:
+    """Sends ``message`` to every open connection without waiting (websockets' ``broadcast``)."""
+    from ..asyncio.server import broadcast as async_broadcast
+    inner = [getattr(connection, "_connection", connection) for connection in connections]
+    _background.call(async_broadcast, inner, message, raise_exceptions)

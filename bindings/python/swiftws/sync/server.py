@@ -14,31 +14,44 @@ connection is closed with 1000; when it raises, the error is logged and it is cl
 from __future__ import annotations
 
 import asyncio
+import http
+import os
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Set, Union
 
-from .._driver import logger
 from ..asyncio import server as async_server
+from ..auth import basic_auth
 from ..exceptions import ConnectionClosed
+from ..http11 import Request, Response
 from . import _background
-from .connection import Connection
+from .connection import Connection, broadcast
 
-__all__ = ["serve", "Server", "ServerConnection"]
+__all__ = ["serve", "Server", "ServerConnection", "basic_auth", "broadcast", "Request", "Response"]
 
 
 class ServerConnection(Connection):
-    """A connection accepted by a blocking server; ``request.path`` is the requested path."""
+    """A connection accepted by a blocking server: ``request`` (path, headers), ``response``,
+    and attributes set by ``process_request`` (``username`` with ``basic_auth``)."""
 
-    @property
-    def request(self) -> Any:
-        return self._connection.request  # type: ignore[attr-defined]
+    def respond(self, status: Union[int, http.HTTPStatus], text: str) -> Response:
+        """A text/plain response with ``status``, for ``process_request`` to return."""
+        return self._connection.respond(status, text)  # type: ignore[attr-defined]
+
+
+def _wrapper(connection: Any, factory: Callable[..., ServerConnection]) -> ServerConnection:
+    """The one blocking wrapper of an asyncio server connection (hooks and handler share it)."""
+    wrapper = connection.__dict__.get("_sync_wrapper")
+    if wrapper is None:
+        wrapper = connection._sync_wrapper = factory(connection)
+    return wrapper
 
 
 class Server:
     """A running blocking server."""
 
-    def __init__(self, server: async_server.Server) -> None:
+    def __init__(self, server: async_server.Server, factory: Callable[..., ServerConnection]) -> None:
         self._server = server
+        self._factory = factory
         self._stopped = threading.Event()
 
     @property
@@ -48,17 +61,33 @@ class Server:
 
     @property
     def socket(self) -> Any:
-        """Stands for the listening socket: ``getsockname()`` → (host, port)."""
+        """The listening socket (the first, with several addresses)."""
         return self._server.sockets[0]
+
+    @property
+    def logger(self) -> Any:
+        return self._server.logger
+
+    @property
+    def connections(self) -> Set[ServerConnection]:
+        """The open connections."""
+        return {_wrapper(connection, self._factory)
+                for connection in _background.call(lambda: self._server.connections)}
+
+    def fileno(self) -> int:
+        """The listening socket's descriptor."""
+        return self.socket.fileno()
 
     def serve_forever(self) -> None:
         """Blocks until ``shutdown()`` is called (from another thread or a handler)."""
         self._stopped.wait()
 
-    def shutdown(self) -> None:
-        """Stops listening, closes every connection with 1001, waits for the handlers."""
+    def shutdown(self, close_connections: bool = True, code: int = 1001, reason: str = "") -> None:
+        """Stops listening; closes every connection with ``code`` and ``reason`` unless
+        ``close_connections`` is False; then waits until every handler returned (with
+        ``close_connections=False``: until the clients closed their connections)."""
         async def close() -> None:
-            self._server.close()
+            self._server.close(close_connections, code, reason)
             await self._server.wait_closed()
         if not self._stopped.is_set():
             _background.run(close())
@@ -72,18 +101,30 @@ class Server:
 
 
 def serve(handler: Callable[[ServerConnection], None], host: Optional[str] = None, port: Optional[int] = None,
-          **options: Any) -> Server:
+          *, process_request: Optional[Callable[..., Any]] = None,
+          process_response: Optional[Callable[..., Any]] = None,
+          select_subprotocol: Optional[Callable[..., Any]] = None,
+          create_connection: Optional[Callable[..., ServerConnection]] = None, **options: Any) -> Server:
     """Starts a server whose handler runs in a thread per connection; options as
-    ``swiftws.asyncio.server.serve`` (``process_request`` gets the same arguments)."""
+    ``swiftws.asyncio.server.serve``. The hooks (``process_request``, ``process_response``,
+    ``select_subprotocol``) get the same ``ServerConnection`` the handler gets; they run on the
+    background loop's thread, so they must answer without blocking for long."""
+    factory = create_connection or ServerConnection
+
+    def hook(function: Optional[Callable[..., Any]]) -> Optional[Callable[..., Any]]:
+        if function is None:
+            return None
+        return lambda connection, *args: function(_wrapper(connection, factory), *args)
 
     async def bridge(connection: async_server.ServerConnection) -> None:
         done: asyncio.Future = asyncio.get_running_loop().create_future()
         loop = asyncio.get_running_loop()
+        wrapper = _wrapper(connection, factory)
 
         def run_handler() -> None:
             error: Optional[BaseException] = None
             try:
-                handler(ServerConnection(connection))
+                handler(wrapper)
             except ConnectionClosed:
                 pass
             except BaseException as exception:  # logged and turned into 1011 by the async server
@@ -93,12 +134,14 @@ def serve(handler: Callable[[ServerConnection], None], host: Optional[str] = Non
         threading.Thread(target=run_handler, name=f"swiftws-handler-{connection.id}", daemon=True).start()
         await done
 
-    starter = async_server.serve(bridge, host, port, **options)
+    starter = async_server.serve(bridge, host, port, process_request=hook(process_request),
+                                 process_response=hook(process_response),
+                                 select_subprotocol=hook(select_subprotocol), **options)
 
     async def start() -> Any:
         return await starter
 
-    return Server(_background.run(start()))
+    return Server(_background.run(start()), factory)
 
 
 def _settle(future: "asyncio.Future[None]", error: Optional[BaseException]) -> None:

@@ -1,0 +1,475 @@
+"""What websockets users rely on (issue 12), each against a real ``websockets`` peer on 127.0.0.1:
+the server's handshake hooks (basic_auth, async process_request, process_response,
+select_subprotocol, server_header), logger, start_serving, create_connection, get_loop, real
+sockets, request/response headers both ways, local_address, InvalidStatus.response, a junk
+response, argument checks, recv_streaming, ping, ConcurrencyError, fragments sent as produced,
+close during a fragmented send, fixed mask keys, and the blocking API's server and ping."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import socket
+import threading
+
+import pytest
+from websockets.asyncio.client import connect as ws_connect
+from websockets.asyncio.server import serve as ws_serve
+from websockets.exceptions import InvalidStatus as WsInvalidStatus
+from websockets.sync.client import connect as ws_sync_connect
+
+from swiftws.asyncio.client import ClientConnection, connect
+from swiftws.asyncio.handshake import accept_key
+from swiftws.asyncio.server import ServerConnection, basic_auth, serve
+from swiftws.exceptions import ConcurrencyError, ConnectionClosedError, InvalidMessage, InvalidStatus
+from swiftws.sync.server import serve as sync_serve
+
+from helpers import echo, run_async, wait_until
+
+
+def _uri(server, path: str = "/") -> str:
+    return f"ws://127.0.0.1:{server.port}{path}"
+
+
+def _port(server) -> int:
+    return next(iter(server.sockets)).getsockname()[1]
+
+
+# ---- Server: the handshake hooks ---------------------------------------------------------------
+
+
+@run_async()
+async def test_basic_auth_refuses_then_sets_username():
+    async def whoami(websocket):
+        await websocket.send(websocket.username)
+
+    auth = basic_auth(realm="test", credentials=("alice", "s3cret"))
+    async with serve(whoami, "127.0.0.1", 0, process_request=auth) as server:
+        with pytest.raises(WsInvalidStatus) as refused:
+            async with ws_connect(_uri(server)):
+                pass
+        assert refused.value.response.status_code == 401
+        assert refused.value.response.headers["WWW-Authenticate"] == 'Basic realm="test", charset="UTF-8"'
+        async with ws_connect(f"ws://alice:s3cret@127.0.0.1:{server.port}/") as ws:
+            assert await ws.recv() == "alice"
+        with pytest.raises(WsInvalidStatus):
+            async with ws_connect(f"ws://alice:wrong@127.0.0.1:{server.port}/"):
+                pass
+
+
+@run_async()
+async def test_async_process_request_decides_later_on_the_handlers_connection():
+    lookups = []
+
+    async def process_request(connection, request):
+        await asyncio.sleep(0.05)  # a database lookup: the client waits meanwhile
+        lookups.append(request.path)
+        if request.path != "/allowed":
+            return connection.respond(403, "no\n")
+        connection.token = request.headers["X-Token"]
+        return None
+
+    async def handler(websocket):
+        await websocket.send(websocket.token)  # set on the same object by process_request
+
+    async with serve(handler, "127.0.0.1", 0, process_request=process_request) as server:
+        async with ws_connect(_uri(server, "/allowed"), additional_headers={"X-Token": "t1"}) as ws:
+            assert await ws.recv() == "t1"
+        with pytest.raises(WsInvalidStatus) as refused:
+            async with ws_connect(_uri(server, "/other")):
+                pass
+        assert refused.value.response.status_code == 403
+        assert refused.value.response.body == b"no\n"
+    assert lookups == ["/allowed", "/other"]
+
+
+@run_async()
+async def test_async_process_request_bounded_by_open_timeout():
+    async def never(connection, request):
+        await asyncio.sleep(30)
+
+    async with serve(echo, "127.0.0.1", 0, process_request=never, open_timeout=0.3) as server:
+        with pytest.raises(WsInvalidStatus) as refused:
+            async with ws_connect(_uri(server)):
+                pass
+        assert refused.value.response.status_code == 503
+
+
+@run_async()
+async def test_process_response_edits_or_replaces_the_response():
+    def add_header(connection, request, response):
+        response.headers["X-Extra"] = "yes"
+
+    async with serve(echo, "127.0.0.1", 0, process_response=add_header) as server:
+        async with ws_connect(_uri(server)) as ws:
+            assert ws.response.headers["X-Extra"] == "yes"
+
+    async def replace(connection, request, response):
+        return connection.respond(418, "teapot\n")
+
+    async with serve(echo, "127.0.0.1", 0, process_response=replace) as server:
+        with pytest.raises(WsInvalidStatus) as refused:
+            async with ws_connect(_uri(server)):
+                pass
+        assert refused.value.response.status_code == 418
+
+
+@run_async()
+async def test_select_subprotocol_and_400_without_a_match():
+    def prefer_last(connection, subprotocols):
+        return subprotocols[-1]
+
+    async with serve(echo, "127.0.0.1", 0, select_subprotocol=prefer_last) as server:
+        async with ws_connect(_uri(server), subprotocols=["a", "b"]) as ws:
+            assert ws.subprotocol == "b"
+    async with serve(echo, "127.0.0.1", 0, subprotocols=["chat"]) as server:
+        async with ws_connect(_uri(server), subprotocols=["other", "chat"]) as ws:
+            assert ws.subprotocol == "chat"
+        with pytest.raises(WsInvalidStatus) as refused:
+            async with ws_connect(_uri(server), subprotocols=["other"]):
+                pass
+        assert refused.value.response.status_code == 400
+        assert b"invalid subprotocol" in refused.value.response.body
+
+
+@run_async()
+async def test_server_header():
+    async with serve(echo, "127.0.0.1", 0, server_header="Neo") as server:
+        async with ws_connect(_uri(server)) as ws:
+            assert ws.response.headers["Server"] == "Neo"
+    async with serve(echo, "127.0.0.1", 0, server_header=None) as server:
+        async with ws_connect(_uri(server)) as ws:
+            assert "Server" not in ws.response.headers
+    async with serve(echo, "127.0.0.1", 0) as server:
+        async with ws_connect(_uri(server)) as ws:
+            assert "swiftws" in ws.response.headers["Server"]
+
+
+# ---- Server: logger, start_serving, create_connection, sockets -----------------------------------
+
+
+@run_async()
+async def test_logger_receives_the_librarys_lines(caplog):
+    logger = logging.getLogger("test.swiftws.server")
+    with caplog.at_level(logging.INFO, logger="test.swiftws.server"):
+        async with serve(echo, "127.0.0.1", 0, logger=logger, process_request=lambda c, r: (
+                c.respond(403, "no\n") if r.path == "/no" else None)) as server:
+            assert server.logger is logger
+            async with ws_connect(_uri(server)) as ws:
+                await ws.send("x")
+                await ws.recv()
+            with pytest.raises(WsInvalidStatus):
+                async with ws_connect(_uri(server, "/no")):
+                    pass
+            await asyncio.sleep(0)
+    messages = [record.getMessage() for record in caplog.records if record.name == "test.swiftws.server"]
+    assert any(message.startswith("server listening on 127.0.0.1:") for message in messages)
+    assert "connection open" in messages  # from the native library, through sws_log_fn
+    assert "connection rejected (403 Forbidden)" in messages
+    assert any(message.startswith("connection closed (1000") for message in messages)
+
+
+@run_async()
+async def test_start_serving_false_listens_later():
+    server = await serve(echo, "127.0.0.1", 0, start_serving=False)
+    assert server.sockets == [] and not server.is_serving()
+    await server.start_serving()
+    assert server.is_serving()
+    async with ws_connect(_uri(server)) as ws:
+        await ws.send("hi")
+        assert await ws.recv() == "hi"
+    server.close()
+    await server.wait_closed()
+
+
+class MyServerConnection(ServerConnection):
+    pass
+
+
+class MyClientConnection(ClientConnection):
+    pass
+
+
+@run_async()
+async def test_create_connection_both_sides_get_loop_and_real_sockets():
+    kinds = []
+
+    async def handler(websocket):
+        kinds.append(type(websocket).__name__)
+        await echo(websocket)
+
+    async with serve(handler, "127.0.0.1", 0, create_connection=MyServerConnection) as server:
+        assert server.get_loop() is asyncio.get_running_loop()
+        sock = server.sockets[0]
+        assert isinstance(sock, socket.socket) and sock.family == socket.AF_INET
+        assert sock.getsockname()[1] == server.port
+        async with connect(_uri(server), create_connection=MyClientConnection) as ws:
+            assert isinstance(ws, MyClientConnection)
+            await ws.send("x")
+            assert await ws.recv() == "x"
+    assert kinds == ["MyServerConnection"]
+
+
+# ---- Request and response objects, addresses ---------------------------------------------------
+
+
+@run_async()
+async def test_request_and_response_headers_on_both_sides():
+    seen = {}
+
+    async def handler(websocket):
+        seen["x"] = websocket.request.headers["X-Custom"]
+        seen["all"] = websocket.request.headers.get_all("X-Twice")
+        seen["server_local"] = websocket.local_address
+        await websocket.send(websocket.request.path)
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.port
+        async with ws_connect(_uri(server, "/p?q=1"),
+                             additional_headers=[("X-Custom", "1"), ("X-Twice", "a"), ("X-Twice", "b")]) as ws:
+            assert await ws.recv() == "/p?q=1"
+    assert seen["x"] == "1" and seen["all"] == ["a", "b"]
+    assert seen["server_local"] == ("127.0.0.1", port)
+
+    def add_header(connection, request, response):
+        response.headers["X-From-Server"] = "hello"
+
+    async with ws_serve(echo, "127.0.0.1", 0, process_response=add_header) as server:
+        async with connect(f"ws://127.0.0.1:{_port(server)}/", additional_headers={"X-Custom": "2"}) as ws:
+            assert ws.response.status_code == 101
+            assert ws.response.headers["X-From-Server"] == "hello"
+            assert ws.request.headers["X-Custom"] == "2"
+            assert ws.local_address[0] == "127.0.0.1" and ws.local_address[1] != _port(server)
+
+
+@run_async()
+async def test_invalid_status_carries_headers_and_body():
+    def refuse(connection, request):
+        response = connection.respond(403, "go away\n")
+        response.headers["X-Why"] = "because"
+        return response
+
+    async with ws_serve(echo, "127.0.0.1", 0, process_request=refuse) as server:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(f"ws://127.0.0.1:{_port(server)}/"):
+                pass
+    response = refused.value.response
+    assert (response.status_code, response.reason_phrase) == (403, "Forbidden")
+    assert response.headers["X-Why"] == "because"
+    assert response.body == b"go away\n"
+    assert str(refused.value) == "server rejected WebSocket connection: HTTP 403"
+
+
+@run_async()
+async def test_junk_response_raises_invalid_message():
+    async def junk(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"220 smtp.invalid ESMTP Postfix\r\n\r\n")
+        await writer.drain()
+        await reader.read(4096)
+        writer.close()
+
+    server = await asyncio.start_server(junk, "127.0.0.1", 0)
+    async with server:
+        with pytest.raises(InvalidMessage) as raised:
+            async with connect(f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/"):
+                pass
+    assert str(raised.value) == "did not receive a valid HTTP response"
+
+
+def test_subprotocols_as_a_string_is_a_type_error():
+    with pytest.raises(TypeError):
+        connect("ws://127.0.0.1:1/", subprotocols="chat")
+    with pytest.raises(TypeError):
+        serve(echo, "127.0.0.1", 0, subprotocols="chat")
+
+
+# ---- Connection: receiving, ping, concurrency, fragments, close ---------------------------------
+
+
+@run_async()
+async def test_recv_streaming_ping_async_with_and_concurrency_error():
+    async with ws_serve(echo, "127.0.0.1", 0) as server:
+        async with connect(f"ws://127.0.0.1:{_port(server)}/") as ws:
+            await ws.send("whole")
+            assert [fragment async for fragment in ws.recv_streaming()] == ["whole"]
+            latency = await asyncio.wait_for(await ws.ping(), 5)
+            assert latency > 0 and ws.latency == latency
+            await ws.pong(b"unsolicited")  # a one-way heartbeat: nothing comes back
+            waiting = asyncio.ensure_future(ws.recv())
+            await asyncio.sleep(0)
+            with pytest.raises(ConcurrencyError):
+                await ws.recv()
+            await ws.send("x")
+            assert await waiting == "x"
+            with pytest.raises(TypeError):
+                await ws.send({"not": "data"})
+            with pytest.raises(TypeError):
+                await ws.ping(42)
+        async with connect(f"ws://127.0.0.1:{_port(server)}/") as outer:
+            async with outer as inner:
+                assert inner is outer
+            assert outer.state.name == "CLOSED"
+
+
+@run_async()
+async def test_keepalive_updates_latency():
+    async with ws_serve(echo, "127.0.0.1", 0) as server:
+        async with connect(f"ws://127.0.0.1:{_port(server)}/", ping_interval=0.05) as ws:
+            assert ws.latency == 0
+            await wait_until(lambda: ws.latency > 0, what="a keepalive pong")
+            assert ws.latency < 5
+
+
+@run_async()
+async def test_fragments_are_sent_as_they_are_produced():
+    first_arrived = asyncio.Event()
+    fragments = []
+
+    async def collect(websocket):
+        async for fragment in websocket.recv_streaming():
+            fragments.append(fragment)
+            first_arrived.set()
+
+    async def produce():
+        yield "one"
+        # The peer must see the first fragment before the second exists.
+        await asyncio.wait_for(first_arrived.wait(), 5)
+        yield "two"
+
+    async with ws_serve(collect, "127.0.0.1", 0) as server:
+        async with connect(f"ws://127.0.0.1:{_port(server)}/") as ws:
+            await ws.send(produce())
+            await ws.close()
+    assert fragments == ["one", "two", ""]
+
+
+@run_async()
+async def test_close_during_a_fragmented_send_fails_with_1011():
+    received = asyncio.get_running_loop().create_future()
+
+    async def observe(websocket):
+        try:
+            await websocket.recv()
+        except Exception as error:  # websockets' ConnectionClosedError
+            received.set_result(error.rcvd.code)
+
+    blocker = asyncio.Event()
+
+    async def stalled():
+        yield b"part"
+        await blocker.wait()
+        yield b"never"
+
+    async with ws_serve(observe, "127.0.0.1", 0) as server:
+        async with connect(f"ws://127.0.0.1:{_port(server)}/") as ws:
+            sending = asyncio.ensure_future(ws.send(stalled()))
+            await asyncio.sleep(0.05)
+            await ws.close()
+            blocker.set()
+            with pytest.raises(ConnectionClosedError) as closed:
+                await sending
+    # The message could not be finished: the close frame sent says 1011 (websockets answers a
+    # close in the middle of a fragmented message with 1002, its own rule).
+    assert closed.value.sent.code == 1011
+    assert await received == 1011
+
+
+@run_async()
+async def test_fixed_mask_keys_give_exact_client_frames():
+    frame = asyncio.get_running_loop().create_future()
+
+    async def peer(reader, writer):
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        key = next(line.split(": ", 1)[1] for line in head.split("\r\n") if line.lower().startswith("sec-websocket-key"))
+        writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n").encode())
+        frame.set_result(await reader.readexactly(11))
+        writer.close()
+
+    server = await asyncio.start_server(peer, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}/", compression=None, mask_keys=bytes([0x37, 0xFA, 0x21, 0x3D])) as ws:
+            await ws.send("Hello")
+            # RFC 6455 section 5.7: a masked "Hello" with key 37 fa 21 3d.
+            assert await frame == bytes.fromhex("818537fa213d7f9f4d5158")
+    with pytest.raises(ValueError):
+        connect("ws://127.0.0.1:1/", mask_keys=b"abc")
+
+
+# ---- The blocking API ------------------------------------------------------------------------------
+
+
+def test_sync_server_connections_fileno_shutdown_keeping_connections_and_ping_event():
+    opened = threading.Event()
+
+    def handler(websocket):
+        opened.set()
+        for message in websocket:
+            websocket.send(message)
+
+    server = sync_serve(handler, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    assert server.fileno() == server.socket.fileno() and server.socket.family == socket.AF_INET
+    with ws_sync_connect(f"ws://127.0.0.1:{server.port}/") as ws:
+        assert opened.wait(5)
+        assert len(server.connections) == 1
+        # Without closing the connections, shutdown waits until the client closed its own.
+        stopping = threading.Thread(target=server.shutdown, kwargs={"close_connections": False})
+        stopping.start()
+        ws.send("still open")
+        assert ws.recv(timeout=5) == "still open"
+        assert stopping.is_alive()
+    stopping.join(5)
+    assert not stopping.is_alive()
+    from swiftws.sync.client import connect as sync_connect
+    server = sync_serve(handler, "127.0.0.1", 0)
+    try:
+        with sync_connect(f"ws://127.0.0.1:{server.port}/") as ws:
+            assert ws.ping().wait(5)
+            assert ws.latency > 0
+
+            def pieces():
+                yield "a"
+                yield "b"
+            ws.send(pieces())
+            assert ws.recv(timeout=5) == "ab"
+    finally:
+        server.shutdown()
+
+
+def test_basic_auth_header_parsing():
+    from swiftws.auth import parse_authorization_basic
+    token = base64.b64encode(b"user:pa:ss").decode()
+    assert parse_authorization_basic(f"Basic {token}") == ("user", "pa:ss")
+    with pytest.raises(Exception):
+        parse_authorization_basic("Bearer xyz")
+
+
+@run_async()
+async def test_client_gets_a_message_read_with_a_frame_that_fails_the_connection():
+    async def peer(reader, writer):
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        key = next(line.split(": ", 1)[1] for line in head.split("\r\n") if line.lower().startswith("sec-websocket-key"))
+        writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n").encode())
+        # After the 101 was read: a text frame and, in the same write, a frame with RSV1 set.
+        await reader.read(1)
+        writer.write(b"\x81\x02hi" + b"\xc1\x02no")
+        await writer.drain()
+        await reader.read(4096)
+        writer.close()
+
+    server = await asyncio.start_server(peer, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}/", compression=None) as ws:
+            await ws.send("go")
+            assert await ws.recv() == "hi"
+            with pytest.raises(ConnectionClosedError) as closed:
+                await ws.recv()
+            assert ws.close_code == 1002
+            # This side failed the connection: its close frame went first.
+            assert closed.value.sent.code == 1002 and closed.value.rcvd_then_sent is False

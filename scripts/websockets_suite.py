@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Runs websockets 17's own asyncio and sync client/server tests against swiftws (issue 12).
+
+What it measures: how much of what websockets users rely on behaves the same when only the
+imports change. It gets websockets' test sources at run time (never vendored: a `git clone` of
+the 17.0 tag, or an existing checkout given as WEBSOCKETS_SRC), copies tests/ into a temporary
+directory, and rewrites every `websockets.<module>` import to `swiftws.<module>` when swiftws has
+that module (asyncio.client, asyncio.server, sync.client, sync.server, exceptions, ...). Modules
+swiftws does not have (frames, protocol, extensions, the test helpers' own) stay websockets':
+they are helpers of the tests, not what is tested. So that one missing name does not hide a whole
+file (an ImportError at collection), each rewritten module is a shim: swiftws's names, and for a
+name swiftws lacks, websockets' own (listed under "names taken from websockets"); a test that
+needs such a name then runs websockets' code for it and usually fails, as it should.
+
+Left out as internal (they test websockets' own machinery, not behaviour a user sees):
+- tests/asyncio/test_connection.py and tests/sync/test_connection.py: their fixture builds
+  `Connection(websockets.protocol.Protocol(...))` over a socketpair and asserts the frames its
+  RecordingProtocol saw; swiftws connections come from the native library, not from a Protocol.
+- test_messages.py, test_router.py, sync/test_utils.py: websockets' internal message assembler,
+  its werkzeug router and its deadline helper.
+The two harness helpers `get_uri(server)` read `server.server._ssl_context` (asyncio) and
+`isinstance(server.socket, ssl.SSLSocket)` (sync), both marked "hack" in websockets; they are
+replaced by `False` (plain ws://): a TLS test that depends on it fails and is counted as failing.
+
+Usage:
+    SWIFTWS_LIBRARY=$PWD/build/lib/libswiftws.so .venv/bin/python scripts/websockets_suite.py [pytest args]
+Environment: WEBSOCKETS_SRC (a websockets checkout at 17.0; default: clone it), SWIFTWS_PYTHONPATH
+(the directory holding the swiftws package; default: bindings/python of this repository).
+Prints the pass/fail/error/skip counts per test file and in total; exit status 0.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from xml.etree import ElementTree
+
+TAG = "17.0"
+REPOSITORY = "https://github.com/python-websockets/websockets"
+FILES = [
+    "asyncio/test_client.py", "asyncio/test_server.py",
+    "sync/test_client.py", "sync/test_server.py",
+]
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def websockets_source(work: pathlib.Path) -> pathlib.Path:
+    """A websockets checkout at TAG: WEBSOCKETS_SRC, or a shallow clone into `work`."""
+    given = os.environ.get("WEBSOCKETS_SRC")
+    if given:
+        source = pathlib.Path(given)
+        if (source / ".git").exists() or (source / "HEAD").exists():
+            # A git checkout or bare mirror: take the tag's tests, whatever is checked out.
+            target = work / "websockets-src"
+            target.mkdir()
+            archive = subprocess.run(["git", "-C", str(source), "archive", TAG, "tests"],
+                                     check=True, capture_output=True).stdout
+            subprocess.run(["tar", "x", "-C", str(target)], input=archive, check=True)
+            return target
+        return source
+    target = work / "websockets-src"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", TAG, REPOSITORY, str(target)], check=True)
+    return target
+
+
+def swiftws_modules(path: pathlib.Path) -> set:
+    """Dotted names of the modules of the swiftws package (for the import rewrite)."""
+    package = path / "swiftws"
+    names = set()
+    for file in package.rglob("*.py"):
+        relative = file.relative_to(package).with_suffix("")
+        parts = [part for part in relative.parts if part != "__init__"]
+        if parts:
+            names.add(".".join(parts))
+    return names
+
+
+SHIM = """import importlib as _importlib
+_websockets = _importlib.import_module("websockets.{module}")
+_swiftws = _importlib.import_module("swiftws.{module}")
+FROM_WEBSOCKETS = sorted(name for name in dir(_websockets) if not name.startswith("__") and not hasattr(_swiftws, name))
+for _name in FROM_WEBSOCKETS:
+    globals()[_name] = getattr(_websockets, _name)
+# What a user would miss: websockets' public names (its __all__) that swiftws lacks.
+MISSING_PUBLIC = sorted(set(getattr(_websockets, "__all__", [])) & set(FROM_WEBSOCKETS))
+for _name in dir(_swiftws):
+    if not _name.startswith("__"):
+        globals()[_name] = getattr(_swiftws, _name)
+__all__ = [name for name in getattr(_websockets, "__all__", []) if name in globals()] or None
+if __all__ is None:
+    del __all__
+"""
+
+
+def write_shims(run: pathlib.Path, modules: set) -> None:
+    """The package `swiftws_first`: for each swiftws module X, `swiftws_first.X` (see above)."""
+    root = run / "swiftws_first"
+    for module in modules:
+        path = root.joinpath(*module.split("."))
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "__init__.py").write_text(SHIM.format(module=module))
+    (root / "__init__.py").write_text("")
+
+
+def rewrite(text: str, modules: set) -> str:
+    """`websockets.X` -> `swiftws_first.X` in import statements, for every X that swiftws has."""
+    def replace(match: "re.Match[str]") -> str:
+        module = match.group(2)
+        return f"{match.group(1)}swiftws_first.{module}" if module in modules else match.group(0)
+    text = re.sub(r"(\bfrom\s+|\bimport\s+)websockets\.([\w.]+)", replace, text)
+    text = text.replace("secure = server.server._ssl_context is not None  # hack", "secure = False")
+    text = text.replace("secure = isinstance(server.socket, ssl.SSLSocket)  # hack", "secure = False")
+    return text
+
+
+def main() -> int:
+    swiftws_path = pathlib.Path(os.environ.get("SWIFTWS_PYTHONPATH", ROOT / "bindings" / "python")).resolve()
+    modules = swiftws_modules(swiftws_path)
+    with tempfile.TemporaryDirectory(prefix="websockets-suite-") as temp:
+        work = pathlib.Path(temp)
+        source = websockets_source(work)
+        tests = work / "run" / "tests"
+        shutil.copytree(source / "tests", tests)
+        for file in tests.rglob("*.py"):
+            file.write_text(rewrite(file.read_text(), modules))
+        write_shims(work / "run", modules)
+        env = dict(os.environ, PYTHONPATH=f"{swiftws_path}{os.pathsep}{work / 'run'}")
+        totals = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
+        for name in FILES:
+            report = work / (name.replace("/", "_") + ".xml")
+            result = subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout=20",
+                 "-o", "addopts=", f"--junitxml={report}", f"tests/{name}", *sys.argv[1:]],
+                cwd=work / "run", env=env, capture_output=True, text=True)
+            counts = {key: 0 for key in totals}
+            # Counted from pytest's JUnit XML (robust to -q/-v and to output after the summary).
+            if report.exists():
+                for suite in ElementTree.parse(report).getroot().iter("testsuite"):
+                    tests, failed = int(suite.get("tests", 0)), int(suite.get("failures", 0))
+                    errors, skipped = int(suite.get("errors", 0)), int(suite.get("skipped", 0))
+                    counts["failed"] += failed
+                    counts["error"] += errors
+                    counts["skipped"] += skipped
+                    counts["passed"] += tests - failed - errors - skipped
+            for key in totals:
+                totals[key] += counts[key]
+            print(f"{name:28} passed {counts['passed']:3}  failed {counts['failed']:3}  "
+                  f"errors {counts['error']:3}  skipped {counts['skipped']:3}")
+            if os.environ.get("VERBOSE"):
+                print(result.stdout[-20000:])
+        missing = subprocess.run(
+            [sys.executable, "-c", "import importlib, sys\n"
+             "for m in sys.argv[1:]:\n"
+             "    try:\n"
+             "        names = importlib.import_module('swiftws_first.' + m).MISSING_PUBLIC\n"
+             "    except ImportError:\n"
+             "        continue\n"
+             "    public = [n for n in names if not n.startswith('_')]\n"
+             "    if public: print(f'  {m}: ' + ', '.join(public))\n",
+             *sorted(m for m in modules if m.count(".") == 1 or m == "exceptions")],
+            cwd=work / "run", env=env, capture_output=True, text=True).stdout
+        print("websockets' public names (__all__) swiftws lacks, taken from websockets:\n" + (missing or "  none\n"), end="")
+        print(f"{'total':28} passed {totals['passed']:3}  failed {totals['failed']:3}  "
+              f"errors {totals['error']:3}  skipped {totals['skipped']:3}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
