@@ -1,19 +1,13 @@
 import Synchronization
+import SwiftWSEndpoints
 
 /// One thing the async API reports: a server listening or stopping, a connection opening or
 /// closing, an upgrade refused, a handler that failed. Never one record per message.
 public struct WebSocketLogRecord: Sendable, Hashable {
-    /// How much it matters (the levels swift-log and most log systems share).
-    public enum Level: Sendable, Hashable {
-        /// A connection opened or closed.
-        case debug
-        /// A server started or stopped; an upgrade was refused.
-        case info
-        /// A connection ended abnormally (1006, a protocol error, a limit).
-        case warning
-        /// A connection handler threw (its connection is closed with 1011).
-        case error
-    }
+    /// How much it matters: the endpoints layer's `LogLevel` (debug for connections opening and
+    /// closing, info for servers and refused upgrades, warning for abnormal closes, error for
+    /// failing handlers), one definition for every face.
+    public typealias Level = LogLevel
 
     /// The level.
     public let level: Level

@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -40,10 +41,17 @@ def binaries() -> Path:
     if not clone.is_symlink():
         clone.parent.mkdir(parents=True, exist_ok=True)
         clone.symlink_to(ROOT)
+    # SwiftPM keeps a path dependency's list of source files from the last build: a file added
+    # or removed in the library since then breaks the incremental build. Start over then.
+    listing = "\n".join(sorted(str(path.relative_to(ROOT)) for path in (ROOT / "Sources").rglob("*.swift")))
+    stamp = SCRATCH / "sources-listing.txt"
+    if SCRATCH.exists() and (not stamp.exists() or stamp.read_text() != listing):
+        shutil.rmtree(SCRATCH)
     subprocess.run(
         ["swift", "build", "--package-path", str(clone / "examples" / "swift"), "--scratch-path", str(SCRATCH)],
         check=True, timeout=1200,
     )
+    stamp.write_text(listing)
     return SCRATCH / "debug"
 
 
