@@ -29,6 +29,11 @@ let package = Package(
         // The demo: a chat server with its browser page on one port (scripts/demo.sh runs it).
         .executable(name: "swiftws-demo", targets: ["swiftws-demo"]),
     ],
+    dependencies: [
+        // Only a command plugin (`swift package generate-documentation --target SwiftWS`, the DocC
+        // catalog in Sources/SwiftWS/SwiftWS.docc): no target links it, and the C library never sees it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+    ],
     targets: [
         // The public C header, shared by the Swift exports and C programs.
         .target(

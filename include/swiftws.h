@@ -1210,12 +1210,15 @@ typedef struct sws_server_config {
 sws_status sws_server_config_init(sws_server_config *config);
 
 /**
- * Starts a server on `loop`, listening on the numeric address `host` ("127.0.0.1", "::",
- * "0.0.0.0") and `port` (0: any free port, see sws_server_port()). `config` may be NULL
+ * Starts a server on `loop`, listening on `host` ("127.0.0.1", "::", "0.0.0.0", or a name
+ * such as "localhost", resolved here with getaddrinfo: this call then blocks while the name is
+ * looked up, and the first address the resolver prefers is used) and `port` (0: any free port,
+ * see sws_server_port()). `config` may be NULL
  * (defaults); it and `handlers` are copied, strings included. `user_data` is the initial user
  * data of every connection and is passed to on_upgrade. Loop-thread-only.
  * Errors (`*out` set to NULL; no callback is ever called): SWS_ERR_INVALID_ARGUMENT (`loop`,
- * `host`, `out` NULL, `host` not a numeric address, a bad config value or size);
+ * `host`, `out` NULL, a bad config value or size); SWS_ERR_RESOLVE (`host` is neither an address
+ * nor a name the resolver knows);
  * SWS_ERR_UNSUPPORTED (unknown non-zero config fields); SWS_ERR_WRONG_THREAD; SWS_ERR_IO (bind or
  * listen failed, e.g. the port is in use: errno text in sws_last_error()); SWS_ERR_TLS (config->tls
  * cannot be used: a certificate or key file that cannot be read, a key that does not match).

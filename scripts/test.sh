@@ -5,11 +5,13 @@
 #     swift test   — protocol core, transport, endpoints, Swift API (Swift Testing); the multi-loop
 #                    and Redis bridge suites again under ThreadSanitizer
 #     architecture — docs/ARCHITECTURE.md against Package.swift (Tests/Architecture)
+#     docc         — the Swift API's documentation (swift-docc-plugin), warnings as errors
 #     loadgen      — the benchmark's load generator against a scripted server
 #     fuzz         — each libFuzzer target briefly (FUZZ_SECONDS, default 20 s each)
 #     ctest        — C API tests, then again under address and undefined-behaviour sanitizers
-#     pytest       — Python bindings, conformance cases in both roles, the demo page in headless
-#                    Chromium, hostile peers
+#     pytest       — Python bindings, conformance cases in both roles, examples/swift and the
+#                    README's Swift snippet against Python websockets, the demo page in
+#                    headless Chromium, hostile peers
 #
 #   bash scripts/test.sh quick    the quick tier, under two minutes with a warm build: swift build,
 #     the core, transport and fast endpoints suites, the async API, the architecture check and the
@@ -35,8 +37,11 @@ swift build --build-tests
 if [ "$mode" = quick ]; then
     echo "== swift test (quick: core, transport, fast endpoints suites, async API)"
     swift test --skip-build \
-        --filter 'SwiftWSCoreTests\.|SwiftWSTransportTests\.|SwiftWSEndpointsTests\.|SwiftWSTests\.' \
+        --filter 'SwiftWSCoreTests\.|SwiftWSTransportTests\.|SwiftWSEndpointsTests\.' \
         --skip 'InteropTests|ScaleTests|EchoExecutableTests|DeflateCodecTests/roundTrip\(|MultiLoopTests/thousandClients'
+    # The async API's tests run on their own: they need the cooperative thread pool (two threads
+    # on two cores), which the other suites' blocking loop runs would otherwise occupy.
+    swift test --skip-build --filter 'SwiftWSTests\.'
     echo "== architecture (docs/ARCHITECTURE.md against Package.swift)"
     .venv/bin/python -m pytest Tests/Architecture -q
     echo "== pytest (bindings/python against the debug libswiftws.so of swift build)"
@@ -52,12 +57,27 @@ if [ "$mode" = quick ]; then
     exit 0
 fi
 echo "== swift test"
-swift test --skip-build
+swift test --skip-build --skip 'SwiftWSTests\.'
+# The async API's tests run on their own: they need the cooperative thread pool (two threads on
+# two cores), which the other suites' blocking loop runs (interop, scale) would otherwise occupy.
+swift test --skip-build --filter 'SwiftWSTests\.'
 echo "== swift test under ThreadSanitizer (a server on several loops, the Redis bridge)"
 # Its own scratch path, so that the sanitized build stays incremental beside the plain one.
 swift test --sanitize=thread --scratch-path .build/tsan --filter 'MultiLoopTests|RedisBridgeTests'
 echo "== architecture (docs/ARCHITECTURE.md against Package.swift)"
 .venv/bin/python -m pytest Tests/Architecture -q
+
+echo "== DocC (Sources/SwiftWS/SwiftWS.docc; a broken symbol link or an undocumented parameter fails)"
+rm -rf build/docs/SwiftWS && mkdir -p build/docs
+swift package --allow-writing-to-directory build/docs generate-documentation --target SwiftWS \
+    --output-path build/docs/SwiftWS --warnings-as-errors
+for article in echoserver chatwithtopics client backpressure embeddinginaforeignloop; do
+    test -f "build/docs/SwiftWS/data/documentation/swiftws/$article.json"
+done
+
+echo "== swift-log adapter (integrations/swiftws-logging, a package of its own)"
+swift build --build-tests --package-path integrations/swiftws-logging --scratch-path build/swiftws-logging
+swift test --skip-build --package-path integrations/swiftws-logging --scratch-path build/swiftws-logging
 
 echo "== bench load generator self-test (the tool our performance claims rest on)"
 mkdir -p build/bench
@@ -87,6 +107,8 @@ if [ -d bindings/python/tests ]; then
     (cd build && env -u SWIFTWS_LIBRARY SWIFTWS_TEST_INSTALLED=1 python-install/bin/python -m pytest \
         ../bindings/python/tests/test_loading.py ../bindings/python/tests/test_examples.py -q)
 fi
+echo "== pytest (examples/swift and the README's Swift snippet, built and run against Python websockets)"
+.venv/bin/python -m pytest Tests/Examples -q
 echo "== pytest (conformance cases in both roles against a scripted Autobahn-style peer: C, Swift and Python)"
 SWIFTWS_LIBRARY="$PWD/build/lib/libswiftws.so" SWIFTWS_C_ECHO_CLIENT="$PWD/build/Tests/C/conformance_echo_client" \
     SWIFTWS_C_ECHO_SERVER="$PWD/build/examples/c/sws-echo-server" SWIFTWS_ECHO="$PWD/.build/debug/swiftws-echo" \

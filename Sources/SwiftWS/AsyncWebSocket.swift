@@ -1,137 +1,356 @@
 import Synchronization
 import SwiftWSCore
 import SwiftWSEndpoints
+import SwiftWSTransport
 
-/// A whole WebSocket message.
-public enum WebSocketMessage: Sendable, Hashable {
-    /// A text message.
-    case text(String)
-    /// A binary message.
-    case binary([UInt8])
-}
+/// Settings of the async layer itself, on top of `ConnectionOptions` (which the server's and
+/// client's options carry for every face).
+public struct AsyncSocketOptions: Sendable, Hashable {
+    /// At most this many received messages (or frames of streamed messages) wait unread before
+    /// the connection stops reading from the peer (Python `websockets`' `max_queue`).
+    public var maxQueue: Int = 16
+    /// `send` suspends while the connection's buffered output (`bufferedAmount`) is above this
+    /// many bytes, until the peer has read it all (the drain). Keep it below
+    /// `ConnectionOptions.maxBufferedAmount` (16 MiB by default), where sends are dropped.
+    public var sendHighWaterMark: Int = 1 << 20
+    /// Server side: run each connection's handler task on the server's event loop thread (a task
+    /// executor preference) instead of the cooperative thread pool. Messages and sends then
+    /// never cross threads, which is cheaper per message; but a handler that computes for long
+    /// stalls every connection of that loop, as in Python's asyncio. Default off.
+    public var runsHandlersOnLoop: Bool = false
 
-/// The connection closed; `status` says how (the peer's code and reason, or 1006).
-public struct ConnectionClosed: Error, Sendable, Hashable, CustomStringConvertible {
-    /// How the connection closed.
-    public let status: CloseStatus
-    /// Whether it closed normally (1000 or 1001), as Python `websockets`' `ConnectionClosedOK`.
-    public var isNormal: Bool { status.code == .normalClosure || status.code == .goingAway }
-    /// "connection closed: CODE REASON".
-    public var description: String { "connection closed: \(status.code.rawValue) \(status.reason)" }
+    /// The defaults: 16 messages, 1 MiB, handlers on the thread pool.
+    public init(maxQueue: Int = 16, sendHighWaterMark: Int = 1 << 20, runsHandlersOnLoop: Bool = false) {
+        self.maxQueue = maxQueue
+        self.sendHighWaterMark = sendHighWaterMark
+        self.runsHandlersOnLoop = runsHandlersOnLoop
+    }
 }
 
 /// A WebSocket connection for async code, client or server side, shaped like Python
-/// `websockets`: `for try await message in socket.messages`, `try await socket.send(…)`,
-/// `await socket.close()`. Thread-safe; the connection itself lives on an `EventLoopThread`.
+/// `websockets`: `try await socket.receive()`, `for try await message in socket.messages`,
+/// `try await socket.send(…)`, `await socket.close()`. Thread-safe; the connection itself lives
+/// on an `EventLoopThread` and every call reaches it through its `ConnectionHandle`.
 ///
-/// `messages` ends normally when the connection closes with 1000 or 1001 and throws
-/// `ConnectionClosed` otherwise. At most `maxQueue` received messages wait unread: then the
-/// connection stops reading from the peer until the consumer catches up (see `WebSocketMessages`).
+/// Receiving: one consumer task at a time (`receive`, `messages` or `receiveStreaming`). Sending:
+/// from any task; `send` returns once the message is handed to the connection, and suspends
+/// while the connection's buffered output is above `AsyncSocketOptions.sendHighWaterMark`.
 public final class AsyncWebSocket: Sendable {
     private struct State {
         var status: CloseStatus?
+        var closeRequested: CloseStatus?
         var waiters: [CheckedContinuation<CloseStatus, Never>] = []
     }
 
-    /// Received messages, in order.
+    /// Received messages, in order (see `WebSocketMessages`).
     public var messages: WebSocketMessages { WebSocketMessages(queue: queue) }
+    /// Server or client.
+    public let role: Role
     /// The subprotocol agreed in the handshake.
     public let subprotocol: String?
-    /// The request path (server side) or the path requested (client side).
+    /// The request path: the one the client asked for (server side) or requested (client side).
     public let path: String
-    /// The query string, if any.
+    /// The query string (without "?"), if any.
     public let query: String?
-    /// The peer's address.
+    /// The peer's address (nil for Unix sockets).
     public let remoteAddress: SocketAddress?
+    /// The peer's handshake headers: on a server the client's upgrade request (Cookie,
+    /// Authorization, User-Agent, …), on a client the server's 101 response.
+    public let handshakeHeaders: HTTPHeaders
+    /// Whether the connection runs over TLS (wss://).
+    public let isSecure: Bool
 
-    private let handle: ConnectionHandle
+    let handle: ConnectionHandle
+    /// The connection's loop.
+    let loop: EventLoop
     let queue: MessageQueue
-    private let state = Mutex(State())
+    private let lifecycle = Mutex(State())
+    private let sendHighWaterMark: Int
+    /// Drain and ping waiters, touched only on the loop thread.
+    let loopSide: SocketLoopSide
 
-    /// Wraps `connection` (on its loop thread); its handlers must call `received` and `closed`.
-    init(connection: WebSocketConnection, maxQueue: Int) {
-        queue = MessageQueue(maxQueue: maxQueue)
+    /// Wraps `connection` (on its loop thread) and makes itself the connection's binding object,
+    /// which the handlers of `installHandlers(on:)` find.
+    init(connection: WebSocketConnection, options: AsyncSocketOptions) {
+        queue = MessageQueue(maxQueue: options.maxQueue)
+        sendHighWaterMark = max(options.sendHighWaterMark, 0)
+        role = connection.role
         subprotocol = connection.subprotocol
         path = connection.path
         query = connection.query
         remoteAddress = connection.remoteAddress
+        handshakeHeaders = connection.peerHandshakeHeaders
+        isSecure = connection.isSecure
         handle = connection.handle
+        loop = connection.loop
+        loopSide = SocketLoopSide()
+        loopSide.connection = connection
         let handle = self.handle
         queue.setResume { handle.withConnection { $0?.resumeReading() } }
+        connection.bindingObject = self
     }
 
-    /// Called on the loop thread for each message.
-    func received(_ connection: WebSocketConnection, _ kind: MessageKind, _ bytes: UnsafeRawBufferPointer) {
-        let message: WebSocketMessage
-        switch kind {
-        case .text: message = .text(String(decoding: bytes, as: UTF8.self))
-        case .binary: message = .binary(Array(bytes))
+    /// Points `handlers` at the `AsyncWebSocket` each connection carries as its binding object.
+    static func installHandlers(on handlers: ConnectionHandlers) {
+        func socket(_ connection: WebSocketConnection) -> AsyncWebSocket? { connection.bindingObject as? AsyncWebSocket }
+        handlers.onMessage = { connection, kind, bytes in
+            guard let socket = socket(connection) else { return }
+            let message: WebSocketMessage
+            switch kind {
+            case .text: message = .text(String(decoding: bytes, as: UTF8.self))
+            case .binary: message = .binary(Array(bytes))
+            }
+            if socket.queue.push(.message(message)) { connection.pauseReading() }
         }
-        if queue.push(message) { connection.pauseReading() }
+        handlers.onFragment = { connection, kind, bytes, isFirst, isFinal in
+            guard let socket = socket(connection) else { return }
+            if socket.queue.push(.fragment(kind, Array(bytes), isFirst: isFirst, isFinal: isFinal)) { connection.pauseReading() }
+        }
+        handlers.onPong = { connection, payload in socket(connection)?.loopSide.pongReceived(payload) }
+        handlers.onDrain = { connection in socket(connection)?.loopSide.drained() }
+        handlers.onClose = { connection, status in socket(connection)?.closed(status) }
     }
 
-    /// Called on the loop thread when the connection closed.
-    func closed(_ status: CloseStatus) {
-        let waiters = state.withLock { state -> [CheckedContinuation<CloseStatus, Never>] in
+    /// Loop thread: the connection closed.
+    private func closed(_ status: CloseStatus) {
+        let waiters = lifecycle.withLock { state -> [CheckedContinuation<CloseStatus, Never>] in
             state.status = status
             defer { state.waiters.removeAll() }
             return state.waiters
         }
-        queue.finish(ConnectionClosed(status: status))
+        loopSide.closed(.closed(status))
+        queue.finish(.closed(status))
         for waiter in waiters { waiter.resume(returning: status) }
     }
 
-    /// How the connection closed, nil while it is open.
-    public var closeStatus: CloseStatus? { state.withLock { $0.status } }
+    /// The peer and path, for log records.
+    var logMetadata: [String: String] {
+        ["remote": remoteAddress?.description ?? "unix", "path": path]
+    }
 
-    /// Sends a text message; returns what happened to it (see `SendResult`). Throws
-    /// `ConnectionClosed` when the connection is closed.
-    @discardableResult
-    public func send(_ text: String) async throws(ConnectionClosed) -> SendResult {
-        try await deliver { handle, done in handle.send(text: text, completion: done) }
+    /// How the connection closed; nil while it is open or closing.
+    public var closeStatus: CloseStatus? { lifecycle.withLock { $0.status } }
+
+    /// Runs `body` with the connection (nil once it closed) on its loop thread: at once when the
+    /// caller is on it (a handler with `runsHandlersOnLoop`), otherwise posted through the
+    /// handle. Returns false, without running `body`, when the connection is known to be closed.
+    private func onConnection(_ body: @escaping @Sendable (WebSocketConnection?) -> Void) -> Bool {
+        if loop.isInLoopThread {
+            body(handle.isClosed ? nil : loopSide.connection)
+            return true
+        }
+        return handle.withConnection(body) == .queued
+    }
+
+    /// The error a call on a closed or closing connection throws (see `WebSocketError.closed`).
+    private var closedError: WebSocketError {
+        let status = lifecycle.withLock { $0.status ?? $0.closeRequested }
+        return .closed(status ?? CloseStatus(code: .abnormalClosure, reason: "closing"))
+    }
+
+    /// Where the connection is: `.open`, `.closing` (a close handshake or a timeout is ending it:
+    /// sends fail) or `.closed`. Asks the loop thread.
+    public var state: SessionState {
+        get async {
+            let current: SessionState? = await withCheckedContinuation { continuation in
+                let posted = onConnection { connection in continuation.resume(returning: connection?.state ?? .closed) }
+                if !posted { continuation.resume(returning: nil) }
+            }
+            return current ?? .closed
+        }
+    }
+
+    /// Bytes accepted by sends that the peer has not read yet. Asks the loop thread.
+    public var bufferedAmount: Int {
+        get async {
+            await withCheckedContinuation { continuation in
+                let posted = onConnection { connection in continuation.resume(returning: connection?.bufferedAmount ?? 0) }
+                if !posted { continuation.resume(returning: 0) }
+            }
+        }
+    }
+
+    // MARK: Receiving
+
+    /// Waits for the next whole message. Throws `.closed` (with how it closed, normal or not)
+    /// once the connection has closed and every queued message was taken, `.cancelled` when the
+    /// task is cancelled.
+    public func receive() async throws(WebSocketError) -> WebSocketMessage {
+        try await queue.nextMessage()
+    }
+
+    /// Waits for the next message and returns it frame by frame: its kind, and its payload as an
+    /// async sequence of chunks, so a large message never has to be held whole. Messages reach
+    /// the connection in frames once they are larger than `SessionConfiguration
+    /// .streamingThreshold` (set it in the server's or client's `connection.session` options);
+    /// smaller ones arrive as a single chunk. Throws like `receive()`.
+    public func receiveStreaming() async throws(WebSocketError) -> IncomingMessage {
+        try await queue.nextStreamed()
+    }
+
+    // MARK: Sending
+
+    /// Sends a text message. Suspends until it is handed to the connection and, while the
+    /// connection's buffered output is above `sendHighWaterMark`, until the peer has read it all.
+    /// Throws `.closed` (closed or closing), `.dropped` (`maxBufferedAmount` with several senders).
+    public func send(_ text: String) async throws(WebSocketError) {
+        try await transmit(waitingForDrain: true) { connection throws(SessionError) in try connection.send(text: text) }
     }
 
     /// Sends a binary message; see `send(_:)` for text.
-    @discardableResult
-    public func send(_ bytes: [UInt8]) async throws(ConnectionClosed) -> SendResult {
-        try await deliver { handle, done in handle.send(binary: bytes, completion: done) }
+    public func send(_ bytes: [UInt8]) async throws(WebSocketError) {
+        try await transmit(waitingForDrain: true) { connection throws(SessionError) in try connection.send(binary: bytes) }
     }
 
-    /// Sends a message.
-    @discardableResult
-    public func send(_ message: WebSocketMessage) async throws(ConnectionClosed) -> SendResult {
+    /// Sends a message; see `send(_:)` for text.
+    public func send(_ message: WebSocketMessage) async throws(WebSocketError) {
         switch message {
-        case .text(let text): return try await send(text)
-        case .binary(let bytes): return try await send(bytes)
+        case .text(let text): try await send(text)
+        case .binary(let bytes): try await send(bytes)
         }
     }
 
-    private func deliver(_ start: (ConnectionHandle, @escaping ConnectionHandle.SendCompletion) -> ConnectionHandle.Outcome)
-        async throws(ConnectionClosed) -> SendResult {
-        let result: Result<SendResult, SessionError> = await withCheckedContinuation { continuation in
-            let outcome = start(handle) { result in continuation.resume(returning: result) }
-            if outcome == .closed { continuation.resume(returning: .failure(.closed)) }
+    /// Sends a message without waiting for the peer to read: hands it to the connection (one hop
+    /// to the loop thread) and returns what happened, as every face reports it — `.sent`,
+    /// `.buffered` (it waits behind unread bytes: back off) or `.dropped` (`maxBufferedAmount`).
+    /// Throws `.closed` or `.invalid` when it was refused.
+    @discardableResult
+    public func trySend(_ message: WebSocketMessage) async throws(WebSocketError) -> SendResult {
+        switch message {
+        case .text(let text):
+            return try await transmit(waitingForDrain: false) { connection throws(SessionError) in try connection.send(text: text) }
+        case .binary(let bytes):
+            return try await transmit(waitingForDrain: false) { connection throws(SessionError) in try connection.send(binary: bytes) }
         }
-        // A String is always valid UTF-8 and a message has no size rule here, so the only refusal
-        // a whole message can meet is a closed connection.
-        guard case .success(let sent) = result else {
-            throw ConnectionClosed(status: closeStatus ?? CloseStatus(code: .abnormalClosure, reason: "connection closed"))
-        }
-        return sent
     }
 
-    /// Starts the close handshake and waits until the connection is closed; returns how it
-    /// closed (the peer's answer, or 1006 after the close timeout).
+    /// Sends one message of `kind` in fragments, one frame per element of `fragments`, as they
+    /// come: a message of any size with memory bounded by one fragment plus the high-water mark.
+    /// Each fragment waits like `send` (backpressure). The frame of the last element ends the
+    /// message (an empty sequence sends one empty frame). Text fragments may split a character;
+    /// together they must be UTF-8 (else `.invalid(.invalidUTF8)` and the message is unusable:
+    /// close the connection). Only one message can be in fragments at a time on a connection:
+    /// a whole message sent meanwhile throws `.invalid(.fragmentedMessageInProgress)`. An error
+    /// thrown by `fragments` is rethrown by this call only after the connection is closed with
+    /// 1011, since the peer cannot be told the message ends early.
+    public func send<Fragments: AsyncSequence>(_ kind: MessageKind, fragments: Fragments) async throws
+    where Fragments.Element == [UInt8] {
+        var held: [UInt8]?
+        do {
+            for try await fragment in fragments {
+                if let previous = held { try await sendFragment(kind, previous, isFinal: false) }
+                held = fragment
+            }
+        } catch let error as WebSocketError {
+            throw error
+        } catch {
+            await close(code: .internalError, reason: "message source failed")
+            throw error
+        }
+        try await sendFragment(kind, held ?? [], isFinal: true)
+    }
+
+    /// Sends one fragment of a message (`isFinal` ends it), waiting like `send`.
+    public func sendFragment(_ kind: MessageKind, _ bytes: [UInt8], isFinal: Bool) async throws(WebSocketError) {
+        try await transmit(waitingForDrain: true) { connection throws(SessionError) in
+            try bytes.withUnsafeBytes { raw in
+                Result { () throws(SessionError) in try connection.sendFragment(kind, raw, isFinal: isFinal) }
+            }.get()
+        }
+    }
+
+    /// Runs `send` on the loop thread; with `waitingForDrain`, then waits while the buffered
+    /// output is above the high-water mark.
+    @discardableResult
+    private func transmit(waitingForDrain: Bool,
+                          _ send: @escaping @Sendable (WebSocketConnection) throws(SessionError) -> SendResult)
+        async throws(WebSocketError) -> SendResult {
+        let highWaterMark = sendHighWaterMark
+        let loopSide = self.loopSide
+        // On the loop thread (`runsHandlersOnLoop`): send at once, and suspend only to wait for
+        // the drain — no task switch per message.
+        if loop.isInLoopThread {
+            guard !handle.isClosed, let connection = loopSide.connection else { throw closedError }
+            let result: SendResult
+            do throws(SessionError) {
+                result = try send(connection)
+            } catch {
+                throw error == .closed ? closedError : .invalid(error)
+            }
+            guard waitingForDrain else { return result }
+            if result == .dropped { throw .dropped }
+            guard connection.bufferedAmount > highWaterMark else { return result }
+            let failure: WebSocketError? = await withCheckedContinuation { continuation in
+                loopSide.waitForDrain { error in continuation.resume(returning: error) }
+            }
+            if let failure { throw failure }
+            return result
+        }
+        let outcome: Result<SendResult, WebSocketError>? = await withCheckedContinuation { continuation in
+            let posted = onConnection { connection in
+                guard let connection else { return continuation.resume(returning: nil) }
+                let result: SendResult
+                do throws(SessionError) {
+                    result = try send(connection)
+                } catch {
+                    return continuation.resume(returning: .failure(error == .closed ? self.closedError : .invalid(error)))
+                }
+                guard waitingForDrain else { return continuation.resume(returning: .success(result)) }
+                if result == .dropped { return continuation.resume(returning: .failure(.dropped)) }
+                guard connection.bufferedAmount > highWaterMark else { return continuation.resume(returning: .success(result)) }
+                loopSide.waitForDrain { error in continuation.resume(returning: error.map { .failure($0) } ?? .success(result)) }
+            }
+            if !posted { continuation.resume(returning: nil) }
+        }
+        guard let outcome else { throw closedError }
+        return try outcome.get()
+    }
+
+    // MARK: Control
+
+    /// Sends a ping and returns the time until its pong arrived (a later pong also answers an
+    /// earlier ping, RFC 6455 section 5.5.3). Throws `.closed` when the connection closes first,
+    /// `.dropped` when `maxBufferedAmount` applied.
+    public func ping() async throws(WebSocketError) -> Duration {
+        let loopSide = self.loopSide
+        let outcome: Result<Duration, WebSocketError>? = await withCheckedContinuation { continuation in
+            let posted = onConnection { connection in
+                guard let connection else { return continuation.resume(returning: nil) }
+                let payload = loopSide.nextPingPayload()
+                do throws(SessionError) {
+                    if try connection.ping(payload) == .dropped { return continuation.resume(returning: .failure(.dropped)) }
+                } catch {
+                    return continuation.resume(returning: .failure(error == .closed ? self.closedError : .invalid(error)))
+                }
+                loopSide.waitForPong(payload) { result in continuation.resume(returning: result) }
+            }
+            if !posted { continuation.resume(returning: nil) }
+        }
+        guard let outcome else { throw closedError }
+        return try outcome.get()
+    }
+
+    /// Starts the close handshake with `code` and `reason` (at most 123 bytes of UTF-8) and
+    /// waits until the connection is closed; returns how it closed (the peer's answer, or 1006
+    /// after `ConnectionOptions.closeTimeout`). Messages that arrive meanwhile stay readable.
     @discardableResult
     public func close(code: CloseCode = .normalClosure, reason: String = "") async -> CloseStatus {
+        lifecycle.withLock { state in
+            if state.closeRequested == nil { state.closeRequested = CloseStatus(code: code, reason: reason) }
+        }
         handle.close(code: code, reason: reason)
         return await waitUntilClosed()
     }
 
-    /// Waits until the connection is closed.
+    /// Drops the TCP connection at once, without a close handshake (status 1006).
+    public func abort() {
+        handle.withConnection { $0?.abort() }
+    }
+
+    /// Waits until the connection is closed and returns how.
     public func waitUntilClosed() async -> CloseStatus {
         await withCheckedContinuation { continuation in
-            let status = state.withLock { state -> CloseStatus? in
+            let status = lifecycle.withLock { state -> CloseStatus? in
                 if let status = state.status { return status }
                 state.waiters.append(continuation)
                 return nil
@@ -140,36 +359,79 @@ public final class AsyncWebSocket: Sendable {
         }
     }
 
-    /// Connects to `url` (`ws://…`) on `thread` (default: `EventLoopThread.shared`). At most
-    /// `maxQueue` received messages wait unread before the connection stops reading.
-    public static func connect(_ url: String, options: ClientOptions = ClientOptions(), maxQueue: Int = 16,
-                               on thread: EventLoopThread? = nil) async throws -> AsyncWebSocket {
-        let loopThread = try thread ?? EventLoopThread.shared
+    // MARK: Topics (server side)
+
+    /// Runs `body` on the loop thread with this connection's server and the connection (nil once
+    /// it closed: a closed member's server can still publish its "left" message); nil on a
+    /// client connection.
+    func withServer<T: Sendable>(_ body: @escaping @Sendable (WebSocketServer, WebSocketConnection?) -> T) async -> T? {
+        let loopSide = self.loopSide
+        let loop = self.loop
+        return await withCheckedContinuation { continuation in
+            let run: @Sendable (WebSocketConnection?) -> Void = { connection in
+                guard let server = loopSide.server else { return continuation.resume(returning: nil) }
+                continuation.resume(returning: body(server, connection))
+            }
+            if handle.withConnection(run) == .closed, !loop.execute({ run(nil) }) {
+                continuation.resume(returning: nil)
+            }
+        }
+    }
+
+    /// Subscribes this connection to `topic` on its server (a connection can be in many topics,
+    /// and leaves them all when it closes). Does nothing on a client or closed connection.
+    public func subscribe(to topic: String) async {
+        _ = await withServer { server, connection in connection.map { server.subscribe($0, to: topic) } }
+    }
+
+    /// Unsubscribes this connection from `topic`.
+    public func unsubscribe(from topic: String) async {
+        _ = await withServer { server, connection in connection.map { server.unsubscribe($0, from: topic) } }
+    }
+
+    /// Sends `message` to the subscribers of `topic` on this connection's server, this
+    /// connection excepted (a chat member does not get its own message back); the frame is built
+    /// once. Returns how many connections took it (0 on a client connection).
+    @discardableResult
+    public func publish(_ message: WebSocketMessage, to topic: String) async -> Int {
+        await withServer { server, connection in server.publish(topic, message, excluding: connection) } ?? 0
+    }
+
+    // MARK: Connecting
+
+    /// Connects to `url` (`ws://` or `wss://`; host names resolved off the loop) on `thread`
+    /// (default: `EventLoopThread.shared`) and completes the opening handshake. Throws
+    /// `.connectFailed` with the reason (bad URL, resolution, refused, TLS, handshake) or
+    /// `.loopStopped`.
+    public static func connect(_ url: String, options: ClientOptions = ClientOptions(),
+                               socketOptions: AsyncSocketOptions = AsyncSocketOptions(),
+                               on thread: EventLoopThread? = nil) async throws(WebSocketError) -> AsyncWebSocket {
+        let loopThread: EventLoopThread
+        if let thread {
+            loopThread = thread
+        } else {
+            do throws(NetworkError) {
+                loopThread = try EventLoopThread.shared
+            } catch {
+                throw .loopStopped
+            }
+        }
         let loop = loopThread.loop
-        let result: Result<AsyncWebSocket, ClientError> = try await withCheckedThrowingContinuation { continuation in
+        let result: Result<AsyncWebSocket, WebSocketError> = await withCheckedContinuation { continuation in
             let posted = loop.execute {
                 let handlers = ConnectionHandlers()
-                let box = SocketBox()
-                handlers.onMessage = { connection, kind, bytes in box.socket?.received(connection, kind, bytes) }
-                handlers.onClose = { _, status in box.socket?.closed(status) }
+                installHandlers(on: handlers)
                 WebSocketClient.connect(to: url, on: loop, options: options, handlers: handlers) { result in
                     switch result {
                     case .success(let connection):
-                        let socket = AsyncWebSocket(connection: connection, maxQueue: maxQueue)
-                        box.socket = socket
-                        continuation.resume(returning: .success(socket))
+                        continuation.resume(returning: .success(AsyncWebSocket(connection: connection, options: socketOptions)))
                     case .failure(let error):
-                        continuation.resume(returning: .failure(error))
+                        continuation.resume(returning: .failure(.connectFailed(error)))
                     }
                 }
             }
-            if !posted { continuation.resume(throwing: NetworkError(.closed, "event loop")) }
+            if !posted { continuation.resume(returning: .failure(.loopStopped)) }
         }
         return try result.get()
     }
-}
-
-/// Holds the wrapper for handlers created before it (loop-thread only).
-final class SocketBox: @unchecked Sendable {
-    var socket: AsyncWebSocket?
 }

@@ -16,9 +16,10 @@ extension AsyncWebSocket {
     public static func connections(to url: String, options: ClientOptions = ClientOptions(),
                                    policy: ReconnectPolicy = ReconnectPolicy(),
                                    shouldRetry: @escaping @Sendable (ClientError) -> Bool = ReconnectPolicy.isTransient,
-                                   maxQueue: Int = 16, on thread: EventLoopThread? = nil) -> ReconnectingConnections {
-        ReconnectingConnections(url: url, options: options, policy: policy, shouldRetry: shouldRetry, maxQueue: maxQueue,
-                                thread: thread)
+                                   socketOptions: AsyncSocketOptions = AsyncSocketOptions(),
+                                   on thread: EventLoopThread? = nil) -> ReconnectingConnections {
+        ReconnectingConnections(url: url, options: options, policy: policy, shouldRetry: shouldRetry,
+                                socketOptions: socketOptions, thread: thread)
     }
 }
 
@@ -30,7 +31,7 @@ public struct ReconnectingConnections: AsyncSequence, Sendable {
     let options: ClientOptions
     let policy: ReconnectPolicy
     let shouldRetry: @Sendable (ClientError) -> Bool
-    let maxQueue: Int
+    let socketOptions: AsyncSocketOptions
     let thread: EventLoopThread?
 
     /// Starts the sequence.
@@ -43,18 +44,20 @@ public struct ReconnectingConnections: AsyncSequence, Sendable {
         /// Failed attempts in a row, for the delay.
         public private(set) var failures = 0
 
-        /// The next open connection; throws the error that is not retried. Never ends on its own.
+        /// The next open connection; throws the error that is not retried
+        /// (`WebSocketError.connectFailed`, or `.loopStopped`). Never ends on its own.
         public mutating func next() async throws -> AsyncWebSocket? {
             if let previous, previous.closeStatus == nil { _ = await previous.close() }
             previous = nil
             while true {
-                do {
+                do throws(WebSocketError) {
                     let socket = try await AsyncWebSocket.connect(sequence.url, options: sequence.options,
-                                                                  maxQueue: sequence.maxQueue, on: sequence.thread)
+                                                                  socketOptions: sequence.socketOptions, on: sequence.thread)
                     failures = 0
                     previous = socket
                     return socket
-                } catch let error as ClientError where sequence.shouldRetry(error) {
+                } catch {
+                    guard case .connectFailed(let failure) = error, sequence.shouldRetry(failure) else { throw error }
                     failures += 1
                     if let limit = sequence.policy.maxFailures, failures >= limit { throw error }
                     try await Task.sleep(for: sequence.policy.delay(afterFailures: failures, random: Double.random(in: 0..<1)))

@@ -2,43 +2,161 @@ import Synchronization
 import SwiftWSCore
 import SwiftWSEndpoints
 
-/// The messages of an `AsyncWebSocket`, in order, with flow control: when `maxQueue` messages
-/// wait unread, the connection stops reading from the peer (TCP pushes back on it) until the
-/// consumer has caught up to half of that, as `max_queue` does in Python `websockets`. (Messages
-/// already inside the read that crossed the limit are still queued: at most one receive buffer,
-/// 256 KiB, more.)
+/// A whole WebSocket message.
+public enum WebSocketMessage: Sendable, Hashable {
+    /// A text message.
+    case text(String)
+    /// A binary message.
+    case binary([UInt8])
+}
+
+/// The whole messages of an `AsyncWebSocket`, in order: `for try await message in socket.messages`.
 ///
-/// Ends normally when the connection closes with 1000 or 1001, and throws `ConnectionClosed`
-/// otherwise. One consumer at a time: iterate it from one task.
+/// Ends (returns nil) when the connection closes with 1000 or 1001; throws
+/// `WebSocketError.closed` after any other close and `.cancelled` when the waiting task is
+/// cancelled. Messages delivered in streaming mode (`SessionConfiguration.streamingThreshold`)
+/// are gathered into whole messages here; use `AsyncWebSocket.receiveStreaming()` to take them
+/// frame by frame instead. One consumer at a time: iterate from one task.
+///
+/// Flow control: when `maxQueue` messages (or frames of streamed messages) wait unread, the
+/// connection stops reading from the peer (TCP pushes back on it) until the consumer has caught
+/// up to half of that, as `max_queue` does in Python `websockets`. Frames already inside the read
+/// that crossed the limit are still queued: at most one receive buffer (256 KiB) more.
 public struct WebSocketMessages: AsyncSequence, Sendable {
+    /// A whole message.
     public typealias Element = WebSocketMessage
+    /// The only error the iteration throws.
+    public typealias Failure = WebSocketError
 
     let queue: MessageQueue
 
     /// Makes the iterator; see the type for the rules.
     public func makeAsyncIterator() -> Iterator { Iterator(queue: queue) }
 
-    /// Waits for the next message.
-    public struct Iterator: AsyncIteratorProtocol {
+    /// Waits for the next message. Sendable, so it can be stepped by hand from any task.
+    public struct Iterator: AsyncIteratorProtocol, Sendable {
         let queue: MessageQueue
-        /// The next message, nil after a normal close; throws `ConnectionClosed` after another
-        /// close, `CancellationError` when the waiting task is cancelled.
-        public mutating func next() async throws -> WebSocketMessage? {
-            try await queue.next()
+
+        /// The next message; nil after a normal close (1000, 1001).
+        public mutating func next() async throws(WebSocketError) -> WebSocketMessage? {
+            do {
+                return try await queue.nextMessage()
+            } catch {
+                if error.isNormalClosure { return nil }
+                throw error
+            }
+        }
+
+        /// The next message (the isolation-preserving form `for try await` uses).
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(WebSocketError) -> WebSocketMessage? {
+            try await next()
         }
     }
 }
 
-/// The queue between the loop thread (producer) and the consuming task.
+/// A message being received frame by frame (`AsyncWebSocket.receiveStreaming()`): its kind,
+/// and its payload as an async sequence of chunks (one per frame; a whole message is one chunk).
+/// Text chunks may end inside a UTF-8 character; the whole message is valid UTF-8 (checked by
+/// the protocol core as the frames arrive: an invalid one closes the connection with 1007).
+public struct IncomingMessage: Sendable {
+    /// Text or binary.
+    public let kind: MessageKind
+    /// The payload, chunk by chunk, ending after the message's final frame. Throws
+    /// `WebSocketError.closed` when the connection closes before the message is complete.
+    public let chunks: MessageChunks
+}
+
+/// The payload chunks of one `IncomingMessage`, in order; iterate it to the end (or drop the
+/// message: the next receive skips its remaining frames).
+public struct MessageChunks: AsyncSequence, Sendable {
+    /// One frame's payload.
+    public typealias Element = [UInt8]
+    /// The only error the iteration throws.
+    public typealias Failure = WebSocketError
+
+    let queue: MessageQueue
+    let first: [UInt8]
+    let firstIsFinal: Bool
+    /// Which streamed message of the connection this is (a chunk iterator kept past its
+    /// message, after a receive skipped the rest, ends instead of taking another message's frames).
+    let stream: Int
+
+    /// Makes the iterator.
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(queue: queue, stream: stream, pending: first, finished: false, pendingIsFinal: firstIsFinal)
+    }
+
+    /// Yields the chunks of the message.
+    public struct Iterator: AsyncIteratorProtocol, Sendable {
+        let queue: MessageQueue
+        let stream: Int
+        var pending: [UInt8]?
+        var finished: Bool
+        var pendingIsFinal: Bool
+
+        /// The next chunk, nil after the final one.
+        public mutating func next() async throws(WebSocketError) -> [UInt8]? {
+            if let chunk = pending {
+                pending = nil
+                finished = pendingIsFinal
+                return chunk
+            }
+            guard !finished, let (chunk, isFinal) = try await queue.nextChunk(of: stream) else {
+                finished = true
+                return nil
+            }
+            finished = isFinal
+            return chunk
+        }
+
+        /// The next chunk (the isolation-preserving form `for try await` uses).
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(WebSocketError) -> [UInt8]? {
+            try await next()
+        }
+    }
+}
+
+/// What the loop thread hands to the consuming task: whole messages, or the frames of a message
+/// delivered in streaming mode.
+enum Incoming: Sendable {
+    case message(WebSocketMessage)
+    case fragment(MessageKind, [UInt8], isFirst: Bool, isFinal: Bool)
+}
+
+/// The queue between the loop thread (producer) and the one consuming task.
 final class MessageQueue: Sendable {
     private struct State {
-        var buffer: [WebSocketMessage] = []
+        var buffer: [Incoming] = []
         var head = 0
-        var end: ConnectionClosed?
-        var isEnded = false
-        var waiter: CheckedContinuation<WebSocketMessage?, any Error>?
+        var end: WebSocketError?
+        var waiter: CheckedContinuation<Result<Incoming, WebSocketError>, Never>?
         var isPaused = false
+        /// A streamed message was handed out and its final frame not yet taken: whole-message
+        /// receives skip its remaining frames.
+        var streamInProgress = false
+        /// Counts streamed messages handed out.
+        var streamID = 0
         var count: Int { buffer.count - head }
+
+        mutating func pop() -> Incoming {
+            let item = buffer[head]
+            head += 1
+            if head > 64 && head * 2 > buffer.count {
+                buffer.removeFirst(head)
+                head = 0
+            }
+            return item
+        }
+
+        /// Puts back the item `pop` just took.
+        mutating func unpop(_ item: Incoming) {
+            if head > 0 {
+                head -= 1
+                buffer[head] = item
+            } else {
+                buffer.insert(item, at: 0)
+            }
+        }
     }
 
     private let state = Mutex(State())
@@ -54,89 +172,143 @@ final class MessageQueue: Sendable {
         resume.withLock { $0 = body }
     }
 
-    /// Loop thread: a message arrived. Returns true when the connection should stop reading.
-    func push(_ message: WebSocketMessage) -> Bool {
-        let (waiter, pause) = state.withLock { state -> (CheckedContinuation<WebSocketMessage?, any Error>?, Bool) in
+    /// Loop thread: a message or frame arrived. Returns true when the connection should stop reading.
+    func push(_ item: Incoming) -> Bool {
+        let (waiter, pause) = state.withLock { state -> (CheckedContinuation<Result<Incoming, WebSocketError>, Never>?, Bool) in
             if let waiter = state.waiter {
                 state.waiter = nil
                 return (waiter, false)
             }
-            state.buffer.append(message)
+            state.buffer.append(item)
             if state.count >= maxQueue && !state.isPaused {
                 state.isPaused = true
                 return (nil, true)
             }
             return (nil, false)
         }
-        waiter?.resume(returning: message)
+        waiter?.resume(returning: .success(item))
         return pause
     }
 
-    /// Loop thread: the connection closed.
-    func finish(_ closed: ConnectionClosed) {
-        let waiter = state.withLock { state -> CheckedContinuation<WebSocketMessage?, any Error>? in
-            state.isEnded = true
-            state.end = closed.isNormal ? nil : closed
+    /// Loop thread: the connection closed; what is queued can still be taken, then `error`.
+    func finish(_ error: WebSocketError) {
+        let waiter = state.withLock { state -> CheckedContinuation<Result<Incoming, WebSocketError>, Never>? in
+            state.end = error
             defer { state.waiter = nil }
             return state.waiter
         }
-        if let waiter {
-            if closed.isNormal { waiter.resume(returning: nil) } else { waiter.resume(throwing: closed) }
+        waiter?.resume(returning: .failure(error))
+    }
+
+    /// Number of items waiting (for tests).
+    var waitingCount: Int { state.withLock { $0.count } }
+
+    /// The next whole message, gathering streamed frames; throws at the end (`.closed`).
+    func nextMessage() async throws(WebSocketError) -> WebSocketMessage {
+        var gathered: [UInt8] = []
+        while true {
+            switch try await next() {
+            case .message(let message):
+                return message
+            case .fragment(let kind, let bytes, let isFirst, let isFinal):
+                let skipping = state.withLock { state -> Bool in
+                    if isFirst { state.streamInProgress = false }
+                    return state.streamInProgress
+                }
+                if skipping {
+                    if isFinal { state.withLock { $0.streamInProgress = false } }
+                    continue
+                }
+                gathered.append(contentsOf: bytes)
+                if isFinal {
+                    switch kind {
+                    case .text: return .text(String(decoding: gathered, as: UTF8.self))
+                    case .binary: return .binary(gathered)
+                    }
+                }
+            }
         }
     }
 
-    /// Number of messages waiting (for tests).
-    var waitingCount: Int { state.withLock { $0.count } }
+    /// The next message as a stream of chunks.
+    func nextStreamed() async throws(WebSocketError) -> IncomingMessage {
+        while true {
+            switch try await next() {
+            case .message(let message):
+                switch message {
+                case .text(let text):
+                    return IncomingMessage(kind: .text, chunks: MessageChunks(queue: self, first: Array(text.utf8), firstIsFinal: true, stream: -1))
+                case .binary(let bytes):
+                    return IncomingMessage(kind: .binary, chunks: MessageChunks(queue: self, first: bytes, firstIsFinal: true, stream: -1))
+                }
+            case .fragment(let kind, let bytes, let isFirst, let isFinal):
+                // Frames left over from a streamed message the consumer dropped are skipped.
+                guard isFirst else { continue }
+                let stream = state.withLock { state -> Int in
+                    state.streamID += 1
+                    state.streamInProgress = !isFinal
+                    return state.streamID
+                }
+                return IncomingMessage(kind: kind, chunks: MessageChunks(queue: self, first: bytes, firstIsFinal: isFinal, stream: stream))
+            }
+        }
+    }
 
-    func next() async throws -> WebSocketMessage? {
-        enum Step { case message(WebSocketMessage, resume: Bool), end(ConnectionClosed?), wait }
+    /// The next frame of streamed message `stream`, nil when that message is no longer the one
+    /// in progress (a receive skipped its rest).
+    func nextChunk(of stream: Int) async throws(WebSocketError) -> ([UInt8], Bool)? {
+        guard state.withLock({ $0.streamInProgress && $0.streamID == stream }) else { return nil }
+        let item = try await next()
+        guard case .fragment(_, let bytes, let isFirst, let isFinal) = item, !isFirst else {
+            // The core delivers a streamed message's frames in order with nothing between them,
+            // so this is not reached; if it were, the item stays for the next receive.
+            state.withLock { $0.unpop(item) }
+            return nil
+        }
+        if isFinal { state.withLock { $0.streamInProgress = false } }
+        return (bytes, isFinal)
+    }
+
+    private func next() async throws(WebSocketError) -> Incoming {
+        enum Step { case item(Incoming, resume: Bool), end(WebSocketError), wait }
         let step = state.withLock { state -> Step in
             if state.count > 0 {
-                let message = state.buffer[state.head]
-                state.head += 1
-                if state.head > 64 && state.head * 2 > state.buffer.count {
-                    state.buffer.removeFirst(state.head)
-                    state.head = 0
-                }
+                let item = state.pop()
                 var resumeReading = false
                 if state.isPaused && state.count <= maxQueue / 2 {
                     state.isPaused = false
                     resumeReading = true
                 }
-                return .message(message, resume: resumeReading)
+                return .item(item, resume: resumeReading)
             }
-            return state.isEnded ? .end(state.end) : .wait
+            return state.end.map { .end($0) } ?? .wait
         }
         switch step {
-        case .message(let message, let resumeReading):
+        case .item(let item, let resumeReading):
             if resumeReading { resume.withLock { $0 }?() }
-            return message
-        case .end(let closed):
-            if let closed { throw closed }
-            return nil
+            return item
+        case .end(let error):
+            throw error
         case .wait:
-            return try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { continuation in
-                    let ready = state.withLock { state -> Result<WebSocketMessage?, any Error>? in
-                        if state.count > 0 {
-                            let message = state.buffer[state.head]
-                            state.head += 1
-                            return .success(message)
-                        }
-                        if state.isEnded { return state.end.map { .failure($0) } ?? .success(nil) }
-                        if Task.isCancelled { return .failure(CancellationError()) }
+            let result: Result<Incoming, WebSocketError> = await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let ready = state.withLock { state -> Result<Incoming, WebSocketError>? in
+                        if state.count > 0 { return .success(state.pop()) }
+                        if let end = state.end { return .failure(end) }
+                        if Task.isCancelled { return .failure(.cancelled) }
                         state.waiter = continuation
                         return nil
                     }
-                    if let ready { continuation.resume(with: ready) }
+                    if let ready { continuation.resume(returning: ready) }
                 }
             } onCancel: {
-                let waiter = state.withLock { state -> CheckedContinuation<WebSocketMessage?, any Error>? in
+                let waiter = state.withLock { state -> CheckedContinuation<Result<Incoming, WebSocketError>, Never>? in
                     defer { state.waiter = nil }
                     return state.waiter
                 }
-                waiter?.resume(throwing: CancellationError())
+                waiter?.resume(returning: .failure(.cancelled))
             }
+            return try result.get()
         }
     }
 }

@@ -247,6 +247,7 @@ final class ClientUpgrade {
             stream: stream, session: Session(configuration: configuration, perMessageDeflate: codec), compression: codec,
             options: options.connection, handlers: handlers, subprotocol: answer.subprotocol,
             extensions: answer.extensions, path: url.path, query: url.query, userData: nil)
+        connection.peerHandshakeHeaders = answer.head.headers
         connection.log = log
         log?(.info, "connection open")
         // The completion sees the connection before any message (frames may follow the 101 in

@@ -21,6 +21,9 @@ public final class WebSocketConnection {
     public let path: String
     /// The query string (without "?"), if any.
     public let query: String?
+    /// The peer's handshake headers: the client's upgrade request on a server, the server's 101
+    /// response on a client.
+    public internal(set) var peerHandshakeHeaders = HTTPHeaders()
     /// Whatever the application attaches (the upgrade hook may set it).
     public var userData: Any?
     /// A binding's own per-connection object (the C API's connection box), cleared with

@@ -170,12 +170,13 @@ public final class WebSocketServer {
         if groupIndex == 0 { group?.abandon() }
     }
 
-    /// Starts a server on a numeric host ("127.0.0.1", "::", …) and port (0: any free port).
+    /// Starts a server on a host ("127.0.0.1", "::", or a name such as "localhost") and port
+    /// (0: any free port). A name is resolved here (`SocketAddress.listenAddress`: blocking, once,
+    /// before listening; the first address the resolver prefers), so create servers on names
+    /// before the loop serves traffic.
     public convenience init(loop: EventLoop, host: String, port: UInt16, options: ServerOptions = ServerOptions(),
                             handlers: ConnectionHandlers = ConnectionHandlers()) throws(NetworkError) {
-        guard let address = SocketAddress(ip: host, port: port) else {
-            throw NetworkError(.invalidAddress, "listen on \(host):\(port)")
-        }
+        let address = try SocketAddress.listenAddress(host: host, port: port)
         try self.init(loop: loop, address: address, options: options, handlers: handlers)
     }
 
@@ -283,6 +284,7 @@ public final class WebSocketServer {
             options: options.connection, handlers: handlers, subprotocol: subprotocol,
             extensions: agreement.map { [$0.response] } ?? [], path: request.path, query: request.query, userData: userData)
         connection.server = self
+        connection.peerHandshakeHeaders = request.headers
         connection.log = log
         connection.memoryBudget = memoryBudget
         connection.serverIndex = connectionList.count

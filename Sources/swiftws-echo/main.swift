@@ -3,6 +3,8 @@
 //   swiftws-echo --host 127.0.0.1 --port 9001 [--no-compression] [--max-message-size BYTES] [limits…]
 //                [--tls-cert CHAIN.pem --tls-key KEY.pem]     (wss://)
 //                [--loops N [--accept handoff|reuseport]]     (N threads; reuseport for the benchmark)
+//                [--async | --async-on-loop]   (the same echo on the async Swift API, its handler
+//                tasks on the thread pool or on the loop thread: the benchmark's rows)
 //
 // (`--help` lists the limits and timeouts; `GET /stats` on the same port reports connections,
 // handshakes, bytes held and the memory budget's count.)
@@ -20,6 +22,10 @@ struct Arguments {
     var host = "127.0.0.1"
     var port: UInt16 = 9001
     var options = ServerOptions()
+    /// Serve through `AsyncWebSocketServer` (a task per connection) instead of the callbacks.
+    var useAsyncAPI = false
+    /// With `--async-on-loop`: the handler tasks run on the loop thread (`runsHandlersOnLoop`).
+    var asyncHandlersOnLoop = false
 
     init() {
         // An echo server holds a whole message for a peer that reads slowly: 32 MiB of output
@@ -37,6 +43,7 @@ let usageText = """
                         [--close-timeout S] [--handshake-timeout S] [--idle-timeout S]
                         [--ping-interval S] [--pong-timeout S] [--message-timeout S]
                         [--tls-cert CHAIN.pem --tls-key KEY.pem] [--loops N] [--accept handoff|reuseport]
+                        [--async | --async-on-loop]
       BYTES 0 and S 0 switch a limit off (except --close-timeout, --handshake-timeout and
       --pong-timeout, which must be positive); S is in seconds, decimals allowed.
 
@@ -116,6 +123,11 @@ func parseArguments() -> Arguments {
             case "reuseport": arguments.options.acceptStrategy = .reusePort
             default: usage("--accept needs handoff or reuseport")
             }
+        case "--async":
+            arguments.useAsyncAPI = true
+        case "--async-on-loop":
+            arguments.useAsyncAPI = true
+            arguments.asyncHandlersOnLoop = true
         case "--help", "-h":
             usage("echo server")
         default:
@@ -126,6 +138,7 @@ func parseArguments() -> Arguments {
 }
 
 let arguments = parseArguments()
+if arguments.useAsyncAPI { await runAsyncEcho(arguments, signals: TerminationSignals.install()) }
 let loop: EventLoop
 let server: WebSocketServer
 do {

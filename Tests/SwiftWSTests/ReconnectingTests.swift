@@ -54,12 +54,12 @@ struct ReconnectingTests {
         let port = server.localAddress.port!
         await server.shutdown(timeout: .zero)
         // A URL that cannot work is not retried.
-        await #expect(throws: ClientError.invalidURL("http://127.0.0.1:\(port)/")) {
+        await #expect(throws: WebSocketError.connectFailed(.invalidURL("http://127.0.0.1:\(port)/"))) {
             for try await _ in AsyncWebSocket.connections(to: "http://127.0.0.1:\(port)/") {}
         }
         // Refused twice with maxFailures 2: the last error is thrown.
         let policy = ReconnectPolicy(initialDelay: .milliseconds(1), minDelay: .milliseconds(1), maxDelay: .milliseconds(1), maxFailures: 2)
-        await #expect(throws: ClientError.self) {
+        await #expect(throws: WebSocketError.self) {
             for try await _ in AsyncWebSocket.connections(to: "ws://127.0.0.1:\(port)/", policy: policy) {}
         }
     }

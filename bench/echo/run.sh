@@ -14,7 +14,9 @@
 #   -S servers   comma-separated subset, in order (default: swiftws,swiftws-wss,websockets,picows,
 #                node-ws,lws,nio); swiftws-wss is swiftws-echo over TLS 1.3 (loadgen -S, a test
 #                certificate made by Tests/Peers/make_test_certs.sh); also swiftws-c: the C echo
-#                example over libswiftws.so
+#                example over libswiftws.so, and swiftws-async / swiftws-async-loop: swiftws-echo
+#                --async / --async-on-loop (the async Swift API, handler tasks on the thread pool
+#                or on the loop thread)
 #   -i           interleave: start every server, then run repetition 1 of each, 2 of each, …
 #   -n           install nothing (use what is on the machine)
 #   -x           skip the load generator's self-test (bench/echo/loadgen_selftest.py, ~15 s)
@@ -195,6 +197,22 @@ prepare_swiftws-wss() {
 }
 declare -A loadgen_flags=([swiftws-wss]="-S")
 
+# swiftws-echo --async: the same binary serving through the async Swift API (AsyncWebSocketServer,
+# a task per connection awaiting messages and sends), next to the callback API it is built on.
+prepare_swiftws-async() {
+    prepare_swiftws
+    [ -z "$unavailable" ] || return
+    server_cmd+=(--async)
+    version+=", async API"
+}
+# The same with the handler tasks on the loop thread (AsyncSocketOptions.runsHandlersOnLoop).
+prepare_swiftws-async-loop() {
+    prepare_swiftws
+    [ -z "$unavailable" ] || return
+    server_cmd+=(--async-on-loop)
+    version+=", async API, handlers on the loop"
+}
+
 prepare_websockets() {
     "$venv_python" -c "import websockets" 2>/dev/null \
         || { unavailable="Python websockets is not installed in .venv"; return; }
@@ -338,7 +356,7 @@ load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=',' read -r -a server_list <<<"$servers"
 for name in "${server_list[@]}"; do
     if ! declare -F "prepare_$name" >/dev/null; then
-        echo "run.sh: unknown server '$name' (known: swiftws,swiftws-wss,swiftws-c,websockets,picows,node-ws,lws,nio)" >&2
+        echo "run.sh: unknown server '$name' (known: swiftws,swiftws-wss,swiftws-c,swiftws-async,swiftws-async-loop,websockets,picows,node-ws,lws,nio)" >&2
         exit 2
     fi
 done

@@ -3,8 +3,9 @@ import CSwiftWSSystem
 
 /// An IPv4, IPv6 or Unix-domain socket address (a `sockaddr_storage` and its length).
 ///
-/// Built from numeric addresses only (`"127.0.0.1"`, `"::1"`); host names go through
-/// `EventLoop.connect(host:port:…)`, which resolves them off the loop thread.
+/// Built from numeric addresses (`"127.0.0.1"`, `"::1"`); host names go through
+/// `EventLoop.connect(host:port:…)`, which resolves them off the loop thread, or
+/// `SocketAddress.resolve(host:port:)` / `listenAddress(host:port:)` (blocking).
 public struct SocketAddress: @unchecked Sendable, Hashable, CustomStringConvertible {
     /// The address family.
     public enum Family: Sendable, Hashable {

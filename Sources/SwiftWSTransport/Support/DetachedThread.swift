@@ -6,7 +6,7 @@ import Glibc
 /// resolution never stalls an event loop. Returns false when the thread could not be created;
 /// `body` is then never called.
 @discardableResult
-func spawnDetachedThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+package func spawnDetachedThread(_ body: @escaping @Sendable () -> Void) -> Bool {
     final class Box {
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }

@@ -1,50 +1,49 @@
-// A chat server: every message goes to everyone in the sender's room (a topic), built once for
-// all receivers; "/join ROOM" switches rooms. Rooms come from the URL path: ws://host:port/lobby.
+// A chat server: rooms are topics. The URL path names the room (ws://localhost:9002/lobby);
+// each message goes to the others in the sender's room, framed once for all of them;
+// "/join ROOM" switches rooms. The (async) upgrade hook refuses paths that are not a room.
 //   swift run ChatServer [PORT]
+import Synchronization
 import SwiftWS
 
+let signals = TerminationSignals.install()   // SIGINT/SIGTERM end `signals.wait()` below
 let port = CommandLine.arguments.dropFirst().first.flatMap { UInt16($0) } ?? 9002
+
 var options = ServerOptions()
 options.connection.pingInterval = .seconds(20)        // drop peers that vanished
 options.connection.maxBufferedAmount = 1 << 20        // a member that stops reading ...
 options.connection.backpressurePolicy = .close        // ... is disconnected, not buffered forever
 
-let loop = try EventLoop()
-let server = try WebSocketServer(loop: loop, host: "127.0.0.1", port: port, options: options)
+let guests = Atomic<Int>(0)
 
-/// Per-connection state, attached at upgrade time.
-final class Member {
-    var room: String
-    let name: String
-    init(room: String, name: String) { self.room = room; self.name = name }
-}
-
-var nextNumber = 1
-server.onUpgrade = { request, _ in
-    let room = request.path == "/" ? "lobby" : String(request.path.dropFirst())
-    defer { nextNumber += 1 }
-    return .accept(UpgradeAcceptance(userData: Member(room: room, name: "guest\(nextNumber)")))
-}
-server.handlers.onOpen = { connection in
-    guard let member = connection.userData as? Member else { return }
-    server.subscribe(connection, to: member.room)
-    server.publish(member.room, text: "* \(member.name) joined \(member.room)")
-}
-server.handlers.onMessage = { connection, kind, bytes in
-    guard kind == .text, let member = connection.userData as? Member else { return }
-    let text = String(decoding: bytes, as: UTF8.self)
-    if text.hasPrefix("/join "), !text.dropFirst(6).isEmpty {
-        server.unsubscribe(connection, from: member.room)
-        member.room = String(text.dropFirst(6))
-        server.subscribe(connection, to: member.room)
-        _ = try? connection.send(text: "* you are in \(member.room)")
-    } else {
-        server.publish(member.room, text: "\(member.name): \(text)")
+let server = try await AsyncWebSocketServer.start(
+    host: "localhost", port: port, options: options,
+    onUpgrade: { request, _ in
+        // An async hook can await a session store here; this one only checks the path.
+        request.path.dropFirst().contains("/") ? .reject(status: 404, body: "rooms are /NAME\n") : .accept()
     }
+) { socket in
+    let name = "guest\(guests.add(1, ordering: .relaxed).newValue)"
+    var room = socket.path == "/" ? "lobby" : String(socket.path.dropFirst())
+    await socket.subscribe(to: room)
+    try await socket.send("* you are \(name) in \(room)")
+    await socket.publish(.text("* \(name) joined"), to: room)
+    do {
+        for try await message in socket.messages {
+            guard case .text(let text) = message else { continue }
+            if text.hasPrefix("/join "), text.count > 6 {
+                await socket.unsubscribe(from: room)
+                room = String(text.dropFirst(6))
+                await socket.subscribe(to: room)
+                try await socket.send("* you are in \(room)")
+            } else {
+                await socket.publish(.text("\(name): \(text)"), to: room)
+            }
+        }
+    } catch {}  // closed abnormally (1006, 1009, …): the member leaves all the same
+    await socket.publish(.text("* \(name) left"), to: room)
 }
-server.handlers.onClose = { connection, _ in
-    guard let member = connection.userData as? Member else { return }
-    server.publish(member.room, text: "* \(member.name) left")
-}
-print("chat server on ws://\(server.localAddress)/ROOM")
-loop.run()
+print("chat server listening on port \(server.localAddress.port!)")
+
+await signals.wait()
+await server.shutdown()
+print("chat server stopped")
