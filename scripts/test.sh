@@ -53,7 +53,7 @@ echo "== architecture (docs/ARCHITECTURE.md against Package.swift)"
 
 echo "== bench load generator self-test (the tool our performance claims rest on)"
 mkdir -p build/bench
-cc -O2 -Wall -Wextra -std=c11 -o build/bench/loadgen bench/echo/loadgen.c -lssl -lcrypto
+cc -O2 -Wall -Wextra -std=c11 -o build/bench/loadgen bench/echo/loadgen.c -lssl -lcrypto -lz
 python3 bench/echo/loadgen_selftest.py build/bench/loadgen
 
 echo "== fuzz (brief)"

@@ -14,7 +14,7 @@
 set -euo pipefail
 bench_dir="$(cd "$(dirname "$0")" && pwd)"
 loadgen="$bench_dir/build/loadgen"
-[ -x "$loadgen" ] || cc -O2 -Wall -Wextra -std=c11 -o "$loadgen" "$bench_dir/loadgen.c" -lcrypto
+[ -x "$loadgen" ] || cc -O2 -Wall -Wextra -std=c11 -o "$loadgen" "$bench_dir/loadgen.c" -lssl -lcrypto -lz
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 1; }
 [ $# -ge 1 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
 work=$(mktemp -d)

@@ -110,7 +110,7 @@ fi
 rm -rf "$log_dir"  # the logs describe this run only
 mkdir -p "$build_dir" "$log_dir"
 say "building the load generator"
-cc -O2 -Wall -Wextra -std=c11 -o "$build_dir/loadgen" "$bench_dir/loadgen.c" -lssl -lcrypto
+cc -O2 -Wall -Wextra -std=c11 -o "$build_dir/loadgen" "$bench_dir/loadgen.c" -lssl -lcrypto -lz
 if [ "$selftest" = 1 ]; then
     say "self-testing the load generator"
     if ! python3 "$bench_dir/loadgen_selftest.py" "$build_dir/loadgen" >"$log_dir/selftest.log" 2>&1; then
