@@ -491,7 +491,7 @@ describe_load() {
             "prefer the msgs per server CPU-s columns; absolute msgs/s are depressed."
     fi
     echo
-    : >"$summary"
+    printf '#\t%s\t%s\t%s\n' "$mode" "$size" "$deflate" >"$summary"  # the load, for the summary's units
     if [ "$mode" = idle ]; then
         base_bytes="${idle_bytes[swiftws]:-}"
         echo "| server | bytes of server RSS per idle connection (median) | ratio to swiftws | after one message | version | notes (per run) |"
