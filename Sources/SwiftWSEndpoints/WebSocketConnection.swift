@@ -324,10 +324,10 @@ public final class WebSocketConnection {
     @discardableResult
     public func send(_ kind: MessageKind, _ bytes: UnsafeRawBufferPointer) throws(SessionError) -> SendResult {
         guard try admit(bytes.count) else { return .dropped }
-        switch kind {
-        case .text: try session.send(text: bytes)
-        case .binary: try session.send(binary: bytes)
-        }
+        // A large payload goes from the caller's buffer to the socket (one writev with its
+        // header), not through the session's output: the stream copies only what the kernel
+        // does not take.
+        try session.send(kind, bytes) { header, payload in _ = stream.write(header, payload) }
         counters.sent(bytes.count, endsMessage: true)
         return afterSend()
     }

@@ -667,6 +667,36 @@ public final class Session {
         queueMessage(opcode: .binary, payload: binary)
     }
 
+    /// Payloads from this size on may bypass the output (`send(_:_:directWrite:)`): above the
+    /// event loop's cork buffer (16 KiB) a copy into the output batches nothing, it only costs a
+    /// pass over the bytes.
+    public static let directPayloadThreshold = 16 * 1024
+
+    /// Sends a whole message like `send(text:)` or `send(binary:)` (same checks, same errors), but
+    /// without copying a large payload into the output when the frame goes out as it is: server
+    /// role (no masking), not compressed, at least `directPayloadThreshold` bytes, and nothing
+    /// else queued. Then the session calls `directWrite(header, payload)` once, and the caller
+    /// writes the two, in that order, before any other output. Otherwise the frame is queued in
+    /// the output as usual. Returns whether `directWrite` was called.
+    @discardableResult
+    public func send(_ kind: MessageKind, _ payload: UnsafeRawBufferPointer,
+                     directWrite: (_ header: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer) -> Void) throws(SessionError) -> Bool {
+        try checkCanSendMessage()
+        if kind == .text { guard UTF8Validator.isValid(payload) else { throw .invalidUTF8 } }
+        guard configuration.role == .server, output.isEmpty, payload.count >= Session.directPayloadThreshold,
+              perMessageDeflate?.shouldCompress(messageSize: payload.count) != true else {
+            queueMessage(opcode: kind.opcode, payload: payload)
+            return false
+        }
+        var header: (UInt64, UInt64) = (0, 0)  // room for the longest header, 14 bytes
+        withUnsafeMutableBytes(of: &header) { raw in
+            let count = FrameEncoder.writeHeader(to: raw.baseAddress!, opcode: kind.opcode,
+                                                 payloadLength: payload.count, maskKey: nil)
+            directWrite(UnsafeRawBufferPointer(rebasing: raw[..<count]), payload)
+        }
+        return true
+    }
+
     /// Sends a text message given as a `String` (always valid UTF-8).
     public func send(text: String) throws(SessionError) {
         try checkCanSendMessage()
