@@ -10,7 +10,7 @@ import SwiftWSCore
 /// written to the stream at once (corked with the rest of the iteration's writes).
 public final class WebSocketConnection {
     /// The loop the connection belongs to.
-    public let loop: EventLoop
+    public var loop: EventLoop { stream.loop }
     /// Server or client.
     public var role: Role { session.configuration.role }
     /// The subprotocol agreed in the handshake, if any.
@@ -32,7 +32,11 @@ public final class WebSocketConnection {
     let session: Session
     /// The negotiated permessage-deflate codec (the session's), nil without compression.
     let compression: PerMessageDeflate?
-    let options: ConnectionOptions
+    /// The two send limits of `ConnectionOptions` a connection consults after it opened (the
+    /// time limits live in `timeouts`, the protocol limits in the session): an idle connection
+    /// does not carry a copy of all the options (241 bytes, issue 16).
+    private let maxBufferedAmount: Int?
+    private let backpressurePolicy: BackpressurePolicy
     /// The callbacks; shared with the other connections of a server.
     public let handlers: ConnectionHandlers
 
@@ -70,11 +74,11 @@ public final class WebSocketConnection {
     init(stream: SocketStream, session: Session, compression: PerMessageDeflate?, options: ConnectionOptions,
          handlers: ConnectionHandlers, subprotocol: String?, extensions: [ExtensionOffer], path: String,
          query: String?, userData: Any?) {
-        self.loop = stream.loop
         self.stream = stream
         self.session = session
         self.compression = compression
-        self.options = options
+        self.maxBufferedAmount = options.maxBufferedAmount
+        self.backpressurePolicy = options.backpressurePolicy
         self.handlers = handlers
         self.subprotocol = subprotocol
         self.extensions = extensions
@@ -183,7 +187,7 @@ public final class WebSocketConnection {
         if session.pendingOutputCount > 0 && repliesOverflowOutputLimit() { return }
         afterSessionActivity()
         // The clock is read only when a message starts or ends, not on every read.
-        if options.messageTimeout != nil && !finished && session.hasMessageInProgress != timeouts.isTimingMessage {
+        if timeouts.configuration.messageTimeout != nil && !finished && session.hasMessageInProgress != timeouts.isTimingMessage {
             timeouts.messageInProgress(session.hasMessageInProgress, now: MonotonicClock.now())
             rescheduleHousekeeping()
         }
@@ -203,7 +207,7 @@ public final class WebSocketConnection {
     /// either), as `websockets` and uWebSockets do; a reader that keeps up is never affected,
     /// since its backlog is empty.
     private func repliesOverflowOutputLimit() -> Bool {
-        guard let limit = options.maxBufferedAmount, session.state == .open, stream.backlogCount > 0,
+        guard let limit = maxBufferedAmount, session.state == .open, stream.backlogCount > 0,
               stream.bufferedAmount &+ session.pendingOutputCount > limit
         else { return false }
         localStatus = CloseStatus(code: .policyViolation, reason: "send buffer limit exceeded by control frame replies")
@@ -260,7 +264,7 @@ public final class WebSocketConnection {
     private func closeTransportLingering() {
         guard !releasedTransport else { return }
         releasedTransport = true
-        stream.closeLingering(timeout: options.closeTimeout)
+        stream.closeLingering(timeout: .nanoseconds(Int64(clamping: timeouts.configuration.closeTimeout)))
         loop.deferCallback { [self] in streamClosed(.local) }
     }
 
@@ -394,11 +398,11 @@ public final class WebSocketConnection {
     /// Applies `maxBufferedAmount` before a send of `count` bytes.
     private func admit(_ count: Int) throws(SessionError) -> Bool {
         guard isOpen else { throw .closed }
-        guard let limit = options.maxBufferedAmount, bufferedAmount + count > limit else { return true }
+        guard let limit = maxBufferedAmount, bufferedAmount + count > limit else { return true }
         // One message larger than the whole limit, on an empty buffer, still goes through:
         // the limit is about readers falling behind, not about message size.
         if bufferedAmount == 0 { return true }
-        if options.backpressurePolicy == .close {
+        if backpressurePolicy == .close {
             localStatus = CloseStatus(code: .policyViolation, reason: "send buffer limit exceeded")
             stream.abort()
         }

@@ -79,16 +79,14 @@ public final class Session {
 
     /// Inflated bytes produced during the current `receive` or `resume` call.
     private var inflatedThisCall = 0
-    /// Set when inflating reached `configuration.inflateBudget` in one call: the frame's
-    /// compressed bytes not yet inflated (`suspendedCompressed`) and the input that followed
-    /// (`deferredInput`) wait for `resume`.
-    private var isSuspended = false
-    private var suspendedCompressed = ByteBuffer()
-    private var suspendedFrameIsDone = false
-    private var suspendedEndsMessage = false
-    private var deferredInput = ByteBuffer()
-    /// Where `resume` moves the suspended bytes while it works on them.
-    private var resumeScratch = ByteBuffer()
+    /// Whether inflating reached `configuration.inflateBudget` in one call, and then what waits
+    /// for `resume`. The waiting bytes live in an object made only when that happens, so the
+    /// sessions that never stop (all without compression, most with it) carry one word for it.
+    private var inflateWork = InflateWork.running
+    private var isSuspended: Bool {
+        if case .suspended = inflateWork { return true }
+        return false
+    }
 
     /// Reassembly storage above this is freed after the message, so one large message does not
     /// pin memory on an idle connection; below it the capacity is reused.
@@ -127,9 +125,6 @@ public final class Session {
         reassembly.deallocate()
         controlPayload.deallocate()
         output.deallocate()
-        suspendedCompressed.deallocate()
-        deferredInput.deallocate()
-        resumeScratch.deallocate()
     }
 
     // MARK: Transport-facing state
@@ -159,7 +154,13 @@ public final class Session {
     /// counts on the input side.
     public var bufferedInputCount: Int {
         reassembly.count &+ controlPayload.count &+ (inflatedBuffer?.count ?? 0)
-            &+ suspendedCompressed.count &+ deferredInput.count
+            &+ inflateWork.bufferedCount
+    }
+
+    /// Bytes of buffer storage this session holds (capacity, not contents), for footprint
+    /// tests: an idle session should hold none.
+    package var heldCapacity: Int {
+        reassembly.capacity &+ controlPayload.capacity &+ inflateWork.heldCapacity &+ output.capacity &+ (inflatedBuffer?.capacity ?? 0) &+ (compressedBuffer?.capacity ?? 0)
     }
 
     /// Fails the connection for a reason the transport decided (a memory budget, a timeout):
@@ -169,9 +170,7 @@ public final class Session {
     public func abandon(code: CloseCode, reason: String) {
         fail(ProtocolError(code, reason)) { _ in }
         messageKind = nil
-        isSuspended = false
-        suspendedCompressed.removeAll(retainedCapacity: 0)
-        deferredInput.removeAll(retainedCapacity: 0)
+        inflateWork = .running
         reassembly.removeAll(retainedCapacity: 0)
         controlPayload.removeAll(retainedCapacity: 0)
         inflatedBuffer?.removeAll(retainingCapacityUpTo: 0)
@@ -202,8 +201,8 @@ public final class Session {
     /// Input fed meanwhile is queued behind, in order.
     public func receive(_ bytes: UnsafeMutableRawBufferPointer, _ onEvent: (SessionEvent) -> Void) {
         inflatedThisCall = 0
-        guard !isSuspended else {
-            if acceptsInput { deferredInput.append(UnsafeRawBufferPointer(bytes)) }
+        if case .suspended(let waiting) = inflateWork {
+            if acceptsInput { waiting.deferredInput.append(UnsafeRawBufferPointer(bytes)) }
             return
         }
         receiveInput(bytes, onEvent)
@@ -216,19 +215,22 @@ public final class Session {
     /// the rest of the compressed frame, then the input that followed it. Events arrive as from
     /// `receive`; `hasDeferredWork` says whether another call is needed.
     public func resume(_ onEvent: (SessionEvent) -> Void) {
-        guard isSuspended else { return }
-        isSuspended = false
+        // `waiting` keeps the bytes alive while they are worked on; stopping again makes a new
+        // object for what is left.
+        guard case .suspended(let waiting) = inflateWork else { return }
+        inflateWork = .running
         inflatedThisCall = 0
         if let codec = perMessageDeflate, let kind = messageKind, acceptsInput {
-            swap(&suspendedCompressed, &resumeScratch)
-            consumeCompressedPayload(codec, kind, resumeScratch.bytes, frameIsDone: suspendedFrameIsDone,
-                                     endsMessage: suspendedEndsMessage, onEvent)
-            resumeScratch.removeAll(retainedCapacity: 0)
+            consumeCompressedPayload(codec, kind, waiting.compressed.bytes, frameIsDone: waiting.frameIsDone,
+                                     endsMessage: waiting.endsMessage, onEvent)
         }
-        guard !isSuspended, acceptsInput else { return }
-        swap(&deferredInput, &resumeScratch)
-        if !resumeScratch.isEmpty { receiveInput(resumeScratch.mutableBytes, onEvent) }
-        resumeScratch.removeAll(retainedCapacity: 0)
+        guard acceptsInput else { return }
+        if case .suspended(let next) = inflateWork {
+            // Stopped again inside the frame: the input that followed it still waits behind.
+            swap(&next.deferredInput, &waiting.deferredInput)
+            return
+        }
+        if !waiting.deferredInput.isEmpty { receiveInput(waiting.deferredInput.mutableBytes, onEvent) }
     }
 
     /// Runs `resume(_:)` until no deferred work is left: for callers that want every event of
@@ -243,8 +245,8 @@ public final class Session {
         var cursor = 0
         defer {
             // Stopped at the inflate budget: what follows waits for `resume`, in order.
-            if isSuspended && acceptsInput && cursor < end {
-                deferredInput.append(UnsafeRawBufferPointer(start: base + cursor, count: end &- cursor))
+            if case .suspended(let waiting) = inflateWork, acceptsInput, cursor < end {
+                waiting.deferredInput.append(UnsafeRawBufferPointer(start: base + cursor, count: end &- cursor))
             }
         }
         while cursor < end && acceptsInput && !isSuspended {
@@ -567,10 +569,9 @@ public final class Session {
             }
         }
         if let unconsumed {
-            suspendedCompressed.append(UnsafeRawBufferPointer(rebasing: piece[(piece.count &- unconsumed)...]))
-            suspendedFrameIsDone = frameIsDone
-            suspendedEndsMessage = endsMessage
-            isSuspended = true
+            let waiting = SuspendedInflate(frameIsDone: frameIsDone, endsMessage: endsMessage)
+            waiting.compressed.append(UnsafeRawBufferPointer(rebasing: piece[(piece.count &- unconsumed)...]))
+            inflateWork = .suspended(waiting)
             return
         }
         if kind == .text {
