@@ -311,7 +311,7 @@ cpu_ticks() {  # cpu_ticks PID — user + system time of the process, all thread
 
 # Per server: status is ok | n/a | FAILED; rates/p50s/p99s collect one value per repetition.
 declare -A result_status result_note result_version command_line server_port rates p50s p99s efficiency server_cpu
-declare -A loadgen_bound idle_bytes idle_bytes_after
+declare -A loadgen_bound=() idle_bytes=() idle_bytes_after=()
 any_failed=0
 
 start_server() {  # start_server NAME — starts it on CPU 0 and waits until it listens
