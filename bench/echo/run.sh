@@ -16,7 +16,8 @@
 #                the machine's ceiling for the same messages, loadgen -m tcp); swiftws-wss is
 #                swiftws-echo over TLS 1.3 (loadgen -S, a test certificate made by
 #                Tests/Peers/make_test_certs.sh); also swiftws-c: the C echo example over
-#                libswiftws.so
+#                libswiftws.so, and swiftws-base: the swiftws-echo binary SWIFTWS_BASE_ECHO names
+#                (an earlier build), for a before/after of a change side by side in one run
 #   -m mode      echo (default): round trips per second; idle: growth of the server's resident
 #                memory per open, silent connection (-c of them; a fresh server per repetition);
 #                handshake: upgrades per second (-c at a time: connect, upgrade, close, again)
@@ -174,6 +175,17 @@ prepare_swiftws() {
         version="commit $(git -C "$repo_dir" rev-parse --short HEAD 2>/dev/null || echo '?')"
         git -C "$repo_dir" diff --quiet HEAD 2>/dev/null || version+=" + local changes"
     fi
+    server_cmd=("$binary" --host 127.0.0.1 --port PORT)
+    [ "$deflate" = 1 ] || server_cmd+=(--no-compression)
+}
+
+# An earlier build of swiftws-echo (SWIFTWS_BASE_ECHO=path), next to the current one: the
+# before/after of a change measured in one run, as bench/README.md records them.
+prepare_swiftws-base() {
+    local binary="${SWIFTWS_BASE_ECHO:-}"
+    [ -n "$binary" ] || { unavailable="set SWIFTWS_BASE_ECHO to an earlier swiftws-echo"; return; }
+    [ -x "$binary" ] || { unavailable="no executable at $binary"; return; }
+    version="baseline $binary"
     server_cmd=("$binary" --host 127.0.0.1 --port PORT)
     [ "$deflate" = 1 ] || server_cmd+=(--no-compression)
 }
@@ -387,7 +399,7 @@ load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=',' read -r -a server_list <<<"$servers"
 for name in "${server_list[@]}"; do
     if ! declare -F "prepare_$name" >/dev/null; then
-        echo "run.sh: unknown server '$name' (known: swiftws,swiftws-wss,swiftws-c,websockets,picows,node-ws,lws,nio)" >&2
+        echo "run.sh: unknown server '$name' (known: tcp-echo,swiftws,swiftws-wss,swiftws-c,swiftws-base,websockets,picows,node-ws,lws,nio)" >&2
         exit 2
     fi
 done

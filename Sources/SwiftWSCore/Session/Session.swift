@@ -158,9 +158,10 @@ public final class Session {
     }
 
     /// Bytes of buffer storage this session holds (capacity, not contents), for footprint
-    /// tests: an idle session should hold none.
-    package var heldCapacity: Int {
-        reassembly.capacity &+ controlPayload.capacity &+ inflateWork.heldCapacity &+ output.capacity &+ (inflatedBuffer?.capacity ?? 0) &+ (compressedBuffer?.capacity ?? 0)
+    /// tests and memory reports: an idle session holds none.
+    public var heldCapacity: Int {
+        reassembly.capacity &+ controlPayload.capacity &+ inflateWork.heldCapacity &+ output.capacity
+            &+ (inflatedBuffer?.capacity ?? 0) &+ (compressedBuffer?.capacity ?? 0)
     }
 
     /// Fails the connection for a reason the transport decided (a memory budget, a timeout):
