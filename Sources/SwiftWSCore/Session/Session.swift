@@ -90,7 +90,10 @@ public final class Session {
 
     /// Reassembly storage above this is freed after the message, so one large message does not
     /// pin memory on an idle connection; below it the capacity is reused.
-    private static let retainedReassemblyCapacity = 256 << 10
+    static let retainedReassemblyCapacity = 256 << 10
+    /// Where storage above that goes instead of back to the kernel, shared with the other
+    /// sessions of a server (nil: freed).
+    private let reassemblyPool: ReassemblyPool?
 
     // MARK: Send state
 
@@ -114,11 +117,16 @@ public final class Session {
     ///   `maxMessageSize` (1009), before their UTF-8 is checked; outgoing messages of at least the
     ///   codec's threshold are compressed (RSV1 on their first frame only; RFC 7692 section 6).
     ///   Without a codec, RSV1 fails the connection with 1002 unless `allowsRSV1` is set.
-    public init(configuration: SessionConfiguration, perMessageDeflate: PerMessageDeflate? = nil) {
+    /// - Parameter reassemblyPool: shared by the sessions of one thread (a server's), it keeps
+    ///   the storage of a large message for the next one instead of freeing it (see
+    ///   `ReassemblyPool`); nil frees it.
+    public init(configuration: SessionConfiguration, perMessageDeflate: PerMessageDeflate? = nil,
+                reassemblyPool: ReassemblyPool? = nil) {
         var configuration = configuration
         if perMessageDeflate != nil { configuration.allowsRSV1 = true }
         self.configuration = configuration
         self.perMessageDeflate = perMessageDeflate
+        self.reassemblyPool = reassemblyPool
     }
 
     deinit {
@@ -518,6 +526,13 @@ public final class Session {
             // Fast path: the whole message is one frame in the caller's buffer. No copy.
             deliverMessage(kind, piece, onEvent)
         } else {
+            // A message outgrowing the retained capacity takes storage a large message left in
+            // the pool rather than growing into fresh memory (page faults).
+            if let reassemblyPool, reassembly.capacity &- reassembly.count < piece.count,
+               reassembly.count &+ piece.count &+ (frameLength &- frameOffset) > Session.retainedReassemblyCapacity,
+               let kept = reassemblyPool.take(minimum: reassembly.count &+ piece.count) {
+                reassembly.adopt(kept.storage, capacity: kept.capacity)
+            }
             reassembly.append(piece)
             if endsMessage {
                 let payload = reassembly.bytes
@@ -528,7 +543,11 @@ public final class Session {
         if endsMessage {
             messageKind = nil
             if reassembly.capacity > Session.retainedReassemblyCapacity {
-                reassembly.removeAll(retainedCapacity: Session.retainedReassemblyCapacity)
+                if let reassemblyPool, let taken = reassembly.takeStorage() {
+                    reassemblyPool.keep(taken.storage, capacity: taken.capacity)
+                } else {
+                    reassembly.removeAll(retainedCapacity: Session.retainedReassemblyCapacity)
+                }
             }
         }
     }
