@@ -46,7 +46,7 @@ seconds="${SHORT:-1}"; run "$@" >"$work/short"
 seconds="${LONG:-8}"; run "$@" >"$work/long"
 paste "$work/short" "$work/long" | awk -v what="$*" -v sim="${CACHE_SIM:-}" '{
     m = $6 - $1
-    printf "%s: %.0f instructions per echoed message (%d and %d messages; %d and %d instructions)\n",
+    printf "%s: %.0f instructions per echoed message (%d and %d messages; %.0f and %.0f instructions)\n",
            what, ($7 - $2) / m, $1, $6, $2, $7
     if (sim) printf "  per message: %.2f instruction-L1 misses, %.2f data-L1 misses, %.3f last-level misses\n",
                     ($8 - $3) / m, ($9 - $4) / m, ($10 - $5) / m }'
