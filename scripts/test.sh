@@ -81,7 +81,7 @@ swift test --skip-build --package-path integrations/swiftws-logging --scratch-pa
 
 echo "== bench load generator self-test (the tool our performance claims rest on)"
 mkdir -p build/bench
-cc -O2 -Wall -Wextra -std=c11 -o build/bench/loadgen bench/echo/loadgen.c -lssl -lcrypto
+cc -O2 -Wall -Wextra -std=c11 -o build/bench/loadgen bench/echo/loadgen.c -lssl -lcrypto -lz
 python3 bench/echo/loadgen_selftest.py build/bench/loadgen
 
 echo "== fuzz (brief)"

@@ -5,6 +5,7 @@
  */
 #ifndef SWIFTWS_SYSTEM_SHIM_H
 #define SWIFTWS_SYSTEM_SHIM_H
+#include <malloc.h>      /* malloc_usable_size: the idle-footprint test weighs heap blocks */
 #include <sys/random.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>

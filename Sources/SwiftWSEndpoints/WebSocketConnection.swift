@@ -10,7 +10,7 @@ import SwiftWSCore
 /// written to the stream at once (corked with the rest of the iteration's writes).
 public final class WebSocketConnection {
     /// The loop the connection belongs to.
-    public let loop: EventLoop
+    public var loop: EventLoop { stream.loop }
     /// Server or client.
     public var role: Role { session.configuration.role }
     /// The subprotocol agreed in the handshake, if any.
@@ -35,7 +35,11 @@ public final class WebSocketConnection {
     let session: Session
     /// The negotiated permessage-deflate codec (the session's), nil without compression.
     let compression: PerMessageDeflate?
-    let options: ConnectionOptions
+    /// The two send limits of `ConnectionOptions` a connection consults after it opened (the
+    /// time limits live in `timeouts`, the protocol limits in the session): an idle connection
+    /// does not carry a copy of all the options (241 bytes, issue 16).
+    private let maxBufferedAmount: Int?
+    private let backpressurePolicy: BackpressurePolicy
     /// The callbacks; shared with the other connections of a server.
     public let handlers: ConnectionHandlers
 
@@ -79,11 +83,11 @@ public final class WebSocketConnection {
     init(stream: SocketStream, session: Session, compression: PerMessageDeflate?, options: ConnectionOptions,
          handlers: ConnectionHandlers, subprotocol: String?, extensions: [ExtensionOffer], path: String,
          query: String?, userData: Any?) {
-        self.loop = stream.loop
         self.stream = stream
         self.session = session
         self.compression = compression
-        self.options = options
+        self.maxBufferedAmount = options.maxBufferedAmount
+        self.backpressurePolicy = options.backpressurePolicy
         self.handlers = handlers
         self.subprotocol = subprotocol
         self.extensions = extensions
@@ -194,7 +198,7 @@ public final class WebSocketConnection {
         if session.pendingOutputCount > 0 && repliesOverflowOutputLimit() { return }
         afterSessionActivity()
         // The clock is read only when a message starts or ends, not on every read.
-        if options.messageTimeout != nil && !finished && session.hasMessageInProgress != timeouts.isTimingMessage {
+        if timeouts.configuration.messageTimeout != nil && !finished && session.hasMessageInProgress != timeouts.isTimingMessage {
             timeouts.messageInProgress(session.hasMessageInProgress, now: MonotonicClock.now())
             rescheduleHousekeeping()
         }
@@ -214,7 +218,7 @@ public final class WebSocketConnection {
     /// either), as `websockets` and uWebSockets do; a reader that keeps up is never affected,
     /// since its backlog is empty.
     private func repliesOverflowOutputLimit() -> Bool {
-        guard let limit = options.maxBufferedAmount, session.state == .open, stream.backlogCount > 0,
+        guard let limit = maxBufferedAmount, session.state == .open, stream.backlogCount > 0,
               stream.bufferedAmount &+ session.pendingOutputCount > limit
         else { return false }
         localStatus = CloseStatus(code: .policyViolation, reason: "send buffer limit exceeded by control frame replies")
@@ -273,7 +277,7 @@ public final class WebSocketConnection {
     private func closeTransportLingering() {
         guard !releasedTransport else { return }
         releasedTransport = true
-        stream.closeLingering(timeout: options.closeTimeout)
+        stream.closeLingering(timeout: .nanoseconds(Int64(clamping: timeouts.configuration.closeTimeout)))
         loop.deferCallback { [self] in streamClosed(.local) }
     }
 
@@ -337,10 +341,10 @@ public final class WebSocketConnection {
     @discardableResult
     public func send(_ kind: MessageKind, _ bytes: UnsafeRawBufferPointer) throws(SessionError) -> SendResult {
         guard try admit(bytes.count) else { return .dropped }
-        switch kind {
-        case .text: try session.send(text: bytes)
-        case .binary: try session.send(binary: bytes)
-        }
+        // A large payload goes from the caller's buffer to the socket (one writev with its
+        // header), not through the session's output: the stream copies only what the kernel
+        // does not take.
+        try session.send(kind, bytes) { header, payload in _ = stream.write(header, payload) }
         counters.sent(bytes.count, endsMessage: true)
         return afterSend()
     }
@@ -408,11 +412,11 @@ public final class WebSocketConnection {
     /// Applies `maxBufferedAmount` before a send of `count` bytes.
     private func admit(_ count: Int) throws(SessionError) -> Bool {
         guard isOpen else { throw .closed }
-        guard let limit = options.maxBufferedAmount, bufferedAmount + count > limit else { return true }
+        guard let limit = maxBufferedAmount, bufferedAmount + count > limit else { return true }
         // One message larger than the whole limit, on an empty buffer, still goes through:
         // the limit is about readers falling behind, not about message size.
         if bufferedAmount == 0 { return true }
-        if options.backpressurePolicy == .close {
+        if backpressurePolicy == .close {
             localStatus = CloseStatus(code: .policyViolation, reason: "send buffer limit exceeded")
             stream.abort()
         }

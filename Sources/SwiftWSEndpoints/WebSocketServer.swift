@@ -46,6 +46,9 @@ public final class WebSocketServer {
     private var upgrades: [ObjectIdentifier: ServerUpgrade] = [:]
     private(set) var connectionList: [WebSocketConnection] = []
     private var topicMembers: [String: TopicMembers] = [:]
+    /// The storage of the last large message any connection received, for the next one (at
+    /// most `ReassemblyPool.maximumCapacity`): no page faults per large message.
+    private let reassemblyPool = ReassemblyPool()
     /// One compressor for every connection whose server side negotiated no context takeover
     /// (each message starts from an empty window): their deflate state is not duplicated, and a
     /// broadcast to them is compressed once. Created on first use.
@@ -280,7 +283,8 @@ public final class WebSocketServer {
                               sharedCompressor: sharedCompressor)
         }
         let connection = WebSocketConnection(
-            stream: stream, session: Session(configuration: configuration, perMessageDeflate: codec), compression: codec,
+            stream: stream, session: Session(configuration: configuration, perMessageDeflate: codec, reassemblyPool: reassemblyPool),
+            compression: codec,
             options: options.connection, handlers: handlers, subprotocol: subprotocol,
             extensions: agreement.map { [$0.response] } ?? [], path: request.path, query: request.query, userData: userData)
         connection.server = self

@@ -8,13 +8,14 @@
 #   bash bench/echo/instructions.sh SERVER [ARGS...]        # SERVER takes --host/--port/--no-compression
 #   LIBDIR=dir bash bench/echo/instructions.sh SERVER        # with LD_LIBRARY_PATH=dir (another libswiftws)
 #   SHORT=1 LONG=8 CONNS=20 ...                              # seconds of each run, connections
+#   SIZE=1048576 BINARY=1 ...                                # message size (default 32), binary (default text)
 #   CACHE_SIM=1 ...                                          # also simulated cache misses per message
 #                                                            # (instruction L1, data L1, last level)
 # Needs valgrind and bench/echo/build/loadgen (bench/echo/run.sh builds it).
 set -euo pipefail
 bench_dir="$(cd "$(dirname "$0")" && pwd)"
 loadgen="$bench_dir/build/loadgen"
-[ -x "$loadgen" ] || cc -O2 -Wall -Wextra -std=c11 -o "$loadgen" "$bench_dir/loadgen.c" -lcrypto
+[ -x "$loadgen" ] || cc -O2 -Wall -Wextra -std=c11 -o "$loadgen" "$bench_dir/loadgen.c" -lssl -lcrypto -lz
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 1; }
 [ $# -ge 1 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
 work=$(mktemp -d)
@@ -29,13 +30,13 @@ run() {  # run SECONDS -> "messages instructions"
     server_pid=$!
     local port=""
     for _ in $(seq 600); do
-        port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$work/server.log")
+        port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/server.log")
         [ -n "$port" ] && break
         sleep 0.1
     done
     [ -n "$port" ] || { echo "the server did not start: $(cat "$work/server.log" "$work/valgrind.log")" >&2; exit 1; }
     local line
-    line=$(timeout $((seconds + 60)) "$loadgen" -p "$port" -c "${CONNS:-20}" -s 32 -k 1 -d "$seconds" -w 0 -t)
+    line=$(timeout $((seconds + 60)) "$loadgen" -p "$port" -c "${CONNS:-20}" -s "${SIZE:-32}" -k 1 -d "$seconds" -w 0 $([ -n "${BINARY:-}" ] || echo -t))
     kill -INT "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
     # summary: Ir [I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw] -> messages Ir I1-misses D1-misses LL-misses
     echo "$(tr ' ' '\n' <<<"$line" | sed -n 's/^total_messages=//p') $(awk '/^summary:/ {
@@ -45,7 +46,7 @@ seconds="${SHORT:-1}"; run "$@" >"$work/short"
 seconds="${LONG:-8}"; run "$@" >"$work/long"
 paste "$work/short" "$work/long" | awk -v what="$*" -v sim="${CACHE_SIM:-}" '{
     m = $6 - $1
-    printf "%s: %.0f instructions per echoed message (%d and %d messages; %d and %d instructions)\n",
+    printf "%s: %.0f instructions per echoed message (%d and %d messages; %.0f and %.0f instructions)\n",
            what, ($7 - $2) / m, $1, $6, $2, $7
     if (sim) printf "  per message: %.2f instruction-L1 misses, %.2f data-L1 misses, %.3f last-level misses\n",
                     ($8 - $3) / m, ($9 - $4) / m, ($10 - $5) / m }'

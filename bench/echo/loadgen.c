@@ -28,8 +28,21 @@
  * With -S every connection speaks TLS first (wss://, OpenSSL libssl, no certificate
  * verification: the server is on loopback), so that wss runs can be compared with ws runs.
  *
- * Build: cc -O2 -Wall -Wextra -o loadgen loadgen.c -lssl -lcrypto
+ * Other modes (-m), each with the same verification of what comes back:
+ *   tcp        no handshake, no frames: S-byte messages over plain TCP to a plain TCP echo server
+ *              (bench/echo/peers/tcp_echo.c), the ceiling of the machine for the same pattern;
+ *   idle       opens N upgraded connections that send nothing and reports the growth of the
+ *              server's resident memory (-P PID) per connection; with -z also after one message
+ *              per connection (compression state is allocated lazily);
+ *   handshake  N connections at a time, each: connect, (TLS,) upgrade, close handshake, reconnect;
+ *              reports completed upgrades per second and their latency (connect -> 101).
+ * -z offers permessage-deflate (RFC 7692) and fails unless the server accepts it; messages are
+ * compressed both ways (zlib, context takeover unless the server forbids it). -J makes the
+ * payloads JSON text (what compression is for) instead of the shifted alphabet.
+ *
+ * Build: cc -O2 -Wall -Wextra -o loadgen loadgen.c -lssl -lcrypto -lz
  * Usage: loadgen -p PORT [-c conns] [-s size] [-k inflight] [-d seconds] [-w warmup] [-t] [-S]
+ *                [-m echo|tcp|idle|handshake] [-z] [-J] [-P server-pid]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -54,20 +67,22 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* ---------------------------------------------------------------------------------------------
  * Limits and constants
  * ------------------------------------------------------------------------------------------- */
 
 enum {
-    CONNECT_TIMEOUT_S = 10,           /* all N connections must be open by then            */
+    CONNECT_TIMEOUT_S = 10,           /* all N connections must be open by then (+1 s per 1,000) */
+    CONNECT_WINDOW = 64,              /* upgrades in progress at once while connecting     */
     CLOSE_TIMEOUT_S = 2,              /* last echoes + closing handshake, at most          */
     MAX_RESPONSE_HEAD = 8192,         /* a longer HTTP response head is an error            */
     MAX_CONNECTIONS = 60000,
     MAX_INFLIGHT = 4096,
     MAX_MESSAGE_SIZE = 64 << 20,      /* 64 MiB                                            */
     READ_CHUNK = 64 * 1024,           /* bytes asked of one read(2)                        */
-    MAX_EVENTS = 256,
+    MAX_EVENTS = 1024,
     HEADER_TEXT_LEN = 12,             /* "CCCCSSSSSSSS": connection and sequence in hex    */
 };
 
@@ -106,6 +121,8 @@ typedef enum {
     CONN_DONE,         /* closed                                         */
 } conn_state_t;
 
+typedef enum { MODE_ECHO, MODE_TCP, MODE_IDLE, MODE_HANDSHAKE } mode_t_;
+
 typedef struct {
     int fd;
     uint32_t index;
@@ -124,9 +141,16 @@ typedef struct {
     uint64_t *sent_at_ns;      /* ring of `inflight` send times                        */
     SSL *ssl;                  /* with -S: the TLS connection (NULL for ws)            */
     bool tls_handshaking;      /* with -S: the TLS handshake is not finished yet       */
+    /* With -z: permessage-deflate state, both directions (RFC 7692 7.2). */
+    z_stream *deflater, *inflater;
+    bool reset_deflater;       /* the server asked for client_no_context_takeover      */
+    bool fragmented_compressed;
+    buffer_t inflated;
+    uint64_t connect_started_ns; /* -m handshake: when this connection's connect began  */
 } conn_t;
 
-typedef enum { PHASE_CONNECT, PHASE_RUN, PHASE_CLOSE } phase_t;
+/* PHASE_ONE (-m idle -z): one message per connection, each echo ends that connection's loop. */
+typedef enum { PHASE_CONNECT, PHASE_RUN, PHASE_ONE, PHASE_CLOSE } phase_t;
 
 typedef struct {
     /* options */
@@ -137,13 +161,20 @@ typedef struct {
     double seconds, warmup;
     bool text;
     SSL_CTX *tls;              /* -S: wss (TLS) instead of ws                          */
+    mode_t_ mode;              /* -m                                                    */
+    bool deflate;              /* -z: permessage-deflate both ways                      */
+    bool json;                 /* -J: JSON payloads                                     */
+    int server_pid;            /* -P: whose resident memory -m idle measures            */
     /* run state */
     int epfd;
     conn_t *conns;
     uint32_t open_count, done_count;
+    uint32_t next_to_open;     /* connect_all: the next connection to start              */
     phase_t phase;
     uint64_t measure_start_ns, measure_end_ns;
     uint8_t *pattern;          /* 'a'..'z' repeated, size + 26 bytes; see payload_body */
+    buffer_t scratch;          /* -z: one compressed message before it is framed        */
+    uint8_t *plain;            /* -z: one message before it is compressed (size bytes)  */
     uint64_t rng_state;        /* xorshift64* state for masking keys                   */
     /* results */
     uint64_t measured;         /* round trips completed inside the measurement window  */
@@ -151,6 +182,7 @@ typedef struct {
     uint32_t *histogram;       /* latency in µs -> count, for measured round trips      */
     uint64_t max_latency_us;
     uint64_t latency_sum_us;
+    uint64_t handshakes_started; /* -m handshake: connections opened in all             */
 } loadgen_t;
 
 /* ---------------------------------------------------------------------------------------------
@@ -251,25 +283,49 @@ static size_t payload_header_len(size_t size) {
     return size < HEADER_TEXT_LEN ? size : HEADER_TEXT_LEN;
 }
 
-/** The body bytes [h, size) of a payload are pattern[shift + h .. shift + size). */
+/* -J: a JSON object whose "id" value is the header, then ordinary chat-like fields; the rest
+ * of the text is the same for every message, as in a real feed (that is what deflate exploits). */
+static const char JSON_PREFIX[] = "{\"id\":\"";  /* the header starts right after it */
+enum { JSON_HEADER_OFFSET = sizeof JSON_PREFIX - 1, JSON_MIN_SIZE = 64 };
+
+/** Fills `out` (size bytes) with the -J template: {"id":"…","user":…,"text":"words…"}. */
+static void json_template(uint8_t *out, size_t size) {
+    static const char *words[] = {"hello", "world", "the", "market", "opened", "higher", "and",
+                                  "prices", "moved", "fast", "today", "room", "chat", "update"};
+    size_t n = (size_t)snprintf((char *)out, size, "%s000000000000\",\"user\":\"alice\","
+                                "\"room\":\"lobby\",\"seq\":1,\"text\":\"", JSON_PREFIX);
+    for (size_t w = 0; n < size; w++) {
+        const char *word = words[(w * 7 + w / 3) % (sizeof words / sizeof *words)];
+        for (const char *c = word; *c && n < size; c++) out[n++] = (uint8_t)*c;
+        if (n < size) out[n++] = ' ';
+    }
+    out[size - 2] = '"';
+    out[size - 1] = '}';
+}
+
+/** Where the header sits in a payload, and how far the body is shifted per message. */
+static size_t payload_header_offset(const loadgen_t *lg) { return lg->json ? JSON_HEADER_OFFSET : 0; }
+
+/** The bytes of a payload outside the header are pattern[shift + i] (no shift with -J). */
 static const uint8_t *payload_body(const loadgen_t *lg, uint32_t conn, uint64_t seq) {
-    return lg->pattern + (conn + seq) % 26;
+    return lg->json ? lg->pattern : lg->pattern + (conn + seq) % 26;
 }
 
 static void payload_write(const loadgen_t *lg, uint32_t conn, uint64_t seq, uint8_t *out) {
     char header[HEADER_TEXT_LEN];
-    size_t h = payload_header_len(lg->size);
+    size_t h = payload_header_len(lg->size), at = payload_header_offset(lg);
     payload_header(conn, seq, header);
-    memcpy(out, header, h);
-    memcpy(out + h, payload_body(lg, conn, seq) + h, lg->size - h);
+    memcpy(out, payload_body(lg, conn, seq), lg->size);
+    memcpy(out + at, header, h);
 }
 
 static bool payload_matches(const loadgen_t *lg, uint32_t conn, uint64_t seq, const uint8_t *p) {
     char header[HEADER_TEXT_LEN];
-    size_t h = payload_header_len(lg->size);
+    size_t h = payload_header_len(lg->size), at = payload_header_offset(lg);
+    const uint8_t *body = payload_body(lg, conn, seq);
     payload_header(conn, seq, header);
-    return memcmp(p, header, h) == 0 &&
-           memcmp(p + h, payload_body(lg, conn, seq) + h, lg->size - h) == 0;
+    return memcmp(p, body, at) == 0 && memcmp(p + at, header, h) == 0 &&
+           memcmp(p + at + h, body + at + h, lg->size - at - h) == 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -328,14 +384,17 @@ static void flush_output(loadgen_t *lg, conn_t *c) {
     watch(lg, c, false);
 }
 
-/** Appends one masked client frame (RFC 6455 5.2, 5.3) with FIN set. When `payload` is NULL the
- * payload is the connection's message number `seq`, written straight into the output buffer. */
+enum { RSV1 = 0x40 };  /* RFC 7692 7.2.3.1: "Per-Message Compressed" */
+
+/** Appends one masked client frame (RFC 6455 5.2, 5.3) with FIN set (and `flags`, RSV1 for a
+ * compressed message). When `payload` is NULL the payload is the connection's message number
+ * `seq`, written straight into the output buffer. */
 static void queue_frame(loadgen_t *lg, conn_t *c, uint8_t opcode, const uint8_t *payload,
-                        size_t len, uint64_t seq) {
+                        size_t len, uint64_t seq, uint8_t flags) {
     buffer_reserve(&c->out, 14 + len);
     uint8_t *p = c->out.data + c->out.len;
     size_t n = 0;
-    p[n++] = 0x80 | opcode;
+    p[n++] = 0x80 | flags | opcode;
     if (len < 126) {
         p[n++] = 0x80 | (uint8_t)len;
     } else if (len <= 0xFFFF) {
@@ -360,19 +419,63 @@ static void queue_frame(loadgen_t *lg, conn_t *c, uint8_t opcode, const uint8_t 
     c->out.len += n + len;
 }
 
+/** -z: compresses one message into lg->scratch (RFC 7692 7.2.1: deflate, sync flush, the
+ * final 00 00 FF FF removed). */
+static void compress_message(loadgen_t *lg, conn_t *c, const uint8_t *message, size_t len) {
+    z_stream *z = c->deflater;
+    lg->scratch.off = lg->scratch.len = 0;
+    buffer_reserve(&lg->scratch, deflateBound(z, len) + 16);
+    z->next_in = (Bytef *)message;
+    z->avail_in = (uInt)len;
+    z->next_out = lg->scratch.data;
+    z->avail_out = (uInt)lg->scratch.cap;
+    if (deflate(z, Z_SYNC_FLUSH) != Z_OK || z->avail_in != 0) fail("connection %u: deflate failed", c->index);
+    lg->scratch.len = lg->scratch.cap - z->avail_out;
+    if (lg->scratch.len < 4 || memcmp(lg->scratch.data + lg->scratch.len - 4, "\0\0\xff\xff", 4) != 0)
+        fail("connection %u: deflate output does not end with a sync flush", c->index);
+    lg->scratch.len -= 4;
+    if (c->reset_deflater) deflateReset(z);
+}
+
 /** Sends the connection's next numbered message and remembers when it left. */
 static void send_next_message(loadgen_t *lg, conn_t *c, uint64_t now) {
     uint64_t seq = c->next_send_seq++;
     c->sent_at_ns[seq % lg->inflight] = now;
-    queue_frame(lg, c, lg->text ? OP_TEXT : OP_BINARY, NULL, lg->size, seq);
+    if (lg->mode == MODE_TCP) {  /* plain TCP: the payload alone, no frame */
+        buffer_reserve(&c->out, lg->size);
+        payload_write(lg, c->index, seq, c->out.data + c->out.len);
+        c->out.len += lg->size;
+    } else if (c->deflater) {
+        payload_write(lg, c->index, seq, lg->plain);
+        compress_message(lg, c, lg->plain, lg->size);
+        queue_frame(lg, c, lg->text ? OP_TEXT : OP_BINARY, lg->scratch.data, lg->scratch.len, 0, RSV1);
+    } else {
+        queue_frame(lg, c, lg->text ? OP_TEXT : OP_BINARY, NULL, lg->size, seq, 0);
+    }
 }
 
 /** Starts the closing handshake (RFC 6455 5.5.1): close frame with status 1000. */
 static void start_close(loadgen_t *lg, conn_t *c) {
     static const uint8_t normal_closure[2] = {0x03, 0xE8};
-    queue_frame(lg, c, OP_CLOSE, normal_closure, sizeof normal_closure, 0);
     c->state = CONN_CLOSING;
+    if (lg->mode == MODE_TCP) {  /* no close frame: end our direction, the echo server ends its */
+        flush_output(lg, c);
+        if (buffer_pending(&c->out) == 0) shutdown(c->fd, SHUT_WR);
+        return;
+    }
+    queue_frame(lg, c, OP_CLOSE, normal_closure, sizeof normal_closure, 0, 0);
     flush_output(lg, c);
+}
+
+static void open_connection(loadgen_t *lg, conn_t *c);
+
+/** While connecting: starts the next connections so that at most CONNECT_WINDOW upgrades are in
+ * progress. Opening 10,000 at once would overflow the servers' listen backlogs (Python's is 100)
+ * and measure how each kernel queue copes with a SYN flood rather than the server. */
+static void open_more(loadgen_t *lg) {
+    if (lg->phase != PHASE_CONNECT) return;
+    while (lg->next_to_open < lg->connections && lg->next_to_open - lg->open_count < CONNECT_WINDOW)
+        open_connection(lg, &lg->conns[lg->next_to_open++]);
 }
 
 static void finish(loadgen_t *lg, conn_t *c) {
@@ -382,6 +485,20 @@ static void finish(loadgen_t *lg, conn_t *c) {
     c->ssl = NULL;
     close(c->fd);
     c->state = CONN_DONE;
+    if (c->deflater) {
+        deflateEnd(c->deflater);
+        inflateEnd(c->inflater);
+        free(c->deflater);
+        free(c->inflater);
+        c->deflater = c->inflater = NULL;
+    }
+    if (lg->mode == MODE_HANDSHAKE && lg->phase == PHASE_RUN) {
+        /* -m handshake: the slot starts its next connection at once. */
+        c->in.off = c->in.len = c->out.off = c->out.len = 0;
+        c->in_fragmented = false;
+        open_connection(lg, c);
+        return;
+    }
     lg->done_count++;
 }
 
@@ -409,8 +526,10 @@ static void start_handshake(loadgen_t *lg, conn_t *c) {
                        "Connection: Upgrade\r\n"
                        "Sec-WebSocket-Key: %s\r\n"
                        "Sec-WebSocket-Version: 13\r\n"
+                       "%s"
                        "\r\n",
-                       lg->port, c->key);
+                       lg->port, c->key,
+                       lg->deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "");
     buffer_reserve(&c->out, (size_t)len);
     memcpy(c->out.data + c->out.len, request, (size_t)len);
     c->out.len += (size_t)len;
@@ -427,8 +546,66 @@ static bool header_has_token(const char *v, size_t len, const char *token) {
     return false;
 }
 
+/** -z: accepts the server's permessage-deflate response (RFC 7692 7.1) and sets up zlib for it:
+ * client_max_window_bits bounds our compressor's window, client_no_context_takeover makes us
+ * reset it after each message; the inflater takes any window (15 bits). */
+static void accept_deflate(conn_t *c, const char *value, size_t len) {
+    static const char NAME[] = "permessage-deflate";
+    if (len < sizeof NAME - 1 || strncasecmp(value, NAME, sizeof NAME - 1) != 0)
+        fail("connection %u: server answered extensions '%.*s', not permessage-deflate", c->index,
+             (int)len, value);
+    int window_bits = 15;
+    const char *p = value + sizeof NAME - 1, *end = value + len;
+    while (p < end) {
+        while (p < end && (*p == ';' || *p == ' ' || *p == '\t')) p++;
+        const char *param = p;
+        while (p < end && *p != ';') p++;
+        size_t plen = (size_t)(p - param);
+        while (plen > 0 && (param[plen - 1] == ' ' || param[plen - 1] == '\t')) plen--;
+        if (plen == 0) continue;
+#define PARAM_IS(s) (plen >= strlen(s) && strncasecmp(param, s, strlen(s)) == 0)
+        if (PARAM_IS("client_no_context_takeover")) {
+            c->reset_deflater = true;
+        } else if (PARAM_IS("client_max_window_bits=")) {
+            window_bits = atoi(param + strlen("client_max_window_bits="));
+        } else if (!PARAM_IS("server_no_context_takeover") && !PARAM_IS("server_max_window_bits")) {
+            fail("connection %u: unknown permessage-deflate parameter '%.*s'", c->index, (int)plen, param);
+        }
+#undef PARAM_IS
+    }
+    /* zlib's raw deflate cannot keep a 256-byte window (it would use 512: not allowed). */
+    if (window_bits < 9 || window_bits > 15)
+        fail("connection %u: client_max_window_bits=%d is not usable with zlib", c->index, window_bits);
+    c->deflater = calloc(1, sizeof *c->deflater);
+    c->inflater = calloc(1, sizeof *c->inflater);
+    if (!c->deflater || !c->inflater) fail("out of memory");
+    if (deflateInit2(c->deflater, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK ||
+        inflateInit2(c->inflater, -15) != Z_OK)
+        fail("connection %u: zlib initialisation failed", c->index);
+}
+
+/** -z: inflates one compressed message [data, data+len) into c->inflated (RFC 7692 7.2.2: the
+ * 00 00 FF FF removed by the sender is appended); more than the size sent is an error. */
+static void decompress_message(loadgen_t *lg, conn_t *c, const uint8_t *data, size_t len) {
+    static const uint8_t TAIL[4] = {0x00, 0x00, 0xFF, 0xFF};
+    z_stream *z = c->inflater;
+    c->inflated.off = c->inflated.len = 0;
+    buffer_reserve(&c->inflated, lg->size + 1);
+    z->next_out = c->inflated.data;
+    z->avail_out = (uInt)(lg->size + 1);
+    for (int part = 0; part < 2; part++) {
+        z->next_in = (Bytef *)(part == 0 ? data : TAIL);
+        z->avail_in = (uInt)(part == 0 ? len : sizeof TAIL);
+        int result = inflate(z, Z_SYNC_FLUSH);
+        if ((result != Z_OK && result != Z_BUF_ERROR) || z->avail_in != 0)
+            fail("connection %u: the compressed echo does not inflate (%s)", c->index,
+                 z->msg ? z->msg : "longer than the message sent");
+    }
+    c->inflated.len = lg->size + 1 - z->avail_out;
+}
+
 /** Checks the response head [head, head+len) ending with CRLF CRLF; fails the run if bad. */
-static void check_handshake_response(conn_t *c, const char *head, size_t len) {
+static void check_handshake_response(const loadgen_t *lg, conn_t *c, const char *head, size_t len) {
     int status = 0;
     if (len < 12 || strncmp(head, "HTTP/1.1 ", 9) != 0 || sscanf(head + 9, "%3d", &status) != 1)
         fail("connection %u: not an HTTP/1.1 response: %.40s", c->index, head);
@@ -464,9 +641,11 @@ static void check_handshake_response(conn_t *c, const char *head, size_t len) {
                          (int)value_len, value, c->expected_accept);
             } else if (NAME_IS("sec-websocket-extensions")) {
                 /* RFC 6455 4.1: the client fails the connection on an extension it did not ask
-                 * for; we offer none, so frames must be plain. */
-                fail("connection %u: server announced extensions '%.*s' that were not offered",
-                     c->index, (int)value_len, value);
+                 * for; without -z we offer none, so frames must be plain. */
+                if (!lg->deflate)
+                    fail("connection %u: server announced extensions '%.*s' that were not offered",
+                         c->index, (int)value_len, value);
+                accept_deflate(c, value, value_len);
             }
 #undef NAME_IS
         }
@@ -475,6 +654,8 @@ static void check_handshake_response(conn_t *c, const char *head, size_t len) {
     if (!upgrade_ok) fail("connection %u: 101 response lacks 'Upgrade: websocket'", c->index);
     if (!connection_ok) fail("connection %u: 101 response lacks 'Connection: Upgrade'", c->index);
     if (!accept_ok) fail("connection %u: 101 response lacks Sec-WebSocket-Accept", c->index);
+    if (lg->deflate && !c->deflater)
+        fail("connection %u: the server did not accept permessage-deflate (-z)", c->index);
 }
 
 /** Consumes the response head once it is whole; returns true when the connection is open. */
@@ -488,10 +669,23 @@ static bool handle_handshake_input(loadgen_t *lg, conn_t *c) {
         return false;
     }
     size_t head_len = (size_t)(end - start) + 4;
-    check_handshake_response(c, (const char *)start, head_len);
+    check_handshake_response(lg, c, (const char *)start, head_len);
     buffer_consume(&c->in, head_len);  /* anything after the head is already frames */
     c->state = CONN_OPEN;
     lg->open_count++;
+    open_more(lg);
+    if (lg->mode == MODE_HANDSHAKE) {  /* an upgrade is the unit measured: count it, close */
+        uint64_t now = now_ns();
+        lg->total++;
+        if (now >= lg->measure_start_ns && now < lg->measure_end_ns) {
+            uint64_t latency_us = (now - c->connect_started_ns) / 1000u;
+            lg->histogram[latency_us < HISTOGRAM_BUCKETS ? latency_us : HISTOGRAM_BUCKETS - 1]++;
+            if (latency_us > lg->max_latency_us) lg->max_latency_us = latency_us;
+            lg->latency_sum_us += latency_us;
+            lg->measured++;
+        }
+        start_close(lg, c);
+    }
     return true;
 }
 
@@ -528,6 +722,8 @@ static void handle_echo(loadgen_t *lg, conn_t *c, uint8_t opcode, const uint8_t 
     }
     if (lg->phase == PHASE_RUN) {
         send_next_message(lg, c, now);
+    } else if (lg->phase == PHASE_ONE) {
+        return;  /* -m idle -z: one message was all this connection had to say */
     } else if (c->next_recv_seq == c->next_send_seq) {
         start_close(lg, c);  /* the last echo is back: now the close cannot cut one off */
     }
@@ -544,8 +740,14 @@ static bool handle_frames(loadgen_t *lg, conn_t *c, uint64_t now) {
         bool masked = p[1] & 0x80;
         uint64_t len = p[1] & 0x7F;
         size_t head = 2;
-        if (rsv) fail("connection %u: frame with RSV bits 0x%x (no extension was negotiated)",
-                      c->index, rsv >> 4);
+        /* RFC 7692 6: RSV1 marks the first frame of a compressed data message, and only when
+         * permessage-deflate was agreed. */
+        bool compressed = rsv == RSV1 && c->inflater && (opcode == OP_TEXT || opcode == OP_BINARY);
+        if (rsv && !compressed)
+            fail("connection %u: frame with RSV bits 0x%x (opcode %u; %s)", c->index, rsv >> 4,
+                 opcode, c->inflater ? "only RSV1 on a data frame is allowed" : "no extension was negotiated");
+        /* A compressed message may come out a little larger than the message itself. */
+        size_t max_data = c->inflater ? lg->size + lg->size / 8 + 1024 : lg->size;
         /* RFC 6455 5.1: "A server MUST NOT mask any frames that it sends to the client." */
         if (masked) fail("connection %u: the server sent a masked frame", c->index);
         if (len == 126) {
@@ -563,7 +765,7 @@ static bool handle_frames(loadgen_t *lg, conn_t *c, uint64_t now) {
         if (control && (len > 125 || !fin))
             fail("connection %u: invalid control frame (opcode %u, %llu bytes, fin %d)", c->index,
                  opcode, (unsigned long long)len, fin);
-        if (!control && len > lg->size)
+        if (!control && len > max_data)
             fail("connection %u: frame of %llu bytes, larger than the %zu-byte messages sent",
                  c->index, (unsigned long long)len, lg->size);
         if (pending < head + len) {
@@ -578,10 +780,14 @@ static bool handle_frames(loadgen_t *lg, conn_t *c, uint64_t now) {
         case OP_BINARY:
             if (c->in_fragmented)
                 fail("connection %u: new message inside a fragmented one (RFC 6455 5.4)", c->index);
-            if (fin) {
+            if (fin && compressed) {
+                decompress_message(lg, c, payload, payload_len);
+                handle_echo(lg, c, opcode, c->inflated.data, c->inflated.len, now);
+            } else if (fin) {
                 handle_echo(lg, c, opcode, payload, payload_len, now);  /* common case: no copy */
             } else {
                 c->in_fragmented = true;
+                c->fragmented_compressed = compressed;
                 c->fragmented_opcode = opcode;
                 c->message.len = c->message.off = 0;
                 buffer_reserve(&c->message, payload_len);
@@ -592,19 +798,23 @@ static bool handle_frames(loadgen_t *lg, conn_t *c, uint64_t now) {
         case OP_CONTINUATION:
             if (!c->in_fragmented)
                 fail("connection %u: continuation frame outside a message", c->index);
-            if (c->message.len + payload_len > lg->size)
+            if (c->message.len + payload_len > max_data)
                 fail("connection %u: fragmented echo longer than %zu bytes", c->index, lg->size);
             buffer_reserve(&c->message, payload_len);
             memcpy(c->message.data + c->message.len, payload, payload_len);
             c->message.len += payload_len;
-            if (fin) {
+            if (fin && c->fragmented_compressed) {
+                c->in_fragmented = false;
+                decompress_message(lg, c, c->message.data, c->message.len);
+                handle_echo(lg, c, c->fragmented_opcode, c->inflated.data, c->inflated.len, now);
+            } else if (fin) {
                 c->in_fragmented = false;
                 handle_echo(lg, c, c->fragmented_opcode, c->message.data, c->message.len, now);
             }
             break;
         case OP_PING:
             /* RFC 6455 5.5.2: answer with a pong carrying the same application data. */
-            if (c->state == CONN_OPEN) queue_frame(lg, c, OP_PONG, payload, payload_len, 0);
+            if (c->state == CONN_OPEN) queue_frame(lg, c, OP_PONG, payload, payload_len, 0, 0);
             break;
         case OP_PONG:
             break;
@@ -620,6 +830,15 @@ static bool handle_frames(loadgen_t *lg, conn_t *c, uint64_t now) {
             fail("connection %u: frame with reserved opcode 0x%x", c->index, opcode);
         }
         buffer_consume(&c->in, head + payload_len);
+    }
+}
+
+/** -m tcp: the echo is the same bytes; every whole S-byte run of input is one message. */
+static void handle_raw(loadgen_t *lg, conn_t *c, uint64_t now) {
+    uint8_t opcode = lg->text ? OP_TEXT : OP_BINARY;
+    while (buffer_pending(&c->in) >= lg->size) {
+        handle_echo(lg, c, opcode, c->in.data + c->in.off, lg->size, now);
+        buffer_consume(&c->in, lg->size);
     }
 }
 
@@ -644,7 +863,11 @@ static void handle_readable(loadgen_t *lg, conn_t *c) {
         c->in.len += (size_t)n;
         uint64_t now = now_ns();
         if (c->state == CONN_HANDSHAKE && !handle_handshake_input(lg, c)) continue;
-        if (!handle_frames(lg, c, now)) return;
+        if (lg->mode == MODE_TCP) {
+            handle_raw(lg, c, now);
+        } else if (!handle_frames(lg, c, now)) {
+            return;
+        }
         flush_output(lg, c);
         if ((size_t)n < READ_CHUNK) return;  /* the socket is most likely drained */
     }
@@ -670,6 +893,13 @@ static void tls_step(loadgen_t *lg, conn_t *c) {
 
 /** The TCP connection is up: TLS first with -S, then the upgrade request. */
 static void connected(loadgen_t *lg, conn_t *c) {
+    if (lg->mode == MODE_TCP) {  /* plain TCP: open as soon as connected */
+        c->state = CONN_OPEN;
+        lg->open_count++;
+        open_more(lg);
+        watch(lg, c, false);
+        return;
+    }
     if (!lg->tls) {
         start_handshake(lg, c);
         return;
@@ -712,6 +942,8 @@ static void open_connection(loadgen_t *lg, conn_t *c) {
     if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) != 0 && errno != EINPROGRESS)
         fail("connection %u: connect to 127.0.0.1:%d: %s", c->index, lg->port, strerror(errno));
     c->state = CONN_CONNECTING;
+    c->connect_started_ns = now_ns();
+    lg->handshakes_started++;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = c->index};
     c->watching_out = true;
     if (epoll_ctl(lg->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) fail("epoll_ctl: %s", strerror(errno));
@@ -759,14 +991,21 @@ static uint64_t percentile_us(const loadgen_t *lg, double fraction) {
 static void usage(void) {
     fprintf(stderr,
             "usage: loadgen -p PORT [-c conns] [-s size] [-k inflight] [-d seconds] [-w warmup] [-t]\n"
+            "               [-S] [-m echo|tcp|idle|handshake] [-z] [-J] [-P server-pid]\n"
             "  -p PORT     server port on 127.0.0.1 (required)\n"
-            "  -c conns    connections (default 100)\n"
+            "  -c conns    connections (default 100; with -m handshake: upgrades in progress at once)\n"
             "  -s size     message size in bytes (default 32)\n"
             "  -k inflight messages in flight per connection (default 1)\n"
             "  -d seconds  measured duration (default 5)\n"
             "  -w seconds  warm-up before measuring (default 1)\n"
             "  -t          text messages (default binary)\n"
-            "  -S          wss: TLS on every connection (no certificate verification)\n");
+            "  -S          wss: TLS on every connection (no certificate verification)\n"
+            "  -m mode     echo (default): WebSocket echo round trips; tcp: the same over plain TCP\n"
+            "              (no handshake, no frames); idle: RSS growth of the server (-P) per open\n"
+            "              connection; handshake: upgrades per second (connect, upgrade, close)\n"
+            "  -z          permessage-deflate both ways (required of the server)\n"
+            "  -J          JSON text payloads (implies -t; size >= 64)\n"
+            "  -P pid      the server's process id (-m idle reads its /proc/PID/status)\n");
     exit(2);
 }
 
@@ -791,10 +1030,97 @@ static double parse_seconds(const char *s, double min, char option) {
     return v;
 }
 
+/** The resident set of process `pid` in KiB (VmRSS of /proc/PID/status). */
+static long rss_kib(int pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) fail("cannot read %s: %s", path, strerror(errno));
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
+    fclose(f);
+    if (kib < 0) fail("no VmRSS in %s", path);
+    return kib;
+}
+
+/** The server's RSS once it stops moving: sampled every 100 ms while the loop keeps serving,
+ * until two samples agree (the server has finished what the last events asked), at most 3 s. */
+static long settled_rss_kib(loadgen_t *lg) {
+    long previous = rss_kib(lg->server_pid);
+    for (int i = 0; i < 30; i++) {
+        run_until(lg, now_ns() + 100000000ull, NULL);
+        long current = rss_kib(lg->server_pid);
+        if (current == previous) return current;
+        previous = current;
+    }
+    return previous;
+}
+
+static bool one_echo_each(const loadgen_t *lg) { return lg->total == lg->connections; }
+
+/** Opens every connection and waits until all are upgraded (or fails after CONNECT_TIMEOUT_S). */
+static void connect_all(loadgen_t *lg) {
+    lg->phase = PHASE_CONNECT;
+    unsigned timeout_s = CONNECT_TIMEOUT_S + lg->connections / 1000;
+    open_more(lg);
+    run_until(lg, now_ns() + timeout_s * 1000000000ull, all_open);
+    if (!all_open(lg))
+        fail("only %u of %u connections upgraded within %u s", lg->open_count, lg->connections, timeout_s);
+}
+
+/** Closes every connection politely (bounded), after the echoes in flight came back; fails if
+ * one never came back (a server that lost a message stalls its connection, closed loop).
+ * Returns the number of connections whose close was not answered within the time. */
+static uint32_t close_all(loadgen_t *lg) {
+    lg->phase = PHASE_CLOSE;
+    for (uint32_t i = 0; i < lg->connections; i++) {
+        conn_t *c = &lg->conns[i];
+        if (c->state == CONN_OPEN && c->next_recv_seq == c->next_send_seq) start_close(lg, c);
+    }
+    run_until(lg, now_ns() + CLOSE_TIMEOUT_S * 1000000000ull, all_done);
+    for (uint32_t i = 0; i < lg->connections; i++) {
+        const conn_t *c = &lg->conns[i];
+        if (c->next_recv_seq != c->next_send_seq)
+            fail("connection %u: %llu echo(es) never came back (message %llu onwards)", c->index,
+                 (unsigned long long)(c->next_send_seq - c->next_recv_seq),
+                 (unsigned long long)c->next_recv_seq);
+    }
+    /* Echoes all back but no close frame nor EOF within the time: reported, not a failure. */
+    uint32_t unanswered = lg->connections - lg->done_count;
+    for (uint32_t i = 0; i < lg->connections; i++) finish(lg, &lg->conns[i]);
+    return unanswered;
+}
+
+/** -m idle: the server's RSS before, with every connection open, and (-z) after one message on
+ * each; prints one line of results. */
+static void run_idle(loadgen_t *lg) {
+    long before = settled_rss_kib(lg);
+    connect_all(lg);
+    long open = settled_rss_kib(lg);
+    printf("rss_before_kib=%ld rss_open_kib=%ld bytes_per_connection=%.0f", before, open,
+           (double)(open - before) * 1024.0 / lg->connections);
+    if (lg->deflate) {
+        lg->phase = PHASE_ONE;
+        for (uint32_t i = 0; i < lg->connections; i++) {
+            send_next_message(lg, &lg->conns[i], now_ns());
+            flush_output(lg, &lg->conns[i]);
+        }
+        run_until(lg, now_ns() + CONNECT_TIMEOUT_S * 1000000000ull, one_echo_each);
+        if (!one_echo_each(lg)) fail("only %llu of %u first messages echoed", (unsigned long long)lg->total, lg->connections);
+        long after = settled_rss_kib(lg);
+        printf(" rss_after_message_kib=%ld bytes_per_connection_after_message=%.0f", after,
+               (double)(after - before) * 1024.0 / lg->connections);
+    }
+    uint32_t unanswered = close_all(lg);
+    printf(" connections=%u mode=idle deflate=%d unanswered_closes=%u\n", lg->connections,
+           lg->deflate, unanswered);
+}
+
 int main(int argc, char **argv) {
     loadgen_t lg = {.connections = 100, .size = 32, .inflight = 1, .seconds = 5, .warmup = 1};
     int opt;
-    while ((opt = getopt(argc, argv, "p:c:s:k:d:w:tSh")) != -1) {
+    while ((opt = getopt(argc, argv, "p:c:s:k:d:w:tSm:zJP:h")) != -1) {
         switch (opt) {
         case 'p': lg.port = (int)parse_long(optarg, 1, 65535, 'p'); break;
         case 'c': lg.connections = (uint32_t)parse_long(optarg, 1, MAX_CONNECTIONS, 'c'); break;
@@ -809,11 +1135,33 @@ int main(int argc, char **argv) {
             SSL_CTX_set_verify(lg.tls, SSL_VERIFY_NONE, NULL);
             SSL_CTX_set_mode(lg.tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
             break;
+        case 'm':
+            if (strcmp(optarg, "echo") == 0) lg.mode = MODE_ECHO;
+            else if (strcmp(optarg, "tcp") == 0) lg.mode = MODE_TCP;
+            else if (strcmp(optarg, "idle") == 0) lg.mode = MODE_IDLE;
+            else if (strcmp(optarg, "handshake") == 0) lg.mode = MODE_HANDSHAKE;
+            else usage();
+            break;
+        case 'z': lg.deflate = true; break;
+        case 'J': lg.json = lg.text = true; break;
+        case 'P': lg.server_pid = (int)parse_long(optarg, 1, 1 << 30, 'P'); break;
         default: usage();
         }
     }
     if (optind != argc || lg.port == 0) usage();
+    if (lg.json && lg.size < JSON_MIN_SIZE) { fprintf(stderr, "loadgen: -J needs -s >= %d\n", JSON_MIN_SIZE); usage(); }
+    if (lg.mode == MODE_TCP && (lg.size == 0 || lg.tls || lg.deflate)) {
+        fprintf(stderr, "loadgen: -m tcp needs -s >= 1 and neither -S nor -z\n");
+        usage();
+    }
+    if (lg.mode == MODE_IDLE && lg.server_pid == 0) { fprintf(stderr, "loadgen: -m idle needs -P\n"); usage(); }
     signal(SIGPIPE, SIG_IGN);
+    /* 10,000 idle connections need as many descriptors: take the hard limit. */
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
 
     lg.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (lg.epfd < 0) fail("epoll_create1: %s", strerror(errno));
@@ -821,91 +1169,102 @@ int main(int argc, char **argv) {
         fail("getrandom failed");
     lg.rng_state |= 1;  /* xorshift must not start at 0 */
     lg.pattern = xmalloc(lg.size + 26);
-    for (size_t i = 0; i < lg.size + 26; i++) lg.pattern[i] = (uint8_t)('a' + i % 26);
+    if (lg.json) {
+        json_template(lg.pattern, lg.size);
+    } else {
+        for (size_t i = 0; i < lg.size + 26; i++) lg.pattern[i] = (uint8_t)('a' + i % 26);
+    }
+    lg.plain = xmalloc(lg.size);
     lg.histogram = calloc(HISTOGRAM_BUCKETS, sizeof *lg.histogram);
     lg.conns = calloc(lg.connections, sizeof *lg.conns);
     if (!lg.histogram || !lg.conns) fail("out of memory");
-
-    /* Phase 1: connect and upgrade every connection. */
-    lg.phase = PHASE_CONNECT;
+    for (uint32_t i = 0; i < lg.connections; i++) {
+        lg.conns[i].index = i;
+        lg.conns[i].sent_at_ns = xmalloc(lg.inflight * sizeof *lg.conns[i].sent_at_ns);
+    }
     lg.measure_start_ns = lg.measure_end_ns = UINT64_MAX;
-    for (uint32_t i = 0; i < lg.connections; i++) {
-        conn_t *c = &lg.conns[i];
-        c->index = i;
-        c->sent_at_ns = xmalloc(lg.inflight * sizeof *c->sent_at_ns);
-        open_connection(&lg, c);
-    }
-    run_until(&lg, now_ns() + CONNECT_TIMEOUT_S * 1000000000ull, all_open);
-    if (!all_open(&lg))
-        fail("only %u of %u connections upgraded within %d s", lg.open_count, lg.connections,
-             CONNECT_TIMEOUT_S);
 
-    /* Phase 2: warm-up, then the measured window. Every connection starts its closed loop. */
-    uint64_t start = now_ns();
-    struct rusage usage_at_start;
-    getrusage(RUSAGE_SELF, &usage_at_start);
-    lg.phase = PHASE_RUN;
-    lg.measure_start_ns = start + (uint64_t)(lg.warmup * 1e9);
-    lg.measure_end_ns = lg.measure_start_ns + (uint64_t)(lg.seconds * 1e9);
-    for (uint32_t i = 0; i < lg.connections; i++) {
-        conn_t *c = &lg.conns[i];
-        for (uint32_t k = 0; k < lg.inflight; k++) send_next_message(&lg, c, now_ns());
-        flush_output(&lg, c);
-    }
-    run_until(&lg, lg.measure_end_ns, NULL);
-    double window_s = (double)(lg.measure_end_ns - lg.measure_start_ns) / 1e9;
-    /* loadgen's own CPU use while loading: near 100 % would mean it, not the server, is the
-     * bottleneck (run.sh flags that). */
-    struct rusage usage_at_end;
-    getrusage(RUSAGE_SELF, &usage_at_end);
-    double cpu_s = (double)(usage_at_end.ru_utime.tv_sec - usage_at_start.ru_utime.tv_sec) +
-                   (double)(usage_at_end.ru_stime.tv_sec - usage_at_start.ru_stime.tv_sec) +
-                   (double)(usage_at_end.ru_utime.tv_usec - usage_at_start.ru_utime.tv_usec) / 1e6 +
-                   (double)(usage_at_end.ru_stime.tv_usec - usage_at_start.ru_stime.tv_usec) / 1e6;
-    double loadgen_cpu_pct = 100.0 * cpu_s / ((double)(now_ns() - start) / 1e9);
+    if (lg.mode == MODE_IDLE) {
+        run_idle(&lg);
+    } else {
+        uint64_t start;
+        struct rusage usage_at_start;
+        if (lg.mode == MODE_HANDSHAKE) {
+            /* Upgrades are the unit: every slot connects, upgrades, closes and starts again. */
+            start = now_ns();
+            getrusage(RUSAGE_SELF, &usage_at_start);
+            lg.phase = PHASE_RUN;
+            lg.measure_start_ns = start + (uint64_t)(lg.warmup * 1e9);
+            lg.measure_end_ns = lg.measure_start_ns + (uint64_t)(lg.seconds * 1e9);
+            for (uint32_t i = 0; i < lg.connections; i++) open_connection(&lg, &lg.conns[i]);
+        } else {
+            /* Phase 1: connect and upgrade every connection. */
+            connect_all(&lg);
+            /* Phase 2: warm-up, then the measured window. Every connection starts its loop. */
+            start = now_ns();
+            getrusage(RUSAGE_SELF, &usage_at_start);
+            lg.phase = PHASE_RUN;
+            lg.measure_start_ns = start + (uint64_t)(lg.warmup * 1e9);
+            lg.measure_end_ns = lg.measure_start_ns + (uint64_t)(lg.seconds * 1e9);
+            for (uint32_t i = 0; i < lg.connections; i++) {
+                conn_t *c = &lg.conns[i];
+                for (uint32_t k = 0; k < lg.inflight; k++) send_next_message(&lg, c, start);
+                flush_output(&lg, c);
+            }
+        }
+        run_until(&lg, lg.measure_end_ns, NULL);
+        double window_s = (double)(lg.measure_end_ns - lg.measure_start_ns) / 1e9;
+        /* loadgen's own CPU use while loading: near 100 % would mean it, not the server, is the
+         * bottleneck (run.sh flags that). */
+        struct rusage usage_at_end;
+        getrusage(RUSAGE_SELF, &usage_at_end);
+        double cpu_s = (double)(usage_at_end.ru_utime.tv_sec - usage_at_start.ru_utime.tv_sec) +
+                       (double)(usage_at_end.ru_stime.tv_sec - usage_at_start.ru_stime.tv_sec) +
+                       (double)(usage_at_end.ru_utime.tv_usec - usage_at_start.ru_utime.tv_usec) / 1e6 +
+                       (double)(usage_at_end.ru_stime.tv_usec - usage_at_start.ru_stime.tv_usec) / 1e6;
+        double loadgen_cpu_pct = 100.0 * cpu_s / ((double)(now_ns() - start) / 1e9);
 
-    /* Phase 3: close politely (bounded), so the server starts the next run clean: send no new
-     * message, let the echoes in flight come back (still verified), then send the close frame. */
-    lg.phase = PHASE_CLOSE;
-    for (uint32_t i = 0; i < lg.connections; i++) {
-        conn_t *c = &lg.conns[i];
-        if (c->next_recv_seq == c->next_send_seq) start_close(&lg, c);
-    }
-    run_until(&lg, now_ns() + CLOSE_TIMEOUT_S * 1000000000ull, all_done);
-    /* A server that lost a message stalls its connection (closed loop): name it, since the
-     * numbers of such a run are not a measurement of an echo server. */
-    for (uint32_t i = 0; i < lg.connections; i++) {
-        const conn_t *c = &lg.conns[i];
-        if (c->next_recv_seq != c->next_send_seq)
-            fail("connection %u: %llu echo(es) never came back (message %llu onwards)", c->index,
-                 (unsigned long long)(c->next_send_seq - c->next_recv_seq),
-                 (unsigned long long)c->next_recv_seq);
-    }
-    /* Echoes all back but no close frame nor EOF within the time: reported, not a failure. */
-    uint32_t unanswered = lg.connections - lg.done_count;
-    for (uint32_t i = 0; i < lg.connections; i++) finish(&lg, &lg.conns[i]);
+        /* Phase 3: close politely (bounded), so the server starts the next run clean: send no
+         * new message, let the echoes in flight come back (still verified), then close. In
+         * -m handshake the slots finish the upgrade they are in and close. */
+        uint32_t unanswered;
+        if (lg.mode == MODE_HANDSHAKE) {
+            lg.phase = PHASE_CLOSE;
+            lg.open_count = 0;
+            run_until(&lg, now_ns() + CLOSE_TIMEOUT_S * 1000000000ull, all_done);
+            unanswered = lg.connections - lg.done_count;
+            for (uint32_t i = 0; i < lg.connections; i++) finish(&lg, &lg.conns[i]);
+        } else {
+            unanswered = close_all(&lg);
+        }
 
-    if (lg.measured == 0) fail("no round trip completed in the %.2f s window", window_s);
-    printf("messages_per_sec=%.0f p50_us=%llu p99_us=%llu connections=%u size=%zu inflight=%u "
-           "mode=%s seconds=%.2f messages=%llu mean_us=%.0f p999_us=%llu max_us=%llu "
-           "unanswered_closes=%u total_messages=%llu loadgen_cpu_pct=%.0f\n",
-           (double)lg.measured / window_s, (unsigned long long)percentile_us(&lg, 0.50),
-           (unsigned long long)percentile_us(&lg, 0.99), lg.connections, lg.size, lg.inflight,
-           lg.text ? "text" : "binary", window_s, (unsigned long long)lg.measured,
-           (double)lg.latency_sum_us / (double)lg.measured,
-           (unsigned long long)percentile_us(&lg, 0.999), (unsigned long long)lg.max_latency_us,
-           unanswered, (unsigned long long)lg.total, loadgen_cpu_pct);
+        if (lg.measured == 0) fail("no round trip completed in the %.2f s window", window_s);
+        printf("messages_per_sec=%.0f p50_us=%llu p99_us=%llu connections=%u size=%zu inflight=%u "
+               "mode=%s seconds=%.2f messages=%llu mean_us=%.0f p999_us=%llu max_us=%llu "
+               "unanswered_closes=%u total_messages=%llu loadgen_cpu_pct=%.0f deflate=%d\n",
+               (double)lg.measured / window_s, (unsigned long long)percentile_us(&lg, 0.50),
+               (unsigned long long)percentile_us(&lg, 0.99), lg.connections, lg.size, lg.inflight,
+               lg.mode == MODE_TCP ? "tcp" : lg.mode == MODE_HANDSHAKE ? (lg.tls ? "handshake-wss" : "handshake")
+               : lg.json ? "json" : lg.text ? "text" : "binary",
+               window_s, (unsigned long long)lg.measured,
+               (double)lg.latency_sum_us / (double)lg.measured,
+               (unsigned long long)percentile_us(&lg, 0.999), (unsigned long long)lg.max_latency_us,
+               unanswered, (unsigned long long)lg.total, loadgen_cpu_pct, lg.deflate);
+    }
 
     /* Freed although the process ends, so that sanitizer builds report real leaks only. */
     for (uint32_t i = 0; i < lg.connections; i++) {
         free(lg.conns[i].in.data);
         free(lg.conns[i].out.data);
         free(lg.conns[i].message.data);
+        free(lg.conns[i].inflated.data);
         free(lg.conns[i].sent_at_ns);
     }
     free(lg.conns);
     free(lg.histogram);
     free(lg.pattern);
+    free(lg.plain);
+    free(lg.scratch.data);
     close(lg.epfd);
     return 0;
 }

@@ -13,10 +13,12 @@ Prints one line per case, then `N passed, N failed`; exits 1 if any case failed.
 import asyncio
 import base64
 import hashlib
+import os
 import struct
 import subprocess
 import sys
 import time
+import zlib
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
 
@@ -40,6 +42,11 @@ class Behaviour:
         self.mask = flags.get("mask", False)                  # server masks its frames
         self.rsv1 = flags.get("rsv1", False)
         self.wrong_opcode = flags.get("wrong_opcode", False)  # binary for text and vice versa
+        # permessage-deflate (loadgen -z): accept the offer with these parameters ("" = none),
+        # inflate what arrives with RSV1 and compress every echo (RFC 7692).
+        self.deflate = flags.get("deflate")
+        self.raw = flags.get("raw", False)                    # plain TCP echo (loadgen -m tcp)
+        self.rsv1_ping = flags.get("rsv1_ping", False)        # a ping with RSV1 (never valid)
 
 
 def frame(opcode: int, payload: bytes, fin: bool = True, mask: bool = False, rsv1: bool = False) -> bytes:
@@ -61,8 +68,8 @@ def frame(opcode: int, payload: bytes, fin: bool = True, mask: bool = False, rsv
     return bytes(head) + payload
 
 
-async def read_frame(reader: asyncio.StreamReader):
-    """Reads one masked client frame; returns (fin, opcode, payload)."""
+async def read_frame(reader: asyncio.StreamReader, with_rsv1: bool = False):
+    """Reads one masked client frame; returns (fin, opcode, payload), and RSV1 with `with_rsv1`."""
     b0, b1 = await reader.readexactly(2)
     length = b1 & 0x7F
     if length == 126:
@@ -73,10 +80,31 @@ async def read_frame(reader: asyncio.StreamReader):
         raise ValueError("client frame not masked")  # RFC 6455 5.1
     key = await reader.readexactly(4)
     data = await reader.readexactly(length)
-    return bool(b0 & 0x80), b0 & 0x0F, bytes(b ^ key[i % 4] for i, b in enumerate(data))
+    unmasked = bytes(b ^ key[i % 4] for i, b in enumerate(data))
+    if with_rsv1:
+        return bool(b0 & 0x80), b0 & 0x0F, unmasked, bool(b0 & 0x40)
+    return bool(b0 & 0x80), b0 & 0x0F, unmasked
+
+
+async def serve_raw(behaviour: Behaviour, reader, writer) -> None:
+    """A plain TCP echo (loadgen -m tcp); corrupt_at flips the byte at that offset."""
+    offset = 0
+    while True:
+        data = await reader.read(65536)
+        if not data:
+            writer.close()
+            return
+        if behaviour.corrupt_at is not None and offset <= behaviour.corrupt_at < offset + len(data):
+            at = behaviour.corrupt_at - offset
+            data = data[:at] + bytes([data[at] ^ 0x20]) + data[at + 1:]
+        offset += len(data)
+        writer.write(data)
+        await writer.drain()
 
 
 async def serve_connection(behaviour: Behaviour, reader, writer) -> None:
+    if behaviour.raw:
+        return await serve_raw(behaviour, reader, writer)
     head = await reader.readuntil(b"\r\n\r\n")
     if behaviour.no_response:
         await reader.read()  # say nothing until loadgen gives up and closes
@@ -96,11 +124,27 @@ async def serve_connection(behaviour: Behaviour, reader, writer) -> None:
                 b"Sec-WebSocket-Accept: " + accept + b"\r\n")
     if behaviour.extensions:
         response += b"Sec-WebSocket-Extensions: permessage-deflate\r\n"
+    offered = b"permessage-deflate" in head.lower()
+    deflating = behaviour.deflate is not None and offered
+    if deflating:
+        parameters = ("; " + behaviour.deflate) if behaviour.deflate else ""
+        response += b"Sec-WebSocket-Extensions: permessage-deflate" + parameters.encode() + b"\r\n"
     writer.write(response + b"\r\n")
+    # With client_no_context_takeover every message is inflated by a fresh inflater: a client
+    # that kept its compressor's window would send references this one cannot resolve.
+    fresh_inflater = deflating and "client_no_context_takeover" in behaviour.deflate
+    inflater = zlib.decompressobj(-15)
+    compressor = zlib.compressobj(wbits=-15)
 
     count = 0
     while True:
-        fin, opcode, payload = await read_frame(reader)
+        fin, opcode, payload, rsv1 = await read_frame(reader, with_rsv1=True)
+        if rsv1:
+            if not deflating:
+                raise ValueError("RSV1 without permessage-deflate")
+            if fresh_inflater:
+                inflater = zlib.decompressobj(-15)
+            payload = inflater.decompress(payload + b"\x00\x00\xff\xff")
         if opcode == 0x8:  # close: answer it and stop (RFC 6455 5.5.1)
             writer.write(frame(0x8, payload[:2]))
             await writer.drain()
@@ -128,11 +172,19 @@ async def serve_connection(behaviour: Behaviour, reader, writer) -> None:
         out = b""
         if behaviour.ping_first:
             out += frame(0x9, b"selftest-ping")
+        if behaviour.rsv1_ping:
+            out += frame(0x9, b"selftest-ping", rsv1=True)
         if behaviour.fragment and len(payload) >= 3:
+            compressed = deflating  # a compressed message is split after compressing (RFC 7692 6.1)
+            if compressed:
+                payload = (compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
             third = len(payload) // 3
-            out += frame(opcode, payload[:third], fin=False)
+            out += frame(opcode, payload[:third], fin=False, rsv1=compressed)
             out += frame(0x0, payload[third:2 * third], fin=False)
             out += frame(0x0, payload[2 * third:], fin=True)
+        elif deflating:
+            compressed = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+            out += frame(opcode, compressed[:-4], rsv1=True)  # RFC 7692 7.2.1: tail removed
         else:
             out += frame(opcode, payload, mask=behaviour.mask, rsv1=behaviour.rsv1)
         if count == behaviour.duplicate_at:
@@ -174,8 +226,10 @@ def free_closed_port() -> int:
 
 
 QUICK = ["-c", "3", "-w", "0.1", "-d", "0.3"]
+JSON = QUICK + ["-z", "-J", "-s", "256"]
 
-# (name, behaviour, loadgen arguments, expected error text or None for success)
+# (name, behaviour, loadgen arguments, expected error text or None for success); with -m idle
+# success is a line with bytes_per_connection=, otherwise one with messages_per_sec=.
 CASES = [
     ("correct echo, text", Behaviour(), QUICK + ["-t"], None),
     ("correct echo, binary, 2 in flight", Behaviour(), QUICK + ["-k", "2"], None),
@@ -199,6 +253,24 @@ CASES = [
     ("wrong message type", Behaviour(wrong_opcode=True), QUICK + ["-t"], "opcode"),
     ("nothing listening", Behaviour(), QUICK, "connect to", ),
     ("no handshake answer (bounded wait)", Behaviour(no_response=True), QUICK, "upgraded within"),
+    # -m tcp: the plain TCP ceiling's pattern is verified like the WebSocket one.
+    ("plain TCP echo", Behaviour(raw=True), QUICK + ["-m", "tcp", "-s", "100", "-k", "2"], None),
+    ("plain TCP echo, corrupted", Behaviour(raw=True, corrupt_at=450), QUICK + ["-m", "tcp", "-s", "100"], "differs"),
+    # -z: permessage-deflate both ways, JSON payloads.
+    ("compressed echo", Behaviour(deflate=""), JSON + ["-k", "2"], None),
+    ("compressed echo, client_no_context_takeover honoured",
+     Behaviour(deflate="client_no_context_takeover"), JSON, None),
+    ("compressed echo, corrupted", Behaviour(deflate="", corrupt_at=5), JSON, "differs"),
+    ("compressed echo in three frames", Behaviour(deflate="", fragment=True), JSON, None),
+    ("RSV1 on a control frame", Behaviour(deflate="", rsv1_ping=True), JSON, "RSV"),
+    ("compression declined by the server", Behaviour(), JSON, "did not accept permessage-deflate"),
+    ("unknown deflate parameter", Behaviour(deflate="x_unknown=1"), JSON, "unknown permessage-deflate parameter"),
+    # -m handshake and -m idle.
+    ("handshakes per second", Behaviour(), QUICK + ["-m", "handshake"], None),
+    ("handshakes per second, wrong accept", Behaviour(bad_accept=True), QUICK + ["-m", "handshake"], "Sec-WebSocket-Accept"),
+    ("idle connections, RSS per connection", Behaviour(), ["-c", "20", "-m", "idle", "-P", "SELF"], None),
+    ("idle connections with deflate, after one message", Behaviour(deflate=""),
+     ["-c", "20", "-m", "idle", "-z", "-J", "-s", "256", "-P", "SELF"], None),
 ]
 
 
@@ -211,9 +283,13 @@ async def main() -> int:
     for name, behaviour, args, expected_error in CASES:
         started = time.monotonic()
         port = free_closed_port() if name == "nothing listening" else None
+        args = [str(os.getpid()) if a == "SELF" else a for a in args]  # -m idle weighs this process
         status, stdout, stderr = await run_case(loadgen, behaviour, args, port)
         if expected_error is None:
-            ok = status == 0 and "messages_per_sec=" in stdout and "messages=0 " not in stdout
+            key = "bytes_per_connection=" if "idle" in args else "messages_per_sec="
+            ok = status == 0 and key in stdout and "messages=0 " not in stdout
+            if "-z" in args and "idle" in args:
+                ok = ok and "bytes_per_connection_after_message=" in stdout
             detail = stdout.strip() or stderr.strip()
         else:
             ok = status == 1 and expected_error in stderr and not stdout

@@ -3,7 +3,7 @@
 # side by side in one run, reported as a Markdown table with ratios to swiftws.
 #
 #   bash bench/echo/run.sh [-r reps] [-c conns] [-s size] [-k inflight] [-d seconds] [-w warmup]
-#                          [-b] [-S servers] [-i] [-n] [-x]
+#                          [-b] [-S servers] [-i] [-n] [-x] [-m echo|idle|handshake] [-z] [-T title]
 #
 #   -r reps      repetitions per server; the table shows the median of each column (default 5)
 #   -c conns     connections (default 100)          -s size      message bytes (default 32)
@@ -11,12 +11,22 @@
 #   -d seconds   measured seconds per repetition (default 5)
 #   -w seconds   warm-up seconds before each measurement (default 1)
 #   -b           binary messages (default text)
-#   -S servers   comma-separated subset, in order (default: swiftws,swiftws-wss,websockets,picows,
-#                node-ws,lws,nio); swiftws-wss is swiftws-echo over TLS 1.3 (loadgen -S, a test
-#                certificate made by Tests/Peers/make_test_certs.sh); also swiftws-c: the C echo
-#                example over libswiftws.so, and swiftws-async / swiftws-async-loop: swiftws-echo
-#                --async / --async-on-loop (the async Swift API, handler tasks on the thread pool
-#                or on the loop thread)
+#   -S servers   comma-separated subset, in order (default: tcp-echo,swiftws,swiftws-wss,websockets,
+#                picows,node-ws,lws,nio); tcp-echo is a plain TCP echo server in C (no WebSocket:
+#                the machine's ceiling for the same messages, loadgen -m tcp); swiftws-wss is
+#                swiftws-echo over TLS 1.3 (loadgen -S, a test certificate made by
+#                Tests/Peers/make_test_certs.sh); also swiftws-c: the C echo example over
+#                libswiftws.so; swiftws-async / swiftws-async-loop: swiftws-echo --async /
+#                --async-on-loop (the async Swift API, handler tasks on the thread pool or on the
+#                loop thread); and swiftws-base: the swiftws-echo binary SWIFTWS_BASE_ECHO names
+#                (an earlier build), for a before/after of a change side by side in one run
+#   -m mode      echo (default): round trips per second; idle: growth of the server's resident
+#                memory per open, silent connection (-c of them; a fresh server per repetition);
+#                handshake: upgrades per second (-c at a time: connect, upgrade, close, again)
+#   -z           permessage-deflate negotiated both ways, JSON text payloads (loadgen -z -J);
+#                servers without compression are n/a; with -m idle also measured after one
+#                message per connection
+#   -T title     a heading for the table (bench/run-all.sh names its scenarios with it)
 #   -i           interleave: start every server, then run repetition 1 of each, 2 of each, …
 #   -n           install nothing (use what is on the machine)
 #   -x           skip the load generator's self-test (bench/echo/loadgen_selftest.py, ~15 s)
@@ -44,17 +54,28 @@ build_dir="$bench_dir/build"
 log_dir="$build_dir/logs"
 
 reps=5 conns=100 size=32 inflight=1 seconds=5 warmup=1 mode_flag="-t" install=1 selftest=1 interleave=0
-servers="swiftws,swiftws-wss,websockets,picows,node-ws,lws,nio"
-while getopts "r:c:s:k:d:w:bS:inxh" opt; do
+mode=echo deflate=0 title=""
+servers="tcp-echo,swiftws,swiftws-wss,websockets,picows,node-ws,lws,nio"
+while getopts "r:c:s:k:d:w:bS:inxm:zT:h" opt; do
     case "$opt" in
     r) reps="$OPTARG" ;;      c) conns="$OPTARG" ;;    s) size="$OPTARG" ;;
     k) inflight="$OPTARG" ;;  d) seconds="$OPTARG" ;;  w) warmup="$OPTARG" ;;
     b) mode_flag="" ;;        S) servers="$OPTARG" ;;  n) install=0 ;;
-    x) selftest=0 ;;          i) interleave=1 ;;
-    *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+    x) selftest=0 ;;          i) interleave=1 ;;       m) mode="$OPTARG" ;;
+    z) deflate=1 ;;           T) title="$OPTARG" ;;
+    *) sed -n '2,32p' "$0" >&2; exit 2 ;;
     esac
 done
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: -r must be a positive integer" >&2; exit 2; }
+case "$mode" in echo | idle | handshake) ;; *) echo "run.sh: -m must be echo, idle or handshake" >&2; exit 2 ;; esac
+# What loadgen is asked for besides the load shape: the mode, and compression with JSON text.
+mode_args=()
+[ "$mode" = echo ] || mode_args+=(-m "$mode")
+[ "$deflate" = 1 ] && mode_args+=(-z -J) && mode_flag="-t"
+# The server flag that turns permessage-deflate on (or off) for each peer, by -z.
+compression_arg() {  # compression_arg ON-FLAG OFF-FLAG — prints the one that applies (may be empty)
+    if [ "$deflate" = 1 ]; then echo "$1"; else echo "$2"; fi
+}
 
 say() { echo "run.sh: $*" >&2; }
 
@@ -112,7 +133,7 @@ fi
 rm -rf "$log_dir"  # the logs describe this run only
 mkdir -p "$build_dir" "$log_dir"
 say "building the load generator"
-cc -O2 -Wall -Wextra -std=c11 -o "$build_dir/loadgen" "$bench_dir/loadgen.c" -lssl -lcrypto
+cc -O2 -Wall -Wextra -std=c11 -o "$build_dir/loadgen" "$bench_dir/loadgen.c" -lssl -lcrypto -lz
 if [ "$selftest" = 1 ]; then
     say "self-testing the load generator"
     if ! python3 "$bench_dir/loadgen_selftest.py" "$build_dir/loadgen" >"$log_dir/selftest.log" 2>&1; then
@@ -156,7 +177,33 @@ prepare_swiftws() {
         version="commit $(git -C "$repo_dir" rev-parse --short HEAD 2>/dev/null || echo '?')"
         git -C "$repo_dir" diff --quiet HEAD 2>/dev/null || version+=" + local changes"
     fi
-    server_cmd=("$binary" --host 127.0.0.1 --port PORT --no-compression)
+    server_cmd=("$binary" --host 127.0.0.1 --port PORT)
+    [ "$deflate" = 1 ] || server_cmd+=(--no-compression)
+}
+
+# An earlier build of swiftws-echo (SWIFTWS_BASE_ECHO=path), next to the current one: the
+# before/after of a change measured in one run, as bench/README.md records them.
+prepare_swiftws-base() {
+    local binary="${SWIFTWS_BASE_ECHO:-}"
+    [ -n "$binary" ] || { unavailable="set SWIFTWS_BASE_ECHO to an earlier swiftws-echo"; return; }
+    [ -x "$binary" ] || { unavailable="no executable at $binary"; return; }
+    version="baseline $binary"
+    server_cmd=("$binary" --host 127.0.0.1 --port PORT)
+    [ "$deflate" = 1 ] || server_cmd+=(--no-compression)
+}
+
+# The ceiling: a plain TCP echo server in C (peers/tcp_echo.c) under the same messages, loadgen
+# -m tcp (no handshake, no frames). Only for echo loads: it has no upgrade and no compression.
+prepare_tcp-echo() {
+    [ "$mode" = echo ] || { unavailable="plain TCP: no upgrade to measure"; return; }
+    [ "$deflate" = 0 ] || { unavailable="plain TCP: no compression"; return; }
+    if ! cc -O2 -Wall -Wextra -std=c11 -o "$build_dir/tcp_echo" "$bench_dir/peers/tcp_echo.c" \
+        >"$log_dir/build-tcp-echo.log" 2>&1; then
+        unavailable="tcp_echo.c does not build (see $log_dir/build-tcp-echo.log)"
+        return
+    fi
+    version="plain TCP echo (C, epoll)"
+    server_cmd=("$build_dir/tcp_echo" --host 127.0.0.1 --port PORT)
 }
 
 prepare_swiftws-c() {
@@ -177,7 +224,8 @@ prepare_swiftws-c() {
     fi
     [ -x "$binary" ] || { unavailable="no executable at $binary"; return; }
     version="C API, ${SWIFTWS_C_ECHO:-commit $(git -C "$repo_dir" rev-parse --short HEAD 2>/dev/null || echo '?')}"
-    server_cmd=("$binary" --host 127.0.0.1 --port PORT --no-compression)
+    server_cmd=("$binary" --host 127.0.0.1 --port PORT)
+    [ "$deflate" = 1 ] || server_cmd+=(--no-compression)
     if [ -n "${SWIFTWS_C_LIBRARY_DIR:-}" ]; then
         version+=", library from $SWIFTWS_C_LIBRARY_DIR"
         server_cmd=(env "LD_LIBRARY_PATH=$SWIFTWS_C_LIBRARY_DIR" "${server_cmd[@]}")
@@ -195,7 +243,7 @@ prepare_swiftws-wss() {
     server_cmd+=(--tls-cert "$certs/chain.pem" --tls-key "$certs/server.key")
     version+=", wss (TLS)"
 }
-declare -A loadgen_flags=([swiftws-wss]="-S")
+declare -A loadgen_flags=([swiftws-wss]="-S" [tcp-echo]="-m tcp")
 
 # swiftws-echo --async: the same binary serving through the async Swift API (AsyncWebSocketServer,
 # a task per connection awaiting messages and sends), next to the callback API it is built on.
@@ -217,10 +265,11 @@ prepare_websockets() {
     "$venv_python" -c "import websockets" 2>/dev/null \
         || { unavailable="Python websockets is not installed in .venv"; return; }
     version="websockets $("$venv_python" -c 'import websockets; print(websockets.__version__)')"
-    server_cmd=("$venv_python" "$bench_dir/peers/websockets_echo.py" --port PORT)
+    server_cmd=("$venv_python" "$bench_dir/peers/websockets_echo.py" --port PORT $(compression_arg --deflate ""))
 }
 
 prepare_picows() {
+    [ "$deflate" = 0 ] || { unavailable="picows has no permessage-deflate"; return; }
     "$venv_python" -c "import picows" 2>/dev/null \
         || { unavailable="picows is not installed in .venv"; return; }
     version="picows $("$venv_python" -c 'import picows; print(picows.__version__)')"
@@ -232,7 +281,7 @@ prepare_node-ws() {
     NODE_PATH=/usr/share/nodejs node -e "require('ws')" 2>/dev/null \
         || { unavailable="Node ws (Debian node-ws) is not installed"; return; }
     version="ws $(NODE_PATH=/usr/share/nodejs node -p "require('ws/package.json').version"), node $(node --version)"
-    server_cmd=(env NODE_PATH=/usr/share/nodejs node "$bench_dir/peers/node_ws_echo.js" --port PORT)
+    server_cmd=(env NODE_PATH=/usr/share/nodejs node "$bench_dir/peers/node_ws_echo.js" --port PORT $(compression_arg --deflate ""))
 }
 
 prepare_lws() {
@@ -247,10 +296,11 @@ prepare_lws() {
         return
     fi
     version="libwebsockets $(pkg-config --modversion libwebsockets)"
-    server_cmd=("$build_dir/lws_echo" --port PORT)
+    server_cmd=("$build_dir/lws_echo" --port PORT $(compression_arg --deflate ""))
 }
 
 prepare_nio() {
+    [ "$deflate" = 0 ] || { unavailable="WebSocketKit has no permessage-deflate"; return; }
     local package="$bench_dir/peers/nio"
     [ -f "$package/Package.swift" ] || { unavailable="no SwiftNIO peer in this tree"; return; }
     # Its own build folder, so it never disturbs the library's .build/.
@@ -291,7 +341,7 @@ cpu_ticks() {  # cpu_ticks PID — user + system time of the process, all thread
 
 # Per server: status is ok | n/a | FAILED; rates/p50s/p99s collect one value per repetition.
 declare -A result_status result_note result_version command_line server_port rates p50s p99s efficiency server_cpu
-declare -A loadgen_bound
+declare -A loadgen_bound=() idle_bytes=() idle_bytes_after=()
 any_failed=0
 
 start_server() {  # start_server NAME — starts it on CPU 0 and waits until it listens
@@ -325,9 +375,13 @@ run_repetition() {  # run_repetition NAME REP — one loadgen run; marks the ser
     local loadgen_log="$log_dir/$name.loadgen.log"
     local ticks_before; ticks_before="$(cpu_ticks "${server_pid[$name]}")"
     local started_ns; started_ns="$(date +%s%N)"
+    # The server's own flags come last: tcp-echo's `-m tcp` replaces the mode.
+    local extra=("${mode_args[@]}")
+    [ "$mode" = idle ] && extra+=(-P "${server_pid[$name]}")
     # shellcheck disable=SC2086  # mode_flag is empty or one word
     if ! line="$(timeout "$limit" "${pin_load[@]}" "$build_dir/loadgen" -p "${server_port[$name]}" \
-        -c "$conns" -s "$size" -k "$inflight" -d "$seconds" -w "$warmup" $mode_flag ${loadgen_flags[$name]:-} 2>>"$loadgen_log")"; then
+        -c "$conns" -s "$size" -k "$inflight" -d "$seconds" -w "$warmup" $mode_flag "${extra[@]}" \
+        ${loadgen_flags[$name]:-} 2>>"$loadgen_log")"; then
         result_status[$name]="FAILED"
         result_note[$name]="repetition $rep: $(tail -n1 "$loadgen_log" | sed 's/^loadgen: error: //' | cut -c1-120)"
         say "$name: ${result_note[$name]}"
@@ -336,6 +390,13 @@ run_repetition() {  # run_repetition NAME REP — one loadgen run; marks the ser
         return
     fi
     local ticks_after; ticks_after="$(cpu_ticks "${server_pid[$name]}")"
+    if [ "$mode" = idle ]; then  # memory, not speed: bytes per connection (and after a message)
+        echo "$line" >>"$loadgen_log"
+        say "$name #$rep: $line"
+        idle_bytes[$name]+="$(field bytes_per_connection <<<"$line") "
+        idle_bytes_after[$name]+="$(field bytes_per_connection_after_message <<<"$line") "
+        return
+    fi
     local wall_s; wall_s="$(awk -v a="$started_ns" -v b="$(date +%s%N)" 'BEGIN { print (b - a) / 1e9 }')"
     # Server efficiency: round trips (warm-up included) per second of CPU the server used during
     # this loadgen run. Much steadier than msgs/s when other work shares the machine.
@@ -356,7 +417,7 @@ load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=',' read -r -a server_list <<<"$servers"
 for name in "${server_list[@]}"; do
     if ! declare -F "prepare_$name" >/dev/null; then
-        echo "run.sh: unknown server '$name' (known: swiftws,swiftws-wss,swiftws-c,swiftws-async,swiftws-async-loop,websockets,picows,node-ws,lws,nio)" >&2
+        echo "run.sh: unknown server '$name' (known: tcp-echo,swiftws,swiftws-wss,swiftws-c,swiftws-async,swiftws-async-loop,swiftws-base,websockets,picows,node-ws,lws,nio)" >&2
         exit 2
     fi
 done
@@ -377,7 +438,18 @@ for name in "${server_list[@]}"; do
     fi
 done
 
-if [ "$interleave" = 1 ]; then
+if [ "$mode" = idle ]; then
+    # Every repetition on a fresh server: memory a previous run freed would be reused by the
+    # next and hide the growth.
+    for name in "${available[@]}"; do
+        for rep in $(seq "$reps"); do
+            [ "${result_status[$name]}" = ok ] || break
+            start_server "$name" || break
+            run_repetition "$name" "$rep"
+            stop_server "$name"
+        done
+    done
+elif [ "$interleave" = 1 ]; then
     # All servers listen at once (idle ones cost nothing) and take turns, repetition by
     # repetition, so that a burst of outside load is shared by all instead of hitting one.
     running=()
@@ -401,7 +473,12 @@ else
 fi
 
 for name in "${available[@]}"; do
-    if [ "${result_status[$name]}" = ok ]; then
+    if [ "${result_status[$name]}" = ok ] && [ "$mode" = idle ]; then
+        result_note[$name]="bytes per connection ${idle_bytes[$name]% }"
+        [ -n "${idle_bytes_after[$name]// /}" ] && result_note[$name]+="; after one message ${idle_bytes_after[$name]% }"
+        idle_bytes[$name]="$(tr ' ' '\n' <<<"${idle_bytes[$name]}" | grep . | median)"
+        idle_bytes_after[$name]="$(tr ' ' '\n' <<<"${idle_bytes_after[$name]}" | grep . | median || true)"
+    elif [ "${result_status[$name]}" = ok ]; then
         result_note[$name]="server CPU % ${server_cpu[$name]% }; msgs/s ${rates[$name]% }"
         if [ -n "${loadgen_bound[$name]:-}" ]; then
             result_note[$name]+="; loadgen used >= 85 % of its core: the load generator may be the limit"
@@ -417,12 +494,23 @@ done
 # Report
 # ------------------------------------------------------------------------------------------------
 report="$build_dir/report.md"
+summary="$build_dir/summary.tsv"  # one line per server, for bench/run-all.sh's summary table
+ratio_to() {  # ratio_to VALUE BASE
+    if [ -n "$2" ] && [ -n "$1" ]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", (b > 0 ? a / b : 0) }'; else echo "n/a"; fi
+}
+describe_load() {
+    local kind; kind="$([ -n "$mode_flag" ] && echo text || echo binary)"
+    [ "$deflate" = 1 ] && kind="JSON text, permessage-deflate both ways,"
+    case "$mode" in
+    idle) echo "$conns idle connections (upgraded, then silent$([ "$deflate" = 1 ] && echo "; then one $size-byte $kind message each")), a fresh server per run, median of $reps runs" ;;
+    handshake) echo "$conns upgrades at a time (connect, upgrade, close handshake, again), ${warmup} s warm-up + ${seconds} s measured, median of $reps runs" ;;
+    *) echo "$conns connections × $inflight in flight, $size-byte $kind messages, ${warmup} s warm-up + ${seconds} s measured, median of $reps runs ($([ "$interleave" = 1 ] && echo "interleaved" || echo "server after server"))" ;;
+    esac
+}
 {
-    echo "### Echo benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "### ${title:-Echo benchmark}, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "Load: $conns connections × $inflight in flight, $size-byte $([ -n "$mode_flag" ] && echo text || echo binary) messages," \
-        "${warmup} s warm-up + ${seconds} s measured, median of $reps runs" \
-        "($([ "$interleave" = 1 ] && echo "interleaved" || echo "server after server"));" \
+    echo "Load: $(describe_load);" \
         "server on CPU 0, loadgen on CPU 1. Machine: $(nproc --all) CPUs," \
         "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), Linux $(uname -r)," \
         "load average $load_at_start before the run."
@@ -433,24 +521,51 @@ report="$build_dir/report.md"
             "prefer the msgs per server CPU-s columns; absolute msgs/s are depressed."
     fi
     echo
-    echo "| server | msgs/s (median) | p50 µs | p99 µs | ratio to swiftws | msgs per server CPU-s | ratio to swiftws | version | notes (per run) |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
-    ratio_to() {  # ratio_to VALUE BASE
-        if [ -n "$2" ]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", (b > 0 ? a / b : 0) }'; else echo "n/a"; fi
-    }
-    base_rate="" base_efficiency=""
-    if [ "${result_status[swiftws]:-}" = ok ]; then
-        base_rate="${rates[swiftws]}" base_efficiency="${efficiency[swiftws]}"
-    fi
-    for name in "${server_list[@]}"; do
-        if [ "${result_status[$name]}" = ok ]; then
-            echo "| $name | ${rates[$name]} | ${p50s[$name]} | ${p99s[$name]} | $(ratio_to "${rates[$name]}" "$base_rate")" \
-                "| ${efficiency[$name]} | $(ratio_to "${efficiency[$name]}" "$base_efficiency")" \
-                "| ${result_version[$name]} | ${result_note[$name]} |"
-        else
-            echo "| $name | ${result_status[$name]} | | | | | | ${result_version[$name]} | ${result_note[$name]} |"
+    printf '#\t%s\t%s\t%s\n' "$mode" "$size" "$deflate" >"$summary"  # the load, for the summary's units
+    if [ "$mode" = idle ]; then
+        base_bytes="${idle_bytes[swiftws]:-}"
+        echo "| server | bytes of server RSS per idle connection (median) | ratio to swiftws | after one message | version | notes (per run) |"
+        echo "|---|---:|---:|---:|---|---|"
+        for name in "${server_list[@]}"; do
+            if [ "${result_status[$name]}" = ok ]; then
+                echo "| $name | ${idle_bytes[$name]} | $(ratio_to "${idle_bytes[$name]}" "$base_bytes") | ${idle_bytes_after[$name]:-} | ${result_version[$name]} | ${result_note[$name]} |"
+                printf '%s\t%s\t%s\t%s\n' "$name" ok "${idle_bytes[$name]}" "${idle_bytes_after[$name]:-}" >>"$summary"
+            else
+                echo "| $name | ${result_status[$name]} | | | ${result_version[$name]} | ${result_note[$name]} |"
+                printf '%s\t%s\t\t\n' "$name" "${result_status[$name]}" >>"$summary"
+            fi
+        done
+    else
+        unit="msgs/s"; [ "$mode" = handshake ] && unit="upgrades/s"
+        echo "| server | $unit (median) | payload MB/s | p50 µs | p99 µs | ratio to swiftws | $unit per server CPU-s | ratio to swiftws | version | notes (per run) |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
+        base_rate="" base_efficiency=""
+        if [ "${result_status[swiftws]:-}" = ok ]; then
+            base_rate="${rates[swiftws]}" base_efficiency="${efficiency[swiftws]}"
         fi
-    done
+        for name in "${server_list[@]}"; do
+            if [ "${result_status[$name]}" = ok ]; then
+                megabytes="$(awk -v r="${rates[$name]}" -v s="$size" -v m="$mode" 'BEGIN { if (m == "handshake") print ""; else printf "%.1f", r * s / 1e6 }')"
+                echo "| $name | ${rates[$name]} | $megabytes | ${p50s[$name]} | ${p99s[$name]} | $(ratio_to "${rates[$name]}" "$base_rate")" \
+                    "| ${efficiency[$name]} | $(ratio_to "${efficiency[$name]}" "$base_efficiency")" \
+                    "| ${result_version[$name]} | ${result_note[$name]} |"
+                printf '%s\t%s\t%s\t%s\t%s\n' "$name" ok "${rates[$name]}" "${efficiency[$name]}" "${loadgen_bound[$name]:-0}" >>"$summary"
+            else
+                echo "| $name | ${result_status[$name]} | | | | | | | ${result_version[$name]} | ${result_note[$name]} |"
+                printf '%s\t%s\t\t\t\n' "$name" "${result_status[$name]}" >>"$summary"
+            fi
+        done
+        if [ "${result_status[tcp-echo]:-}" = ok ] && [ -n "$base_rate" ]; then
+            echo
+            echo "swiftws reaches $(ratio_to "$base_rate" "${rates[tcp-echo]}") of the plain TCP ceiling in msgs/s" \
+                "and $(ratio_to "$base_efficiency" "${efficiency[tcp-echo]}") of it in msgs per server CPU-s."
+        fi
+    fi
+    if [ "${#loadgen_bound[@]}" -gt 0 ]; then
+        echo
+        echo "**Load generator near its limit** (≥ 85 % of its core) for: ${!loadgen_bound[*]}." \
+            "There msgs/s may measure loadgen, not the server: rank those by msgs per server CPU-s."
+    fi
 } | tee "$report"
 say "table saved to $report; raw lines in $log_dir/"
 exit "$any_failed"

@@ -83,4 +83,28 @@ struct ByteBuffer {
         start = 0
         end = 0
     }
+
+    /// Gives up the storage without freeing it (the buffer becomes empty); nil if it had none.
+    mutating func takeStorage() -> (storage: UnsafeMutableRawPointer, capacity: Int)? {
+        guard let storage else { return nil }
+        let taken = (storage, capacity)
+        self.storage = nil
+        capacity = 0
+        start = 0
+        end = 0
+        return taken
+    }
+
+    /// Moves the bytes held into `storage` (malloc'd, at least `count` bytes) and frees the old one.
+    mutating func adopt(_ storage: UnsafeMutableRawPointer, capacity: Int) {
+        precondition(capacity >= count, "adopted storage too small")
+        if let old = self.storage {
+            if end > start { storage.copyMemory(from: old + start, byteCount: end &- start) }
+            free(old)
+        }
+        end = end &- start
+        start = 0
+        self.storage = storage
+        self.capacity = capacity
+    }
 }

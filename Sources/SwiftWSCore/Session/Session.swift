@@ -79,20 +79,21 @@ public final class Session {
 
     /// Inflated bytes produced during the current `receive` or `resume` call.
     private var inflatedThisCall = 0
-    /// Set when inflating reached `configuration.inflateBudget` in one call: the frame's
-    /// compressed bytes not yet inflated (`suspendedCompressed`) and the input that followed
-    /// (`deferredInput`) wait for `resume`.
-    private var isSuspended = false
-    private var suspendedCompressed = ByteBuffer()
-    private var suspendedFrameIsDone = false
-    private var suspendedEndsMessage = false
-    private var deferredInput = ByteBuffer()
-    /// Where `resume` moves the suspended bytes while it works on them.
-    private var resumeScratch = ByteBuffer()
+    /// Whether inflating reached `configuration.inflateBudget` in one call, and then what waits
+    /// for `resume`. The waiting bytes live in an object made only when that happens, so the
+    /// sessions that never stop (all without compression, most with it) carry one word for it.
+    private var inflateWork = InflateWork.running
+    private var isSuspended: Bool {
+        if case .suspended = inflateWork { return true }
+        return false
+    }
 
     /// Reassembly storage above this is freed after the message, so one large message does not
     /// pin memory on an idle connection; below it the capacity is reused.
-    private static let retainedReassemblyCapacity = 256 << 10
+    static let retainedReassemblyCapacity = 256 << 10
+    /// Where storage above that goes instead of back to the kernel, shared with the other
+    /// sessions of a server (nil: freed).
+    private let reassemblyPool: ReassemblyPool?
 
     // MARK: Send state
 
@@ -116,20 +117,22 @@ public final class Session {
     ///   `maxMessageSize` (1009), before their UTF-8 is checked; outgoing messages of at least the
     ///   codec's threshold are compressed (RSV1 on their first frame only; RFC 7692 section 6).
     ///   Without a codec, RSV1 fails the connection with 1002 unless `allowsRSV1` is set.
-    public init(configuration: SessionConfiguration, perMessageDeflate: PerMessageDeflate? = nil) {
+    /// - Parameter reassemblyPool: shared by the sessions of one thread (a server's), it keeps
+    ///   the storage of a large message for the next one instead of freeing it (see
+    ///   `ReassemblyPool`); nil frees it.
+    public init(configuration: SessionConfiguration, perMessageDeflate: PerMessageDeflate? = nil,
+                reassemblyPool: ReassemblyPool? = nil) {
         var configuration = configuration
         if perMessageDeflate != nil { configuration.allowsRSV1 = true }
         self.configuration = configuration
         self.perMessageDeflate = perMessageDeflate
+        self.reassemblyPool = reassemblyPool
     }
 
     deinit {
         reassembly.deallocate()
         controlPayload.deallocate()
         output.deallocate()
-        suspendedCompressed.deallocate()
-        deferredInput.deallocate()
-        resumeScratch.deallocate()
     }
 
     // MARK: Transport-facing state
@@ -159,7 +162,14 @@ public final class Session {
     /// counts on the input side.
     public var bufferedInputCount: Int {
         reassembly.count &+ controlPayload.count &+ (inflatedBuffer?.count ?? 0)
-            &+ suspendedCompressed.count &+ deferredInput.count
+            &+ inflateWork.bufferedCount
+    }
+
+    /// Bytes of buffer storage this session holds (capacity, not contents), for footprint
+    /// tests and memory reports: an idle session holds none.
+    public var heldCapacity: Int {
+        reassembly.capacity &+ controlPayload.capacity &+ inflateWork.heldCapacity &+ output.capacity
+            &+ (inflatedBuffer?.capacity ?? 0) &+ (compressedBuffer?.capacity ?? 0)
     }
 
     /// Fails the connection for a reason the transport decided (a memory budget, a timeout):
@@ -169,9 +179,7 @@ public final class Session {
     public func abandon(code: CloseCode, reason: String) {
         fail(ProtocolError(code, reason)) { _ in }
         messageKind = nil
-        isSuspended = false
-        suspendedCompressed.removeAll(retainedCapacity: 0)
-        deferredInput.removeAll(retainedCapacity: 0)
+        inflateWork = .running
         reassembly.removeAll(retainedCapacity: 0)
         controlPayload.removeAll(retainedCapacity: 0)
         inflatedBuffer?.removeAll(retainingCapacityUpTo: 0)
@@ -202,8 +210,8 @@ public final class Session {
     /// Input fed meanwhile is queued behind, in order.
     public func receive(_ bytes: UnsafeMutableRawBufferPointer, _ onEvent: (SessionEvent) -> Void) {
         inflatedThisCall = 0
-        guard !isSuspended else {
-            if acceptsInput { deferredInput.append(UnsafeRawBufferPointer(bytes)) }
+        if case .suspended(let waiting) = inflateWork {
+            if acceptsInput { waiting.deferredInput.append(UnsafeRawBufferPointer(bytes)) }
             return
         }
         receiveInput(bytes, onEvent)
@@ -216,19 +224,22 @@ public final class Session {
     /// the rest of the compressed frame, then the input that followed it. Events arrive as from
     /// `receive`; `hasDeferredWork` says whether another call is needed.
     public func resume(_ onEvent: (SessionEvent) -> Void) {
-        guard isSuspended else { return }
-        isSuspended = false
+        // `waiting` keeps the bytes alive while they are worked on; stopping again makes a new
+        // object for what is left.
+        guard case .suspended(let waiting) = inflateWork else { return }
+        inflateWork = .running
         inflatedThisCall = 0
         if let codec = perMessageDeflate, let kind = messageKind, acceptsInput {
-            swap(&suspendedCompressed, &resumeScratch)
-            consumeCompressedPayload(codec, kind, resumeScratch.bytes, frameIsDone: suspendedFrameIsDone,
-                                     endsMessage: suspendedEndsMessage, onEvent)
-            resumeScratch.removeAll(retainedCapacity: 0)
+            consumeCompressedPayload(codec, kind, waiting.compressed.bytes, frameIsDone: waiting.frameIsDone,
+                                     endsMessage: waiting.endsMessage, onEvent)
         }
-        guard !isSuspended, acceptsInput else { return }
-        swap(&deferredInput, &resumeScratch)
-        if !resumeScratch.isEmpty { receiveInput(resumeScratch.mutableBytes, onEvent) }
-        resumeScratch.removeAll(retainedCapacity: 0)
+        guard acceptsInput else { return }
+        if case .suspended(let next) = inflateWork {
+            // Stopped again inside the frame: the input that followed it still waits behind.
+            swap(&next.deferredInput, &waiting.deferredInput)
+            return
+        }
+        if !waiting.deferredInput.isEmpty { receiveInput(waiting.deferredInput.mutableBytes, onEvent) }
     }
 
     /// Runs `resume(_:)` until no deferred work is left: for callers that want every event of
@@ -243,8 +254,8 @@ public final class Session {
         var cursor = 0
         defer {
             // Stopped at the inflate budget: what follows waits for `resume`, in order.
-            if isSuspended && acceptsInput && cursor < end {
-                deferredInput.append(UnsafeRawBufferPointer(start: base + cursor, count: end &- cursor))
+            if case .suspended(let waiting) = inflateWork, acceptsInput, cursor < end {
+                waiting.deferredInput.append(UnsafeRawBufferPointer(start: base + cursor, count: end &- cursor))
             }
         }
         while cursor < end && acceptsInput && !isSuspended {
@@ -515,6 +526,13 @@ public final class Session {
             // Fast path: the whole message is one frame in the caller's buffer. No copy.
             deliverMessage(kind, piece, onEvent)
         } else {
+            // A message outgrowing the retained capacity takes storage a large message left in
+            // the pool rather than growing into fresh memory (page faults).
+            if let reassemblyPool, reassembly.capacity &- reassembly.count < piece.count,
+               reassembly.count &+ piece.count &+ (frameLength &- frameOffset) > Session.retainedReassemblyCapacity,
+               let kept = reassemblyPool.take(minimum: reassembly.count &+ piece.count) {
+                reassembly.adopt(kept.storage, capacity: kept.capacity)
+            }
             reassembly.append(piece)
             if endsMessage {
                 let payload = reassembly.bytes
@@ -525,7 +543,11 @@ public final class Session {
         if endsMessage {
             messageKind = nil
             if reassembly.capacity > Session.retainedReassemblyCapacity {
-                reassembly.removeAll(retainedCapacity: Session.retainedReassemblyCapacity)
+                if let reassemblyPool, let taken = reassembly.takeStorage() {
+                    reassemblyPool.keep(taken.storage, capacity: taken.capacity)
+                } else {
+                    reassembly.removeAll(retainedCapacity: Session.retainedReassemblyCapacity)
+                }
             }
         }
     }
@@ -567,10 +589,9 @@ public final class Session {
             }
         }
         if let unconsumed {
-            suspendedCompressed.append(UnsafeRawBufferPointer(rebasing: piece[(piece.count &- unconsumed)...]))
-            suspendedFrameIsDone = frameIsDone
-            suspendedEndsMessage = endsMessage
-            isSuspended = true
+            let waiting = SuspendedInflate(frameIsDone: frameIsDone, endsMessage: endsMessage)
+            waiting.compressed.append(UnsafeRawBufferPointer(rebasing: piece[(piece.count &- unconsumed)...]))
+            inflateWork = .suspended(waiting)
             return
         }
         if kind == .text {
@@ -665,6 +686,36 @@ public final class Session {
     public func send(binary: UnsafeRawBufferPointer) throws(SessionError) {
         try checkCanSendMessage()
         queueMessage(opcode: .binary, payload: binary)
+    }
+
+    /// Payloads from this size on may bypass the output (`send(_:_:directWrite:)`): above the
+    /// event loop's cork buffer (16 KiB) a copy into the output batches nothing, it only costs a
+    /// pass over the bytes.
+    public static let directPayloadThreshold = 16 * 1024
+
+    /// Sends a whole message like `send(text:)` or `send(binary:)` (same checks, same errors), but
+    /// without copying a large payload into the output when the frame goes out as it is: server
+    /// role (no masking), not compressed, at least `directPayloadThreshold` bytes, and nothing
+    /// else queued. Then the session calls `directWrite(header, payload)` once, and the caller
+    /// writes the two, in that order, before any other output. Otherwise the frame is queued in
+    /// the output as usual. Returns whether `directWrite` was called.
+    @discardableResult
+    public func send(_ kind: MessageKind, _ payload: UnsafeRawBufferPointer,
+                     directWrite: (_ header: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer) -> Void) throws(SessionError) -> Bool {
+        try checkCanSendMessage()
+        if kind == .text { guard UTF8Validator.isValid(payload) else { throw .invalidUTF8 } }
+        guard configuration.role == .server, output.isEmpty, payload.count >= Session.directPayloadThreshold,
+              perMessageDeflate?.shouldCompress(messageSize: payload.count) != true else {
+            queueMessage(opcode: kind.opcode, payload: payload)
+            return false
+        }
+        var header: (UInt64, UInt64) = (0, 0)  // room for the longest header, 14 bytes
+        withUnsafeMutableBytes(of: &header) { raw in
+            let count = FrameEncoder.writeHeader(to: raw.baseAddress!, opcode: kind.opcode,
+                                                 payloadLength: payload.count, maskKey: nil)
+            directWrite(UnsafeRawBufferPointer(rebasing: raw[..<count]), payload)
+        }
+        return true
     }
 
     /// Sends a text message given as a `String` (always valid UTF-8).

@@ -7,7 +7,7 @@ import Glibc
 /// must call `release()` before it goes away.
 struct ByteQueue {
     private var storage: UnsafeMutableRawPointer? = nil
-    private var capacity = 0
+    private(set) var capacity = 0
     private var head = 0
     private var tail = 0
 

@@ -73,7 +73,8 @@ public final class SocketStream {
     public static let defaultCloseTimeout: Duration = .seconds(10)
 
     /// The peer's address (nil if the kernel could not tell, e.g. an unnamed Unix socket).
-    public let remoteAddress: SocketAddress?
+    public var remoteAddress: SocketAddress? { storedRemoteAddress?.address }
+    private let storedRemoteAddress: CompactSocketAddress?
 
     /// Called with each chunk of received bytes (borrowed: copy what must outlive the call).
     public var onRead: ((UnsafeMutableRawBufferPointer) -> Void)?
@@ -87,7 +88,7 @@ public final class SocketStream {
     init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress?) {
         self.loop = loop
         self.fd = fd
-        self.remoteAddress = remoteAddress ?? SocketCalls.remoteAddress(fd)
+        self.storedRemoteAddress = (remoteAddress ?? SocketCalls.remoteAddress(fd)).map(CompactSocketAddress.init)
     }
 
     /// Registers a new stream for `fd` (already connected) with `loop`.

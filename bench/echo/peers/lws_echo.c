@@ -11,7 +11,7 @@
  * This is how libwebsockets' own minimal echo example works; a message allocation per echo is
  * the library's idiom, not a handicap added here.
  *
- *     lws_echo --port PORT [--host 127.0.0.1]
+ *     lws_echo --port PORT [--host 127.0.0.1] [--deflate]   (--deflate: permessage-deflate on)
  *
  * Prints `listening on HOST:PORT` once the socket accepts connections; stops on SIGTERM/SIGINT.
  * Build: cc -O2 -o lws_echo lws_echo.c $(pkg-config --cflags --libs libwebsockets)
@@ -132,15 +132,24 @@ static void on_signal(int signum) {
     if (context) lws_cancel_service(context);
 }
 
+/* --deflate: permessage-deflate with the parameters libwebsockets' own examples offer. */
+static const struct lws_extension deflate_extensions[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate, "permessage-deflate; client_max_window_bits"},
+    {NULL, NULL, NULL},
+};
+
 int main(int argc, char **argv) {
     const char *host = "127.0.0.1";
     int port = 0;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--port") == 0) port = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--host") == 0) host = argv[i + 1];
+    bool deflate = false, bad = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--deflate") == 0) deflate = true;
+        else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) port = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc) host = argv[++i];
+        else bad = true;
     }
-    if (port <= 0 || port > 65535 || argc % 2 == 0) {
-        fprintf(stderr, "usage: lws_echo --port PORT [--host 127.0.0.1]\n");
+    if (port <= 0 || port > 65535 || bad) {
+        fprintf(stderr, "usage: lws_echo --port PORT [--host 127.0.0.1] [--deflate]\n");
         return 2;
     }
     signal(SIGTERM, on_signal);
@@ -151,7 +160,8 @@ int main(int argc, char **argv) {
     memset(&info, 0, sizeof info);
     info.port = port;
     info.iface = host;
-    info.protocols = protocols;  /* no info.extensions: permessage-deflate stays off */
+    info.protocols = protocols;
+    if (deflate) info.extensions = deflate_extensions;  /* otherwise permessage-deflate stays off */
     context = lws_create_context(&info);
     if (!context) {
         fprintf(stderr, "lws_echo: could not create the context (port %d in use?)\n", port);

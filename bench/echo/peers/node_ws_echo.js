@@ -2,10 +2,11 @@
 // bench/echo/run.sh.
 //
 // Every message received is sent back unchanged, with its type (text or binary). Configured for
-// a raw-frame benchmark: perMessageDeflate off and a payload limit large enough for any size the
-// load generator sends; clientTracking off because an echo server never enumerates its clients.
+// a raw-frame benchmark: perMessageDeflate off (on with --deflate, the library's defaults) and a
+// payload limit large enough for any size the load generator sends; clientTracking off because an
+// echo server never enumerates its clients.
 //
-//     node node_ws_echo.js --port PORT [--host 127.0.0.1]
+//     node node_ws_echo.js --port PORT [--host 127.0.0.1] [--deflate]
 //
 // Prints `listening on HOST:PORT` once the socket accepts connections; stops on SIGTERM/SIGINT.
 'use strict';
@@ -28,7 +29,7 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
 const server = new WebSocketServer({
   host,
   port,
-  perMessageDeflate: false,
+  perMessageDeflate: process.argv.includes('--deflate'),
   maxPayload: 64 * 1024 * 1024,
   clientTracking: false,
 });
