@@ -23,14 +23,16 @@ public final class Session {
     /// The role and limits this session was created with.
     public let configuration: SessionConfiguration
     /// Where the connection is in its life.
-    public private(set) var state: SessionState = .open
+    public var state: SessionState { lifecycle.state }
     /// How the connection ended; `nil` while it has not.
-    public private(set) var closeStatus: CloseStatus?
+    public var closeStatus: CloseStatus? { lifecycle.closeStatus }
+    /// The closing handshake's progress: the one owner of what may still be read and sent.
+    private var lifecycle = SessionLifecycle.open
 
     // MARK: Receive state
 
     /// False once a close frame was received, the connection failed or the stream ended.
-    private var acceptsInput = true
+    private var acceptsInput: Bool { lifecycle.acceptsInput }
     /// A header split across reads, gathered here (at most 14 bytes).
     private var headerScratch: (UInt64, UInt64) = (0, 0)
     private var headerScratchCount = 0
@@ -98,10 +100,8 @@ public final class Session {
     // MARK: Send state
 
     private var output = ByteBuffer()
-    private var closeSent = false
-    private var closeReceived = false
-    private var failed = false
-    private var endOfStream = false
+    /// Whether our close frame is queued (after it, section 5.5.1, nothing more may be sent).
+    private var closeSent: Bool { !lifecycle.canSend }
     /// The kind of the message being sent with `sendFragment`, if one is unfinished.
     private var sendingKind: MessageKind? = nil
     private var sentTextValidator = UTF8Validator()
@@ -146,9 +146,7 @@ public final class Session {
     /// underlying TCP connection first", so a client keeps reading until the server's end of
     /// stream (closing after a timeout of its own). After a failure or end of stream, both sides
     /// close at once (section 7.1.7).
-    public var closesTransportFirst: Bool {
-        configuration.role == .server || failed || endOfStream
-    }
+    public var closesTransportFirst: Bool { lifecycle.closesTransportFirst(role: configuration.role) }
 
     /// Bytes waiting to be written to the transport.
     public var pendingOutputCount: Int { output.count }
@@ -322,15 +320,16 @@ public final class Session {
     /// abnormal closure (RFC 6455 section 7.1.5: status 1006), reported as `.failed` with code
     /// 1006 and no close frame queued.
     public func receiveEndOfStream(_ onEvent: (SessionEvent) -> Void) {
-        endOfStream = true
-        acceptsInput = false
-        guard state != .closed else { return }
-        let error = ProtocolError(.abnormalClosure, "connection closed without a close frame")
-        failed = true
-        closeSent = true  // nothing can be sent any more
-        if closeStatus == nil { closeStatus = CloseStatus(code: error.closeCode, reason: error.reason) }
-        state = .closed
-        onEvent(.failed(error))
+        switch lifecycle {
+        case .closed(let status, .closeHandshake):
+            lifecycle = .closed(status, .closeHandshakeThenEndOfStream)
+        case .closed:
+            break
+        case .open, .closeSent:
+            let error = ProtocolError(.abnormalClosure, "connection closed without a close frame")
+            lifecycle = .closed(CloseStatus(code: error.closeCode, reason: error.reason), .failure)
+            onEvent(.failed(error))
+        }
     }
 
     /// Whether the frame is a whole message that `deliverWholeMessage` may handle: a final text or
@@ -639,18 +638,11 @@ public final class Session {
             case .failure(let error):
                 fail(error, onEvent)
             case .success(let (code, reason)):
-                closeReceived = true
-                acceptsInput = false  // section 5.5.1: nothing follows a close frame
                 // Section 5.5.1: answer with a close frame, "typically echoing the status code
-                // it received"; an empty close is answered with an empty close.
-                if !closeSent {
-                    closeSent = true
-                    queueClose(code: code, reason: ""[...].utf8)
-                }
-                if closeStatus == nil {
-                    closeStatus = CloseStatus(code: code ?? .noStatusReceived, reason: reason)
-                }
-                state = .closed
+                // it received"; an empty close is answered with an empty close. Nothing follows
+                // a close frame: input stops here.
+                if !closeSent { queueClose(code: code, reason: ""[...].utf8) }
+                lifecycle = .closed(CloseStatus(code: code ?? .noStatusReceived, reason: reason), .closeHandshake)
                 onEvent(.closeReceived(code: code, reason: reason))
             }
         default:
@@ -660,16 +652,10 @@ public final class Session {
 
     /// Fails the connection (RFC 6455 section 7.1.7): one close frame with the code, no more input.
     private func fail(_ error: ProtocolError, _ onEvent: (SessionEvent) -> Void) {
-        guard !failed else { return }
-        failed = true
-        acceptsInput = false
+        guard acceptsInput else { return }  // already over: a connection ends once
         inFrame = false
-        if !closeSent {
-            closeSent = true
-            queueClose(code: error.closeCode, reason: ClosePayload.truncatedReason(error.reason))
-        }
-        if closeStatus == nil { closeStatus = CloseStatus(code: error.closeCode, reason: error.reason) }
-        state = .closed
+        if !closeSent { queueClose(code: error.closeCode, reason: ClosePayload.truncatedReason(error.reason)) }
+        lifecycle = .closed(CloseStatus(code: error.closeCode, reason: error.reason), .failure)
         onEvent(.failed(error))
     }
 
@@ -793,9 +779,8 @@ public final class Session {
         guard !closeSent else { throw .closed }
         guard code.isValidOnWire else { throw .invalidCloseCode }
         guard reason.utf8.count <= ClosePayload.maximumReasonLength else { throw .closeReasonTooLong }
-        closeSent = true
         queueClose(code: code, reason: reason[...].utf8)
-        state = .closing
+        lifecycle = .closeSent
     }
 
     private func checkCanSendMessage() throws(SessionError) {

@@ -51,19 +51,42 @@ public final class SocketStream {
         case closed
     }
 
+    /// What happens to what the peer sends.
+    enum Input {
+        /// Read and handed to `onRead`.
+        case reading
+        /// Not read (`pauseReading`): backpressure, the kernel's receive window fills.
+        case paused
+        /// Read and discarded until the peer's FIN (`closeLingering`); pausing no longer applies.
+        case discardingUntilEnd
+        /// The peer ended its output (a FIN or TLS close_notify): nothing more to read.
+        case ended
+
+        /// Whether the socket's readability is watched.
+        var wantsReadEvents: Bool { self == .reading || self == .discardingUntilEnd }
+    }
+
+    /// What happens to what we write.
+    enum Output {
+        /// Writes are accepted.
+        case open
+        /// `shutdownOutput()` came with a backlog: the FIN follows once it is sent.
+        case shutdownAfterFlush
+        /// Our FIN is sent (`shutdown(SHUT_WR)`): nothing more can be written.
+        case shut
+    }
+
     /// The loop the stream belongs to.
     public let loop: EventLoop
     let fd: Int32
     private var slot = -1
     var state = State.open
+    /// What happens to what the peer sends (one owner: pause, lingering and end of input).
+    var input = Input.reading
+    /// What happens to what we write (one owner: a FIN pending or sent).
+    private(set) var output = Output.open
     var backlog = ByteQueue()
     private var watchedEvents: UInt32 = 0
-    var inputClosed = false
-    var readingPaused = false
-    private var shutdownAfterFlush = false
-    var outputShut = false
-    /// Set by `closeLingering`: input is read and discarded until the peer's FIN.
-    var lingering = false
     /// Resets the connection when a graceful close has not finished in time.
     private var closeTimer: TimerHandle?
     /// The TLS state, nil for a plain stream.
@@ -127,7 +150,7 @@ public final class SocketStream {
     @discardableResult
     public func write(_ first: UnsafeRawBufferPointer,
                       _ second: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> Bool {
-        guard case .open = state, !outputShut, !shutdownAfterFlush else { return false }
+        guard case .open = state, case .open = output else { return false }
         let total = first.count + second.count
         if total == 0 { return true }
         if !backlog.isEmpty {
@@ -276,10 +299,9 @@ public final class SocketStream {
         case .open:
             break
         }
-        if shutdownAfterFlush {
-            shutdownAfterFlush = false
+        if case .shutdownAfterFlush = output {
             sendCloseNotify()
-            outputShut = true
+            output = .shut
             shutdown(fd, Int32(SHUT_WR))
         }
         if let onDrain { loop.deferCallback(onDrain) }
@@ -289,13 +311,13 @@ public final class SocketStream {
 
     /// Stops reading (backpressure towards the peer: the kernel's receive window fills).
     public func pauseReading() {
-        readingPaused = true
+        if case .reading = input { input = .paused }
         updateWatchedEvents()
     }
 
     /// Resumes reading after `pauseReading()`.
     public func resumeReading() {
-        readingPaused = false
+        if case .paused = input { input = .reading }
         updateWatchedEvents()
         // Decrypted bytes already inside OpenSSL raise no epoll event: read them now.
         if let tls { scheduleTLSPendingRead(tls) }
@@ -307,8 +329,8 @@ public final class SocketStream {
         }
         guard !isClosed else { return }
         let trouble = events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0
-        if !inputClosed && (events & EPOLLIN.rawValue != 0 || trouble) {
-            if readingPaused && !lingering && !trouble && tls?.established != false {
+        if input != .ended && (events & EPOLLIN.rawValue != 0 || trouble) {
+            if input == .paused && !trouble && tls?.established != false {
                 // Paused, but a TLS write waits for input (a TLS 1.3 KeyUpdate): retry the write,
                 // which reads what it needs, instead of leaving EPOLLIN to fire again and again.
                 if let tls, tls.writeWantsRead { tlsRetryWriteWaitingForInput(tls) }
@@ -337,7 +359,7 @@ public final class SocketStream {
             // While lingering, what the peer still sends is read only so that closing does not
             // find unread input (which makes the kernel send an RST that destroys the close
             // frame or the response still in flight): it is discarded.
-            if !lingering { onRead?(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<result])) }
+            if input != .discardingUntilEnd { onRead?(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<result])) }
             return
         }
         if result == 0 {
@@ -351,9 +373,10 @@ public final class SocketStream {
 
     /// The peer ended its output (a FIN, or TLS close_notify).
     func endOfInput() {
-        inputClosed = true
+        let wasLingering = input == .discardingUntilEnd
+        input = .ended
         updateWatchedEvents()
-        if lingering {
+        if wasLingering {
             close(reason: .local)
         } else if let onEndOfInput {
             onEndOfInput()
@@ -365,7 +388,7 @@ public final class SocketStream {
     func updateWatchedEvents() {
         guard !isClosed else { return }
         var wanted: UInt32 = 0
-        if case .open = state, !inputClosed, !readingPaused || lingering { wanted |= EPOLLIN.rawValue }
+        if case .open = state, input.wantsReadEvents { wanted |= EPOLLIN.rawValue }
         if !backlog.isEmpty { wanted |= EPOLLOUT.rawValue }
         if let tls { wanted = tlsWatchedEvents(tls, plain: wanted) }
         if wanted != watchedEvents {
@@ -379,15 +402,15 @@ public final class SocketStream {
     /// Ends our output once everything written so far is sent (`shutdown(SHUT_WR)`, a TCP FIN);
     /// reading continues. Further writes return false.
     public func shutdownOutput() {
-        guard case .open = state, !outputShut, !shutdownAfterFlush else { return }
+        guard case .open = state, case .open = output else { return }
         if loop.corkedStream === self { loop.flushCork() }
         guard case .open = state else { return }
         if backlog.isEmpty && tls?.established != false {
             sendCloseNotify()
-            outputShut = true
+            output = .shut
             shutdown(fd, Int32(SHUT_WR))
         } else {
-            shutdownAfterFlush = true
+            output = .shutdownAfterFlush
         }
     }
 
@@ -405,16 +428,16 @@ public final class SocketStream {
     /// not finish within `timeout` (it neither reads what we sent nor sends its FIN) gets the
     /// reset then: memory and the descriptor are held for `timeout` at most.
     public func closeLingering(timeout: Duration) {
-        guard case .open = state, !lingering else { return }
+        guard case .open = state, input != .discardingUntilEnd else { return }
         // Mid-TLS-handshake nothing we wrote can reach the peer, and a peer stuck there has had
         // the handshake timeout already: reset.
         if let tls, !tls.established { return abort() }
-        lingering = true
         onRead = nil
         armCloseTimer(timeout)
-        if inputClosed {
+        if input == .ended {
             close(reason: .local)
         } else {
+            input = .discardingUntilEnd
             shutdownOutput()
             updateWatchedEvents()
         }
@@ -424,7 +447,7 @@ public final class SocketStream {
         guard case .open = state else { return }
         if loop.corkedStream === self { loop.flushCork() }
         guard case .open = state else { return }
-        if backlog.isEmpty || outputShut {
+        if backlog.isEmpty || output == .shut {
             sendCloseNotify()
             closeNow(reason)
         } else {

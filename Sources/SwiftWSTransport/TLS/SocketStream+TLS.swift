@@ -111,10 +111,10 @@ extension SocketStream {
     /// The epoll events a TLS stream needs (`plain`: what a plain stream would watch).
     func tlsWatchedEvents(_ tls: TLSChannel, plain: UInt32) -> UInt32 {
         if tls.established {
-            return tls.writeWantsRead && !inputClosed ? plain | EPOLLIN.rawValue : plain
+            return tls.writeWantsRead && input != .ended ? plain | EPOLLIN.rawValue : plain
         }
         // Handshaking: only what OpenSSL asked for (a backlog must not make EPOLLOUT spin).
-        guard case .open = state, !inputClosed else { return 0 }
+        guard case .open = state, input != .ended else { return 0 }
         return tls.handshakeWantsWrite ? EPOLLIN.rawValue | EPOLLOUT.rawValue : EPOLLIN.rawValue
     }
 
@@ -161,8 +161,8 @@ extension SocketStream {
         } while buffer.count - filled >= 16 * 1024  // room for one more whole record
         loop.statistics.reads += 1
         // Lingering: read on (close_notify must be seen) but discard, as the plain path does.
-        if filled > 0, !lingering { onRead?(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<filled])) }
-        guard !isClosed, !inputClosed else { return }
+        if filled > 0, input != .discardingUntilEnd { onRead?(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<filled])) }
+        guard !isClosed, input != .ended else { return }
         if let failure {
             ERR_clear_error()
             return closeNow(failure)
@@ -175,12 +175,12 @@ extension SocketStream {
     /// receive buffer; also application data that came with the end of the handshake) raise no
     /// epoll event: read them at the end of the iteration, unless reading is paused.
     func scheduleTLSPendingRead(_ tls: TLSChannel) {
-        guard let ssl = tls.ssl, tls.established, !readingPaused, SSL_has_pending(ssl) != 0 else { return }
+        guard let ssl = tls.ssl, tls.established, input.wantsReadEvents, SSL_has_pending(ssl) != 0 else { return }
         // A strong capture, held until the end of this iteration only: a weak one would give the
         // stream a side table for its reference counts, and every retain on its hot path would
         // take the slow path from then on.
         loop.deferCallback { [self] in
-            guard isOpen, !readingPaused, !inputClosed, let tls = self.tls else { return }
+            guard isOpen, self.input.wantsReadEvents, let tls = self.tls else { return }
             tlsRead(tls)
         }
     }
@@ -268,7 +268,7 @@ extension SocketStream {
     /// Sends close_notify (RFC 8446 section 6.1) before our FIN, once, if the handshake is done.
     /// Best effort: a full socket buffer drops it (the FIN still ends the stream).
     func sendCloseNotify() {
-        guard let tls, tls.established, !tls.closeNotifySent, !outputShut, let ssl = tls.ssl else { return }
+        guard let tls, tls.established, !tls.closeNotifySent, output != .shut, let ssl = tls.ssl else { return }
         tls.closeNotifySent = true
         _ = SSL_shutdown(ssl)
         ERR_clear_error()
