@@ -137,8 +137,8 @@ func makeSession(_ role: Role, _ config: UnsafePointer<sws_session_config>?,
         guard status == SWS_OK else { return status }
     }
 
-    let codec = compression.map { PerMessageDeflate(parameters: $0.0, role: role, configuration: $0.1) }
-    let session = Session(configuration: configuration, perMessageDeflate: codec)
+    let session = Session(role: role, configuration: configuration, deflate: compression?.0,
+                          deflateConfiguration: compression?.1 ?? PerMessageDeflateConfiguration())
     out.pointee = makeHandle(SessionHandle(session: session, callbacks: cCallbacks, userData: userData))
     return SWS_OK
 }

@@ -240,12 +240,10 @@ final class ClientUpgrade {
         self.completion = nil
         if let timer { stream.loop.cancel(timer) }
         timer = nil
-        var configuration = options.connection.session
-        configuration.role = .client
-        let codec = parameters.map { PerMessageDeflate(parameters: $0, role: .client, configuration: deflate) }
+        let session = Session(role: .client, configuration: options.connection.session, deflate: parameters,
+                              deflateConfiguration: deflate)
         let connection = WebSocketConnection(
-            stream: stream, session: Session(configuration: configuration, perMessageDeflate: codec), compression: codec,
-            options: options.connection, handlers: handlers, subprotocol: answer.subprotocol,
+            stream: stream, session: session, options: options.connection, handlers: handlers, subprotocol: answer.subprotocol,
             extensions: answer.extensions, path: url.path, query: url.query, userData: nil)
         connection.peerHandshakeHeaders = answer.head.headers
         connection.log = log

@@ -34,7 +34,7 @@ public final class WebSocketConnection {
     let stream: SocketStream
     let session: Session
     /// The negotiated permessage-deflate codec (the session's), nil without compression.
-    let compression: PerMessageDeflate?
+    var compression: PerMessageDeflate? { session.perMessageDeflate }
     /// The two send limits of `ConnectionOptions` a connection consults after it opened (the
     /// time limits live in `timeouts`, the protocol limits in the session): an idle connection
     /// does not carry a copy of all the options (241 bytes, issue 16).
@@ -80,12 +80,11 @@ public final class WebSocketConnection {
     /// The status once the connection closed (see `ConnectionHandlers.onClose`), nil before.
     public private(set) var closeStatus: CloseStatus?
 
-    init(stream: SocketStream, session: Session, compression: PerMessageDeflate?, options: ConnectionOptions,
+    init(stream: SocketStream, session: Session, options: ConnectionOptions,
          handlers: ConnectionHandlers, subprotocol: String?, extensions: [ExtensionOffer], path: String,
          query: String?, userData: Any?) {
         self.stream = stream
         self.session = session
-        self.compression = compression
         self.maxBufferedAmount = options.maxBufferedAmount
         self.backpressurePolicy = options.backpressurePolicy
         self.handlers = handlers

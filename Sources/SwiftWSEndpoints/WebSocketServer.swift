@@ -276,16 +276,11 @@ public final class WebSocketServer {
     func open(stream: SocketStream, request: UpgradeRequest, subprotocol: String?,
               deflate agreement: PerMessageDeflateNegotiation.Agreement?, userData: Any?,
               initialBytes: UnsafeMutableRawBufferPointer) {
-        var configuration = options.connection.session
-        configuration.role = .server
-        let codec = agreement.map {
-            PerMessageDeflate(parameters: $0.parameters, role: .server, configuration: options.connection.perMessageDeflate,
-                              sharedCompressor: sharedCompressor)
-        }
+        let session = Session(role: .server, configuration: options.connection.session, deflate: agreement?.parameters,
+                              deflateConfiguration: options.connection.perMessageDeflate,
+                              sharedCompressor: sharedCompressor, reassemblyPool: reassemblyPool)
         let connection = WebSocketConnection(
-            stream: stream, session: Session(configuration: configuration, perMessageDeflate: codec, reassemblyPool: reassemblyPool),
-            compression: codec,
-            options: options.connection, handlers: handlers, subprotocol: subprotocol,
+            stream: stream, session: session, options: options.connection, handlers: handlers, subprotocol: subprotocol,
             extensions: agreement.map { [$0.response] } ?? [], path: request.path, query: request.query, userData: userData)
         connection.server = self
         connection.peerHandshakeHeaders = request.headers

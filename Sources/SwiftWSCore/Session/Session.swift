@@ -53,7 +53,8 @@ public final class Session {
     /// RSV1 was set on the message's first frame (permessage-deflate, RFC 7692 section 6).
     private var messageIsCompressed = false
     /// The permessage-deflate codec, when the handshake negotiated it.
-    private let perMessageDeflate: PerMessageDeflate?
+    /// The codec the opening handshake negotiated (nil without compression).
+    public let perMessageDeflate: PerMessageDeflate?
     /// Inflated bytes of the compressed message being received (capacity reused), and the
     /// compressed payload of the message being sent; created on first use, so sessions without
     /// compression pay nothing.
