@@ -45,7 +45,9 @@ public final class EventLoop: @unchecked Sendable {
     private let epollFD: Int32
     private let wakeFD: Int32
     private let timerFD: Int32
-    private let posted = Mutex(PostedWork())
+    /// Work posted from other threads. A pthread lock rather than `Mutex`: ThreadSanitizer sees
+    /// through it (see `PThreadLock`), so the sanitizer run of several loops stays meaningful.
+    private let posted = PThreadLock(PostedWork())
     /// Whether the eventfd has been written and not yet read: later posts skip the write.
     private let wakePending = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
