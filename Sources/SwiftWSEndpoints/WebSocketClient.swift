@@ -175,6 +175,11 @@ final class ClientUpgrade {
     }
 
     func start() {
+        // `startTLS` runs the client's first handshake step at once, and on loopback the server's
+        // answer is often already there: a certificate that fails verification then closes the
+        // stream before this upgrade could watch it (its close handler was not set yet), which
+        // left the connect waiting for the handshake timeout.
+        guard stream.isOpen else { return fail(stream.tlsFailure.map(ClientError.tlsFailed) ?? .closedDuringHandshake) }
         // The stream's handlers keep this object alive until the handshake ends.
         stream.onRead = { [self] bytes in receive(bytes) }
         stream.onClose = { [self] _ in fail(stream.tlsFailure.map(ClientError.tlsFailed) ?? .closedDuringHandshake) }

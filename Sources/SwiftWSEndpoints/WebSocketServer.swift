@@ -106,9 +106,10 @@ public final class WebSocketServer {
         guard options.loops >= 1, options.loops <= ServerOptions.maximumLoops else {
             throw NetworkError(.invalidAddress, "loops must be 1...\(ServerOptions.maximumLoops), not \(options.loops)")
         }
-        // TLS on several loops is refused until it is tested: a first test (sequential wss://
-        // connections alternating between two loops) gave inconsistent results (see
-        // docs/notes/issue15-scale-round3.md).
+        // TLS on several loops is refused until `reloadTLS` reaches every loop and wss:// on
+        // several loops has its tests. (The inconsistent results of the first test, see
+        // docs/notes/issue15-scale-round3.md, were the client bug fixed in ClientUpgrade.start:
+        // a refused certificate waited for the handshake timeout.)
         if options.loops > 1 && options.tls != nil {
             throw NetworkError(.tls(message: "TLS on several loops is not supported yet (use loops = 1 per process)"),
                                "listen")

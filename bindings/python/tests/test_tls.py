@@ -148,3 +148,40 @@ async def test_an_encrypted_key_is_read_with_its_password_and_refused_without(ce
         context.load_cert_chain(certs("chain.pem"), certs("server-encrypted.key"), password=password)
         with pytest.raises(Exception, match=reason):
             await serve(echo, "127.0.0.1", 0, ssl=context)
+
+
+# A TLS server in another process answers the client hello at once: on loopback its answer is
+# already there when the client's first handshake step reads, and a certificate that fails
+# verification closed the stream before the connect watched it, so the connect waited for the
+# handshake timeout (about half of the attempts, before the fix).
+_SERVER = """
+import asyncio, ssl, sys
+from websockets.asyncio.server import serve
+async def main():
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[1], sys.argv[2])
+    async with serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, ssl=context) as server:
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+asyncio.run(main())
+"""
+
+
+def test_a_refused_certificate_fails_at_once_when_the_answer_is_already_there(certs):
+    import sys
+    import time
+    server = subprocess.Popen([sys.executable, "-c", _SERVER, certs("chain.pem"), certs("server.key")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(server.stdout.readline())
+
+        async def attempts():
+            for _ in range(12):
+                started = time.monotonic()
+                with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
+                    await connect(f"wss://127.0.0.1:{port}/", open_timeout=5)
+                assert time.monotonic() - started < 2, "the refusal waited for the handshake timeout"
+        run_async(60)(attempts)()
+    finally:
+        server.stdin.close()
+        server.wait(timeout=10)
