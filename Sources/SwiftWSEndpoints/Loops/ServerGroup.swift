@@ -298,10 +298,17 @@ public final class ServerGroup: Sendable {
     func abandon() {
         bridge?.close()
         for member in members.dropFirst() {
-            member.loop.execute {
+            let posted = member.loop.execute {
                 member.owned?.group = nil
                 member.owned = nil
                 member.loop.stop()
+            }
+            // A loop that already stopped (its thread ended after a shutdown) runs nothing
+            // posted, and nothing else uses its server any more: the cycle between the group and
+            // that server is broken here, or both (and the loop's buffers) would leak.
+            if !posted {
+                member.owned?.group = nil
+                member.owned = nil
             }
         }
     }
