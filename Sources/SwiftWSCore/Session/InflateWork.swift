@@ -28,12 +28,14 @@ enum InflateWork {
 final class SuspendedInflate {
     var compressed = ByteBuffer()
     let frameIsDone: Bool
-    let endsMessage: Bool
+    /// FIN of that frame: by the time `resume` runs, the session may be between frames, so the
+    /// frame's header is kept here.
+    let frameIsFinal: Bool
     var deferredInput = ByteBuffer()
 
-    init(frameIsDone: Bool, endsMessage: Bool) {
+    init(frameIsDone: Bool, frameIsFinal: Bool) {
         self.frameIsDone = frameIsDone
-        self.endsMessage = endsMessage
+        self.frameIsFinal = frameIsFinal
     }
 
     deinit {

@@ -33,17 +33,10 @@ public final class Session {
 
     /// False once a close frame was received, the connection failed or the stream ended.
     private var acceptsInput: Bool { lifecycle.acceptsInput }
-    /// A header split across reads, gathered here (at most 14 bytes).
+    /// A header split across reads, gathered here (at most 14 bytes; how many: `frameReadState`).
     private var headerScratch: (UInt64, UInt64) = (0, 0)
-    private var headerScratchCount = 0
-    /// The frame whose payload is being received, if any.
-    private var inFrame = false
-    private var frameOpcode = Opcode.continuation
-    private var frameIsFinal = false
-    private var frameMaskKey: UInt32 = 0
-    private var frameIsMasked = false
-    private var frameLength = 0
-    private var frameOffset = 0
+    /// Between frames or inside one frame's payload, with that frame's header and progress.
+    private var frameReadState = FrameReadState.betweenFrames
     /// The data message being received: set by its first frame, cleared after its final frame.
     private var messageKind: MessageKind? = nil
     private var messageSize = 0
@@ -230,7 +223,7 @@ public final class Session {
         inflatedThisCall = 0
         if let codec = perMessageDeflate, let kind = messageKind, acceptsInput {
             consumeCompressedPayload(codec, kind, waiting.compressed.bytes, frameIsDone: waiting.frameIsDone,
-                                     endsMessage: waiting.endsMessage, onEvent)
+                                     frameIsFinal: waiting.frameIsFinal, onEvent)
         }
         guard acceptsInput else { return }
         if case .suspended(let next) = inflateWork {
@@ -258,11 +251,12 @@ public final class Session {
             }
         }
         while cursor < end && acceptsInput && !isSuspended {
-            if inFrame {
-                let count = Swift.min(frameLength &- frameOffset, end &- cursor)
-                consumePayload(UnsafeMutableRawBufferPointer(start: base + cursor, count: count), onEvent)
+            switch frameReadState {
+            case .inPayload(let frame):
+                let count = Swift.min(frame.remaining, end &- cursor)
+                consumePayload(UnsafeMutableRawBufferPointer(start: base + cursor, count: count), of: frame, onEvent)
                 cursor &+= count
-            } else if headerScratchCount == 0 {
+            case .awaitingHeader(gathered: 0):
                 let rest = UnsafeRawBufferPointer(start: base + cursor, count: end &- cursor)
                 switch FrameHeaderParser.parse(rest, role: configuration.role, allowsRSV1: configuration.allowsRSV1) {
                 case .needMoreData:
@@ -270,7 +264,7 @@ public final class Session {
                     withUnsafeMutableBytes(of: &headerScratch) { scratch in
                         scratch.baseAddress!.copyMemory(from: rest.baseAddress!, byteCount: rest.count)
                     }
-                    headerScratchCount = rest.count
+                    frameReadState = .awaitingHeader(gathered: rest.count)
                     cursor = end
                 case .header(let header):
                     if isWholeUnfragmentedMessage(header, available: rest.count) {
@@ -287,10 +281,9 @@ public final class Session {
                 case .failure(let error):
                     fail(error, onEvent)
                 }
-            } else {
+            case .awaitingHeader(let gathered):
                 // Complete the header gathered from earlier reads with bytes from this one.
-                let take = Swift.min(FrameEncoder.maximumHeaderLength &- headerScratchCount, end &- cursor)
-                let gathered = headerScratchCount
+                let take = Swift.min(FrameEncoder.maximumHeaderLength &- gathered, end &- cursor)
                 let result = withUnsafeMutableBytes(of: &headerScratch) { scratch in
                     (scratch.baseAddress! + gathered).copyMemory(from: base + cursor, byteCount: take)
                     return FrameHeaderParser.parse(UnsafeRawBufferPointer(start: scratch.baseAddress!, count: gathered &+ take),
@@ -298,10 +291,10 @@ public final class Session {
                 }
                 switch result {
                 case .needMoreData:
-                    headerScratchCount = gathered &+ take
+                    frameReadState = .awaitingHeader(gathered: gathered &+ take)
                     cursor &+= take
                 case .header(let header):
-                    headerScratchCount = 0
+                    frameReadState = .betweenFrames
                     cursor &+= header.headerLength &- gathered
                     beginFrame(header, onEvent)
                 case .failure(let error):
@@ -431,55 +424,53 @@ public final class Session {
                 }
             }
         }
-        inFrame = true
-        frameOpcode = opcode
-        frameIsFinal = header.isFinal
-        frameIsMasked = header.maskKey != nil
-        frameMaskKey = header.maskKey ?? 0
-        frameLength = header.payloadLength
-        frameOffset = 0
+        let frame = FramePayloadProgress(header)
+        frameReadState = .inPayload(frame)
         if header.payloadLength == 0 {
-            consumePayload(UnsafeMutableRawBufferPointer(start: nil, count: 0), onEvent)
+            consumePayload(UnsafeMutableRawBufferPointer(start: nil, count: 0), of: frame, onEvent)
         }
     }
 
-    /// Handles the next piece of the current frame's payload (all of it, or what this read holds).
-    private func consumePayload(_ chunk: UnsafeMutableRawBufferPointer, _ onEvent: (SessionEvent) -> Void) {
+    /// Handles the next piece of `frame`'s payload (all of it, or what this read holds), `frame`
+    /// being the progress before this piece.
+    private func consumePayload(_ chunk: UnsafeMutableRawBufferPointer, of frame: FramePayloadProgress,
+                                _ onEvent: (SessionEvent) -> Void) {
         // Bytes at the start of the chunk known to be ASCII, which UTF-8 validation may skip.
         var asciiPrefix = 0
-        if frameIsMasked {
-            if messageKind == .text && !frameOpcode.isControl && !messageIsCompressed && receivedTextValidator.isAtBoundary {
-                asciiPrefix = Masking.applyReturningASCIIPrefix(maskKey: frameMaskKey, to: chunk, payloadOffset: frameOffset)
+        if let maskKey = frame.maskKey {
+            if messageKind == .text && !frame.opcode.isControl && !messageIsCompressed && receivedTextValidator.isAtBoundary {
+                asciiPrefix = Masking.applyReturningASCIIPrefix(maskKey: maskKey, to: chunk, payloadOffset: frame.offset)
             } else {
-                Masking.apply(maskKey: frameMaskKey, to: chunk, payloadOffset: frameOffset)
+                Masking.apply(maskKey: maskKey, to: chunk, payloadOffset: frame.offset)
             }
         }
-        let isWholeFrame = frameOffset == 0 && chunk.count == frameLength
-        frameOffset &+= chunk.count
-        let frameIsDone = frameOffset == frameLength
-        if frameIsDone { inFrame = false }
+        let isWholeFrame = frame.offset == 0 && chunk.count == frame.length
+        var progress = frame
+        progress.advance(by: chunk.count)
+        let frameIsDone = progress.remaining == 0
+        frameReadState = frameIsDone ? .betweenFrames : .inPayload(progress)
         let piece = UnsafeRawBufferPointer(chunk)
 
-        if frameOpcode.isControl {
+        if frame.opcode.isControl {
             if isWholeFrame {
-                handleControlFrame(piece, onEvent)
+                handleControlFrame(frame.opcode, piece, onEvent)
             } else {
                 controlPayload.append(piece)
                 if frameIsDone {
                     let payload = controlPayload.bytes
                     controlPayload.removeAll()  // storage stays valid until the next append
-                    handleControlFrame(payload, onEvent)
+                    handleControlFrame(frame.opcode, payload, onEvent)
                 }
             }
             return
         }
 
         guard let kind = messageKind else { return }  // unreachable: beginFrame set it
-        let endsMessage = frameIsDone && frameIsFinal
+        let endsMessage = frameIsDone && frame.isFinal
         if messageIsCompressed, let perMessageDeflate {
             if isWholeFrame {
                 return consumeCompressedPayload(perMessageDeflate, kind, piece, frameIsDone: frameIsDone,
-                                                endsMessage: endsMessage, onEvent)
+                                                frameIsFinal: frame.isFinal, onEvent)
             }
             // A compressed frame split across reads is gathered and inflated whole. zlib checks
             // back-references against its window only across inflate() calls (within one call,
@@ -490,10 +481,10 @@ public final class Session {
             // maxFrameSize), and invalid UTF-8 is seen at the end of the frame, not mid-frame.
             reassembly.append(piece)
             guard frameIsDone else { return }
-            let frame = reassembly.bytes
+            let gathered = reassembly.bytes
             reassembly.removeAll()  // storage stays valid until the next append
-            consumeCompressedPayload(perMessageDeflate, kind, frame, frameIsDone: true,
-                                     endsMessage: endsMessage, onEvent)
+            consumeCompressedPayload(perMessageDeflate, kind, gathered, frameIsDone: true,
+                                     frameIsFinal: frame.isFinal, onEvent)
             if reassembly.capacity > Session.retainedReassemblyCapacity {
                 reassembly.removeAll(retainedCapacity: Session.retainedReassemblyCapacity)
             }
@@ -513,23 +504,23 @@ public final class Session {
 
         if messageIsStreaming {
             if isWholeFrame {
-                deliverFragment(kind, piece, isFinal: frameIsFinal, onEvent)
+                deliverFragment(kind, piece, isFinal: frame.isFinal, onEvent)
             } else {
                 reassembly.append(piece)
                 if frameIsDone {
                     let payload = reassembly.bytes
                     reassembly.removeAll()  // storage stays valid until the next append
-                    deliverFragment(kind, payload, isFinal: frameIsFinal, onEvent)
+                    deliverFragment(kind, payload, isFinal: frame.isFinal, onEvent)
                 }
             }
-        } else if isWholeFrame && frameIsFinal && messageFrameCount == 1 {
+        } else if isWholeFrame && frame.isFinal && messageFrameCount == 1 {
             // Fast path: the whole message is one frame in the caller's buffer. No copy.
             deliverMessage(kind, piece, onEvent)
         } else {
             // A message outgrowing the retained capacity takes storage a large message left in
             // the pool rather than growing into fresh memory (page faults).
             if let reassemblyPool, reassembly.capacity &- reassembly.count < piece.count,
-               reassembly.count &+ piece.count &+ (frameLength &- frameOffset) > Session.retainedReassemblyCapacity,
+               reassembly.count &+ piece.count &+ progress.remaining > Session.retainedReassemblyCapacity,
                let kept = reassemblyPool.take(minimum: reassembly.count &+ piece.count) {
                 reassembly.adopt(kept.storage, capacity: kept.capacity)
             }
@@ -562,7 +553,8 @@ public final class Session {
     /// fall on multiples of the budget in the message's own output, so how the peer's bytes were
     /// split into reads never changes what zlib sees.
     private func consumeCompressedPayload(_ codec: PerMessageDeflate, _ kind: MessageKind, _ piece: UnsafeRawBufferPointer,
-                                          frameIsDone: Bool, endsMessage: Bool, _ onEvent: (SessionEvent) -> Void) {
+                                          frameIsDone: Bool, frameIsFinal: Bool, _ onEvent: (SessionEvent) -> Void) {
+        let endsMessage = frameIsDone && frameIsFinal
         let inflated = self.inflated
         let before = inflated.count
         var unconsumed: Int?
@@ -589,7 +581,7 @@ public final class Session {
             }
         }
         if let unconsumed {
-            let waiting = SuspendedInflate(frameIsDone: frameIsDone, endsMessage: endsMessage)
+            let waiting = SuspendedInflate(frameIsDone: frameIsDone, frameIsFinal: frameIsFinal)
             waiting.compressed.append(UnsafeRawBufferPointer(rebasing: piece[(piece.count &- unconsumed)...]))
             inflateWork = .suspended(waiting)
             return
@@ -623,8 +615,8 @@ public final class Session {
     }
 
     /// Ping, pong and close (RFC 6455 section 5.5), which may arrive between fragments.
-    private func handleControlFrame(_ payload: UnsafeRawBufferPointer, _ onEvent: (SessionEvent) -> Void) {
-        switch frameOpcode {
+    private func handleControlFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, _ onEvent: (SessionEvent) -> Void) {
+        switch opcode {
         case .ping:
             // Section 5.5.2: answer with a pong carrying the same "Application data", unless
             // we already sent a close frame (section 5.5.1: nothing may follow it).
@@ -654,7 +646,7 @@ public final class Session {
     /// Fails the connection (RFC 6455 section 7.1.7): one close frame with the code, no more input.
     private func fail(_ error: ProtocolError, _ onEvent: (SessionEvent) -> Void) {
         guard acceptsInput else { return }  // already over: a connection ends once
-        inFrame = false
+        frameReadState = .betweenFrames
         if !closeSent { queueClose(code: error.closeCode, reason: ClosePayload.truncatedReason(error.reason)) }
         lifecycle = .closed(CloseStatus(code: error.closeCode, reason: error.reason), .failure)
         onEvent(.failed(error))
