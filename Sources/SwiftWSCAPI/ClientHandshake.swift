@@ -8,7 +8,9 @@ import SwiftWSCore
 private let clientHandshakeConfigFirstVersionSize = MemoryLayout<sws_client_handshake_config>.stride
 
 /// What a `sws_client_handshake_t *` points to.
-final class ClientHandshakeHandle {
+final class ClientHandshakeHandle: NegotiatedHandshakeHandle {
+    static var role: Role { .client }
+    var isReadyForSession: Bool { isComplete }
     var handshake: ClientHandshake
     let request: OwnedBytes
     var subprotocol: OwnedBytes? = nil
@@ -174,14 +176,6 @@ public func sws_client_handshake_new_session(_ handle: OpaquePointer?, _ config:
                                              _ callbacks: UnsafePointer<sws_session_callbacks>?,
                                              _ userData: UnsafeMutableRawPointer?,
                                              _ out: UnsafeMutablePointer<OpaquePointer?>?) -> sws_status {
-    guard let out else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_client_handshake_new_session: out is NULL") }
-    out.pointee = nil
-    guard let box = object(handle, as: ClientHandshakeHandle.self), box.isComplete, !box.hasMadeSession else {
-        return fail(SWS_ERR_INVALID_ARGUMENT,
-                    "sws_client_handshake_new_session: handshake NULL, not complete, or its session already made")
-    }
-    let status = makeSession(.client, config, callbacks, userData, out,
-                             compression: box.agreedCompression.map { ($0, box.compression) })
-    if status == SWS_OK { box.hasMadeSession = true }
-    return status
+    makeSession(from: handle, as: ClientHandshakeHandle.self, function: "sws_client_handshake_new_session",
+                readiness: "not complete", config, callbacks, userData, out)
 }

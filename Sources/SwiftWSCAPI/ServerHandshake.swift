@@ -4,7 +4,9 @@ import CSwiftWS
 import SwiftWSCore
 
 /// What a `sws_server_handshake_t *` points to.
-final class ServerHandshakeHandle {
+final class ServerHandshakeHandle: NegotiatedHandshakeHandle {
+    static var role: Role { .server }
+    var isReadyForSession: Bool { isAccepted }
     var handshake = ServerHandshake()
     let compression: PerMessageDeflateConfiguration
     /// The permessage-deflate parameters agreed by accept, if any.
@@ -212,14 +214,6 @@ public func sws_server_handshake_new_session(_ handle: OpaquePointer?, _ config:
                                              _ callbacks: UnsafePointer<sws_session_callbacks>?,
                                              _ userData: UnsafeMutableRawPointer?,
                                              _ out: UnsafeMutablePointer<OpaquePointer?>?) -> sws_status {
-    guard let out else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_server_handshake_new_session: out is NULL") }
-    out.pointee = nil
-    guard let box = object(handle, as: ServerHandshakeHandle.self), box.isAccepted, !box.hasMadeSession else {
-        return fail(SWS_ERR_INVALID_ARGUMENT,
-                    "sws_server_handshake_new_session: handshake NULL, not accepted, or its session already made")
-    }
-    let status = makeSession(.server, config, callbacks, userData, out,
-                             compression: box.agreedCompression.map { ($0, box.compression) })
-    if status == SWS_OK { box.hasMadeSession = true }
-    return status
+    makeSession(from: handle, as: ServerHandshakeHandle.self, function: "sws_server_handshake_new_session",
+                readiness: "not accepted", config, callbacks, userData, out)
 }

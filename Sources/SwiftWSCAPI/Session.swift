@@ -143,6 +143,37 @@ func makeSession(_ role: Role, _ config: UnsafePointer<sws_session_config>?,
     return SWS_OK
 }
 
+/// A completed opening handshake of the C sans-I/O API that can make its session once: what
+/// `sws_client_handshake_new_session` and `sws_server_handshake_new_session` share.
+protocol NegotiatedHandshakeHandle: AnyObject {
+    /// The role of the session the handshake makes.
+    static var role: Role { get }
+    /// Whether the handshake got far enough for a session (client: complete; server: accepted).
+    var isReadyForSession: Bool { get }
+    var hasMadeSession: Bool { get set }
+    /// The permessage-deflate parameters agreed, if any, and the configuration they came from.
+    var agreedCompression: PerMessageDeflateParameters? { get }
+    var compression: PerMessageDeflateConfiguration { get }
+}
+
+/// The body of the handshakes' `_new_session` functions: checks the handle and its progress,
+/// makes the session with the negotiated codec, and marks the handshake as used.
+func makeSession<Handshake: NegotiatedHandshakeHandle>(
+    from handle: OpaquePointer?, as type: Handshake.Type, function: String, readiness: String,
+    _ config: UnsafePointer<sws_session_config>?, _ callbacks: UnsafePointer<sws_session_callbacks>?,
+    _ userData: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> sws_status {
+    guard let out else { return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): out is NULL") }
+    out.pointee = nil
+    guard let box = object(handle, as: type), box.isReadyForSession, !box.hasMadeSession else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "\(function): handshake NULL, \(readiness), or its session already made")
+    }
+    let status = makeSession(Handshake.role, config, callbacks, userData, out,
+                             compression: box.agreedCompression.map { ($0, box.compression) })
+    if status == SWS_OK { box.hasMadeSession = true }
+    return status
+}
+
 @_cdecl("sws_session_free")
 public func sws_session_free(_ handle: OpaquePointer?) -> sws_status {
     guard let handle else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_session_free: session is NULL") }
