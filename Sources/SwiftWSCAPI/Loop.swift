@@ -9,6 +9,11 @@ final class LoopHandle {
     /// True while sws_loop_run/run_once runs: callbacks happen only then, so running or freeing
     /// the loop again from a callback is detected here.
     var isRunning = false
+    /// Set by sws_loop_free before it closes the loop: the Swift loop runs work posted before its
+    /// close (so Swift completions report a closed connection), but the C header promises that
+    /// work posted with sws_loop_post and not run yet is dropped, never called with a loop that
+    /// is being freed.
+    var isFreeing = false
     /// During on_connect_error only: the refusal the server answered with (sws_loop_connect_error_response).
     var connectErrorResponse: (head: OwnedBytes, body: OwnedBytes)?
 
@@ -19,10 +24,12 @@ final class LoopHandle {
 
 /// A C pointer carried into work posted to another thread. The pointers are the C program's;
 /// the API contract (user_data is never dereferenced by the library) makes passing them safe.
+/// `owner` is read only where the work runs: on the loop's thread, which owns it.
 struct PostedWork: @unchecked Sendable {
     let function: sws_loop_work_fn
     let loop: OpaquePointer
     let userData: UnsafeMutableRawPointer?
+    let owner: LoopHandle
 }
 
 /// The loop behind a handle if the caller is its thread; else nil with the status to return.
@@ -78,6 +85,7 @@ public func sws_loop_free(_ handle: OpaquePointer?) -> sws_status {
         return fail(SWS_ERR_INVALID_ARGUMENT, "sws_loop_free: called from a callback of the loop (stop it instead)")
     }
     box.isRunning = true  // close() runs close callbacks: they must not re-enter
+    box.isFreeing = true
     box.loop.close()
     box.isRunning = false
     guard releaseHandle(handle, as: LoopHandle.self) else {
@@ -132,8 +140,8 @@ public func sws_loop_post(_ handle: OpaquePointer?, _ function: sws_loop_work_fn
     guard let handle, let box = object(handle, as: LoopHandle.self), let function else {
         return fail(SWS_ERR_INVALID_ARGUMENT, "sws_loop_post: loop or fn is NULL")
     }
-    let work = PostedWork(function: function, loop: handle, userData: userData)
-    guard box.loop.execute({ work.function(work.loop, work.userData) }) else {
+    let work = PostedWork(function: function, loop: handle, userData: userData, owner: box)
+    guard box.loop.execute({ if !work.owner.isFreeing { work.function(work.loop, work.userData) } }) else {
         return fail(SWS_ERR_CLOSED, "sws_loop_post: the loop is closed")
     }
     return SWS_OK

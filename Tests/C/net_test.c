@@ -1187,6 +1187,17 @@ static void test_threads(void) {
     CHECK_EQ_INT(sws_loop_post(NULL, posted_work, NULL), SWS_ERR_INVALID_ARGUMENT);
 }
 
+/* The header's promise: sws_loop_free() drops posted work that has not run; it is never called. */
+static void test_posted_work_dropped_by_free(void) {
+    sws_loop_t *loop = NULL;
+    CHECK_EQ_INT(sws_loop_new(&loop), SWS_OK);
+    int ran = 0;
+    CHECK_EQ_INT(sws_loop_post(loop, posted_work, &ran), SWS_OK);
+    CHECK_EQ_INT(sws_loop_post(loop, posted_work, &ran), SWS_OK);
+    CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
+    CHECK_EQ_INT(ran, 0);
+}
+
 static void test_null_handles(void) {
     CHECK_EQ_INT(sws_loop_new(NULL), SWS_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(sws_loop_free(NULL), SWS_ERR_INVALID_ARGUMENT);
@@ -1496,7 +1507,7 @@ static const struct net_section {
     const char *name;
     void (*tests[6])(void);
 } net_sections[] = {
-    {"event_loops", {test_threads}},  /* "Event loops": refs, posts, stop, wrong-thread calls */
+    {"event_loops", {test_threads, test_posted_work_dropped_by_free}},  /* "Event loops": refs, posts, stop, wrong-thread calls */
     {"connections", {test_echo_and_close, test_backpressure, test_protocol_errors_over_tcp,
                      test_batched_messages, test_message_timeout_and_memory_budget}},
     {"servers", {test_plain_http, test_server_config, test_broadcast_and_topics, test_deferred_upgrade}},
