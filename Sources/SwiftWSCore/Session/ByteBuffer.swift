@@ -46,6 +46,13 @@ struct ByteBuffer {
     }
 
     /// Appends `bytes`.
+    /// Room for `total` bytes in all, grown at once (to `total`, or double the capacity if that is
+    /// more, so that many small reservations stay linear): for a size known in advance, so that
+    /// the bytes gathered are not moved again by the growths that appending piece by piece needs.
+    mutating func reserveCapacity(_ total: Int) {
+        if total > count { reserveTail(total &- count) }
+    }
+
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
         reserveTail(bytes.count)

@@ -518,11 +518,22 @@ public final class Session {
             deliverMessage(kind, piece, onEvent)
         } else {
             // A message outgrowing the retained capacity takes storage a large message left in
-            // the pool rather than growing into fresh memory (page faults).
-            if let reassemblyPool, reassembly.capacity &- reassembly.count < piece.count,
-               reassembly.count &+ piece.count &+ progress.remaining > Session.retainedReassemblyCapacity,
-               let kept = reassemblyPool.take(minimum: reassembly.count &+ piece.count) {
-                reassembly.adopt(kept.storage, capacity: kept.capacity)
+            // the pool rather than growing into fresh memory (page faults). Storage for the whole
+            // frame, taken before its first piece is gathered: a smaller one would be outgrown by
+            // a later piece and the bytes gathered so far copied again (realloc or adopt).
+            let frameNeeds = reassembly.count &+ piece.count &+ progress.remaining
+            if frameNeeds > reassembly.capacity {
+                if frameNeeds > Session.retainedReassemblyCapacity, let reassemblyPool,
+                   let kept = reassemblyPool.take(minimum: frameNeeds) {
+                    reassembly.adopt(kept.storage, capacity: kept.capacity)
+                } else if frameNeeds <= ReassemblyPool.maximumBufferCapacity {
+                    // One allocation of the frame's size instead of doublings that each copy
+                    // what was gathered. Bounded: the header passed maxFrameSize and
+                    // maxMessageSize, and larger frames grow as their bytes arrive (a peer that
+                    // announces much and sends little makes us reserve at most this much, and
+                    // memory not yet written is not resident).
+                    reassembly.reserveCapacity(frameNeeds)
+                }
             }
             reassembly.append(piece)
             if endsMessage {
