@@ -185,12 +185,14 @@ private func makeServer(_ function: StaticString, _ loopHandle: OpaquePointer?, 
     }
     if let group = server.group {
         // Each loop gets its own handler context: contexts keep per-loop state (message batches).
-        let shared = LoopBound((callbacks, userData, server))
+        // The closure keeps the first loop's context, which holds the server weakly: the group
+        // keeps this closure and the server keeps the group, so a strong server here was a cycle
+        // that leaked the group, the server and every loop's buffers after sws_server_free.
+        let template = LoopBound(context)
         group.handlersForLoop.withLock {
             $0 = { _ in
-                let (callbacks, userData, server) = shared.value
-                let loopContext = HandlerContext(callbacks: callbacks, userData: userData)
-                loopContext.server = server
+                let loopContext = HandlerContext(callbacks: template.value.callbacks, userData: template.value.userData)
+                loopContext.server = template.value.server
                 return loopContext.makeHandlers()
             }
         }
