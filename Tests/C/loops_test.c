@@ -174,6 +174,18 @@ static void echo_back(sws_conn_t *conn, void *user_data, sws_message_kind kind, 
     CHECK_EQ_INT(status, SWS_OK);
 }
 
+/* The upgrade hook runs on the loop that accepted the connection (either): it accepts. */
+static atomic_int upgrades;
+static void accept_upgrade(sws_server_t *server, void *user_data, sws_request_t *request) {
+    (void)server;
+    (void)user_data;
+    const char *subject = "unset";
+    CHECK_EQ_INT(sws_request_peer_certificate_subject(request, &subject), SWS_OK);
+    CHECK(subject == NULL); /* no client certificate asked for */
+    CHECK_EQ_INT(sws_request_accept(request, NULL, NULL), SWS_OK);
+    atomic_fetch_add(&upgrades, 1);
+}
+
 struct reload {
     sws_server_t *server;
     const sws_tls_config *tls;
@@ -255,6 +267,7 @@ static void test_tls_two_loops(void) {
     sws_conn_handlers_init(&handlers);
     handlers.on_open = server_open;
     handlers.on_message = echo_back;
+    handlers.on_upgrade = accept_upgrade;
     atomic_store(&open_thread_count, 0);
     atomic_store(&server_opened, 0);
     sws_server_t *server = NULL;
@@ -283,6 +296,7 @@ static void test_tls_two_loops(void) {
     CHECK_EQ_INT(atomic_load(&reload.status) - 1, SWS_OK);
     CHECK_EQ_INT(connect_secure_clients(client_loop, url, &client_config, 8), 8);
     CHECK_EQ_INT(atomic_load(&server_opened), 8);
+    CHECK_EQ_INT(atomic_load(&upgrades), 8);
     CHECK_EQ_INT(atomic_load(&open_thread_count), 2);
 
     atomic_store(&shutdown_done, 0);
