@@ -57,6 +57,37 @@ static void begin_shutdown(sws_loop_t *loop, void *server) {
     CHECK_EQ_INT(sws_server_shutdown(server, 5000, server_stopped, NULL), SWS_OK);
 }
 
+/* A server whose first loop runs on a thread of its own (the library starts the second). */
+struct running_server {
+    sws_loop_t *loop;
+    sws_server_t *server;
+    pthread_t thread;
+};
+
+/* Creates the server on a new loop and starts that loop's thread; NULL server on failure. */
+static struct running_server start_server(const sws_server_config *config, const sws_conn_handlers *handlers) {
+    struct running_server s = {0};
+    CHECK_EQ_INT(sws_loop_new(&s.loop), SWS_OK);
+    atomic_store(&open_thread_count, 0);
+    atomic_store(&server_opened, 0);
+    atomic_store(&shutdown_done, 0);
+    CHECK_EQ_INT(sws_server_new(s.loop, "127.0.0.1", 0, config, handlers, NULL, &s.server), SWS_OK);
+    if (s.server == NULL) return s;
+    CHECK(sws_server_port(s.server) != 0);
+    CHECK_EQ_INT(pthread_create(&s.thread, NULL, run_server_loop, s.loop), 0);
+    return s;
+}
+
+/* After its shutdown: stops the loop's thread, then frees the server and its loop. */
+static void free_server(struct running_server *s) {
+    sws_loop_stop(s->loop);
+    pthread_join(s->thread, NULL);
+    /* The main thread takes the loop over (one iteration makes it the loop's thread) to free it. */
+    CHECK_EQ_INT(sws_loop_run_once(s->loop, 0), SWS_OK);
+    CHECK_EQ_INT(sws_server_free(s->server), SWS_OK);
+    CHECK_EQ_INT(sws_loop_free(s->loop), SWS_OK);
+}
+
 /* ---- The clients (struct peer, recorder.h), checking that publishes come in order ---- */
 
 struct client {
@@ -93,8 +124,7 @@ static void *publish_from_elsewhere(void *arg) {
 }
 
 static void test_two_loops(void) {
-    sws_loop_t *server_loop = NULL, *client_loop = NULL;
-    CHECK_EQ_INT(sws_loop_new(&server_loop), SWS_OK);
+    sws_loop_t *client_loop = NULL;
     CHECK_EQ_INT(sws_loop_new(&client_loop), SWS_OK);
     sws_server_config config;
     sws_server_config_init(&config);
@@ -104,12 +134,10 @@ static void test_two_loops(void) {
     sws_conn_handlers handlers;
     sws_conn_handlers_init(&handlers);
     handlers.on_open = server_open;
-    sws_server_t *server = NULL;
-    CHECK_EQ_INT(sws_server_new(server_loop, "127.0.0.1", 0, &config, &handlers, NULL, &server), SWS_OK);
+    struct running_server running = start_server(&config, &handlers);
+    sws_server_t *server = running.server;
+    if (server == NULL) return;
     uint16_t port = sws_server_port(server);
-    CHECK(port != 0);
-    pthread_t thread;
-    CHECK_EQ_INT(pthread_create(&thread, NULL, run_server_loop, server_loop), 0);
 
     static struct client clients[CLIENTS];
     /* The peer is the first member of struct client: the recording callbacks take it as is. */
@@ -143,7 +171,7 @@ static void test_two_loops(void) {
         CHECK(clients[i].in_order);
     }
 
-    CHECK_EQ_INT(sws_loop_post(server_loop, begin_shutdown, server), SWS_OK);
+    CHECK_EQ_INT(sws_loop_post(running.loop, begin_shutdown, server), SWS_OK);
     int closed = 0;
     deadline = now_seconds() + 10.0;
     while ((!closed || !atomic_load(&shutdown_done)) && now_seconds() < deadline) {
@@ -154,12 +182,7 @@ static void test_two_loops(void) {
     CHECK(atomic_load(&shutdown_done));
     for (int i = 0; i < CLIENTS; i++) CHECK_EQ_INT(clients[i].peer.close_code, 1001);
     CHECK_EQ_INT(sws_server_subscriber_count(server, "news"), 0);
-    sws_loop_stop(server_loop);
-    pthread_join(thread, NULL);
-    /* The main thread takes the loop over (one iteration makes it the loop's thread) to free it. */
-    CHECK_EQ_INT(sws_loop_run_once(server_loop, 0), SWS_OK);
-    CHECK_EQ_INT(sws_server_free(server), SWS_OK);
-    CHECK_EQ_INT(sws_loop_free(server_loop), SWS_OK);
+    free_server(&running);
     CHECK_EQ_INT(sws_loop_free(client_loop), SWS_OK);
 }
 
@@ -252,8 +275,7 @@ static void test_tls_two_loops(void) {
     snprintf(key, sizeof key, "%s/server.key", dir);
     snprintf(ca, sizeof ca, "%s/ca.pem", dir);
 
-    sws_loop_t *server_loop = NULL, *client_loop = NULL;
-    CHECK_EQ_INT(sws_loop_new(&server_loop), SWS_OK);
+    sws_loop_t *client_loop = NULL;
     CHECK_EQ_INT(sws_loop_new(&client_loop), SWS_OK);
     sws_tls_config server_tls;
     sws_tls_config_init(&server_tls);
@@ -268,15 +290,11 @@ static void test_tls_two_loops(void) {
     handlers.on_open = server_open;
     handlers.on_message = echo_back;
     handlers.on_upgrade = accept_upgrade;
-    atomic_store(&open_thread_count, 0);
-    atomic_store(&server_opened, 0);
-    sws_server_t *server = NULL;
-    CHECK_EQ_INT(sws_server_new(server_loop, "127.0.0.1", 0, &config, &handlers, NULL, &server), SWS_OK);
+    struct running_server running = start_server(&config, &handlers);
+    sws_server_t *server = running.server;
     if (server == NULL) return;
     char url[64];
     snprintf(url, sizeof url, "wss://localhost:%u/", sws_server_port(server));
-    pthread_t thread;
-    CHECK_EQ_INT(pthread_create(&thread, NULL, run_server_loop, server_loop), 0);
 
     sws_tls_config client_tls;
     sws_tls_config_init(&client_tls);
@@ -291,7 +309,7 @@ static void test_tls_two_loops(void) {
     server_tls.certificate_chain_file = chain;
     server_tls.private_key_file = key;
     struct reload reload = {.server = server, .tls = &server_tls};
-    CHECK_EQ_INT(sws_loop_post(server_loop, reload_on_loop, &reload), SWS_OK);
+    CHECK_EQ_INT(sws_loop_post(running.loop, reload_on_loop, &reload), SWS_OK);
     RUN_UNTIL(client_loop, atomic_load(&reload.status) != 0);
     CHECK_EQ_INT(atomic_load(&reload.status) - 1, SWS_OK);
     CHECK_EQ_INT(connect_secure_clients(client_loop, url, &client_config, 8), 8);
@@ -299,14 +317,9 @@ static void test_tls_two_loops(void) {
     CHECK_EQ_INT(atomic_load(&upgrades), 8);
     CHECK_EQ_INT(atomic_load(&open_thread_count), 2);
 
-    atomic_store(&shutdown_done, 0);
-    CHECK_EQ_INT(sws_loop_post(server_loop, begin_shutdown, server), SWS_OK);
+    CHECK_EQ_INT(sws_loop_post(running.loop, begin_shutdown, server), SWS_OK);
     RUN_UNTIL(client_loop, atomic_load(&shutdown_done));
-    sws_loop_stop(server_loop);
-    pthread_join(thread, NULL);
-    CHECK_EQ_INT(sws_loop_run_once(server_loop, 0), SWS_OK);
-    CHECK_EQ_INT(sws_server_free(server), SWS_OK);
-    CHECK_EQ_INT(sws_loop_free(server_loop), SWS_OK);
+    free_server(&running);
     CHECK_EQ_INT(sws_loop_free(client_loop), SWS_OK);
     snprintf(command, sizeof command, "rm -rf '%s'", dir);
     CHECK_EQ_INT(system(command), 0);
