@@ -146,12 +146,13 @@ public final class WebSocketServer {
     /// The server of one more loop of a group: listens on `address` too (SO_REUSEPORT) or,
     /// with `address` nil, takes the sockets the group's acceptor hands it.
     init(groupMemberOn loop: EventLoop, address: SocketAddress?, options: ServerOptions,
-         handlers: ConnectionHandlers, tlsContext: PThreadLock<TLSContext>?, statistics: BroadcastStatistics) throws(NetworkError) {
+         handlers: ConnectionHandlers, sharedTLSContext: PThreadLock<TLSContext>?,
+         statistics: BroadcastStatistics) throws(NetworkError) {
         self.loop = loop
         self.options = options
         self.handlers = handlers
         broadcastStatistics = statistics
-        sharedTLSContext = tlsContext
+        self.sharedTLSContext = sharedTLSContext
         memoryBudget = options.memoryBudget.map { MemoryBudget(limit: max(1, $0 / max(1, options.loops))) }
         if let address {
             var listen = options.listen
@@ -201,7 +202,12 @@ public final class WebSocketServer {
     public func reloadTLS(_ configuration: TLSConfiguration) throws(TLSError) {
         guard let sharedTLSContext else { throw TLSError("the server was not started with TLS") }
         let replacement = try TLSContext(configuration: configuration, role: .server)
-        sharedTLSContext.withLock { $0 = replacement }
+        // Swapped under the lock; the old context comes out and is released after it (freeing an
+        // SSL_CTX need not hold up the other loops' accepts).
+        _ = sharedTLSContext.withLock { current in
+            defer { current = replacement }
+            return current
+        }
     }
 
     /// The address the server listens on (with the port the kernel chose for port 0).
