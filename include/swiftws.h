@@ -1189,8 +1189,9 @@ typedef struct sws_server_config {
      * sws_server_subscriber_count() and sws_server_connection_count() become thread-safe and
      * reach every loop, each building the frame (and its compressed form) once; subscriber counts
      * are summed over the loops; sws_server_shutdown() stops every loop (`done` runs on `loop`'s
-     * thread once all have closed). memory_budget is split evenly between the loops. Not with
-     * `tls` yet (SWS_ERR_TLS): TLS on several loops is not verified.
+     * thread once all have closed). memory_budget is split evenly between the loops. With `tls`,
+     * every loop serves wss:// from one TLS context, which sws_server_reload_tls() replaces for
+     * all of them at once.
      */
     uint32_t loops;
     /**
@@ -1255,7 +1256,9 @@ sws_status sws_server_adopt_connection(sws_server_t *server, int fd);
 
 /**
  * Replaces the TLS settings (certificates) for connections accepted from now on; open
- * connections keep theirs. On error the old settings stay. Loop-thread-only.
+ * connections keep theirs. On error the old settings stay. Loop-thread-only (the server's
+ * `loop`); on several loops (sws_server_config.loops) a handshake that begins on any loop after
+ * this returns uses the new settings.
  * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, a bad size), SWS_ERR_WRONG_THREAD, SWS_ERR_TLS (the
  * server was started without TLS, or the new settings cannot be used: reason in sws_last_error()).
  */

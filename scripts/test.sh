@@ -61,9 +61,9 @@ swift test --skip-build --skip 'SwiftWSTests\.'
 # The async API's tests run on their own: they need the cooperative thread pool (two threads on
 # two cores), which the other suites' blocking loop runs (interop, scale) would otherwise occupy.
 swift test --skip-build --filter 'SwiftWSTests\.'
-echo "== swift test under ThreadSanitizer (a server on several loops, the Redis bridge)"
+echo "== swift test under ThreadSanitizer (a server on several loops, over TLS too; the Redis bridge)"
 # Its own scratch path, so that the sanitized build stays incremental beside the plain one.
-swift test --sanitize=thread --scratch-path .build/tsan --filter 'MultiLoopTests|RedisBridgeTests'
+swift test --sanitize=thread --scratch-path .build/tsan --filter 'MultiLoopTests|RedisBridgeTests|TLSTests/tlsOnTwoLoops'
 echo "== architecture (docs/ARCHITECTURE.md against Package.swift)"
 .venv/bin/python -m pytest Tests/Architecture -q
 

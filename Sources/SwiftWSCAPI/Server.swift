@@ -163,8 +163,11 @@ private func makeServer(_ function: StaticString, _ loopHandle: OpaquePointer?, 
     let handle = makeHandle(box)
     if let onUpgrade = callbacks.on_upgrade {
         let preferred = subprotocols
-        // Unowned: the server owns this closure, and the box owns the server.
-        server.onUpgrade = { [unowned box] request, _ in
+        // Weak, not unowned: the box owns the server and the server this closure, but the other
+        // loops of a server on several loops have a copy, and a handshake can reach it on their
+        // thread in the moment between sws_server_free() and their loop stopping.
+        server.onUpgrade = { [weak box] request, _ in
+            guard let box else { return .reject(status: 503, body: "server closed\n") }
             let upgrade = RequestBox(head: request.head, upgrade: request)
             // The server of the loop running this hook (several with sws_server_config.loops).
             let deciding = box.server.group?.serverOfCallingThread ?? box.server
@@ -177,7 +180,8 @@ private func makeServer(_ function: StaticString, _ loopHandle: OpaquePointer?, 
         }
     }
     if let onHTTPRequest = callbacks.on_http_request {
-        server.onHTTPRequest = { [unowned box] head in
+        server.onHTTPRequest = { [weak box] head in
+            guard let box else { return HTTPResponse(status: 503, text: "server closed\n") }
             let request = RequestBox(head: head, upgrade: nil)
             request.whileRegistered { onHTTPRequest(handle, box.context.userData, $0) }
             return request.response ?? HTTPResponse(status: 404, text: "not found\n")
@@ -185,12 +189,14 @@ private func makeServer(_ function: StaticString, _ loopHandle: OpaquePointer?, 
     }
     if let group = server.group {
         // Each loop gets its own handler context: contexts keep per-loop state (message batches).
-        let shared = LoopBound((callbacks, userData, server))
+        // The closure keeps the first loop's context, which holds the server weakly: the group
+        // keeps this closure and the server keeps the group, so a strong server here was a cycle
+        // that leaked the group, the server and every loop's buffers after sws_server_free.
+        let template = LoopBound(context)
         group.handlersForLoop.withLock {
             $0 = { _ in
-                let (callbacks, userData, server) = shared.value
-                let loopContext = HandlerContext(callbacks: callbacks, userData: userData)
-                loopContext.server = server
+                let loopContext = HandlerContext(callbacks: template.value.callbacks, userData: template.value.userData)
+                loopContext.server = template.value.server
                 return loopContext.makeHandlers()
             }
         }

@@ -37,7 +37,8 @@ public struct ServerOptions: Sendable {
     /// publishes reach every loop, each loop building the frame (and its compressed form) once.
     /// Handlers then run on several threads (each connection's on its own loop's thread); the
     /// upgrade and HTTP hooks must be set before the loop first runs. `memoryBudget` is split
-    /// evenly between the loops. Not with `tls` yet: `init` throws `.tls`.
+    /// evenly between the loops. With `tls`, every loop serves from one TLS context, which
+    /// `WebSocketServer.reloadTLS` replaces for all of them at once.
     public var loops: Int = 1
     /// The most loops a server takes.
     public static let maximumLoops = 256

@@ -71,8 +71,15 @@ public final class WebSocketServer {
     private let memoryBudget: MemoryBudget?
     private var shutdownCompletion: (() -> Void)?
     private var shutdownTimer: TimerHandle?
-    /// The TLS context new connections use (nil: plain ws://); `reloadTLS` replaces it.
-    private(set) var tlsContext: TLSContext?
+    /// The TLS context new connections use (nil: plain ws://), one for every loop of the server:
+    /// `reloadTLS` on any loop replaces it for all, under the lock, so a handshake that begins
+    /// after it returns uses the new certificate on whichever loop it lands. (OpenSSL lets
+    /// several threads make connections from one `SSL_CTX` as long as nobody changes it, and a
+    /// context is never changed once made: a reload makes a new one; the old one lives on in the
+    /// connections that use it.)
+    let sharedTLSContext: PThreadLock<TLSContext>?
+    /// The TLS context for a connection accepted now.
+    var tlsContext: TLSContext? { sharedTLSContext?.withLock { $0 } }
     /// Whether `shutdown` has begun.
     public private(set) var isShuttingDown = false
 
@@ -106,22 +113,16 @@ public final class WebSocketServer {
         guard options.loops >= 1, options.loops <= ServerOptions.maximumLoops else {
             throw NetworkError(.invalidAddress, "loops must be 1...\(ServerOptions.maximumLoops), not \(options.loops)")
         }
-        // TLS on several loops is refused until `reloadTLS` reaches every loop and wss:// on
-        // several loops has its tests. (The inconsistent results of the first test, see
-        // docs/notes/issue15-scale-round3.md, were the client bug fixed in ClientUpgrade.start:
-        // a refused certificate waited for the handshake timeout.)
-        if options.loops > 1 && options.tls != nil {
-            throw NetworkError(.tls(message: "TLS on several loops is not supported yet (use loops = 1 per process)"),
-                               "listen")
-        }
         // Fail now, not on every reconnection, when the bridge cannot work on this machine.
         if options.redis != nil, case .failure(let error) = Hiredis.shared { throw error }
         if let tls = options.tls {
             do throws(TLSError) {
-                tlsContext = try TLSContext(configuration: tls, role: .server)
+                sharedTLSContext = PThreadLock(try TLSContext(configuration: tls, role: .server))
             } catch {
                 throw NetworkError(.tls(message: error.message), "TLS setup")
             }
+        } else {
+            sharedTLSContext = nil
         }
         var listen = options.listen
         if options.loops > 1 && options.acceptStrategy == .reusePort { listen.reusePort = true }
@@ -145,12 +146,13 @@ public final class WebSocketServer {
     /// The server of one more loop of a group: listens on `address` too (SO_REUSEPORT) or,
     /// with `address` nil, takes the sockets the group's acceptor hands it.
     init(groupMemberOn loop: EventLoop, address: SocketAddress?, options: ServerOptions,
-         handlers: ConnectionHandlers, tlsContext: TLSContext?, statistics: BroadcastStatistics) throws(NetworkError) {
+         handlers: ConnectionHandlers, sharedTLSContext: PThreadLock<TLSContext>?,
+         statistics: BroadcastStatistics) throws(NetworkError) {
         self.loop = loop
         self.options = options
         self.handlers = handlers
         broadcastStatistics = statistics
-        self.tlsContext = tlsContext
+        self.sharedTLSContext = sharedTLSContext
         memoryBudget = options.memoryBudget.map { MemoryBudget(limit: max(1, $0 / max(1, options.loops))) }
         if let address {
             var listen = options.listen
@@ -195,10 +197,17 @@ public final class WebSocketServer {
     /// Replaces the certificates and TLS settings for connections accepted from now on (open
     /// connections keep theirs): a certificate renewal without a restart. The new files are read
     /// now; on error the old settings stay. Only for a server started with `ServerOptions.tls`.
-    /// Loop-thread only.
+    /// Loop-thread only; on several loops (`ServerOptions.loops`) one call, on the thread of any
+    /// of them, reaches every loop.
     public func reloadTLS(_ configuration: TLSConfiguration) throws(TLSError) {
-        guard tlsContext != nil else { throw TLSError("the server was not started with TLS") }
-        tlsContext = try TLSContext(configuration: configuration, role: .server)
+        guard let sharedTLSContext else { throw TLSError("the server was not started with TLS") }
+        let replacement = try TLSContext(configuration: configuration, role: .server)
+        // Swapped under the lock; the old context comes out and is released after it (freeing an
+        // SSL_CTX need not hold up the other loops' accepts).
+        _ = sharedTLSContext.withLock { current in
+            defer { current = replacement }
+            return current
+        }
     }
 
     /// The address the server listens on (with the port the kernel chose for port 0).

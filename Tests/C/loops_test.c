@@ -2,33 +2,23 @@
  * A server on several loops through the C API (sws_server_config.loops) and its Redis option
  * (redis_url): 40 clients spread over 2 loops (callbacks on two threads), publishes from a
  * thread that runs no loop reach every subscriber once and in order, counts are summed over the
- * loops, sws_server_shutdown() closes everything with 1001; bad values are refused.
+ * loops, sws_server_shutdown() closes everything with 1001; bad values are refused. wss:// on 2
+ * loops, and sws_server_reload_tls() reaching both. Run under LeakSanitizer by the sanitizer
+ * build: a freed server on several loops leaves nothing behind.
  */
 #include "swiftws.h"
 #include "check.h"
+#include "recorder.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CLIENTS 40
 #define MESSAGES 5
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Runs the clients' loop until `cond` holds or 10 s pass. */
-#define RUN_UNTIL(loop, cond)                                                    \
-    do {                                                                         \
-        double run_deadline_ = now_seconds() + 10.0;                             \
-        while (!(cond) && now_seconds() < run_deadline_) sws_loop_run_once((loop), 10); \
-        CHECK(cond);                                                             \
-    } while (0)
 
 /* ---- The server: callbacks on every loop's thread ---- */
 
@@ -67,35 +57,50 @@ static void begin_shutdown(sws_loop_t *loop, void *server) {
     CHECK_EQ_INT(sws_server_shutdown(server, 5000, server_stopped, NULL), SWS_OK);
 }
 
-/* ---- The clients ---- */
-
-struct client {
-    int messages;
-    int in_order;
-    int opened;
-    uint16_t close_code;
+/* A server whose first loop runs on a thread of its own (the library starts the second). */
+struct running_server {
+    sws_loop_t *loop;
+    sws_server_t *server;
+    pthread_t thread;
 };
 
-static void client_open(sws_conn_t *conn, void *user_data) {
-    (void)conn;
-    ((struct client *)user_data)->opened = 1;
+/* Creates the server on a new loop and starts that loop's thread; NULL server on failure. */
+static struct running_server start_server(const sws_server_config *config, const sws_conn_handlers *handlers) {
+    struct running_server s = {0};
+    CHECK_EQ_INT(sws_loop_new(&s.loop), SWS_OK);
+    atomic_store(&open_thread_count, 0);
+    atomic_store(&server_opened, 0);
+    atomic_store(&shutdown_done, 0);
+    CHECK_EQ_INT(sws_server_new(s.loop, "127.0.0.1", 0, config, handlers, NULL, &s.server), SWS_OK);
+    if (s.server == NULL) return s;
+    CHECK(sws_server_port(s.server) != 0);
+    CHECK_EQ_INT(pthread_create(&s.thread, NULL, run_server_loop, s.loop), 0);
+    return s;
 }
 
-static void client_message(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len) {
-    (void)conn;
-    (void)kind;
+/* After its shutdown: stops the loop's thread, then frees the server and its loop. */
+static void free_server(struct running_server *s) {
+    sws_loop_stop(s->loop);
+    pthread_join(s->thread, NULL);
+    /* The main thread takes the loop over (one iteration makes it the loop's thread) to free it. */
+    CHECK_EQ_INT(sws_loop_run_once(s->loop, 0), SWS_OK);
+    CHECK_EQ_INT(sws_server_free(s->server), SWS_OK);
+    CHECK_EQ_INT(sws_loop_free(s->loop), SWS_OK);
+}
+
+/* ---- The clients (struct peer, recorder.h), checking that publishes come in order ---- */
+
+struct client {
+    struct peer peer;
+    int in_order;
+};
+
+static void ordered_message(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len) {
     struct client *c = user_data;
     char expected[16];
-    snprintf(expected, sizeof expected, "m%d", c->messages);
+    snprintf(expected, sizeof expected, "m%d", c->peer.messages);
     if (len != strlen(expected) || memcmp(data, expected, len) != 0) c->in_order = 0;
-    c->messages++;
-}
-
-static void client_close(sws_conn_t *conn, void *user_data, uint16_t code, const char *reason, size_t reason_len) {
-    (void)conn;
-    (void)reason;
-    (void)reason_len;
-    ((struct client *)user_data)->close_code = code;
+    record_message(conn, &c->peer, kind, data, len);
 }
 
 struct publisher {
@@ -119,8 +124,7 @@ static void *publish_from_elsewhere(void *arg) {
 }
 
 static void test_two_loops(void) {
-    sws_loop_t *server_loop = NULL, *client_loop = NULL;
-    CHECK_EQ_INT(sws_loop_new(&server_loop), SWS_OK);
+    sws_loop_t *client_loop = NULL;
     CHECK_EQ_INT(sws_loop_new(&client_loop), SWS_OK);
     sws_server_config config;
     sws_server_config_init(&config);
@@ -130,19 +134,15 @@ static void test_two_loops(void) {
     sws_conn_handlers handlers;
     sws_conn_handlers_init(&handlers);
     handlers.on_open = server_open;
-    sws_server_t *server = NULL;
-    CHECK_EQ_INT(sws_server_new(server_loop, "127.0.0.1", 0, &config, &handlers, NULL, &server), SWS_OK);
+    struct running_server running = start_server(&config, &handlers);
+    sws_server_t *server = running.server;
+    if (server == NULL) return;
     uint16_t port = sws_server_port(server);
-    CHECK(port != 0);
-    pthread_t thread;
-    CHECK_EQ_INT(pthread_create(&thread, NULL, run_server_loop, server_loop), 0);
 
     static struct client clients[CLIENTS];
-    sws_conn_handlers client_handlers;
-    sws_conn_handlers_init(&client_handlers);
-    client_handlers.on_open = client_open;
-    client_handlers.on_message = client_message;
-    client_handlers.on_close = client_close;
+    /* The peer is the first member of struct client: the recording callbacks take it as is. */
+    sws_conn_handlers client_handlers = recording_handlers();
+    client_handlers.on_message = ordered_message;
     char url[64];
     snprintf(url, sizeof url, "ws://127.0.0.1:%u/", port);
     for (int i = 0; i < CLIENTS; i++) {
@@ -150,7 +150,7 @@ static void test_two_loops(void) {
         CHECK_EQ_INT(sws_client_connect(client_loop, url, NULL, &client_handlers, &clients[i]), SWS_OK);
     }
     /* Thread-safe with several loops: counted over both. */
-    RUN_UNTIL(client_loop, sws_server_subscriber_count(server, "news") == CLIENTS);
+    RUN_UNTIL_FOR(client_loop, sws_server_subscriber_count(server, "news") == CLIENTS, 10.0);
     CHECK_EQ_INT(sws_server_connection_count(server), CLIENTS);
     CHECK_EQ_INT(atomic_load(&open_thread_count), 2);
 
@@ -164,31 +164,165 @@ static void test_two_loops(void) {
     while (!all && now_seconds() < deadline) {
         sws_loop_run_once(client_loop, 10);
         all = 1;
-        for (int i = 0; i < CLIENTS; i++) all &= clients[i].messages >= MESSAGES;
+        for (int i = 0; i < CLIENTS; i++) all &= clients[i].peer.messages >= MESSAGES;
     }
     for (int i = 0; i < CLIENTS; i++) {
-        CHECK_EQ_INT(clients[i].messages, MESSAGES);
+        CHECK_EQ_INT(clients[i].peer.messages, MESSAGES);
         CHECK(clients[i].in_order);
     }
 
-    CHECK_EQ_INT(sws_loop_post(server_loop, begin_shutdown, server), SWS_OK);
+    CHECK_EQ_INT(sws_loop_post(running.loop, begin_shutdown, server), SWS_OK);
     int closed = 0;
     deadline = now_seconds() + 10.0;
     while ((!closed || !atomic_load(&shutdown_done)) && now_seconds() < deadline) {
         sws_loop_run_once(client_loop, 10);
         closed = 1;
-        for (int i = 0; i < CLIENTS; i++) closed &= clients[i].close_code != 0;
+        for (int i = 0; i < CLIENTS; i++) closed &= clients[i].peer.close_code != 0;
     }
     CHECK(atomic_load(&shutdown_done));
-    for (int i = 0; i < CLIENTS; i++) CHECK_EQ_INT(clients[i].close_code, 1001);
+    for (int i = 0; i < CLIENTS; i++) CHECK_EQ_INT(clients[i].peer.close_code, 1001);
     CHECK_EQ_INT(sws_server_subscriber_count(server, "news"), 0);
-    sws_loop_stop(server_loop);
-    pthread_join(thread, NULL);
-    /* The main thread takes the loop over (one iteration makes it the loop's thread) to free it. */
-    CHECK_EQ_INT(sws_loop_run_once(server_loop, 0), SWS_OK);
-    CHECK_EQ_INT(sws_server_free(server), SWS_OK);
-    CHECK_EQ_INT(sws_loop_free(server_loop), SWS_OK);
+    free_server(&running);
     CHECK_EQ_INT(sws_loop_free(client_loop), SWS_OK);
+}
+
+/* ---- wss:// on 2 loops ---- */
+
+/* Echoes from inside on_message, on whichever loop's thread the connection lives. */
+static void echo_back(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len) {
+    (void)user_data;
+    sws_send_result result = SWS_SEND_DROPPED;
+    sws_status status = kind == SWS_MESSAGE_TEXT ? sws_conn_send_text(conn, (const char *)data, len, &result)
+                                                 : sws_conn_send_binary(conn, data, len, &result);
+    CHECK_EQ_INT(status, SWS_OK);
+}
+
+/* The upgrade hook runs on the loop that accepted the connection (either): it accepts. */
+static atomic_int upgrades;
+static void accept_upgrade(sws_server_t *server, void *user_data, sws_request_t *request) {
+    (void)server;
+    (void)user_data;
+    const char *subject = "unset";
+    CHECK_EQ_INT(sws_request_peer_certificate_subject(request, &subject), SWS_OK);
+    CHECK(subject == NULL); /* no client certificate asked for */
+    CHECK_EQ_INT(sws_request_accept(request, NULL, NULL), SWS_OK);
+    atomic_fetch_add(&upgrades, 1);
+}
+
+struct reload {
+    sws_server_t *server;
+    const sws_tls_config *tls;
+    atomic_int status; /* 1 + the sws_status once done */
+};
+
+/* sws_server_reload_tls() is loop-thread-only: posted to the server's loop. */
+static void reload_on_loop(sws_loop_t *loop, void *arg) {
+    (void)loop;
+    struct reload *r = arg;
+    atomic_store(&r->status, 1 + (int)sws_server_reload_tls(r->server, r->tls));
+}
+
+/* Connects `count` wss:// clients at once (the acceptor spreads them over the loops) and
+ * returns how many echoed "secure"; the others must have failed with SWS_ERR_TLS. */
+static int connect_secure_clients(sws_loop_t *loop, const char *url, const sws_client_config *config, int count) {
+    static struct peer peers[8];
+    int sent[8] = {0};
+    sws_conn_handlers h = recording_handlers();
+    for (int i = 0; i < count; i++) {
+        memset(&peers[i], 0, sizeof peers[i]);
+        CHECK_EQ_INT(sws_client_connect(loop, url, config, &h, &peers[i]), SWS_OK);
+    }
+    int echoed = 0, settled = 0;
+    double deadline = now_seconds() + 10.0;
+    while (settled < count && now_seconds() < deadline) {
+        sws_loop_run_once(loop, 20);
+        settled = 0;
+        for (int i = 0; i < count; i++) {
+            struct peer *p = &peers[i];
+            if (p->opened && p->conn && !sent[i]) {
+                sws_send_result result;
+                CHECK_EQ_INT(sws_conn_send_text(p->conn, "secure", 6, &result), SWS_OK);
+                sent[i] = 1;
+            }
+            if (p->messages == 1 && p->conn) sws_conn_close(p->conn, 1000, NULL, 0);
+            settled += p->connect_errors > 0 || p->closed > 0;
+        }
+    }
+    CHECK_EQ_INT(settled, count);
+    for (int i = 0; i < count; i++) {
+        if (peers[i].connect_errors) {
+            CHECK_EQ_INT(peers[i].connect_status, SWS_ERR_TLS);
+        } else {
+            CHECK_EQ_STR(peers[i].last_text, "secure");
+            CHECK_EQ_INT(peers[i].close_code, 1000);
+            echoed++;
+        }
+    }
+    return echoed;
+}
+
+/* A server on 2 loops starts with a certificate from a CA the clients do not trust: every
+ * handshake fails. sws_server_reload_tls() on its loop switches to a trusted one: then every
+ * client echoes, on both loops (a loop still serving the old certificate would fail its share). */
+static void test_tls_two_loops(void) {
+    char dir[128], command[512], other_chain[192], other_key[192], chain[192], key[192], ca[192];
+    snprintf(dir, sizeof dir, "/tmp/swiftws-ctest-loops-tls-%ld", (long)getpid());
+    snprintf(command, sizeof command, "sh '%s' '%s'", SWIFTWS_CERT_SCRIPT, dir);
+    CHECK_EQ_INT(system(command), 0);
+    snprintf(other_chain, sizeof other_chain, "%s/other.pem", dir);
+    snprintf(other_key, sizeof other_key, "%s/other.key", dir);
+    snprintf(chain, sizeof chain, "%s/chain.pem", dir);
+    snprintf(key, sizeof key, "%s/server.key", dir);
+    snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+
+    sws_loop_t *client_loop = NULL;
+    CHECK_EQ_INT(sws_loop_new(&client_loop), SWS_OK);
+    sws_tls_config server_tls;
+    sws_tls_config_init(&server_tls);
+    server_tls.certificate_chain_file = other_chain;
+    server_tls.private_key_file = other_key;
+    sws_server_config config;
+    sws_server_config_init(&config);
+    config.loops = 2;
+    config.tls = &server_tls;
+    sws_conn_handlers handlers;
+    sws_conn_handlers_init(&handlers);
+    handlers.on_open = server_open;
+    handlers.on_message = echo_back;
+    handlers.on_upgrade = accept_upgrade;
+    struct running_server running = start_server(&config, &handlers);
+    sws_server_t *server = running.server;
+    if (server == NULL) return;
+    char url[64];
+    snprintf(url, sizeof url, "wss://localhost:%u/", sws_server_port(server));
+
+    sws_tls_config client_tls;
+    sws_tls_config_init(&client_tls);
+    client_tls.ca_file = ca;
+    client_tls.use_system_trust_store = false;
+    sws_client_config client_config;
+    sws_client_config_init(&client_config);
+    client_config.tls = &client_tls;
+    CHECK_EQ_INT(connect_secure_clients(client_loop, url, &client_config, 4), 0);
+    CHECK_EQ_INT(atomic_load(&server_opened), 0);
+
+    server_tls.certificate_chain_file = chain;
+    server_tls.private_key_file = key;
+    struct reload reload = {.server = server, .tls = &server_tls};
+    CHECK_EQ_INT(sws_loop_post(running.loop, reload_on_loop, &reload), SWS_OK);
+    RUN_UNTIL(client_loop, atomic_load(&reload.status) != 0);
+    CHECK_EQ_INT(atomic_load(&reload.status) - 1, SWS_OK);
+    CHECK_EQ_INT(connect_secure_clients(client_loop, url, &client_config, 8), 8);
+    CHECK_EQ_INT(atomic_load(&server_opened), 8);
+    CHECK_EQ_INT(atomic_load(&upgrades), 8);
+    CHECK_EQ_INT(atomic_load(&open_thread_count), 2);
+
+    CHECK_EQ_INT(sws_loop_post(running.loop, begin_shutdown, server), SWS_OK);
+    RUN_UNTIL(client_loop, atomic_load(&shutdown_done));
+    free_server(&running);
+    CHECK_EQ_INT(sws_loop_free(client_loop), SWS_OK);
+    snprintf(command, sizeof command, "rm -rf '%s'", dir);
+    CHECK_EQ_INT(system(command), 0);
 }
 
 /* Bad values are refused with SWS_ERR_INVALID_ARGUMENT, and no server is made. */
@@ -217,5 +351,6 @@ static void test_bad_values(void) {
 int main(void) {
     test_bad_values();
     test_two_loops();
+    test_tls_two_loops();
     return check_summary("loops_test");
 }

@@ -6,6 +6,7 @@
  */
 #include "swiftws.h"
 #include "check.h"
+#include "recorder.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,43 +17,11 @@
 #include <string.h>
 #include <time.h>
 
-/* ---- Harness: run the loop until a condition holds or 5 s pass ---- */
+/* ---- Recording peers (recorder.h), with the checks every open connection must pass ---- */
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-#define RUN_UNTIL(loop, cond)                                                   \
-    do {                                                                        \
-        double run_deadline_ = now_seconds() + 5.0;                             \
-        while (!(cond) && now_seconds() < run_deadline_) sws_loop_run_once((loop), 20); \
-        CHECK(cond);                                                            \
-    } while (0)
-
-/* ---- Echo server and recording client ---- */
-
-struct peer {
-    int opened, closed, messages, connect_errors;
-    uint16_t close_code;
-    char close_reason[128];
-    char last_text[256];
-    size_t last_len;
-    sws_message_kind last_kind;
-    sws_status connect_status;
-    int connect_http_status;
-    sws_conn_t *conn;
-    char subprotocol[32];
-    char path[64], query[64];
-    sws_conn_counters counters; /* as on_close saw them */
-    bool closed_locally;        /* sws_conn_close_initiated_locally in on_close */
-};
-
-static void record_open(sws_conn_t *conn, void *user_data) {
-    struct peer *p = user_data;
-    p->opened++;
-    p->conn = conn;
+/* record_open, plus what holds for any connection that just opened. */
+static void checked_open(sws_conn_t *conn, void *user_data) {
+    record_open(conn, user_data);
     sws_session_state state = SWS_SESSION_CLOSED;
     CHECK_EQ_INT(sws_conn_get_state(conn, &state), SWS_OK);
     CHECK_EQ_INT(state, SWS_SESSION_OPEN);
@@ -66,42 +35,13 @@ static void record_open(sws_conn_t *conn, void *user_data) {
     CHECK(counters.messages_received == 0 && counters.bytes_received == 0);
     counters.size = 1; /* not initialised */
     CHECK_EQ_INT(sws_conn_get_counters(conn, &counters), SWS_ERR_INVALID_ARGUMENT);
-    const char *path = NULL, *query = NULL, *subprotocol = NULL;
-    if (sws_conn_info(conn, &path, &query, &subprotocol) == SWS_OK) {
-        snprintf(p->path, sizeof p->path, "%s", path ? path : "");
-        snprintf(p->query, sizeof p->query, "%s", query ? query : "");
-        snprintf(p->subprotocol, sizeof p->subprotocol, "%s", subprotocol ? subprotocol : "");
-    }
 }
 
-static void record_message(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len) {
-    (void)conn;
-    struct peer *p = user_data;
-    p->messages++;
-    p->last_kind = kind;
-    p->last_len = len;
-    size_t n = len < sizeof p->last_text - 1 ? len : sizeof p->last_text - 1;
-    if (n > 0) memcpy(p->last_text, data, n);
-    p->last_text[n] = 0;
-}
-
-static void record_close(sws_conn_t *conn, void *user_data, uint16_t code, const char *reason, size_t len) {
-    struct peer *p = user_data;
-    p->closed++;
-    p->closed_locally = sws_conn_close_initiated_locally(conn);
-    p->counters.size = sizeof p->counters;
-    CHECK_EQ_INT(sws_conn_get_counters(conn, &p->counters), SWS_OK);
-    p->close_code = code;
-    snprintf(p->close_reason, sizeof p->close_reason, "%.*s", (int)len, reason);
-    p->conn = NULL;
-}
-
-/* When set, record_connect_error also keeps the refusal's response (head and body). */
+/* When set, record_refusal also keeps the refusal's response (head and body). */
 static sws_loop_t *response_loop;
 static char refusal_head[512], refusal_body[64];
 
-static void record_connect_error(void *user_data, sws_status status, int http_status, const char *message) {
-    struct peer *p = user_data;
+static void record_refusal(void *user_data, sws_status status, int http_status, const char *message) {
     if (response_loop != NULL) {
         const uint8_t *head = NULL, *body = NULL;
         size_t head_len = 0, body_len = 0;
@@ -110,36 +50,22 @@ static void record_connect_error(void *user_data, sws_status status, int http_st
         snprintf(refusal_head, sizeof refusal_head, "%.*s", got == SWS_OK ? (int)head_len : 0, (const char *)head);
         snprintf(refusal_body, sizeof refusal_body, "%.*s", got == SWS_OK ? (int)body_len : 0, (const char *)body);
     }
-    p->connect_errors++;
-    p->connect_status = status;
-    p->connect_http_status = http_status;
-    CHECK(message != NULL && message[0] != '\0');
+    record_connect_error(user_data, status, http_status, message);
+}
+
+static sws_conn_handlers checked_handlers(void) {
+    sws_conn_handlers h = recording_handlers();
+    h.on_open = checked_open;
+    h.on_connect_error = record_refusal;
+    return h;
 }
 
 /* The server: echoes every message from inside on_message; counts opens and closes. */
 static struct peer server_peer;
-static void echo_message(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len) {
-    record_message(conn, user_data, kind, data, len);
-    sws_send_result result = SWS_SEND_DROPPED;
-    sws_status status = kind == SWS_MESSAGE_TEXT ? sws_conn_send_text(conn, (const char *)data, len, &result)
-                                                 : sws_conn_send_binary(conn, data, len, &result);
-    CHECK_EQ_INT(status, SWS_OK);
-    CHECK(result == SWS_SEND_SENT || result == SWS_SEND_BUFFERED);
-}
-
-static sws_conn_handlers recording_handlers(void) {
-    sws_conn_handlers h;
-    sws_conn_handlers_init(&h);
-    h.on_open = record_open;
-    h.on_message = record_message;
-    h.on_close = record_close;
-    h.on_connect_error = record_connect_error;
-    return h;
-}
 
 static sws_server_t *start_echo_server(sws_loop_t *loop, const sws_server_config *config,
                                        void (*on_upgrade)(sws_server_t *, void *, sws_request_t *)) {
-    sws_conn_handlers h = recording_handlers();
+    sws_conn_handlers h = checked_handlers();
     h.on_message = echo_message;
     h.on_upgrade = on_upgrade;
     sws_server_t *server = NULL;
@@ -198,7 +124,7 @@ static void test_echo_and_close(void) {
     config.header_count = 1;
     struct peer client;
     memset(&client, 0, sizeof client);
-    sws_conn_handlers h = recording_handlers();
+    sws_conn_handlers h = checked_handlers();
     char url[128];
     url_for(server, "/echo?room=1", url, sizeof url);
     CHECK_EQ_INT(sws_client_connect(loop, url, &config, &h, &client), SWS_OK);
@@ -340,7 +266,7 @@ static void test_echo_and_close(void) {
 static void test_connect_failures(void) {
     sws_loop_t *loop = NULL;
     CHECK_EQ_INT(sws_loop_new(&loop), SWS_OK);
-    sws_conn_handlers h = recording_handlers();
+    sws_conn_handlers h = checked_handlers();
     struct peer p;
     memset(&p, 0, sizeof p);
 
@@ -420,7 +346,7 @@ static void test_connect_failures(void) {
 /* ---- Broadcast and topics ---- */
 
 static void subscribe_on_open(sws_conn_t *conn, void *user_data) {
-    record_open(conn, user_data);
+    checked_open(conn, user_data);
     const char *path = NULL;
     sws_conn_info(conn, &path, NULL, NULL);
     if (path && strcmp(path, "/news") == 0) CHECK_EQ_INT(sws_conn_subscribe(conn, "news"), SWS_OK);
@@ -435,13 +361,13 @@ static void test_broadcast_and_topics(void) {
     memset(&server_peer, 0, sizeof server_peer);
     sws_loop_t *loop = NULL;
     sws_loop_new(&loop);
-    sws_conn_handlers sh = recording_handlers();
+    sws_conn_handlers sh = checked_handlers();
     sh.on_open = subscribe_on_open;
     sws_server_t *server = NULL;
     CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, NULL, &sh, &server_peer, &server), SWS_OK);
     struct peer clients[3];
     memset(clients, 0, sizeof clients);
-    sws_conn_handlers h = recording_handlers();
+    sws_conn_handlers h = checked_handlers();
     const char *paths[] = {"/news", "/news", "/other"};
     for (int i = 0; i < 3; i++) {
         char url[128];
@@ -733,7 +659,7 @@ static void test_deferred_upgrade(void) {
     client_config.header_values = values;
     client_config.header_count = 2;
     struct peer client = {0};
-    sws_conn_handlers h = recording_handlers();
+    sws_conn_handlers h = checked_handlers();
 
     /* 1. Accepted later: the client waits, then opens, and the echo works. */
     CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &client), SWS_OK);
@@ -1009,13 +935,13 @@ static void test_server_config(void) {
     config.allowed_origins = origins;
     config.allowed_origin_count = 1;
     config.max_connections = 1;
-    sws_conn_handlers sh = recording_handlers();
+    sws_conn_handlers sh = checked_handlers();
     sh.on_fragment = count_fragment;
     sws_server_t *server = NULL;
     CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &config, &sh, &server_peer, &server), SWS_OK);
     char url[128];
     url_for(server, "/", url, sizeof url);
-    sws_conn_handlers h = recording_handlers();
+    sws_conn_handlers h = checked_handlers();
 
     /* A browser from another origin: 403. */
     sws_client_config cc;
@@ -1138,7 +1064,7 @@ static void test_threads(void) {
     sws_server_t *server = start_echo_server(loop, NULL, NULL);
     struct peer client;
     memset(&client, 0, sizeof client);
-    sws_conn_handlers h = recording_handlers();
+    sws_conn_handlers h = checked_handlers();
     h.on_message = count_message;
     char url[128];
     url_for(server, "/", url, sizeof url);
@@ -1337,7 +1263,7 @@ static void test_batched_messages(void) {
     /* 50 texts and an empty binary written before the server reads: one read, few batches. */
     struct peer client;
     memset(&client, 0, sizeof client);
-    sws_conn_handlers ch = recording_handlers();
+    sws_conn_handlers ch = checked_handlers();
     CHECK_EQ_INT(sws_client_connect(loop, url, NULL, &ch, &client), SWS_OK);
     RUN_UNTIL(loop, client.opened == 1);
     for (int i = 0; i < 50; i++) {
@@ -1409,7 +1335,7 @@ static void test_wss_echo(void) {
     server_config.tls = &server_tls;
 
     /* A server without a certificate cannot start; the reason is in sws_last_error(). */
-    sws_conn_handlers h = recording_handlers();
+    sws_conn_handlers h = checked_handlers();
     sws_server_t *refused = NULL;
     CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &server_config, &h, NULL, &refused), SWS_ERR_TLS);
     CHECK(strstr(sws_last_error(), "certificate") != NULL);

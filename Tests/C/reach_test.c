@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "swiftws.h"
 #include "check.h"
+#include "recorder.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,65 +22,6 @@
 
 extern char **environ;
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Runs the loop until `cond` holds or `seconds` pass (then the check fails). */
-#define RUN_UNTIL_FOR(loop, cond, seconds)                                                   \
-    do {                                                                                     \
-        double run_deadline_ = now_seconds() + (seconds);                                    \
-        while (!(cond) && now_seconds() < run_deadline_) sws_loop_run_once((loop), 20);      \
-        CHECK(cond);                                                                         \
-    } while (0)
-#define RUN_UNTIL(loop, cond) RUN_UNTIL_FOR(loop, cond, 5.0)
-
-struct peer {
-    int opened, closed, messages, connect_errors;
-    sws_status connect_status;
-    int connect_http_status;
-    char connect_message[256];
-    char last_text[128];
-    char path[64];
-    sws_conn_t *conn;
-};
-
-static void record_open(sws_conn_t *conn, void *user_data) {
-    struct peer *p = user_data;
-    p->opened++;
-    p->conn = conn;
-    const char *path = NULL;
-    if (sws_conn_info(conn, &path, NULL, NULL) == SWS_OK) snprintf(p->path, sizeof p->path, "%s", path ? path : "");
-}
-
-static void record_message(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len) {
-    (void)conn;
-    (void)kind;
-    struct peer *p = user_data;
-    p->messages++;
-    snprintf(p->last_text, sizeof p->last_text, "%.*s", (int)len, (const char *)data);
-}
-
-static void record_close(sws_conn_t *conn, void *user_data, uint16_t code, const char *reason, size_t len) {
-    (void)conn;
-    (void)code;
-    (void)reason;
-    (void)len;
-    struct peer *p = user_data;
-    p->closed++;
-    p->conn = NULL;
-}
-
-static void record_connect_error(void *user_data, sws_status status, int http_status, const char *message) {
-    struct peer *p = user_data;
-    p->connect_errors++;
-    p->connect_status = status;
-    p->connect_http_status = http_status;
-    snprintf(p->connect_message, sizeof p->connect_message, "%s", message);
-}
-
 /* A client that says hello when it opens. */
 static void hello_on_open(sws_conn_t *conn, void *user_data) {
     record_open(conn, user_data);
@@ -88,29 +30,17 @@ static void hello_on_open(sws_conn_t *conn, void *user_data) {
 }
 
 static sws_conn_handlers client_handlers(void) {
-    sws_conn_handlers h;
-    sws_conn_handlers_init(&h);
+    sws_conn_handlers h = recording_handlers();
     h.on_open = hello_on_open;
-    h.on_message = record_message;
-    h.on_close = record_close;
-    h.on_connect_error = record_connect_error;
     return h;
 }
 
-/* The servers echo. */
+/* The servers echo (echo_message, recorder.h). */
 static struct peer server_peer;
-static void echo_message(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len) {
-    record_message(conn, user_data, kind, data, len);
-    sws_send_result result;
-    CHECK_EQ_INT(sws_conn_send_text(conn, (const char *)data, len, &result), SWS_OK);
-}
 
 static sws_conn_handlers server_handlers(void (*on_upgrade)(sws_server_t *, void *, sws_request_t *)) {
-    sws_conn_handlers h;
-    sws_conn_handlers_init(&h);
-    h.on_open = record_open;
+    sws_conn_handlers h = recording_handlers();
     h.on_message = echo_message;
-    h.on_close = record_close;
     h.on_upgrade = on_upgrade;
     return h;
 }

@@ -389,19 +389,35 @@ struct TLSTests {
         #expect(connectAndEcho(loop, wssURL(server), tls: TestCertificates.client).0 == nil)
     }
 
-    /// TLS on several loops is refused (not yet verified; docs/notes/issue15-scale-round3.md).
-    @Test func tlsOnSeveralLoopsIsRefused() throws {
-        var thrown: NetworkError?
-        do {
-            _ = try echoServer { $0.loops = 2 }
-        } catch let error as NetworkError {
-            thrown = error
+    /// wss:// on 2 loops, and a reload that reaches both: the server starts with a certificate
+    /// the client does not trust (every handshake fails, on either loop), `reloadTLS` on the first
+    /// loop's thread switches to a trusted one, and then every connection echoes, on both loops
+    /// (a loop still serving the old certificate would fail its share). Sequential connections
+    /// alternate between the loops (`MultiLoopTests.sequentialConnectionsAlternateBetweenLoops`);
+    /// the second loop runs on its own thread, so half the handshakes cross threads.
+    @Test func tlsOnTwoLoopsAndReloadReachesEveryLoop() throws {
+        let (loop, server) = try echoServer { options in
+            options.loops = 2
+            options.tls = TestCertificates.server("other.pem", key: "other.key")
         }
-        guard case .tls(let message)? = thrown?.kind else {
-            Issue.record("expected a TLS error, got \(String(describing: thrown))")
-            return
+        let threads = PThreadLock<Set<UInt>>([])
+        server.handlers.onOpen = { connection in
+            #expect(connection.isSecure)
+            threads.withLock { _ = $0.insert(UInt(pthread_self())) }
         }
-        #expect(message.contains("several loops"))
+        for index in 0..<4 {
+            let (error, _) = connectAndEcho(loop, wssURL(server), tls: TestCertificates.client)
+            #expect(error != nil, "connection \(index) before the reload")
+        }
+        #expect(threads.withLock { $0.isEmpty })
+        try server.reloadTLS(TestCertificates.server())
+        for index in 0..<8 {
+            let (error, _) = connectAndEcho(loop, wssURL(server), tls: TestCertificates.client)
+            #expect(error == nil, "connection \(index) after the reload")
+        }
+        #expect(threads.withLock { $0.count } == 2)
+        server.shutdown { loop.stop() }
+        #expect(runBounded(loop, seconds: 10))
     }
 }
 

@@ -224,7 +224,7 @@ public final class ServerGroup: Sendable {
             do {
                 let server = try WebSocketServer(
                     groupMemberOn: member.loop, address: listens ? address : nil, options: primary.options,
-                    handlers: makeHandlers?(index) ?? primary.handlers, tlsContext: primary.tlsContext,
+                    handlers: makeHandlers?(index) ?? primary.handlers, sharedTLSContext: primary.sharedTLSContext,
                     statistics: primary.broadcastStatistics)
                 server.onUpgrade = primary.onUpgrade
                 server.onHTTPRequest = primary.onHTTPRequest
