@@ -38,7 +38,12 @@ public struct WebSocketMessages: AsyncSequence, Sendable {
         let queue: MessageQueue
 
         /// The next message; nil after a normal close (1000, 1001).
-        public mutating func next() async throws(WebSocketError) -> WebSocketMessage? {
+        ///
+        /// `nonisolated(nonsending)` (as every async step of the receive path): it runs on the
+        /// caller's executor, so a message costs no executor switch per call layer — with
+        /// `runsHandlersOnLoop` each such switch looks up the task's executor preference under
+        /// the task's status lock, which was a tenth of the async echo's instructions.
+        public nonisolated(nonsending) mutating func next() async throws(WebSocketError) -> WebSocketMessage? {
             do {
                 return try await queue.nextMessage()
             } catch {
@@ -49,7 +54,12 @@ public struct WebSocketMessages: AsyncSequence, Sendable {
 
         /// The next message (the isolation-preserving form `for try await` uses).
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(WebSocketError) -> WebSocketMessage? {
-            try await next()
+            do {
+                return try await queue.nextMessage()
+            } catch {
+                if error.isNormalClosure { return nil }
+                throw error
+            }
         }
     }
 }
@@ -129,7 +139,10 @@ final class MessageQueue: Sendable {
         var buffer: [Incoming] = []
         var head = 0
         var end: WebSocketError?
-        var waiter: CheckedContinuation<Result<Incoming, WebSocketError>, Never>?
+        /// The consumer waiting for the next item. Unsafe (no per-wait allocation of the checked
+        /// form's canary): the waiter is taken out of this state under the lock before it is
+        /// resumed, so it is resumed exactly once (by `push`, `finish` or the cancellation).
+        var waiter: UnsafeContinuation<Result<Incoming, WebSocketError>, Never>?
         var isPaused = false
         /// A streamed message was handed out and its final frame not yet taken: whole-message
         /// receives skip its remaining frames.
@@ -174,7 +187,7 @@ final class MessageQueue: Sendable {
 
     /// Loop thread: a message or frame arrived. Returns true when the connection should stop reading.
     func push(_ item: Incoming) -> Bool {
-        let (waiter, pause) = state.withLock { state -> (CheckedContinuation<Result<Incoming, WebSocketError>, Never>?, Bool) in
+        let (waiter, pause) = state.withLock { state -> (UnsafeContinuation<Result<Incoming, WebSocketError>, Never>?, Bool) in
             if let waiter = state.waiter {
                 state.waiter = nil
                 return (waiter, false)
@@ -192,7 +205,7 @@ final class MessageQueue: Sendable {
 
     /// Loop thread: the connection closed; what is queued can still be taken, then `error`.
     func finish(_ error: WebSocketError) {
-        let waiter = state.withLock { state -> CheckedContinuation<Result<Incoming, WebSocketError>, Never>? in
+        let waiter = state.withLock { state -> UnsafeContinuation<Result<Incoming, WebSocketError>, Never>? in
             state.end = error
             defer { state.waiter = nil }
             return state.waiter
@@ -204,7 +217,7 @@ final class MessageQueue: Sendable {
     var waitingCount: Int { state.withLock { $0.count } }
 
     /// The next whole message, gathering streamed frames; throws at the end (`.closed`).
-    func nextMessage() async throws(WebSocketError) -> WebSocketMessage {
+    nonisolated(nonsending) func nextMessage() async throws(WebSocketError) -> WebSocketMessage {
         var gathered: [UInt8] = []
         while true {
             switch try await next() {
@@ -231,7 +244,7 @@ final class MessageQueue: Sendable {
     }
 
     /// The next message as a stream of chunks.
-    func nextStreamed() async throws(WebSocketError) -> IncomingMessage {
+    nonisolated(nonsending) func nextStreamed() async throws(WebSocketError) -> IncomingMessage {
         while true {
             switch try await next() {
             case .message(let message):
@@ -256,7 +269,7 @@ final class MessageQueue: Sendable {
 
     /// The next frame of streamed message `stream`, nil when that message is no longer the one
     /// in progress (a receive skipped its rest).
-    func nextChunk(of stream: Int) async throws(WebSocketError) -> ([UInt8], Bool)? {
+    nonisolated(nonsending) func nextChunk(of stream: Int) async throws(WebSocketError) -> ([UInt8], Bool)? {
         guard state.withLock({ $0.streamInProgress && $0.streamID == stream }) else { return nil }
         let item = try await next()
         guard case .fragment(_, let bytes, let isFirst, let isFinal) = item, !isFirst else {
@@ -269,7 +282,7 @@ final class MessageQueue: Sendable {
         return (bytes, isFinal)
     }
 
-    private func next() async throws(WebSocketError) -> Incoming {
+    private nonisolated(nonsending) func next() async throws(WebSocketError) -> Incoming {
         enum Step { case item(Incoming, resume: Bool), end(WebSocketError), wait }
         let step = state.withLock { state -> Step in
             if state.count > 0 {
@@ -291,7 +304,7 @@ final class MessageQueue: Sendable {
             throw error
         case .wait:
             let result: Result<Incoming, WebSocketError> = await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
+                await withUnsafeContinuation { continuation in
                     let ready = state.withLock { state -> Result<Incoming, WebSocketError>? in
                         if state.count > 0 { return .success(state.pop()) }
                         if let end = state.end { return .failure(end) }
@@ -302,7 +315,7 @@ final class MessageQueue: Sendable {
                     if let ready { continuation.resume(returning: ready) }
                 }
             } onCancel: {
-                let waiter = state.withLock { state -> CheckedContinuation<Result<Incoming, WebSocketError>, Never>? in
+                let waiter = state.withLock { state -> UnsafeContinuation<Result<Incoming, WebSocketError>, Never>? in
                     defer { state.waiter = nil }
                     return state.waiter
                 }
