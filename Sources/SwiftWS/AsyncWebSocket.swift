@@ -287,6 +287,12 @@ public final class AsyncWebSocket: Sendable {
             if mustWait { try await waitForDrainOnLoop() }
             return result
         }
+        return try await transmitPosted(outgoing, waitingForDrain: waitingForDrain)
+    }
+
+    /// Off the loop thread: posts the send to the loop and waits for it (and for the drain,
+    /// like `transmit`). A function of its own so that the on-loop path's async frame stays small.
+    private nonisolated(nonsending) func transmitPosted(_ outgoing: Outgoing, waitingForDrain: Bool) async throws(WebSocketError) -> SendResult {
         let highWaterMark = sendHighWaterMark
         let loopSide = self.loopSide
         let outcome: Result<SendResult, WebSocketError>? = await withCheckedContinuation { continuation in

@@ -143,6 +143,16 @@ final class MessageQueue: Sendable {
         /// form's canary): the waiter is taken out of this state under the lock before it is
         /// resumed, so it is resumed exactly once (by `push`, `finish` or the cancellation).
         var waiter: UnsafeContinuation<Result<Incoming, WebSocketError>, Never>?
+        /// Whether `waiter` is `coveredTask` (which `cancelCoveredWaiter` may then resume).
+        var waiterIsCovered = false
+        /// The server handler's task while its handler runs (`AsyncWebSocketServer` sets it):
+        /// one cancellation handler around the whole handler (`cancelCoveredWaiter`) serves its
+        /// receives, which then skip `withTaskCancellationHandler` — two status-record updates
+        /// under the task's lock and an executor switch per message. Compared by identity only,
+        /// and only while the handler runs, so the task is alive and no other task can have its
+        /// address (kept as that address: `UnsafeCurrentTask` is not Sendable). Other tasks
+        /// (children, unstructured) register a handler per receive.
+        var coveredTask: UInt?
         var isPaused = false
         /// A streamed message was handed out and its final frame not yet taken: whole-message
         /// receives skip its remaining frames.
@@ -211,6 +221,29 @@ final class MessageQueue: Sendable {
             return state.waiter
         }
         waiter?.resume(returning: .failure(error))
+    }
+
+    /// Makes `task` (the server handler's task, nil when the handler returned) the covered task:
+    /// see `State.coveredTask`.
+    func cover(_ task: UnsafeCurrentTask?) {
+        let identity = task.map(Self.identity)
+        state.withLock { $0.coveredTask = identity }
+    }
+
+    /// A task's address: `UnsafeCurrentTask` holds only its task reference (`unsafeBitCast`
+    /// traps if that ever changes size).
+    private static func identity(_ task: UnsafeCurrentTask) -> UInt {
+        unsafeBitCast(task, to: UInt.self)
+    }
+
+    /// The covered task was cancelled: if it is the one waiting, it gets `.cancelled`.
+    func cancelCoveredWaiter() {
+        let waiter = state.withLock { state -> UnsafeContinuation<Result<Incoming, WebSocketError>, Never>? in
+            guard state.waiterIsCovered else { return nil }
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: .failure(.cancelled))
     }
 
     /// Number of items waiting (for tests).
@@ -283,7 +316,8 @@ final class MessageQueue: Sendable {
     }
 
     private nonisolated(nonsending) func next() async throws(WebSocketError) -> Incoming {
-        enum Step { case item(Incoming, resume: Bool), end(WebSocketError), wait }
+        enum Step { case item(Incoming, resume: Bool), end(WebSocketError), wait(covered: Bool) }
+        let current = withUnsafeCurrentTask { task in task.map(Self.identity) }
         let step = state.withLock { state -> Step in
             if state.count > 0 {
                 let item = state.pop()
@@ -294,7 +328,8 @@ final class MessageQueue: Sendable {
                 }
                 return .item(item, resume: resumeReading)
             }
-            return state.end.map { .end($0) } ?? .wait
+            if let end = state.end { return .end(end) }
+            return .wait(covered: current != nil && state.coveredTask == current)
         }
         switch step {
         case .item(let item, let resumeReading):
@@ -302,18 +337,11 @@ final class MessageQueue: Sendable {
             return item
         case .end(let error):
             throw error
-        case .wait:
-            let result: Result<Incoming, WebSocketError> = await withTaskCancellationHandler {
-                await withUnsafeContinuation { continuation in
-                    let ready = state.withLock { state -> Result<Incoming, WebSocketError>? in
-                        if state.count > 0 { return .success(state.pop()) }
-                        if let end = state.end { return .failure(end) }
-                        if Task.isCancelled { return .failure(.cancelled) }
-                        state.waiter = continuation
-                        return nil
-                    }
-                    if let ready { continuation.resume(returning: ready) }
-                }
+        case .wait(covered: true):
+            return try await wait(covered: true).get()
+        case .wait(covered: false):
+            let result = await withTaskCancellationHandler {
+                await wait(covered: false)
             } onCancel: {
                 let waiter = state.withLock { state -> UnsafeContinuation<Result<Incoming, WebSocketError>, Never>? in
                     defer { state.waiter = nil }
@@ -322,6 +350,24 @@ final class MessageQueue: Sendable {
                 waiter?.resume(returning: .failure(.cancelled))
             }
             return try result.get()
+        }
+    }
+
+    /// Suspends until `push` or `finish` (or a cancellation) resumes the task; `covered`: see
+    /// `State.coveredTask`.
+    private nonisolated(nonsending) func wait(covered: Bool) async -> Result<Incoming, WebSocketError> {
+        await withUnsafeContinuation { continuation in
+            let ready = state.withLock { state -> Result<Incoming, WebSocketError>? in
+                if state.count > 0 { return .success(state.pop()) }
+                if let end = state.end { return .failure(end) }
+                // The task's cancelled flag is set before its cancellation handlers run, and they
+                // take this lock: either they find the waiter, or this sees the flag.
+                if Task.isCancelled { return .failure(.cancelled) }
+                state.waiter = continuation
+                state.waiterIsCovered = covered
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
         }
     }
 }
