@@ -15,8 +15,8 @@ public struct AsyncSocketOptions: Sendable, Hashable {
     public var sendHighWaterMark: Int = 1 << 20
     /// Server side: run each connection's handler task on the server's event loop thread (a task
     /// executor preference) instead of the cooperative thread pool. Messages and sends then
-    /// never cross threads, which is cheaper per message (an echo server: 0.8× the callback API's
-    /// messages per CPU-second, against about 0.5× on the pool; bench/README.md); but a handler
+    /// never cross threads, which is cheaper per message (an echo server: 0.73–0.8× the callback
+    /// API's messages per CPU-second, against about 0.45× on the pool; bench/README.md); but a handler
     /// that computes for long stalls every connection of that loop, as in Python's asyncio.
     /// Default off.
     public var runsHandlersOnLoop: Bool = false
