@@ -168,7 +168,15 @@ public final class AsyncWebSocketServer: Sendable {
     private static func serve(_ socket: AsyncWebSocket, with handler: @Sendable (AsyncWebSocket) async throws -> Void) async {
         WebSocketLog.report(.debug, "connection opened", socket.logMetadata)
         do {
-            try await handler(socket)
+            // One cancellation handler for the whole handler instead of one per receive (see
+            // `MessageQueue.State.coveredTask`).
+            try await withTaskCancellationHandler {
+                withUnsafeCurrentTask { socket.queue.cover($0) }
+                defer { socket.queue.cover(nil) }
+                try await handler(socket)
+            } onCancel: {
+                socket.queue.cancelCoveredWaiter()
+            }
         } catch is WebSocketError {
         } catch {
             WebSocketLog.report(.error, "connection handler failed", socket.logMetadata.merging(["error": "\(error)"]) { $1 })

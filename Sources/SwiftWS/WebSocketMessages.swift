@@ -38,7 +38,12 @@ public struct WebSocketMessages: AsyncSequence, Sendable {
         let queue: MessageQueue
 
         /// The next message; nil after a normal close (1000, 1001).
-        public mutating func next() async throws(WebSocketError) -> WebSocketMessage? {
+        ///
+        /// `nonisolated(nonsending)` (as every async step of the receive path): it runs on the
+        /// caller's executor, so a message costs no executor switch per call layer — with
+        /// `runsHandlersOnLoop` each such switch looks up the task's executor preference under
+        /// the task's status lock, which was a tenth of the async echo's instructions.
+        public nonisolated(nonsending) mutating func next() async throws(WebSocketError) -> WebSocketMessage? {
             do {
                 return try await queue.nextMessage()
             } catch {
@@ -49,7 +54,12 @@ public struct WebSocketMessages: AsyncSequence, Sendable {
 
         /// The next message (the isolation-preserving form `for try await` uses).
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(WebSocketError) -> WebSocketMessage? {
-            try await next()
+            do {
+                return try await queue.nextMessage()
+            } catch {
+                if error.isNormalClosure { return nil }
+                throw error
+            }
         }
     }
 }
@@ -129,7 +139,20 @@ final class MessageQueue: Sendable {
         var buffer: [Incoming] = []
         var head = 0
         var end: WebSocketError?
-        var waiter: CheckedContinuation<Result<Incoming, WebSocketError>, Never>?
+        /// The consumer waiting for the next item. Unsafe (no per-wait allocation of the checked
+        /// form's canary): the waiter is taken out of this state under the lock before it is
+        /// resumed, so it is resumed exactly once (by `push`, `finish` or the cancellation).
+        var waiter: UnsafeContinuation<Result<Incoming, WebSocketError>, Never>?
+        /// Whether `waiter` is `coveredTask` (which `cancelCoveredWaiter` may then resume).
+        var waiterIsCovered = false
+        /// The server handler's task while its handler runs (`AsyncWebSocketServer` sets it):
+        /// one cancellation handler around the whole handler (`cancelCoveredWaiter`) serves its
+        /// receives, which then skip `withTaskCancellationHandler` — two status-record updates
+        /// under the task's lock and an executor switch per message. Compared by identity only,
+        /// and only while the handler runs, so the task is alive and no other task can have its
+        /// address (kept as that address: `UnsafeCurrentTask` is not Sendable). Other tasks
+        /// (children, unstructured) register a handler per receive.
+        var coveredTask: UInt?
         var isPaused = false
         /// A streamed message was handed out and its final frame not yet taken: whole-message
         /// receives skip its remaining frames.
@@ -174,7 +197,7 @@ final class MessageQueue: Sendable {
 
     /// Loop thread: a message or frame arrived. Returns true when the connection should stop reading.
     func push(_ item: Incoming) -> Bool {
-        let (waiter, pause) = state.withLock { state -> (CheckedContinuation<Result<Incoming, WebSocketError>, Never>?, Bool) in
+        let (waiter, pause) = state.withLock { state -> (UnsafeContinuation<Result<Incoming, WebSocketError>, Never>?, Bool) in
             if let waiter = state.waiter {
                 state.waiter = nil
                 return (waiter, false)
@@ -192,7 +215,7 @@ final class MessageQueue: Sendable {
 
     /// Loop thread: the connection closed; what is queued can still be taken, then `error`.
     func finish(_ error: WebSocketError) {
-        let waiter = state.withLock { state -> CheckedContinuation<Result<Incoming, WebSocketError>, Never>? in
+        let waiter = state.withLock { state -> UnsafeContinuation<Result<Incoming, WebSocketError>, Never>? in
             state.end = error
             defer { state.waiter = nil }
             return state.waiter
@@ -200,11 +223,34 @@ final class MessageQueue: Sendable {
         waiter?.resume(returning: .failure(error))
     }
 
+    /// Makes `task` (the server handler's task, nil when the handler returned) the covered task:
+    /// see `State.coveredTask`.
+    func cover(_ task: UnsafeCurrentTask?) {
+        let identity = task.map(Self.identity)
+        state.withLock { $0.coveredTask = identity }
+    }
+
+    /// A task's address: `UnsafeCurrentTask` holds only its task reference (`unsafeBitCast`
+    /// traps if that ever changes size).
+    private static func identity(_ task: UnsafeCurrentTask) -> UInt {
+        unsafeBitCast(task, to: UInt.self)
+    }
+
+    /// The covered task was cancelled: if it is the one waiting, it gets `.cancelled`.
+    func cancelCoveredWaiter() {
+        let waiter = state.withLock { state -> UnsafeContinuation<Result<Incoming, WebSocketError>, Never>? in
+            guard state.waiterIsCovered else { return nil }
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: .failure(.cancelled))
+    }
+
     /// Number of items waiting (for tests).
     var waitingCount: Int { state.withLock { $0.count } }
 
     /// The next whole message, gathering streamed frames; throws at the end (`.closed`).
-    func nextMessage() async throws(WebSocketError) -> WebSocketMessage {
+    nonisolated(nonsending) func nextMessage() async throws(WebSocketError) -> WebSocketMessage {
         var gathered: [UInt8] = []
         while true {
             switch try await next() {
@@ -231,7 +277,7 @@ final class MessageQueue: Sendable {
     }
 
     /// The next message as a stream of chunks.
-    func nextStreamed() async throws(WebSocketError) -> IncomingMessage {
+    nonisolated(nonsending) func nextStreamed() async throws(WebSocketError) -> IncomingMessage {
         while true {
             switch try await next() {
             case .message(let message):
@@ -256,7 +302,7 @@ final class MessageQueue: Sendable {
 
     /// The next frame of streamed message `stream`, nil when that message is no longer the one
     /// in progress (a receive skipped its rest).
-    func nextChunk(of stream: Int) async throws(WebSocketError) -> ([UInt8], Bool)? {
+    nonisolated(nonsending) func nextChunk(of stream: Int) async throws(WebSocketError) -> ([UInt8], Bool)? {
         guard state.withLock({ $0.streamInProgress && $0.streamID == stream }) else { return nil }
         let item = try await next()
         guard case .fragment(_, let bytes, let isFirst, let isFinal) = item, !isFirst else {
@@ -269,8 +315,9 @@ final class MessageQueue: Sendable {
         return (bytes, isFinal)
     }
 
-    private func next() async throws(WebSocketError) -> Incoming {
-        enum Step { case item(Incoming, resume: Bool), end(WebSocketError), wait }
+    private nonisolated(nonsending) func next() async throws(WebSocketError) -> Incoming {
+        enum Step { case item(Incoming, resume: Bool), end(WebSocketError), wait(covered: Bool) }
+        let current = withUnsafeCurrentTask { task in task.map(Self.identity) }
         let step = state.withLock { state -> Step in
             if state.count > 0 {
                 let item = state.pop()
@@ -281,7 +328,8 @@ final class MessageQueue: Sendable {
                 }
                 return .item(item, resume: resumeReading)
             }
-            return state.end.map { .end($0) } ?? .wait
+            if let end = state.end { return .end(end) }
+            return .wait(covered: current != nil && state.coveredTask == current)
         }
         switch step {
         case .item(let item, let resumeReading):
@@ -289,26 +337,37 @@ final class MessageQueue: Sendable {
             return item
         case .end(let error):
             throw error
-        case .wait:
-            let result: Result<Incoming, WebSocketError> = await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
-                    let ready = state.withLock { state -> Result<Incoming, WebSocketError>? in
-                        if state.count > 0 { return .success(state.pop()) }
-                        if let end = state.end { return .failure(end) }
-                        if Task.isCancelled { return .failure(.cancelled) }
-                        state.waiter = continuation
-                        return nil
-                    }
-                    if let ready { continuation.resume(returning: ready) }
-                }
+        case .wait(covered: true):
+            return try await wait(covered: true).get()
+        case .wait(covered: false):
+            let result = await withTaskCancellationHandler {
+                await wait(covered: false)
             } onCancel: {
-                let waiter = state.withLock { state -> CheckedContinuation<Result<Incoming, WebSocketError>, Never>? in
+                let waiter = state.withLock { state -> UnsafeContinuation<Result<Incoming, WebSocketError>, Never>? in
                     defer { state.waiter = nil }
                     return state.waiter
                 }
                 waiter?.resume(returning: .failure(.cancelled))
             }
             return try result.get()
+        }
+    }
+
+    /// Suspends until `push` or `finish` (or a cancellation) resumes the task; `covered`: see
+    /// `State.coveredTask`.
+    private nonisolated(nonsending) func wait(covered: Bool) async -> Result<Incoming, WebSocketError> {
+        await withUnsafeContinuation { continuation in
+            let ready = state.withLock { state -> Result<Incoming, WebSocketError>? in
+                if state.count > 0 { return .success(state.pop()) }
+                if let end = state.end { return .failure(end) }
+                // The task's cancelled flag is set before its cancellation handlers run, and they
+                // take this lock: either they find the waiter, or this sees the flag.
+                if Task.isCancelled { return .failure(.cancelled) }
+                state.waiter = continuation
+                state.waiterIsCovered = covered
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
         }
     }
 }

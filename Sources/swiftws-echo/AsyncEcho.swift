@@ -6,6 +6,19 @@ import SwiftWS
 /// next to the callback API in one run (bench/echo/run.sh, server `swiftws-async`). Same flags,
 /// same `listening on HOST:PORT` line, same graceful shutdown on SIGINT/SIGTERM.
 /// `signals`: installed by main.
+///
+/// The server runs in a detached task while the main thread blocks in `sem_wait`: without a
+/// top-level `await` the main thread never enters dispatch's main queue, whose `sigsuspend`
+/// valgrind 3.19 crashes on, so `bench/echo/instructions.sh` and callgrind can count the async
+/// server's instructions per message as they do the callback server's.
+func startAsyncEcho(_ arguments: Arguments, signals: TerminationSignals) -> Never {
+    Task.detached { await runAsyncEcho(arguments, signals: signals) }
+    var never = sem_t()
+    sem_init(&never, 0, 0)
+    while true { sem_wait(&never) }
+}
+
+/// Serves until SIGINT/SIGTERM, then shuts down (1001) and exits the process.
 func runAsyncEcho(_ arguments: Arguments, signals: TerminationSignals) async -> Never {
     let server: AsyncWebSocketServer
     do {

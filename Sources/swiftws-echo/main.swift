@@ -138,7 +138,7 @@ func parseArguments() -> Arguments {
 }
 
 let arguments = parseArguments()
-if arguments.useAsyncAPI { await runAsyncEcho(arguments, signals: TerminationSignals.install()) }
+if arguments.useAsyncAPI { startAsyncEcho(arguments, signals: TerminationSignals.install()) }
 let loop: EventLoop
 let server: WebSocketServer
 do {

@@ -329,6 +329,27 @@ struct AsyncAPITests {
         #expect(refused == .connectFailed(.connectFailed(NetworkError(.system(errno: ECONNREFUSED), "connect to 127.0.0.1:1"))))
     }
 
+    /// A server handler's own receives skip the per-receive cancellation handler (one handler
+    /// covers the whole handler task): its receive still throws `.cancelled` once the task is
+    /// cancelled, and a task it starts (not covered) still gets `.cancelled` when cancelled.
+    @Test(arguments: [false, true]) func handlerReceivesHonourCancellation(handlersOnLoop: Bool) async throws {
+        let (outcomes, report) = AsyncStream.makeStream(of: WebSocketError?.self)
+        let server = try await AsyncWebSocketServer.start(host: "127.0.0.1", port: 0,
+                                                          socketOptions: AsyncSocketOptions(runsHandlersOnLoop: handlersOnLoop)) { socket in
+            let waiting = Task { await webSocketError { _ = try await socket.receive() } }
+            waiting.cancel()
+            report.yield(await waiting.value)
+            withUnsafeCurrentTask { $0?.cancel() }
+            report.yield(await webSocketError { _ = try await socket.receive() })
+            report.finish()
+        }
+        let client = try await withTimeout { try await AsyncWebSocket.connect("ws://127.0.0.1:\(server.localAddress.port!)/") }
+        let seen = try await withTimeout { await outcomes.reduce(into: [WebSocketError?]()) { $0.append($1) } }
+        #expect(seen == [.cancelled, .cancelled])
+        await client.close()
+        await server.shutdown()
+    }
+
     @Test func cancellingAReceiveThrowsCancelled() async throws {
         let server = try await echoServer()
         let port = server.localAddress.port!

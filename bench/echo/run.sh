@@ -19,7 +19,9 @@
 #                libswiftws.so; swiftws-async / swiftws-async-loop: swiftws-echo --async /
 #                --async-on-loop (the async Swift API, handler tasks on the thread pool or on the
 #                loop thread); and swiftws-base: the swiftws-echo binary SWIFTWS_BASE_ECHO names
-#                (an earlier build), for a before/after of a change side by side in one run
+#                (an earlier build), for a before/after of a change side by side in one run;
+#                swiftws-base-async / swiftws-base-async-loop: that binary with --async /
+#                --async-on-loop (a before/after of the async API)
 #   -m mode      echo (default): round trips per second; idle: growth of the server's resident
 #                memory per open, silent connection (-c of them; a fresh server per repetition);
 #                handshake: upgrades per second (-c at a time: connect, upgrade, close, again)
@@ -190,6 +192,20 @@ prepare_swiftws-base() {
     version="baseline $binary"
     server_cmd=("$binary" --host 127.0.0.1 --port PORT)
     [ "$deflate" = 1 ] || server_cmd+=(--no-compression)
+}
+
+# The baseline binary on the async API, for a before/after of a change to it in one run.
+prepare_swiftws-base-async() {
+    prepare_swiftws-base
+    [ -z "$unavailable" ] || return
+    server_cmd+=(--async)
+    version+=", async API"
+}
+prepare_swiftws-base-async-loop() {
+    prepare_swiftws-base
+    [ -z "$unavailable" ] || return
+    server_cmd+=(--async-on-loop)
+    version+=", async API, handlers on the loop"
 }
 
 # The ceiling: a plain TCP echo server in C (peers/tcp_echo.c) under the same messages, loadgen
@@ -417,7 +433,7 @@ load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=',' read -r -a server_list <<<"$servers"
 for name in "${server_list[@]}"; do
     if ! declare -F "prepare_$name" >/dev/null; then
-        echo "run.sh: unknown server '$name' (known: tcp-echo,swiftws,swiftws-wss,swiftws-c,swiftws-async,swiftws-async-loop,swiftws-base,websockets,picows,node-ws,lws,nio)" >&2
+        echo "run.sh: unknown server '$name' (known: tcp-echo,swiftws,swiftws-wss,swiftws-c,swiftws-async,swiftws-async-loop,swiftws-base,swiftws-base-async,swiftws-base-async-loop,websockets,picows,node-ws,lws,nio)" >&2
         exit 2
     fi
 done
