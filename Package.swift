@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 //
 // SwiftWS — an embeddable WebSocket library (RFC 6455 + RFC 7692) with a Swift core and a C API.
 //
