@@ -38,7 +38,7 @@ from ..exceptions import (InvalidHandshake, InvalidMessage, InvalidProxyStatus, 
                           SecurityError, SwiftWSError)
 from ..http11 import Request, Response
 from ..tls import tls_error, tls_struct
-from ._reconnect import process_exception as default_process_exception
+from ._reconnect import backoff, process_exception as default_process_exception
 from ._reconnect import reconnecting
 from .connection import Connection
 from .server import queue_limits
@@ -209,7 +209,9 @@ class connect:
     "http://user:pass@host:port", "socks5://…", "socks5h://…", "socks4a://…"; None: no proxy),
     ``max_redirects`` (10), ``sock`` (a connected socket to run the handshake over: the library
     takes a duplicate of its descriptor), ``unix``/``path`` (see ``unix_connect``);
-    ``process_exception`` decides which errors ``async for`` retries.
+    ``process_exception`` decides which errors ``async for`` retries, ``reconnect_delays`` (a
+    function returning an iterator of seconds, default ``backoff``) how long it waits between
+    attempts.
     """
 
     def __init__(self, uri: str, *, additional_headers: Optional[HeadersLike] = None,
@@ -225,6 +227,7 @@ class connect:
                  proxy: Union[str, bool, None] = True, sock: Optional[socket.socket] = None,
                  unix: bool = False, path: Optional[str] = None,
                  process_exception: Callable[[Exception], Optional[Exception]] = default_process_exception,
+                 reconnect_delays: Callable[[], Generator[float, None, None]] = backoff,
                  **options: Any) -> None:
         # SwiftWS's own limits (idle_timeout, message_timeout, max_buffered, …; see
         # swiftws._config.OPTIONS) come as further keywords; anything else is an error.
@@ -277,11 +280,16 @@ class connect:
             else:
                 config.text("proxy", str(proxy))
         if unix:
-            if path is None:
-                raise ValueError("unix_connect() needs a path")
-            config.text("unix_path", path)
+            # asyncio's create_unix_connection() words, which websockets users see.
+            if path is not None and sock is not None:
+                raise ValueError("path and sock can not be specified at the same time")
+            if path is None and sock is None:
+                raise ValueError("no path and sock were specified")
+            if path is not None:
+                config.text("unix_path", os.fspath(path))
         self._sock = sock
         self.process_exception = process_exception
+        self.reconnect_delays = reconnect_delays
         self._config = config
         self._connection: Optional[ClientConnection] = None
 

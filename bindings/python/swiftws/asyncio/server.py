@@ -512,8 +512,7 @@ class serve:
         self._handler = handler
         self._host = host
         self._port = int(port or 0)
-        if unix and path is None:
-            raise ValueError("unix_serve() needs a path")
+        _check_listen_arguments(host, port, unix, path, sock)
         self._path = path if unix else None
         self._sock = sock
         self._start_serving = start_serving
@@ -565,6 +564,19 @@ class serve:
     async def __aexit__(self, *exc: Any) -> None:
         self._server.close()
         await self._server.wait_closed()
+
+
+def _check_listen_arguments(host: Optional[str], port: Optional[int], unix: bool, path: Optional[str],
+                            sock: Optional[socket.socket]) -> None:
+    """Where to listen is given one way only: asyncio's create_server()/create_unix_server()
+    checks, with their words (what websockets users see)."""
+    if unix:
+        if path is not None and sock is not None:
+            raise ValueError("path and sock can not be specified at the same time")
+        if path is None and sock is None:
+            raise ValueError("path was not specified, and no sock specified")
+    elif sock is not None and (host is not None or port is not None):
+        raise ValueError("host/port and sock can not be specified at the same time")
 
 
 def serve_listener(listener_factory: Callable[[], Listener], host: Optional[str] = None,
