@@ -473,3 +473,92 @@ async def test_client_gets_a_message_read_with_a_frame_that_fails_the_connection
             assert ws.close_code == 1002
             # This side failed the connection: its close frame went first.
             assert closed.value.sent.code == 1002 and closed.value.rcvd_then_sent is False
+
+
+# ---- Round 4: argument checks as websockets (asyncio's words), the request's Host, extensions --
+
+
+@run_async()
+async def test_where_to_listen_or_connect_is_given_one_way_only(tmp_path):
+    from swiftws.asyncio.client import unix_connect
+    from swiftws.asyncio.server import unix_serve
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        for kwargs in ({"host": "localhost"}, {"port": 0}):
+            with pytest.raises(ValueError, match="host/port and sock can not be specified at the same time"):
+                await serve(echo, sock=listening, **kwargs)
+        with pytest.raises(ValueError, match="path was not specified, and no sock specified"):
+            await unix_serve(echo)
+        with pytest.raises(ValueError, match="path and sock can not be specified at the same time"):
+            await unix_serve(echo, path=str(tmp_path / "x.sock"), sock=listening)
+        with pytest.raises(ValueError, match="no path and sock were specified"):
+            await unix_connect()
+        with pytest.raises(ValueError, match="path and sock can not be specified at the same time"):
+            await unix_connect(str(tmp_path / "x.sock"), sock=listening)
+    finally:
+        listening.close()
+
+
+@run_async()
+async def test_tls_and_proxy_arguments_checked_as_websockets():
+    from swiftws.exceptions import InvalidProxy
+    with pytest.raises(ValueError, match="ssl=None is incompatible with a wss:// URI"):
+        await connect("wss://localhost/", ssl=None)
+    with pytest.raises(ValueError, match="proxy_ssl argument is incompatible with an http:// proxy"):
+        await connect("ws://localhost/", proxy="http://localhost:8080", proxy_ssl=True)
+    with pytest.raises(ValueError, match="proxy_ssl=None is incompatible with an https:// proxy"):
+        await connect("ws://localhost/", proxy="https://localhost:8080", proxy_ssl=None)
+    # The library's list of proxy schemes decides; websockets' exception and words say it.
+    with pytest.raises(InvalidProxy) as refused:
+        await connect("ws://example.com/", proxy="other://localhost:51080")
+    assert str(refused.value) == "other://localhost:51080 isn't a valid proxy: scheme other isn't supported"
+    with pytest.raises(InvalidProxy, match="scheme https isn't supported"):
+        await connect("ws://example.com/", proxy="https://localhost:51080")
+
+
+@run_async()
+async def test_request_host_header_and_extensions_where_websockets_has_them(tmp_path):
+    from swiftws.extensions.permessage_deflate import PerMessageDeflate
+    seen = []
+
+    async def record(websocket):
+        seen.append(websocket.request.headers["Host"])
+        await websocket.wait_closed()
+
+    async with ws_serve(record, "127.0.0.1", 0) as server:
+        async with connect(f"ws://127.0.0.1:{_port(server)}/") as ws:
+            assert [type(e) for e in ws.protocol.extensions] == [PerMessageDeflate]
+            await ws.send("x")  # the server's handler has started once it can read
+        assert seen == [ws.request.headers["Host"]] == [f"127.0.0.1:{_port(server)}"]
+    from websockets.asyncio.server import unix_serve as ws_unix_serve
+    from swiftws.asyncio.client import unix_connect
+    path = str(tmp_path / "host.sock")
+    async with ws_unix_serve(record, path):
+        async with unix_connect(path, "ws://overridden/", compression=None) as ws:
+            assert ws.protocol.extensions == []
+        assert seen[-1] == ws.request.headers["Host"] == "overridden"
+
+
+@run_async()
+async def test_async_reconnect_uses_reconnect_delays():
+    answers = [503, 503]
+
+    def busy_then_ready(connection, request):
+        if answers:
+            answers.pop()
+            return connection.respond(503, "busy\n")
+        return None
+
+    asked = []
+
+    def delays():
+        while True:
+            asked.append(0.01)
+            yield 0.01
+
+    async with ws_serve(echo, "127.0.0.1", 0, process_request=busy_then_ready) as server:
+        async for ws in connect(f"ws://127.0.0.1:{_port(server)}/", reconnect_delays=delays):
+            await ws.send("after two 503")
+            assert await ws.recv() == "after two 503"
+            break
+    assert asked == [0.01, 0.01]

@@ -34,7 +34,7 @@ from .._config import KEYWORDS, NativeConfig
 from .._driver import NativeLoop, new_key
 from .._log import native_log
 from ..datastructures import Headers
-from ..exceptions import (InvalidHandshake, InvalidMessage, InvalidProxyStatus, InvalidStatus, InvalidURI, ProxyError,
+from ..exceptions import (InvalidHandshake, InvalidMessage, InvalidProxy, InvalidProxyStatus, InvalidStatus, InvalidURI, ProxyError,
                           SecurityError, SwiftWSError)
 from ..http11 import Request, Response
 from ..tls import tls_error, tls_struct
@@ -75,6 +75,26 @@ def _check_uri(uri: str) -> None:
         parsed.port
     except ValueError as error:
         raise InvalidURI(uri, str(error)) from None
+
+
+#: ``ssl`` / ``proxy_ssl`` not given: a default context where TLS is used (websockets'
+#: ``ssl=True``), none elsewhere; an explicit None where TLS is needed is an error.
+DEFAULT_SSL: Any = type("DefaultSSL", (), {"__repr__": lambda self: "DEFAULT_SSL"})()
+
+
+def _check_proxy_tls(proxy: Any, proxy_ssl: Any, proxy_server_hostname: Optional[str]) -> None:
+    """websockets' checks of ``proxy_ssl`` and ``proxy_server_hostname`` against the proxy's
+    scheme (only https:// proxies take them; the library does not support those yet, which the
+    connection attempt reports as an ``InvalidProxy``)."""
+    if not isinstance(proxy, str):
+        return
+    if urllib.parse.urlsplit(proxy).scheme == "https":
+        if proxy_ssl is None:
+            raise ValueError("proxy_ssl=None is incompatible with an https:// proxy")
+    elif proxy_ssl is not DEFAULT_SSL and proxy_ssl is not None:
+        raise ValueError("proxy_ssl argument is incompatible with an http:// proxy")
+    elif proxy_server_hostname is not None:
+        raise ValueError("proxy_server_hostname argument is incompatible with an http:// proxy")
 
 
 def _header_pairs(headers: Optional[HeadersLike]) -> List[Tuple[str, str]]:
@@ -220,11 +240,12 @@ class connect:
                  open_timeout: Optional[float] = 10, ping_interval: Optional[float] = 20,
                  ping_timeout: Optional[float] = 20, close_timeout: Optional[float] = 10,
                  write_limit: int = 32 * 1024, user_agent_header: Optional[str] = USER_AGENT,
-                 ssl: Any = None, server_hostname: Optional[str] = None,
+                 ssl: Any = DEFAULT_SSL, server_hostname: Optional[str] = None,
                  max_queue: Union[int, Tuple[Optional[int], Optional[int]], None] = 16, logger: Any = None,
                  create_connection: Optional[Callable[..., ClientConnection]] = None,
                  mask_keys: Optional[bytes] = None,
-                 proxy: Union[str, bool, None] = True, sock: Optional[socket.socket] = None,
+                 proxy: Union[str, bool, None] = True, proxy_ssl: Any = DEFAULT_SSL,
+                 proxy_server_hostname: Optional[str] = None, sock: Optional[socket.socket] = None,
                  unix: bool = False, path: Optional[str] = None,
                  process_exception: Callable[[Exception], Optional[Exception]] = default_process_exception,
                  reconnect_delays: Callable[[], Generator[float, None, None]] = backoff,
@@ -235,9 +256,14 @@ class connect:
         if unsupported:
             raise TypeError(f"connect() got unsupported arguments: {', '.join(sorted(unsupported))}")
         secure = uri.lower().startswith("wss:")
+        if ssl is DEFAULT_SSL:
+            ssl = True if secure else None
+        elif secure and ssl is None:
+            raise ValueError("ssl=None is incompatible with a wss:// URI")
         if not secure and (ssl is not None or server_hostname is not None):
             raise ValueError("ssl argument is incompatible with a ws:// URI" if ssl is not None
                              else "server_hostname argument is incompatible with a ws:// URI")
+        _check_proxy_tls(proxy, proxy_ssl, proxy_server_hostname)
         _check_uri(uri)
         if isinstance(subprotocols, str):
             raise TypeError("subprotocols must be a list, not a str")
@@ -263,13 +289,14 @@ class connect:
         if user_agent_header is not None:
             headers.append(("User-Agent", user_agent_header))
         parsed = urllib.parse.urlsplit(uri)
+        # The Host header the library writes: the URI's authority (also over a Unix socket).
         self.request = Request((parsed.path or "/") + (f"?{parsed.query}" if parsed.query else ""),
-                               Headers(headers + ([("Origin", origin)] if origin else [])))
+                               Headers([("Host", parsed.netloc)] + headers + ([("Origin", origin)] if origin else [])))
         if headers:
             config.strings("header_count", "header_names", [name for name, _ in headers])
             config.strings("header_count", "header_values", [str(value) for _, value in headers])
         if secure:
-            tls_config, keep = tls_struct(True if ssl is None else ssl, server=False, server_hostname=server_hostname)
+            tls_config, keep = tls_struct(ssl, server=False, server_hostname=server_hostname)
             config.keep(tls_config, keep)
             config.endpoint.tls = pointer(tls_config)
         self._log_callback = native_log(config, self.logger)
@@ -288,6 +315,7 @@ class connect:
             if path is not None:
                 config.text("unix_path", os.fspath(path))
         self._sock = sock
+        self._proxy = proxy
         self.process_exception = process_exception
         self.reconnect_delays = reconnect_delays
         self._config = config
@@ -318,6 +346,10 @@ class connect:
             detail = n.last_error()
             if status == n.SWS_ERR_INVALID_ARGUMENT and self._sock is not None and "adopt socket" in detail:
                 raise ValueError(f"sock must be a connected stream socket: {detail}")
+            if status == n.SWS_ERR_INVALID_ARGUMENT and isinstance(self._proxy, str) and "proxy" in detail:
+                # The library's list of proxy schemes is the rule; websockets' words for it.
+                scheme = urllib.parse.urlsplit(self._proxy).scheme
+                raise InvalidProxy(self._proxy, f"scheme {scheme} isn't supported" if "is not an" in detail else detail)
             if status == n.SWS_ERR_INVALID_ARGUMENT:
                 raise InvalidURI(self.uri, detail)
             raise SwiftWSError(status, detail)

@@ -116,6 +116,11 @@ def unix_reconnect(path: Optional[str] = None, uri: Optional[str] = None, **opti
     """``reconnect`` over the Unix socket ``path`` ("@name": the abstract namespace); ``uri``
     (default ``ws://localhost/``, ``wss://localhost/`` with ``ssl``) gives the Host header and
     the path. A connected Unix socket may be given as ``sock`` instead of ``path``."""
+    # websockets' sync words (its asyncio API lets asyncio word them differently).
+    if path is None and options.get("sock") is None:
+        raise ValueError("missing path argument")
+    if path is not None and options.get("sock") is not None:
+        raise ValueError("path is incompatible with sock")
     if uri is None:
         secure = options.get("ssl") is not None or options.get("ssl_context") is not None
         uri = "wss://localhost/" if secure else "ws://localhost/"
