@@ -80,8 +80,17 @@ def test_sync_unix_sockets_both_ways_against_websockets(tmp_path):
     # Where to connect is given one way only (asyncio's words, as websockets users see them).
     with pytest.raises(ValueError, match="missing path argument"):
         unix_connect()
-    with pytest.raises(ValueError, match="path was not specified, and no sock specified"):
+    with pytest.raises(ValueError, match="missing path argument"):
         unix_serve(sync_echo)
+    import socket
+    from swiftws.sync.server import serve
+    with socket.socket(socket.AF_UNIX) as listening:
+        with pytest.raises(ValueError, match="path is incompatible with sock"):
+            unix_serve(sync_echo, path, sock=listening)
+        with pytest.raises(ValueError, match="host is incompatible with sock"):
+            serve(sync_echo, "localhost", sock=listening)
+        with pytest.raises(ValueError, match="port is incompatible with sock"):
+            serve(sync_echo, port=0, sock=listening)
 
 
 def test_sync_reconnect_retries_transient_errors_and_raises_fatal_ones():
@@ -150,3 +159,14 @@ def test_sync_server_socket_closed_is_set_when_it_stops_listening():
     with unix_serve(sync_echo, f"@swiftws-sync-closed-{os.getpid()}") as server:
         assert not server.socket_closed.is_set()
     assert server.socket_closed.is_set()
+
+
+def test_sync_server_with_a_stdlib_ssl_context_against_websockets(tmp_path):
+    from websockets.sync.client import connect as ws_sync_connect
+    from test_websockets_shape import _self_signed
+    server_context, client_context = _self_signed(tmp_path)
+    from swiftws.sync.server import serve
+    with serve(sync_echo, "localhost", 0, ssl=server_context) as server:
+        with ws_sync_connect(f"wss://localhost:{port_of(server)}/", ssl=client_context) as ws:
+            ws.send("blocking, over TLS")
+            assert ws.recv(timeout=5) == "blocking, over TLS"

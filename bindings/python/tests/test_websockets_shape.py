@@ -562,3 +562,74 @@ async def test_async_reconnect_uses_reconnect_delays():
             assert await ws.recv() == "after two 503"
             break
     assert asked == [0.01, 0.01]
+
+
+# ---- Round 4: stdlib ssl.SSLContext, TLS run by asyncio (swiftws.asyncio._tls_relay) -----------
+
+
+def _self_signed(tmp_path):
+    """A self-signed certificate that is not a CA (as websockets' own test certificate):
+    get_ca_certs() leaves it out, so a client trusting it needs asyncio's TLS too."""
+    import subprocess
+    cert, key = tmp_path / "leaf.pem", tmp_path / "leaf.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-addext", "basicConstraints=critical,CA:FALSE"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import ssl
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(str(cert), str(key))
+    client_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client_context.load_verify_locations(str(cert))
+    return server_context, client_context
+
+
+@run_async(60)
+async def test_server_with_a_stdlib_ssl_context_against_websockets(tmp_path):
+    server_context, client_context = _self_signed(tmp_path)
+    seen = []
+
+    async def echo_and_describe(websocket):
+        seen.append((websocket.remote_address, websocket.local_address,
+                     websocket.transport.get_extra_info("ssl_object").version()))
+        async for message in websocket:
+            await websocket.send(message)
+
+    async with serve(echo_and_describe, "localhost", 0, ssl=server_context) as server:
+        assert server.sockets[0].family in (socket.AF_INET, socket.AF_INET6)
+        async with ws_connect(f"wss://localhost:{_port(server)}/", ssl=client_context) as ws:
+            await ws.send("over TLS")
+            assert await ws.recv() == "over TLS"
+            big = bytes(range(256)) * 4000  # 1 MB each way through the relay (flow control)
+            await ws.send(big)
+            assert await ws.recv() == big
+            assert seen == [(ws.local_address[:2], ws.remote_address[:2], "TLSv1.3")]
+        assert ws.close_code == 1000
+        relay = server._tls_relay
+        await wait_until(lambda: not relay.relays)  # the relay let go of the closed connection
+        # The TLS handshake is bounded by open_timeout, as websockets does: a silent peer is dropped.
+    async with serve(echo, "localhost", 0, ssl=server_context, open_timeout=0.2) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", _port(server))
+        assert await asyncio.wait_for(reader.read(4096), 5) == b""
+        writer.close()
+
+
+@run_async(60)
+async def test_client_with_a_stdlib_context_trusting_a_self_signed_certificate(tmp_path):
+    import ssl
+    from websockets.asyncio.server import serve as ws_serve_tls
+    server_context, client_context = _self_signed(tmp_path)
+    async with ws_serve_tls(echo, "localhost", 0, ssl=server_context) as server:
+        uri = f"wss://localhost:{_port(server)}/"
+        async with connect(uri, ssl=client_context) as ws:
+            await ws.send("trusted")
+            assert await ws.recv() == "trusted"
+            assert ws.transport.get_extra_info("ssl_object").server_hostname == "localhost"
+            assert ws.remote_address[:2] == server.sockets[0].getsockname()[:2]
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await connect(uri, ssl=client_context, server_hostname="other.invalid")
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await connect(uri, ssl=ssl.create_default_context())
+        with pytest.raises(ValueError, match="proxy= with an ssl.SSLContext"):
+            connect(uri, ssl=client_context, proxy="http://127.0.0.1:1")

@@ -37,9 +37,10 @@ from ..datastructures import Headers
 from ..exceptions import (InvalidHandshake, InvalidMessage, InvalidProxy, InvalidProxyStatus, InvalidStatus, InvalidURI, ProxyError,
                           SecurityError, SwiftWSError)
 from ..http11 import Request, Response
-from ..tls import tls_error, tls_struct
+from ..tls import needs_asyncio_tls, tls_error, tls_struct
 from ._reconnect import backoff, process_exception as default_process_exception
 from ._reconnect import reconnecting
+from ._tls_relay import connect_tls
 from .connection import Connection
 from .server import queue_limits
 
@@ -275,6 +276,16 @@ class connect:
         self.create_connection = create_connection or ClientConnection
         # No native limit on buffered output unless asked: send waits for the drain instead.
         options.setdefault("max_buffered", None)
+        #: A stdlib ssl.SSLContext: asyncio does TLS with it, the library WebSocket (_tls_relay).
+        self._tls_context: Any = ssl if secure and needs_asyncio_tls(ssl, server=False) else None
+        self._server_hostname = server_hostname
+        self._open_timeout = open_timeout
+        if self._tls_context is not None:
+            if isinstance(proxy, str):
+                raise ValueError("proxy= with an ssl.SSLContext is not supported: pass a swiftws.tls.SSLContext "
+                                 "(same methods) to connect through a proxy")
+            # The library sees a plain connection: a redirect it followed would leave TLS.
+            options["max_redirects"] = 0
         config = NativeConfig("client", compression, dict(
             options, max_size=max_size, ping_interval=ping_interval, ping_timeout=ping_timeout,
             close_timeout=close_timeout, open_timeout=open_timeout))
@@ -295,13 +306,13 @@ class connect:
         if headers:
             config.strings("header_count", "header_names", [name for name, _ in headers])
             config.strings("header_count", "header_values", [str(value) for _, value in headers])
-        if secure:
+        if secure and self._tls_context is None:
             tls_config, keep = tls_struct(ssl, server=False, server_hostname=server_hostname)
             config.keep(tls_config, keep)
             config.endpoint.tls = pointer(tls_config)
         self._log_callback = native_log(config, self.logger)
         # A given socket or a Unix socket is the way to the server: no proxy then (websockets).
-        if sock is None and not unix and proxy is not None and proxy is not False:
+        if sock is None and not unix and proxy is not None and proxy is not False and self._tls_context is None:
             if proxy is True:
                 config.endpoint.proxy_from_environment = True
             else:
@@ -312,9 +323,10 @@ class connect:
                 raise ValueError("path and sock can not be specified at the same time")
             if path is None and sock is None:
                 raise ValueError("no path and sock were specified")
-            if path is not None:
+            if path is not None and self._tls_context is None:
                 config.text("unix_path", os.fspath(path))
         self._sock = sock
+        self._unix_path = os.fspath(path) if unix and path is not None else None
         self._proxy = proxy
         self.process_exception = process_exception
         self.reconnect_delays = reconnect_delays
@@ -324,12 +336,20 @@ class connect:
     async def _create(self) -> ClientConnection:
         if self._connection is not None:
             raise RuntimeError("connect() isn't reentrant")
+        relay, descriptor = None, -1
+        if self._tls_context is not None:
+            relay, descriptor = await self._connect_tls()
         native = NativeLoop.acquire()
         future: asyncio.Future = native.aloop.create_future()
         key = new_key()
         pending = _PendingConnect(native, future, self.uri, self.write_limit, self)
         native.targets[key] = pending
-        if self._sock is not None:
+        if relay is not None:
+            status = n.lib.sws_client_connect_socket(native.handle, ("ws" + self.uri[3:]).encode("utf-8"), descriptor,
+                                                     self._config.pointer(), byref(native.handlers), key)
+            if status != n.SWS_OK:
+                os.close(descriptor)
+        elif self._sock is not None:
             # The library owns what it is given: a duplicate, so that the caller's socket object
             # stays valid (and closes its own descriptor) as asyncio's sock= leaves it.
             descriptor = os.dup(self._sock.fileno())
@@ -364,8 +384,22 @@ class connect:
                 native.release()
             raise
         native.targets.pop(key, None)
+        if relay is not None:
+            relay.describe(connection)
         self._connection = connection
         return connection
+
+    async def _connect_tls(self) -> Tuple[Any, int]:
+        """TLS by asyncio with the program's ssl.SSLContext, within ``open_timeout``."""
+        parsed = urllib.parse.urlsplit(self.uri)
+        hostname = self._server_hostname or parsed.hostname or ""
+        try:
+            descriptor, relay = await asyncio.wait_for(
+                connect_tls(asyncio.get_running_loop(), self._tls_context, hostname, parsed.hostname,
+                            parsed.port or 443, self._unix_path, self._sock), self._open_timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError("timed out during opening handshake") from None
+        return relay, descriptor
 
     def __await__(self) -> Generator[Any, None, ClientConnection]:
         return self._create().__await__()

@@ -34,8 +34,9 @@ from ..auth import basic_auth
 from ..datastructures import Headers
 from ..exceptions import ConnectionClosed, check
 from ..http11 import Request, Response
-from ..tls import tls_struct
+from ..tls import needs_asyncio_tls, tls_struct
 from .connection import Connection, Data, State
+from ._tls_relay import TLSRelay
 from .handshake import Handshake, plain_response, read_request
 
 __all__ = ["serve", "Server", "ServerConnection", "Request", "Response", "Headers", "broadcast", "unix_serve",
@@ -170,6 +171,8 @@ class Server:
                                             Optional[socket.socket]]] = None
         #: The task running serve_forever(), which close() cancels.
         self._serve_forever: Optional["asyncio.Task[None]"] = None
+        #: With serve(ssl=<an ssl.SSLContext>): asyncio's TLS listener feeding the library.
+        self._tls_relay: Optional[TLSRelay] = None
         #: The native log callback (kept alive while the server and its connections may log).
         self._log_callback: Any = None
         #: Received messages a connection holds before it pauses reading (high, low).
@@ -181,9 +184,13 @@ class Server:
         self._closed = native.aloop.create_future()
         native.targets[self._key] = self
         try:
-            if path is not None or sock is not None:
+            if self._tls_relay is not None:
+                server, sockets = await self._tls_relay.start(native, config, self._key, host, port, path, sock)
+                self._servers.append(server)
+                self._sockets.extend(sockets)
+            elif path is not None or sock is not None:
                 self._start_on_socket(native, config, path, sock)
-            for address in _addresses(host) if path is None and sock is None else []:
+            for address in _addresses(host) if path is None and sock is None and self._tls_relay is None else []:
                 out = c_void_p()
                 status = n.lib.sws_server_new(native.handle, address.encode(), port, config.pointer(),
                                               byref(native.handlers), self._key, byref(out))
@@ -242,6 +249,8 @@ class Server:
         """The native connection of an accepted upgrade opened: ``connection`` takes it."""
         assert self._native is not None
         connection._attach(conn)
+        if self._tls_relay is not None:
+            self._tls_relay.opened(connection)
         connection.write_limit = self.write_limit
         self._connections.add(connection)
         if isinstance(connection, ListenerConnection):
@@ -333,6 +342,8 @@ class Server:
         self._close_sockets()
 
     def _close_sockets(self) -> None:
+        if self._tls_relay is not None:
+            self._tls_relay.close()
         for sock in self._sockets:
             sock.close()
         self._sockets.clear()
@@ -538,7 +549,10 @@ class serve:
                 raise ValueError("origins must contain at least one origin string")
             config.strings("allowed_origin_count", "allowed_origins", allowed)
             config.endpoint.require_origin = None not in origins
-        if ssl is not None:
+        if needs_asyncio_tls(ssl, server=True):
+            # TLS in asyncio with the program's own context, WebSocket in the library.
+            self._server._tls_relay = TLSRelay(ssl, open_timeout)
+        elif ssl is not None:
             tls_config, keep = tls_struct(ssl, server=True)
             config.keep(tls_config, keep)
             config.endpoint.tls = ctypes_pointer(tls_config)

@@ -116,6 +116,17 @@ def serve(handler: Callable[[ServerConnection], None], host: Optional[str] = Non
     background loop's thread, so they must answer without blocking for long."""
     factory = create_connection or ServerConnection
     _ssl_context_alias(options)
+    # websockets' sync words (its asyncio API lets asyncio word them differently).
+    sock, unix = options.get("sock"), options.get("unix")
+    if sock is not None and not unix:
+        if host is not None:
+            raise ValueError("host is incompatible with sock")
+        if port is not None:
+            raise ValueError("port is incompatible with sock")
+    if unix and options.get("path") is None and sock is None:
+        raise ValueError("missing path argument")
+    if unix and options.get("path") is not None and sock is not None:
+        raise ValueError("path is incompatible with sock")
 
     def hook(function: Optional[Callable[..., Any]]) -> Optional[Callable[..., Any]]:
         if function is None:
