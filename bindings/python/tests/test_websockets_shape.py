@@ -633,3 +633,16 @@ async def test_client_with_a_stdlib_context_trusting_a_self_signed_certificate(t
             await connect(uri, ssl=ssl.create_default_context())
         with pytest.raises(ValueError, match="proxy= with an ssl.SSLContext"):
             connect(uri, ssl=client_context, proxy="http://127.0.0.1:1")
+
+
+def test_exception_names_websockets_17_4_has():
+    import websockets.exceptions as theirs
+    import swiftws.exceptions as ours
+    missing = [name for name in theirs.__all__ if not hasattr(ours, name)]
+    assert missing == []
+    if hasattr(theirs, "TooManyFragments"):  # websockets 16+ (Python 3.9 gets 15.x)
+        assert str(ours.TooManyFragments(3)) == str(theirs.TooManyFragments(3))
+    assert issubclass(ours.TooManyFragments, ours.WebSocketException)
+    # broadcast(raise_exceptions=True) raises an ExceptionGroup on every Python the package claims.
+    group = ours.ExceptionGroup("skipped broadcast", [ValueError("a"), ValueError("b")])
+    assert [str(e) for e in group.exceptions] == ["a", "b"]

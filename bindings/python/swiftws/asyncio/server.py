@@ -32,7 +32,7 @@ from .._driver import NativeLoop, logger, new_key
 from .._log import native_log
 from ..auth import basic_auth
 from ..datastructures import Headers
-from ..exceptions import ConnectionClosed, check
+from ..exceptions import ConnectionClosed, ExceptionGroup, check
 from ..http11 import Request, Response
 from ..tls import needs_asyncio_tls, tls_struct
 from .connection import Connection, Data, State
@@ -632,5 +632,5 @@ def broadcast(connections: Iterable[Connection], message: Data, raise_exceptions
     if errors:
         if len(errors) == 1:
             raise errors[0]
-        raise ExceptionGroup("skipped broadcast", errors)  # type: ignore[name-defined]  # noqa: F821
+        raise ExceptionGroup("skipped broadcast", errors)
 
