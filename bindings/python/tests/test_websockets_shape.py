@@ -616,6 +616,25 @@ async def test_server_with_a_stdlib_ssl_context_against_websockets(tmp_path):
 
 
 @run_async(60)
+async def test_a_tls_handshake_finishing_after_the_server_closed_is_dropped(tmp_path):
+    # Accepted by asyncio before close(), its TLS handshake done after: the library's server is
+    # gone by then, so the relay must drop it (and never touch the freed native handle).
+    server_context, client_context = _self_signed(tmp_path)
+    server = await serve(echo, "localhost", 0, ssl=server_context)
+    reader, writer = await asyncio.open_connection("127.0.0.1", _port(server))
+    await asyncio.sleep(0)  # let asyncio accept it
+    server.close()
+    await server.wait_closed()
+    try:
+        await asyncio.wait_for(writer.start_tls(client_context, server_hostname="localhost"), 5)
+        assert await asyncio.wait_for(reader.read(4096), 5) == b""
+    except (ConnectionError, OSError):
+        pass  # dropped during the handshake: as good
+    finally:
+        writer.close()
+
+
+@run_async(60)
 async def test_client_with_a_stdlib_context_trusting_a_self_signed_certificate(tmp_path):
     import ssl
     from websockets.asyncio.server import serve as ws_serve_tls

@@ -1,4 +1,5 @@
-"""``serve(ssl=<an ssl.SSLContext>)``: TLS done by asyncio, WebSocket by the library.
+"""TLS done by asyncio with a stdlib ``ssl.SSLContext``, WebSocket by the library: every server
+given one, and a client whose context trusts a certificate ``get_ca_certs()`` cannot read.
 
 A stdlib ``ssl.SSLContext`` cannot hand its certificate and key to the library's OpenSSL (Python
 exposes neither), and websockets programs build their server contexts that way. So for such a
@@ -81,7 +82,10 @@ class TLSRelay:
         return out.value, [socket.socket(fileno=os.dup(s.fileno())) for s in self.listener.sockets]  # type: ignore[arg-type]
 
     def close(self) -> None:
-        """Stops accepting (connections already relayed go on until they close)."""
+        """Stops accepting (connections already relayed go on until the library closes them). A
+        TLS handshake still running finds no server and is dropped: the server closes right
+        after this, and the library's handle must not be used once it is freed."""
+        self.native_server = None
         if self.listener is not None:
             self.listener.close()
             self.listener = None
