@@ -665,3 +665,32 @@ def test_exception_names_websockets_17_4_has():
     # broadcast(raise_exceptions=True) raises an ExceptionGroup on every Python the package claims.
     group = ours.ExceptionGroup("skipped broadcast", [ValueError("a"), ValueError("b")])
     assert [str(e) for e in group.exceptions] == ["a", "b"]
+
+
+@run_async(30)
+async def test_a_cross_origin_redirect_does_not_carry_credentials():
+    # What a websockets server at the redirect's target receives (the library's rule,
+    # ClientConnector.credentialHeaders): credentials only go to the origin they were given for.
+    received = []
+
+    async def record(websocket):
+        received.append({name: websocket.request.headers.get(name)
+                         for name in ("Authorization", "Cookie", "Proxy-Authorization", "X-Custom")})
+        await websocket.wait_closed()
+
+    credentials = {"Authorization": "Bearer secret", "Cookie": "session=secret",
+                   "Proxy-Authorization": "Basic secret", "X-Custom": "keep"}
+    async with ws_serve(record, "127.0.0.1", 0) as target:
+        def cross(connection, request):
+            response = connection.respond(302, "")
+            response.headers["Location"] = f"ws://127.0.0.1:{_port(target)}/"  # another port: another origin
+            return response
+
+        async with ws_serve(record, "127.0.0.1", 0, process_request=cross) as origin:
+            async with connect(f"ws://127.0.0.1:{_port(origin)}/", additional_headers=credentials) as ws:
+                await ws.send("x")
+        same = f"ws://127.0.0.1:{_port(target)}/"
+        async with connect(same, additional_headers=credentials) as ws:
+            await ws.send("x")
+    assert received == [{"Authorization": None, "Cookie": None, "Proxy-Authorization": None, "X-Custom": "keep"},
+                        credentials]
