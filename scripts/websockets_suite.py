@@ -20,7 +20,8 @@ Left out as internal (they test websockets' own machinery, not behaviour a user 
   its werkzeug router and its deadline helper.
 The two harness helpers `get_uri(server)` read `server.server._ssl_context` (asyncio) and
 `isinstance(server.socket, ssl.SSLSocket)` (sync), both marked "hack" in websockets; they are
-replaced by `False` (plain ws://): a TLS test that depends on it fails and is counted as failing.
+replaced by the same question asked of swiftws's private state (whether the server runs the TLS
+relay that serves stdlib ssl.SSLContexts, which is what websockets' tests give).
 
 Usage:
     SWIFTWS_LIBRARY=$PWD/build/lib/libswiftws.so .venv/bin/python scripts/websockets_suite.py [pytest args]
@@ -113,8 +114,12 @@ def rewrite(text: str, modules: set) -> str:
         module = match.group(2)
         return f"{match.group(1)}swiftws_first.{module}" if module in modules else match.group(0)
     text = re.sub(r"(\bfrom\s+|\bimport\s+)websockets\.([\w.]+)", replace, text)
-    text = text.replace("secure = server.server._ssl_context is not None  # hack", "secure = False")
-    text = text.replace("secure = isinstance(server.socket, ssl.SSLSocket)  # hack", "secure = False")
+    # The helpers' "hack" lines read websockets' private state to tell a TLS server; ours read
+    # swiftws's (websockets' tests build stdlib ssl.SSLContexts, which swiftws serves through
+    # its asyncio TLS relay: Server._tls_relay).
+    secure = 'secure = getattr(getattr(server, "_server", server), "_tls_relay", None) is not None'
+    text = text.replace("secure = server.server._ssl_context is not None  # hack", secure)
+    text = text.replace("secure = isinstance(server.socket, ssl.SSLSocket)  # hack", secure)
     return text
 
 

@@ -20,7 +20,7 @@ final class ClientConnector {
     static let redirectStatuses: Set<Int> = [301, 302, 303, 307, 308]
 
     private let loop: EventLoop
-    private let options: ClientOptions
+    private var options: ClientOptions  // var: a cross-origin redirect drops the credential headers
     private let handlers: ConnectionHandlers
     private var adoptedSocket: Int32?
     private let shouldRedirect: ((Int, WebSocketURL) -> Bool)?
@@ -164,8 +164,21 @@ final class ClientConnector {
         }
         if let shouldRedirect, !shouldRedirect(status, target) { return false }
         redirectsFollowed += 1
+        if !Self.sameOrigin(url, target) {
+            // Credentials the program gave for one origin are not handed to another that a
+            // redirect names (websockets and browsers strip them; RFC 9110 15.4 leaves it to the client).
+            for name in Self.credentialHeaders { options.headers.remove(name: name) }
+        }
         start(target)
         return true
+    }
+
+    /// Request headers that carry credentials, dropped when a redirect changes the origin.
+    static let credentialHeaders = ["Authorization", "Cookie", "Proxy-Authorization"]
+
+    /// Whether `a` and `b` are one origin: scheme, host (case-insensitive) and port.
+    static func sameOrigin(_ a: WebSocketURL, _ b: WebSocketURL) -> Bool {
+        a.isSecure == b.isSecure && a.host.lowercased() == b.host.lowercased() && a.port == b.port
     }
 
     /// `location` as a WebSocket URL: absolute (http and https map to ws and wss), or a path

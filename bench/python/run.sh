@@ -28,7 +28,7 @@ export SWIFTWS_LIBRARY="${SWIFTWS_LIBRARY:-$repo/build/lib/libswiftws.so}"
 python="$repo/.venv/bin/python"
 "$python" -c "import picows" 2>/dev/null || "$repo/.venv/bin/pip" install -q --disable-pip-version-check picows
 out=bench/python/build; mkdir -p "$out"; : >"$out/raw.log"  # raw lines of this run only
-cc -O2 -Wall -Wextra -std=c11 -o "$out/loadgen" bench/echo/loadgen.c -lssl -lcrypto
+cc -O2 -Wall -Wextra -std=c11 -o "$out/loadgen" bench/echo/loadgen.c -lssl -lcrypto -lz
 
 names=(swiftws swiftws-listener websockets picows)
 declare -A cmd=(

@@ -24,6 +24,8 @@
 
 from __future__ import annotations
 
+import builtins
+import sys
 from typing import Optional
 
 from . import _native
@@ -37,8 +39,8 @@ __all__ = [
     "InvalidProxyStatus", "InvalidMessage", "InvalidMethod", "InvalidProtocol", "InvalidStatus",
     "InvalidHeader", "InvalidHeaderFormat", "InvalidHeaderValue", "InvalidOrigin", "InvalidUpgrade",
     "NegotiationError", "DuplicateParameter", "InvalidParameterName", "InvalidParameterValue",
-    "ProtocolError", "PayloadTooBig", "InvalidState", "ConcurrencyError", "SwiftWSError",
-    "Response", "OK_CLOSE_CODES",
+    "ProtocolError", "PayloadTooBig", "TooManyFragments", "InvalidState", "ConcurrencyError",
+    "SwiftWSError", "Response", "OK_CLOSE_CODES",
 ]
 
 
@@ -319,3 +321,24 @@ def check(status: int, what: str = "") -> None:
     if status != _native.SWS_OK:
         detail = _native.last_error()
         raise SwiftWSError(status, f"{what}: {detail}" if what and detail else (detail or what))
+
+
+if sys.version_info >= (3, 11):
+    ExceptionGroup = builtins.ExceptionGroup
+else:
+    class ExceptionGroup(Exception):  # noqa: N818 (the builtin's name)
+        """Python 3.9/3.10 stand-in for the builtin (3.11+) that ``broadcast(...,
+        raise_exceptions=True)`` raises, with its ``message`` and ``exceptions``."""
+
+        def __init__(self, message: str, exceptions: "list[Exception]") -> None:
+            super().__init__(message, list(exceptions))
+            self.message = message
+            self.exceptions = tuple(exceptions)
+
+
+class TooManyFragments(WebSocketException):
+    """A message cut into more fragments than ``max_fragments`` (websockets' class; here the
+    library fails such a connection itself and the program sees ``ConnectionClosedError``)."""
+
+    def __init__(self, max_fragments: int) -> None:
+        super().__init__(f"fragmented message exceeds limit of {max_fragments} frames")

@@ -10,11 +10,17 @@ Python ``ssl.SSLContext`` lives in another OpenSSL and cannot hand over its keys
   ``set_alpn_protocols(["http/1.1"])``. It only records the settings; the native library reads
   the files when the server starts or the client connects. Use it for servers and for client
   certificates.
-* A stdlib ``ssl.SSLContext`` is accepted **for clients**: what it lets us read is carried over
+* A stdlib ``ssl.SSLContext`` for a client: what it lets us read is carried over
   (``verify_mode``, ``check_hostname``, ``minimum_version`` / ``maximum_version``, and the CA
   certificates it loaded from a file or ``cadata`` via ``get_ca_certs(binary_form=True)``). A
   client certificate loaded into it cannot be read back: use ``swiftws.tls.SSLContext`` for
-  that. For servers a stdlib context is refused with a ``TypeError`` saying so.
+  that. When it trusts a certificate that is not a CA (a self-signed server certificate, which
+  ``get_ca_certs`` leaves out), asyncio runs TLS with the context itself instead (see
+  ``swiftws.asyncio._tls_relay``; then ``proxy=`` is refused and redirects are not followed).
+* A stdlib ``ssl.SSLContext`` for a server (websockets programs build theirs that way): asyncio
+  runs TLS with it and hands the decrypted connection to the library (``_tls_relay``): every
+  setting of the context applies; each byte is copied once more in Python each way, so
+  ``swiftws.tls.SSLContext`` (native TLS) is the fast choice.
 * ``ssl=True`` (or a ``wss://`` URI without ``ssl``) verifies against the system trust store.
 
 ``load_cert_chain(..., password=...)`` takes a ``str``, ``bytes`` or a callable returning one, as
@@ -32,7 +38,7 @@ from . import _native as n
 from ._config import c_strings
 from .exceptions import check
 
-__all__ = ["SSLContext", "tls_struct"]
+__all__ = ["SSLContext", "tls_struct", "needs_asyncio_tls"]
 
 _VERSIONS = {
     _ssl.TLSVersion.MINIMUM_SUPPORTED: None,
@@ -119,11 +125,24 @@ def _password_bytes(password: Any) -> Optional[bytes]:
     return bytes(password)
 
 
-def _from_stdlib(context: _ssl.SSLContext, server: bool) -> SSLContext:
-    """What can be read from a stdlib ``ssl.SSLContext`` (clients only)."""
+def needs_asyncio_tls(context: Any, server: bool) -> bool:
+    """Whether ``context`` is a stdlib ``ssl.SSLContext`` the library's OpenSSL cannot be given:
+    a server's (Python does not expose its certificate and key), or a client's trusting a
+    certificate that is not a CA (a self-signed server certificate: ``get_ca_certs()`` leaves
+    those out). Such connections run TLS in asyncio with the context itself
+    (``swiftws.asyncio._tls_relay``)."""
+    if not isinstance(context, _ssl.SSLContext):
+        return False
     if server:
-        raise TypeError("serve(ssl=...) needs a swiftws.tls.SSLContext: an ssl.SSLContext cannot hand its "
-                        "certificate and key to SwiftWS's OpenSSL (same methods: load_cert_chain(certfile, keyfile))")
+        return True
+    stats = context.cert_store_stats()
+    return stats["x509"] > stats["x509_ca"]
+
+
+def _from_stdlib(context: _ssl.SSLContext, server: bool) -> SSLContext:
+    """What can be read from a stdlib ``ssl.SSLContext`` (clients only: see needs_asyncio_tls)."""
+    if server:
+        raise TypeError("serve(ssl=...) with an ssl.SSLContext runs through asyncio's TLS (see swiftws.tls)")
     ours = SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
     ours.check_hostname = context.check_hostname
     ours.verify_mode = context.verify_mode

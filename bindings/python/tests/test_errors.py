@@ -63,7 +63,10 @@ async def test_rejected_handshake_raises_invalid_status():
 
 @run_async()
 async def test_a_server_that_does_not_answer_raises_timeout_error():
-    silent = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+    # The writers stay referenced: from Python 3.13 a StreamWriter closes its connection when
+    # it is garbage-collected, which would make the server answer with EOF instead of silence.
+    writers = []
+    silent = await asyncio.start_server(lambda reader, writer: writers.append(writer), "127.0.0.1", 0)
     port = silent.sockets[0].getsockname()[1]
     async with silent:
         with pytest.raises(TimeoutError):

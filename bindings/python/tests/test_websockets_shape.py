@@ -473,3 +473,224 @@ async def test_client_gets_a_message_read_with_a_frame_that_fails_the_connection
             assert ws.close_code == 1002
             # This side failed the connection: its close frame went first.
             assert closed.value.sent.code == 1002 and closed.value.rcvd_then_sent is False
+
+
+# ---- Round 4: argument checks as websockets (asyncio's words), the request's Host, extensions --
+
+
+@run_async()
+async def test_where_to_listen_or_connect_is_given_one_way_only(tmp_path):
+    from swiftws.asyncio.client import unix_connect
+    from swiftws.asyncio.server import unix_serve
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        for kwargs in ({"host": "localhost"}, {"port": 0}):
+            with pytest.raises(ValueError, match="host/port and sock can not be specified at the same time"):
+                await serve(echo, sock=listening, **kwargs)
+        with pytest.raises(ValueError, match="path was not specified, and no sock specified"):
+            await unix_serve(echo)
+        with pytest.raises(ValueError, match="path and sock can not be specified at the same time"):
+            await unix_serve(echo, path=str(tmp_path / "x.sock"), sock=listening)
+        with pytest.raises(ValueError, match="no path and sock were specified"):
+            await unix_connect()
+        with pytest.raises(ValueError, match="path and sock can not be specified at the same time"):
+            await unix_connect(str(tmp_path / "x.sock"), sock=listening)
+    finally:
+        listening.close()
+
+
+@run_async()
+async def test_tls_and_proxy_arguments_checked_as_websockets():
+    from swiftws.exceptions import InvalidProxy
+    with pytest.raises(ValueError, match="ssl=None is incompatible with a wss:// URI"):
+        await connect("wss://localhost/", ssl=None)
+    with pytest.raises(ValueError, match="proxy_ssl argument is incompatible with an http:// proxy"):
+        await connect("ws://localhost/", proxy="http://localhost:8080", proxy_ssl=True)
+    with pytest.raises(ValueError, match="proxy_ssl=None is incompatible with an https:// proxy"):
+        await connect("ws://localhost/", proxy="https://localhost:8080", proxy_ssl=None)
+    # The library's list of proxy schemes decides; websockets' exception and words say it.
+    with pytest.raises(InvalidProxy) as refused:
+        await connect("ws://example.com/", proxy="other://localhost:51080")
+    assert str(refused.value) == "other://localhost:51080 isn't a valid proxy: scheme other isn't supported"
+    with pytest.raises(InvalidProxy, match="scheme https isn't supported"):
+        await connect("ws://example.com/", proxy="https://localhost:51080")
+
+
+@run_async()
+async def test_request_host_header_and_extensions_where_websockets_has_them(tmp_path):
+    from swiftws.extensions.permessage_deflate import PerMessageDeflate
+    seen = []
+
+    async def record(websocket):
+        seen.append(websocket.request.headers["Host"])
+        await websocket.wait_closed()
+
+    async with ws_serve(record, "127.0.0.1", 0) as server:
+        async with connect(f"ws://127.0.0.1:{_port(server)}/") as ws:
+            assert [type(e) for e in ws.protocol.extensions] == [PerMessageDeflate]
+            await ws.send("x")  # the server's handler has started once it can read
+        assert seen == [ws.request.headers["Host"]] == [f"127.0.0.1:{_port(server)}"]
+    from websockets.asyncio.server import unix_serve as ws_unix_serve
+    from swiftws.asyncio.client import unix_connect
+    path = str(tmp_path / "host.sock")
+    async with ws_unix_serve(record, path):
+        async with unix_connect(path, "ws://overridden/", compression=None) as ws:
+            assert ws.protocol.extensions == []
+        assert seen[-1] == ws.request.headers["Host"] == "overridden"
+
+
+@run_async()
+async def test_async_reconnect_uses_reconnect_delays():
+    answers = [503, 503]
+
+    def busy_then_ready(connection, request):
+        if answers:
+            answers.pop()
+            return connection.respond(503, "busy\n")
+        return None
+
+    asked = []
+
+    def delays():
+        while True:
+            asked.append(0.01)
+            yield 0.01
+
+    async with ws_serve(echo, "127.0.0.1", 0, process_request=busy_then_ready) as server:
+        async for ws in connect(f"ws://127.0.0.1:{_port(server)}/", reconnect_delays=delays):
+            await ws.send("after two 503")
+            assert await ws.recv() == "after two 503"
+            break
+    assert asked == [0.01, 0.01]
+
+
+# ---- Round 4: stdlib ssl.SSLContext, TLS run by asyncio (swiftws.asyncio._tls_relay) -----------
+
+
+def _self_signed(tmp_path):
+    """A self-signed certificate that is not a CA (as websockets' own test certificate):
+    get_ca_certs() leaves it out, so a client trusting it needs asyncio's TLS too."""
+    import subprocess
+    cert, key = tmp_path / "leaf.pem", tmp_path / "leaf.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-addext", "basicConstraints=critical,CA:FALSE"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import ssl
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(str(cert), str(key))
+    client_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client_context.load_verify_locations(str(cert))
+    return server_context, client_context
+
+
+@run_async(60)
+async def test_server_with_a_stdlib_ssl_context_against_websockets(tmp_path):
+    server_context, client_context = _self_signed(tmp_path)
+    seen = []
+
+    async def echo_and_describe(websocket):
+        seen.append((websocket.remote_address, websocket.local_address,
+                     websocket.transport.get_extra_info("ssl_object").version()))
+        async for message in websocket:
+            await websocket.send(message)
+
+    async with serve(echo_and_describe, "localhost", 0, ssl=server_context) as server:
+        assert server.sockets[0].family in (socket.AF_INET, socket.AF_INET6)
+        async with ws_connect(f"wss://localhost:{_port(server)}/", ssl=client_context) as ws:
+            await ws.send("over TLS")
+            assert await ws.recv() == "over TLS"
+            big = bytes(range(256)) * 4000  # 1 MB each way through the relay (flow control)
+            await ws.send(big)
+            assert await ws.recv() == big
+            assert seen == [(ws.local_address[:2], ws.remote_address[:2], "TLSv1.3")]
+        assert ws.close_code == 1000
+        relay = server._tls_relay
+        await wait_until(lambda: not relay.relays)  # the relay let go of the closed connection
+        # The TLS handshake is bounded by open_timeout, as websockets does: a silent peer is dropped.
+    async with serve(echo, "localhost", 0, ssl=server_context, open_timeout=0.2) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", _port(server))
+        assert await asyncio.wait_for(reader.read(4096), 5) == b""
+        writer.close()
+
+
+@run_async(60)
+async def test_a_tls_handshake_finishing_after_the_server_closed_is_dropped(tmp_path):
+    # Accepted by asyncio before close(), its TLS handshake done after: the library's server is
+    # gone by then, so the relay must drop it (and never touch the freed native handle).
+    server_context, client_context = _self_signed(tmp_path)
+    server = await serve(echo, "localhost", 0, ssl=server_context)
+    reader, writer = await asyncio.open_connection("127.0.0.1", _port(server))
+    await asyncio.sleep(0)  # let asyncio accept it
+    server.close()
+    await server.wait_closed()
+    try:
+        await asyncio.wait_for(writer.start_tls(client_context, server_hostname="localhost"), 5)
+        assert await asyncio.wait_for(reader.read(4096), 5) == b""
+    except (ConnectionError, OSError):
+        pass  # dropped during the handshake: as good
+    finally:
+        writer.close()
+
+
+@run_async(60)
+async def test_client_with_a_stdlib_context_trusting_a_self_signed_certificate(tmp_path):
+    import ssl
+    from websockets.asyncio.server import serve as ws_serve_tls
+    server_context, client_context = _self_signed(tmp_path)
+    async with ws_serve_tls(echo, "localhost", 0, ssl=server_context) as server:
+        uri = f"wss://localhost:{_port(server)}/"
+        async with connect(uri, ssl=client_context) as ws:
+            await ws.send("trusted")
+            assert await ws.recv() == "trusted"
+            assert ws.transport.get_extra_info("ssl_object").server_hostname == "localhost"
+            assert ws.remote_address[:2] == server.sockets[0].getsockname()[:2]
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await connect(uri, ssl=client_context, server_hostname="other.invalid")
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await connect(uri, ssl=ssl.create_default_context())
+        with pytest.raises(ValueError, match="proxy= with an ssl.SSLContext"):
+            connect(uri, ssl=client_context, proxy="http://127.0.0.1:1")
+
+
+def test_exception_names_websockets_17_4_has():
+    import websockets.exceptions as theirs
+    import swiftws.exceptions as ours
+    missing = [name for name in theirs.__all__ if not hasattr(ours, name)]
+    assert missing == []
+    if hasattr(theirs, "TooManyFragments"):  # websockets 16+ (Python 3.9 gets 15.x)
+        assert str(ours.TooManyFragments(3)) == str(theirs.TooManyFragments(3))
+    assert issubclass(ours.TooManyFragments, ours.WebSocketException)
+    # broadcast(raise_exceptions=True) raises an ExceptionGroup on every Python the package claims.
+    group = ours.ExceptionGroup("skipped broadcast", [ValueError("a"), ValueError("b")])
+    assert [str(e) for e in group.exceptions] == ["a", "b"]
+
+
+@run_async(30)
+async def test_a_cross_origin_redirect_does_not_carry_credentials():
+    # What a websockets server at the redirect's target receives (the library's rule,
+    # ClientConnector.credentialHeaders): credentials only go to the origin they were given for.
+    received = []
+
+    async def record(websocket):
+        received.append({name: websocket.request.headers.get(name)
+                         for name in ("Authorization", "Cookie", "Proxy-Authorization", "X-Custom")})
+        await websocket.wait_closed()
+
+    credentials = {"Authorization": "Bearer secret", "Cookie": "session=secret",
+                   "Proxy-Authorization": "Basic secret", "X-Custom": "keep"}
+    async with ws_serve(record, "127.0.0.1", 0) as target:
+        def cross(connection, request):
+            response = connection.respond(302, "")
+            response.headers["Location"] = f"ws://127.0.0.1:{_port(target)}/"  # another port: another origin
+            return response
+
+        async with ws_serve(record, "127.0.0.1", 0, process_request=cross) as origin:
+            async with connect(f"ws://127.0.0.1:{_port(origin)}/", additional_headers=credentials) as ws:
+                await ws.send("x")
+        same = f"ws://127.0.0.1:{_port(target)}/"
+        async with connect(same, additional_headers=credentials) as ws:
+            await ws.send("x")
+    assert received == [{"Authorization": None, "Cookie": None, "Proxy-Authorization": None, "X-Custom": "keep"},
+                        credentials]

@@ -13,11 +13,11 @@ is also how tests shorten them.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import random
+import traceback
 from ctypes import byref
-from typing import TYPE_CHECKING, AsyncIterator, Generator, Optional
+from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Optional
 
 from .. import _native as n
 from ..exceptions import InvalidStatus, check
@@ -25,10 +25,7 @@ from ..exceptions import InvalidStatus, check
 if TYPE_CHECKING:  # pragma: no cover
     from .client import ClientConnection, connect
 
-__all__ = ["backoff", "process_exception", "reconnecting"]
-
-logger = logging.getLogger("swiftws.client")
-
+__all__ = ["backoff", "process_exception", "reconnecting", "Retry"]
 
 def policy(initial_delay: Optional[float] = None, min_delay: Optional[float] = None,
            max_delay: Optional[float] = None, factor: Optional[float] = None) -> n.ReconnectConfig:
@@ -68,29 +65,50 @@ def process_exception(exc: Exception) -> Optional[Exception]:
     return exc
 
 
+class Retry:
+    """The retry rule of one reconnecting iteration, shared by ``async for websocket in
+    connect(uri)`` and the blocking ``for websocket in reconnect(uri)``: each asks it, after a
+    failed attempt, how long to wait (or it raises what ``process_exception`` makes fatal), and
+    tells it when an attempt succeeded (the backoff then starts over)."""
+
+    def __init__(self, connector: Any) -> None:
+        self.connector = connector
+        self.delays: Optional[Generator[float, None, None]] = None
+
+    def delay_after(self, exc: Exception) -> float:
+        """The delay before the next attempt after ``exc``; raises ``exc`` (or the exception
+        ``process_exception`` returned or raised, chained to ``exc``) when it is fatal."""
+        try:
+            replacement = self.connector.process_exception(exc)
+        except Exception as raised:  # raising instead of returning: a frequent mistake websockets accepts
+            replacement = raised
+        if replacement is exc:
+            raise exc
+        if replacement is not None:
+            raise replacement from exc
+        if self.delays is None:
+            self.delays = self.connector.reconnect_delays()
+        delay = next(self.delays)
+        self.connector.logger.info("connect failed; reconnecting in %.1f seconds: %s", delay,
+                                   traceback.format_exception_only(type(exc), exc)[0].strip())
+        return delay
+
+    def succeeded(self) -> None:
+        """An attempt opened a connection: the next failure starts the backoff over."""
+        self.delays = None
+
+
 async def reconnecting(connector: "connect") -> AsyncIterator["ClientConnection"]:
     """Yields a new connection each time the previous one is done with (the body of the
     ``async for`` ended, normally or by ``ConnectionClosed`` caught and ``continue``)."""
-    delays: Optional[Generator[float, None, None]] = None
+    retry = Retry(connector)
     while True:
         try:
             connection = await connector._create()
         except Exception as exc:
-            try:
-                replacement = connector.process_exception(exc)
-            except Exception as raised:
-                replacement = raised
-            if replacement is exc:
-                raise
-            if replacement is not None:
-                raise replacement from exc
-            if delays is None:
-                delays = backoff()
-            delay = next(delays)
-            logger.info("connect failed; reconnecting in %.1f seconds: %s", delay, exc)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(retry.delay_after(exc))
             continue
-        delays = None
+        retry.succeeded()
         try:
             yield connection
         finally:

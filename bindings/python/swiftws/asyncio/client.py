@@ -34,12 +34,13 @@ from .._config import KEYWORDS, NativeConfig
 from .._driver import NativeLoop, new_key
 from .._log import native_log
 from ..datastructures import Headers
-from ..exceptions import (InvalidHandshake, InvalidMessage, InvalidProxyStatus, InvalidStatus, InvalidURI, ProxyError,
+from ..exceptions import (InvalidHandshake, InvalidMessage, InvalidProxy, InvalidProxyStatus, InvalidStatus, InvalidURI, ProxyError,
                           SecurityError, SwiftWSError)
 from ..http11 import Request, Response
-from ..tls import tls_error, tls_struct
-from ._reconnect import process_exception as default_process_exception
+from ..tls import needs_asyncio_tls, tls_error, tls_struct
+from ._reconnect import backoff, process_exception as default_process_exception
 from ._reconnect import reconnecting
+from ._tls_relay import connect_tls
 from .connection import Connection
 from .server import queue_limits
 
@@ -75,6 +76,26 @@ def _check_uri(uri: str) -> None:
         parsed.port
     except ValueError as error:
         raise InvalidURI(uri, str(error)) from None
+
+
+#: ``ssl`` / ``proxy_ssl`` not given: a default context where TLS is used (websockets'
+#: ``ssl=True``), none elsewhere; an explicit None where TLS is needed is an error.
+DEFAULT_SSL: Any = type("DefaultSSL", (), {"__repr__": lambda self: "DEFAULT_SSL"})()
+
+
+def _check_proxy_tls(proxy: Any, proxy_ssl: Any, proxy_server_hostname: Optional[str]) -> None:
+    """websockets' checks of ``proxy_ssl`` and ``proxy_server_hostname`` against the proxy's
+    scheme (only https:// proxies take them; the library does not support those yet, which the
+    connection attempt reports as an ``InvalidProxy``)."""
+    if not isinstance(proxy, str):
+        return
+    if urllib.parse.urlsplit(proxy).scheme == "https":
+        if proxy_ssl is None:
+            raise ValueError("proxy_ssl=None is incompatible with an https:// proxy")
+    elif proxy_ssl is not DEFAULT_SSL and proxy_ssl is not None:
+        raise ValueError("proxy_ssl argument is incompatible with an http:// proxy")
+    elif proxy_server_hostname is not None:
+        raise ValueError("proxy_server_hostname argument is incompatible with an http:// proxy")
 
 
 def _header_pairs(headers: Optional[HeadersLike]) -> List[Tuple[str, str]]:
@@ -209,7 +230,9 @@ class connect:
     "http://user:pass@host:port", "socks5://…", "socks5h://…", "socks4a://…"; None: no proxy),
     ``max_redirects`` (10), ``sock`` (a connected socket to run the handshake over: the library
     takes a duplicate of its descriptor), ``unix``/``path`` (see ``unix_connect``);
-    ``process_exception`` decides which errors ``async for`` retries.
+    ``process_exception`` decides which errors ``async for`` retries, ``reconnect_delays`` (a
+    function returning an iterator of seconds, default ``backoff``) how long it waits between
+    attempts.
     """
 
     def __init__(self, uri: str, *, additional_headers: Optional[HeadersLike] = None,
@@ -218,13 +241,15 @@ class connect:
                  open_timeout: Optional[float] = 10, ping_interval: Optional[float] = 20,
                  ping_timeout: Optional[float] = 20, close_timeout: Optional[float] = 10,
                  write_limit: int = 32 * 1024, user_agent_header: Optional[str] = USER_AGENT,
-                 ssl: Any = None, server_hostname: Optional[str] = None,
+                 ssl: Any = DEFAULT_SSL, server_hostname: Optional[str] = None,
                  max_queue: Union[int, Tuple[Optional[int], Optional[int]], None] = 16, logger: Any = None,
                  create_connection: Optional[Callable[..., ClientConnection]] = None,
                  mask_keys: Optional[bytes] = None,
-                 proxy: Union[str, bool, None] = True, sock: Optional[socket.socket] = None,
+                 proxy: Union[str, bool, None] = True, proxy_ssl: Any = DEFAULT_SSL,
+                 proxy_server_hostname: Optional[str] = None, sock: Optional[socket.socket] = None,
                  unix: bool = False, path: Optional[str] = None,
                  process_exception: Callable[[Exception], Optional[Exception]] = default_process_exception,
+                 reconnect_delays: Callable[[], Generator[float, None, None]] = backoff,
                  **options: Any) -> None:
         # SwiftWS's own limits (idle_timeout, message_timeout, max_buffered, …; see
         # swiftws._config.OPTIONS) come as further keywords; anything else is an error.
@@ -232,9 +257,14 @@ class connect:
         if unsupported:
             raise TypeError(f"connect() got unsupported arguments: {', '.join(sorted(unsupported))}")
         secure = uri.lower().startswith("wss:")
+        if ssl is DEFAULT_SSL:
+            ssl = True if secure else None
+        elif secure and ssl is None:
+            raise ValueError("ssl=None is incompatible with a wss:// URI")
         if not secure and (ssl is not None or server_hostname is not None):
             raise ValueError("ssl argument is incompatible with a ws:// URI" if ssl is not None
                              else "server_hostname argument is incompatible with a ws:// URI")
+        _check_proxy_tls(proxy, proxy_ssl, proxy_server_hostname)
         _check_uri(uri)
         if isinstance(subprotocols, str):
             raise TypeError("subprotocols must be a list, not a str")
@@ -246,6 +276,16 @@ class connect:
         self.create_connection = create_connection or ClientConnection
         # No native limit on buffered output unless asked: send waits for the drain instead.
         options.setdefault("max_buffered", None)
+        #: A stdlib ssl.SSLContext: asyncio does TLS with it, the library WebSocket (_tls_relay).
+        self._tls_context: Any = ssl if secure and needs_asyncio_tls(ssl, server=False) else None
+        self._server_hostname = server_hostname
+        self._open_timeout = open_timeout
+        if self._tls_context is not None:
+            if isinstance(proxy, str):
+                raise ValueError("proxy= with an ssl.SSLContext is not supported: pass a swiftws.tls.SSLContext "
+                                 "(same methods) to connect through a proxy")
+            # The library sees a plain connection: a redirect it followed would leave TLS.
+            options["max_redirects"] = 0
         config = NativeConfig("client", compression, dict(
             options, max_size=max_size, ping_interval=ping_interval, ping_timeout=ping_timeout,
             close_timeout=close_timeout, open_timeout=open_timeout))
@@ -260,40 +300,56 @@ class connect:
         if user_agent_header is not None:
             headers.append(("User-Agent", user_agent_header))
         parsed = urllib.parse.urlsplit(uri)
+        # The Host header the library writes: the URI's authority (also over a Unix socket).
         self.request = Request((parsed.path or "/") + (f"?{parsed.query}" if parsed.query else ""),
-                               Headers(headers + ([("Origin", origin)] if origin else [])))
+                               Headers([("Host", parsed.netloc)] + headers + ([("Origin", origin)] if origin else [])))
         if headers:
             config.strings("header_count", "header_names", [name for name, _ in headers])
             config.strings("header_count", "header_values", [str(value) for _, value in headers])
-        if secure:
-            tls_config, keep = tls_struct(True if ssl is None else ssl, server=False, server_hostname=server_hostname)
+        if secure and self._tls_context is None:
+            tls_config, keep = tls_struct(ssl, server=False, server_hostname=server_hostname)
             config.keep(tls_config, keep)
             config.endpoint.tls = pointer(tls_config)
         self._log_callback = native_log(config, self.logger)
         # A given socket or a Unix socket is the way to the server: no proxy then (websockets).
-        if sock is None and not unix and proxy is not None and proxy is not False:
+        if sock is None and not unix and proxy is not None and proxy is not False and self._tls_context is None:
             if proxy is True:
                 config.endpoint.proxy_from_environment = True
             else:
                 config.text("proxy", str(proxy))
         if unix:
-            if path is None:
-                raise ValueError("unix_connect() needs a path")
-            config.text("unix_path", path)
+            # asyncio's create_unix_connection() words, which websockets users see.
+            if path is not None and sock is not None:
+                raise ValueError("path and sock can not be specified at the same time")
+            if path is None and sock is None:
+                raise ValueError("no path and sock were specified")
+            if path is not None and self._tls_context is None:
+                config.text("unix_path", os.fspath(path))
         self._sock = sock
+        self._unix_path = os.fspath(path) if unix and path is not None else None
+        self._proxy = proxy
         self.process_exception = process_exception
+        self.reconnect_delays = reconnect_delays
         self._config = config
         self._connection: Optional[ClientConnection] = None
 
     async def _create(self) -> ClientConnection:
         if self._connection is not None:
             raise RuntimeError("connect() isn't reentrant")
+        relay, descriptor = None, -1
+        if self._tls_context is not None:
+            relay, descriptor = await self._connect_tls()
         native = NativeLoop.acquire()
         future: asyncio.Future = native.aloop.create_future()
         key = new_key()
         pending = _PendingConnect(native, future, self.uri, self.write_limit, self)
         native.targets[key] = pending
-        if self._sock is not None:
+        if relay is not None:
+            status = n.lib.sws_client_connect_socket(native.handle, ("ws" + self.uri[3:]).encode("utf-8"), descriptor,
+                                                     self._config.pointer(), byref(native.handlers), key)
+            if status != n.SWS_OK:
+                os.close(descriptor)
+        elif self._sock is not None:
             # The library owns what it is given: a duplicate, so that the caller's socket object
             # stays valid (and closes its own descriptor) as asyncio's sock= leaves it.
             descriptor = os.dup(self._sock.fileno())
@@ -310,6 +366,10 @@ class connect:
             detail = n.last_error()
             if status == n.SWS_ERR_INVALID_ARGUMENT and self._sock is not None and "adopt socket" in detail:
                 raise ValueError(f"sock must be a connected stream socket: {detail}")
+            if status == n.SWS_ERR_INVALID_ARGUMENT and isinstance(self._proxy, str) and "proxy" in detail:
+                # The library's list of proxy schemes is the rule; websockets' words for it.
+                scheme = urllib.parse.urlsplit(self._proxy).scheme
+                raise InvalidProxy(self._proxy, f"scheme {scheme} isn't supported" if "is not an" in detail else detail)
             if status == n.SWS_ERR_INVALID_ARGUMENT:
                 raise InvalidURI(self.uri, detail)
             raise SwiftWSError(status, detail)
@@ -324,8 +384,22 @@ class connect:
                 native.release()
             raise
         native.targets.pop(key, None)
+        if relay is not None:
+            relay.describe(connection)
         self._connection = connection
         return connection
+
+    async def _connect_tls(self) -> Tuple[Any, int]:
+        """TLS by asyncio with the program's ssl.SSLContext, within ``open_timeout``."""
+        parsed = urllib.parse.urlsplit(self.uri)
+        hostname = self._server_hostname or parsed.hostname or ""
+        try:
+            descriptor, relay = await asyncio.wait_for(
+                connect_tls(asyncio.get_running_loop(), self._tls_context, hostname, parsed.hostname,
+                            parsed.port or 443, self._unix_path, self._sock), self._open_timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError("timed out during opening handshake") from None
+        return relay, descriptor
 
     def __await__(self) -> Generator[Any, None, ClientConnection]:
         return self._create().__await__()

@@ -22,6 +22,7 @@ from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Dict
 
 from .. import _native as n
 from .._driver import NativeLoop, logger
+from ..extensions.permessage_deflate import PerMessageDeflate
 from ..exceptions import ConcurrencyError, ConnectionClosed, SwiftWSError, connection_closed
 from ..frames import Close
 from ..http11 import Request, Response
@@ -53,15 +54,6 @@ def _parse_address(text: str) -> Any:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, int(port or 0)
-
-
-class PerMessageDeflate:
-    """permessage-deflate (RFC 7692) as agreed for a connection; the native library runs it."""
-
-    name = "permessage-deflate"
-
-    def __repr__(self) -> str:
-        return "PerMessageDeflate()"
 
 
 class ProtocolView:

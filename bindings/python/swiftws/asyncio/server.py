@@ -32,10 +32,11 @@ from .._driver import NativeLoop, logger, new_key
 from .._log import native_log
 from ..auth import basic_auth
 from ..datastructures import Headers
-from ..exceptions import ConnectionClosed, check
+from ..exceptions import ConnectionClosed, ExceptionGroup, check
 from ..http11 import Request, Response
-from ..tls import tls_struct
+from ..tls import needs_asyncio_tls, tls_struct
 from .connection import Connection, Data, State
+from ._tls_relay import TLSRelay
 from .handshake import Handshake, plain_response, read_request
 
 __all__ = ["serve", "Server", "ServerConnection", "Request", "Response", "Headers", "broadcast", "unix_serve",
@@ -170,6 +171,8 @@ class Server:
                                             Optional[socket.socket]]] = None
         #: The task running serve_forever(), which close() cancels.
         self._serve_forever: Optional["asyncio.Task[None]"] = None
+        #: With serve(ssl=<an ssl.SSLContext>): asyncio's TLS listener feeding the library.
+        self._tls_relay: Optional[TLSRelay] = None
         #: The native log callback (kept alive while the server and its connections may log).
         self._log_callback: Any = None
         #: Received messages a connection holds before it pauses reading (high, low).
@@ -181,9 +184,13 @@ class Server:
         self._closed = native.aloop.create_future()
         native.targets[self._key] = self
         try:
-            if path is not None or sock is not None:
+            if self._tls_relay is not None:
+                server, sockets = await self._tls_relay.start(native, config, self._key, host, port, path, sock)
+                self._servers.append(server)
+                self._sockets.extend(sockets)
+            elif path is not None or sock is not None:
                 self._start_on_socket(native, config, path, sock)
-            for address in _addresses(host) if path is None and sock is None else []:
+            for address in _addresses(host) if path is None and sock is None and self._tls_relay is None else []:
                 out = c_void_p()
                 status = n.lib.sws_server_new(native.handle, address.encode(), port, config.pointer(),
                                               byref(native.handlers), self._key, byref(out))
@@ -242,6 +249,8 @@ class Server:
         """The native connection of an accepted upgrade opened: ``connection`` takes it."""
         assert self._native is not None
         connection._attach(conn)
+        if self._tls_relay is not None:
+            self._tls_relay.opened(connection)
         connection.write_limit = self.write_limit
         self._connections.add(connection)
         if isinstance(connection, ListenerConnection):
@@ -333,6 +342,8 @@ class Server:
         self._close_sockets()
 
     def _close_sockets(self) -> None:
+        if self._tls_relay is not None:
+            self._tls_relay.close()
         for sock in self._sockets:
             sock.close()
         self._sockets.clear()
@@ -512,8 +523,7 @@ class serve:
         self._handler = handler
         self._host = host
         self._port = int(port or 0)
-        if unix and path is None:
-            raise ValueError("unix_serve() needs a path")
+        _check_listen_arguments(host, port, unix, path, sock)
         self._path = path if unix else None
         self._sock = sock
         self._start_serving = start_serving
@@ -539,7 +549,10 @@ class serve:
                 raise ValueError("origins must contain at least one origin string")
             config.strings("allowed_origin_count", "allowed_origins", allowed)
             config.endpoint.require_origin = None not in origins
-        if ssl is not None:
+        if needs_asyncio_tls(ssl, server=True):
+            # TLS in asyncio with the program's own context, WebSocket in the library.
+            self._server._tls_relay = TLSRelay(ssl, open_timeout)
+        elif ssl is not None:
             tls_config, keep = tls_struct(ssl, server=True)
             config.keep(tls_config, keep)
             config.endpoint.tls = ctypes_pointer(tls_config)
@@ -565,6 +578,19 @@ class serve:
     async def __aexit__(self, *exc: Any) -> None:
         self._server.close()
         await self._server.wait_closed()
+
+
+def _check_listen_arguments(host: Optional[str], port: Optional[int], unix: bool, path: Optional[str],
+                            sock: Optional[socket.socket]) -> None:
+    """Where to listen is given one way only: asyncio's create_server()/create_unix_server()
+    checks, with their words (what websockets users see)."""
+    if unix:
+        if path is not None and sock is not None:
+            raise ValueError("path and sock can not be specified at the same time")
+        if path is None and sock is None:
+            raise ValueError("path was not specified, and no sock specified")
+    elif sock is not None and (host is not None or port is not None):
+        raise ValueError("host/port and sock can not be specified at the same time")
 
 
 def serve_listener(listener_factory: Callable[[], Listener], host: Optional[str] = None,
@@ -606,5 +632,5 @@ def broadcast(connections: Iterable[Connection], message: Data, raise_exceptions
     if errors:
         if len(errors) == 1:
             raise errors[0]
-        raise ExceptionGroup("skipped broadcast", errors)  # type: ignore[name-defined]  # noqa: F821
+        raise ExceptionGroup("skipped broadcast", errors)
 

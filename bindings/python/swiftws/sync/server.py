@@ -17,6 +17,7 @@ import asyncio
 import http
 import os
 import threading
+import warnings
 from typing import Any, Callable, Optional, Set, Union
 
 from ..asyncio import server as async_server
@@ -24,9 +25,10 @@ from ..auth import basic_auth
 from ..exceptions import ConnectionClosed
 from ..http11 import Request, Response
 from . import _background
+from .client import _ssl_context_alias
 from .connection import Connection, broadcast
 
-__all__ = ["serve", "Server", "ServerConnection", "basic_auth", "broadcast", "Request", "Response"]
+__all__ = ["serve", "unix_serve", "Server", "ServerConnection", "basic_auth", "broadcast", "Request", "Response"]
 
 
 class ServerConnection(Connection):
@@ -53,6 +55,8 @@ class Server:
         self._server = server
         self._factory = factory
         self._stopped = threading.Event()
+        #: Set once the server stopped listening (websockets' ``Server.socket_closed``).
+        self.socket_closed = threading.Event()
 
     @property
     def port(self) -> int:
@@ -87,7 +91,8 @@ class Server:
         ``close_connections`` is False; then waits until every handler returned (with
         ``close_connections=False``: until the clients closed their connections)."""
         async def close() -> None:
-            self._server.close(close_connections, code, reason)
+            self._server.close(close_connections, code, reason)  # stops listening at once
+            self.socket_closed.set()
             await self._server.wait_closed()
         if not self._stopped.is_set():
             _background.run(close())
@@ -110,6 +115,18 @@ def serve(handler: Callable[[ServerConnection], None], host: Optional[str] = Non
     ``select_subprotocol``) get the same ``ServerConnection`` the handler gets; they run on the
     background loop's thread, so they must answer without blocking for long."""
     factory = create_connection or ServerConnection
+    _ssl_context_alias(options)
+    # websockets' sync words (its asyncio API lets asyncio word them differently).
+    sock, unix = options.get("sock"), options.get("unix")
+    if sock is not None and not unix:
+        if host is not None:
+            raise ValueError("host is incompatible with sock")
+        if port is not None:
+            raise ValueError("port is incompatible with sock")
+    if unix and options.get("path") is None and sock is None:
+        raise ValueError("missing path argument")
+    if unix and options.get("path") is not None and sock is not None:
+        raise ValueError("path is incompatible with sock")
 
     def hook(function: Optional[Callable[..., Any]]) -> Optional[Callable[..., Any]]:
         if function is None:
@@ -142,6 +159,20 @@ def serve(handler: Callable[[ServerConnection], None], host: Optional[str] = Non
         return await starter
 
     return Server(_background.run(start()), factory)
+
+
+def unix_serve(handler: Callable[[ServerConnection], None], path: Optional[str] = None, **options: Any) -> Server:
+    """Starts a blocking server on the Unix socket ``path`` ("@name": Linux's abstract
+    namespace); options as ``serve`` (a listening Unix socket may be given as ``sock``)."""
+    return serve(handler, unix=True, path=path, **options)
+
+
+def __getattr__(name: str) -> Any:
+    # websockets' deprecated name of Server (websockets.sync.server.WebSocketServer).
+    if name == "WebSocketServer":
+        warnings.warn("WebSocketServer was renamed to Server", DeprecationWarning, stacklevel=2)
+        return Server
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _settle(future: "asyncio.Future[None]", error: Optional[BaseException]) -> None:
