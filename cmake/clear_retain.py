@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Copies the static Swift standard library with its code open to the linker's --gc-sections.
 
-    clear_retain.py SOURCE_DIR DEST_DIR
+    clear_retain.py SOURCE_DIR DEST_DIR [--cc C_COMPILER]
 
 SOURCE_DIR is the toolchain's lib/swift_static; DEST_DIR becomes a copy of it (symbolic links,
 except linux/libswiftCore.a) to pass to swiftc as -resource-dir.
@@ -13,6 +13,13 @@ about a megabyte of code libswiftws never calls. This clears that flag on code a
 through __start_/__stop_ symbols rather than through references, keep it. Inside libswiftws.so
 the standard library's symbols are local (version script), so nothing outside can reach a function
 by name: what no kept section references is dead code.
+
+With --cc, the copy also leaves out the Unicode scalar-name tables (552 KB): Swift.o's one
+reference to _swift_stdlib_getScalarName (Unicode.Scalar.Properties.name, in the standard library's
+always-linked code) is renamed to swiftws_stdlib_noScalarName, compiled from no_scalar_names.c
+(next to this script) and added to the archive; the real function and its tables then have no
+reference left and --gc-sections drops them. `name` answers nil; libswiftws never asks for it
+(docs/notes/issue17-size-round4.md). Tests/C/check_library_size.sh checks that the tables are gone.
 """
 import os
 import shutil
@@ -52,6 +59,20 @@ def clear_retain(path: str) -> int:
     return cleared
 
 
+NAME_FUNCTION = "_swift_stdlib_getScalarName"
+NAME_STUB = "swiftws_stdlib_noScalarName"
+NAME_STUB_MEMBER = "swiftws_no_scalar_names.o"
+
+
+def redirect_scalar_names(work: str, cc: str) -> None:
+    """Points Swift.o (in work/) at the no-name stand-in and compiles it into work/."""
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "no_scalar_names.c")
+    subprocess.run([cc, "-O2", "-fPIC", "-ffunction-sections", "-c", source,
+                    "-o", os.path.join(work, NAME_STUB_MEMBER)], check=True)
+    subprocess.run(["objcopy", f"--redefine-sym={NAME_FUNCTION}={NAME_STUB}", "Swift.o"],
+                   cwd=work, check=True)
+
+
 def mirror(source: str, dest: str) -> None:
     """dest/ mirrors source/ with symbolic links, one level deep in linux/ (to replace one file)."""
     shutil.rmtree(dest, ignore_errors=True)
@@ -65,10 +86,15 @@ def mirror(source: str, dest: str) -> None:
 
 
 def main() -> int:
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    cc = None
+    if len(args) == 4 and args[2] == "--cc":
+        cc = args[3]
+        args = args[:2]
+    if len(args) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    source, dest = (os.path.abspath(p) for p in sys.argv[1:])
+    source, dest = (os.path.abspath(p) for p in args)
     archive = os.path.join(source, "linux", "libswiftCore.a")
     if not os.path.isfile(archive):
         raise SystemExit(f"{archive} not found")
@@ -78,8 +104,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as work:
         subprocess.run(["ar", "x", copy, "Swift.o"], cwd=work, check=True)
         cleared = clear_retain(os.path.join(work, "Swift.o"))
-        subprocess.run(["ar", "r", copy, "Swift.o"], cwd=work, check=True)
-    print(f"clear_retain.py: {cleared} sections of libswiftCore.a(Swift.o) open to --gc-sections")
+        members = ["Swift.o"]
+        if cc:
+            redirect_scalar_names(work, cc)
+            members.append(NAME_STUB_MEMBER)
+        subprocess.run(["ar", "r", copy, *members], cwd=work, check=True)
+    print(f"clear_retain.py: {cleared} sections of libswiftCore.a(Swift.o) open to --gc-sections"
+          + (", Unicode scalar names left out" if cc else ""))
     return 0
 
 
