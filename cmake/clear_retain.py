@@ -14,6 +14,10 @@ through __start_/__stop_ symbols rather than through references, keep it. Inside
 the standard library's symbols are local (version script), so nothing outside can reach a function
 by name: what no kept section references is dead code.
 
+The copy also turns the backtracer's 64 KB of settings pages (section swift5_backtrace of
+Backtrace.cpp.o: zero-initialised arrays the runtime fills and then write-protects) from file
+bytes into .bss-like NOBITS: the same zeros in memory, 64 KB less in the file.
+
 With --cc, the copy also leaves out the Unicode scalar-name tables (552 KB): Swift.o's one
 reference to _swift_stdlib_getScalarName (Unicode.Scalar.Properties.name, in the standard library's
 always-linked code) is renamed to swiftws_stdlib_noScalarName, compiled from no_scalar_names.c
@@ -33,9 +37,8 @@ CLEARED_PREFIXES = (b".text.", b".rodata.", b".data.")
 CLEARED_NAMES = (b".text", b".rodata", b".data")
 
 
-def clear_retain(path: str) -> int:
-    """Clears SHF_GNU_RETAIN on the code and data sections of an ELF64 little-endian object."""
-    data = bytearray(open(path, "rb").read())
+def section_headers(path: str, data: bytearray):
+    """Yields (offset of the section header, section name) of each section of an ELF64 LE object."""
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         raise SystemExit(f"{path}: not an ELF64 little-endian object")
     shoff, = struct.unpack_from("<Q", data, 0x28)
@@ -45,18 +48,42 @@ def clear_retain(path: str) -> int:
     if shstrndx == 0xFFFF:
         shstrndx, = struct.unpack_from("<I", data, shoff + 0x28)
     names, = struct.unpack_from("<Q", data, shoff + shstrndx * shentsize + 0x18)
-    cleared = 0
     for index in range(shnum):
         header = shoff + index * shentsize
         name_offset, = struct.unpack_from("<I", data, header)
         start = names + name_offset
-        name = bytes(data[start:data.index(b"\0", start)])
+        yield header, bytes(data[start:data.index(b"\0", start)])
+
+
+def clear_retain(path: str) -> int:
+    """Clears SHF_GNU_RETAIN on the code and data sections of an ELF64 little-endian object."""
+    data = bytearray(open(path, "rb").read())
+    cleared = 0
+    for header, name in section_headers(path, data):
         flags, = struct.unpack_from("<Q", data, header + 8)
         if flags & SHF_GNU_RETAIN and (name.startswith(CLEARED_PREFIXES) or name in CLEARED_NAMES):
             struct.pack_into("<Q", data, header + 8, flags & ~SHF_GNU_RETAIN)
             cleared += 1
     open(path, "wb").write(data)
     return cleared
+
+
+def zeros_to_nobits(path: str, section: bytes) -> int:
+    """Makes SHT_NOBITS the all-zero PROGBITS sections named `section` of an ELF64 LE object."""
+    data = bytearray(open(path, "rb").read())
+    changed = 0
+    for header, name in section_headers(path, data):
+        kind, = struct.unpack_from("<I", data, header + 4)
+        if name != section or kind != 1:  # SHT_PROGBITS
+            continue
+        offset, size = struct.unpack_from("<QQ", data, header + 0x18)
+        if any(data[offset:offset + size]):
+            print(f"clear_retain.py: {section.decode()} is not all zeros: left as it is")
+            continue
+        struct.pack_into("<I", data, header + 4, 8)  # SHT_NOBITS
+        changed += 1
+    open(path, "wb").write(data)
+    return changed
 
 
 NAME_FUNCTION = "_swift_stdlib_getScalarName"
@@ -105,6 +132,9 @@ def main() -> int:
         subprocess.run(["ar", "x", copy, "Swift.o"], cwd=work, check=True)
         cleared = clear_retain(os.path.join(work, "Swift.o"))
         members = ["Swift.o"]
+        subprocess.run(["ar", "x", copy, "Backtrace.cpp.o"], cwd=work, check=True)
+        if zeros_to_nobits(os.path.join(work, "Backtrace.cpp.o"), b"swift5_backtrace"):
+            members.append("Backtrace.cpp.o")
         if cc:
             redirect_scalar_names(work, cc)
             members.append(NAME_STUB_MEMBER)

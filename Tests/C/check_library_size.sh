@@ -27,6 +27,11 @@ if [ "$budget" != none ]; then
         echo "$names"
         exit 1
     fi
+    # The backtracer's zero-filled settings pages take no file space (clear_retain.py).
+    if readelf -SW "$stripped" | grep -E ' swift5_backtrace ' | grep -qv NOBITS; then
+        echo "section swift5_backtrace takes file space (clear_retain.py should make it NOBITS)"
+        exit 1
+    fi
 fi
 size=$(stat -c %s "$stripped")
 if [ "$budget" != none ] && [ "$size" -gt "$budget" ]; then
