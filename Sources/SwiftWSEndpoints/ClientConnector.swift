@@ -152,7 +152,7 @@ final class ClientConnector {
             finishLater(.failure(.redirectFailed(status: status, reason: reason)))
             return true
         }
-        guard options.unixSocketPath == nil || !location.contains("://") else {
+        guard options.unixSocketPath == nil || location.schemeSeparatorRange == nil else {
             return refuse("a cross-origin redirect (\(location)) over a Unix socket")
         }
         guard let target = Self.resolve(location, against: url) else {
@@ -187,7 +187,7 @@ final class ClientConnector {
         let lowered = location.lowercased()
         if lowered.hasPrefix("http://") { return WebSocketURL("ws://" + location.dropFirst(7)) }
         if lowered.hasPrefix("https://") { return WebSocketURL("wss://" + location.dropFirst(8)) }
-        if location.contains("://") { return WebSocketURL(location) }
+        if location.schemeSeparatorRange != nil { return WebSocketURL(location) }
         var origin = base
         origin.query = nil
         if location.hasPrefix("//") { return WebSocketURL((base.isSecure ? "wss:" : "ws:") + location) }

@@ -23,6 +23,16 @@ struct ProxyHandshakeTests {
         }
     }
 
+    @Test("\"://\" is found byte by byte, also after non-ASCII text and at the very ends")
+    func schemeSeparator() {
+        // The URL parsers' search (no _StringProcessing in the C library: Tests/C/check_library_size.sh).
+        for (text, scheme) in [("ws://h", "ws"), ("://", ""), ("é://x", "é"), ("a:/b://c", "a:/b"), ("x:/", nil),
+                               ("x:", nil), ("", nil), ("a//:b", nil), ("日本://", "日本")] as [(String, String?)] {
+            #expect(text.schemeSeparatorRange.map { String(text[..<$0.lowerBound]) } == scheme, "\(text)")
+            #expect(text.schemeSeparatorRange.map { text[$0] == "://" } ?? true, "\(text)")
+        }
+    }
+
     @Test("the environment: websockets' order, no_proxy, schemes added")
     func environment() {
         let variables = ["https_proxy": "http://secure:3128", "HTTP_PROXY": "plain:8080", "all_proxy": "socks5://all:1080"]

@@ -30,7 +30,8 @@ run() {  # run SECONDS -> "messages instructions"
     server_pid=$!
     local port=""
     for _ in $(seq 600); do
-        port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/server.log")
+        # "listening on HOST:PORT" (swiftws-echo) or "listening on PORT" (examples/c/sws-echo-server)
+        port=$(sed -n 's/^listening on \(.*:\)\{0,1\}\([0-9]*\)$/\2/p' "$work/server.log")
         [ -n "$port" ] && break
         sleep 0.1
     done

@@ -44,7 +44,7 @@ public struct ProxyConfiguration: Hashable, Sendable, CustomStringConvertible {
     /// (default port 1080) or `socks4a`, optional percent-encoded `user:password@`, host and
     /// port. nil when it is not one (`https://` proxies are not supported yet).
     public init?(url text: String) {
-        guard let schemeEnd = text.firstRange(of: "://") else { return nil }
+        guard let schemeEnd = text.schemeSeparatorRange else { return nil }
         switch text[..<schemeEnd.lowerBound].lowercased() {
         case "http": kind = .http
         case "socks5", "socks5h": kind = .socks5
@@ -121,7 +121,7 @@ public struct ProxyConfiguration: Hashable, Sendable, CustomStringConvertible {
                            : ["ws_proxy", "socks_proxy", "https_proxy", "http_proxy", "all_proxy"]
         for name in names {
             guard var value = variable(name) else { continue }
-            if !value.contains("://") { value = "http://" + value }
+            if value.schemeSeparatorRange == nil { value = "http://" + value }
             if name == "socks_proxy" && value.lowercased().hasPrefix("http://") { value = "socks5h://" + value.dropFirst(7) }
             return ProxyConfiguration(url: value)
         }
