@@ -19,6 +19,16 @@ struct IdleFootprintTests {
         malloc_usable_size(Unmanaged.passUnretained(object).toOpaque())
     }
 
+    /// The stored properties of `object` with the inline size of each (its static type's size as
+    /// Mirror reports the value; padding between fields not counted): the breakdown to read
+    /// when the budget fails.
+    func fieldSizes(_ object: AnyObject) -> String {
+        func size<T>(_ value: T) -> Int { MemoryLayout<T>.size }
+        return Mirror(reflecting: object).children.map { child in
+            "\(child.label ?? "?") \(_openExistential(child.value, do: size))"
+        }.joined(separator: ", ")
+    }
+
     @Test func anIdleConnectionHoldsOnlyItsObjects() throws {
         let loop = try EventLoop()
         var options = ServerOptions()
@@ -41,6 +51,10 @@ struct IdleFootprintTests {
             ("session buffers", connection.session.heldCapacity),
             ("stream backlog", connection.stream.backlog.capacity),
         ]
+        for (name, object) in [("WebSocketConnection", connection as AnyObject), ("Session", connection.session),
+                                ("SocketStream", connection.stream)] {
+            print("  \(name) fields (inline bytes): \(fieldSizes(object))")
+        }
         let total = parts.reduce(0) { $0 + $1.1 }
         print("idle connection footprint: \(parts.map { "\($0.0) \($0.1) B" }.joined(separator: ", ")); total \(total) B"
               + " (plus the stream's handler closures and the loop's registry slot)")
