@@ -12,7 +12,12 @@ public final class WebSocketConnection {
     /// The loop the connection belongs to.
     public var loop: EventLoop { stream.loop }
     /// Server or client.
-    public var role: Role { session.configuration.role }
+    public var role: Role {
+        switch sessionSlot {
+        case .made(let session): session.configuration.role
+        case .onFirstUse(let recipe): recipe.configuration.value.role
+        }
+    }
     /// The subprotocol agreed in the handshake, if any.
     public let subprotocol: String?
     /// The extensions agreed in the handshake (the permessage-deflate response element, if any).
@@ -22,17 +27,35 @@ public final class WebSocketConnection {
     /// The query string (without "?"), if any.
     public let query: String?
     /// The peer's handshake headers: the client's upgrade request on a server, the server's 101
-    /// response on a client.
+    /// response on a client. A server keeps them until `onOpen` returns (and the messages that
+    /// arrived with the request are delivered), then empties them unless
+    /// `ServerOptions.keepsHandshakeHeaders` is set: an idle connection carries no request.
     public internal(set) var peerHandshakeHeaders = HTTPHeaders()
     /// Whatever the application attaches (the upgrade hook may set it).
-    public var userData: Any?
+    public var userData: Any? {
+        get { rare?.userData }
+        set { if newValue != nil || rare != nil { rareFields.userData = newValue } }
+    }
     /// A binding's own per-connection object (the C API's connection box), cleared with
     /// `userData` after `onClose`. Typed as a class reference so that finding it on the
     /// per-message path is a cheap class check, not the dynamic cast an `Any` needs.
     public var bindingObject: AnyObject?
 
     let stream: SocketStream
-    let session: Session
+    /// The protocol state. A server connection without compression makes it on first use (the
+    /// first byte in or out, a close, a keepalive ping): a connection that never spoke since
+    /// its upgrade holds a pointer to its server's recipe instead of a 312-byte session
+    /// (issue 16). Reading `session` makes it; `madeSession` does not.
+    var session: Session {
+        if case .made(let session) = sessionSlot { return session }
+        return makeSession()
+    }
+    /// The session if it was made, without making it.
+    var madeSession: Session? {
+        if case .made(let session) = sessionSlot { return session }
+        return nil
+    }
+    private var sessionSlot: ConnectionSession
     /// The negotiated permessage-deflate codec (the session's), nil without compression.
     var compression: PerMessageDeflate? { session.perMessageDeflate }
     /// The two send limits of `ConnectionOptions` a connection consults after it opened (the
@@ -53,7 +76,10 @@ public final class WebSocketConnection {
     public private(set) var closeInitiatedLocally: Bool?
     var serverIndex = -1
     /// Topics this connection is subscribed to (nil until the first subscription).
-    var topics: Set<String>?
+    var topics: Set<String>? {
+        get { rare?.topics }
+        set { if newValue != nil || rare != nil { rareFields.topics = newValue } }
+    }
 
     /// The time policy (keepalive, idle, unfinished message, close handshake): the core decides,
     /// this class keeps one loop timer at its next deadline and carries out its actions.
@@ -73,18 +99,39 @@ public final class WebSocketConnection {
     private var housekeepingDeadline: UInt64 = .max
     private var isDelivering = false
     /// Set when we end the connection ourselves without the session knowing (timeouts, limits).
-    private var localStatus: CloseStatus?
+    private var localStatus: CloseStatus? {
+        get { rare?.localStatus }
+        set { if newValue != nil || rare != nil { rareFields.localStatus = newValue } }
+    }
     private var finished = false
-    private var sharedState: ConnectionHandle?
+    private var sharedState: ConnectionHandle? {
+        get { rare?.sharedState }
+        set { if newValue != nil || rare != nil { rareFields.sharedState = newValue } }
+    }
+    /// The fields most idle connections never set (user data, topics, a handle for other
+    /// threads, the close statuses), in one object made when the first is set: 88 bytes less
+    /// per idle connection (issue 16).
+    private var rare: RareConnectionFields?
+    private var rareFields: RareConnectionFields {
+        if let rare { return rare }
+        let made = RareConnectionFields()
+        rare = made
+        return made
+    }
 
     /// The status once the connection closed (see `ConnectionHandlers.onClose`), nil before.
-    public private(set) var closeStatus: CloseStatus?
+    public private(set) var closeStatus: CloseStatus? {
+        get { rare?.closeStatus }
+        set { if newValue != nil || rare != nil { rareFields.closeStatus = newValue } }
+    }
 
-    init(stream: SocketStream, session: Session, options: ConnectionOptions,
-         handlers: ConnectionHandlers, subprotocol: String?, extensions: [ExtensionOffer], path: String,
-         query: String?, userData: Any?) {
+    /// `timeouts`: the durations of `options`, shared by a server's connections (nil: this
+    /// connection's own copy).
+    init(stream: SocketStream, session: ConnectionSession, options: ConnectionOptions,
+         timeouts: Shared<ConnectionTimeouts.Configuration>? = nil, handlers: ConnectionHandlers, subprotocol: String?,
+         extensions: [ExtensionOffer], path: String, query: String?, userData: Any?) {
         self.stream = stream
-        self.session = session
+        self.sessionSlot = session
         self.maxBufferedAmount = options.maxBufferedAmount
         self.backpressurePolicy = options.backpressurePolicy
         self.handlers = handlers
@@ -92,21 +139,15 @@ public final class WebSocketConnection {
         self.extensions = extensions
         self.path = path
         self.query = query
-        self.userData = userData
-        self.timeouts = ConnectionTimeouts(options.timeoutConfiguration, now: MonotonicClock.now())
+        self.timeouts = ConnectionTimeouts(timeouts ?? Shared(options.timeoutConfiguration), now: MonotonicClock.now())
+        if let userData { self.userData = userData }
     }
 
     /// Takes over the stream: installs the stream handlers, starts the timers, reports `onOpen`,
     /// then feeds `initialBytes` (frames that arrived with the handshake).
     func start(initialBytes: UnsafeMutableRawBufferPointer?) {
-        stream.onRead = { [unowned self] bytes in self.receive(bytes) }
-        stream.onEndOfInput = { [unowned self] in self.receiveEndOfStream() }
-        stream.onDrain = { [unowned self] in
-            guard !self.finished else { return }
-            self.countMemory()
-            self.handlers.onDrain?(self)
-        }
-        stream.onClose = { [self] reason in self.streamClosed(reason) }
+        // The connection is the stream's handler itself: no closures, no closure contexts.
+        stream.handler = self
         rescheduleHousekeeping()
         handlers.onOpen?(self)
         if let initialBytes, initialBytes.count > 0, !finished { receive(initialBytes) }
@@ -133,14 +174,14 @@ public final class WebSocketConnection {
     /// only sources.
     public var state: SessionState {
         if finished { return .closed }
-        return session.state == .open && localStatus == nil ? .open : .closing
+        return (madeSession?.state ?? .open) == .open && localStatus == nil ? .open : .closing
     }
 
     /// Whether messages can still be sent (`state == .open`).
     public var isOpen: Bool { state == .open }
 
     /// Bytes accepted by `send` that the peer has not taken yet.
-    public var bufferedAmount: Int { stream.bufferedAmount + session.pendingOutputCount }
+    public var bufferedAmount: Int { stream.bufferedAmount + (madeSession?.pendingOutputCount ?? 0) }
 
     /// Messages and payload bytes each way so far (application bytes: before compression and
     /// framing; a message sent in fragments counts once, when its final fragment goes).
@@ -148,7 +189,7 @@ public final class WebSocketConnection {
 
     /// Bytes this connection holds for its peer: received input of unfinished messages plus
     /// output the kernel has not taken (0 once closed).
-    public var heldBytes: Int { finished ? 0 : session.bufferedInputCount + stream.backlogCount }
+    public var heldBytes: Int { finished ? 0 : (madeSession?.bufferedInputCount ?? 0) + stream.backlogCount }
 
     /// A thread-safe handle to this connection (created on first use, then the same one).
     public var handle: ConnectionHandle {
@@ -442,7 +483,7 @@ public final class WebSocketConnection {
     /// refused, until it has been sent completely.
     private func countMemory() {
         guard let budget = memoryBudget else { return }
-        let input = finished ? 0 : session.bufferedInputCount
+        let input = finished ? 0 : madeSession?.bufferedInputCount ?? 0
         let output = finished ? 0 : stream.backlogCount
         let grewInput = input > countedInput
         let grewOutput = output > countedOutput
@@ -523,13 +564,25 @@ public final class WebSocketConnection {
 
     // MARK: Closing
 
-    private func streamClosed(_ reason: StreamCloseReason) {
+    private func makeSession() -> Session {
+        switch sessionSlot {
+        case .made(let session):
+            return session
+        case .onFirstUse(let recipe):
+            let session = recipe.make()
+            sessionSlot = .made(session)
+            return session
+        }
+    }
+
+    /// The stream closed (its handler call, or our own after a handed-over lingering close).
+    package func streamClosed(_ reason: StreamCloseReason) {
         guard !finished else { return }
         finished = true
         if let housekeeping { loop.cancel(housekeeping) }
         housekeeping = nil
         if memoryBudget != nil { countMemory() }
-        let status = localStatus ?? session.closeStatus
+        let status = localStatus ?? madeSession?.closeStatus
             ?? CloseStatus(code: .abnormalClosure, reason: reason == .reset ? "connection reset" : "connection closed")
         closeStatus = status
         if let log {
@@ -542,4 +595,51 @@ public final class WebSocketConnection {
         userData = nil
         bindingObject = nil
     }
+}
+
+/// The stream reports straight to its connection (see `SocketStream.handler`).
+extension WebSocketConnection: SocketStreamHandler {
+    package func streamRead(_ bytes: UnsafeMutableRawBufferPointer) { receive(bytes) }
+    package var handlesEndOfInput: Bool { true }
+    package func streamEndedInput() { receiveEndOfStream() }
+    package var wantsDrain: Bool { true }
+    package func streamDrained() {
+        guard !finished else { return }
+        countMemory()
+        handlers.onDrain?(self)
+    }
+    package var wantsClose: Bool { true }
+}
+
+/// A connection's session: made with the connection, or made on first use from a recipe its
+/// server shares (see `WebSocketConnection.session`). One pointer either way.
+enum ConnectionSession {
+    case made(Session)
+    case onFirstUse(SessionRecipe)
+}
+
+/// What a server's connections without compression need to make their session on first use:
+/// the shared configuration (role included) and the server's reassembly pool.
+final class SessionRecipe {
+    let configuration: Shared<SessionConfiguration>
+    let reassemblyPool: ReassemblyPool?
+
+    init(configuration: Shared<SessionConfiguration>, reassemblyPool: ReassemblyPool?) {
+        self.configuration = configuration
+        self.reassemblyPool = reassemblyPool
+    }
+
+    /// A fresh session in the `.open` state.
+    func make() -> Session {
+        Session(sharedConfiguration: configuration, reassemblyPool: reassemblyPool)
+    }
+}
+
+/// See `WebSocketConnection.rare`.
+private final class RareConnectionFields {
+    var userData: Any?
+    var topics: Set<String>?
+    var localStatus: CloseStatus?
+    var sharedState: ConnectionHandle?
+    var closeStatus: CloseStatus?
 }

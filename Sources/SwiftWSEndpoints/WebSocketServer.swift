@@ -63,6 +63,16 @@ public final class WebSocketServer {
                                                 serverMaxWindowBits: sharedCompressor.windowBits),
         role: .server, configuration: options.connection.perMessageDeflate, sharedCompressor: sharedCompressor)
     private let broadcastBuffer = DeflateBuffer()
+    /// The session limits and the timeouts, held once for every connection (issue 16: each idle
+    /// connection points at them instead of carrying 64 + 64 bytes of copies).
+    private lazy var sessionConfiguration: Shared<SessionConfiguration> = {
+        var configuration = options.connection.session
+        configuration.role = .server
+        return Shared(configuration)
+    }()
+    private lazy var timeoutConfiguration = Shared(options.connection.timeoutConfiguration)
+    /// How connections without compression make their session when they first need it.
+    private lazy var sessionRecipe = SessionRecipe(configuration: sessionConfiguration, reassemblyPool: reassemblyPool)
     /// Payloads compressed for broadcasts and publishes (one per call at most), for tests.
     private(set) var broadcastCompressions = 0
     /// Payload and frame bytes of broadcasts and publishes, shared by every loop of the server.
@@ -277,12 +287,17 @@ public final class WebSocketServer {
     func open(stream: SocketStream, request: UpgradeRequest, subprotocol: String?,
               deflate agreement: PerMessageDeflateNegotiation.Agreement?, userData: Any?,
               initialBytes: UnsafeMutableRawBufferPointer) {
-        let session = Session(role: .server, configuration: options.connection.session, deflate: agreement?.parameters,
-                              deflateConfiguration: options.connection.perMessageDeflate,
-                              sharedCompressor: sharedCompressor, reassemblyPool: reassemblyPool)
+        // With compression the codec comes with the session; without, the session waits for its
+        // first use (an idle connection holds none, issue 16).
+        let session: ConnectionSession = agreement.map {
+            .made(Session(role: .server, configuration: sessionConfiguration, deflate: $0.parameters,
+                          deflateConfiguration: options.connection.perMessageDeflate,
+                          sharedCompressor: sharedCompressor, reassemblyPool: reassemblyPool))
+        } ?? .onFirstUse(sessionRecipe)
         let connection = WebSocketConnection(
-            stream: stream, session: session, options: options.connection, handlers: handlers, subprotocol: subprotocol,
-            extensions: agreement.map { [$0.response] } ?? [], path: request.path, query: request.query, userData: userData)
+            stream: stream, session: session, options: options.connection, timeouts: timeoutConfiguration, handlers: handlers,
+            subprotocol: subprotocol, extensions: agreement.map { [$0.response] } ?? [], path: request.path,
+            query: request.query, userData: userData)
         connection.server = self
         connection.peerHandshakeHeaders = request.headers
         connection.log = log
@@ -291,6 +306,9 @@ public final class WebSocketServer {
         connectionList.append(connection)
         reportLoad()
         connection.start(initialBytes: initialBytes)
+        // After `onOpen` (and the messages that came with the handshake): an idle connection
+        // does not keep its request's headers (`ServerOptions.keepsHandshakeHeaders`).
+        if !options.keepsHandshakeHeaders { connection.peerHandshakeHeaders = HTTPHeaders() }
         if isShuttingDown { connection.close(code: .goingAway, reason: "server shutting down") }
     }
 
