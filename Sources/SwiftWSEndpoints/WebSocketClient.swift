@@ -248,7 +248,7 @@ final class ClientUpgrade {
         let session = Session(role: .client, configuration: options.connection.session, deflate: parameters,
                               deflateConfiguration: deflate)
         let connection = WebSocketConnection(
-            stream: stream, session: .made(session), options: options.connection, handlers: handlers, subprotocol: answer.subprotocol,
+            stream: stream, session: session, options: options.connection, handlers: handlers, subprotocol: answer.subprotocol,
             extensions: answer.extensions, path: url.path, query: url.query, userData: nil)
         connection.peerHandshakeHeaders = answer.head.headers
         connection.log = log

@@ -12,12 +12,7 @@ public final class WebSocketConnection {
     /// The loop the connection belongs to.
     public var loop: EventLoop { stream.loop }
     /// Server or client.
-    public var role: Role {
-        switch sessionSlot {
-        case .made(let session): session.configuration.role
-        case .onFirstUse(let recipe): recipe.configuration.value.role
-        }
-    }
+    public var role: Role { session.configuration.role }
     /// The subprotocol agreed in the handshake, if any.
     public let subprotocol: String?
     /// The extensions agreed in the handshake (the permessage-deflate response element, if any).
@@ -42,20 +37,7 @@ public final class WebSocketConnection {
     public var bindingObject: AnyObject?
 
     let stream: SocketStream
-    /// The protocol state. A server connection without compression makes it on first use (the
-    /// first byte in or out, a close, a keepalive ping): a connection that never spoke since
-    /// its upgrade holds a pointer to its server's recipe instead of a 312-byte session
-    /// (issue 16). Reading `session` makes it; `madeSession` does not.
-    var session: Session {
-        if case .made(let session) = sessionSlot { return session }
-        return makeSession()
-    }
-    /// The session if it was made, without making it.
-    var madeSession: Session? {
-        if case .made(let session) = sessionSlot { return session }
-        return nil
-    }
-    private var sessionSlot: ConnectionSession
+    let session: Session
     /// The negotiated permessage-deflate codec (the session's), nil without compression.
     var compression: PerMessageDeflate? { session.perMessageDeflate }
     /// The two send limits of `ConnectionOptions` a connection consults after it opened (the
@@ -127,11 +109,11 @@ public final class WebSocketConnection {
 
     /// `timeouts`: the durations of `options`, shared by a server's connections (nil: this
     /// connection's own copy).
-    init(stream: SocketStream, session: ConnectionSession, options: ConnectionOptions,
+    init(stream: SocketStream, session: Session, options: ConnectionOptions,
          timeouts: Shared<ConnectionTimeouts.Configuration>? = nil, handlers: ConnectionHandlers, subprotocol: String?,
          extensions: [ExtensionOffer], path: String, query: String?, userData: Any?) {
         self.stream = stream
-        self.sessionSlot = session
+        self.session = session
         self.maxBufferedAmount = options.maxBufferedAmount
         self.backpressurePolicy = options.backpressurePolicy
         self.handlers = handlers
@@ -174,14 +156,14 @@ public final class WebSocketConnection {
     /// only sources.
     public var state: SessionState {
         if finished { return .closed }
-        return (madeSession?.state ?? .open) == .open && localStatus == nil ? .open : .closing
+        return session.state == .open && localStatus == nil ? .open : .closing
     }
 
     /// Whether messages can still be sent (`state == .open`).
     public var isOpen: Bool { state == .open }
 
     /// Bytes accepted by `send` that the peer has not taken yet.
-    public var bufferedAmount: Int { stream.bufferedAmount + (madeSession?.pendingOutputCount ?? 0) }
+    public var bufferedAmount: Int { stream.bufferedAmount + session.pendingOutputCount }
 
     /// Messages and payload bytes each way so far (application bytes: before compression and
     /// framing; a message sent in fragments counts once, when its final fragment goes).
@@ -189,7 +171,7 @@ public final class WebSocketConnection {
 
     /// Bytes this connection holds for its peer: received input of unfinished messages plus
     /// output the kernel has not taken (0 once closed).
-    public var heldBytes: Int { finished ? 0 : (madeSession?.bufferedInputCount ?? 0) + stream.backlogCount }
+    public var heldBytes: Int { finished ? 0 : session.bufferedInputCount + stream.backlogCount }
 
     /// A thread-safe handle to this connection (created on first use, then the same one).
     public var handle: ConnectionHandle {
@@ -483,7 +465,7 @@ public final class WebSocketConnection {
     /// refused, until it has been sent completely.
     private func countMemory() {
         guard let budget = memoryBudget else { return }
-        let input = finished ? 0 : madeSession?.bufferedInputCount ?? 0
+        let input = finished ? 0 : session.bufferedInputCount
         let output = finished ? 0 : stream.backlogCount
         let grewInput = input > countedInput
         let grewOutput = output > countedOutput
@@ -564,17 +546,6 @@ public final class WebSocketConnection {
 
     // MARK: Closing
 
-    private func makeSession() -> Session {
-        switch sessionSlot {
-        case .made(let session):
-            return session
-        case .onFirstUse(let recipe):
-            let session = recipe.make()
-            sessionSlot = .made(session)
-            return session
-        }
-    }
-
     /// The stream closed (its handler call, or our own after a handed-over lingering close).
     package func streamClosed(_ reason: StreamCloseReason) {
         guard !finished else { return }
@@ -582,7 +553,7 @@ public final class WebSocketConnection {
         if let housekeeping { loop.cancel(housekeeping) }
         housekeeping = nil
         if memoryBudget != nil { countMemory() }
-        let status = localStatus ?? madeSession?.closeStatus
+        let status = localStatus ?? session.closeStatus
             ?? CloseStatus(code: .abnormalClosure, reason: reason == .reset ? "connection reset" : "connection closed")
         closeStatus = status
         if let log {
@@ -609,30 +580,6 @@ extension WebSocketConnection: SocketStreamHandler {
         handlers.onDrain?(self)
     }
     package var wantsClose: Bool { true }
-}
-
-/// A connection's session: made with the connection, or made on first use from a recipe its
-/// server shares (see `WebSocketConnection.session`). One pointer either way.
-enum ConnectionSession {
-    case made(Session)
-    case onFirstUse(SessionRecipe)
-}
-
-/// What a server's connections without compression need to make their session on first use:
-/// the shared configuration (role included) and the server's reassembly pool.
-final class SessionRecipe {
-    let configuration: Shared<SessionConfiguration>
-    let reassemblyPool: ReassemblyPool?
-
-    init(configuration: Shared<SessionConfiguration>, reassemblyPool: ReassemblyPool?) {
-        self.configuration = configuration
-        self.reassemblyPool = reassemblyPool
-    }
-
-    /// A fresh session in the `.open` state.
-    func make() -> Session {
-        Session(sharedConfiguration: configuration, reassemblyPool: reassemblyPool)
-    }
 }
 
 /// See `WebSocketConnection.rare`.

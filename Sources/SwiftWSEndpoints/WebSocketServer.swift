@@ -63,16 +63,9 @@ public final class WebSocketServer {
                                                 serverMaxWindowBits: sharedCompressor.windowBits),
         role: .server, configuration: options.connection.perMessageDeflate, sharedCompressor: sharedCompressor)
     private let broadcastBuffer = DeflateBuffer()
-    /// The session limits and the timeouts, held once for every connection (issue 16: each idle
-    /// connection points at them instead of carrying 64 + 64 bytes of copies).
-    private lazy var sessionConfiguration: Shared<SessionConfiguration> = {
-        var configuration = options.connection.session
-        configuration.role = .server
-        return Shared(configuration)
-    }()
+    /// The timeouts, held once for every connection (issue 16: each idle connection points at
+    /// them instead of carrying a 64-byte copy).
     private lazy var timeoutConfiguration = Shared(options.connection.timeoutConfiguration)
-    /// How connections without compression make their session when they first need it.
-    private lazy var sessionRecipe = SessionRecipe(configuration: sessionConfiguration, reassemblyPool: reassemblyPool)
     /// Payloads compressed for broadcasts and publishes (one per call at most), for tests.
     private(set) var broadcastCompressions = 0
     /// Payload and frame bytes of broadcasts and publishes, shared by every loop of the server.
@@ -287,13 +280,10 @@ public final class WebSocketServer {
     func open(stream: SocketStream, request: UpgradeRequest, subprotocol: String?,
               deflate agreement: PerMessageDeflateNegotiation.Agreement?, userData: Any?,
               initialBytes: UnsafeMutableRawBufferPointer) {
-        // With compression the codec comes with the session; without, the session waits for its
-        // first use (an idle connection holds none, issue 16).
-        let session: ConnectionSession = agreement.map {
-            .made(Session(role: .server, configuration: sessionConfiguration, deflate: $0.parameters,
-                          deflateConfiguration: options.connection.perMessageDeflate,
-                          sharedCompressor: sharedCompressor, reassemblyPool: reassemblyPool))
-        } ?? .onFirstUse(sessionRecipe)
+        // The shared compressor only with compression (it is made on first use).
+        let session = Session(role: .server, configuration: options.connection.session, deflate: agreement?.parameters,
+                              deflateConfiguration: options.connection.perMessageDeflate,
+                              sharedCompressor: agreement == nil ? nil : sharedCompressor, reassemblyPool: reassemblyPool)
         let connection = WebSocketConnection(
             stream: stream, session: session, options: options.connection, timeouts: timeoutConfiguration, handlers: handlers,
             subprotocol: subprotocol, extensions: agreement.map { [$0.response] } ?? [], path: request.path,

@@ -12,22 +12,11 @@ extension Session {
     public convenience init(role: Role, configuration: SessionConfiguration, deflate: PerMessageDeflateParameters?,
                             deflateConfiguration: PerMessageDeflateConfiguration,
                             sharedCompressor: DeflateCompressor? = nil, reassemblyPool: ReassemblyPool? = nil) {
-        self.init(role: role, configuration: Shared(configuration), deflate: deflate,
-                  deflateConfiguration: deflateConfiguration, sharedCompressor: sharedCompressor,
-                  reassemblyPool: reassemblyPool)
-    }
-
-    /// The same with a configuration shared by several sessions (a server's connections): each
-    /// idle session then holds a pointer to it, not a copy.
-    public convenience init(role: Role, configuration shared: Shared<SessionConfiguration>,
-                            deflate: PerMessageDeflateParameters?, deflateConfiguration: PerMessageDeflateConfiguration,
-                            sharedCompressor: DeflateCompressor? = nil, reassemblyPool: ReassemblyPool? = nil) {
-        var configuration = shared.value
+        var configuration = configuration
         configuration.role = role
         let codec = deflate.map {
             PerMessageDeflate(parameters: $0, role: role, configuration: deflateConfiguration, sharedCompressor: sharedCompressor)
         }
-        self.init(sharedConfiguration: configuration == shared.value ? shared : Shared(configuration),
-                  perMessageDeflate: codec, reassemblyPool: reassemblyPool)
+        self.init(configuration: configuration, perMessageDeflate: codec, reassemblyPool: reassemblyPool)
     }
 }

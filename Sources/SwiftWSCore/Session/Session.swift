@@ -21,9 +21,7 @@
 /// send methods (an echo server does), but not `receive` again.
 public final class Session {
     /// The role and limits this session was created with.
-    public var configuration: SessionConfiguration { sharedConfiguration.value }
-    /// Shared by the sessions of a server: one pointer per idle connection, not a 64-byte copy.
-    private let sharedConfiguration: Shared<SessionConfiguration>
+    public let configuration: SessionConfiguration
     /// Where the connection is in its life.
     public var state: SessionState { lifecycle.state }
     /// How the connection ended; `nil` while it has not.
@@ -123,23 +121,11 @@ public final class Session {
     /// - Parameter reassemblyPool: shared by the sessions of one thread (a server's), it keeps
     ///   the storage of a large message for the next one instead of freeing it (see
     ///   `ReassemblyPool`); nil frees it.
-    public convenience init(configuration: SessionConfiguration, perMessageDeflate: PerMessageDeflate? = nil,
-                            reassemblyPool: ReassemblyPool? = nil) {
-        self.init(sharedConfiguration: Shared(configuration), perMessageDeflate: perMessageDeflate,
-                  reassemblyPool: reassemblyPool)
-    }
-
-    /// Creates a session in the `.open` state whose configuration is shared with other sessions
-    /// (a server's); see `init(configuration:perMessageDeflate:reassemblyPool:)`.
-    public init(sharedConfiguration: Shared<SessionConfiguration>, perMessageDeflate: PerMessageDeflate? = nil,
+    public init(configuration: SessionConfiguration, perMessageDeflate: PerMessageDeflate? = nil,
                 reassemblyPool: ReassemblyPool? = nil) {
-        var configuration = sharedConfiguration.value
-        if perMessageDeflate != nil && !configuration.allowsRSV1 {
-            configuration.allowsRSV1 = true
-            self.sharedConfiguration = Shared(configuration)
-        } else {
-            self.sharedConfiguration = sharedConfiguration
-        }
+        var configuration = configuration
+        if perMessageDeflate != nil { configuration.allowsRSV1 = true }
+        self.configuration = configuration
         self.perMessageDeflate = perMessageDeflate
         self.reassemblyPool = reassemblyPool
     }
