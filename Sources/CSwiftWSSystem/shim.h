@@ -18,6 +18,7 @@
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include "utf8_lookup.h"   /* the AVX2 form of the UTF-8 vector pass (header-only) */
 
 /* accept4(2) is declared only under _GNU_SOURCE, which the Glibc module is not built with;
  * this wrapper gives Swift a stable name for it (atomic SOCK_NONBLOCK | SOCK_CLOEXEC on accept). */

@@ -45,6 +45,11 @@ public struct ServerOptions: Sendable {
     /// How a server on several loops spreads new connections (measured in
     /// docs/notes/issue15-scale-round3.md); `.handoff` unless a benchmark asks for the other.
     package var acceptStrategy: AcceptStrategy = .handoff
+    /// Keep each connection's `peerHandshakeHeaders` for its whole life. Off by default: the
+    /// headers (a browser sends 0.5-1 KiB of them) are there in the upgrade hook and in `onOpen`,
+    /// then dropped, so an idle connection does not carry its request (issue 16); an
+    /// application that reads them later copies what it needs in `onOpen` or sets this.
+    public var keepsHandshakeHeaders: Bool = false
     /// Joins this server's topics to other processes through Redis pub/sub (nil: this process
     /// only). See `RedisOptions` for what is delivered, and what is lost while Redis is down.
     public var redis: RedisOptions? = nil

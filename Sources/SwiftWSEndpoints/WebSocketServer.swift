@@ -63,6 +63,9 @@ public final class WebSocketServer {
                                                 serverMaxWindowBits: sharedCompressor.windowBits),
         role: .server, configuration: options.connection.perMessageDeflate, sharedCompressor: sharedCompressor)
     private let broadcastBuffer = DeflateBuffer()
+    /// The timeouts, held once for every connection (issue 16: each idle connection points at
+    /// them instead of carrying a 64-byte copy).
+    private lazy var timeoutConfiguration = Shared(options.connection.timeoutConfiguration)
     /// Payloads compressed for broadcasts and publishes (one per call at most), for tests.
     private(set) var broadcastCompressions = 0
     /// Payload and frame bytes of broadcasts and publishes, shared by every loop of the server.
@@ -286,12 +289,14 @@ public final class WebSocketServer {
     func open(stream: SocketStream, request: UpgradeRequest, subprotocol: String?,
               deflate agreement: PerMessageDeflateNegotiation.Agreement?, userData: Any?,
               initialBytes: UnsafeMutableRawBufferPointer) {
+        // The shared compressor only with compression (it is made on first use).
         let session = Session(role: .server, configuration: options.connection.session, deflate: agreement?.parameters,
                               deflateConfiguration: options.connection.perMessageDeflate,
-                              sharedCompressor: sharedCompressor, reassemblyPool: reassemblyPool)
+                              sharedCompressor: agreement == nil ? nil : sharedCompressor, reassemblyPool: reassemblyPool)
         let connection = WebSocketConnection(
-            stream: stream, session: session, options: options.connection, handlers: handlers, subprotocol: subprotocol,
-            extensions: agreement.map { [$0.response] } ?? [], path: request.path, query: request.query, userData: userData)
+            stream: stream, session: session, options: options.connection, timeouts: timeoutConfiguration, handlers: handlers,
+            subprotocol: subprotocol, extensions: agreement.map { [$0.response] } ?? [], path: request.path,
+            query: request.query, userData: userData)
         connection.server = self
         connection.peerHandshakeHeaders = request.headers
         connection.log = log
@@ -300,6 +305,9 @@ public final class WebSocketServer {
         connectionList.append(connection)
         reportLoad()
         connection.start(initialBytes: initialBytes)
+        // After `onOpen` (and the messages that came with the handshake): an idle connection
+        // does not keep its request's headers (`ServerOptions.keepsHandshakeHeaders`).
+        if !options.keepsHandshakeHeaders { connection.peerHandshakeHeaders = HTTPHeaders() }
         if isShuttingDown { connection.close(code: .goingAway, reason: "server shutting down") }
     }
 

@@ -148,20 +148,20 @@ func utf8Text(_ sample: String, size: Int) -> [UInt8] {
 /// Keeps the optimiser from hoisting a validation of unchanged bytes out of the timing loop.
 @_optimize(none) func opaque(_ pointer: UnsafeRawPointer?) {}
 
-@inline(never) func validateOnce(_ bytes: UnsafeRawBufferPointer, vectorized: Bool) -> Bool {
+@inline(never) func validateOnce(_ bytes: UnsafeRawBufferPointer, vectorized: Bool, avx2: Bool) -> Bool {
     var validator = UTF8Validator()
-    return validator.benchmarkValidate(bytes, vectorized: vectorized) == nil && validator.isAtBoundary
+    return validator.benchmarkValidate(bytes, vectorized: vectorized, avx2: avx2) == nil && validator.isAtBoundary
 }
 
 /// GB/s of one repetition validating `text` about 32 MB worth of times.
-func utf8Rate(_ text: [UInt8], vectorized: Bool) -> Double {
+func utf8Rate(_ text: [UInt8], vectorized: Bool, avx2: Bool = false) -> Double {
     let rounds = max(1, (32 << 20) / text.count)
     return text.withUnsafeBytes { bytes in
         let start = now()
         var valid = 0
         for _ in 0..<rounds {
             opaque(bytes.baseAddress)
-            if validateOnce(bytes, vectorized: vectorized) { valid &+= 1 }
+            if validateOnce(bytes, vectorized: vectorized, avx2: avx2) { valid &+= 1 }
         }
         let elapsed = now() - start
         precondition(valid == rounds, "the sample text is not valid UTF-8")
@@ -171,22 +171,25 @@ func utf8Rate(_ text: [UInt8], vectorized: Bool) -> Double {
 
 if only.isEmpty || only.contains("utf8") {
     print("")
-    print("UTF-8 validation alone, GB/s: median (min-max) of \(repetitions), scalar = before the vector pass")
-    print(pad("text", 8) + pad("size", 7) + pad("scalar", 20) + pad("vector", 20) + pad("ratio", 7))
+    print("UTF-8 validation alone, GB/s: median (min-max) of \(repetitions), scalar = before the vector pass,")
+    print("vector = its portable SSE2 form, avx2 = its AVX2 form where the CPU has it (else the same as vector)")
+    print(pad("text", 8) + pad("size", 7) + pad("scalar", 20) + pad("vector", 20) + pad("avx2", 20)
+          + pad("vector/scalar", 14) + pad("avx2/vector", 12))
     for size in [16, 64, 100, 256, 1024, 65536] {
         for (name, sample) in utf8Samples {
             let text = utf8Text(sample, size: size)
             // Interleaved, so that both see the same load on this shared machine.
-            var before: [Double] = [], after: [Double] = []
+            var before: [Double] = [], after: [Double] = [], avx2: [Double] = []
             for _ in 0..<repetitions {
                 before.append(utf8Rate(text, vectorized: false))
                 after.append(utf8Rate(text, vectorized: true))
+                avx2.append(utf8Rate(text, vectorized: true, avx2: true))
             }
             func cell(_ rates: [Double]) -> String {
                 "\(format(median(rates))) (\(format(rates.min()!))-\(format(rates.max()!)))"
             }
-            print(pad(name, 8) + pad("\(size)", 7) + pad(cell(before), 20) + pad(cell(after), 20)
-                  + pad(format(median(after) / median(before)), 7))
+            print(pad(name, 8) + pad("\(size)", 7) + pad(cell(before), 20) + pad(cell(after), 20) + pad(cell(avx2), 20)
+                  + pad(format(median(after) / median(before)), 14) + pad(format(median(avx2) / median(after)), 12))
         }
     }
 }

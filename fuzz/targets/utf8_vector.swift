@@ -1,8 +1,9 @@
 // Fuzz target: the vectorised UTF-8 validator agrees with the scalar one, byte for byte.
 //
 // The same text is fed, cut into pieces of one length, to a validator with the vector pass
-// (`validate(_:vectorized: true)`, what `validate` does) and to one without it (the scalar
-// validator alone, the reference). After every piece both must return the same result (nil, or
+// (`validate(_:vectorized: true)`, what `validate` does: its AVX2 form where the CPU has it), to
+// one with the vector pass in its portable (SSE2) form (`avx2: false`), and to one without it
+// (the scalar validator alone, the reference). After every piece both must return the same result (nil, or
 // the same offset of the first invalid byte) and be in the same state (the open sequence and the
 // range of its next byte, failed or not); they stop at the first failure. Every input is tried
 // whole and in pieces of 1, 3, 17, 64, 67, 100 and 131 bytes, after 0, 1 or 2 ASCII bytes (so the
@@ -30,9 +31,10 @@ public func fuzzUTF8Vector(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// Feeds `text` in pieces of `pieceLength` bytes to both validators and traps on any difference.
+/// Feeds `text` in pieces of `pieceLength` bytes to the validators and traps on any difference.
 private func compare(_ text: [UInt8], pieceLength: Int) {
     var vectorized = UTF8Validator()
+    var portable = UTF8Validator()
     var scalar = UTF8Validator()
     text.withUnsafeBytes { all in
         var start = 0
@@ -40,12 +42,15 @@ private func compare(_ text: [UInt8], pieceLength: Int) {
             let end = start + min(pieceLength, all.count - start)
             let piece = UnsafeRawBufferPointer(rebasing: all[start..<end])
             let vectorResult = vectorized.validate(piece, vectorized: true)
+            let portableResult = portable.validate(piece, vectorized: true, avx2: false)
             let scalarResult = scalar.validate(piece, vectorized: false)
-            if vectorResult != scalarResult || vectorized != scalar {
+            for (name, result, state) in [("vector pass", vectorResult, vectorized),
+                                          ("portable vector pass", portableResult, portable)]
+            where result != scalarResult || state != scalar {
                 fatalError("""
-                    vector pass disagrees at piece \(start)..<\(end) of \(all.count) bytes: \
-                    \(String(describing: vectorResult)) vs \(String(describing: scalarResult)), \
-                    states \(vectorized) vs \(scalar)
+                    \(name) disagrees at piece \(start)..<\(end) of \(all.count) bytes: \
+                    \(String(describing: result)) vs \(String(describing: scalarResult)), \
+                    states \(state) vs \(scalar)
                     """)
             }
             if scalarResult != nil { return }

@@ -48,7 +48,9 @@ public struct ConnectionTimeouts: Sendable, Hashable {
     }
 
     /// The durations.
-    public let configuration: Configuration
+    public var configuration: Configuration { durations.value }
+    /// Shared by the connections of a server (one pointer each instead of a 64-byte copy).
+    private let durations: Shared<Configuration>
     private var isOpen = true
     private var lastReceive: UInt64
     private var nextPing: UInt64
@@ -58,7 +60,14 @@ public struct ConnectionTimeouts: Sendable, Hashable {
 
     /// Starts the timers of a connection that opened at `now`.
     public init(_ configuration: Configuration, now: UInt64) {
-        self.configuration = configuration
+        self.init(Shared(configuration), now: now)
+    }
+
+    /// Starts the timers of a connection that opened at `now`, with durations shared by others
+    /// (a server's connections).
+    public init(_ configuration: Shared<Configuration>, now: UInt64) {
+        durations = configuration
+        let configuration = configuration.value
         lastReceive = now
         nextPing = configuration.pingInterval.map { now.addingSaturated($0) } ?? .max
     }

@@ -27,8 +27,9 @@ public struct MaskKeySource: Sendable, Hashable {
 }
 
 /// The keys of one client session, drawn from its `MaskKeySource`. The random pool is created on
-/// first use: a server session never pays for it.
-struct MaskKeyGenerator {
+/// first use: a server session never pays for it. A class, so that the session's lazy slot for
+/// it costs a server session one pointer instead of 33 bytes (issue 16).
+final class MaskKeyGenerator {
     private let fixedKeys: [UInt32]
     private var nextFixed = 0
     /// One getrandom call per 64 frames, 256 bytes per client session.
@@ -39,7 +40,7 @@ struct MaskKeyGenerator {
     }
 
     /// The next frame's key, as `FrameHeader.maskKey` holds it.
-    mutating func next() -> UInt32 {
+    func next() -> UInt32 {
         if fixedKeys.isEmpty {
             if random == nil { random = SecureRandom(poolSize: 256) }
             return random!.next32()

@@ -46,17 +46,20 @@ public struct UTF8Validator: Hashable, Sendable {
         validate(bytes, vectorized: true)
     }
 
-    /// `validate(_:vectorized:)` for bench/core, which times the scalar validator ("before") next
-    /// to the vector pass: an SPI, not part of the API.
+    /// `validate(_:vectorized:avx2:)` for bench/core, which times the scalar validator
+    /// ("before") next to the vector pass in its portable (SSE2) and AVX2 forms: an SPI, not
+    /// part of the API.
     @_spi(Benchmarks) @inlinable
-    public mutating func benchmarkValidate(_ bytes: UnsafeRawBufferPointer, vectorized: Bool) -> Int? {
-        validate(bytes, vectorized: vectorized)
+    public mutating func benchmarkValidate(_ bytes: UnsafeRawBufferPointer, vectorized: Bool, avx2: Bool = true) -> Int? {
+        validate(bytes, vectorized: vectorized, avx2: avx2)
     }
 
     /// `validate`, with the vector pass (`vectorized`) or without it: the scalar validator alone is
-    /// the reference the vector pass is fuzzed against (fuzz/targets/utf8_vector.swift).
+    /// the reference the vector pass is fuzzed against (fuzz/targets/utf8_vector.swift). `avx2`
+    /// false keeps the vector pass to its portable form where the CPU has AVX2 (for the fuzz
+    /// target and the benchmark, which compare the two).
     @inlinable
-    mutating func validate(_ bytes: UnsafeRawBufferPointer, vectorized: Bool) -> Int? {
+    mutating func validate(_ bytes: UnsafeRawBufferPointer, vectorized: Bool, avx2: Bool = true) -> Int? {
         if failed { return 0 }
         guard let base = bytes.baseAddress else { return nil }
         let count = bytes.count
@@ -113,7 +116,7 @@ public struct UTF8Validator: Hashable, Sendable {
             if vectorized && !vectorPassDone && index >= UTF8Validator.vectorLookBehind
                 && count &- index >= UTF8Validator.vectorBlockSize {
                 vectorPassDone = true
-                index = UTF8Validator.vectorValidPrefix(base, from: index, count: count)
+                index = UTF8Validator.vectorValidPrefix(base, from: index, count: count, avx2: avx2)
                 continue
             }
             // A multi-byte sequence: its length and the range of its second byte (RFC 3629

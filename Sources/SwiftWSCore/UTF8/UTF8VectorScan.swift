@@ -20,10 +20,19 @@
 // decides the exact position of an error and keeps the state of a sequence cut at the end of a
 // piece, so the vector pass needs no state of its own and cannot change either.
 
+#if arch(x86_64)
+import CSwiftWSSystem
+#endif
+
 @usableFromInline typealias UTF8Vector = SIMD16<UInt8>
 @usableFromInline typealias UTF8VectorMask = SIMDMask<SIMD16<Int8>>
 
 extension UTF8Validator {
+    #if arch(x86_64)
+    /// Whether the AVX2 block scan may run (the CPU has it and the kernel saves its registers).
+    static let hasAVX2 = swiftws_utf8_avx2_usable() != 0
+    #endif
+
     /// Below this many bytes, `validate` skips the vector pass (one 64-byte block): small chat
     /// messages keep the scalar path they had.
     @inlinable static var vectorBlockSize: Int { 64 }
@@ -38,8 +47,18 @@ extension UTF8Validator {
     /// before it are read: they end a complete character, so they ask for no continuation). It
     /// stops at the first 64-byte block containing an error, or when fewer than 64 bytes remain;
     /// the caller validates from `b` on.
+    ///
+    /// Where the CPU has AVX2 (and `avx2` is true), the block scan is the C form of the lookup
+    /// algorithm (Sources/CSwiftWSSystem/utf8_lookup.h, simdutf's tables read by `vpshufb`),
+    /// with the same contract.
     @usableFromInline
-    static func vectorValidPrefix(_ base: UnsafeRawPointer, from start: Int, count: Int) -> Int {
+    static func vectorValidPrefix(_ base: UnsafeRawPointer, from start: Int, count: Int, avx2: Bool = true) -> Int {
+        #if arch(x86_64)
+        if avx2 && UTF8Validator.hasAVX2 {
+            let end = swiftws_utf8_avx2_scan(base.assumingMemoryBound(to: UInt8.self), start, count)
+            return lastBoundary(base, before: end, notBefore: start)
+        }
+        #endif
         var index = start
         // Whether the bytes before `index` end inside a multi-byte character (then the next bytes
         // must be continuations even if they are all ASCII: the all-ASCII shortcut does not apply).

@@ -99,14 +99,41 @@ public final class SocketStream {
     public var remoteAddress: SocketAddress? { storedRemoteAddress?.address }
     private let storedRemoteAddress: CompactSocketAddress?
 
+    /// Who hears about reads, the end of input, drains and the close: the four closures below
+    /// (one `StreamClosures` object), or an object that is its own handler (a WebSocket
+    /// connection: no closures and no closure contexts per idle connection, issue 16). Held
+    /// strongly until the stream closes.
+    package var handler: (any SocketStreamHandler)?
+    private var closures: StreamClosures? { handler as? StreamClosures }
+    /// The closures' holder, replacing a handler that is not one.
+    private func ensureClosures() -> StreamClosures {
+        if let closures { return closures }
+        let made = StreamClosures()
+        handler = made
+        return made
+    }
+
     /// Called with each chunk of received bytes (borrowed: copy what must outlive the call).
-    public var onRead: ((UnsafeMutableRawBufferPointer) -> Void)?
+    /// Setting a closure replaces a `handler`; setting nil leaves a handler alone.
+    public var onRead: ((UnsafeMutableRawBufferPointer) -> Void)? {
+        get { closures?.onRead }
+        set { if newValue != nil || closures != nil { ensureClosures().onRead = newValue } }
+    }
     /// Called when the peer ended its output (half-close). If nil, the stream closes instead.
-    public var onEndOfInput: (() -> Void)?
+    public var onEndOfInput: (() -> Void)? {
+        get { closures?.onEndOfInput }
+        set { if newValue != nil || closures != nil { ensureClosures().onEndOfInput = newValue } }
+    }
     /// Called when the backlog has been sent completely after a write had to be buffered.
-    public var onDrain: (() -> Void)?
+    public var onDrain: (() -> Void)? {
+        get { closures?.onDrain }
+        set { if newValue != nil || closures != nil { ensureClosures().onDrain = newValue } }
+    }
     /// Called once when the stream has closed.
-    public var onClose: ((StreamCloseReason) -> Void)?
+    public var onClose: ((StreamCloseReason) -> Void)? {
+        get { closures?.onClose }
+        set { if newValue != nil || closures != nil { ensureClosures().onClose = newValue } }
+    }
 
     init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress?) {
         self.loop = loop
@@ -304,7 +331,7 @@ public final class SocketStream {
             output = .shut
             shutdown(fd, Int32(SHUT_WR))
         }
-        if let onDrain { loop.deferCallback(onDrain) }
+        if let handler, handler.wantsDrain { loop.deferCallback { handler.streamDrained() } }
     }
 
     // MARK: Reading
@@ -359,7 +386,7 @@ public final class SocketStream {
             // While lingering, what the peer still sends is read only so that closing does not
             // find unread input (which makes the kernel send an RST that destroys the close
             // frame or the response still in flight): it is discarded.
-            if input != .discardingUntilEnd { onRead?(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<result])) }
+            if input != .discardingUntilEnd { handler?.streamRead(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<result])) }
             return
         }
         if result == 0 {
@@ -378,8 +405,8 @@ public final class SocketStream {
         updateWatchedEvents()
         if wasLingering {
             close(reason: .local)
-        } else if let onEndOfInput {
-            onEndOfInput()
+        } else if let handler, handler.handlesEndOfInput {
+            handler.streamEndedInput()
         } else {
             close(reason: .peerClosed)
         }
@@ -487,11 +514,42 @@ public final class SocketStream {
         Glibc.close(fd)
         tls?.free()
         backlog.release()
-        let handler = onClose
-        onRead = nil
-        onEndOfInput = nil
-        onDrain = nil
-        onClose = nil
-        if let handler { loop.deferCallback { handler(reason) } }
+        let handler = self.handler
+        self.handler = nil
+        if let handler, handler.wantsClose { loop.deferCallback { handler.streamClosed(reason) } }
     }
+}
+
+/// What a `SocketStream` reports to (`SocketStream.handler`). Loop thread only.
+package protocol SocketStreamHandler: AnyObject {
+    /// Received bytes (borrowed: copy what must outlive the call).
+    func streamRead(_ bytes: UnsafeMutableRawBufferPointer)
+    /// Whether `streamEndedInput` is wanted; otherwise the peer's FIN closes the stream.
+    var handlesEndOfInput: Bool { get }
+    /// The peer ended its output (half-close).
+    func streamEndedInput()
+    /// Whether `streamDrained` is wanted (saves a deferred call when not).
+    var wantsDrain: Bool { get }
+    /// The backlog was sent completely after a write had to be buffered (deferred call).
+    func streamDrained()
+    /// Whether `streamClosed` is wanted.
+    var wantsClose: Bool { get }
+    /// The stream closed (deferred call, once).
+    func streamClosed(_ reason: StreamCloseReason)
+}
+
+/// The stream's four callbacks as closures: the handler of every stream whose owner sets them.
+final class StreamClosures: SocketStreamHandler {
+    var onRead: ((UnsafeMutableRawBufferPointer) -> Void)?
+    var onEndOfInput: (() -> Void)?
+    var onDrain: (() -> Void)?
+    var onClose: ((StreamCloseReason) -> Void)?
+
+    func streamRead(_ bytes: UnsafeMutableRawBufferPointer) { onRead?(bytes) }
+    var handlesEndOfInput: Bool { onEndOfInput != nil }
+    func streamEndedInput() { onEndOfInput?() }
+    var wantsDrain: Bool { onDrain != nil }
+    func streamDrained() { onDrain?() }
+    var wantsClose: Bool { onClose != nil }
+    func streamClosed(_ reason: StreamCloseReason) { onClose?(reason) }
 }

@@ -161,7 +161,7 @@ extension SocketStream {
         } while buffer.count - filled >= 16 * 1024  // room for one more whole record
         loop.statistics.reads += 1
         // Lingering: read on (close_notify must be seen) but discard, as the plain path does.
-        if filled > 0, input != .discardingUntilEnd { onRead?(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<filled])) }
+        if filled > 0, input != .discardingUntilEnd { handler?.streamRead(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<filled])) }
         guard !isClosed, input != .ended else { return }
         if let failure {
             ERR_clear_error()
