@@ -93,7 +93,9 @@ public final class WebSocketConnection {
     /// The fields most idle connections never set (user data, topics, a handle for other
     /// threads, the close statuses), in one object made when the first is set: 88 bytes less
     /// per idle connection (issue 16).
-    private var rare: RareConnectionFields?
+    /// `@exclusivity(unchecked)`: no run-time exclusivity check (as `Session.output`, whose comment says why): read or written for every message; the connection is confined to its loop thread and
+    /// no access stays open across a callback.
+    @exclusivity(unchecked) private var rare: RareConnectionFields?
     private var rareFields: RareConnectionFields {
         if let rare { return rare }
         let made = RareConnectionFields()
@@ -167,7 +169,8 @@ public final class WebSocketConnection {
 
     /// Messages and payload bytes each way so far (application bytes: before compression and
     /// framing; a message sent in fragments counts once, when its final fragment goes).
-    public private(set) var counters = ConnectionCounters()
+    /// (`@exclusivity(unchecked)`: updated for every message; see `rare`.)
+    @exclusivity(unchecked) public private(set) var counters = ConnectionCounters()
 
     /// Bytes this connection holds for its peer: received input of unfinished messages plus
     /// output the kernel has not taken (0 once closed).
