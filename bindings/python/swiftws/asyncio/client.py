@@ -406,21 +406,15 @@ class connect:
         key = new_key()
         pending = _PendingConnect(native, future, self.uri, self.write_limit, self)
         native.targets[key] = pending
-        if relay is not None:
-            status = n.lib.sws_client_connect_socket(native.handle, ("ws" + self.uri[3:]).encode("utf-8"), descriptor,
-                                                     self._config.pointer(), byref(native.handlers), key)
-            if status != n.SWS_OK:
-                os.close(descriptor)
-        elif descriptor >= 0:  # connected here to host/port; TLS (wss://) is the library's
-            status = n.lib.sws_client_connect_socket(native.handle, self.uri.encode("utf-8"), descriptor,
-                                                     self._config.pointer(), byref(native.handlers), key)
-            if status != n.SWS_OK:
-                os.close(descriptor)
-        elif self._sock is not None:
+        if descriptor < 0 and self._sock is not None:
             # The library owns what it is given: a duplicate, so that the caller's socket object
             # stays valid (and closes its own descriptor) as asyncio's sock= leaves it.
             descriptor = os.dup(self._sock.fileno())
-            status = n.lib.sws_client_connect_socket(native.handle, self.uri.encode("utf-8"), descriptor,
+        if descriptor >= 0:
+            # Over a relay the library speaks ws:// (asyncio runs TLS); over a socket connected
+            # here to host/port, or the caller's, wss:// is the library's TLS.
+            uri = "ws" + self.uri[3:] if relay is not None else self.uri
+            status = n.lib.sws_client_connect_socket(native.handle, uri.encode("utf-8"), descriptor,
                                                      self._config.pointer(), byref(native.handlers), key)
             if status != n.SWS_OK:
                 os.close(descriptor)
