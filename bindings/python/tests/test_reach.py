@@ -265,7 +265,7 @@ async def test_no_downgrade_from_wss_to_ws(tmp_path):
     async with serve(echo, "127.0.0.1", 0) as plain:
         routes = {"/": (302, f"ws://127.0.0.1:{plain.port}/")}
         async with ws_serve(echo, "127.0.0.1", 0, ssl=server_context, process_request=redirecting(routes)) as secure:
-            with pytest.raises(SecurityError, match="from wss:// to ws://"):
+            with pytest.raises(SecurityError, match="cannot follow redirect to non-secure URI ws://"):
                 await connect(f"wss://localhost:{_port(secure)}/", ssl=client_context)
 
 

@@ -12,13 +12,15 @@ import threading
 import warnings
 
 import pytest
+from websockets.exceptions import InvalidStatus as WsInvalidStatus
+from websockets.sync.client import connect as ws_sync_connect
 from websockets.sync.client import unix_connect as ws_unix_connect
 from websockets.sync.server import serve as ws_serve
 from websockets.sync.server import unix_serve as ws_unix_serve
 
 from swiftws.exceptions import ConnectionClosed, InvalidStatus
 from swiftws.sync.client import connect, reconnect, unix_connect, unix_reconnect
-from swiftws.sync.server import Server, unix_serve
+from swiftws.sync.server import Server, serve as sync_serve, unix_serve
 
 from test_reach import needs_tinyproxy, tinyproxy
 
@@ -170,3 +172,39 @@ def test_sync_server_with_a_stdlib_ssl_context_against_websockets(tmp_path):
         with ws_sync_connect(f"wss://localhost:{port_of(server)}/", ssl=client_context) as ws:
             ws.send("blocking, over TLS")
             assert ws.recv(timeout=5) == "blocking, over TLS"
+
+
+def test_blocking_hooks_run_in_their_own_thread_and_see_the_blocking_server():
+    # websockets' blocking server runs process_request in the connection's thread: a hook may
+    # block (here until the server stops listening) without stalling other connections.
+    waiting = threading.Event()
+
+    def process_request(ws, request):
+        if request.path == "/wait":
+            assert isinstance(ws.server, Server)
+            waiting.set()
+            ws.server.socket_closed.wait(10)
+        return None
+
+    server = sync_serve(sync_echo, "127.0.0.1", 0, process_request=process_request)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    outcome = []
+
+    def blocked_client():
+        try:
+            ws_sync_connect(f"ws://127.0.0.1:{port_of(server)}/wait", open_timeout=10).close()
+            outcome.append("opened")
+        except WsInvalidStatus as error:
+            outcome.append(error.response.status_code)
+
+    client = threading.Thread(target=blocked_client)
+    client.start()
+    assert waiting.wait(10)
+    with ws_sync_connect(f"ws://127.0.0.1:{port_of(server)}/") as ws:  # served meanwhile
+        ws.send("not stalled")
+        assert ws.recv(timeout=10) == "not stalled"
+    server.shutdown()  # the waiting hook returns; the server is closing: 503, as websockets
+    client.join(10)
+    thread.join(10)
+    assert outcome == [503]

@@ -139,6 +139,26 @@ async def connect_tls(loop: asyncio.AbstractEventLoop, context: Any, server_host
     return theirs.detach(), relay
 
 
+class TLSSocket:
+    """What websockets' blocking ``connection.socket`` is for a TLS connection (an
+    ``ssl.SSLSocket``), for one whose TLS asyncio runs here: the ``ssl.SSLObject``'s answers
+    (``version()``, ``server_hostname``, ``getpeercert()``, ``cipher()``, ...) and the TCP
+    socket's (``getsockname()``, ``getpeername()``, ``fileno()``, ...). Reading and writing
+    stay the connection's (the relay owns the bytes): ``recv``/``send`` are not offered."""
+
+    def __init__(self, transport: asyncio.BaseTransport) -> None:
+        self._tls = transport.get_extra_info("ssl_object")
+        self._socket = transport.get_extra_info("socket")
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        for part in (self._tls, self._socket):
+            if hasattr(part, name):
+                return getattr(part, name)
+        raise AttributeError(f"{name}: the connection's TLS socket has no such attribute")
+
+
 class _Relay(asyncio.Protocol):
     """One TLS connection: its decrypted bytes to the library's end of a socketpair, the
     library's bytes back, each direction pausing the other's reading while its buffer is full."""

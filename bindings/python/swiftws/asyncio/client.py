@@ -17,7 +17,6 @@ refused or unreachable: ``ConnectionRefusedError`` when refused), ``TimeoutError
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import errno
 import http
 import logging
@@ -38,6 +37,7 @@ from ..exceptions import (InvalidHandshake, InvalidMessage, InvalidProxy, Invali
                           SecurityError, SwiftWSError)
 from ..http11 import Request, Response
 from ..tls import needs_asyncio_tls, tls_error, tls_struct
+from ..uri import parse_uri
 from ._reconnect import backoff, process_exception as default_process_exception
 from ._reconnect import reconnecting
 from ._tls_relay import connect_tls
@@ -65,17 +65,9 @@ class ClientConnection(Connection):
 
 
 def _check_uri(uri: str) -> None:
-    parsed = urllib.parse.urlsplit(uri)
-    if parsed.scheme not in ("ws", "wss"):
-        raise InvalidURI(uri, "scheme isn't ws or wss")
-    if not parsed.hostname:
-        raise InvalidURI(uri, "hostname isn't provided")
+    parsed = parse_uri(uri)
     if parsed.username is not None or parsed.password is not None:
         raise InvalidURI(uri, "user information isn't supported")
-    try:
-        parsed.port
-    except ValueError as error:
-        raise InvalidURI(uri, str(error)) from None
 
 
 #: ``ssl`` / ``proxy_ssl`` not given: a default context where TLS is used (websockets'
@@ -126,11 +118,8 @@ class _PendingConnect:
         connection.max_queue = settings.max_queue
         connection._log_callback = settings._log_callback  # type: ignore[attr-defined]
         connection._attach(conn)
-        # After redirects the request that opened the connection went to another path (the
-        # connection knows the final one).
-        final_path = connection.path + (f"?{connection.query}" if connection.query else "")
-        request = settings.request
-        connection.request = request if request.path == final_path else dataclasses.replace(request, path=final_path)
+        # The request that opened it (redirects are followed by new openers: see connect._create).
+        connection.request = settings.request
         head, length = c_void_p(), c_size_t()
         if n.lib.sws_conn_handshake_response(conn, byref(head), byref(length)) == n.SWS_OK:
             connection.response = parse_response(ctypes.string_at(head, length.value), b"")
@@ -155,12 +144,7 @@ class _PendingConnect:
             return
         error: BaseException
         if status == n.SWS_ERR_HANDSHAKE:
-            if http_status and message.startswith(_REDIRECT_REFUSED):
-                # A redirect the library would not follow (too many, wss:// to ws://, a bad
-                # Location): websockets raises SecurityError for these.
-                error = SecurityError(message)
-                error.response = self._refusal(http_status)  # type: ignore[attr-defined]
-            elif http_status:
+            if http_status:
                 error = InvalidStatus(self._refusal(http_status))
             elif _is_invalid_http(message):
                 error = InvalidMessage("did not receive a valid HTTP response")
@@ -184,8 +168,15 @@ class _PendingConnect:
         self.future.set_exception(error)
 
 
-#: How the library's refusal to follow a redirect begins (ClientError.redirectFailed).
-_REDIRECT_REFUSED = "cannot follow the "
+#: How many redirects ``connect`` follows unless told (``max_redirects``): websockets' default
+#: and environment variable.
+MAX_REDIRECTS = int(os.environ.get("WEBSOCKETS_MAX_REDIRECTS", "10"))
+
+#: The answers websockets follows when they carry a Location.
+_REDIRECT_STATUSES = (300, 301, 302, 303, 307, 308)
+
+#: Request headers that carry credentials, dropped when a redirect changes the origin.
+_CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
 
 
 def parse_response(head: bytes, body: bytes) -> Response:
@@ -228,8 +219,12 @@ class connect:
     Reach (as websockets): ``proxy`` (True, the default: the proxy the environment names —
     ``https_proxy``, ``http_proxy``, ``socks_proxy``, ``all_proxy``, ``no_proxy``; a URL
     "http://user:pass@host:port", "socks5://…", "socks5h://…", "socks4a://…"; None: no proxy),
-    ``max_redirects`` (10), ``sock`` (a connected socket to run the handshake over: the library
-    takes a duplicate of its descriptor), ``unix``/``path`` (see ``unix_connect``);
+    ``max_redirects`` (10, or ``WEBSOCKETS_MAX_REDIRECTS``; followed with websockets' rules: no
+    wss:// to ws://, credentials dropped for another origin, none over ``sock``, no other origin
+    over a Unix socket or an explicit ``host``/``port``), ``sock`` (a connected socket to run the
+    handshake over: the library takes a duplicate of its descriptor), ``host``/``port`` (where to
+    connect instead of the URI's authority, which still gives the Host header and the TLS server
+    name; no proxy then), ``unix``/``path`` (see ``unix_connect``);
     ``process_exception`` decides which errors ``async for`` retries, ``reconnect_delays`` (a
     function returning an iterator of seconds, default ``backoff``) how long it waits between
     attempts.
@@ -250,7 +245,11 @@ class connect:
                  unix: bool = False, path: Optional[str] = None,
                  process_exception: Callable[[Exception], Optional[Exception]] = default_process_exception,
                  reconnect_delays: Callable[[], Generator[float, None, None]] = backoff,
+                 host: Optional[str] = None, port: Optional[int] = None,
                  **options: Any) -> None:
+        # What a followed redirect is opened with again (see _redirect_target).
+        given = {name: value for name, value in locals().items() if name not in ("self", "uri", "options")}
+        self._arguments = dict(given, **options)
         # SwiftWS's own limits (idle_timeout, message_timeout, max_buffered, …; see
         # swiftws._config.OPTIONS) come as further keywords; anything else is an error.
         unsupported = set(options) - KEYWORDS
@@ -280,12 +279,18 @@ class connect:
         self._tls_context: Any = ssl if secure and needs_asyncio_tls(ssl, server=False) else None
         self._server_hostname = server_hostname
         self._open_timeout = open_timeout
-        if self._tls_context is not None:
-            if isinstance(proxy, str):
-                raise ValueError("proxy= with an ssl.SSLContext is not supported: pass a swiftws.tls.SSLContext "
-                                 "(same methods) to connect through a proxy")
-            # The library sees a plain connection: a redirect it followed would leave TLS.
-            options["max_redirects"] = 0
+        if self._tls_context is not None and isinstance(proxy, str):
+            raise ValueError("proxy= with an ssl.SSLContext is not supported: pass a swiftws.tls.SSLContext "
+                             "(same methods) to connect through a proxy")
+        if sock is not None and (host is not None or port is not None):
+            raise ValueError("host/port and sock can not be specified at the same time")
+        #: Redirects are followed here, with websockets' rules (_redirect_target), not by the
+        #: library: Python may own the way to the server (a relayed TLS connection, ``sock``,
+        #: ``host``/``port``), and the connection's ``request`` and ``protocol.uri`` must be the
+        #: final request's.
+        self._max_redirects = options.pop("max_redirects", MAX_REDIRECTS)
+        options["max_redirects"] = 0
+        self._host, self._port = host, port
         config = NativeConfig("client", compression, dict(
             options, max_size=max_size, ping_interval=ping_interval, ping_timeout=ping_timeout,
             close_timeout=close_timeout, open_timeout=open_timeout))
@@ -311,8 +316,9 @@ class connect:
             config.keep(tls_config, keep)
             config.endpoint.tls = pointer(tls_config)
         self._log_callback = native_log(config, self.logger)
-        # A given socket or a Unix socket is the way to the server: no proxy then (websockets).
-        if sock is None and not unix and proxy is not None and proxy is not False and self._tls_context is None:
+        # A given socket, a Unix socket or an explicit host/port is the way to the server: no proxy then.
+        direct = sock is not None or unix or host is not None or port is not None
+        if not direct and proxy is not None and proxy is not False and self._tls_context is None:
             if proxy is True:
                 config.endpoint.proxy_from_environment = True
             else:
@@ -336,24 +342,79 @@ class connect:
     async def _create(self) -> ClientConnection:
         if self._connection is not None:
             raise RuntimeError("connect() isn't reentrant")
+        opener, followed = self, 0
+        while True:
+            try:
+                connection = await opener._open()
+            except InvalidStatus as error:
+                target = opener._redirect_target(error)
+                if target is None or self._max_redirects == 0:
+                    raise
+                if followed == self._max_redirects:
+                    refusal = SecurityError(f"more than {self._max_redirects} redirects")
+                    refusal.response = error.response  # type: ignore[attr-defined]
+                    raise refusal from error
+                followed += 1
+                opener = opener._following(target)
+                continue
+            self._connection = connection
+            return connection
+
+    def _redirect_target(self, error: InvalidStatus) -> Optional[str]:
+        """The URI a refusal redirects to when it is a redirect to follow (None: not a
+        redirect); raises where websockets refuses to follow (``ValueError``, ``SecurityError``)."""
+        response = error.response
+        if response.status_code not in _REDIRECT_STATUSES or "Location" not in response.headers:
+            return None
+        target = urllib.parse.urljoin(self.uri, response.headers["Location"])
+        # http(s):// locations name the same servers (the library's rule for C and Swift too).
+        for web, ws in (("http://", "ws://"), ("https://", "wss://")):
+            if target.lower().startswith(web):
+                target = ws + target[len(web):]
+        if self._sock is not None:  # used by the first request; it cannot reach another
+            raise ValueError(f"cannot follow redirect to {target} with a preexisting socket")
+        old, new = parse_uri(self.uri), parse_uri(target)
+        if old.secure and not new.secure:
+            raise SecurityError(f"cannot follow redirect to non-secure URI {target}")
+        if (old.secure, old.host, old.port) != (new.secure, new.host, new.port):
+            if self._arguments["unix"]:
+                raise ValueError(f"cannot follow cross-origin redirect to {target} with a Unix socket")
+            if self._host is not None or self._port is not None:
+                raise ValueError(f"cannot follow cross-origin redirect to {target} with an explicit host or port")
+        return target
+
+    def _following(self, target: str) -> "connect":
+        """The opener of a redirect's ``target``: these arguments, without the credentials when
+        the origin changes (they were given for one origin: websockets and browsers drop them)."""
+        arguments = dict(self._arguments, max_redirects=0)
+        old, new = parse_uri(self.uri), parse_uri(target)
+        if (old.secure, old.host, old.port) != (new.secure, new.host, new.port):
+            arguments["additional_headers"] = [
+                (name, value) for name, value in _header_pairs(arguments["additional_headers"])
+                if name.lower() not in _CREDENTIAL_HEADERS]
+        return connect(target, **arguments)
+
+    async def _open(self) -> ClientConnection:
+        """One attempt: the connection to ``self.uri`` (no redirect followed)."""
         relay, descriptor = None, -1
         if self._tls_context is not None:
             relay, descriptor = await self._connect_tls()
+        elif self._host is not None or self._port is not None:
+            descriptor = await self._connect_tcp()
         native = NativeLoop.acquire()
         future: asyncio.Future = native.aloop.create_future()
         key = new_key()
         pending = _PendingConnect(native, future, self.uri, self.write_limit, self)
         native.targets[key] = pending
-        if relay is not None:
-            status = n.lib.sws_client_connect_socket(native.handle, ("ws" + self.uri[3:]).encode("utf-8"), descriptor,
-                                                     self._config.pointer(), byref(native.handlers), key)
-            if status != n.SWS_OK:
-                os.close(descriptor)
-        elif self._sock is not None:
+        if descriptor < 0 and self._sock is not None:
             # The library owns what it is given: a duplicate, so that the caller's socket object
             # stays valid (and closes its own descriptor) as asyncio's sock= leaves it.
             descriptor = os.dup(self._sock.fileno())
-            status = n.lib.sws_client_connect_socket(native.handle, self.uri.encode("utf-8"), descriptor,
+        if descriptor >= 0:
+            # Over a relay the library speaks ws:// (asyncio runs TLS); over a socket connected
+            # here to host/port, or the caller's, wss:// is the library's TLS.
+            uri = "ws" + self.uri[3:] if relay is not None else self.uri
+            status = n.lib.sws_client_connect_socket(native.handle, uri.encode("utf-8"), descriptor,
                                                      self._config.pointer(), byref(native.handlers), key)
             if status != n.SWS_OK:
                 os.close(descriptor)
@@ -386,7 +447,7 @@ class connect:
         native.targets.pop(key, None)
         if relay is not None:
             relay.describe(connection)
-        self._connection = connection
+        connection._uri = self.uri
         return connection
 
     async def _connect_tls(self) -> Tuple[Any, int]:
@@ -395,11 +456,41 @@ class connect:
         hostname = self._server_hostname or parsed.hostname or ""
         try:
             descriptor, relay = await asyncio.wait_for(
-                connect_tls(asyncio.get_running_loop(), self._tls_context, hostname, parsed.hostname,
-                            parsed.port or 443, self._unix_path, self._sock), self._open_timeout)
+                connect_tls(asyncio.get_running_loop(), self._tls_context, hostname, self._host or parsed.hostname,
+                            self._port or parsed.port or 443, self._unix_path, self._sock), self._open_timeout)
         except asyncio.TimeoutError:
             raise TimeoutError("timed out during opening handshake") from None
         return relay, descriptor
+
+    async def _connect_tcp(self) -> int:
+        """A TCP connection to the explicit ``host``/``port`` (the URI's where one is not given),
+        within ``open_timeout``: its descriptor, for ``sws_client_connect_socket``. The URI still
+        gives the Host header and the TLS server name (websockets' rule)."""
+        parsed = parse_uri(self.uri)
+        loop = asyncio.get_running_loop()
+
+        async def attempt() -> socket.socket:
+            error: Optional[OSError] = None
+            for family, kind, protocol, _, address in await loop.getaddrinfo(
+                    self._host or parsed.host, self._port or parsed.port, type=socket.SOCK_STREAM):
+                sock = socket.socket(family, kind, protocol)
+                sock.setblocking(False)
+                try:
+                    await loop.sock_connect(sock, address)
+                    return sock
+                except OSError as failure:
+                    sock.close()
+                    error = failure
+                except BaseException:
+                    sock.close()
+                    raise
+            raise error or OSError(f"no address for {self._host}")
+
+        try:
+            sock = await asyncio.wait_for(attempt(), self._open_timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError("timed out during opening handshake") from None
+        return sock.detach()
 
     def __await__(self) -> Generator[Any, None, ClientConnection]:
         return self._create().__await__()

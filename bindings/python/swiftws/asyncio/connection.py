@@ -26,6 +26,7 @@ from ..extensions.permessage_deflate import PerMessageDeflate
 from ..exceptions import ConcurrencyError, ConnectionClosed, SwiftWSError, connection_closed
 from ..frames import Close
 from ..http11 import Request, Response
+from ..uri import parse_uri
 
 __all__ = ["Connection", "State", "Data"]
 
@@ -71,6 +72,15 @@ class ProtocolView:
     @property
     def extensions(self) -> list:
         return [PerMessageDeflate()] if self._connection.compressed else []
+
+    @property
+    def uri(self) -> Any:
+        """A client's ``WebSocketURI``: the URI of the request that opened the connection (the
+        last one after redirects). Servers have none (websockets' ServerProtocol neither)."""
+        uri = self._connection._uri
+        if uri is None:
+            raise AttributeError("uri: only a client connection has one")
+        return parse_uri(uri)
 
     @property
     def close_code(self) -> Optional[int]:
@@ -126,6 +136,8 @@ class Connection:
         self.logger: Any = logging.getLogger("websockets.client")
         self.path = "/"
         self.query: Optional[str] = None
+        #: A client's URI as opened (after redirects); None for a server's connection.
+        self._uri: Optional[str] = None
         self.subprotocol: Optional[str] = None
         self.compressed = False
         self.remote_address: Optional[Tuple[str, int]] = None

@@ -11,6 +11,7 @@ import asyncio
 import threading
 from typing import Any, Iterable, Iterator, Mapping, Optional, Tuple, Union
 
+from ..asyncio._tls_relay import TLSSocket
 from ..asyncio.connection import Connection as AsyncConnection, State
 from ..exceptions import ConcurrencyError, ConnectionClosed, OK_CLOSE_CODES
 from . import _background
@@ -38,7 +39,21 @@ class Connection:
         # Only for names this class does not define (see the module docstring).
         if name.startswith("__") or name == "_connection":
             raise AttributeError(name)
+        if name == "socket":  # the property below found none
+            raise AttributeError("socket: this connection's socket belongs to the native library (only a TLS "
+                                 "connection made with a stdlib ssl.SSLContext has a Python one)")
         return getattr(self._connection, name)
+
+    @property
+    def socket(self) -> TLSSocket:
+        """websockets' ``connection.socket`` where Python has one: for a TLS connection made
+        with a stdlib ``ssl.SSLContext`` (asyncio runs its TLS), a view answering as its
+        ``ssl.SSLSocket`` would (``version()``, ``server_hostname``, ``getpeername()``, ...;
+        see ``TLSSocket``). Other connections' sockets are the library's: AttributeError."""
+        transport = getattr(self._connection, "transport", None)
+        if transport is None or transport.get_extra_info("ssl_object") is None:
+            raise AttributeError("socket")
+        return TLSSocket(transport)
 
     # -- information ---------------------------------------------------------------------------
 

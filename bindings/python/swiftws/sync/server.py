@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import http
+import inspect
 import os
 import threading
 import warnings
-from typing import Any, Callable, Optional, Set, Union
+from typing import Any, Callable, List, Optional, Set, Union
 
 from ..asyncio import server as async_server
 from ..auth import basic_auth
@@ -112,8 +113,10 @@ def serve(handler: Callable[[ServerConnection], None], host: Optional[str] = Non
           create_connection: Optional[Callable[..., ServerConnection]] = None, **options: Any) -> Server:
     """Starts a server whose handler runs in a thread per connection; options as
     ``swiftws.asyncio.server.serve``. The hooks (``process_request``, ``process_response``,
-    ``select_subprotocol``) get the same ``ServerConnection`` the handler gets; they run on the
-    background loop's thread, so they must answer without blocking for long."""
+    ``select_subprotocol``) get the same ``ServerConnection`` the handler gets, whose ``server``
+    is this ``Server``; ``process_request`` and ``process_response`` run in a thread of their
+    own (they may block, bounded by ``open_timeout``), ``select_subprotocol`` on the background
+    loop's thread."""
     factory = create_connection or ServerConnection
     _ssl_context_alias(options)
     # websockets' sync words (its asyncio API lets asyncio word them differently).
@@ -128,15 +131,49 @@ def serve(handler: Callable[[ServerConnection], None], host: Optional[str] = Non
     if unix and options.get("path") is not None and sock is not None:
         raise ValueError("path is incompatible with sock")
 
+    #: The blocking Server, once started: what the connections' ``server`` is (websockets').
+    owner: List[Server] = []
+
+    def wrap(connection: Any) -> ServerConnection:
+        wrapper = _wrapper(connection, factory)
+        if owner:
+            wrapper.server = owner[0]
+        return wrapper
+
     def hook(function: Optional[Callable[..., Any]]) -> Optional[Callable[..., Any]]:
         if function is None:
             return None
-        return lambda connection, *args: function(_wrapper(connection, factory), *args)
+        return lambda connection, *args: function(wrap(connection), *args)
+
+    def in_thread(function: Optional[Callable[..., Any]]) -> Optional[Callable[..., Any]]:
+        """``function`` run in a thread of its own, as websockets' blocking server runs its hooks
+        (in the connection's thread): one that blocks (on ``server.socket_closed``, a database)
+        must not stall the background loop every connection shares."""
+        if function is None or inspect.iscoroutinefunction(function):
+            return hook(function)  # a coroutine (basic_auth's check) runs on the loop anyway
+
+        async def run(connection: Any, *args: Any) -> Any:
+            loop = asyncio.get_running_loop()
+            done: asyncio.Future = loop.create_future()
+            wrapper = wrap(connection)
+
+            def call() -> None:
+                result, error = None, None
+                try:
+                    result = function(wrapper, *args)
+                except BaseException as exception:  # logged by the async server (then 500)
+                    error = exception
+                loop.call_soon_threadsafe(_settle, done, error, result)
+
+            threading.Thread(target=call, name=f"swiftws-hook-{connection.id}", daemon=True).start()
+            result = await done
+            return await result if inspect.isawaitable(result) else result
+        return run
 
     async def bridge(connection: async_server.ServerConnection) -> None:
         done: asyncio.Future = asyncio.get_running_loop().create_future()
         loop = asyncio.get_running_loop()
-        wrapper = _wrapper(connection, factory)
+        wrapper = wrap(connection)
 
         def run_handler() -> None:
             error: Optional[BaseException] = None
@@ -151,14 +188,16 @@ def serve(handler: Callable[[ServerConnection], None], host: Optional[str] = Non
         threading.Thread(target=run_handler, name=f"swiftws-handler-{connection.id}", daemon=True).start()
         await done
 
-    starter = async_server.serve(bridge, host, port, process_request=hook(process_request),
-                                 process_response=hook(process_response),
+    # select_subprotocol answers at once in websockets too (it cannot be a coroutine there).
+    starter = async_server.serve(bridge, host, port, process_request=in_thread(process_request),
+                                 process_response=in_thread(process_response),
                                  select_subprotocol=hook(select_subprotocol), **options)
 
     async def start() -> Any:
         return await starter
 
-    return Server(_background.run(start()), factory)
+    owner.append(Server(_background.run(start()), factory))
+    return owner[0]
 
 
 def unix_serve(handler: Callable[[ServerConnection], None], path: Optional[str] = None, **options: Any) -> Server:
@@ -175,10 +214,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _settle(future: "asyncio.Future[None]", error: Optional[BaseException]) -> None:
+def _settle(future: "asyncio.Future[Any]", error: Optional[BaseException], result: Any = None) -> None:
     if future.done():
         return
     if error is None:
-        future.set_result(None)
+        future.set_result(result)
     else:
         future.set_exception(error)
