@@ -14,15 +14,40 @@
 #include <sys/socket.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* ---- the non-blocking socket BIO (fd in the BIO's data slot) ---- */
+/* ---- the non-blocking socket BIO (its state in the BIO's data slot) ---- */
+
+/* One connection's BIO: its socket, and while the stream encrypts a large write, the loop's
+ * staging area. Every SSL_write makes a record and hands it to the BIO; sent one by one, a
+ * 64 KiB message costs 5 send(2) calls. While `stage` is set, records are appended there
+ * instead and the stream sends them together (sws_bio_begin_staging / sws_bio_end_staging). */
+typedef struct sws_socket_bio {
+    int fd;
+    unsigned char *stage;   /* NULL: send at once */
+    size_t staged;          /* bytes in `stage` */
+    size_t capacity;
+} sws_socket_bio;
 
 static int sws_bio_write_ex(BIO *bio, const char *data, size_t length, size_t *written) {
-    int fd = (int)(intptr_t)BIO_get_data(bio);
+    sws_socket_bio *state = BIO_get_data(bio);
     BIO_clear_flags(bio, BIO_FLAGS_RWS | BIO_FLAGS_SHOULD_RETRY);
+    if (state->stage != NULL) {
+        /* Full: "retry" (OpenSSL keeps the record and offers it again after the stream sent
+         * the staged bytes). */
+        if (length > state->capacity - state->staged) {
+            BIO_set_flags(bio, BIO_FLAGS_WRITE | BIO_FLAGS_SHOULD_RETRY);
+            *written = 0;
+            return 0;
+        }
+        memcpy(state->stage + state->staged, data, length);
+        state->staged += length;
+        *written = length;
+        return 1;
+    }
     for (;;) {
-        ssize_t sent = send(fd, data, length, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t sent = send(state->fd, data, length, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (sent >= 0) { *written = (size_t)sent; return 1; }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_flags(bio, BIO_FLAGS_WRITE | BIO_FLAGS_SHOULD_RETRY);
@@ -32,7 +57,7 @@ static int sws_bio_write_ex(BIO *bio, const char *data, size_t length, size_t *w
 }
 
 static int sws_bio_read_ex(BIO *bio, char *data, size_t length, size_t *readBytes) {
-    int fd = (int)(intptr_t)BIO_get_data(bio);
+    int fd = ((sws_socket_bio *)BIO_get_data(bio))->fd;
     BIO_clear_flags(bio, BIO_FLAGS_RWS | BIO_FLAGS_SHOULD_RETRY);
     for (;;) {
         ssize_t got = recv(fd, data, length, MSG_DONTWAIT);
@@ -52,6 +77,12 @@ static long sws_bio_ctrl(BIO *bio, int command, long number, void *pointer) {
 
 static int sws_bio_create(BIO *bio) { BIO_set_init(bio, 1); return 1; }
 
+static int sws_bio_destroy(BIO *bio) {
+    free(BIO_get_data(bio));
+    BIO_set_data(bio, NULL);
+    return 1;
+}
+
 /* The method, made once by the caller (Swift keeps it in a global). */
 static inline BIO_METHOD *sws_bio_method_new(void) {
     BIO_METHOD *method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "swiftws socket");
@@ -60,16 +91,43 @@ static inline BIO_METHOD *sws_bio_method_new(void) {
     BIO_meth_set_read_ex(method, sws_bio_read_ex);
     BIO_meth_set_ctrl(method, sws_bio_ctrl);
     BIO_meth_set_create(method, sws_bio_create);
+    BIO_meth_set_destroy(method, sws_bio_destroy);
     return method;
 }
 
 /* Attaches a new BIO over `fd` to `ssl` (for reading and writing). 1 on success. */
 static inline int sws_ssl_set_socket(SSL *ssl, BIO_METHOD *method, int fd) {
+    sws_socket_bio *state = calloc(1, sizeof *state);
+    if (state == NULL) return 0;
+    state->fd = fd;
     BIO *bio = BIO_new(method);
-    if (bio == NULL) return 0;
-    BIO_set_data(bio, (void *)(intptr_t)fd);
+    if (bio == NULL) { free(state); return 0; }
+    BIO_set_data(bio, state);
     SSL_set_bio(ssl, bio, bio);
     return 1;
+}
+
+/* From now on the records `ssl` writes go to `stage` (capacity bytes), not to the socket. */
+static inline void sws_bio_begin_staging(SSL *ssl, void *stage, size_t capacity) {
+    sws_socket_bio *state = BIO_get_data(SSL_get_wbio(ssl));
+    state->stage = stage;
+    state->staged = 0;
+    state->capacity = capacity;
+}
+
+/* The bytes staged so far (records, ready to send), and then none: the caller sends them. */
+static inline size_t sws_bio_take_staged(SSL *ssl) {
+    sws_socket_bio *state = BIO_get_data(SSL_get_wbio(ssl));
+    size_t staged = state->staged;
+    state->staged = 0;
+    return staged;
+}
+
+/* Records go straight to the socket again (nothing may be staged). */
+static inline void sws_bio_end_staging(SSL *ssl) {
+    sws_socket_bio *state = BIO_get_data(SSL_get_wbio(ssl));
+    state->stage = NULL;
+    state->staged = 0;
 }
 
 /* ---- function-like macros ---- */

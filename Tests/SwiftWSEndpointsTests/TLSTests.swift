@@ -16,6 +16,16 @@ enum TestCertificates {
 
     static func file(_ name: String) -> String { directory + "/" + name }
 
+    /// The contents of the file `name` (PEM text), "" when it cannot be read.
+    static func text(_ name: String) -> String {
+        guard let file = fopen(file(name), "r") else { return "" }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while case let count = fread(&buffer, 1, buffer.count, file), count > 0 { bytes += buffer[0..<count] }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// A server configuration for the CA-signed localhost certificate (or `certificate`).
     static func server(_ certificate: String = "server.pem", key: String = "server.key") -> TLSConfiguration {
         .server(certificateChainFile: file(certificate), privateKeyFile: file(key))
@@ -94,14 +104,7 @@ struct TLSTests {
     }
 
     @Test func tls12AndCompressionAndPEMInMemory() throws {
-        func read(_ name: String) -> String {
-            guard let file = fopen(TestCertificates.file(name), "r") else { return "" }
-            defer { fclose(file) }
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while case let count = fread(&buffer, 1, buffer.count, file), count > 0 { bytes += buffer[0..<count] }
-            return String(decoding: bytes, as: UTF8.self)
-        }
+        let read = TestCertificates.text
         let (loop, server) = try echoServer { options in
             options.tls = .server(certificateChainPEM: read("chain.pem"), privateKeyPEM: read("server.key"))
             options.tls?.maximumVersion = .tls12
@@ -119,6 +122,73 @@ struct TLSTests {
         #expect(error == nil)
         #expect(version == "TLSv1.2")
         #expect(compressed)
+    }
+
+    /// Large writes leave in batches of records (`tlsTransmitStaged`); when the kernel takes only
+    /// part of a batch, the rest of its records heads the backlog, before the plaintext not yet
+    /// encrypted. Messages written at once, far more than the socket takes, arrive whole and in
+    /// order, and the drain callback still fires.
+    @Test func largeWritesTheKernelRefusesArriveInOrder() throws {
+        let (loop, server) = try echoServer { options in
+            options.listen.stream.sendBufferSize = 16 * 1024
+            options.connection.perMessageDeflate = .disabled  // the pattern would compress to little
+        }
+        let sizes = [(1 << 20) + 7, 100_000, 20_000, 5, 70_000]
+        func message(_ index: Int) -> [UInt8] {
+            var bytes = patternBytes(sizes[index])
+            bytes[0] = UInt8(index)
+            return bytes
+        }
+        var encryptedBacklog = 0
+        var drained = false
+        server.handlers.onDrain = { _ in drained = true }
+        server.handlers.onOpen = { connection in
+            for index in sizes.indices { _ = message(index).withUnsafeBytes { try? connection.send(.binary, $0) } }
+            encryptedBacklog = connection.stream.tls?.encryptedBacklog ?? 0
+        }
+        var record: ClientRecord!
+        var options = ClientOptions()
+        options.tls = TestCertificates.client
+        record = connectRecordingClient(loop, wssURL(server), options: options, onEvent: {
+            if record.error != nil || record.close != nil { return loop.stop() }
+            if record.messages.count == sizes.count { record.connection?.close(code: .normalClosure, reason: "done") }
+        })
+        #expect(runBounded(loop, seconds: 20))
+        #expect(record.error == nil)
+        #expect(encryptedBacklog > 0, "the kernel took every record at once: the test proves nothing")
+        #expect(record.messages.count == sizes.count)
+        for (index, received) in record.messages.enumerated() where index < sizes.count {
+            #expect(received.1 == message(index), "message \(index)")
+        }
+        #expect(drained)
+    }
+
+    /// `privateKeyPassword`: an encrypted key (PKCS#8, AES-256, from make_test_certs.sh) loads
+    /// with its password, from a file and from PEM text, and serves; a missing or wrong password
+    /// fails when the context is made, with a reason. No terminal prompt: our callback always
+    /// answers OpenSSL (its default one would read /dev/tty and block this test on a terminal).
+    @Test func anEncryptedKeyLoadsWithItsPasswordOnly() throws {
+        func settings(fromFile: Bool, password: String?) -> TLSConfiguration {
+            var configuration = fromFile ? TestCertificates.server("chain.pem", key: "server-encrypted.key")
+                : .server(certificateChainPEM: TestCertificates.text("chain.pem"),
+                          privateKeyPEM: TestCertificates.text("server-encrypted.key"))
+            configuration.privateKeyPassword = password
+            return configuration
+        }
+        #expect(TestCertificates.text("server-encrypted.key").contains("BEGIN ENCRYPTED PRIVATE KEY"))
+        for fromFile in [true, false] {
+            let (loop, server) = try echoServer { $0.tls = settings(fromFile: fromFile, password: "swiftws-test") }
+            #expect(connectAndEcho(loop, wssURL(server), tls: TestCertificates.client).0 == nil)
+            let source = fromFile ? "file" : "PEM"
+            for (password, reason) in [(nil, "needs its password"), ("wrong", "bad decrypt")] as [(String?, String)] {
+                #expect {
+                    _ = try TLSContext(configuration: settings(fromFile: fromFile, password: password), role: .server)
+                } throws: { error in
+                    let message = (error as? TLSError)?.message ?? ""
+                    return message.contains("cannot read the private key \(source)") && message.contains(reason)
+                }
+            }
+        }
     }
 
     @Test func verificationFailuresSayWhy() throws {

@@ -11,21 +11,29 @@
 #   SIZE=1048576 BINARY=1 ...                                # message size (default 32), binary (default text)
 #   CACHE_SIM=1 ...                                          # also simulated cache misses per message
 #                                                            # (instruction L1, data L1, last level)
+#   TLS=1 ...                                                # wss: the server gets a test certificate
+#                                                            # (--tls-cert/--tls-key), loadgen runs with -S
 # Needs valgrind and bench/echo/build/loadgen (bench/echo/run.sh builds it).
 set -euo pipefail
 bench_dir="$(cd "$(dirname "$0")" && pwd)"
 loadgen="$bench_dir/build/loadgen"
 [ -x "$loadgen" ] || cc -O2 -Wall -Wextra -std=c11 -o "$loadgen" "$bench_dir/loadgen.c" -lssl -lcrypto -lz
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 1; }
-[ $# -ge 1 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,15p' "$0" >&2; exit 2; }
 work=$(mktemp -d)
+tls_server=() tls_loadgen=()
+if [ -n "${TLS:-}" ]; then
+    certs="$bench_dir/build/certs"
+    sh "$bench_dir/../../Tests/Peers/make_test_certs.sh" "$certs" >/dev/null
+    tls_server=(--tls-cert "$certs/chain.pem" --tls-key "$certs/server.key") tls_loadgen=(-S)
+fi
 server_pid=""
 trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 run() {  # run SECONDS -> "messages instructions"
     local sim=no; [ -n "${CACHE_SIM:-}" ] && sim=yes
     env ${LIBDIR:+LD_LIBRARY_PATH=$LIBDIR} valgrind --tool=cachegrind --cache-sim=$sim \
-        --cachegrind-out-file="$work/cg.out" "$@" --host 127.0.0.1 --port 0 --no-compression \
+        --cachegrind-out-file="$work/cg.out" "$@" --host 127.0.0.1 --port 0 --no-compression ${tls_server[@]+"${tls_server[@]}"} \
         >"$work/server.log" 2>"$work/valgrind.log" &
     server_pid=$!
     local port=""
@@ -37,7 +45,7 @@ run() {  # run SECONDS -> "messages instructions"
     done
     [ -n "$port" ] || { echo "the server did not start: $(cat "$work/server.log" "$work/valgrind.log")" >&2; exit 1; }
     local line
-    line=$(timeout $((seconds + 60)) "$loadgen" -p "$port" -c "${CONNS:-20}" -s "${SIZE:-32}" -k 1 -d "$seconds" -w 0 $([ -n "${BINARY:-}" ] || echo -t))
+    line=$(timeout $((seconds + 60)) "$loadgen" -p "$port" -c "${CONNS:-20}" -s "${SIZE:-32}" -k 1 -d "$seconds" -w 0 $([ -n "${BINARY:-}" ] || echo -t) ${tls_loadgen[@]+"${tls_loadgen[@]}"})
     kill -INT "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
     # summary: Ir [I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw] -> messages Ir I1-misses D1-misses LL-misses
     echo "$(tr ' ' '\n' <<<"$line" | sed -n 's/^total_messages=//p') $(awk '/^summary:/ {

@@ -75,6 +75,9 @@ public final class EventLoop: @unchecked Sendable {
     private let events: UnsafeMutablePointer<epoll_event>
     let corkBuffer: UnsafeMutableRawPointer
     var corkCount = 0
+    /// TLS streams' staging area for the records of a large write (`tlsTransmitStaged`), made
+    /// by the first one.
+    var tlsStage: UnsafeMutableRawPointer?
     var corkedStream: SocketStream?
 
     /// Counters for tests and tuning (loop-thread only).
@@ -132,6 +135,7 @@ public final class EventLoop: @unchecked Sendable {
         receiveBuffer.deallocate()
         events.deallocate()
         corkBuffer.deallocate()
+        tlsStage?.deallocate()
     }
 
     // MARK: Threads

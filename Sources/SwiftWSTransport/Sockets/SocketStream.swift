@@ -281,8 +281,14 @@ public final class SocketStream {
             return
         }
         if sent == total { return }
-        // Keep what the kernel did not take, in order.
-        var skip = sent
+        keepInBacklog(a, b, c, after: sent)
+    }
+
+    /// Keeps what was not sent of `a`, `b`, `c` (all but their first `offset` bytes, counted
+    /// across them) in the backlog, in order, and waits for the socket to become writable.
+    func keepInBacklog(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, _ c: UnsafeRawBufferPointer, after offset: Int) {
+        func part(_ index: Int) -> UnsafeRawBufferPointer { index == 0 ? a : (index == 1 ? b : c) }
+        var skip = offset
         for index in 0..<3 where part(index).count > 0 {
             let bytes = part(index)
             if skip >= bytes.count {

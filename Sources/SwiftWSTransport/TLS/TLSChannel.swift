@@ -20,6 +20,9 @@ final class TLSChannel {
     var writeWantsRead = false
     /// Why the handshake or the connection failed at the TLS level, for the error reported.
     var failure: String?
+    /// Bytes at the head of the stream's backlog that are records already (encrypted, staged
+    /// by a large write, refused by the kernel): sent as they are before anything else.
+    var encryptedBacklog = 0
     /// Whether close_notify went out.
     var closeNotifySent = false
     /// Whether the peer's close_notify arrived (not a bare FIN).
@@ -31,6 +34,12 @@ final class TLSChannel {
     var handshakeDeadline: TimerHandle?
     /// Clients: "host:port", under which the session is kept for resumption.
     private(set) var sessionKey: String?
+
+    /// Largest record on the wire: a 5-byte header and at most 2^14 + 256 bytes of ciphertext
+    /// (RFC 8446 section 5.2: plaintext, content type, padding, tag).
+    static let maxRecordLength = 5 + 16 * 1024 + 256
+    /// OpenSSL's read buffer: 4 records.
+    static let readBufferLength = 4 * maxRecordLength
 
     /// The `SSL` ex-data slot that points back to the channel (for OpenSSL's callbacks).
     private static let ownerIndex = sws_ssl_new_ex_index()
@@ -53,6 +62,10 @@ final class TLSChannel {
         guard sws_ssl_set_socket(ssl, method, fd) == 1 else {
             throw TLSError("cannot attach TLS to the socket: \(TLSContext.takeErrorQueue())")
         }
+        // With read-ahead, one recv takes up to this much: 4 full records (a 64 KiB message in
+        // one system call instead of 5). Allocated only while records are being read
+        // (SSL_MODE_RELEASE_BUFFERS), and under glibc's mmap threshold.
+        SSL_set_default_read_buffer_len(ssl, TLSChannel.readBufferLength)
         if context.role == .server {
             SSL_set_accept_state(ssl)
             return
