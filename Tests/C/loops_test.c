@@ -64,6 +64,9 @@ struct running_server {
     sws_loop_t *loop;
     sws_server_t *server;
     pthread_t thread;
+    /* Read before the loop's thread starts: sws_server_port() is loop-thread-only, and once
+     * that thread runs the loop, the test's thread gets 0 from it. */
+    uint16_t port;
 };
 
 /* Creates the server on a new loop and starts that loop's thread; NULL server on failure. */
@@ -75,7 +78,8 @@ static struct running_server start_server(const sws_server_config *config, const
     atomic_store(&shutdown_done, 0);
     CHECK_EQ_INT(sws_server_new(s.loop, "127.0.0.1", 0, config, handlers, NULL, &s.server), SWS_OK);
     if (s.server == NULL) return s;
-    CHECK(sws_server_port(s.server) != 0);
+    s.port = sws_server_port(s.server);
+    CHECK(s.port != 0);
     CHECK_EQ_INT(pthread_create(&s.thread, NULL, run_server_loop, s.loop), 0);
     return s;
 }
@@ -139,7 +143,7 @@ static void test_two_loops(void) {
     struct running_server running = start_server(&config, &handlers);
     sws_server_t *server = running.server;
     if (server == NULL) return;
-    uint16_t port = sws_server_port(server);
+    uint16_t port = running.port;
 
     static struct client clients[CLIENTS];
     /* The peer is the first member of struct client: the recording callbacks take it as is. */
@@ -296,7 +300,7 @@ static void test_tls_two_loops(void) {
     sws_server_t *server = running.server;
     if (server == NULL) return;
     char url[64];
-    snprintf(url, sizeof url, "wss://localhost:%u/", sws_server_port(server));
+    snprintf(url, sizeof url, "wss://localhost:%u/", running.port);
 
     sws_tls_config client_tls;
     sws_tls_config_init(&client_tls);
@@ -409,7 +413,7 @@ static void test_posting_to_other_loops(void) {
     sws_server_t *server = running.server;
     if (server == NULL) return;
     char url[64];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%u/", sws_server_port(server));
+    snprintf(url, sizeof url, "ws://127.0.0.1:%u/", running.port);
     static struct peer peers[POSTED];
     sws_conn_handlers client_handlers = recording_handlers();
     for (int i = 0; i < POSTED; i++) {
