@@ -507,7 +507,9 @@ class serve:
     ``max_connections`` (more get 503); ``ssl`` (a ``swiftws.tls.SSLContext`` with
     ``load_cert_chain(certfile, keyfile)``: serves wss://; see ``swiftws.tls``); ``sock`` (a
     listening socket to serve on, e.g. from socket activation: the server takes a duplicate of
-    its descriptor); ``unix``/``path`` (see ``unix_serve``).
+    its descriptor); ``unix``/``path`` (see ``unix_serve``); ``loops`` (native event loops, 1 ..
+    256: connections are spread over them, handlers still run on this asyncio loop; see
+    ``swiftws.asyncio._loops``).
     """
 
     def __init__(self, handler: Callable[[ServerConnection], Awaitable[None]], host: Optional[str] = None,
