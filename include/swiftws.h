@@ -35,8 +35,9 @@
  *     that callback is never called.
  *   - Threads: a loop and everything on it (servers, connections, connects) belong to the
  *     loop's thread; such functions are marked loop-thread-only and return SWS_ERR_WRONG_THREAD
- *     elsewhere. Functions marked THREAD-SAFE (sws_loop_stop, sws_loop_post, sws_conn_ref_*)
- *     may be called from any thread at any time, also racing with a connection's close.
+ *     elsewhere. Functions marked THREAD-SAFE (sws_loop_stop, sws_loop_post, sws_conn_ref_*,
+ *     sws_request_post) may be called from any thread at any time, also racing with a
+ *     connection's close.
  *     Sessions and handshake objects have no thread of their own: one thread at a time.
  *   - TLS (wss://) goes through the system OpenSSL 3: see sws_tls_config.
  */
@@ -648,8 +649,9 @@ sws_status sws_client_handshake_subprotocol(const sws_client_handshake_t *handsh
  * sws_loop_run() or sws_loop_run_once() (or created it, before that). Servers, connections and
  * client connects belong to a loop, and every function on them is LOOP-THREAD-ONLY: called from
  * another thread it returns SWS_ERR_WRONG_THREAD and does nothing. From other threads, use the
- * THREAD-SAFE functions: sws_loop_stop(), sws_loop_post(), sws_loop_fd() and the sws_conn_ref_*
- * family. Callbacks always run on the loop thread.
+ * THREAD-SAFE functions: sws_loop_stop(), sws_loop_post(), sws_loop_fd(), the sws_conn_ref_*
+ * family (sws_conn_ref_post() runs any work on a connection's loop) and sws_request_post().
+ * Callbacks always run on the loop thread.
  */
 
 /** An opaque event loop (epoll). */
@@ -1009,6 +1011,22 @@ sws_status sws_conn_ref_close(sws_conn_ref_t *ref, uint16_t code, const char *re
 
 /** Whether the connection has closed. True for NULL. THREAD-SAFE. */
 bool sws_conn_ref_is_closed(const sws_conn_ref_t *ref);
+
+/** Work posted with sws_conn_ref_post(); runs on the connection's loop thread. */
+typedef void (*sws_conn_work_fn)(sws_conn_t *conn, void *user_data);
+
+/**
+ * Runs `fn(conn, user_data)` on the connection's loop thread during its next iteration, in call
+ * order with the other sws_conn_ref_* calls on the same reference; there every loop-thread-only
+ * function may be used on `conn` (send and read the send's result and sws_conn_buffered_amount(),
+ * pause reading, ping, ...). This is how another thread reaches a connection of a server on
+ * several loops (sws_server_config.loops), whose loops have no sws_loop_t of their own.
+ * `conn` is NULL when the connection closed before the work ran: `fn` still runs then (also when
+ * the loop is being freed), so it can always release `user_data`. THREAD-SAFE.
+ * Errors (then `fn` is never called): SWS_ERR_INVALID_ARGUMENT (`ref` not a live reference,
+ * `fn` NULL); SWS_ERR_CLOSED (the connection or its loop is already closed).
+ */
+sws_status sws_conn_ref_post(sws_conn_ref_t *ref, sws_conn_work_fn fn, void *user_data);
 
 /**
  * Releases a reference. THREAD-SAFE, but like any handle a reference must not be freed while
@@ -1416,6 +1434,21 @@ sws_status sws_request_defer(sws_request_t *request);
  * Loop-thread-only.
  */
 bool sws_request_is_pending(const sws_request_t *request);
+
+/** Work posted with sws_request_post(); runs on the loop thread of a deferred request. */
+typedef void (*sws_request_work_fn)(sws_request_t *request, void *user_data);
+
+/**
+ * Runs `fn(request, user_data)` on the loop thread of a deferred request (sws_request_defer())
+ * during that loop's next iteration, where it may be answered: the way to answer from another
+ * thread, and the only one for a request that arrived on another loop of a server on several
+ * loops (sws_server_config.loops). THREAD-SAFE from the defer until the program answers the
+ * request (the request must not be answered meanwhile on another thread). If the loop closes
+ * before the work runs, `fn` still runs (answering then returns SWS_ERR_CLOSED and frees it).
+ * Errors (then `fn` is never called): SWS_ERR_INVALID_ARGUMENT (NULL, not a deferred request);
+ * SWS_ERR_CLOSED (its loop is closed: answer the request from its loop thread, if any).
+ */
+sws_status sws_request_post(sws_request_t *request, sws_request_work_fn fn, void *user_data);
 
 /* ---- Clients ---------------------------------------------------------------------------- */
 

@@ -547,6 +547,27 @@ public func sws_conn_ref_is_closed(_ handle: OpaquePointer?) -> Bool {
     return ref.handle.isClosed
 }
 
+/// A C function and its user data carried to the connection's loop. The pointer is the C
+/// program's; the library never dereferences it (the API contract), so sending it is safe.
+private struct PostedConnectionWork: @unchecked Sendable {
+    let function: sws_conn_work_fn
+    let userData: UnsafeMutableRawPointer?
+}
+
+@_cdecl("sws_conn_ref_post")
+public func sws_conn_ref_post(_ handle: OpaquePointer?, _ function: sws_conn_work_fn?,
+                              _ userData: UnsafeMutableRawPointer?) -> sws_status {
+    guard let ref = reference(handle, "sws_conn_ref_post") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let function else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_ref_post: fn is NULL") }
+    let work = PostedConnectionWork(function: function, userData: userData)
+    return outcome(ref.handle.withConnection { connection in
+        // The box is the C face of the connection; it is gone (nil) once on_close returned, and
+        // then the work still runs, with NULL, so that the caller can release its user data.
+        let box = connection?.bindingObject as? ConnectionBox
+        work.function(box?.cPointer, work.userData)
+    }, "sws_conn_ref_post")
+}
+
 @_cdecl("sws_conn_ref_free")
 public func sws_conn_ref_free(_ handle: OpaquePointer?) -> sws_status {
     guard let handle, releaseHandle(handle, as: ConnectionReference.self) else {

@@ -39,6 +39,9 @@ final class RequestBox {
     weak var server: WebSocketServer?
     /// Set by sws_request_defer: the answer goes here, after on_upgrade returned.
     var pending: PendingUpgrade?
+    /// Set by sws_request_defer, never changed after: the loop where the answer must be given
+    /// (sws_request_post reads it from any thread).
+    private(set) var deferredLoop: EventLoop?
 
     init(head: HTTPRequestHead, upgrade: UpgradeRequest?) {
         self.head = head
@@ -46,6 +49,11 @@ final class RequestBox {
     }
 
     var isAnswered: Bool { decision != nil || response != nil }
+
+    /// Records the loop of a request being deferred (once; see `deferredLoop`).
+    func setDeferredLoop(_ loop: EventLoop?) {
+        if deferredLoop == nil { deferredLoop = loop }
+    }
 
     /// Runs `body` with this request registered as a live handle, so that a pointer kept past
     /// the callback is refused instead of dereferenced.
@@ -402,6 +410,32 @@ public func sws_request_defer(_ handle: OpaquePointer?) -> sws_status {
         return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_defer: only during on_upgrade")
     }
     box.pending = pending
+    box.setDeferredLoop(box.server?.loop)
+    return SWS_OK
+}
+
+/// A C function and its user data carried to a deferred request's loop (the pointer is the C
+/// program's, never dereferenced by the library).
+private struct PostedRequestWork: @unchecked Sendable {
+    let function: sws_request_work_fn
+    let request: OpaquePointer
+    let userData: UnsafeMutableRawPointer?
+}
+
+@_cdecl("sws_request_post")
+public func sws_request_post(_ handle: OpaquePointer?, _ function: sws_request_work_fn?,
+                             _ userData: UnsafeMutableRawPointer?) -> sws_status {
+    guard let box = request(handle, "sws_request_post"), let handle else { return SWS_ERR_INVALID_ARGUMENT }
+    guard let function else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_post: fn is NULL") }
+    guard let loop = box.deferredLoop else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_post: the request is not deferred (sws_request_defer)")
+    }
+    let work = PostedRequestWork(function: function, request: handle, userData: userData)
+    // The box stays registered (and alive) until the program answers, which it may do only in
+    // this work or on the loop thread: the handle is still valid when the work runs.
+    guard loop.execute({ work.function(work.request, work.userData) }) else {
+        return fail(SWS_ERR_CLOSED, "sws_request_post: the request's loop is closed")
+    }
     return SWS_OK
 }
 

@@ -4,7 +4,9 @@
  * thread that runs no loop reach every subscriber once and in order, counts are summed over the
  * loops, sws_server_shutdown() closes everything with 1001; bad values are refused. wss:// on 2
  * loops, and sws_server_reload_tls() reaching both. Run under LeakSanitizer by the sanitizer
- * build: a freed server on several loops leaves nothing behind.
+ * build: a freed server on several loops leaves nothing behind. Work posted from a thread that
+ * runs no loop to a deferred request (sws_request_post) and to a connection (sws_conn_ref_post)
+ * runs on the loop thread that request or connection belongs to.
  */
 #include "swiftws.h"
 #include "check.h"
@@ -62,6 +64,9 @@ struct running_server {
     sws_loop_t *loop;
     sws_server_t *server;
     pthread_t thread;
+    /* Read before the loop's thread starts: sws_server_port() is loop-thread-only, and once
+     * that thread runs the loop, the test's thread gets 0 from it. */
+    uint16_t port;
 };
 
 /* Creates the server on a new loop and starts that loop's thread; NULL server on failure. */
@@ -73,7 +78,8 @@ static struct running_server start_server(const sws_server_config *config, const
     atomic_store(&shutdown_done, 0);
     CHECK_EQ_INT(sws_server_new(s.loop, "127.0.0.1", 0, config, handlers, NULL, &s.server), SWS_OK);
     if (s.server == NULL) return s;
-    CHECK(sws_server_port(s.server) != 0);
+    s.port = sws_server_port(s.server);
+    CHECK(s.port != 0);
     CHECK_EQ_INT(pthread_create(&s.thread, NULL, run_server_loop, s.loop), 0);
     return s;
 }
@@ -137,7 +143,7 @@ static void test_two_loops(void) {
     struct running_server running = start_server(&config, &handlers);
     sws_server_t *server = running.server;
     if (server == NULL) return;
-    uint16_t port = sws_server_port(server);
+    uint16_t port = running.port;
 
     static struct client clients[CLIENTS];
     /* The peer is the first member of struct client: the recording callbacks take it as is. */
@@ -294,7 +300,7 @@ static void test_tls_two_loops(void) {
     sws_server_t *server = running.server;
     if (server == NULL) return;
     char url[64];
-    snprintf(url, sizeof url, "wss://localhost:%u/", sws_server_port(server));
+    snprintf(url, sizeof url, "wss://localhost:%u/", running.port);
 
     sws_tls_config client_tls;
     sws_tls_config_init(&client_tls);
@@ -325,6 +331,151 @@ static void test_tls_two_loops(void) {
     CHECK_EQ_INT(system(command), 0);
 }
 
+/* ---- Work posted to a connection's or a deferred request's loop from another thread ---- */
+
+#define POSTED 8
+
+/* One server connection as the posting thread sees it: its request, then its reference. */
+struct posted_slot {
+    sws_request_t *_Atomic request;
+    sws_conn_ref_t *_Atomic ref;
+    pthread_t thread; /* the loop thread the request arrived on (written before `request`) */
+    atomic_int answered; /* 1 + sws_request_accept's status, set on that loop */
+    atomic_int sent;     /* 1 + sws_conn_send_text's status, set on that loop */
+    atomic_int work_on_own_thread;
+};
+static struct posted_slot posted[POSTED];
+static atomic_int deferred_count;
+
+/* Defers every upgrade; the test thread answers it later through sws_request_post(). */
+static void defer_upgrade(sws_server_t *server, void *user_data, sws_request_t *request) {
+    (void)server;
+    (void)user_data;
+    int slot = atomic_fetch_add(&deferred_count, 1);
+    if (slot >= POSTED) return; /* not deferred: accepted with the defaults */
+    CHECK_EQ_INT(sws_request_defer(request), SWS_OK);
+    posted[slot].thread = pthread_self();
+    atomic_store(&posted[slot].request, request);
+}
+
+static void answer_on_loop(sws_request_t *request, void *arg) {
+    struct posted_slot *slot = arg;
+    atomic_store(&slot->work_on_own_thread, pthread_equal(pthread_self(), slot->thread));
+    /* The slot is the connection's user data: on_open finds it. */
+    atomic_store(&slot->answered, 1 + (int)sws_request_accept(request, NULL, slot));
+}
+
+static void posted_open(sws_conn_t *conn, void *user_data) {
+    server_open(conn, user_data);
+    struct posted_slot *slot = user_data;
+    sws_conn_ref_t *ref = NULL;
+    CHECK_EQ_INT(sws_conn_ref_new(conn, &ref), SWS_OK);
+    atomic_store(&slot->ref, ref);
+}
+
+static void send_on_loop(sws_conn_t *conn, void *arg) {
+    struct posted_slot *slot = arg;
+    if (conn == NULL) {
+        atomic_store(&slot->sent, 1 + (int)SWS_ERR_CLOSED);
+        return;
+    }
+    if (!pthread_equal(pthread_self(), slot->thread)) atomic_store(&slot->work_on_own_thread, 0);
+    sws_send_result result = SWS_SEND_DROPPED;
+    sws_status status = sws_conn_send_text(conn, "posted", 6, &result);
+    CHECK(result != SWS_SEND_DROPPED);
+    CHECK(sws_conn_buffered_amount(conn) < 1024); /* loop-thread-only: 0 elsewhere would pass too */
+    atomic_store(&slot->sent, 1 + (int)status);
+}
+
+static void never_called(sws_conn_t *conn, void *arg) {
+    (void)conn;
+    (void)arg;
+    CHECK(!"work posted to a closed connection ran");
+}
+
+/* A server on 2 loops whose every upgrade is deferred: the test thread (which runs no server
+ * loop) answers each through sws_request_post() and then sends through sws_conn_ref_post(); the
+ * work runs on the loop thread the connection lives on, both loops are used, and loop-thread-only
+ * calls succeed there. After the close, a post is refused with SWS_ERR_CLOSED. */
+static void test_posting_to_other_loops(void) {
+    sws_loop_t *client_loop = NULL;
+    CHECK_EQ_INT(sws_loop_new(&client_loop), SWS_OK);
+    sws_server_config config;
+    sws_server_config_init(&config);
+    config.loops = 2;
+    sws_conn_handlers handlers;
+    sws_conn_handlers_init(&handlers);
+    handlers.on_upgrade = defer_upgrade;
+    handlers.on_open = posted_open;
+    memset(posted, 0, sizeof posted);
+    atomic_store(&deferred_count, 0);
+    struct running_server running = start_server(&config, &handlers);
+    sws_server_t *server = running.server;
+    if (server == NULL) return;
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%u/", running.port);
+    static struct peer peers[POSTED];
+    sws_conn_handlers client_handlers = recording_handlers();
+    for (int i = 0; i < POSTED; i++) {
+        memset(&peers[i], 0, sizeof peers[i]);
+        CHECK_EQ_INT(sws_client_connect(client_loop, url, NULL, &client_handlers, &peers[i]), SWS_OK);
+    }
+    RUN_UNTIL_FOR(client_loop, atomic_load(&deferred_count) >= POSTED && atomic_load(&posted[POSTED - 1].request) != NULL, 10.0);
+    CHECK_EQ_INT(sws_request_post(NULL, answer_on_loop, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_request_post(atomic_load(&posted[0].request), NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
+    for (int i = 0; i < POSTED; i++) {
+        sws_request_t *request = atomic_load(&posted[i].request);
+        CHECK(request != NULL);
+        if (request) CHECK_EQ_INT(sws_request_post(request, answer_on_loop, &posted[i]), SWS_OK);
+    }
+    int opened = 0;
+    double deadline = now_seconds() + 10.0;
+    while (opened < POSTED && now_seconds() < deadline) {
+        sws_loop_run_once(client_loop, 10);
+        opened = 0;
+        for (int i = 0; i < POSTED; i++) opened += atomic_load(&posted[i].ref) != NULL;
+    }
+    CHECK_EQ_INT(opened, POSTED);
+    CHECK_EQ_INT(atomic_load(&open_thread_count), 2); /* both loops hold connections */
+    CHECK_EQ_INT(sws_conn_ref_post(NULL, send_on_loop, NULL), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_ref_post(atomic_load(&posted[0].ref), NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
+    for (int i = 0; i < POSTED; i++) {
+        CHECK_EQ_INT(atomic_load(&posted[i].answered) - 1, SWS_OK);
+        CHECK(atomic_load(&posted[i].work_on_own_thread));
+        CHECK_EQ_INT(sws_conn_ref_post(atomic_load(&posted[i].ref), send_on_loop, &posted[i]), SWS_OK);
+    }
+    int received = 0;
+    deadline = now_seconds() + 10.0;
+    while (received < POSTED && now_seconds() < deadline) {
+        sws_loop_run_once(client_loop, 10);
+        received = 0;
+        for (int i = 0; i < POSTED; i++) received += peers[i].messages == 1;
+    }
+    CHECK_EQ_INT(received, POSTED);
+    for (int i = 0; i < POSTED; i++) {
+        CHECK_EQ_STR(peers[i].last_text, "posted");
+        CHECK_EQ_INT(atomic_load(&posted[i].sent) - 1, SWS_OK);
+        CHECK(atomic_load(&posted[i].work_on_own_thread));
+        if (peers[i].conn) sws_conn_close(peers[i].conn, 1000, NULL, 0);
+    }
+    int closed = 0;
+    deadline = now_seconds() + 10.0;
+    while (closed < POSTED && now_seconds() < deadline) {
+        sws_loop_run_once(client_loop, 10);
+        closed = 0;
+        for (int i = 0; i < POSTED; i++) closed += sws_conn_ref_is_closed(atomic_load(&posted[i].ref));
+    }
+    CHECK_EQ_INT(closed, POSTED);
+    for (int i = 0; i < POSTED; i++) {
+        CHECK_EQ_INT(sws_conn_ref_post(atomic_load(&posted[i].ref), never_called, NULL), SWS_ERR_CLOSED);
+        CHECK_EQ_INT(sws_conn_ref_free(atomic_load(&posted[i].ref)), SWS_OK);
+    }
+    CHECK_EQ_INT(sws_loop_post(running.loop, begin_shutdown, server), SWS_OK);
+    RUN_UNTIL(client_loop, atomic_load(&shutdown_done));
+    free_server(&running);
+    CHECK_EQ_INT(sws_loop_free(client_loop), SWS_OK);
+}
+
 /* Bad values are refused with SWS_ERR_INVALID_ARGUMENT, and no server is made. */
 static void test_bad_values(void) {
     sws_loop_t *loop = NULL;
@@ -352,5 +503,6 @@ int main(void) {
     test_bad_values();
     test_two_loops();
     test_tls_two_loops();
+    test_posting_to_other_loops();
     return check_summary("loops_test");
 }

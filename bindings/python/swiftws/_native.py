@@ -138,6 +138,9 @@ SESSION_ON_FRAGMENT = CFUNCTYPE(None, c_void_p, c_void_p, _enum, c_void_p, c_siz
 SESSION_ON_CLOSE = CFUNCTYPE(None, c_void_p, c_void_p, c_uint16, c_void_p, c_size_t)
 
 LOOP_WORK = CFUNCTYPE(None, c_void_p, c_void_p)
+#: sws_conn_work_fn(conn or NULL, user_data) and sws_request_work_fn(request, user_data).
+CONN_WORK = CFUNCTYPE(None, c_void_p, c_void_p)
+REQUEST_WORK = CFUNCTYPE(None, c_void_p, c_void_p)
 CONN_ON_OPEN = CFUNCTYPE(None, c_void_p, c_void_p)
 #: POINTER(c_char) rather than c_void_p for message data: slicing it (``data[:length]``) copies
 #: the bytes about five times faster than ctypes.string_at on the per-message path.
@@ -508,6 +511,7 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_conn_ref_close", sws_status, [_P, c_uint16, _P, c_size_t]),
     ("sws_conn_ref_is_closed", c_bool, [_P]),
     ("sws_conn_ref_free", sws_status, [_P]),
+    ("sws_conn_ref_post", sws_status, [_P, CONN_WORK, _P]),
     # servers
     ("sws_connection_config_init", sws_status, [POINTER(ConnectionConfig)]),
     ("sws_server_config_init", sws_status, [POINTER(ServerConfig)]),
@@ -530,6 +534,7 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_request_header_at", sws_status, [_P, c_size_t, POINTER(c_char_p), POINTER(c_char_p)]),
     ("sws_request_defer", sws_status, [_P]),
     ("sws_request_is_pending", c_bool, [_P]),
+    ("sws_request_post", sws_status, [_P, REQUEST_WORK, _P]),
     ("sws_request_subprotocol_count", c_size_t, [_P]),
     ("sws_request_subprotocol", sws_status, [_P, c_size_t, POINTER(c_char_p)]),
     ("sws_request_accept", sws_status, [_P, c_char_p, _P]),

@@ -1,8 +1,8 @@
 """Issue 15 in the Python face: topics (``ServerConnection.subscribe``, ``Server.publish``) joined
 across servers through Redis (``redis=``, with a redis-server this test starts on a free loopback
-port), ``server_no_context_takeover`` imposed on browsers' default offer, ``loops`` (1 only in
-the asyncio front end, refused clearly otherwise), and wss:// on a server of 2 loops made through
-the C API, with a certificate reload that reaches both loops."""
+port), ``server_no_context_takeover`` imposed on browsers' default offer, ``loops`` out of range refused
+(``loops=N`` itself: test_loops.py), and wss:// on a server of 2 loops made through the C API,
+with a certificate reload that reaches both loops."""
 
 from __future__ import annotations
 
@@ -100,8 +100,9 @@ async def test_server_no_context_takeover_is_imposed_on_a_default_offer():
             assert "server_no_context_takeover" not in ws.response.headers["Sec-WebSocket-Extensions"]
 
 
-def test_loops_other_than_one_are_refused_by_the_asyncio_front_end():
-    for loops in (0, 2, 257):
+def test_loops_out_of_range_are_refused_by_the_asyncio_front_end():
+    # 2 .. 256 are served (test_loops.py).
+    for loops in (0, 257):
         with pytest.raises(ValueError, match="loops"):
             serve(echo, "127.0.0.1", 0, loops=loops)
 
@@ -114,8 +115,8 @@ async def test_a_bad_redis_url_is_refused():
 
 
 class NativeServerOnTwoLoops:
-    """A TLS echo server on 2 loops made through the C API (``swiftws._native``): the asyncio
-    front end takes ``loops=1`` only, so this is the Python face of a several-loop server. The
+    """A TLS echo server on 2 loops made through the C API (``swiftws._native``) directly, as a C
+    program would (the asyncio front end's ``loops=N``: test_loops.py). The
     first loop runs in a Python thread (``sws_loop_run`` releases the GIL), the second in the
     library's own; the callbacks run on both (ctypes takes the GIL for them) and echo from inside
     ``on_message``, on the connection's loop thread as the C API requires."""

@@ -36,6 +36,7 @@ from ..exceptions import ConnectionClosed, ExceptionGroup, check
 from ..http11 import Request, Response
 from ..tls import needs_asyncio_tls, tls_struct
 from .connection import Connection, Data, State
+from ._loops import LoopBridge, _OtherLoop
 from ._tls_relay import TLSRelay
 from .handshake import Handshake, plain_response, read_request
 
@@ -157,6 +158,9 @@ class Server:
         self._sockets: List[socket.socket] = []
         #: Whether the server was started with redis= (see publish).
         self._redis = False
+        #: Native loops (serve(loops=N)); with more than one, a LoopBridge serves the others.
+        self._loops = 1
+        self._bridge: Optional[LoopBridge] = None
         self._key = new_key()
         self._connections: Set[ServerConnection] = set()
         self._tasks: Set[asyncio.Task] = set()
@@ -183,17 +187,22 @@ class Server:
         native = self._native = NativeLoop.acquire()
         self._closed = native.aloop.create_future()
         native.targets[self._key] = self
+        # loops=1 keeps the driver's handlers (no thread check on any callback).
+        handlers = native.handlers
+        if self._loops > 1:
+            self._bridge = LoopBridge(native, self)
+            handlers = self._bridge.handlers
         try:
             if self._tls_relay is not None:
                 server, sockets = await self._tls_relay.start(native, config, self._key, host, port, path, sock)
                 self._servers.append(server)
                 self._sockets.extend(sockets)
             elif path is not None or sock is not None:
-                self._start_on_socket(native, config, path, sock)
+                self._start_on_socket(native, config, path, sock, handlers)
             for address in _addresses(host) if path is None and sock is None and self._tls_relay is None else []:
                 out = c_void_p()
                 status = n.lib.sws_server_new(native.handle, address.encode(), port, config.pointer(),
-                                              byref(native.handlers), self._key, byref(out))
+                                              byref(handlers), self._key, byref(out))
                 if status != n.SWS_OK:
                     detail = n.last_error()
                     raise OSError(f"[swiftws] could not listen on {address}:{port}: {detail}")
@@ -212,19 +221,19 @@ class Server:
             raise
 
     def _start_on_socket(self, native: NativeLoop, config: NativeConfig, path: Optional[str],
-                         sock: Optional[socket.socket]) -> None:
+                         sock: Optional[socket.socket], handlers: n.ConnHandlers) -> None:
         """One native server on the Unix socket ``path`` or on the listening socket ``sock`` (a
         duplicate of its descriptor: the caller's socket object stays its own)."""
         out = c_void_p()
         if path is not None:
             status = n.lib.sws_server_new_unix(native.handle, path.encode("utf-8"), config.pointer(),
-                                               byref(native.handlers), self._key, byref(out))
+                                               byref(handlers), self._key, byref(out))
             where = path
         else:
             assert sock is not None
             descriptor = os.dup(sock.fileno())
             status = n.lib.sws_server_new_from_socket(native.handle, descriptor, config.pointer(),
-                                                      byref(native.handlers), self._key, byref(out))
+                                                      byref(handlers), self._key, byref(out))
             if status != n.SWS_OK:
                 os.close(descriptor)
             where = f"socket {sock.fileno()}"
@@ -408,6 +417,9 @@ class Server:
         data = message.encode("utf-8") if isinstance(message, str) else bytes(message)
         delivered = 0
         count = ctypes_size_t()
+        if isinstance(excluding, _OtherLoop):
+            # Its native pointer is valid on its own loop only: the broadcast starts there.
+            return excluding._broadcast_from_own_loop(self._servers, None, kind, data)
         skip = excluding._conn if excluding is not None else None
         for server in self._servers:
             check(n.lib.sws_server_broadcast(server, kind, data, len(data), skip, byref(count)))
@@ -429,6 +441,9 @@ class Server:
         # Each listening address is a native server; joined through Redis they are nodes of their
         # own, so one publish (through the first) reaches the others' subscribers once, by Redis.
         servers = self._servers[:1] if self._redis else self._servers
+        if isinstance(excluding, _OtherLoop):
+            # Its native pointer is valid on its own loop only: the publish starts there.
+            return excluding._broadcast_from_own_loop(servers, topic.encode("utf-8"), kind, data)
         for server in servers:
             check(n.lib.sws_server_publish(server, topic.encode("utf-8"), kind, data, len(data), skip, byref(count)))
             delivered += count.value
@@ -492,7 +507,9 @@ class serve:
     ``max_connections`` (more get 503); ``ssl`` (a ``swiftws.tls.SSLContext`` with
     ``load_cert_chain(certfile, keyfile)``: serves wss://; see ``swiftws.tls``); ``sock`` (a
     listening socket to serve on, e.g. from socket activation: the server takes a duplicate of
-    its descriptor); ``unix``/``path`` (see ``unix_serve``).
+    its descriptor); ``unix``/``path`` (see ``unix_serve``); ``loops`` (native event loops, 1 ..
+    256: connections are spread over them, handlers still run on this asyncio loop; see
+    ``swiftws.asyncio._loops``).
     """
 
     def __init__(self, handler: Callable[[ServerConnection], Awaitable[None]], host: Optional[str] = None,
@@ -515,11 +532,11 @@ class serve:
         if unsupported:
             raise TypeError(f"serve() got unsupported arguments: {', '.join(sorted(unsupported))}")
         _check_subprotocols(subprotocols)
-        if options.get("loops", 1) != 1:
-            # The library would run handlers on several native threads; this front end runs every
-            # callback on the asyncio loop's thread (one native loop per asyncio loop).
-            raise ValueError("loops > 1 is not supported by the asyncio front end: its callbacks run on "
-                             "the asyncio thread; run several processes joined with redis= instead")
+        if options.get("loops", 1) != 1 and needs_asyncio_tls(ssl, server=True):
+            # The TLS relay feeds the library one socket at a time from asyncio; pass the
+            # certificate as a swiftws.tls.SSLContext for native TLS on every loop.
+            raise ValueError("loops > 1 needs ssl= as a swiftws.tls.SSLContext (native TLS), "
+                             "not an ssl.SSLContext served through asyncio")
         self._handler = handler
         self._host = host
         self._port = int(port or 0)
@@ -534,6 +551,7 @@ class serve:
                               listener_factory=_listener_factory)
         self._server.max_queue = queue_limits(max_queue)
         self._server._redis = options.get("redis") is not None
+        self._server._loops = options.get("loops", 1) or 1
         # No native limit on buffered output unless asked: Connection.send waits for the drain
         # instead, as in websockets.
         options.setdefault("max_buffered", None)
@@ -619,7 +637,11 @@ def broadcast(connections: Iterable[Connection], message: Data, raise_exceptions
     for connection in connections:
         if connection.state is not State.OPEN or connection._conn is None:
             continue
-        if n.fast.sws_conn_buffered_amount(connection._conn) > connection.write_limit:
+        if isinstance(connection, _OtherLoop):
+            buffered = connection._in_flight + connection._buffered  # its last reports
+        else:
+            buffered = n.fast.sws_conn_buffered_amount(connection._conn)
+        if buffered > connection.write_limit:
             logger.warning("skipped broadcast: connection %s is too slow", connection.id)
             continue
         try:
