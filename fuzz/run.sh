@@ -33,7 +33,7 @@ for target in "${targets[@]}"; do
     echo "fuzz: building $target"
     # shellcheck disable=SC2086
     swiftc -sanitize=fuzzer,address -parse-as-library -O -g \
-        -module-name SwiftWSCore \
+        -module-name SwiftWSCore -package-name SwiftWS \
         -Xcc -fmodule-map-file=Sources/CZlib/module.modulemap -I Sources/CZlib \
         -Xcc -fmodule-map-file=Sources/CSwiftWSSystem/module.modulemap -I Sources/CSwiftWSSystem \
         $core_sources "fuzz/targets/$target.swift" -lz -o "$binary" >"fuzz/out/$target.build.log" 2>&1 \
