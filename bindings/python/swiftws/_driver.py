@@ -264,20 +264,12 @@ class NativeLoop:
                 logger.exception("swiftws: exception in process_request; answering 500")
                 n.lib.sws_request_respond(request, 500, b"Internal Server Error\n", 22)
 
-        handlers = n.ConnHandlers()
-        check(n.lib.sws_conn_handlers_init(byref(handlers)))
-        handlers.on_open = n.CONN_ON_OPEN(on_open)
         # A library with on_messages delivers messages there (batched); on_message serves one
         # built before it (which reads the struct only up to its own size).
-        handlers.on_message = n.CONN_ON_MESSAGE(on_message)
-        handlers.on_messages = n.CONN_ON_MESSAGES(on_messages)
-        handlers.on_pong = n.CONN_ON_DATA(on_pong)
-        handlers.on_drain = n.CONN_ON_DRAIN(on_drain)
-        handlers.on_close = n.CONN_ON_CLOSE(on_close)
-        handlers.on_connect_error = n.CONN_ON_CONNECT_ERROR(on_connect_error)
-        handlers.on_upgrade = n.SERVER_ON_REQUEST(on_upgrade)
-        handlers.on_http_request = n.SERVER_ON_REQUEST(on_http_request)
-        return handlers
+        return n.conn_handlers(on_open=on_open, on_message=on_message, on_messages=on_messages,
+                               on_pong=on_pong, on_drain=on_drain, on_close=on_close,
+                               on_connect_error=on_connect_error, on_upgrade=on_upgrade,
+                               on_http_request=on_http_request)
 
 
 def call_guarded(function: Callable[..., Any], *args: Any) -> None:

@@ -589,6 +589,20 @@ for _name, _restype, _argtypes in _PROTOTYPES:
         _function.argtypes = [_P if _type == POINTER(_enum) else _type for _type in _argtypes]
 
 
+def conn_handlers(**callbacks: Any) -> ConnHandlers:
+    """An ``sws_conn_handlers`` set to its defaults (``sws_conn_handlers_init``), then each keyword
+    (a field name: ``on_open=``, ``on_messages=`` ...) set to its Python function wrapped in the
+    field's C function type; the struct keeps the wrappers alive."""
+    handlers = ConnHandlers()
+    status = lib.sws_conn_handlers_init(ctypes.byref(handlers))
+    if status != SWS_OK:
+        raise RuntimeError(f"sws_conn_handlers_init: {status_name(status)}")
+    types = dict(ConnHandlers._fields_)
+    for name, function in callbacks.items():
+        setattr(handlers, name, types[name](function))
+    return handlers
+
+
 def has_networking() -> bool:
     """Whether the loaded library exports the loop/server/client half of the C API."""
     return "sws_loop_new" not in MISSING and "sws_client_connect" not in MISSING

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Ty
 
 from .. import _native as n
 from .._driver import NativeLoop, logger
-from ..exceptions import ConnectionClosed, SwiftWSError, check, connection_closed
+from ..exceptions import ConnectionClosed, SwiftWSError, connection_closed
 from ..frames import Close
 from .connection import State, _ClosingSend, _control_payload, _parse_address
 from .handshake import Handshake, read_request
@@ -492,17 +492,9 @@ class LoopBridge:
             text = string_at(reason, length).decode("utf-8", "replace") if length else ""
             _call_soon(aloop, self._closed, conn, code, text, bool(n.lib.sws_conn_close_initiated_locally(conn)))
 
-        handlers = n.ConnHandlers()
-        check(n.lib.sws_conn_handlers_init(byref(handlers)))
-        handlers.on_open = n.CONN_ON_OPEN(on_open)
-        handlers.on_message = n.CONN_ON_MESSAGE(on_message)
-        handlers.on_messages = n.CONN_ON_MESSAGES(on_messages)
-        handlers.on_pong = n.CONN_ON_DATA(on_pong)
-        handlers.on_drain = n.CONN_ON_DRAIN(on_drain)
-        handlers.on_close = n.CONN_ON_CLOSE(on_close)
-        handlers.on_upgrade = n.SERVER_ON_REQUEST(on_upgrade)
-        handlers.on_http_request = n.SERVER_ON_REQUEST(on_http_request)
-        return handlers
+        return n.conn_handlers(on_open=on_open, on_message=on_message, on_messages=on_messages,
+                               on_pong=on_pong, on_drain=on_drain, on_close=on_close,
+                               on_upgrade=on_upgrade, on_http_request=on_http_request)
 
     # -- on another loop's thread -----------------------------------------------------------------
 
