@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include "utf8_lookup.h"   /* the AVX2 form of the UTF-8 vector pass (header-only) */
+#include "mask_avx2.h"     /* the AVX2 form of payload masking (header-only) */
 
 /* accept4(2) is declared only under _GNU_SOURCE, which the Glibc module is not built with;
  * this wrapper gives Swift a stable name for it (atomic SOCK_NONBLOCK | SOCK_CLOEXEC on accept). */

@@ -43,7 +43,7 @@ let usageText = """
                         [--close-timeout S] [--handshake-timeout S] [--idle-timeout S]
                         [--ping-interval S] [--pong-timeout S] [--message-timeout S]
                         [--tls-cert CHAIN.pem --tls-key KEY.pem] [--loops N] [--accept handoff|reuseport]
-                        [--async | --async-on-loop]
+                        [--async | --async-on-loop] [--compression-level 1...9] [--compression-memory-level 1...9]
       BYTES 0 and S 0 switch a limit off (except --close-timeout, --handshake-timeout and
       --pong-timeout, which must be positive); S is in seconds, decimals allowed.
 
@@ -99,6 +99,15 @@ func parseArguments() -> Arguments {
         case "--no-compression":
             // permessage-deflate is accepted by default (memory-conscious defaults).
             arguments.options.connection.perMessageDeflate = .disabled
+        case "--compression-level", "--compression-memory-level":
+            // zlib's level and memLevel for our compressor (defaults: PerMessageDeflateConfiguration),
+            // e.g. to compare with a peer at its settings (libwebsockets: level 1, memLevel 8).
+            guard let value = iterator.next(), let number = Int(value), (1...9).contains(number) else { usage("\(flag) needs a number 1...9") }
+            if flag == "--compression-level" {
+                arguments.options.connection.perMessageDeflate.compressionLevel = number
+            } else {
+                arguments.options.connection.perMessageDeflate.memoryLevel = number
+            }
         case "--max-message-size":
             guard let value = iterator.next(), let size = Int(value), size > 0 else { usage("--max-message-size needs a positive number") }
             arguments.options.connection.session.maxMessageSize = size

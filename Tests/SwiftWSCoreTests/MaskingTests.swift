@@ -57,22 +57,8 @@ struct MaskingTests {
         for length in 0...200 {
             for payloadOffset in 0..<4 {
                 // ASCII text with, sometimes, one non-ASCII byte at a random place.
-                var plain = (0..<length).map { _ in UInt8.random(in: 0x20...0x7E, using: &rng) }
                 let nonASCIIAt: Int? = length > 0 && Bool.random(using: &rng) ? Int.random(in: 0..<length, using: &rng) : nil
-                if let nonASCIIAt { plain[nonASCIIAt] = 0xC3 }
-                let key = UInt32.random(in: 0...UInt32.max, using: &rng)
-                var wire = plain
-                wire.withUnsafeMutableBytes { Masking.applyReference(maskKey: key, to: $0, payloadOffset: payloadOffset) }
-                let prefix = wire.withUnsafeMutableBytes {
-                    Masking.applyReturningASCIIPrefix(maskKey: key, to: $0, payloadOffset: payloadOffset)
-                }
-                #expect(wire == plain, "length \(length) offset \(payloadOffset)")
-                if let nonASCIIAt {
-                    #expect(prefix <= nonASCIIAt)
-                } else {
-                    #expect(prefix == length)
-                }
-                #expect(plain[..<prefix].allSatisfy { $0 < 0x80 })
+                checkFusedPass(length: length, nonASCIIAt: nonASCIIAt, byte: 0xC3, payloadOffset: payloadOffset, rng: &rng)
             }
         }
     }
@@ -95,4 +81,69 @@ struct MaskingTests {
         #expect(keys.count == 8)
         #expect(decodeFrames(raw, sentBy: .client).allSatisfy { $0.payload == hello && $0.opcode == .binary })
     }
+
+    /// Payloads from `Masking.wideThreshold` on take the AVX2 form where the CPU has it (the tail
+    /// after its 32-byte blocks stays with the Swift loops): every length around the block and
+    /// threshold edges, every start alignment and key rotation, must equal the reference.
+    @Test func wideFormEqualsReferenceAroundEveryEdge() {
+        var rng = SeededGenerator(seed: 5)
+        let source = (0..<1200).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let threshold = Masking.wideThreshold
+        let lengths = Array((threshold - 3)...(threshold + 200)) + [511, 512, 513, 1023, 1024, 1025, 1100]
+        for length in lengths {
+            for alignment in [0, 1, 3, 14] {
+                let payloadOffset = Int.random(in: 0..<4, using: &rng)
+                let key = UInt32.random(in: 0...UInt32.max, using: &rng)
+                var fast = source
+                var reference = source
+                let range = alignment..<(alignment + length)
+                fast.withUnsafeMutableBytes {
+                    Masking.apply(maskKey: key, to: UnsafeMutableRawBufferPointer(rebasing: $0[range]), payloadOffset: payloadOffset)
+                }
+                reference.withUnsafeMutableBytes {
+                    Masking.applyReference(maskKey: key, to: UnsafeMutableRawBufferPointer(rebasing: $0[range]), payloadOffset: payloadOffset)
+                }
+                #expect(fast == reference, "length \(length) alignment \(alignment) offset \(payloadOffset)")
+            }
+        }
+    }
+
+    /// The fused unmask-and-ASCII pass on large payloads (the AVX2 form where the CPU has it): the
+    /// bytes equal the reference, and the prefix it reports is ASCII and reaches no further than
+    /// the first non-ASCII byte, wherever that is (first block, last block, the Swift tail).
+    @Test func wideFusedPassFindsNonASCIIAnywhere() {
+        var rng = SeededGenerator(seed: 6)
+        for length in [256, 300, 383, 384, 385, 1000, 4096 + 7] {
+            var places: [Int?] = [nil, 0, 31, 32, 127, 128, length - 1, length / 2]
+            places += (0..<4).map { _ in Int.random(in: 0..<length, using: &rng) }
+            for nonASCIIAt in places {
+                for payloadOffset in 0..<4 {
+                    checkFusedPass(length: length, nonASCIIAt: nonASCIIAt, byte: 0xD0, payloadOffset: payloadOffset, rng: &rng)
+                }
+            }
+        }
+    }
+
+
+    /// Masks random printable ASCII of `length` bytes (with `byte` at `nonASCIIAt`) by the
+    /// reference, unmasks it with the fused pass, and checks the bytes and the ASCII prefix it
+    /// reports (ASCII, and not past the first non-ASCII byte).
+    private func checkFusedPass(length: Int, nonASCIIAt: Int?, byte: UInt8, payloadOffset: Int, rng: inout SeededGenerator) {
+        var plain = (0..<length).map { _ in UInt8.random(in: 0x20...0x7E, using: &rng) }
+        if let nonASCIIAt { plain[nonASCIIAt] = byte }
+        let key = UInt32.random(in: 0...UInt32.max, using: &rng)
+        var wire = plain
+        wire.withUnsafeMutableBytes { Masking.applyReference(maskKey: key, to: $0, payloadOffset: payloadOffset) }
+        let prefix = wire.withUnsafeMutableBytes {
+            Masking.applyReturningASCIIPrefix(maskKey: key, to: $0, payloadOffset: payloadOffset)
+        }
+        #expect(wire == plain, "length \(length) at \(String(describing: nonASCIIAt)) offset \(payloadOffset)")
+        if let nonASCIIAt {
+            #expect(prefix <= nonASCIIAt)
+        } else {
+            #expect(prefix == length)
+        }
+        #expect(plain[..<prefix].allSatisfy { $0 < 0x80 })
+    }
+
 }

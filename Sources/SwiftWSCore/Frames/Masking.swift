@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import CSwiftWSSystem
+#endif
+
 /// Payload masking (RFC 6455 section 5.3): byte `i` of a payload is XORed with byte `i mod 4` of
 /// the frame's masking key. Applying it twice restores the input, so one function masks and unmasks.
 ///
@@ -5,8 +9,13 @@
 /// (rotated to where the buffer starts in the payload), then 8-byte words, then single bytes for
 /// the tail. Unaligned vector loads and stores cost nothing extra on the CPUs we target, so there
 /// is no alignment prologue. Measured: explicit vectors doubled 64 KiB throughput over plain
-/// 64-bit words (`swiftws-bench-core`).
+/// 64-bit words (`swiftws-bench-core`). From `wideThreshold` bytes on, where the CPU has AVX2,
+/// the 32-byte blocks go to the C form in `Sources/CSwiftWSSystem/mask_avx2.h` (half the
+/// instructions of the 16-byte vectors: bench/README.md, "Round 5") and this code does the tail.
 public enum Masking {
+    /// From this many bytes on, the AVX2 form does the 32-byte blocks (below, the call and the
+    /// tail would cost more than the few vectors it saves; 32 B chat echoes stay as they were).
+    @usableFromInline static let wideThreshold = 256
     /// XORs `buffer` in place with `maskKey`.
     /// - Parameters:
     ///   - maskKey: the key as `FrameHeader.maskKey` holds it (wire bytes loaded little-endian).
@@ -21,6 +30,10 @@ public enum Masking {
         let key = (maskKey &>> shift) | (maskKey &<< ((32 &- shift) & 31))
         let key64 = UInt64(key) | (UInt64(key) &<< 32)
         var index = 0
+        if count >= wideThreshold && CPUFeatures.hasAVX2 {
+            // A multiple of 32 bytes: the key's rotation is the same where the tail starts.
+            index = applyWide(base, count: count, key: key)
+        }
         // 64 bytes per iteration in 16-byte vectors (SSE2 on any x86-64, NEON on arm64).
         let keyVector = SIMD2<UInt64>(repeating: littleEndianKey(key64))
         while index &+ 64 <= count {
@@ -62,10 +75,14 @@ public enum Masking {
         let highBits: UInt64 = 0x8080_8080_8080_8080
         var index = 0
         var asciiPrefix = -1
+        if count >= wideThreshold && CPUFeatures.hasAVX2 {
+            // A multiple of 32 bytes: the key's rotation is the same where the tail starts.
+            (index, asciiPrefix) = applyWideReturningASCIIPrefix(base, count: count, key: key)
+        }
         // 64 bytes per iteration in 16-byte vectors (SSE2 on any x86-64, NEON on arm64).
         let keyVector = SIMD2<UInt64>(repeating: key64)
         let highVector = SIMD2<UInt64>(repeating: highBits)
-        while index &+ 64 <= count {
+        while asciiPrefix < 0 && index &+ 64 <= count {
             let p = base + index
             let a = p.loadUnaligned(as: SIMD2<UInt64>.self) ^ keyVector
             let b = p.loadUnaligned(fromByteOffset: 16, as: SIMD2<UInt64>.self) ^ keyVector
@@ -108,6 +125,31 @@ public enum Masking {
             index &+= 1
         }
         return asciiPrefix < 0 ? count : asciiPrefix
+    }
+
+    /// The AVX2 form of `apply` over the 32-byte blocks of `base[0..<count]` (`key`: the key bytes
+    /// as seen from `base[0]`, in memory order); returns how many bytes it did (a multiple of 32,
+    /// 0 where there is no AVX2).
+    @usableFromInline
+    static func applyWide(_ base: UnsafeMutableRawPointer, count: Int, key: UInt32) -> Int {
+        #if arch(x86_64)
+        return swiftws_mask_avx2(base.assumingMemoryBound(to: UInt8.self), count, key.littleEndian)
+        #else
+        return 0
+        #endif
+    }
+
+    /// The AVX2 form of `applyReturningASCIIPrefix`'s first pass: how many bytes it did (a
+    /// multiple of 32) and where the first block holding a non-ASCII byte starts (-1: none).
+    @usableFromInline
+    static func applyWideReturningASCIIPrefix(_ base: UnsafeMutableRawPointer, count: Int, key: UInt32) -> (done: Int, asciiPrefix: Int) {
+        #if arch(x86_64)
+        var asciiPrefix = -1
+        let done = swiftws_mask_ascii_avx2(base.assumingMemoryBound(to: UInt8.self), count, key.littleEndian, &asciiPrefix)
+        return (done, asciiPrefix)
+        #else
+        return (0, -1)
+        #endif
     }
 
     /// The key word in memory order: a no-op on little-endian hosts.

@@ -28,11 +28,6 @@ import CSwiftWSSystem
 @usableFromInline typealias UTF8VectorMask = SIMDMask<SIMD16<Int8>>
 
 extension UTF8Validator {
-    #if arch(x86_64)
-    /// Whether the AVX2 block scan may run (the CPU has it and the kernel saves its registers).
-    static let hasAVX2 = swiftws_utf8_avx2_usable() != 0
-    #endif
-
     /// Below this many bytes, `validate` skips the vector pass (one 64-byte block): small chat
     /// messages keep the scalar path they had.
     @inlinable static var vectorBlockSize: Int { 64 }
@@ -54,7 +49,7 @@ extension UTF8Validator {
     @usableFromInline
     static func vectorValidPrefix(_ base: UnsafeRawPointer, from start: Int, count: Int, avx2: Bool = true) -> Int {
         #if arch(x86_64)
-        if avx2 && UTF8Validator.hasAVX2 {
+        if avx2 && CPUFeatures.hasAVX2 {
             let end = swiftws_utf8_avx2_scan(base.assumingMemoryBound(to: UInt8.self), start, count)
             return lastBoundary(base, before: end, notBefore: start)
         }
