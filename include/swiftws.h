@@ -393,7 +393,8 @@ sws_status sws_session_close_status(const sws_session_t *session, uint16_t *code
 /**
  * What an endpoint wants from permessage-deflate. Fill with sws_compression_config_init(): on,
  * with 12-bit windows both ways and zlib memLevel 5 (about 64 KiB per connection instead of
- * zlib's 300 KiB, for ratios a few percent worse on small messages), level 6, context takeover,
+ * zlib's 300 KiB, for ratios a few percent worse on small messages), level 3 (about 15 % more
+ * bytes than zlib's default 6 on small JSON messages, for 30-85 % less zlib work), context takeover,
  * and messages under 64 bytes sent uncompressed. "Local" is the direction we compress, "remote"
  * the one we decompress.
  */
@@ -412,7 +413,7 @@ typedef struct sws_compression_config {
     bool remote_no_context_takeover;
     /** zlib memLevel 1..9. Default 5. */
     int memory_level;
-    /** zlib level 0..9, or -1 for zlib's default (6). Default 6. */
+    /** zlib level 0..9, or -1 for zlib's default (6). Default 3 (6 before 0.2: set 6 for its ratio). */
     int compression_level;
     /** Messages with fewer bytes are sent uncompressed. Default 64. At most SWS_SESSION_LIMIT_MAX. */
     size_t threshold;

@@ -5,7 +5,9 @@ import Testing
 /// call. The work one call may cost is bounded, and stopping never changes what is delivered.
 @Suite("Inflate budget: bounded work per receive call, resumed later (decompression bombs)")
 struct InflateBudgetTests {
-    /// A compressing client and a server session with `budget` and `maxMessageSize`.
+    /// A compressing client and a server session with `budget` and `maxMessageSize`. The client
+    /// compresses at level 9, as a peer making a bomb would (our default level 3 matches greedily
+    /// and makes runs of zeros about 4 times larger).
     static func pair(budget: Int, maxMessageSize: Int = 16 << 20) -> (client: Session, server: Session) {
         let parameters = PerMessageDeflateParameters()
         var clientConfiguration = SessionConfiguration(role: .client)
@@ -15,7 +17,7 @@ struct InflateBudgetTests {
         serverConfiguration.maxMessageSize = maxMessageSize
         serverConfiguration.maxFrameSize = maxMessageSize
         let client = Session(configuration: clientConfiguration, perMessageDeflate: PerMessageDeflate(
-            parameters: parameters, role: .client, configuration: .init(compressionThreshold: 0)))
+            parameters: parameters, role: .client, configuration: .init(compressionLevel: 9, compressionThreshold: 0)))
         let server = Session(configuration: serverConfiguration, perMessageDeflate: PerMessageDeflate(
             parameters: parameters, role: .server, configuration: .init(compressionThreshold: 0)))
         return (client, server)

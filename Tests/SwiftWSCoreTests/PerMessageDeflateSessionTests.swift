@@ -136,7 +136,8 @@ struct PerMessageDeflateSessionTests {
 
     @Test("a message inflating past maxMessageSize fails with 1009, whatever its size on the wire")
     func bombInSession() throws {
-        let server = PerMessageDeflate(parameters: .init(), role: .server, configuration: .init(compressionThreshold: 0))
+        // Level 9, as an attacker would compress it (our default level 3 matches greedily: 18 KiB).
+        let server = PerMessageDeflate(parameters: .init(), role: .server, configuration: .init(compressionLevel: 9, compressionThreshold: 0))
         let payload = try T.compress(server, [UInt8](repeating: 0x41, count: 4 << 20))
         #expect(payload.count < 8 << 10)
         var frameBytes: [UInt8] = []

@@ -2,7 +2,7 @@
 // memory per connection.
 //
 //   swift build -c release --product swiftws-bench-deflate
-//   taskset -c 1 .build/release/swiftws-bench-deflate [--runs 7] [--megabytes 8]
+//   taskset -c 1 .build/release/swiftws-bench-deflate [--runs 7] [--megabytes 8] [--level N]
 //
 // For each corpus (JSON-ish chat/market text generated deterministically, and random bytes) and
 // message size (1 KiB, 64 KiB, 1 MiB), a stream of consecutive messages totalling --megabytes is
@@ -21,6 +21,7 @@ var runs = 7
 var megabytes = 8
 var inflateOnly = false  // profiling aid: skip the deflate comparison
 var only: String?  // "corpus:bytes", e.g. "random:1024", to run one case (profiling)
+var levelOverride: Int?  // zlib level instead of the default configuration's (ratio and speed by level)
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
@@ -28,12 +29,17 @@ while let argument = arguments.next() {
     case "--megabytes": megabytes = Int(arguments.next() ?? "") ?? megabytes
     case "--case": only = arguments.next()
     case "--inflate-only": inflateOnly = true
+    case "--level": levelOverride = Int(arguments.next() ?? "")
     default:
-        print("usage: swiftws-bench-deflate [--runs N] [--megabytes N] [--case corpus:bytes] [--inflate-only]")
+        print("usage: swiftws-bench-deflate [--runs N] [--megabytes N] [--case corpus:bytes] [--inflate-only] [--level N]")
         exit(2)
     }
 }
-let configuration = PerMessageDeflateConfiguration(compressionThreshold: 0)  // 12 bits, memLevel 5, level 6
+let configuration: PerMessageDeflateConfiguration = {  // the defaults: 12 bits, memLevel 5
+    var configuration = PerMessageDeflateConfiguration(compressionThreshold: 0)
+    if let levelOverride { configuration.compressionLevel = levelOverride }
+    return configuration
+}()
 let windowBits = Int32(configuration.localMaxWindowBits)
 let memoryLevel = Int32(configuration.memoryLevel)
 let level = Int32(configuration.compressionLevel)

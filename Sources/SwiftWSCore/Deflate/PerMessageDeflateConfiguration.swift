@@ -16,7 +16,24 @@
 ///   offer carries `client_max_window_bits` without a value, as browsers and `websockets` send
 ///   (servers seen in the field answer 15 to any offer), and compresses with at most 12 bits
 ///   whatever the server grants; `announcesLocalMaxWindowBits` makes the 12 a promise instead.
-/// - level 6: zlib's default (`Z_DEFAULT_COMPRESSION`), which `websockets` and `ws` keep.
+/// - level 3 (since round 5 of issue 16; 6, zlib's default, before): zlib's levels 1-3 match
+///   greedily (`deflate_fast`), 4-9 lazily (`deflate_slow`), which on the small messages
+///   WebSockets carry costs 30-85 % more zlib work per message for about 15 % fewer bytes.
+///   Measured with zlib 1.2.13, 12-bit window, memLevel 5, context takeover, 1 KiB messages each
+///   flushed (what a connection does); zlib's instructions per message (deflate and inflate, under
+///   valgrind, relative to level 3); `bench/zlib/levels.c`:
+///
+///   | level | chat/market JSON: compressed ÷ original | instructions | the echo benchmark's JSON | instructions |
+///   |---|---:|---:|---:|---:|
+///   | 1 | 0.285 | 0.99× | 0.0231 | 1.00× |
+///   | 3 | 0.268 | 1.00× | 0.0231 | 1.00× |
+///   | 4 | 0.247 | 1.17× | 0.0203 | 1.83× |
+///   | 6 | 0.229 | 1.29× | 0.0201 | 1.84× |
+///
+///   The compressed echo benchmark's server CPU per message fell from 29.5 to 22.6 µs (level 6
+///   → 3, one interleaved run), below libwebsockets' 26.2 µs (its default is level 1);
+///   `compressionLevel: 6` restores zlib's ratio (`websockets` and `ws` keep 6), and
+///   `maximumCompression` uses it.
 /// - context takeover on: repeated structure across messages is where most of the gain is.
 /// - messages under 64 bytes are sent uncompressed: below that the DEFLATE block overhead and the
 ///   zlib call cost outweigh the few bytes saved. (`ws` uses 1024 bytes, `websockets` 0.)
@@ -41,7 +58,7 @@ public struct PerMessageDeflateConfiguration: Hashable, Sendable {
     public var remoteNoContextTakeover: Bool
     /// zlib memLevel (1...9) for our compressor: hash table size, not negotiated.
     public var memoryLevel: Int
-    /// zlib compression level (1...9; 0 stores, -1 is zlib's default 6).
+    /// zlib compression level (1...9; 0 stores, -1 is zlib's default 6). Default 3: see the type.
     public var compressionLevel: Int
     /// Messages with fewer bytes than this are sent uncompressed (RSV1 clear).
     public var compressionThreshold: Int
@@ -64,7 +81,7 @@ public struct PerMessageDeflateConfiguration: Hashable, Sendable {
         localNoContextTakeover: Bool = false,
         remoteNoContextTakeover: Bool = false,
         memoryLevel: Int = 5,
-        compressionLevel: Int = 6,
+        compressionLevel: Int = 3,
         compressionThreshold: Int = 64,
         acceptsOffers: Bool = true,
         announcesLocalMaxWindowBits: Bool = false
@@ -84,9 +101,10 @@ public struct PerMessageDeflateConfiguration: Hashable, Sendable {
     /// Compression switched off: nothing offered, every offer declined.
     public static let disabled = PerMessageDeflateConfiguration(isEnabled: false)
 
-    /// zlib's own defaults (15-bit windows, memLevel 8): best ratio, ~5x the memory.
+    /// zlib's own defaults (15-bit windows, memLevel 8, level 6): best ratio, ~5x the memory,
+    /// about a third more CPU per message than the defaults.
     public static let maximumCompression = PerMessageDeflateConfiguration(
-        localMaxWindowBits: 15, remoteMaxWindowBits: nil, memoryLevel: 8)
+        localMaxWindowBits: 15, remoteMaxWindowBits: nil, memoryLevel: 8, compressionLevel: 6)
 
     /// `localMaxWindowBits` clamped to the RFC's 8...15.
     var clampedLocalMaxWindowBits: Int { min(max(localMaxWindowBits, 8), 15) }
