@@ -82,7 +82,10 @@ public final class SocketStream {
     private var slot = -1
     var state = State.open
     /// What happens to what the peer sends (one owner: pause, lingering and end of input).
-    var input = Input.reading
+    /// `@exclusivity(unchecked)`, like `tls` and `handler`: read on every read (`readOnce`),
+    /// for the reason given at `backlog` (callgrind: two run-time checks per read, about 150
+    /// instructions, before).
+    @exclusivity(unchecked) var input = Input.reading
     /// What happens to what we write (one owner: a FIN pending or sent).
     private(set) var output = Output.open
     /// Output the kernel refused, in order. `@exclusivity(unchecked)`: read on every write and
@@ -95,7 +98,7 @@ public final class SocketStream {
     /// Resets the connection when a graceful close has not finished in time.
     private var closeTimer: TimerHandle?
     /// The TLS state, nil for a plain stream.
-    var tls: TLSChannel?
+    @exclusivity(unchecked) var tls: TLSChannel?
 
     /// How long `close()` waits for a peer to take a backlog before resetting the connection.
     public static let defaultCloseTimeout: Duration = .seconds(10)
@@ -108,7 +111,7 @@ public final class SocketStream {
     /// (one `StreamClosures` object), or an object that is its own handler (a WebSocket
     /// connection: no closures and no closure contexts per idle connection, issue 16). Held
     /// strongly until the stream closes.
-    package var handler: (any SocketStreamHandler)?
+    @exclusivity(unchecked) package var handler: (any SocketStreamHandler)?
     private var closures: StreamClosures? { handler as? StreamClosures }
     /// The closures' holder, replacing a handler that is not one.
     private func ensureClosures() -> StreamClosures {
