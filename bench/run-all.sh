@@ -32,7 +32,7 @@ mkdir -p "$(dirname "$output")"
 # varies by about 1 % from run to run, and 10,000 upgrades to the slowest peers take a minute.
 all="tcp-echo,swiftws,websockets,picows,node-ws,lws,nio"
 scenarios=(
-    "small|Echo, 100 connections, 32 B text, 1 in flight|-c 100 -s 32 -S $all,swiftws-wss"
+    "small|Echo, 100 connections, 32 B text, 1 in flight|-c 100 -s 32 -S $all,swiftws-wss,tls-echo"
     "pipelined|Echo, 100 connections, 32 B text, 16 in flight|-c 100 -s 32 -k 16 -S $all"
     "conns1000|Echo, 1,000 connections, 20 B text, 1 in flight|-c 1000 -s 20 -S tcp-echo,swiftws,picows,node-ws,lws"
     "kib64|Echo, 10 connections, 64 KiB binary|-c 10 -s 65536 -b -S $all"

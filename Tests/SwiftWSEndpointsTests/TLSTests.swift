@@ -85,16 +85,21 @@ struct TLSTests {
     @Test func echoSmallAndOneMebibyteOverTLS() throws {
         let (loop, server) = try echoServer()
         var versions: [String?] = []
+        var suites: [String?] = []
         var secure = false
         server.handlers.onOpen = { connection in
             secure = connection.isSecure
             versions.append(connection.stream.tlsVersion)
+            suites.append(connection.stream.tls?.cipherSuite)
         }
         let (error, record) = connectAndEcho(loop, wssURL(server), tls: TestCertificates.client,
                                              sizes: [0, 5, 125, 70_000, 1 << 20, 3])
         #expect(error == nil)
         #expect(secure)
         #expect(versions == ["TLSv1.3"])
+        // Our client (OpenSSL's default order) offers AES-256-GCM first; the server prefers
+        // AES-128-GCM (the cheaper one with AES-NI, sws_ctx_prefer_aes128_gcm).
+        #expect(suites == ["TLS_AES_128_GCM_SHA256"])
         #expect(record.connection?.isSecure == true)
         // The server's close_notify reached our client as close_notify, not a bare FIN.
         #expect(record.connection?.stream.tls?.closeNotifyReceived == true)
@@ -110,9 +115,11 @@ struct TLSTests {
             options.tls?.maximumVersion = .tls12
         }
         var version: String?
+        var suite: String?
         var compressed = false
         server.handlers.onOpen = { connection in
             version = connection.stream.tlsVersion
+            suite = connection.stream.tls?.cipherSuite
             compressed = !connection.extensions.isEmpty
         }
         var client = TestCertificates.client
@@ -121,6 +128,7 @@ struct TLSTests {
         let (error, _) = connectAndEcho(loop, wssURL(server), tls: client, sizes: [10, 100_000])
         #expect(error == nil)
         #expect(version == "TLSv1.2")
+        #expect(suite == "ECDHE-ECDSA-AES128-GCM-SHA256")  // the server's preference in TLS 1.2 too
         #expect(compressed)
     }
 

@@ -31,6 +31,7 @@
  * Other modes (-m), each with the same verification of what comes back:
  *   tcp        no handshake, no frames: S-byte messages over plain TCP to a plain TCP echo server
  *              (bench/echo/peers/tcp_echo.c), the ceiling of the machine for the same pattern;
+ *              with -S over TLS (bench/echo/peers/tls_echo.c: the ceiling of wss, OpenSSL alone);
  *   idle       opens N upgraded connections that send nothing and reports the growth of the
  *              server's resident memory (-P PID) per connection; with -z also after one message
  *              per connection (compression state is allocated lazily);
@@ -873,12 +874,21 @@ static void handle_readable(loadgen_t *lg, conn_t *c) {
     }
 }
 
-/** With -S: advances the TLS handshake; once done, sends the upgrade request. */
+/** -m tcp: the connection is open as soon as the transport is (no upgrade). */
+static void open_tcp(loadgen_t *lg, conn_t *c) {
+    c->state = CONN_OPEN;
+    lg->open_count++;
+    open_more(lg);
+    watch(lg, c, false);
+}
+
+/** With -S: advances the TLS handshake; once done, sends the upgrade request (-m tcp: opens). */
 static void tls_step(loadgen_t *lg, conn_t *c) {
     int result = SSL_do_handshake(c->ssl);
     if (result == 1) {
         c->tls_handshaking = false;
-        start_handshake(lg, c);
+        if (lg->mode == MODE_TCP) open_tcp(lg, c);
+        else start_handshake(lg, c);
         return;
     }
     int error = SSL_get_error(c->ssl, result);
@@ -891,17 +901,11 @@ static void tls_step(loadgen_t *lg, conn_t *c) {
     fail("connection %u: TLS handshake failed: %s", c->index, reason);
 }
 
-/** The TCP connection is up: TLS first with -S, then the upgrade request. */
+/** The TCP connection is up: TLS first with -S, then the upgrade request (-m tcp: none). */
 static void connected(loadgen_t *lg, conn_t *c) {
-    if (lg->mode == MODE_TCP) {  /* plain TCP: open as soon as connected */
-        c->state = CONN_OPEN;
-        lg->open_count++;
-        open_more(lg);
-        watch(lg, c, false);
-        return;
-    }
     if (!lg->tls) {
-        start_handshake(lg, c);
+        if (lg->mode == MODE_TCP) open_tcp(lg, c);
+        else start_handshake(lg, c);
         return;
     }
     c->ssl = SSL_new(lg->tls);
@@ -1150,8 +1154,8 @@ int main(int argc, char **argv) {
     }
     if (optind != argc || lg.port == 0) usage();
     if (lg.json && lg.size < JSON_MIN_SIZE) { fprintf(stderr, "loadgen: -J needs -s >= %d\n", JSON_MIN_SIZE); usage(); }
-    if (lg.mode == MODE_TCP && (lg.size == 0 || lg.tls || lg.deflate)) {
-        fprintf(stderr, "loadgen: -m tcp needs -s >= 1 and neither -S nor -z\n");
+    if (lg.mode == MODE_TCP && (lg.size == 0 || lg.deflate)) {
+        fprintf(stderr, "loadgen: -m tcp needs -s >= 1 and no -z\n");
         usage();
     }
     if (lg.mode == MODE_IDLE && lg.server_pid == 0) { fprintf(stderr, "loadgen: -m idle needs -P\n"); usage(); }

@@ -21,7 +21,9 @@
 #                loop thread); and swiftws-base: the swiftws-echo binary SWIFTWS_BASE_ECHO names
 #                (an earlier build), for a before/after of a change side by side in one run;
 #                swiftws-base-async / swiftws-base-async-loop: that binary with --async /
-#                --async-on-loop (a before/after of the async API)
+#                --async-on-loop (a before/after of the async API); swiftws-base-wss: that binary
+#                over wss; tls-echo: a TLS echo server in C over the same OpenSSL (the ceiling of
+#                wss, loadgen -m tcp -S)
 #   -m mode      echo (default): round trips per second; idle: growth of the server's resident
 #                memory per open, silent connection (-c of them; a fresh server per repetition);
 #                handshake: upgrades per second (-c at a time: connect, upgrade, close, again)
@@ -247,19 +249,47 @@ prepare_swiftws-c() {
         server_cmd=(env "LD_LIBRARY_PATH=$SWIFTWS_C_LIBRARY_DIR" "${server_cmd[@]}")
     fi
 }
-# swiftws-echo over wss: the same binary with a certificate; loadgen speaks TLS (-S).
-prepare_swiftws-wss() {
-    prepare_swiftws
-    [ -z "$unavailable" ] || return
+# A test certificate for the TLS rows: appends --tls-cert/--tls-key to server_cmd.
+add_test_certificate() {
     local certs="$build_dir/certs"
     if ! sh "$repo_dir/Tests/Peers/make_test_certs.sh" "$certs" >"$log_dir/certs.log" 2>&1; then
         unavailable="cannot make a test certificate (openssl CLI): $(tail -n1 "$log_dir/certs.log" | cut -c1-80)"
         return
     fi
     server_cmd+=(--tls-cert "$certs/chain.pem" --tls-key "$certs/server.key")
+}
+
+# swiftws-echo over wss: the same binary with a certificate; loadgen speaks TLS (-S).
+prepare_swiftws-wss() {
+    prepare_swiftws
+    [ -z "$unavailable" ] || return
+    add_test_certificate
     version+=", wss (TLS)"
 }
-declare -A loadgen_flags=([swiftws-wss]="-S" [tcp-echo]="-m tcp")
+
+# The SWIFTWS_BASE_ECHO binary over wss, for a before/after of a TLS change in one run.
+prepare_swiftws-base-wss() {
+    prepare_swiftws-base
+    [ -z "$unavailable" ] || return
+    add_test_certificate
+    version+=", wss (TLS)"
+}
+
+# The ceiling of wss: a TLS echo server in C over the same OpenSSL (peers/tls_echo.c), loadgen
+# -m tcp -S. Its CPU per message minus tcp-echo's is what OpenSSL alone adds to an echo.
+prepare_tls-echo() {
+    prepare_tcp-echo
+    [ -z "$unavailable" ] || return
+    if ! cc -O2 -Wall -Wextra -std=c11 -o "$build_dir/tls_echo" "$bench_dir/peers/tls_echo.c" -lssl -lcrypto \
+        >"$log_dir/build-tls-echo.log" 2>&1; then
+        unavailable="tls_echo.c does not build (see $log_dir/build-tls-echo.log)"
+        return
+    fi
+    version="TLS echo (C, epoll, OpenSSL $(openssl version | cut -d' ' -f2))"
+    server_cmd=("$build_dir/tls_echo" --host 127.0.0.1 --port PORT)
+    add_test_certificate
+}
+declare -A loadgen_flags=([swiftws-wss]="-S" [swiftws-base-wss]="-S" [tcp-echo]="-m tcp" [tls-echo]="-m tcp -S")
 
 # swiftws-echo --async: the same binary serving through the async Swift API (AsyncWebSocketServer,
 # a task per connection awaiting messages and sends), next to the callback API it is built on.
@@ -433,7 +463,7 @@ load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=',' read -r -a server_list <<<"$servers"
 for name in "${server_list[@]}"; do
     if ! declare -F "prepare_$name" >/dev/null; then
-        echo "run.sh: unknown server '$name' (known: tcp-echo,swiftws,swiftws-wss,swiftws-c,swiftws-async,swiftws-async-loop,swiftws-base,swiftws-base-async,swiftws-base-async-loop,websockets,picows,node-ws,lws,nio)" >&2
+        echo "run.sh: unknown server '$name' (known: tcp-echo,tls-echo,swiftws,swiftws-wss,swiftws-c,swiftws-async,swiftws-async-loop,swiftws-base,swiftws-base-wss,swiftws-base-async,swiftws-base-async-loop,websockets,picows,node-ws,lws,nio)" >&2
         exit 2
     fi
 done
@@ -575,6 +605,18 @@ describe_load() {
             echo
             echo "swiftws reaches $(ratio_to "$base_rate" "${rates[tcp-echo]}") of the plain TCP ceiling in msgs/s" \
                 "and $(ratio_to "$base_efficiency" "${efficiency[tcp-echo]}") of it in msgs per server CPU-s."
+        fi
+        # What OpenSSL alone adds per message (tls-echo − tcp-echo, CPU µs) bounds every wss
+        # server: the best swiftws-wss can reach against swiftws is ws ÷ (ws + that).
+        if [ "${result_status[tcp-echo]:-}" = ok ] && [ "${result_status[tls-echo]:-}" = ok ] \
+            && [ -n "${efficiency[swiftws]:-}" ]; then
+            echo
+            awk -v ws="${efficiency[swiftws]}" -v tcp="${efficiency[tcp-echo]}" -v tls="${efficiency[tls-echo]}" \
+                -v wss="${efficiency[swiftws-wss]:-0}" 'BEGIN {
+                ws_us = 1e6 / ws; extra = 1e6 / tls - 1e6 / tcp
+                printf "Server CPU per message: tcp-echo %.2f µs, tls-echo %.2f µs (TLS alone adds %.2f µs), swiftws %.2f µs", 1e6 / tcp, 1e6 / tls, extra, ws_us
+                if (wss > 0) printf ", swiftws-wss %.2f µs (%.2fx swiftws per CPU)", 1e6 / wss, wss / ws
+                printf ". Best wss/ws per CPU with this OpenSSL: %.2fx (swiftws + what TLS alone adds).\n", ws_us / (ws_us + extra) }'
         fi
     fi
     if [ "${#loadgen_bound[@]}" -gt 0 ]; then

@@ -123,6 +123,12 @@ final class TLSChannel {
         return String(cString: name)
     }
 
+    /// The negotiated cipher suite ("TLS_AES_128_GCM_SHA256"), nil before the handshake ends.
+    var cipherSuite: String? {
+        guard established, let ssl, let name = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)) else { return nil }
+        return String(cString: name)
+    }
+
     /// The peer certificate's subject (RFC 2253: "CN=client,O=Example"), nil without one.
     var peerCertificateSubject: String? {
         guard established, let ssl else { return nil }

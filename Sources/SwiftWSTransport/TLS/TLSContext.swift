@@ -173,6 +173,10 @@ public final class TLSContext: @unchecked Sendable {
             }
         }
         if role == .server {
+            // AES-128-GCM when the client offers it (see the shim; measured in bench/README.md).
+            guard sws_ctx_prefer_aes128_gcm(context) == 1 else {
+                throw TLSError("cannot set the cipher suites: \(TLSContext.takeErrorQueue())")
+            }
             sws_ctx_set_session_cache_server(context)
             sws_ctx_select_alpn_http11(context)
             // Session IDs are scoped by context: any constant works for one server.

@@ -11,23 +11,11 @@
  * holds memory only while the kernel will not take its echo), read and write straight from it.
  * A connection whose echo could not be written stops reading until it drains (backpressure).
  *
- *   tcp_echo --port PORT [--host 127.0.0.1]      prints "listening on HOST:PORT"; stops on SIGTERM
+ *   tcp_echo --port PORT [--host 127.0.0.1]      prints "listening on HOST:PORT"; stops on SIGINT or SIGTERM
  *
  * Build: cc -O2 -Wall -Wextra -std=c11 -o tcp_echo tcp_echo.c
  */
-#define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "echo_server.h"
 
 enum { READ_BUFFER = 256 * 1024, MAX_EVENTS = 1024 };
 
@@ -37,13 +25,6 @@ typedef struct {
     unsigned char *data;
     size_t off, len;
 } pending_t;
-
-static int epfd;
-
-static void set_interest(pending_t *c, unsigned events) {
-    struct epoll_event ev = {.events = events, .data.ptr = c};
-    epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
-}
 
 static void drop(pending_t *c) {
     epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -80,7 +61,7 @@ static void on_readable(pending_t *c, unsigned char *buffer) {
             c->data = malloc(c->len);
             if (!c->data) { drop(c); return; }
             memcpy(c->data, buffer + written, c->len);
-            set_interest(c, EPOLLOUT);
+            echo_watch(c->fd, c, EPOLLOUT);
             return;
         }
         if (n < READ_BUFFER) return;
@@ -95,7 +76,7 @@ static void on_writable(pending_t *c, unsigned char *buffer) {
     free(c->data);
     c->data = NULL;
     c->off = c->len = 0;
-    set_interest(c, EPOLLIN);
+    echo_watch(c->fd, c, EPOLLIN);
     on_readable(c, buffer);
 }
 
@@ -110,41 +91,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: tcp_echo --port PORT [--host 127.0.0.1]\n");
         return 2;
     }
-    signal(SIGPIPE, SIG_IGN);
-    struct rlimit files;
-    if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
-        files.rlim_cur = files.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &files);
-    }
-    int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) { fprintf(stderr, "tcp_echo: bad host\n"); return 2; }
-    if (bind(listener, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(listener, 4096) != 0) {
-        perror("tcp_echo: bind/listen");
-        return 1;
-    }
-    socklen_t addr_len = sizeof addr;
-    getsockname(listener, (struct sockaddr *)&addr, &addr_len);
-    epfd = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event listen_ev = {.events = EPOLLIN, .data.ptr = NULL};
-    epoll_ctl(epfd, EPOLL_CTL_ADD, listener, &listen_ev);
-    printf("listening on %s:%d\n", host, ntohs(addr.sin_port));
-    fflush(stdout);
+    int listener = echo_listen("tcp_echo", host, port);
 
     unsigned char *buffer = malloc(READ_BUFFER);
     struct epoll_event events[MAX_EVENTS];
     for (;;) {
-        int n = epoll_wait(epfd, events, MAX_EVENTS, -1);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) { perror("tcp_echo: epoll_wait"); return 1; }
+        int n = echo_wait(events, MAX_EVENTS);
+        if (n < 0) return 0;
         for (int i = 0; i < n; i++) {
             pending_t *c = events[i].data.ptr;
             if (!c) {  /* the listener: accept everything waiting */
                 int fd;
-                while ((fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                while ((fd = echo_accept(listener)) >= 0) {
                     pending_t *conn = calloc(1, sizeof *conn);
                     if (!conn) { close(fd); continue; }
                     conn->fd = fd;
