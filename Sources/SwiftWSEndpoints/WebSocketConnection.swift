@@ -81,7 +81,8 @@ public final class WebSocketConnection {
 
     /// The time policy (keepalive, idle, unfinished message, close handshake): the core decides,
     /// this class keeps one loop timer at its next deadline and carries out its actions.
-    private var timeouts: ConnectionTimeouts
+    /// `@exclusivity(unchecked)`: read on every receive; see `rare`.
+    @exclusivity(unchecked) private var timeouts: ConnectionTimeouts
     /// Set once the socket was handed to its lingering close.
     private var releasedTransport = false
     /// Reading paused by `pauseReading()` (the application), as opposed to the pause while the
