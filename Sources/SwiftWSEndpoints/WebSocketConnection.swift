@@ -12,7 +12,7 @@ public final class WebSocketConnection {
     /// The loop the connection belongs to.
     public var loop: EventLoop { stream.loop }
     /// Server or client.
-    public var role: Role { sessionRecipe?.configuration.role ?? session.configuration.role }
+    public var role: Role { context.sessionRecipe?.configuration.role ?? session.configuration.role }
     /// The subprotocol agreed in the handshake, if any.
     public let subprotocol: String?
     /// The extensions agreed in the handshake (the permessage-deflate response element, if any).
@@ -46,8 +46,6 @@ public final class WebSocketConnection {
     /// behind an ordinary `var` cost 9 % more instructions per echo (round 4), where the `let`
     /// it replaces cost none. `@exclusivity(unchecked)`: see `rare`.
     @exclusivity(unchecked) private var madeSession: Unmanaged<Session>?
-    /// What the session is made from when it was not given at once (nil then).
-    private let sessionRecipe: SessionRecipe?
     /// The session (made now if it was not yet), for the paths that run once per connection;
     /// the message path uses `withSession`, which costs no reference counting.
     var session: Session { withSession { $0 } }
@@ -56,29 +54,15 @@ public final class WebSocketConnection {
     var sessionIfMade: Session? { madeSession?.takeUnretainedValue() }
     /// The negotiated permessage-deflate codec (the session's), nil without compression.
     var compression: PerMessageDeflate? { sessionIfMade?.perMessageDeflate }
-    /// The two send limits of `ConnectionOptions` a connection consults after it opened (the
-    /// time limits live in `timeouts`, the protocol limits in the session): an idle connection
-    /// does not carry a copy of all the options (241 bytes, issue 16).
-    private let maxBufferedAmount: Int?
-    private let backpressurePolicy: BackpressurePolicy
-    // The flags follow the one-byte policy, and `closeInitiatedLocally` the timeouts: stored
-    // properties are laid out in declaration order, so a flag between two 8-byte fields costs 7
-    // bytes of padding (24 bytes per connection in all, issue 16).
-    /// Set once the socket was handed to its lingering close.
-    private var releasedTransport = false
-    /// Reading paused by `pauseReading()` (the application), as opposed to the pause while the
-    /// session's deferred work waits (`resumeScheduled`).
-    private var readingPausedByApplication = false
-    private var resumeScheduled = false
-    private var isDelivering = false
-    private var finished = false
+    /// What this connection shares with the other connections of its server: callbacks,
+    /// limits, budget, durations, the session's recipe.
+    let context: ConnectionContext
     /// The callbacks; shared with the other connections of a server.
-    public let handlers: ConnectionHandlers
+    public var handlers: ConnectionHandlers { context.handlers }
 
-    /// The server the connection belongs to and its position in the server's list.
-    weak var server: WebSocketServer?
-    /// Where this connection logs its closing (its server's or its client's sink).
-    var log: LogSink?
+    /// The server the connection belongs to (see `serverIndex`).
+    var server: WebSocketServer? { context.server }
+    /// The connection's position in its server's list.
     var serverIndex = -1
     /// Topics this connection is subscribed to (nil until the first subscription).
     var topics: Set<String>? {
@@ -94,9 +78,18 @@ public final class WebSocketConnection {
     /// error of the peer that this side failed the connection for), false when the peer's close
     /// frame came first, nil while open or when the TCP connection just dropped (1006).
     public private(set) var closeInitiatedLocally: Bool?
-    /// The server-wide budget this connection's held bytes count against (nil: none), and what
-    /// it has counted so far: input held for unfinished messages, output the kernel refused.
-    var memoryBudget: MemoryBudget?
+    // The flags follow the timeouts (49 bytes): stored properties are laid out in declaration
+    // order, so a flag between two 8-byte fields costs 7 bytes of padding (issue 16).
+    /// Set once the socket was handed to its lingering close.
+    private var releasedTransport = false
+    /// Reading paused by `pauseReading()` (the application), as opposed to the pause while the
+    /// session's deferred work waits (`resumeScheduled`).
+    private var readingPausedByApplication = false
+    private var resumeScheduled = false
+    private var isDelivering = false
+    private var finished = false
+    /// What this connection has counted against its server's memory budget
+    /// (`context.memoryBudget`): input held for unfinished messages, output the kernel refused.
     private var countedInput = 0
     private var countedOutput = 0
     private var housekeeping: TimerHandle?
@@ -129,24 +122,19 @@ public final class WebSocketConnection {
         set { if newValue != nil || rare != nil { rareFields.closeStatus = newValue } }
     }
 
-    /// `timeouts`: the durations of `options`, shared by a server's connections (nil: this
-    /// connection's own copy). `session` is the connection's session, or nil to make it from
-    /// `sessionRecipe` on first use.
-    init(stream: SocketStream, session: Session?, sessionRecipe: SessionRecipe? = nil, options: ConnectionOptions,
-         timeouts: Shared<ConnectionTimeouts.Configuration>? = nil, handlers: ConnectionHandlers, subprotocol: String?,
+    /// `session` is the connection's session, or nil to make it from `context.sessionRecipe`
+    /// on first use.
+    init(stream: SocketStream, session: Session?, context: ConnectionContext, subprotocol: String?,
          extensions: [ExtensionOffer], path: String, query: String?, userData: Any?) {
-        precondition((session == nil) != (sessionRecipe == nil), "a connection needs a session or a recipe, not both")
+        precondition(session != nil || context.sessionRecipe != nil, "a connection needs a session or a recipe")
         self.stream = stream
         self.madeSession = session.map { Unmanaged.passRetained($0) }
-        self.sessionRecipe = sessionRecipe
-        self.maxBufferedAmount = options.maxBufferedAmount
-        self.backpressurePolicy = options.backpressurePolicy
-        self.handlers = handlers
+        self.context = context
         self.subprotocol = subprotocol
         self.extensions = extensions
         self.path = path
         self.query = query
-        self.timeouts = ConnectionTimeouts(timeouts ?? Shared(options.timeoutConfiguration), now: MonotonicClock.now())
+        self.timeouts = ConnectionTimeouts(context.timeouts, now: MonotonicClock.now())
         if let userData { self.userData = userData }
     }
 
@@ -177,7 +165,7 @@ public final class WebSocketConnection {
 
     @inline(never)
     private func makeSession() {
-        madeSession = Unmanaged.passRetained(sessionRecipe.unsafelyUnwrapped.makeSession())
+        madeSession = Unmanaged.passRetained(context.sessionRecipe.unsafelyUnwrapped.makeSession())
     }
 
     /// Takes over the stream: installs the stream handlers, starts the timers, reports `onOpen`,
@@ -281,7 +269,7 @@ public final class WebSocketConnection {
             timeouts.messageInProgress(!timeouts.isTimingMessage, now: MonotonicClock.now())
             rescheduleHousekeeping()
         }
-        if memoryBudget != nil { countMemory() }
+        if context.memoryBudget != nil { countMemory() }
     }
 
     private func receiveEndOfStream() {
@@ -297,7 +285,7 @@ public final class WebSocketConnection {
     /// either), as `websockets` and uWebSockets do; a reader that keeps up is never affected,
     /// since its backlog is empty.
     private func repliesOverflowOutputLimit() -> Bool {
-        guard let limit = maxBufferedAmount, session.state == .open, stream.backlogCount > 0,
+        guard let limit = context.maxBufferedAmount, session.state == .open, stream.backlogCount > 0,
               stream.bufferedAmount &+ session.pendingOutputCount > limit
         else { return false }
         localStatus = CloseStatus(code: .policyViolation, reason: "send buffer limit exceeded by control frame replies")
@@ -495,11 +483,11 @@ public final class WebSocketConnection {
     /// Applies `maxBufferedAmount` before a send of `count` bytes.
     private func admit(_ count: Int) throws(SessionError) -> Bool {
         guard isOpen else { throw .closed }
-        guard let limit = maxBufferedAmount, bufferedAmount + count > limit else { return true }
+        guard let limit = context.maxBufferedAmount, bufferedAmount + count > limit else { return true }
         // One message larger than the whole limit, on an empty buffer, still goes through:
         // the limit is about readers falling behind, not about message size.
         if bufferedAmount == 0 { return true }
-        if backpressurePolicy == .close {
+        if context.backpressurePolicy == .close {
             localStatus = CloseStatus(code: .policyViolation, reason: "send buffer limit exceeded")
             stream.abort()
         }
@@ -509,7 +497,7 @@ public final class WebSocketConnection {
     private func afterSend() -> SendResult {
         flushSessionOutput()
         guard stream.backlogCount > 0 else { return .sent }
-        if memoryBudget != nil {
+        if context.memoryBudget != nil {
             countMemory()
             if finished || localStatus != nil { return .dropped }
         }
@@ -525,7 +513,7 @@ public final class WebSocketConnection {
     /// 1008 as the `.close` backpressure policy does. Output counts the backlog the kernel
     /// refused, until it has been sent completely.
     private func countMemory() {
-        guard let budget = memoryBudget else { return }
+        guard let budget = context.memoryBudget else { return }
         let input = finished ? 0 : askSession({ $0.bufferedInputCount }, fresh: 0)
         let output = finished ? 0 : stream.backlogCount
         let grewInput = input > countedInput
@@ -613,11 +601,11 @@ public final class WebSocketConnection {
         finished = true
         if let housekeeping { loop.cancel(housekeeping) }
         housekeeping = nil
-        if memoryBudget != nil { countMemory() }
+        if context.memoryBudget != nil { countMemory() }
         let status = localStatus ?? askSession({ $0.closeStatus }, fresh: nil)
             ?? CloseStatus(code: .abnormalClosure, reason: reason == .reset ? "connection reset" : "connection closed")
         closeStatus = status
-        if let log {
+        if let log = context.log {
             let normal = [CloseCode.normalClosure, .goingAway, .noStatusReceived].contains(status.code)
             log(normal ? .info : .warning, "connection closed (\(status.code.rawValue)\(status.reason.isEmpty ? "" : " \(status.reason)"))")
         }
