@@ -460,7 +460,7 @@ public final class WebSocketConnection {
     /// Messages that arrive until the peer answers are still delivered; the connection closes
     /// when it answers, or after `closeTimeout`.
     public func close(code: CloseCode = .normalClosure, reason: String = "") {
-        guard !finished, state == .open else { return }
+        guard !finished, askSession({ $0.state }, fresh: .open) == .open else { return }
         closeInitiatedLocally = true
         do throws(SessionError) {
             try session.close(code: code, reason: reason)
