@@ -248,10 +248,10 @@ final class ClientUpgrade {
         let session = Session(role: .client, configuration: options.connection.session, deflate: parameters,
                               deflateConfiguration: deflate)
         let connection = WebSocketConnection(
-            stream: stream, session: session, options: options.connection, handlers: handlers, subprotocol: answer.subprotocol,
+            stream: stream, session: session, context: ConnectionContext(clientOptions: options.connection, handlers: handlers, log: log),
+            subprotocol: answer.subprotocol,
             extensions: answer.extensions, path: url.path, query: url.query, userData: nil)
         connection.peerHandshakeHeaders = answer.head.headers
-        connection.log = log
         log?(.info, "connection open")
         // The completion sees the connection before any message (frames may follow the 101 in
         // the same read), so it can set user data first.

@@ -63,9 +63,12 @@ public final class WebSocketServer {
                                                 serverMaxWindowBits: sharedCompressor.windowBits),
         role: .server, configuration: options.connection.perMessageDeflate, sharedCompressor: sharedCompressor)
     private let broadcastBuffer = DeflateBuffer()
-    /// The timeouts, held once for every connection (issue 16: each idle connection points at
-    /// them instead of carrying a 64-byte copy).
-    private lazy var timeoutConfiguration = Shared(options.connection.timeoutConfiguration)
+    /// What the connections share (the recipe makes the sessions of connections without
+    /// compression, on their first use).
+    private lazy var connectionContext = ConnectionContext(
+        server: self, options: options.connection, handlers: handlers, memoryBudget: memoryBudget,
+        timeouts: Shared(options.connection.timeoutConfiguration),
+        sessionRecipe: SessionRecipe(role: .server, configuration: options.connection.session, reassemblyPool: reassemblyPool))
     /// Payloads compressed for broadcasts and publishes (one per call at most), for tests.
     private(set) var broadcastCompressions = 0
     /// Payload and frame bytes of broadcasts and publishes, shared by every loop of the server.
@@ -289,18 +292,19 @@ public final class WebSocketServer {
     func open(stream: SocketStream, request: UpgradeRequest, subprotocol: String?,
               deflate agreement: PerMessageDeflateNegotiation.Agreement?, userData: Any?,
               initialBytes: UnsafeMutableRawBufferPointer) {
-        // The shared compressor only with compression (it is made on first use).
-        let session = Session(role: .server, configuration: options.connection.session, deflate: agreement?.parameters,
-                              deflateConfiguration: options.connection.perMessageDeflate,
-                              sharedCompressor: agreement == nil ? nil : sharedCompressor, reassemblyPool: reassemblyPool)
+        // Without compression the session is made on the connection's first byte in or out;
+        // with it, now (its codec is this handshake's). The shared compressor only with
+        // compression (it is made on first use).
+        let session = agreement.map { agreement in
+            Session(role: .server, configuration: options.connection.session, deflate: agreement.parameters,
+                    deflateConfiguration: options.connection.perMessageDeflate,
+                    sharedCompressor: sharedCompressor, reassemblyPool: reassemblyPool)
+        }
         let connection = WebSocketConnection(
-            stream: stream, session: session, options: options.connection, timeouts: timeoutConfiguration, handlers: handlers,
+            stream: stream, session: session, context: connectionContext,
             subprotocol: subprotocol, extensions: agreement.map { [$0.response] } ?? [], path: request.path,
             query: request.query, userData: userData)
-        connection.server = self
         connection.peerHandshakeHeaders = request.headers
-        connection.log = log
-        connection.memoryBudget = memoryBudget
         connection.serverIndex = connectionList.count
         connectionList.append(connection)
         reportLoad()

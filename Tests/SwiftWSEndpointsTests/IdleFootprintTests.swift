@@ -29,46 +29,89 @@ struct IdleFootprintTests {
         }.joined(separator: ", ")
     }
 
-    @Test func anIdleConnectionHoldsOnlyItsObjects() throws {
-        let loop = try EventLoop()
+    /// The client side of `openConnection`.
+    final class Client {
+        var stream: SocketStream?
+    }
+
+    /// A server on `loop` (compression off unless `deflate`) and one raw client upgraded to it
+    /// with `extra` headers; returns once the server reported `onOpen`. The client's reads go
+    /// to `onRead`.
+    func openConnection(_ loop: EventLoop, deflate: Bool = false, path: String = "/", extra: String = "",
+                        onRead: @escaping (UnsafeMutableRawBufferPointer) -> Void = { _ in })
+        throws -> (WebSocketServer, WebSocketConnection, Client) {
         var options = ServerOptions()
-        options.connection.perMessageDeflate = .disabled
+        if !deflate { options.connection.perMessageDeflate = .disabled }
         let server = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0, options: options)
         server.handlers.onOpen = { _ in loop.stop() }
-        var client: SocketStream?
+        let client = Client()
         loop.connect(to: SocketAddress(ip: "127.0.0.1", port: server.localAddress.port!)!) { result in
             guard case .success(let stream) = result else { return }
-            client = stream
-            stream.onRead = { _ in }
-            stream.write(Array(upgradeRequest(path: "/a/path/longer-than-fifteen-bytes").utf8))
+            client.stream = stream
+            stream.onRead = onRead
+            stream.write(Array(upgradeRequest(path: path, extra: extra).utf8))
         }
         #expect(runBounded(loop))
-        let connection = try #require(server.connections.first)
+        return (server, try #require(server.connections.first), client)
+    }
+
+    @Test func anIdleConnectionHoldsOnlyItsObjects() throws {
+        let loop = try EventLoop()
+        let (_, connection, client) = try openConnection(loop, path: "/a/path/longer-than-fifteen-bytes")
         let parts: [(String, Int)] = [
             ("WebSocketConnection", heapBytes(connection)),
-            ("Session", heapBytes(connection.session)),
             ("SocketStream", heapBytes(connection.stream)),
-            ("session buffers", connection.session.heldCapacity),
             ("stream backlog", connection.stream.backlog.capacity),
         ]
-        for (name, object) in [("WebSocketConnection", connection as AnyObject), ("SocketStream", connection.stream),
-                                ("Session", connection.session)] {
+        for (name, object) in [("WebSocketConnection", connection as AnyObject), ("SocketStream", connection.stream)] {
             print("  \(name) fields (inline bytes): \(fieldSizes(object))")
         }
         let total = parts.reduce(0) { $0 + $1.1 }
         print("idle connection footprint: \(parts.map { "\($0.0) \($0.1) B" }.joined(separator: ", ")); total \(total) B"
               + " (plus the loop's registry slot and the server's list)")
-        // Nothing is buffered by an idle connection.
-        #expect(connection.session.heldCapacity == 0)
+        // An idle connection without compression has no session yet (it is made on the first
+        // byte in or out) and buffers nothing.
+        #expect(connection.sessionIfMade == nil)
         #expect(connection.stream.backlog.capacity == 0)
         #expect(total <= IdleFootprintTests.budget, "an idle connection grew to \(total) B")
-        client?.abort()
+        client.stream?.abort()
         loop.close()
     }
 
-    /// The heap bytes of the three objects today: 1,512 before issue 16 (WebSocketConnection 696,
+    /// The session of a connection without compression is made by its first byte out (or in),
+    /// not by questions about the connection; a connection with compression has it at once.
+    @Test func theSessionIsMadeOnFirstUse() throws {
+        let loop = try EventLoop()
+        var received: [UInt8] = []
+        let (_, connection, client) = try openConnection(loop) { bytes in
+            received += bytes
+            // The 101's head, then the server's two-byte-header text frame "hi".
+            if received.suffix(4) == [0x81, 0x02, 0x68, 0x69] { loop.stop() }
+        }
+        #expect(connection.state == .open && connection.isOpen)
+        #expect(connection.bufferedAmount == 0 && connection.heldBytes == 0)
+        #expect(connection.role == .server && connection.compression == nil)
+        #expect(connection.sessionIfMade == nil, "a question made the session")
+        try connection.send(text: "hi")
+        #expect(connection.sessionIfMade != nil)
+        #expect(runBounded(loop))
+        #expect(received.suffix(4) == [0x81, 0x02, 0x68, 0x69])
+        client.stream?.abort()
+        loop.close()
+
+        // With compression agreed, the session (and its codec) exists from the start.
+        let deflateLoop = try EventLoop()
+        let (_, compressed, deflateClient) = try openConnection(
+            deflateLoop, deflate: true, extra: "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+        #expect(compressed.sessionIfMade != nil && compressed.compression != nil)
+        deflateClient.stream?.abort()
+        deflateLoop.close()
+    }
+
+    /// The heap bytes of the objects today: 1,512 before issue 16 (WebSocketConnection 696,
     /// Session 504, SocketStream 312), 1,080 after round 3 (488, 392, 200), 856 after round 4
-    /// (312, 392, 152; no closure contexts, no handshake headers kept); bench/README.md has the
-    /// story.
-    static let budget = 880
+    /// (312, 392, 152; no closure contexts, no handshake headers kept), 400 after round 5 (248,
+    /// no session until the first byte, 152: the per-server constants behind one reference, the
+    /// flags packed); bench/README.md has the story.
+    static let budget = 400
 }

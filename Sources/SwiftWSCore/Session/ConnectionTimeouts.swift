@@ -51,12 +51,14 @@ public struct ConnectionTimeouts: Sendable, Hashable {
     public var configuration: Configuration { durations.value }
     /// Shared by the connections of a server (one pointer each instead of a 64-byte copy).
     private let durations: Shared<Configuration>
-    private var isOpen = true
     private var lastReceive: UInt64
     private var nextPing: UInt64
     private var pongDeadline: UInt64 = .max
     private var messageStart: UInt64 = .max
     private var closeDeadline: UInt64 = .max
+    /// Last, so that a one-byte field after the struct can use the rest of its last word (a
+    /// connection's `closeInitiatedLocally`): 49 bytes instead of 56 before the padding.
+    private var isOpen = true
 
     /// Starts the timers of a connection that opened at `now`.
     public init(_ configuration: Configuration, now: UInt64) {

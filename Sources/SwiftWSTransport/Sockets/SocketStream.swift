@@ -110,7 +110,8 @@ public final class SocketStream {
     /// Who hears about reads, the end of input, drains and the close: the four closures below
     /// (one `StreamClosures` object), or an object that is its own handler (a WebSocket
     /// connection: no closures and no closure contexts per idle connection, issue 16). Held
-    /// strongly until the stream closes.
+    /// strongly until the stream closes. `@exclusivity(unchecked)`: read on every read (see
+    /// `backlog`); each access is a copy of the reference, never open across the handler's call.
     @exclusivity(unchecked) package var handler: (any SocketStreamHandler)?
     private var closures: StreamClosures? { handler as? StreamClosures }
     /// The closures' holder, replacing a handler that is not one.
