@@ -19,6 +19,8 @@ struct HTTPHeadScanner {
     private var afterCR = false
     /// Lines ended so far (the start line included).
     private var lineCount = 0
+    /// Where the start line ends in `head` (before its CR LF), once it has.
+    private(set) var startLineEnd: Int?
 
     init(limits: HTTPHeadLimits) {
         self.limits = limits
@@ -46,6 +48,7 @@ struct HTTPHeadScanner {
                     return index
                 }
                 lineCount += 1
+                if lineCount == 1 { startLineEnd = head.count + index - 2 }
                 lineLength = 0
                 // lineCount includes the start line; the limit is on header lines.
                 if lineCount - 1 > limits.maxHeaderCount {
