@@ -168,6 +168,14 @@ struct HTTPHeadParserTests {
         var status = HTTPResponseParser()
         let smtp = feed("220 smtp.invalid ESMTP Postfix\r\n".bytes) { chunk throws(HandshakeError) in try status.parse(chunk) }
         #expect(smtp.error?.reason == "HTTP version is not 'HTTP/x.y'")
+        // The check runs at the byte that ends the line, before the bytes after it: the outcome
+        // does not depend on the chunking (fuzz/client_handshake found \"T\r\nC\r\n\n\" failing on
+        // the bare LF when whole and on the status line byte by byte).
+        for text in ["T\r\nC\r\n\n", "HELO\r\nX: y\n"] {
+            #expect(responseOutcome(text) == responseOutcome(text, chunkSize: 1))
+            #expect(requestOutcome(text) == requestOutcome(text, chunkSize: 1))
+            #expect(requestOutcome(text).error?.reason == "request line is not 'METHOD target HTTP/x.y'")
+        }
         var okStatus = HTTPResponseParser()
         #expect(feed("HTTP/1.1 101 Switching Protocols\r\n".bytes) { chunk throws(HandshakeError) in try okStatus.parse(chunk) } == .needMoreBytes)
     }

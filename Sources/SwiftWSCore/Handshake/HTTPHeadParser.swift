@@ -164,15 +164,15 @@ enum HTTPHeadParser {
 public struct HTTPRequestParser {
     private var scanner: HTTPHeadScanner
     private var outcome: Result<HTTPRequestHead, HandshakeError>?
-    private var startLineChecked = false
-    /// Whether the error thrown was about the request line itself (its syntax, checked as soon
-    /// as the line has arrived), rather than the line endings, a header line or a limit.
-    public private(set) var failedAtStartLine = false
 
     /// A parser with the given limits.
     public init(limits: HTTPHeadLimits = HTTPHeadLimits()) {
-        scanner = HTTPHeadScanner(limits: limits)
+        scanner = HTTPHeadScanner(limits: limits, startLineCheck: HTTPHeadParser.checkRequestLine)
     }
+
+    /// Whether the error thrown was about the request line itself (its syntax, checked as soon
+    /// as the line has arrived), rather than the line endings, a header line or a limit.
+    public var failedAtStartLine: Bool { scanner.failedAtStartLine }
 
     /// The bytes of the head received so far (all of it once complete; up to the offending
     /// byte after an error).
@@ -182,14 +182,7 @@ public struct HTTPRequestParser {
     public mutating func parse(_ chunk: UnsafeRawBufferPointer) throws(HandshakeError) -> HandshakeProgress<HTTPRequestHead> {
         if let outcome { return .complete(try outcome.get(), consumed: 0) }
         do {
-            let complete = try scanner.scan(chunk)
-            if !startLineChecked, let end = scanner.startLineEnd {
-                startLineChecked = true
-                failedAtStartLine = true
-                try HTTPHeadParser.checkRequestLine(scanner.head[..<end])
-                failedAtStartLine = false
-            }
-            guard let consumed = complete else { return .needMoreBytes }
+            guard let consumed = try scanner.scan(chunk) else { return .needMoreBytes }
             let head = try HTTPHeadParser.parseRequest(scanner.head)
             outcome = .success(head)
             return .complete(head, consumed: consumed)
@@ -204,23 +197,17 @@ public struct HTTPRequestParser {
 public struct HTTPResponseParser {
     private var scanner: HTTPHeadScanner
     private var outcome: Result<HTTPResponseHead, HandshakeError>?
-    private var startLineChecked = false
 
     /// A parser with the given limits.
     public init(limits: HTTPHeadLimits = HTTPHeadLimits()) {
-        scanner = HTTPHeadScanner(limits: limits)
+        scanner = HTTPHeadScanner(limits: limits, startLineCheck: HTTPHeadParser.checkStatusLine)
     }
 
     /// Feeds the next chunk of received bytes.
     public mutating func parse(_ chunk: UnsafeRawBufferPointer) throws(HandshakeError) -> HandshakeProgress<HTTPResponseHead> {
         if let outcome { return .complete(try outcome.get(), consumed: 0) }
         do {
-            let complete = try scanner.scan(chunk)
-            if !startLineChecked, let end = scanner.startLineEnd {
-                startLineChecked = true
-                try HTTPHeadParser.checkStatusLine(scanner.head[..<end])
-            }
-            guard let consumed = complete else { return .needMoreBytes }
+            guard let consumed = try scanner.scan(chunk) else { return .needMoreBytes }
             let head = try HTTPHeadParser.parseResponse(scanner.head)
             outcome = .success(head)
             return .complete(head, consumed: consumed)
