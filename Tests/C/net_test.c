@@ -749,6 +749,24 @@ static void test_deferred_upgrade(void) {
     CHECK_EQ_INT(client.opened, 1);
     CHECK_EQ_INT(sws_request_drop(NULL), SWS_ERR_INVALID_ARGUMENT);
 
+    /* 5. The client resets while its upgrade is deferred, and the answer comes before the loop
+     * saw the reset: writing the 101 fails. The connection opens and is closed at once (on_open,
+     * then on_close 1006), instead of staying open with nobody at the other end. */
+    int raw = loopback_client(sws_server_port(server));
+    const char upgrade[] = "GET /later HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                           "X-Token: a\r\nX-Token: b\r\n\r\n";
+    CHECK_EQ_INT(send(raw, upgrade, strlen(upgrade), 0), (long long)strlen(upgrade));
+    RUN_UNTIL(loop, deferred_calls == 6);
+    struct linger reset = {1, 0};
+    CHECK_EQ_INT(setsockopt(raw, SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+    close(raw);
+    int opened_before = server_peer.opened, closed_before = server_peer.closed;
+    CHECK_EQ_INT(sws_request_accept(deferred_request, NULL, &server_peer), SWS_OK);
+    RUN_UNTIL(loop, server_peer.closed == closed_before + 1);
+    CHECK_EQ_INT(server_peer.opened, opened_before + 1);
+    CHECK_EQ_INT(server_peer.close_code, 1006);
+
     /* The log saw each outcome, at its level. */
     CHECK(strstr(log_lines, "1 connection dropped without an answer\n") != NULL);
     CHECK(strstr(log_lines, "1 connection open\n") != NULL);
@@ -762,7 +780,7 @@ static void test_deferred_upgrade(void) {
     client_config.log_user_data = log_lines;
     client_config.log_level = SWS_LOG_WARNING;
     CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &client), SWS_OK);
-    RUN_UNTIL(loop, deferred_calls == 6);
+    RUN_UNTIL(loop, deferred_calls == 7);
     CHECK_EQ_INT(sws_request_respond(deferred_request, 403, NULL, 0), SWS_OK);
     RUN_UNTIL(loop, client.connect_errors == 5);
     CHECK(strstr(log_lines, "2 opening handshake failed") != NULL);

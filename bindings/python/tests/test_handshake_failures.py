@@ -252,3 +252,36 @@ async def test_client_names_the_sec_websocket_accept_header_at_fault():
     async with ws_serve(echo, "127.0.0.1", 0, process_request=lambda c, r: c.respond(403, "no\n")) as server:
         with pytest.raises(InvalidStatus):
             await connect(f"ws://127.0.0.1:{_port(server)}/")
+
+
+@run_async(30)
+async def test_a_client_that_resets_during_a_deferred_upgrade_does_not_hold_the_server():
+    # The hook answers after the client reset the connection, before the loop saw the reset:
+    # the 101 cannot be written. The connection must end (its handler returns), so that closing
+    # the server does not wait for a peer that is gone (websockets' test_reconnect hung on it).
+    release = asyncio.Event()
+    opened = asyncio.Event()
+    ended = asyncio.Event()
+
+    async def process_request(connection, request):
+        await release.wait()
+
+    async def handler(websocket):
+        opened.set()
+        await websocket.wait_closed()
+        ended.set()
+
+    async with serve(handler, "127.0.0.1", 0, process_request=process_request) as server:
+        raw = socket.create_connection(("127.0.0.1", _port(server)))
+        raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        await wait_until(lambda: server._handshakes, what="the deferred upgrade")
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        raw.close()  # RST
+        release.set()
+        await wait_until(lambda: not server._handshakes, what="the answer")
+        await asyncio.sleep(0)  # an opened connection's handler starts
+        if opened.is_set():  # accepted before the reset was seen: it must end at once
+            await asyncio.wait_for(ended.wait(), 2)
+        started = time.monotonic()
+    assert time.monotonic() - started < 2  # closing the server did not wait for the peer
