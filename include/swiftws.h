@@ -1161,6 +1161,28 @@ typedef struct sws_connection_config {
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
 sws_status sws_connection_config_init(sws_connection_config *config);
 
+/** Why a connection ended before its request head was read (sws_server_config.on_no_request). */
+typedef enum sws_no_request_reason {
+    /** The client closed the connection (or it failed) first. */
+    SWS_NO_REQUEST_CLOSED = 0,
+    /** handshake_timeout_ms passed first. */
+    SWS_NO_REQUEST_TIMEOUT = 1,
+    /** The request line is not "METHOD target HTTP/x.y" (checked as soon as the line arrived). */
+    SWS_NO_REQUEST_BAD_REQUEST_LINE = 2,
+    /** Elsewhere, the bytes are not an HTTP head (line endings, a header line). */
+    SWS_NO_REQUEST_MALFORMED = 3
+} sws_no_request_reason;
+
+/**
+ * Told of a connection that ended before its request head was read whole (see
+ * sws_server_config.on_no_request): `reason`; `message`, the library's words for it
+ * ("connection closed", "request line is not 'METHOD target HTTP/x.y'", ...); `received`, the
+ * `received_len` bytes of the head that had arrived (up to the offending byte). Everything is
+ * valid during the call only. Runs on the loop thread of the connection.
+ */
+typedef void (*sws_no_request_fn)(void *user_data, sws_no_request_reason reason, const char *message,
+                                  const uint8_t *received, size_t received_len);
+
 /** Settings of a server. Fill with sws_server_config_init(). Times in ms. */
 typedef struct sws_server_config {
     /** sizeof(sws_server_config) as compiled; set by sws_server_config_init(). */
@@ -1224,6 +1246,19 @@ typedef struct sws_server_config {
      * at link time. Read during sws_server_new().
      */
     const char *redis_url;
+    /**
+     * Whether a request head that is not HTTP (a malformed request or header line, bad line
+     * endings) is answered 400, and one that does not arrive within handshake_timeout_ms 408
+     * (true, default). False closes those connections without an answer, as Python websockets
+     * does (the peer is not known to speak HTTP). Heads over the limits (431) and requests that
+     * break the WebSocket rules still get their answers. (Appended in 0.2.)
+     */
+    bool answer_bad_requests;
+    /** Called for each connection that ended before its request head was read whole, answered
+     *  or not (see sws_no_request_fn): for logs. NULL (default): none. (Appended in 0.2.) */
+    sws_no_request_fn on_no_request;
+    /** Passed to on_no_request. */
+    void *on_no_request_user_data;
 } sws_server_config;
 
 /** Sets every field of `config` to its default and `size`. Errors: SWS_ERR_INVALID_ARGUMENT (NULL). Thread-safe. */
@@ -1404,6 +1439,16 @@ sws_status sws_request_accept(sws_request_t *request, const char *subprotocol, v
 sws_status sws_request_respond(sws_request_t *request, int status, const char *body, size_t body_len);
 
 /**
+ * Closes an upgrade request's connection without any answer (on_upgrade, or a deferred request
+ * from its loop thread): the client sees the connection end during the handshake. For a server
+ * whose hooks may give up on a client silently (Python websockets' `connection.transport.close()`
+ * in process_request). A deferred request is freed by it, as by any answer.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL, outside the callback, a plain HTTP request, already
+ * answered); SWS_ERR_CLOSED (deferred, and the client went away or the timeout answered first).
+ */
+sws_status sws_request_drop(sws_request_t *request);
+
+/**
  * Adds a header to the answer of `request` (call it before sws_request_accept() or
  * sws_request_respond()): to the 101 of an accepted upgrade, or to an HTTP response — e.g.
  * `Content-Type: text/html; charset=utf-8` for a page (without one, a body is text/plain).
@@ -1532,8 +1577,12 @@ sws_status sws_client_connect(sws_loop_t *loop, const char *url, const sws_clien
 /**
  * During on_connect_error with an `http_status` (the server refused the upgrade): its response
  * as received -- the head (status line, header lines, the empty line) and the body bytes that
- * arrived with it (at most 64 KiB; the connection is not kept open for more). Owned by the loop,
- * valid until on_connect_error returns; outputs may be NULL. Loop-thread-only.
+ * arrived with it (at most 64 KiB; the connection is not kept open for more). During
+ * on_connect_error with SWS_ERR_HANDSHAKE and no `http_status` (an answer that is not a valid
+ * handshake response, not HTTP at all, or a connection closed before the head ended): the bytes
+ * that had arrived, in `head` (no empty line: all of them; possibly none) -- so that a program
+ * can show what the server said. Owned by the loop, valid until on_connect_error returns;
+ * outputs may be NULL. Loop-thread-only.
  * Errors: SWS_ERR_INVALID_ARGUMENT (NULL loop, or not inside such an on_connect_error),
  * SWS_ERR_WRONG_THREAD.
  */

@@ -101,11 +101,32 @@ fi
 if [ -d bindings/python/tests ]; then
     echo "== pytest (bindings/python from the source tree, libswiftws.so from the CMake build)"
     SWIFTWS_LIBRARY="$PWD/build/lib/libswiftws.so" .venv/bin/python -m pytest bindings/python/tests -q
-    echo "== pip install ./bindings/python (the library built by CMake, shipped in the package)"
-    rm -rf build/python-install && python3 -m venv build/python-install
-    build/python-install/bin/pip install -q --disable-pip-version-check pytest websockets ./bindings/python
-    (cd build && env -u SWIFTWS_LIBRARY SWIFTWS_TEST_INSTALLED=1 python-install/bin/python -m pytest \
-        ../bindings/python/tests/test_loading.py ../bindings/python/tests/test_examples.py -q)
+    echo "== pip wheel ./bindings/python (the library built by CMake, shipped in the wheel), installed in a fresh venv and run without the Swift toolchain"
+    rm -rf build/wheel build/python-install && mkdir -p build/wheel
+    python3 -m pip wheel -q --no-deps --disable-pip-version-check -w build/wheel ./bindings/python
+    wheel=$(echo build/wheel/swiftws-*.whl)
+    # Not tied to a Python version or ABI (ctypes), only to the platform.
+    case "$(basename "$wheel")" in
+        swiftws-*-py3-none-linux_$(uname -m).whl) echo "wheel: $(basename "$wheel")" ;;
+        *) echo "unexpected wheel name or platform tag: $wheel"; exit 1 ;;
+    esac
+    python3 -m venv build/python-install
+    build/python-install/bin/pip install -q --disable-pip-version-check pytest websockets "$wheel"
+    # No swift on PATH; where a private mount namespace is allowed, the toolchain's directory is
+    # hidden as well (an empty tmpfs over it), as on a machine that never had it.
+    swift_dir=$(dirname "$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")")
+    case "$swift_dir" in
+        / | /usr | /usr/local) echo "swift is installed in $swift_dir, not in a directory of its own: cannot run without it"; exit 1 ;;
+    esac
+    no_swift_path=$(echo "$PATH" | tr ':' '\n' | grep -v "^$swift_dir/" | paste -sd:)
+    installed_tests="cd build && env -u SWIFTWS_LIBRARY PATH='$no_swift_path' SWIFTWS_TEST_INSTALLED=1 \
+        python-install/bin/python -m pytest ../bindings/python/tests/test_wheel.py \
+        ../bindings/python/tests/test_loading.py ../bindings/python/tests/test_examples.py -q"
+    if unshare --mount --propagation private true 2>/dev/null; then
+        unshare --mount --propagation private sh -c "mount -t tmpfs tmpfs '$swift_dir' && $installed_tests"
+    else
+        sh -c "$installed_tests"
+    fi
 fi
 echo "== pytest (examples/swift and the README's Swift snippet, built and run against Python websockets)"
 .venv/bin/python -m pytest Tests/Examples -q

@@ -10,7 +10,9 @@ swiftws does not have (frames, protocol, extensions, the test helpers' own) stay
 they are helpers of the tests, not what is tested. So that one missing name does not hide a whole
 file (an ImportError at collection), each rewritten module is a shim: swiftws's names, and for a
 name swiftws lacks, websockets' own (listed under "names taken from websockets"); a test that
-needs such a name then runs websockets' code for it and usually fails, as it should.
+needs such a name then runs websockets' code for it and usually fails, as it should. A shim behaves
+as the module it stands for would: a name served by the module's own __getattr__ (a deprecated
+alias) is found, and a test setting a module variable (`client.MAX_REDIRECTS = 2`) sets swiftws's.
 
 Left out as internal (they test websockets' own machinery, not behaviour a user sees):
 - tests/asyncio/test_connection.py and tests/sync/test_connection.py: their fixture builds
@@ -95,6 +97,32 @@ for _name in dir(_swiftws):
 __all__ = [name for name in getattr(_websockets, "__all__", []) if name in globals()] or None
 if __all__ is None:
     del __all__
+
+
+def __getattr__(name):
+    # Names a module serves from its own __getattr__ (deprecated aliases such as
+    # WebSocketServer) are not in dir(): ask swiftws's module, then websockets'. Kept once
+    # found: a shim is a package, and `from package import name` looks a name up twice (a
+    # module, once), which would repeat a deprecation warning the test counts.
+    try:
+        value = getattr(_swiftws, name)
+    except AttributeError:
+        value = getattr(_websockets, name)
+    globals()[name] = value
+    return value
+
+
+class _Shim(type(_importlib)):
+    # A test that sets a module variable (few_redirects() sets client.MAX_REDIRECTS) sets it
+    # where the code reads it: in swiftws's module when swiftws has the name.
+    def __setattr__(self, name, value):
+        if not name.startswith("__") and name in vars(_swiftws):
+            setattr(_swiftws, name, value)
+        super().__setattr__(name, value)
+
+
+import sys as _sys
+_sys.modules[__name__].__class__ = _Shim
 """
 
 

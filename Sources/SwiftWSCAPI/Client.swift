@@ -92,7 +92,7 @@ struct PreparedClient {
         guard let onConnectError else { return }
         let (failure, httpStatus) = connectErrorStatus(error)
         let message = OwnedBytes(error.description)  // NUL-terminated for C
-        if case .unexpectedStatus = error, let response {
+        if httpStatus != 0 || failure == SWS_ERR_HANDSHAKE, let response {
             loopBox?.connectErrorResponse = (OwnedBytes(response.head), OwnedBytes(response.body))
         }
         onConnectError(context.userData, failure, httpStatus, message.cString)
@@ -146,7 +146,8 @@ public func sws_loop_connect_error_response(_ loopHandle: OpaquePointer?, _ head
     let (found, status) = loopOnItsThread(loopHandle, "sws_loop_connect_error_response")
     guard let loopBox = found else { return status }
     guard let response = loopBox.connectErrorResponse else {
-        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_loop_connect_error_response: only during on_connect_error for a refusal")
+        return fail(SWS_ERR_INVALID_ARGUMENT,
+                    "sws_loop_connect_error_response: only during on_connect_error with SWS_ERR_HANDSHAKE")
     }
     head?.pointee = response.head.bytes
     headLength?.pointee = response.head.count

@@ -276,6 +276,7 @@ extension sws_server_config {
         reuse_port = options.listen.reusePort
         log_level = SWS_LOG_INFO
         loops = UInt32(options.loops)
+        answer_bad_requests = options.answersBadRequests
     }
 }
 
@@ -311,6 +312,7 @@ func readServerConfig(_ pointer: UnsafePointer<sws_server_config>?) throws(CArgu
         throw CArgumentError("sws_server_config.loops: \(c.loops) is not 1...\(ServerOptions.maximumLoops)")
     }
     options.loops = Int(c.loops)
+    options.answersBadRequests = c.answer_bad_requests
     if let url = c.redis_url {
         guard let text = string(fromCString: url) else { throw CArgumentError("sws_server_config.redis_url: not UTF-8") }
         do throws(NetworkError) {
@@ -410,6 +412,25 @@ func readServerLog(_ pointer: UnsafePointer<sws_server_config>?) throws(CArgumen
     return try logSink(c.log, c.log_user_data, c.log_level, "sws_server_config")
 }
 
+/// The `WebSocketServer.onNoRequest` a server config asks for (its `on_no_request`; nil without).
+func readServerNoRequest(_ pointer: UnsafePointer<sws_server_config>?) throws(CArgumentError) -> ((NoRequest) -> Void)? {
+    let c = try read(pointer, over: sws_server_config(ServerOptions()),
+                     firstVersionSize: serverConfigFirstVersionSize, name: "sws_server_config")
+    guard let function = c.on_no_request else { return nil }
+    let context = LogContext(c.on_no_request_user_data)
+    return { event in
+        let (reason, message): (sws_no_request_reason, String)
+        switch event.reason {
+        case .closed: (reason, message) = (SWS_NO_REQUEST_CLOSED, "connection closed")
+        case .timedOut: (reason, message) = (SWS_NO_REQUEST_TIMEOUT, "request head not received in time")
+        case .badRequestLine(let error): (reason, message) = (SWS_NO_REQUEST_BAD_REQUEST_LINE, error.reason)
+        case .malformed(let error): (reason, message) = (SWS_NO_REQUEST_MALFORMED, error.reason)
+        }
+        let text = OwnedBytes(message)  // NUL-terminated, alive during the call
+        event.received.withUnsafeBufferPointer { function(context.userData, reason, text.cString, $0.baseAddress, $0.count) }
+    }
+}
+
 /// The log sink a client config asks for (NULL config or no `log`: nil), checked.
 func readClientLog(_ pointer: UnsafePointer<sws_client_config>?) throws(CArgumentError) -> LogSink? {
     let c = try read(pointer, over: sws_client_config(ClientOptions()),
@@ -417,7 +438,7 @@ func readClientLog(_ pointer: UnsafePointer<sws_client_config>?) throws(CArgumen
     return try logSink(c.log, c.log_user_data, c.log_level, "sws_client_config")
 }
 
-/// A C user-data pointer carried into a log closure.
+/// A C user-data pointer carried into a log (or on_no_request) closure.
 private struct LogContext {
     let userData: UnsafeMutableRawPointer?
     init(_ userData: UnsafeMutableRawPointer?) { self.userData = userData }

@@ -153,8 +153,10 @@ private func makeServer(_ function: StaticString, _ loopHandle: OpaquePointer?, 
     let subprotocols = options.subprotocols
 
     let log: LogSink?
+    let onNoRequest: ((NoRequest) -> Void)?
     do throws(CArgumentError) {
         log = try readServerLog(config)
+        onNoRequest = try readServerNoRequest(config)
     } catch {
         return error.status
     }
@@ -167,6 +169,7 @@ private func makeServer(_ function: StaticString, _ loopHandle: OpaquePointer?, 
     }
     context.server = server
     server.log = log
+    server.onNoRequest = onNoRequest
     let box = ServerBox(server: server, context: context)
     let handle = makeHandle(box)
     if let onUpgrade = callbacks.on_upgrade {
@@ -483,6 +486,17 @@ public func sws_request_accept(_ handle: OpaquePointer?, _ subprotocol: UnsafePo
                                                             userData: InitialUserData(connectionUserData)))
     box.decision = decision
     return box.answerDeferred(decision, "sws_request_accept")
+}
+
+@_cdecl("sws_request_drop")
+public func sws_request_drop(_ handle: OpaquePointer?) -> sws_status {
+    guard let box = request(handle, "sws_request_drop") else { return SWS_ERR_INVALID_ARGUMENT }
+    guard box.upgrade != nil else {
+        return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_drop: a plain HTTP request cannot be dropped (answer it)")
+    }
+    guard !box.isAnswered else { return fail(SWS_ERR_INVALID_ARGUMENT, "sws_request_drop: already answered") }
+    box.decision = .drop
+    return box.answerDeferred(.drop, "sws_request_drop")
 }
 
 @_cdecl("sws_request_add_response_header")

@@ -10,6 +10,12 @@ public struct ServerOptions: Sendable {
     public var headLimits: HTTPHeadLimits = HTTPHeadLimits()
     /// Time a client has to send its whole request head; then the socket is closed.
     public var handshakeTimeout: Duration = .seconds(10)
+    /// Whether a request head that is not HTTP (a malformed request or header line, bad line
+    /// endings) gets `400 Bad Request`, and one that does not arrive within `handshakeTimeout`
+    /// `408 Request Timeout` (true, the default). False closes those connections without an
+    /// answer, as Python websockets does (the peer is not known to speak HTTP). Heads over the
+    /// limits (431) and requests that break the WebSocket rules still get their answers.
+    public var answersBadRequests: Bool = true
     /// Most open WebSocket connections plus handshakes in progress (nil: no limit). Connections
     /// beyond it are answered `503 Service Unavailable` and closed.
     public var maxConnections: Int? = nil
@@ -58,6 +64,28 @@ public struct ServerOptions: Sendable {
     public init() {}
 }
 
+/// A connection that ended before its request head was read (`WebSocketServer.onNoRequest`).
+public struct NoRequest: Sendable {
+    /// Why no request was read.
+    public enum Reason: Sendable, Equatable {
+        /// The client closed the connection (or it failed) first.
+        case closed
+        /// `ServerOptions.handshakeTimeout` passed first.
+        case timedOut
+        /// The request line is not `METHOD target HTTP/x.y` (checked as soon as it arrived).
+        case badRequestLine(HandshakeError)
+        /// Elsewhere, the bytes are not an HTTP head (line endings, a header line).
+        case malformed(HandshakeError)
+    }
+
+    /// Why.
+    public let reason: Reason
+    /// The bytes of the head received until then (up to the offending byte).
+    public let received: [UInt8]
+    /// The client's address, when known.
+    public let remoteAddress: SocketAddress?
+}
+
 /// How a server on several loops spreads new connections over them.
 package enum AcceptStrategy: Sendable {
     /// One listening socket on the first loop; each accepted socket goes to the loop with the
@@ -79,6 +107,9 @@ public enum UpgradeDecision {
     /// nothing more, until then or until `ServerOptions.handshakeTimeout` (counted from the
     /// accept) ends it with 503.
     case later
+    /// Close the connection without any answer: the client sees its connection end during the
+    /// handshake (what a Python websockets hook does when it closes `connection.transport`).
+    case drop
 }
 
 /// An upgrade whose decision was deferred (`UpgradeDecision.later`). Loop-thread only.
@@ -93,8 +124,8 @@ public final class PendingUpgrade {
     /// went away, or once the handshake timeout answered 503).
     public var isPending: Bool { upgrade?.isWaitingForDecision ?? false }
 
-    /// Answers the request: `.accept` opens the connection, `.reject` sends the response
-    /// (`.later` is refused). Returns false, doing nothing, when the request no longer waits.
+    /// Answers the request: `.accept` opens the connection, `.reject` sends the response,
+    /// `.drop` closes without one (`.later` is refused). Returns false, doing nothing, when the request no longer waits.
     @discardableResult
     public func decide(_ decision: UpgradeDecision) -> Bool {
         if case .later = decision { return false }

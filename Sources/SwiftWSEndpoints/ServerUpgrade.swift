@@ -23,7 +23,10 @@ final class ServerUpgrade {
 
     func start() {
         stream.onRead = { [unowned self] bytes in self.receive(bytes) }
-        stream.onClose = { [self] _ in self.finish() }
+        stream.onClose = { [self] _ in
+            if !self.done && !self.headSettled { self.tellNoRequest(.closed) }
+            self.finish()
+        }
         timer = stream.loop.schedule(after: options.handshakeTimeout) { [weak self] in
             guard let self, !self.done else { return }
             self.timer = nil
@@ -33,9 +36,28 @@ final class ServerUpgrade {
                 self.respond(plainResponse(status: 503, text: "upgrade not decided in time\n"))
                 return
             }
+            self.tellNoRequest(.timedOut)
+            guard self.options.answersBadRequests else { return self.closeWithoutAnswer() }
             // RFC 7231 6.5.7: 408 for a request that did not arrive in time.
             self.respond(plainResponse(status: 408, text: "request head not received in time\n"))
         }
+    }
+
+    /// Whether the whole request head arrived, or `onNoRequest` was told why not (once).
+    private var headSettled = false
+
+    /// Tells `WebSocketServer.onNoRequest`, once per connection.
+    private func tellNoRequest(_ reason: NoRequest.Reason) {
+        guard !headSettled, let onNoRequest = server?.onNoRequest else { return }
+        headSettled = true
+        onNoRequest(NoRequest(reason: reason, received: parser.received, remoteAddress: stream.remoteAddress))
+    }
+
+    /// Ends a connection whose peer is not known to speak HTTP without an answer.
+    private func closeWithoutAnswer() {
+        server?.log?(.info, "connection closed without an answer (no valid HTTP request)")
+        stream.close()
+        finish()
     }
 
     /// Closes without an answer (server shutdown).
@@ -75,9 +97,14 @@ final class ServerUpgrade {
                 consumed = count
             }
         } catch {
+            if error.failure == .malformedHead {
+                tellNoRequest(parser.failedAtStartLine ? .badRequestLine(error) : .malformed(error))
+                if !options.answersBadRequests { return closeWithoutAnswer() }
+            }
             respond(error.responseBytes())
             return
         }
+        headSettled = true
         stream.pauseReading()
         let remaining = UnsafeMutableRawBufferPointer(rebasing: bytes[min(consumed, bytes.count)...])
         handle(head, remaining: remaining)
@@ -132,6 +159,10 @@ final class ServerUpgrade {
             let response = (try? HTTPResponseWriter.response(status: status, headers: headers, body: Array(body.utf8)))
                 ?? plainResponse(status: 500, text: "invalid rejection\n")
             respond(response)
+        case .drop:
+            server.log?(.info, "connection dropped without an answer")
+            stream.close()
+            finish()
         case .accept(let acceptance):
             // The upgrade policy is the core's (subprotocol offered, deflate negotiated, 101).
             let answer: UpgradeAcceptanceAnswer

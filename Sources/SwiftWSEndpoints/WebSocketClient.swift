@@ -182,7 +182,10 @@ final class ClientUpgrade {
         guard stream.isOpen else { return fail(stream.tlsFailure.map(ClientError.tlsFailed) ?? .closedDuringHandshake) }
         // The stream's handlers keep this object alive until the handshake ends.
         stream.onRead = { [self] bytes in receive(bytes) }
-        stream.onClose = { [self] _ in fail(stream.tlsFailure.map(ClientError.tlsFailed) ?? .closedDuringHandshake) }
+        stream.onClose = { [self] _ in
+            if stream.tlsFailure == nil, completion != nil { reportResponse() }  // what arrived before the close
+            fail(stream.tlsFailure.map(ClientError.tlsFailed) ?? .closedDuringHandshake)
+        }
         timer = stream.loop.schedule(after: options.handshakeTimeout) { [self] in
             timer = nil
             fail(.handshakeTimedOut)
@@ -190,7 +193,8 @@ final class ClientUpgrade {
         stream.write(handshake.requestBytes)
     }
 
-    /// Reports the response as received to `onResponse`: the head ends at the first empty line.
+    /// Reports the response as received to `onResponse`: the head ends at the first empty line
+    /// (no empty line: every byte that arrived, as for an answer that is not HTTP or cut short).
     private func reportResponse() {
         guard let onResponse else { return }
         var headEnd = received.count
@@ -227,6 +231,7 @@ final class ClientUpgrade {
                 reportResponse()
                 fail(.unexpectedStatus(code: code, reason: reason))
             } else {
+                reportResponse()  // the answer that is not one, as it arrived
                 fail(.handshakeFailed(error))
             }
             return

@@ -176,6 +176,12 @@ public final class WebSocketConnection {
         rescheduleHousekeeping()
         handlers.onOpen?(self)
         if let initialBytes, initialBytes.count > 0, !finished { receive(initialBytes) }
+        if !stream.isOpen {
+            // The stream closed before this connection was its handler: writing the 101 found
+            // the client gone (it reset while a deferred upgrade waited). Its close went to the
+            // handshake's handler; report it here, or the connection stays open forever.
+            loop.deferCallback { [self] in streamClosed(.reset) }
+        }
     }
 
     // MARK: State

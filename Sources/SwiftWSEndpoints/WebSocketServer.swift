@@ -34,6 +34,10 @@ public final class WebSocketServer {
     /// `404 Not Found`. Requests that try to upgrade but break RFC 6455 get the handshake's
     /// answer (400, 405, 426 with `Sec-WebSocket-Version: 13`, 431).
     public var onHTTPRequest: ((HTTPRequestHead) -> HTTPResponse)?
+    /// Told of each connection that ended before its request head was read whole: closed by
+    /// the client, timed out, or not HTTP (answered 400/408 or not, see
+    /// `ServerOptions.answersBadRequests`). For logs: Python websockets' "no valid HTTP request".
+    public var onNoRequest: ((NoRequest) -> Void)?
 
     /// The listening socket; nil for the servers of a group's other loops when one acceptor
     /// hands them their sockets (`ServerGroup`).

@@ -9,6 +9,7 @@
 #include "recorder.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -46,7 +47,7 @@ static void record_refusal(void *user_data, sws_status status, int http_status, 
         const uint8_t *head = NULL, *body = NULL;
         size_t head_len = 0, body_len = 0;
         sws_status got = sws_loop_connect_error_response(response_loop, &head, &head_len, &body, &body_len);
-        CHECK_EQ_INT(got, http_status ? SWS_OK : SWS_ERR_INVALID_ARGUMENT);
+        CHECK_EQ_INT(got, http_status || status == SWS_ERR_HANDSHAKE ? SWS_OK : SWS_ERR_INVALID_ARGUMENT);
         snprintf(refusal_head, sizeof refusal_head, "%.*s", got == SWS_OK ? (int)head_len : 0, (const char *)head);
         snprintf(refusal_body, sizeof refusal_body, "%.*s", got == SWS_OK ? (int)body_len : 0, (const char *)body);
     }
@@ -76,6 +77,18 @@ static sws_server_t *start_echo_server(sws_loop_t *loop, const sws_server_config
 
 static void url_for(sws_server_t *server, const char *path, char *url, size_t size) {
     snprintf(url, size, "ws://127.0.0.1:%u%s", (unsigned)sws_server_port(server), path);
+}
+
+/* A TCP socket of this test's own, connected to 127.0.0.1:`port` (a raw peer). */
+static int loopback_client(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address;
+    memset(&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK_EQ_INT(connect(fd, (struct sockaddr *)&address, sizeof address), 0);
+    return fd;
 }
 
 /* ---- Tests ---- */
@@ -526,13 +539,7 @@ static void answer_http(sws_server_t *server, void *user_data, sws_request_t *re
 
 /* Sends `request` on a new TCP connection and returns the whole response (until the server closes). */
 static void http_exchange(sws_loop_t *loop, uint16_t port, const char *request, char *response, size_t size) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address;
-    memset(&address, 0, sizeof address);
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK_EQ_INT(connect(fd, (struct sockaddr *)&address, sizeof address), 0);
+    int fd = loopback_client(port);
     CHECK_EQ_INT(send(fd, request, strlen(request), 0), (long long)strlen(request));
     size_t total = 0;
     double deadline = now_seconds() + 5.0;
@@ -578,13 +585,7 @@ static void test_plain_http(void) {
                   response, sizeof response);
     CHECK(strncmp(response, "HTTP/1.1 426 ", 13) == 0);
     /* The handshake timer is armed: the loop reports a finite timeout while a client is silent. */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address;
-    memset(&address, 0, sizeof address);
-    address.sin_family = AF_INET;
-    address.sin_port = htons(sws_server_port(server));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK_EQ_INT(connect(fd, (struct sockaddr *)&address, sizeof address), 0);
+    int fd = loopback_client(sws_server_port(server));
     for (int i = 0; i < 10; i++) sws_loop_run_once(loop, 5);
     int timeout = sws_loop_next_timeout_ms(loop);
     CHECK(timeout >= 0 && timeout <= 1500);
@@ -598,6 +599,8 @@ static void test_plain_http(void) {
 
 static sws_request_t *deferred_request;
 static int deferred_calls;
+/* When set, defer_upgrade drops the request at once instead of deferring it. */
+static bool drop_at_once;
 static char log_lines[4096];
 
 static void record_log(void *user_data, sws_log_level level, const char *message, size_t len) {
@@ -621,6 +624,12 @@ static void defer_upgrade(sws_server_t *server, void *user_data, sws_request_t *
     }
     CHECK_EQ_INT(tokens, 2);
     CHECK_EQ_INT(sws_request_header_at(request, count, NULL, NULL), SWS_ERR_INVALID_ARGUMENT);
+    if (drop_at_once) {
+        CHECK_EQ_INT(sws_request_drop(request), SWS_OK);
+        CHECK_EQ_INT(sws_request_drop(request), SWS_ERR_INVALID_ARGUMENT);   /* answered */
+        CHECK_EQ_INT(sws_request_defer(request), SWS_ERR_INVALID_ARGUMENT);  /* answered */
+        return;
+    }
     CHECK_EQ_INT(sws_request_defer(request), SWS_OK);
     CHECK_EQ_INT(sws_request_defer(request), SWS_ERR_INVALID_ARGUMENT); /* once */
     deferred_request = request;
@@ -719,7 +728,47 @@ static void test_deferred_upgrade(void) {
     CHECK_EQ_INT(sws_request_accept(deferred_request, NULL, NULL), SWS_ERR_CLOSED);
     CHECK_EQ_INT(sws_request_accept(deferred_request, NULL, NULL), SWS_ERR_INVALID_ARGUMENT); /* freed */
 
+    /* 4. Dropped later, then at once: no answer at all; the client sees the connection end
+     * during the handshake (no HTTP status), and the server logs the drop. */
+    CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &client), SWS_OK);
+    RUN_UNTIL(loop, deferred_calls == 4);
+    CHECK_EQ_INT(sws_request_drop(deferred_request), SWS_OK);
+    CHECK_EQ_INT(sws_request_drop(deferred_request), SWS_ERR_INVALID_ARGUMENT); /* freed */
+    RUN_UNTIL(loop, client.connect_errors == 3);
+    CHECK_EQ_INT(client.connect_status, SWS_ERR_HANDSHAKE);
+    CHECK_EQ_INT(client.connect_http_status, 0);
+    CHECK(strstr(client.connect_message, "closed during the handshake") != NULL);
+    CHECK_EQ_STR(refusal_head, ""); /* nothing arrived: sws_loop_connect_error_response says so */
+    drop_at_once = true;
+    CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &client), SWS_OK);
+    RUN_UNTIL(loop, client.connect_errors == 4);
+    drop_at_once = false;
+    CHECK_EQ_INT(deferred_calls, 5);
+    CHECK_EQ_INT(client.connect_http_status, 0);
+    CHECK(strstr(client.connect_message, "closed during the handshake") != NULL);
+    CHECK_EQ_INT(client.opened, 1);
+    CHECK_EQ_INT(sws_request_drop(NULL), SWS_ERR_INVALID_ARGUMENT);
+
+    /* 5. The client resets while its upgrade is deferred, and the answer comes before the loop
+     * saw the reset: writing the 101 fails. The connection opens and is closed at once (on_open,
+     * then on_close 1006), instead of staying open with nobody at the other end. */
+    int raw = loopback_client(sws_server_port(server));
+    const char upgrade[] = "GET /later HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                           "X-Token: a\r\nX-Token: b\r\n\r\n";
+    CHECK_EQ_INT(send(raw, upgrade, strlen(upgrade), 0), (long long)strlen(upgrade));
+    RUN_UNTIL(loop, deferred_calls == 6);
+    struct linger reset = {1, 0};
+    CHECK_EQ_INT(setsockopt(raw, SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+    close(raw);
+    int opened_before = server_peer.opened, closed_before = server_peer.closed;
+    CHECK_EQ_INT(sws_request_accept(deferred_request, NULL, &server_peer), SWS_OK);
+    RUN_UNTIL(loop, server_peer.closed == closed_before + 1);
+    CHECK_EQ_INT(server_peer.opened, opened_before + 1);
+    CHECK_EQ_INT(server_peer.close_code, 1006);
+
     /* The log saw each outcome, at its level. */
+    CHECK(strstr(log_lines, "1 connection dropped without an answer\n") != NULL);
     CHECK(strstr(log_lines, "1 connection open\n") != NULL);
     CHECK(strstr(log_lines, "1 connection closed (1000)\n") != NULL);
     CHECK(strstr(log_lines, "1 connection rejected (401 Unauthorized)\n") != NULL);
@@ -731,9 +780,9 @@ static void test_deferred_upgrade(void) {
     client_config.log_user_data = log_lines;
     client_config.log_level = SWS_LOG_WARNING;
     CHECK_EQ_INT(sws_client_connect(loop, url, &client_config, &h, &client), SWS_OK);
-    RUN_UNTIL(loop, deferred_calls == 4);
+    RUN_UNTIL(loop, deferred_calls == 7);
     CHECK_EQ_INT(sws_request_respond(deferred_request, 403, NULL, 0), SWS_OK);
-    RUN_UNTIL(loop, client.connect_errors == 3);
+    RUN_UNTIL(loop, client.connect_errors == 5);
     CHECK(strstr(log_lines, "2 opening handshake failed") != NULL);
     CHECK(strstr(log_lines, "connection open") == NULL);
     client_config.log_level = (sws_log_level)9;
@@ -749,13 +798,7 @@ static void test_deferred_upgrade(void) {
 /* Connects a raw TCP socket to `port`, upgrades it (request from the sans-I/O client handshake,
  * compression off), and returns the socket; any bytes after the 101 stay unread. */
 static int raw_upgraded_socket(sws_loop_t *loop, uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address;
-    memset(&address, 0, sizeof address);
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK_EQ_INT(connect(fd, (struct sockaddr *)&address, sizeof address), 0);
+    int fd = loopback_client(port);
     sws_compression_config off;
     sws_compression_config_init(&off);
     off.enabled = false;
@@ -1425,6 +1468,168 @@ static void test_wss_echo(void) {
     CHECK_EQ_INT(system(command), 0);
 }
 
+/* ---- Peers that do not speak HTTP: a junk answer, junk, silent and closed requests ---- */
+
+/* A listening TCP socket on 127.0.0.1 (any port: `*port`). */
+static int raw_listener(uint16_t *port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address;
+    memset(&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK_EQ_INT(bind(fd, (struct sockaddr *)&address, sizeof address), 0);
+    CHECK_EQ_INT(listen(fd, 4), 0);
+    socklen_t length = sizeof address;
+    CHECK_EQ_INT(getsockname(fd, (struct sockaddr *)&address, &length), 0);
+    *port = ntohs(address.sin_port);
+    return fd;
+}
+
+
+/* Runs the loop until the server closes `fd`; returns what it sent before (NUL-terminated). */
+static size_t read_until_closed(sws_loop_t *loop, int fd, char *buffer, size_t size) {
+    size_t total = 0;
+    bool closed = false;
+    double deadline = now_seconds() + 5.0;
+    while (!closed && now_seconds() < deadline && total + 1 < size) {
+        sws_loop_run_once(loop, 5);
+        ssize_t n = recv(fd, buffer + total, size - 1 - total, MSG_DONTWAIT);
+        if (n == 0) closed = true;
+        if (n > 0) total += (size_t)n;
+    }
+    CHECK(closed);
+    buffer[total] = 0;
+    return total;
+}
+
+/* Sends `len` bytes (0: a silent client) from a raw client of `server`; returns how many bytes
+ * the server answered before it closed the connection (in `answer`, NUL-terminated). */
+static size_t raw_exchange(sws_loop_t *loop, sws_server_t *server, const char *bytes, size_t len, char *answer,
+                           size_t size) {
+    int fd = loopback_client(sws_server_port(server));
+    if (len > 0) CHECK_EQ_INT(send(fd, bytes, len, 0), (long long)len);
+    size_t got = read_until_closed(loop, fd, answer, size);
+    close(fd);
+    return got;
+}
+
+static int no_request_calls;
+static sws_no_request_reason no_request_reason;
+static char no_request_message[128], no_request_bytes[128];
+
+static void record_no_request(void *user_data, sws_no_request_reason reason, const char *message,
+                              const uint8_t *received, size_t received_len) {
+    CHECK(user_data == &no_request_calls);
+    no_request_calls++;
+    no_request_reason = reason;
+    snprintf(no_request_message, sizeof no_request_message, "%s", message);
+    snprintf(no_request_bytes, sizeof no_request_bytes, "%.*s", (int)received_len, (const char *)received);
+}
+
+static void test_not_http_peers(void) {
+    sws_loop_t *loop = NULL;
+    sws_loop_new(&loop);
+    sws_conn_handlers h = checked_handlers();
+
+    /* 1. A client whose server answers a line that is not HTTP: the connect fails as soon as
+     * that line arrives (not at the handshake timeout), and the bytes are readable. */
+    uint16_t port = 0;
+    int listener = raw_listener(&port);
+    CHECK_EQ_INT(fcntl(listener, F_SETFL, O_NONBLOCK), 0);
+    char url[128];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%u/", (unsigned)port);
+    struct peer client;
+    memset(&client, 0, sizeof client);
+    response_loop = loop;
+    CHECK_EQ_INT(sws_client_connect(loop, url, NULL, &h, &client), SWS_OK);
+    int accepted = -1;
+    double started = now_seconds();
+    while (accepted < 0 && now_seconds() < started + 5.0) {
+        sws_loop_run_once(loop, 5);
+        accepted = accept(listener, NULL, NULL); /* non-blocking listener */
+    }
+    CHECK(accepted >= 0);
+    const char junk[] = "220 smtp.invalid ESMTP Postfix\r\n";
+    CHECK_EQ_INT(send(accepted, junk, strlen(junk), 0), (long long)strlen(junk));
+    RUN_UNTIL_FOR(loop, client.connect_errors == 1, 3.0); /* the default handshake timeout is 10 s */
+    CHECK_EQ_INT(client.connect_status, SWS_ERR_HANDSHAKE);
+    CHECK_EQ_INT(client.connect_http_status, 0);
+    CHECK(strstr(client.connect_message, "HTTP version") != NULL);
+    CHECK_EQ_STR(refusal_head, junk);
+    response_loop = NULL;
+    close(accepted);
+    close(listener);
+
+    /* 2. A server that answers bad requests (the default): 400 as soon as the request line is
+     * not one, without waiting for the rest of the head; on_no_request is told either way. */
+    sws_server_config config;
+    sws_server_config_init(&config);
+    CHECK(config.answer_bad_requests);
+    CHECK(config.on_no_request == NULL);
+    config.on_no_request = record_no_request;
+    config.on_no_request_user_data = &no_request_calls;
+    config.handshake_timeout_ms = 300;
+    sws_server_t *server = NULL;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &config, &h, &server_peer, &server), SWS_OK);
+    char answer[512];
+    raw_exchange(loop, server, "HELO relay.invalid\r\n", 20, answer, sizeof answer);
+    CHECK(strncmp(answer, "HTTP/1.1 400 Bad Request\r\n", 26) == 0);
+    CHECK_EQ_INT(no_request_calls, 1);
+    CHECK_EQ_INT(no_request_reason, SWS_NO_REQUEST_BAD_REQUEST_LINE);
+    CHECK_EQ_STR(no_request_message, "request line is not 'METHOD target HTTP/x.y'");
+    CHECK_EQ_STR(no_request_bytes, "HELO relay.invalid\r\n");
+    /* Silent: 408 at the timeout, and the bytes that came (part of a request line). */
+    raw_exchange(loop, server, "GET /", 5, answer, sizeof answer);
+    CHECK(strncmp(answer, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0);
+    CHECK_EQ_INT(no_request_calls, 2);
+    CHECK_EQ_INT(no_request_reason, SWS_NO_REQUEST_TIMEOUT);
+    CHECK_EQ_STR(no_request_bytes, "GET /");
+    CHECK_EQ_INT(sws_server_free(server), SWS_OK);
+
+    /* 3. answer_bad_requests off: the same connections are closed without a byte. */
+    config.answer_bad_requests = false;
+    struct peer server_side;
+    memset(&server_side, 0, sizeof server_side);
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, &config, &h, &server_side, &server), SWS_OK);
+    CHECK_EQ_INT(raw_exchange(loop, server, "HELO relay.invalid\r\n", 20, answer, sizeof answer), 0);
+    CHECK_EQ_INT(no_request_calls, 3);
+    CHECK_EQ_INT(no_request_reason, SWS_NO_REQUEST_BAD_REQUEST_LINE);
+    CHECK_EQ_INT(raw_exchange(loop, server, NULL, 0, answer, sizeof answer), 0); /* silent: the timeout */
+    CHECK_EQ_INT(no_request_calls, 4);
+    CHECK_EQ_INT(no_request_reason, SWS_NO_REQUEST_TIMEOUT);
+    CHECK_EQ_STR(no_request_bytes, "");
+    /* A bare LF in a header line: malformed, not the request line; still silent. */
+    CHECK_EQ_INT(raw_exchange(loop, server, "GET / HTTP/1.1\r\nHost: x\n", 24, answer, sizeof answer), 0);
+    CHECK_EQ_INT(no_request_calls, 5);
+    CHECK_EQ_INT(no_request_reason, SWS_NO_REQUEST_MALFORMED);
+    /* The client closes first: told, with what it had sent. */
+    int fd = loopback_client(sws_server_port(server));
+    CHECK_EQ_INT(send(fd, "GET / HTTP/1.1\r\n", 16, 0), 16);
+    close(fd);
+    RUN_UNTIL(loop, no_request_calls == 6);
+    CHECK_EQ_INT(no_request_reason, SWS_NO_REQUEST_CLOSED);
+    CHECK_EQ_STR(no_request_message, "connection closed");
+    CHECK_EQ_STR(no_request_bytes, "GET / HTTP/1.1\r\n");
+    /* Over the limits is still answered (431), and is not "no request". */
+    char big[9000];
+    memset(big, 'a', sizeof big);
+    memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+    raw_exchange(loop, server, big, sizeof big, answer, sizeof answer);
+    CHECK(strncmp(answer, "HTTP/1.1 431 ", 13) == 0);
+    CHECK_EQ_INT(no_request_calls, 6);
+    /* A WebSocket client still opens. */
+    memset(&client, 0, sizeof client);
+    url_for(server, "/", url, sizeof url);
+    CHECK_EQ_INT(sws_client_connect(loop, url, NULL, &h, &client), SWS_OK);
+    RUN_UNTIL(loop, client.opened == 1);
+    CHECK_EQ_INT(no_request_calls, 6);
+    CHECK_EQ_INT(sws_conn_close(client.conn, 1000, NULL, 0), SWS_OK);
+    RUN_UNTIL(loop, client.closed == 1 && server_side.closed == 1);
+    CHECK_EQ_INT(no_request_calls, 6);
+    CHECK_EQ_INT(sws_server_free(server), SWS_OK);
+    CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
+}
+
 /* ---- Sections: one CTest entry each (Tests/C/CMakeLists.txt), named after the header's ---- */
 
 /* Each test belongs to the header section whose functions it exercises; `net_test SECTION...`
@@ -1436,7 +1641,8 @@ static const struct net_section {
     {"event_loops", {test_threads, test_posted_work_dropped_by_free}},  /* "Event loops": refs, posts, stop, wrong-thread calls */
     {"connections", {test_echo_and_close, test_backpressure, test_protocol_errors_over_tcp,
                      test_batched_messages, test_message_timeout_and_memory_budget}},
-    {"servers", {test_plain_http, test_server_config, test_broadcast_and_topics, test_deferred_upgrade}},
+    {"servers", {test_plain_http, test_server_config, test_broadcast_and_topics, test_deferred_upgrade,
+                 test_not_http_peers}},
     {"clients", {test_connect_failures}},
     {"misuse", {test_null_handles}},  /* NULL and dead handles in every section */
     {"tls", {test_wss_echo}},         /* "TLS": wss:// servers and clients, mutual TLS */

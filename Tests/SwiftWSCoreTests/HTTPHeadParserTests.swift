@@ -148,6 +148,38 @@ struct HTTPHeadParserTests {
         }
     }
 
+    /// A peer that does not speak HTTP is refused once its first line arrived (with the rules of
+    /// the whole head), not when the head would end: it may never send the empty line.
+    @Test func startLineIsCheckedAsSoonAsItEnds() {
+        var request = HTTPRequestParser()
+        let junk = feed("HELO relay.invalid\r\n".bytes) { chunk throws(HandshakeError) in try request.parse(chunk) }
+        #expect(junk.error?.failure == .malformedHead)
+        #expect(junk.error?.reason == "request line is not 'METHOD target HTTP/x.y'")
+        #expect(request.failedAtStartLine)
+        #expect(request.received == "HELO relay.invalid\r\n".bytes)
+        // A valid request line waits for the rest; a bare LF after it is not the request line's fault.
+        var valid = HTTPRequestParser()
+        #expect(feed("GET / HTTP/1.1\r\n".bytes) { chunk throws(HandshakeError) in try valid.parse(chunk) } == .needMoreBytes)
+        #expect(feed("Host: a\n".bytes) { chunk throws(HandshakeError) in try valid.parse(chunk) }.error?.failure == .malformedHead)
+        #expect(!valid.failedAtStartLine)
+        // Byte by byte: refused at the LF that ends the line, not before.
+        var bytewise = HTTPRequestParser()
+        #expect(feed("GET /\r".bytes, chunkSize: 1) { chunk throws(HandshakeError) in try bytewise.parse(chunk) } == .needMoreBytes)
+        var status = HTTPResponseParser()
+        let smtp = feed("220 smtp.invalid ESMTP Postfix\r\n".bytes) { chunk throws(HandshakeError) in try status.parse(chunk) }
+        #expect(smtp.error?.reason == "HTTP version is not 'HTTP/x.y'")
+        // The check runs at the byte that ends the line, before the bytes after it: the outcome
+        // does not depend on the chunking (fuzz/client_handshake found \"T\r\nC\r\n\n\" failing on
+        // the bare LF when whole and on the status line byte by byte).
+        for text in ["T\r\nC\r\n\n", "HELO\r\nX: y\n"] {
+            #expect(responseOutcome(text) == responseOutcome(text, chunkSize: 1))
+            #expect(requestOutcome(text) == requestOutcome(text, chunkSize: 1))
+            #expect(requestOutcome(text).error?.reason == "request line is not 'METHOD target HTTP/x.y'")
+        }
+        var okStatus = HTTPResponseParser()
+        #expect(feed("HTTP/1.1 101 Switching Protocols\r\n".bytes) { chunk throws(HandshakeError) in try okStatus.parse(chunk) } == .needMoreBytes)
+    }
+
     @Test func afterCompletionOrErrorTheOutcomeIsSticky() {
         var parser = HTTPRequestParser()
         let text = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"

@@ -29,9 +29,29 @@ enum HTTPHeadParser {
         }.get()
     }
 
+    /// Checks a request line (without its CR LF) as soon as it has arrived, before the rest of
+    /// the head: a peer that is not speaking HTTP is refused at once, not at the timeout.
+    static func checkRequestLine(_ line: ArraySlice<UInt8>) throws(HandshakeError) {
+        try line.withUnsafeBufferPointer { buffer in
+            Result { () throws(HandshakeError) in _ = try parseRequestLine(buffer[...]) }
+        }.get()
+    }
+
+    /// Checks a status line (without its CR LF) as soon as it has arrived (see `checkRequestLine`).
+    static func checkStatusLine(_ line: ArraySlice<UInt8>) throws(HandshakeError) {
+        try line.withUnsafeBufferPointer { buffer in
+            Result { () throws(HandshakeError) in _ = try parseStatusLine(buffer[...]) }
+        }.get()
+    }
+
     private static func parseRequest(_ head: UnsafeBufferPointer<UInt8>) throws(HandshakeError) -> HTTPRequestHead {
         var lines = try splitLines(head)
-        let startLine = lines.removeFirst()
+        let (method, target, version) = try parseRequestLine(lines.removeFirst())
+        return HTTPRequestHead(method: method, target: target, version: version, headers: try parseFields(lines))
+    }
+
+    /// `method SP request-target SP HTTP-version`.
+    private static func parseRequestLine(_ startLine: Bytes) throws(HandshakeError) -> (String, String, HTTPVersion) {
         let parts = startLine.split(separator: space, omittingEmptySubsequences: false)
         guard parts.count == 3 else { throw malformed("request line is not 'METHOD target HTTP/x.y'") }
         guard !parts[0].isEmpty, parts[0].allSatisfy(HTTPToken.isTokenCharacter) else {
@@ -41,16 +61,17 @@ enum HTTPHeadParser {
             throw malformed("request target is empty or holds characters other than visible ASCII")
         }
         let version = try parseVersion(parts[2])
-        return HTTPRequestHead(
-            method: String(decoding: parts[0], as: UTF8.self),
-            target: String(decoding: parts[1], as: UTF8.self),
-            version: version,
-            headers: try parseFields(lines))
+        return (String(decoding: parts[0], as: UTF8.self), String(decoding: parts[1], as: UTF8.self), version)
     }
 
     private static func parseResponse(_ head: UnsafeBufferPointer<UInt8>) throws(HandshakeError) -> HTTPResponseHead {
         var lines = try splitLines(head)
-        let startLine = lines.removeFirst()
+        let (version, code, reason) = try parseStatusLine(lines.removeFirst())
+        return HTTPResponseHead(version: version, status: code, reasonPhrase: reason, headers: try parseFields(lines))
+    }
+
+    /// `HTTP-version SP status-code [SP reason-phrase]`.
+    private static func parseStatusLine(_ startLine: Bytes) throws(HandshakeError) -> (HTTPVersion, Int, String) {
         // HTTP-version SP status-code [SP reason-phrase]
         let versionEnd = startLine.firstIndex(of: space) ?? startLine.endIndex
         let version = try parseVersion(startLine[startLine.startIndex..<versionEnd])
@@ -66,10 +87,7 @@ enum HTTPHeadParser {
             reason = afterCode.dropFirst()
             guard reason.allSatisfy(isFieldValueByte) else { throw malformed("reason phrase holds control characters") }
         }
-        return HTTPResponseHead(
-            version: version, status: code,
-            reasonPhrase: String(decoding: reason, as: UTF8.self),
-            headers: try parseFields(lines))
+        return (version, code, String(decoding: reason, as: UTF8.self))
     }
 
     /// The lines of a head ending in CR LF CR LF, without their CR LF, the empty last line dropped.
@@ -149,8 +167,16 @@ public struct HTTPRequestParser {
 
     /// A parser with the given limits.
     public init(limits: HTTPHeadLimits = HTTPHeadLimits()) {
-        scanner = HTTPHeadScanner(limits: limits)
+        scanner = HTTPHeadScanner(limits: limits, startLineCheck: HTTPHeadParser.checkRequestLine)
     }
+
+    /// Whether the error thrown was about the request line itself (its syntax, checked as soon
+    /// as the line has arrived), rather than the line endings, a header line or a limit.
+    public var failedAtStartLine: Bool { scanner.failedAtStartLine }
+
+    /// The bytes of the head received so far (all of it once complete; up to the offending
+    /// byte after an error).
+    public var received: [UInt8] { scanner.head }
 
     /// Feeds the next chunk of received bytes.
     public mutating func parse(_ chunk: UnsafeRawBufferPointer) throws(HandshakeError) -> HandshakeProgress<HTTPRequestHead> {
@@ -174,7 +200,7 @@ public struct HTTPResponseParser {
 
     /// A parser with the given limits.
     public init(limits: HTTPHeadLimits = HTTPHeadLimits()) {
-        scanner = HTTPHeadScanner(limits: limits)
+        scanner = HTTPHeadScanner(limits: limits, startLineCheck: HTTPHeadParser.checkStatusLine)
     }
 
     /// Feeds the next chunk of received bytes.

@@ -10,9 +10,14 @@
 /// and both give the same outcome: every decision depends only on the bytes so far.
 struct HTTPHeadScanner {
     let limits: HTTPHeadLimits
+    /// Run on the start line (without its CR LF) at the byte that ends it, before any byte after
+    /// it is looked at: a peer that does not speak HTTP is refused then, whatever the chunking.
+    private let startLineCheck: ((ArraySlice<UInt8>) throws(HandshakeError) -> Void)?
     /// The head's bytes so far; complete (ending in CR LF CR LF) once `isComplete`.
     private(set) var head: [UInt8] = []
     private(set) var isComplete = false
+    /// Whether the error thrown was `startLineCheck`'s.
+    private(set) var failedAtStartLine = false
     /// Bytes on the current line before its CR.
     private var lineLength = 0
     /// The previous byte was a CR that still needs its LF.
@@ -20,8 +25,9 @@ struct HTTPHeadScanner {
     /// Lines ended so far (the start line included).
     private var lineCount = 0
 
-    init(limits: HTTPHeadLimits) {
+    init(limits: HTTPHeadLimits, startLineCheck: ((ArraySlice<UInt8>) throws(HandshakeError) -> Void)? = nil) {
         self.limits = limits
+        self.startLineCheck = startLineCheck
         head.reserveCapacity(min(max(limits.maxHeadBytes, 0), 1024))
     }
 
@@ -29,11 +35,13 @@ struct HTTPHeadScanner {
     /// incomplete (all bytes were kept).
     mutating func scan(_ chunk: UnsafeRawBufferPointer) throws(HandshakeError) -> Int? {
         var index = 0
-        defer { head.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<index])) }
+        /// Bytes of `chunk` already in `head` (the start line's, for its check).
+        var kept = 0
+        defer { head.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[kept..<index])) }
         while index < chunk.count {
             let byte = chunk[index]
             index += 1
-            if head.count + index > limits.maxHeadBytes {
+            if head.count + index - kept > limits.maxHeadBytes {
                 throw HandshakeError(.headTooLarge, "HTTP head longer than \(limits.maxHeadBytes) bytes")
             }
             if afterCR {
@@ -46,6 +54,16 @@ struct HTTPHeadScanner {
                     return index
                 }
                 lineCount += 1
+                if lineCount == 1, let startLineCheck {
+                    head.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[kept..<index]))
+                    kept = index
+                    do throws(HandshakeError) {
+                        try startLineCheck(head[..<(head.count - 2)])
+                    } catch {
+                        failedAtStartLine = true
+                        throw error
+                    }
+                }
                 lineLength = 0
                 // lineCount includes the start line; the limit is on header lines.
                 if lineCount - 1 > limits.maxHeaderCount {

@@ -228,6 +228,7 @@ public final class ServerGroup: Sendable {
                     statistics: primary.broadcastStatistics)
                 server.onUpgrade = primary.onUpgrade
                 server.onHTTPRequest = primary.onHTTPRequest
+                server.onNoRequest = primary.onNoRequest
                 server.group = self
                 server.groupIndex = index
                 member.owned = server

@@ -126,6 +126,12 @@ SWS_LOG_INFO = 1
 SWS_LOG_WARNING = 2
 SWS_LOG_ERROR = 3
 
+# sws_no_request_reason
+SWS_NO_REQUEST_CLOSED = 0
+SWS_NO_REQUEST_TIMEOUT = 1
+SWS_NO_REQUEST_BAD_REQUEST_LINE = 2
+SWS_NO_REQUEST_MALFORMED = 3
+
 sws_status = c_int  # a C enum is an int on every ABI we target
 _enum = c_int
 
@@ -161,6 +167,8 @@ SERVER_ON_REQUEST = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p)
 SERVER_SHUTDOWN_DONE = CFUNCTYPE(None, c_void_p, c_void_p)
 #: sws_log_fn(log_user_data, level, message, len)
 LOG_FN = CFUNCTYPE(None, c_void_p, _enum, c_char_p, c_size_t)
+#: sws_no_request_fn(user_data, reason, message, received, received_len)
+NO_REQUEST_FN = CFUNCTYPE(None, c_void_p, _enum, c_char_p, c_void_p, c_size_t)
 
 # ---- Structs (field order and types exactly as in swiftws.h) --------------------------------
 
@@ -350,6 +358,9 @@ class ServerConfig(Structure):
         ("log_level", _enum),
         ("loops", c_uint32),
         ("redis_url", c_char_p),
+        ("answer_bad_requests", c_bool),
+        ("on_no_request", NO_REQUEST_FN),
+        ("on_no_request_user_data", c_void_p),
     ]
 
 
@@ -533,6 +544,7 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_request_header_count", c_size_t, [_P]),
     ("sws_request_header_at", sws_status, [_P, c_size_t, POINTER(c_char_p), POINTER(c_char_p)]),
     ("sws_request_defer", sws_status, [_P]),
+    ("sws_request_drop", sws_status, [_P]),
     ("sws_request_is_pending", c_bool, [_P]),
     ("sws_request_post", sws_status, [_P, REQUEST_WORK, _P]),
     ("sws_request_subprotocol_count", c_size_t, [_P]),

@@ -20,7 +20,7 @@ from ctypes import byref
 from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Optional
 
 from .. import _native as n
-from ..exceptions import InvalidStatus, check
+from ..exceptions import InvalidMessage, InvalidStatus, check
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import ClientConnection, connect
@@ -56,9 +56,12 @@ def backoff(initial_delay: Optional[float] = None, min_delay: Optional[float] = 
 
 def process_exception(exc: Exception) -> Optional[Exception]:
     """websockets' default: retry network errors (``OSError``, ``TimeoutError``, which include
-    refused and reset connections and failures to reach a proxy) and 500, 502, 503, 504
+    refused and reset connections and failures to reach a proxy), a connection closed before
+    the server's answer (``InvalidMessage`` caused by ``EOFError``) and 500, 502, 503, 504
     answers; anything else is fatal (returned, then raised)."""
     if isinstance(exc, (OSError, asyncio.TimeoutError)):
+        return None
+    if isinstance(exc, InvalidMessage) and isinstance(exc.__cause__, EOFError):
         return None
     if isinstance(exc, InvalidStatus) and exc.response.status_code in (500, 502, 503, 504):
         return None

@@ -33,8 +33,9 @@ from .._config import KEYWORDS, NativeConfig
 from .._driver import NativeLoop, new_key
 from .._log import native_log
 from ..datastructures import Headers
-from ..exceptions import (InvalidHandshake, InvalidMessage, InvalidProxy, InvalidProxyStatus, InvalidStatus, InvalidURI, ProxyError,
-                          SecurityError, SwiftWSError)
+from ..exceptions import (InvalidHandshake, InvalidHeader, InvalidHeaderValue, InvalidMessage, InvalidProxy,
+                          InvalidProxyStatus, InvalidStatus, InvalidUpgrade, InvalidURI, ProxyError, SecurityError,
+                          SwiftWSError)
 from ..http11 import Request, Response
 from ..tls import needs_asyncio_tls, tls_error, tls_struct
 from ..uri import parse_uri
@@ -139,6 +140,13 @@ class _PendingConnect:
             return Response(http_status, phrase, Headers(), b"")
         return parse_response(n.borrowed(head.value, head_length.value), n.borrowed(body.value, body_length.value))
 
+    def _received(self) -> bytes:
+        """What arrived of the server's answer (during on_connect_error of a failed handshake)."""
+        head, length = c_void_p(), c_size_t()
+        if n.lib.sws_loop_connect_error_response(self.native.handle, byref(head), byref(length), None, None) != n.SWS_OK:
+            return b""
+        return n.borrowed(head.value, length.value)
+
     def _on_connect_error(self, status: int, http_status: int, message: str) -> None:
         if self.future.done():
             return
@@ -148,9 +156,9 @@ class _PendingConnect:
                 error = InvalidStatus(self._refusal(http_status))
             elif _is_invalid_http(message):
                 error = InvalidMessage("did not receive a valid HTTP response")
-                error.__cause__ = EOFError(message) if "closed" in message else ValueError(message)
+                error.__cause__ = _invalid_http_cause(message, self._received())
             else:
-                error = InvalidHandshake(message)
+                error = _handshake_error(message, self._received())
         elif status == n.SWS_ERR_PROXY:
             error = InvalidProxyStatus(Response(http_status), message) if http_status else ProxyError(message)
         elif status == n.SWS_ERR_TLS:
@@ -203,6 +211,54 @@ def _is_invalid_http(message: str) -> bool:
     # request with ("400 Bad Request: HTTP version is not 'HTTP/x.y'", "431 ..."); a connection
     # closed before any answer is no HTTP response either.
     return message[:3].isdigit() or "closed during the handshake" in message
+
+
+#: The library's reasons for refusing a status line (HTTPHeadParser), in websockets' words.
+_STATUS_LINE_ERRORS = {
+    "HTTP version is not 'HTTP/x.y'": "unsupported protocol; expected HTTP/1.1",
+    "status line has no status code": "invalid HTTP status line",
+    "status code is not three digits": "invalid HTTP status line",
+    "reason phrase holds control characters": "invalid HTTP status line",
+}
+
+
+#: The library's reasons for refusing a 101 (ClientHandshake), as websockets' exception for the
+#: header at fault (its value read from the response as received).
+_HEADER_ERRORS = {
+    "response lacks 'Upgrade: websocket'": (InvalidUpgrade, "Upgrade"),
+    "response Connection header does not include 'Upgrade'": (InvalidUpgrade, "Connection"),
+    "response lacks Sec-WebSocket-Accept": (InvalidHeader, "Sec-WebSocket-Accept"),
+    "Sec-WebSocket-Accept does not match the key sent": (InvalidHeaderValue, "Sec-WebSocket-Accept"),
+}
+
+
+def _handshake_error(message: str, received: bytes) -> InvalidHandshake:
+    """A refused 101 as websockets reports it (``InvalidHeader("Sec-WebSocket-Accept")``:
+    "missing Sec-WebSocket-Accept header", ...); other refusals keep the library's reason."""
+    found = _HEADER_ERRORS.get(message.partition(": ")[2])
+    if found is None:
+        return InvalidHandshake(message)
+    kind, name = found
+    values = parse_response(received, b"").headers.get_all(name) if received else []
+    if len(values) > 1:
+        return InvalidHeader(name, "multiple values")
+    return kind(name, values[0] if values else None)
+
+
+def _invalid_http_cause(message: str, received: bytes) -> BaseException:
+    """What websockets gives as the cause of InvalidMessage, from the library's reason and the
+    bytes that arrived: EOFError naming the line being read when the connection closed first;
+    ValueError with the status line when the library refused that line; else ValueError with
+    the library's reason."""
+    line_ended = b"\r\n" in received
+    if "closed during the handshake" in message:
+        return EOFError("connection closed while reading HTTP headers" if line_ended
+                        else "connection closed while reading HTTP status line")
+    reason = message.partition(": ")[2]
+    if reason in _STATUS_LINE_ERRORS and line_ended:
+        line = received.split(b"\r\n", 1)[0].decode("utf-8", "backslashreplace")
+        return ValueError(f"{_STATUS_LINE_ERRORS[reason]}: {line}")
+    return EOFError(message) if "closed" in message else ValueError(message)
 
 
 class connect:

@@ -8,16 +8,20 @@ the request is deferred (``sws_request_defer``) and the rest runs as an asyncio 
 later with ``sws_request_accept`` / ``sws_request_respond``; the client waits, and the native
 handshake timeout (``open_timeout``) still bounds the wait (then 503). The ``connection`` the
 hooks receive is the one the handler gets (CONNECTING until it opens), so attributes set on it
-(``connection.username`` by ``basic_auth``) are there for the handler.
+(``connection.username`` by ``basic_auth``) are there for the handler. While the hooks run, its
+``transport`` is a ``HandshakeTransport``: closing it drops the client without an answer
+(``sws_request_drop``), as closing websockets' transport does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import ctypes
 import hashlib
 import http
 import inspect
+import logging
 from ctypes import byref, c_char_p
 from typing import TYPE_CHECKING, Any, Awaitable, List, Optional, Union
 
@@ -30,7 +34,7 @@ from ..http11 import Request, Response
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Server, ServerConnection
 
-__all__ = ["Handshake", "read_request"]
+__all__ = ["Handshake", "HandshakeTransport", "no_request_log", "read_request"]
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #: Headers of a 101 or of an HTTP answer that the library writes itself.
@@ -65,6 +69,41 @@ def read_request(handle: int) -> Request:
     return request
 
 
+def no_request_log(config: Any, logger: Any) -> Any:
+    """Makes a server's ``config`` treat a connection that sent no valid request as websockets
+    does: closed without an answer (``answer_bad_requests`` off: no 400/408) and logged at DEBUG
+    as "! no valid HTTP request", with the exception websockets' parser raises as ``exc_info``.
+    Returns the ctypes callback, which the caller keeps alive as long as the server runs."""
+    config.endpoint.answer_bad_requests = False
+
+    def told(_user_data: Any, reason: int, message: Optional[bytes], received: Optional[int], length: int) -> None:
+        try:
+            if logger.isEnabledFor(logging.DEBUG):
+                error = _no_request_error(reason, (message or b"").decode("utf-8", "replace"),
+                                          ctypes.string_at(received, length) if received and length else b"")
+                logger.debug("! no valid HTTP request", exc_info=error)
+        except Exception:  # pragma: no cover - a broken handler must not reach native code
+            pass
+
+    callback = n.NO_REQUEST_FN(told)
+    config.endpoint.on_no_request = callback
+    return callback
+
+
+def _no_request_error(reason: int, message: str, received: bytes) -> Exception:
+    """The library's reason (sws_no_request_reason) in websockets' words: EOFError for a close or
+    a timeout (websockets' timeout closes the socket under its parser), naming the line being
+    read; ValueError with the request line when the library refused that line."""
+    line_ended = b"\r\n" in received
+    if reason in (n.SWS_NO_REQUEST_CLOSED, n.SWS_NO_REQUEST_TIMEOUT):
+        return EOFError("connection closed while reading HTTP headers" if line_ended
+                        else "connection closed while reading HTTP request line")
+    if reason == n.SWS_NO_REQUEST_BAD_REQUEST_LINE:
+        line = received.split(b"\r\n", 1)[0]
+        return ValueError(f"invalid HTTP request line: {line.decode('utf-8', 'backslashreplace')}")
+    return ValueError(message)
+
+
 def accept_key(key: str) -> str:
     """Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 section 4.2.2)."""
     return base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
@@ -91,6 +130,31 @@ class _Suspend:
         yield
 
 
+class HandshakeTransport:
+    """``connection.transport`` while the server's hooks run (before the connection opens):
+    websockets' hooks may close it to give up on a client without answering
+    (``connection.transport.close()`` in ``process_request``; the blocking API's
+    ``close_socket()``). Closing it drops the request (``sws_request_drop``); the hooks' answer,
+    if any, is then not sent."""
+
+    def __init__(self, handshake: "Handshake") -> None:
+        self._handshake = handshake
+
+    def close(self) -> None:
+        """Drops the client without an answer (nothing once the request was answered)."""
+        self._handshake.drop()
+
+    abort = close
+
+    def is_closing(self) -> bool:
+        """Whether the request was answered or dropped."""
+        return self._handshake.answered
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Nothing: the socket is the library's (``default``)."""
+        return default
+
+
 class Handshake:
     """One upgrade (or plain HTTP) request being decided for ``server``."""
 
@@ -102,6 +166,17 @@ class Handshake:
         self.deferred = False
         self.answered = False
         self.task: Optional["asyncio.Task[None]"] = None
+        if upgrade and getattr(connection, "transport", None) is None:
+            connection.transport = HandshakeTransport(self)  # type: ignore[attr-defined]
+
+    def drop(self) -> None:
+        """Closes the client's connection without an answer (see ``HandshakeTransport``)."""
+        if self.answered:
+            return
+        self.answered = True
+        n.lib.sws_request_drop(self.handle)  # SWS_ERR_CLOSED: the client left first, as good
+        if self.server._native is not None:
+            self.server._native.kick()
 
     def run(self) -> None:
         """Decides inside the native callback, or defers and finishes in a task (see above)."""
@@ -152,8 +227,12 @@ class Handshake:
                 try:
                     response = await self._resolve(server.process_request(connection, request))
                 except Exception:
+                    if self.answered:  # dropped by the hook (transport closed), then it failed
+                        return
                     server.logger.error("process_request failed", exc_info=True)
                     self._respond(_internal_error())
+                    return
+                if self.answered:  # the hook dropped the client
                     return
             if response is None and not self.upgrade:
                 response = plain_response(426, "Failed to open a WebSocket connection: "
@@ -177,11 +256,17 @@ class Handshake:
                 try:
                     replaced = await self._resolve(server.process_response(connection, request, response))
                 except Exception:
+                    if self.answered:
+                        return
                     server.logger.error("process_response failed", exc_info=True)
                     self._respond(_internal_error())
                     return
+                if self.answered:  # the hook dropped the client
+                    return
                 if replaced is not None:
                     response = replaced
+                if isinstance(response, Response) and response.status_code == 101 and self.upgrade:
+                    self._check_library_headers(response, request, subprotocol)
             if not isinstance(response, Response):
                 raise TypeError(f"expected a Response or None, got {type(response).__name__}")
             if server.server_header and "Server" not in response.headers:
@@ -228,6 +313,17 @@ class Handshake:
             headers["Sec-WebSocket-Protocol"] = subprotocol
         return Response(101, "Switching Protocols", headers, b"")
 
+    def _check_library_headers(self, response: Response, request: Request, subprotocol: Optional[str]) -> None:
+        """A 101's Upgrade, Connection, Sec-WebSocket-Accept and Sec-WebSocket-Protocol are the
+        library's to write, and it sends only a valid handshake: a ``process_response`` that
+        removed or changed one fails the handshake with a clear error (logged, then 500) rather
+        than sending something other than what it asked for (websockets sends it as edited)."""
+        expected = self._switching_protocols(request, subprotocol).headers
+        for name in ("Upgrade", "Connection", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol"):
+            if response.headers.get_all(name) != expected.get_all(name):
+                raise InvalidHandshake(f"process_response removed or changed the {name} header of the 101 "
+                                       "response: the library writes it and sends only a valid handshake")
+
     def _add_headers(self, response: Response) -> None:
         for name, value in response.headers.raw_items():
             if name.lower() in _LIBRARY_HEADERS:
@@ -238,6 +334,8 @@ class Handshake:
 
     def _accept(self, response: Response, subprotocol: Optional[str]) -> None:
         self.answered = True
+        if isinstance(getattr(self.connection, "transport", None), HandshakeTransport):
+            del self.connection.transport  # type: ignore[attr-defined]  # only the hooks' (see there)
         self._add_headers(response)
         key = new_key()
         native = self.server._native

@@ -38,7 +38,7 @@ from ..tls import needs_asyncio_tls, tls_struct
 from .connection import Connection, Data, State
 from ._loops import LoopBridge, _OtherLoop
 from ._tls_relay import TLSRelay
-from .handshake import Handshake, plain_response, read_request
+from .handshake import Handshake, no_request_log, plain_response, read_request
 
 __all__ = ["serve", "Server", "ServerConnection", "Request", "Response", "Headers", "broadcast", "unix_serve",
            "Listener", "serve_listener", "basic_auth"]
@@ -576,6 +576,8 @@ class serve:
             config.endpoint.tls = ctypes_pointer(tls_config)
         # The library's log lines (refusals, openings, closings) go to the server's logger.
         self._server._log_callback = native_log(config, self._server.logger)
+        # A client that sends no valid request: closed silently and logged, as by websockets.
+        self._server._no_request_callback = no_request_log(config, self._server.logger)
         self._config: Optional[NativeConfig] = config
 
     async def _create(self) -> Server:

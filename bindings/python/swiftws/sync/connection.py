@@ -12,6 +12,7 @@ import threading
 from typing import Any, Iterable, Iterator, Mapping, Optional, Tuple, Union
 
 from ..asyncio._tls_relay import TLSSocket
+from ..asyncio.handshake import HandshakeTransport
 from ..asyncio.connection import Connection as AsyncConnection, State
 from ..exceptions import ConcurrencyError, ConnectionClosed, OK_CLOSE_CODES
 from . import _background
@@ -26,6 +27,22 @@ class _End:
 
     def __init__(self, error: Optional[BaseException] = None) -> None:
         self.error = error
+
+
+class _HandshakeSocket:
+    """``connection.socket`` in a blocking server's hooks: closing or shutting it down drops the
+    client without an answer, as websockets' hooks do with the real socket."""
+
+    def __init__(self, connection: "Connection") -> None:
+        self._connection = connection
+
+    def shutdown(self, how: int) -> None:
+        """Drops the client (any ``how``: the request is not answered either way)."""
+        self._connection.close_socket()
+
+    def close(self) -> None:
+        """Drops the client."""
+        self._connection.close_socket()
 
 
 class Connection:
@@ -45,12 +62,16 @@ class Connection:
         return getattr(self._connection, name)
 
     @property
-    def socket(self) -> TLSSocket:
+    def socket(self) -> Any:
         """websockets' ``connection.socket`` where Python has one: for a TLS connection made
         with a stdlib ``ssl.SSLContext`` (asyncio runs its TLS), a view answering as its
         ``ssl.SSLSocket`` would (``version()``, ``server_hostname``, ``getpeername()``, ...;
-        see ``TLSSocket``). Other connections' sockets are the library's: AttributeError."""
+        see ``TLSSocket``); in a server's hooks, before the connection opened, one whose
+        ``shutdown()`` / ``close()`` drop the client (``close_socket()``). Other connections'
+        sockets are the library's: AttributeError."""
         transport = getattr(self._connection, "transport", None)
+        if isinstance(transport, HandshakeTransport):
+            return _HandshakeSocket(self)
         if transport is None or transport.get_extra_info("ssl_object") is None:
             raise AttributeError("socket")
         return TLSSocket(transport)
@@ -174,6 +195,20 @@ class Connection:
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Performs the close handshake and waits until the connection closed."""
         _background.run(self._connection.close(code, reason))
+
+    def close_socket(self) -> None:
+        """websockets' ``close_socket()``: ends the connection at once, without a closing
+        handshake. From a server's ``process_request`` / ``process_response`` hook (before the
+        connection opened) it drops the client without an answer (``HandshakeTransport``)."""
+        async def end() -> None:
+            transport = getattr(self._connection, "transport", None)
+            if isinstance(transport, HandshakeTransport):
+                transport.close()
+            else:
+                self._connection._abort()
+        if _background.in_loop_thread():
+            raise RuntimeError("close_socket() cannot be called from the swiftws-sync thread")
+        _background.run(end())
 
     def wait_closed(self, timeout: Optional[float] = None) -> None:
         """Waits until the connection has closed."""
