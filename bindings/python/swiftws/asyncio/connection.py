@@ -319,31 +319,21 @@ class Connection:
 
     # -- sending -----------------------------------------------------------------------------
 
-    def _write(self, conn: int, message: Any) -> Optional[int]:
-        """Writes ``message`` on ``conn`` now if it is exactly ``bytes`` (binary) or ``str``
-        (text): the call's status, the send result in ``self._result``. None for any other type.
-        The one place of the per-message paths (send, send_nowait) that calls the library."""
-        kind = type(message)
-        if kind is bytes:
-            return _send_binary(conn, message, len(message), self._result_ref)
-        if kind is str:
-            data = message.encode("utf-8")
-            return _send_text(conn, data, len(data), self._result_ref)
-        return None
-
     def _send_now(self, message: Any) -> int:
         """Sends one whole message now; returns the send result. Raises if closed/invalid."""
         conn = self._conn
         if conn is None:
             raise self._closed_exception()
-        status = self._write(conn, message)
-        if status is None:
-            if isinstance(message, str):  # a subclass of str
-                status = self._write(conn, str.__str__(message))  # an exact str copy
-            elif isinstance(message, (bytes, bytearray, memoryview)):
-                status = self._write(conn, bytes(message))
-            else:
-                raise TypeError(f"data must be str, bytes or an iterable of them, not {type(message).__name__}")
+        if type(message) is bytes:
+            status = _send_binary(conn, message, len(message), self._result_ref)
+        elif isinstance(message, str):
+            data = message.encode("utf-8")
+            status = _send_text(conn, data, len(data), self._result_ref)
+        elif isinstance(message, (bytes, bytearray, memoryview)):
+            data = bytes(message)
+            status = _send_binary(conn, data, len(data), self._result_ref)
+        else:
+            raise TypeError(f"data must be str, bytes or an iterable of them, not {type(message).__name__}")
         if status != n.SWS_OK:
             self._raise_send_error(status)
         value = self._result.value
@@ -361,7 +351,14 @@ class Connection:
         conn = self._conn
         # Fast path (the per-message path of callback servers): bytes or str, sent at once.
         if conn is not None:
-            status = self._write(conn, message)
+            kind = type(message)
+            if kind is bytes:
+                status = _send_binary(conn, message, len(message), self._result_ref)
+            elif kind is str:
+                data = message.encode("utf-8")  # type: ignore[union-attr]
+                status = _send_text(conn, data, len(data), self._result_ref)
+            else:
+                status = None
             if status == _OK and self._result.value == _SENT:
                 return True
             if status == _OK:
@@ -387,17 +384,17 @@ class Connection:
         iterable of them as one fragmented message (one frame per item, all of the first item's
         kind). Waits while more than ``write_limit`` bytes are buffered for the peer. Raises
         ``ConnectionClosed`` once the connection is closing or closed."""
-        conn = self._conn
-        if text is None and conn is not None and self._fragmenting is None:
-            # Fast path (a handler's per-message path): bytes or str written at once. Anything
-            # else, or a refusal (which sent nothing), takes the general path below.
-            status = self._write(conn, message)
-            if status == _OK:
-                result = self._result.value
-                if result != _SENT:
-                    self._native.kick()  # as _send_now: a backlog or a close may defer work
-                    if self._over_write_limit(result):
-                        await self._wait_drain()
+        kind = type(message)
+        if text is None and (kind is bytes or kind is str) and self._conn is not None and self._fragmenting is None:
+            # Fast path (a handler's per-message path): written at once by send_nowait's. A
+            # refusal (which sent nothing) takes the general path below, which raises as send must.
+            try:
+                if self.send_nowait(message) or not self._over_write_limit(self._result.value):
+                    return
+            except (ConnectionClosed, SwiftWSError):
+                pass
+            else:
+                await self._wait_drain()
                 return
         if text is True and not isinstance(message, str) and isinstance(message, (bytes, bytearray, memoryview)):
             message = bytes(message).decode("utf-8")
