@@ -287,17 +287,20 @@ class Connection:
             try:
                 message = await waiter
             except asyncio.CancelledError:
-                # A message handed over just before the cancellation must not be lost.
-                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                    self._messages.appendleft(waiter.result())
-                if self._waiter is waiter:
-                    self._waiter = None
+                self._recv_cancelled(waiter)
                 raise
         if decode is True and isinstance(message, bytes):
             return message.decode("utf-8")
         if decode is False and isinstance(message, str):
             return message.encode("utf-8")
         return message
+
+    def _recv_cancelled(self, waiter: asyncio.Future) -> None:
+        """A wait for a message was cancelled: a message handed over just before must not be lost."""
+        if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+            self._messages.appendleft(waiter.result())
+        if self._waiter is waiter:
+            self._waiter = None
 
     async def recv_streaming(self, decode: Optional[bool] = None) -> AsyncIterator[Data]:
         """The next message as an async iterator of its fragments (as websockets'). The native
@@ -312,7 +315,17 @@ class Connection:
         """Messages until a normal closure; an abnormal one raises ``ConnectionClosedError``."""
         try:
             while True:
-                yield await self.recv()
+                if self._messages or self._waiter is not None or self._state is State.CLOSED:
+                    yield await self.recv()
+                    continue
+                # What recv does when no message waits, without a recv coroutine per message
+                # (the handler's per-message path).
+                waiter = self._waiter = self._loop.create_future()
+                try:
+                    yield await waiter
+                except asyncio.CancelledError:  # only the await: a suspended generator is not cancelled
+                    self._recv_cancelled(waiter)
+                    raise
         except ConnectionClosed as closed:
             if closed.code not in (1000, 1001, 1005):
                 raise
