@@ -13,6 +13,9 @@
 #
 # swiftws runs from this source tree: SWIFTWS_LIBRARY must name a libswiftws.so with the
 # networking API (default: build/lib/libswiftws.so, made by `cmake --build build`).
+# Before/after in one run: SWIFTWS_BASE=DIR adds the rows swiftws-base and swiftws-listener-base,
+# the two swiftws servers of another checkout (DIR/bench/python, DIR/bindings/python) with its
+# library (DIR/build/lib/libswiftws.so), e.g. a `git worktree add DIR main` built with CMake.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -37,6 +40,15 @@ declare -A cmd=(
     [websockets]="bench/echo/peers/websockets_echo.py"
     [picows]="bench/echo/peers/picows_echo.py"
 )
+declare -A library=()
+if [ -n "${SWIFTWS_BASE:-}" ]; then
+    [ -f "$SWIFTWS_BASE/build/lib/libswiftws.so" ] || { echo "no library at $SWIFTWS_BASE/build/lib/libswiftws.so" >&2; exit 1; }
+    names=(swiftws-base swiftws swiftws-listener-base swiftws-listener websockets picows)
+    cmd[swiftws-base]="$SWIFTWS_BASE/bench/python/swiftws_echo.py"
+    cmd[swiftws-listener-base]="$SWIFTWS_BASE/bench/python/swiftws_listener_echo.py"
+    library[swiftws-base]="$SWIFTWS_BASE/build/lib/libswiftws.so"
+    library[swiftws-listener-base]="$SWIFTWS_BASE/build/lib/libswiftws.so"
+fi
 pin_server=() pin_load=()
 if command -v taskset >/dev/null && [ "$(nproc --all)" -ge 2 ]; then pin_server=(taskset -c 0) pin_load=(taskset -c 1); fi
 declare -A pid=() port=() rates=() cpu_rates=()
@@ -48,7 +60,8 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 next_port=$((20000 + RANDOM % 20000))
 for name in "${names[@]}"; do
     port[$name]=$next_port; next_port=$((next_port + 1))
-    "${pin_server[@]}" "$python" "${cmd[$name]}" --port "${port[$name]}" >"$out/$name.log" 2>&1 &
+    SWIFTWS_LIBRARY="${library[$name]:-$SWIFTWS_LIBRARY}" \
+        "${pin_server[@]}" "$python" "${cmd[$name]}" --port "${port[$name]}" >"$out/$name.log" 2>&1 &
     pid[$name]=$!
     for _ in $(seq 600); do grep -q listening "$out/$name.log" && break; sleep 0.05; done
     grep -q listening "$out/$name.log" || { echo "$name did not start:"; cat "$out/$name.log"; exit 1; }

@@ -204,7 +204,7 @@ class Connection:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             self._waiter = None
-            waiter.set_result(message)
+            self._native.resolve(waiter, message)
         else:
             self._messages.append(message)
             high = self.max_queue[0]
@@ -287,17 +287,20 @@ class Connection:
             try:
                 message = await waiter
             except asyncio.CancelledError:
-                # A message handed over just before the cancellation must not be lost.
-                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                    self._messages.appendleft(waiter.result())
-                if self._waiter is waiter:
-                    self._waiter = None
+                self._recv_cancelled(waiter)
                 raise
         if decode is True and isinstance(message, bytes):
             return message.decode("utf-8")
         if decode is False and isinstance(message, str):
             return message.encode("utf-8")
         return message
+
+    def _recv_cancelled(self, waiter: asyncio.Future) -> None:
+        """A wait for a message was cancelled: a message handed over just before must not be lost."""
+        if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+            self._messages.appendleft(waiter.result())
+        if self._waiter is waiter:
+            self._waiter = None
 
     async def recv_streaming(self, decode: Optional[bool] = None) -> AsyncIterator[Data]:
         """The next message as an async iterator of its fragments (as websockets'). The native
@@ -312,7 +315,17 @@ class Connection:
         """Messages until a normal closure; an abnormal one raises ``ConnectionClosedError``."""
         try:
             while True:
-                yield await self.recv()
+                if self._messages or self._waiter is not None or self._state is State.CLOSED:
+                    yield await self.recv()
+                    continue
+                # What recv does when no message waits, without a recv coroutine per message
+                # (the handler's per-message path).
+                waiter = self._waiter = self._loop.create_future()
+                try:
+                    yield await waiter
+                except asyncio.CancelledError:  # only the await: a suspended generator is not cancelled
+                    self._recv_cancelled(waiter)
+                    raise
         except ConnectionClosed as closed:
             if closed.code not in (1000, 1001, 1005):
                 raise
@@ -384,6 +397,18 @@ class Connection:
         iterable of them as one fragmented message (one frame per item, all of the first item's
         kind). Waits while more than ``write_limit`` bytes are buffered for the peer. Raises
         ``ConnectionClosed`` once the connection is closing or closed."""
+        kind = type(message)
+        if text is None and (kind is bytes or kind is str) and self._conn is not None and self._fragmenting is None:
+            # Fast path (a handler's per-message path): written at once by send_nowait's. A
+            # refusal (which sent nothing) takes the general path below, which raises as send must.
+            try:
+                if self.send_nowait(message) or not self._over_write_limit(self._result.value):
+                    return
+            except (ConnectionClosed, SwiftWSError):
+                pass
+            else:
+                await self._wait_drain()
+                return
         if text is True and not isinstance(message, str) and isinstance(message, (bytes, bytearray, memoryview)):
             message = bytes(message).decode("utf-8")
         elif text is False and isinstance(message, str):
@@ -405,9 +430,14 @@ class Connection:
         except _ClosingSend:
             await asyncio.shield(self._closed)
             raise self._closed_exception() from None
-        if result == n.SWS_SEND_BUFFERED and self._conn is not None \
-                and n.fast.sws_conn_buffered_amount(self._conn) > self.write_limit:
+        if self._over_write_limit(result):
             await self._wait_drain()
+
+    def _over_write_limit(self, result: int) -> bool:
+        """Whether a send that gave ``result`` must wait: it was buffered, and more than
+        ``write_limit`` bytes now wait for the peer."""
+        return result == n.SWS_SEND_BUFFERED and self._conn is not None \
+            and n.fast.sws_conn_buffered_amount(self._conn) > self.write_limit
 
     async def _wait_drain(self) -> None:
         if self._drain is None:
@@ -440,8 +470,7 @@ class Connection:
                 else:
                     raise TypeError("data iterable must contain uniformly bytes or str")
                 result = self._send_fragment(kind, data, False)
-                if result == n.SWS_SEND_BUFFERED and self._conn is not None \
-                        and n.fast.sws_conn_buffered_amount(self._conn) > self.write_limit:
+                if self._over_write_limit(result):
                     await self._wait_drain()
                 try:
                     fragment = await fragments.__anext__()
