@@ -171,17 +171,18 @@ public final class WebSocketConnection {
     /// Takes over the stream: installs the stream handlers, starts the timers, reports `onOpen`,
     /// then feeds `initialBytes` (frames that arrived with the handshake).
     func start(initialBytes: UnsafeMutableRawBufferPointer?) {
+        // A stream can be closed already: writing the 101 found the client gone (it reset while
+        // a deferred upgrade waited). Its close went to the handshake's handler, so it is
+        // reported below, or the connection would stay open forever; and such a stream is not
+        // given this connection as its handler, because a closed stream never lets go of its
+        // handler (stream and connection would keep each other, with the loop, alive).
+        let closedBeforeStart = !stream.isOpen
         // The connection is the stream's handler itself: no closures, no closure contexts.
-        stream.handler = self
+        if !closedBeforeStart { stream.handler = self }
         rescheduleHousekeeping()
         handlers.onOpen?(self)
         if let initialBytes, initialBytes.count > 0, !finished { receive(initialBytes) }
-        if !stream.isOpen {
-            // The stream closed before this connection was its handler: writing the 101 found
-            // the client gone (it reset while a deferred upgrade waited). Its close went to the
-            // handshake's handler; report it here, or the connection stays open forever.
-            loop.deferCallback { [self] in streamClosed(.reset) }
-        }
+        if closedBeforeStart { loop.deferCallback { [self] in streamClosed(.reset) } }
     }
 
     // MARK: State
