@@ -94,8 +94,9 @@ public final class WebSocketConnection {
     /// (`context.memoryBudget`): input held for unfinished messages, output the kernel refused.
     private var countedInput = 0
     private var countedOutput = 0
+    /// The one timer, at the time policy's deadline when it was armed (its `deadline`), nil when
+    /// none is due: no separate copy of the deadline (8 bytes, issue 16).
     private var housekeeping: TimerHandle?
-    private var housekeepingDeadline: UInt64 = .max
     /// Set when we end the connection ourselves without the session knowing (timeouts, limits).
     private var localStatus: CloseStatus? {
         get { rare?.localStatus }
@@ -552,20 +553,16 @@ public final class WebSocketConnection {
     private func rescheduleHousekeeping() {
         guard !finished else { return }
         let deadline = timeouts.nextDeadline
-        guard deadline != housekeepingDeadline else { return }
+        guard deadline != housekeeping?.deadline ?? .max else { return }
         if let housekeeping { loop.cancel(housekeeping) }
         housekeeping = nil
-        housekeepingDeadline = deadline
         guard deadline != .max else { return }
-        let now = MonotonicClock.now()
-        let delay = deadline > now ? deadline - now : 0
         // Unowned, not weak: a weak reference gives the connection a side table, which sends
         // every retain and release of it (several per message) down the runtime's slow path.
         // The timer never outlives the connection: `streamClosed` (which always runs before the
         // stream's closure lets the connection go) and `EventLoop.close` cancel it.
-        housekeeping = loop.schedule(after: .nanoseconds(Int64(clamping: delay))) { [unowned self] in
+        housekeeping = loop.schedule(atDeadline: deadline) { [unowned self] in
             self.housekeeping = nil
-            self.housekeepingDeadline = .max
             self.runHousekeeping()
         }
     }
