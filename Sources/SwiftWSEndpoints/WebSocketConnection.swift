@@ -17,8 +17,9 @@ public final class WebSocketConnection {
     /// none.
     public var subprotocol: String? { rare?.subprotocol }
     /// The extensions agreed in the handshake (the permessage-deflate response element, if any).
-    /// Kept in `rare`: a connection without compression has none.
-    public var extensions: [ExtensionOffer] { rare?.extensions ?? [] }
+    /// Kept inline, not in `rare`: every compressed connection has one, and the rare object
+    /// would cost it more than the 8 bytes it saves a plain one.
+    public let extensions: [ExtensionOffer]
     /// The handshake request's path ("/chat") on the server side; the requested path on a client.
     public let path: String
     /// The query string (without "?"), if any. Kept in `rare`: most connections have none.
@@ -27,7 +28,19 @@ public final class WebSocketConnection {
     /// response on a client. A server keeps them until `onOpen` returns (and the messages that
     /// arrived with the request are delivered), then empties them unless
     /// `ServerOptions.keepsHandshakeHeaders` is set: an idle connection carries no request.
-    public internal(set) var peerHandshakeHeaders = HTTPHeaders()
+    /// Kept in `rare`, which emptying them lets go when nothing else is set there (8 bytes less
+    /// per idle connection, issue 16).
+    public internal(set) var peerHandshakeHeaders: HTTPHeaders {
+        get { rare?.peerHandshakeHeaders ?? HTTPHeaders() }
+        set {
+            if newValue.count > 0 {
+                rareFields.peerHandshakeHeaders = newValue
+            } else if let rare {
+                rare.peerHandshakeHeaders = newValue
+                if rare.isUnused { self.rare = nil }
+            }
+        }
+    }
     /// Whatever the application attaches (the upgrade hook may set it).
     public var userData: Any? {
         get { rare?.userData }
@@ -107,8 +120,10 @@ public final class WebSocketConnection {
         set { if newValue != nil || rare != nil { rareFields.sharedState = newValue } }
     }
     /// The fields most idle connections never set (user data, topics, a handle for other
-    /// threads, the close statuses, the handshake's subprotocol, extensions and query), in one
-    /// object made when the first is set: 128 bytes less per idle connection (issue 16).
+    /// threads, the close statuses, the handshake's subprotocol, query and headers), in one
+    /// object made when the first is set: 128 bytes less per idle connection (issue 16). A
+    /// server connection has it while `onOpen` runs (the request's headers) and drops it when
+    /// the headers go, unless something else was set.
     /// `@exclusivity(unchecked)`: no run-time exclusivity check (as `Session.output`, whose comment says why): read or written for every message; the connection is confined to its loop thread and
     /// no access stays open across a callback.
     @exclusivity(unchecked) private var rare: RareConnectionFields?
@@ -135,12 +150,12 @@ public final class WebSocketConnection {
         self.stream = stream
         self.madeSession = session.map { Unmanaged.passRetained($0) }
         self.context = context
+        self.extensions = extensions
         self.path = path
         self.timeouts = ConnectionTimeouts(context.timeouts, now: MonotonicClock.now())
-        if subprotocol != nil || !extensions.isEmpty || query != nil {
+        if subprotocol != nil || query != nil {
             let handshakeFacts = rareFields
             handshakeFacts.subprotocol = subprotocol
-            handshakeFacts.extensions = extensions
             handshakeFacts.query = query
         }
         if let userData { self.userData = userData }
@@ -650,6 +665,12 @@ private final class RareConnectionFields {
     var closeStatus: CloseStatus?
     /// Set once, in the connection's `init`; see the connection's properties of these names.
     var subprotocol: String?
-    var extensions: [ExtensionOffer] = []
     var query: String?
+    var peerHandshakeHeaders = HTTPHeaders()
+
+    /// Whether every field is at its initial value, so that the connection can let the object go.
+    var isUnused: Bool {
+        userData == nil && topics == nil && localStatus == nil && sharedState == nil && closeStatus == nil
+            && subprotocol == nil && query == nil && peerHandshakeHeaders.count == 0
+    }
 }
