@@ -268,7 +268,15 @@ public final class EventLoop: @unchecked Sendable {
     /// Calls `callback` on the loop thread once `delay` has passed. Loop-thread only.
     @discardableResult
     public func schedule(after delay: Duration, _ callback: @escaping () -> Void) -> TimerHandle {
-        let deadline = MonotonicClock.now().saturatingAdd(delay.clampedNanoseconds)
+        schedule(atDeadline: MonotonicClock.now().saturatingAdd(delay.clampedNanoseconds), callback)
+    }
+
+    /// Calls `callback` on the loop thread once `MonotonicClock.now()` reaches `deadline`
+    /// (nanoseconds; a deadline already past fires at the next iteration). The handle's
+    /// `deadline` is exactly this one, so an owner that re-arms a timer at a computed deadline
+    /// can compare with it instead of keeping a copy (issue 16). Loop-thread only.
+    @discardableResult
+    package func schedule(atDeadline deadline: UInt64, _ callback: @escaping () -> Void) -> TimerHandle {
         let handle = TimerHandle(entry: timers.insert(deadline: deadline, callback: callback))
         // Between iterations (a foreign loop is in charge) the timerfd must carry the new
         // deadline now, or the foreign loop would not wake for it.

@@ -33,6 +33,8 @@ public struct TimerHandle {
     let entry: TimerEntry
     /// Whether the timer is still waiting to fire.
     public var isPending: Bool { entry.heapIndex >= 0 }
+    /// When the timer fires (or was to fire), in `MonotonicClock` nanoseconds.
+    package var deadline: UInt64 { entry.deadline }
 }
 
 /// A binary min-heap of timers ordered by (deadline, sequence), with removal by handle.
