@@ -23,6 +23,31 @@ struct WebSocketEdgeTests {
         #expect(server.connectionCount == 0)
     }
 
+    /// The Swift face of `sws_server_config.answer_bad_requests` / `on_no_request`: a request
+    /// line that is not HTTP gets 400 at once by default, and with `answersBadRequests` off the
+    /// connection ends without a byte; `onNoRequest` is told why, with what had arrived, both times.
+    @Test(arguments: [true, false]) func aRequestLineThatIsNotHTTPIsAnsweredOrDroppedAsConfigured(answers: Bool) throws {
+        let loop = try EventLoop()
+        var options = ServerOptions()
+        options.answersBadRequests = answers
+        options.handshakeTimeout = .seconds(10)  // the answer must not wait for it
+        let server = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0, options: options)
+        var told: [NoRequest] = []
+        server.onNoRequest = { told.append($0) }
+        var answer: String?
+        rawExchange(loop, server.localAddress, "HELLO\r\n") { answer = $0; loop.stop() }
+        #expect(runBounded(loop))
+        if answers {
+            #expect(answer?.hasPrefix("HTTP/1.1 400 ") == true)
+        } else {
+            #expect(answer == "")
+        }
+        #expect(told.count == 1)
+        if case .badRequestLine = told.first?.reason {} else { Issue.record("reason: \(String(describing: told.first?.reason))") }
+        #expect(told.first?.received == Array("HELLO\r\n".utf8))
+        #expect(server.connectionCount == 0)
+    }
+
     @Test func halfCloseInTheMiddleOfAFrameIs1006() throws {
         let loop = try EventLoop()
         let server = try WebSocketServer(loop: loop, host: "127.0.0.1", port: 0)
