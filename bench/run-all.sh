@@ -30,6 +30,7 @@ mkdir -p "$(dirname "$output")"
 # servers of each scenario are those that can run it (run.sh lists the others as n/a anyway).
 # The idle scenarios run once per server (-r 1 overrides -r): resident memory per connection
 # varies by about 1 % from run to run, and 10,000 upgrades to the slowest peers take a minute.
+# run.sh opens and closes 10 warm-up connections (-W) before the first reading, for every server.
 all="tcp-echo,swiftws,websockets,picows,node-ws,lws,nio"
 scenarios=(
     "small|Echo, 100 connections, 32 B text, 1 in flight|-c 100 -s 32 -S $all,swiftws-wss,tls-echo"

@@ -34,7 +34,9 @@
  *              with -S over TLS (bench/echo/peers/tls_echo.c: the ceiling of wss, OpenSSL alone);
  *   idle       opens N upgraded connections that send nothing and reports the growth of the
  *              server's resident memory (-P PID) per connection; with -z also after one message
- *              per connection (compression state is allocated lazily);
+ *              per connection (compression state is allocated lazily); first -W connections
+ *              (default IDLE_WARM_UP_DEFAULT) open and close, so that the server's one-time costs
+ *              (code pages, first allocations) are in the "before" reading, not per connection;
  *   handshake  N connections at a time, each: connect, (TLS,) upgrade, close handshake, reconnect;
  *              reports completed upgrades per second and their latency (connect -> 101).
  * -z offers permessage-deflate (RFC 7692) and fails unless the server accepts it; messages are
@@ -43,7 +45,7 @@
  *
  * Build: cc -O2 -Wall -Wextra -o loadgen loadgen.c -lssl -lcrypto -lz
  * Usage: loadgen -p PORT [-c conns] [-s size] [-k inflight] [-d seconds] [-w warmup] [-t] [-S]
- *                [-m echo|tcp|idle|handshake] [-z] [-J] [-P server-pid]
+ *                [-m echo|tcp|idle|handshake] [-z] [-J] [-P server-pid] [-W warm-up-conns]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -77,6 +79,7 @@
 enum {
     CONNECT_TIMEOUT_S = 10,           /* all N connections must be open by then (+1 s per 1,000) */
     CONNECT_WINDOW = 64,              /* upgrades in progress at once while connecting     */
+    IDLE_WARM_UP_DEFAULT = 10,        /* -m idle: warm-up connections before the "before" RSS */
     CLOSE_TIMEOUT_S = 2,              /* last echoes + closing handshake, at most          */
     MAX_RESPONSE_HEAD = 8192,         /* a longer HTTP response head is an error            */
     MAX_CONNECTIONS = 60000,
@@ -995,7 +998,7 @@ static uint64_t percentile_us(const loadgen_t *lg, double fraction) {
 static void usage(void) {
     fprintf(stderr,
             "usage: loadgen -p PORT [-c conns] [-s size] [-k inflight] [-d seconds] [-w warmup] [-t]\n"
-            "               [-S] [-m echo|tcp|idle|handshake] [-z] [-J] [-P server-pid]\n"
+            "               [-S] [-m echo|tcp|idle|handshake] [-z] [-J] [-P server-pid] [-W n]\n"
             "  -p PORT     server port on 127.0.0.1 (required)\n"
             "  -c conns    connections (default 100; with -m handshake: upgrades in progress at once)\n"
             "  -s size     message size in bytes (default 32)\n"
@@ -1009,7 +1012,10 @@ static void usage(void) {
             "              connection; handshake: upgrades per second (connect, upgrade, close)\n"
             "  -z          permessage-deflate both ways (required of the server)\n"
             "  -J          JSON text payloads (implies -t; size >= 64)\n"
-            "  -P pid      the server's process id (-m idle reads its /proc/PID/status)\n");
+            "  -P pid      the server's process id (-m idle reads its /proc/PID/status)\n"
+            "  -W n        -m idle: n warm-up connections open (-z: one message each) and close\n"
+            "              before the \"before\" reading (default %d; 0: none, the method before\n"
+            "              round 6)\n", IDLE_WARM_UP_DEFAULT);
     exit(2);
 }
 
@@ -1096,35 +1102,70 @@ static uint32_t close_all(loadgen_t *lg) {
     return unanswered;
 }
 
-/** -m idle: the server's RSS before, with every connection open, and (-z) after one message on
- * each; prints one line of results. */
-static void run_idle(loadgen_t *lg) {
+/** -m idle (-z): one message on every open connection, and wait for every echo. */
+static void one_message_each(loadgen_t *lg) {
+    lg->phase = PHASE_ONE;
+    for (uint32_t i = 0; i < lg->connections; i++) {
+        send_next_message(lg, &lg->conns[i], now_ns());
+        flush_output(lg, &lg->conns[i]);
+    }
+    run_until(lg, now_ns() + CONNECT_TIMEOUT_S * 1000000000ull, one_echo_each);
+    if (!one_echo_each(lg)) fail("only %llu of %u first messages echoed", (unsigned long long)lg->total, lg->connections);
+}
+
+/** -m idle, before the "before" reading: `count` connections do what the measured ones will do
+ * (upgrade; with -z one message) and close. The server's first connections fault in code pages
+ * and make one-time allocations (lazily initialised globals, the first slab of each malloc size
+ * class); without this, those fixed costs are divided among the N connections and counted as
+ * memory per connection. Afterwards the first `count` slots are as calloc left them. */
+static void warm_up(loadgen_t *lg, uint32_t count) {
+    if (count == 0) return;
+    uint32_t measured = lg->connections;
+    lg->connections = count;
+    connect_all(lg);
+    if (lg->deflate) one_message_each(lg);
+    close_all(lg);
+    for (uint32_t i = 0; i < count; i++) {
+        conn_t *c = &lg->conns[i];
+        free(c->in.data);
+        free(c->out.data);
+        free(c->message.data);
+        free(c->inflated.data);
+        uint64_t *sent_at_ns = c->sent_at_ns;
+        memset(c, 0, sizeof *c);
+        c->index = i;
+        c->sent_at_ns = sent_at_ns;
+    }
+    lg->connections = measured;
+    lg->open_count = lg->done_count = lg->next_to_open = 0;
+    lg->total = 0;
+}
+
+/** -m idle: the server's RSS before (after -W warm-up connections came and went), with every
+ * connection open, and (-z) after one message on each; prints one line of results. */
+static void run_idle(loadgen_t *lg, uint32_t warm_up_count) {
+    warm_up(lg, warm_up_count);
     long before = settled_rss_kib(lg);
     connect_all(lg);
     long open = settled_rss_kib(lg);
     printf("rss_before_kib=%ld rss_open_kib=%ld bytes_per_connection=%.0f", before, open,
            (double)(open - before) * 1024.0 / lg->connections);
     if (lg->deflate) {
-        lg->phase = PHASE_ONE;
-        for (uint32_t i = 0; i < lg->connections; i++) {
-            send_next_message(lg, &lg->conns[i], now_ns());
-            flush_output(lg, &lg->conns[i]);
-        }
-        run_until(lg, now_ns() + CONNECT_TIMEOUT_S * 1000000000ull, one_echo_each);
-        if (!one_echo_each(lg)) fail("only %llu of %u first messages echoed", (unsigned long long)lg->total, lg->connections);
+        one_message_each(lg);
         long after = settled_rss_kib(lg);
         printf(" rss_after_message_kib=%ld bytes_per_connection_after_message=%.0f", after,
                (double)(after - before) * 1024.0 / lg->connections);
     }
     uint32_t unanswered = close_all(lg);
-    printf(" connections=%u mode=idle deflate=%d unanswered_closes=%u\n", lg->connections,
-           lg->deflate, unanswered);
+    printf(" connections=%u mode=idle deflate=%d unanswered_closes=%u warm_up_connections=%u\n",
+           lg->connections, lg->deflate, unanswered, warm_up_count);
 }
 
 int main(int argc, char **argv) {
     loadgen_t lg = {.connections = 100, .size = 32, .inflight = 1, .seconds = 5, .warmup = 1};
+    uint32_t warm_up_count = IDLE_WARM_UP_DEFAULT;
     int opt;
-    while ((opt = getopt(argc, argv, "p:c:s:k:d:w:tSm:zJP:h")) != -1) {
+    while ((opt = getopt(argc, argv, "p:c:s:k:d:w:tSm:zJP:W:h")) != -1) {
         switch (opt) {
         case 'p': lg.port = (int)parse_long(optarg, 1, 65535, 'p'); break;
         case 'c': lg.connections = (uint32_t)parse_long(optarg, 1, MAX_CONNECTIONS, 'c'); break;
@@ -1149,6 +1190,7 @@ int main(int argc, char **argv) {
         case 'z': lg.deflate = true; break;
         case 'J': lg.json = lg.text = true; break;
         case 'P': lg.server_pid = (int)parse_long(optarg, 1, 1 << 30, 'P'); break;
+        case 'W': warm_up_count = (uint32_t)parse_long(optarg, 0, MAX_CONNECTIONS, 'W'); break;
         default: usage();
         }
     }
@@ -1189,7 +1231,7 @@ int main(int argc, char **argv) {
     lg.measure_start_ns = lg.measure_end_ns = UINT64_MAX;
 
     if (lg.mode == MODE_IDLE) {
-        run_idle(&lg);
+        run_idle(&lg, warm_up_count > lg.connections ? lg.connections : warm_up_count);
     } else {
         uint64_t start;
         struct rusage usage_at_start;

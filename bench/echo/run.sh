@@ -3,7 +3,8 @@
 # side by side in one run, reported as a Markdown table with ratios to swiftws.
 #
 #   bash bench/echo/run.sh [-r reps] [-c conns] [-s size] [-k inflight] [-d seconds] [-w warmup]
-#                          [-b] [-S servers] [-i] [-n] [-x] [-m echo|idle|handshake] [-z] [-T title]
+#                          [-b] [-S servers] [-i] [-n] [-x] [-m echo|idle|handshake] [-z] [-W n]
+#                          [-T title]
 #
 #   -r reps      repetitions per server; the table shows the median of each column (default 5)
 #   -c conns     connections (default 100)          -s size      message bytes (default 32)
@@ -27,6 +28,9 @@
 #   -m mode      echo (default): round trips per second; idle: growth of the server's resident
 #                memory per open, silent connection (-c of them; a fresh server per repetition);
 #                handshake: upgrades per second (-c at a time: connect, upgrade, close, again)
+#   -W n         -m idle: n warm-up connections (upgrade, -z: one message, close) before the
+#                "before" reading, for every server (default 10; 0: the method before round 6,
+#                which counted the server's one-time costs of a first connection per connection)
 #   -z           permessage-deflate negotiated both ways, JSON text payloads (loadgen -z -J);
 #                servers without compression are n/a; with -m idle also measured after one
 #                message per connection
@@ -58,23 +62,25 @@ build_dir="$bench_dir/build"
 log_dir="$build_dir/logs"
 
 reps=5 conns=100 size=32 inflight=1 seconds=5 warmup=1 mode_flag="-t" install=1 selftest=1 interleave=0
-mode=echo deflate=0 title=""
+mode=echo deflate=0 title="" idle_warm_up=10
 servers="tcp-echo,swiftws,swiftws-wss,websockets,picows,node-ws,lws,nio"
-while getopts "r:c:s:k:d:w:bS:inxm:zT:h" opt; do
+while getopts "r:c:s:k:d:w:bS:inxm:zW:T:h" opt; do
     case "$opt" in
     r) reps="$OPTARG" ;;      c) conns="$OPTARG" ;;    s) size="$OPTARG" ;;
     k) inflight="$OPTARG" ;;  d) seconds="$OPTARG" ;;  w) warmup="$OPTARG" ;;
     b) mode_flag="" ;;        S) servers="$OPTARG" ;;  n) install=0 ;;
     x) selftest=0 ;;          i) interleave=1 ;;       m) mode="$OPTARG" ;;
-    z) deflate=1 ;;           T) title="$OPTARG" ;;
-    *) sed -n '2,32p' "$0" >&2; exit 2 ;;
+    z) deflate=1 ;;           T) title="$OPTARG" ;;    W) idle_warm_up="$OPTARG" ;;
+    *) sed -n '2,36p' "$0" >&2; exit 2 ;;
     esac
 done
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: -r must be a positive integer" >&2; exit 2; }
+[[ "$idle_warm_up" =~ ^[0-9]+$ ]] || { echo "run.sh: -W must be a non-negative integer" >&2; exit 2; }
 case "$mode" in echo | idle | handshake) ;; *) echo "run.sh: -m must be echo, idle or handshake" >&2; exit 2 ;; esac
 # What loadgen is asked for besides the load shape: the mode, and compression with JSON text.
 mode_args=()
 [ "$mode" = echo ] || mode_args+=(-m "$mode")
+[ "$mode" = idle ] && mode_args+=(-W "$idle_warm_up")
 [ "$deflate" = 1 ] && mode_args+=(-z -J) && mode_flag="-t"
 # The server flag that turns permessage-deflate on (or off) for each peer, by -z.
 compression_arg() {  # compression_arg ON-FLAG OFF-FLAG — prints the one that applies (may be empty)
@@ -417,7 +423,7 @@ run_repetition() {  # run_repetition NAME REP — one loadgen run; marks the ser
     local name="$1" rep="$2" line
     # loadgen ends by itself (connect <= 10 s, warm-up + duration, close <= 2 s); `timeout` is
     # the second fence in case a bug makes it hang.
-    local limit; limit="$(awk -v w="$warmup" -v d="$seconds" 'BEGIN { printf "%d", w + d + 20 }')"
+    local limit; limit="$(awk -v w="$warmup" -v d="$seconds" 'BEGIN { printf "%d", w + d + 25 }')"
     local loadgen_log="$log_dir/$name.loadgen.log"
     local ticks_before; ticks_before="$(cpu_ticks "${server_pid[$name]}")"
     local started_ns; started_ns="$(date +%s%N)"
@@ -548,7 +554,7 @@ describe_load() {
     local kind; kind="$([ -n "$mode_flag" ] && echo text || echo binary)"
     [ "$deflate" = 1 ] && kind="JSON text, permessage-deflate both ways,"
     case "$mode" in
-    idle) echo "$conns idle connections (upgraded, then silent$([ "$deflate" = 1 ] && echo "; then one $size-byte $kind message each")), a fresh server per run, median of $reps runs" ;;
+    idle) echo "$conns idle connections (upgraded, then silent$([ "$deflate" = 1 ] && echo "; then one $size-byte $kind message each")), a fresh server per run, $idle_warm_up warm-up connections before the first reading, median of $reps runs" ;;
     handshake) echo "$conns upgrades at a time (connect, upgrade, close handshake, again), ${warmup} s warm-up + ${seconds} s measured, median of $reps runs" ;;
     *) echo "$conns connections × $inflight in flight, $size-byte $kind messages, ${warmup} s warm-up + ${seconds} s measured, median of $reps runs ($([ "$interleave" = 1 ] && echo "interleaved" || echo "server after server"))" ;;
     esac
