@@ -79,6 +79,9 @@ public final class SocketStream {
     /// The loop the stream belongs to.
     public let loop: EventLoop
     let fd: Int32
+    /// Next to `fd`: two 4-byte fields side by side fill one word (stored properties are laid
+    /// out in declaration order), which takes the stream down a malloc size class (issue 16).
+    private var watchedEvents: UInt32 = 0
     private var slot = -1
     var state = State.open
     /// What happens to what the peer sends (one owner: pause, lingering and end of input).
@@ -94,7 +97,6 @@ public final class SocketStream {
     /// (about 100 instructions, callgrind); the stream is confined to its loop thread and no
     /// access stays open across a callback.
     @exclusivity(unchecked) var backlog = ByteQueue()
-    private var watchedEvents: UInt32 = 0
     /// Resets the connection when a graceful close has not finished in time.
     private var closeTimer: TimerHandle?
     /// The TLS state, nil for a plain stream.
