@@ -93,7 +93,7 @@ public final class WebSocketConnection {
     /// error of the peer that this side failed the connection for), false when the peer's close
     /// frame came first, nil while open or when the TCP connection just dropped (1006).
     public private(set) var closeInitiatedLocally: Bool?
-    // The flags follow the timeouts (49 bytes): stored properties are laid out in declaration
+    // The flags follow the timeouts (33 bytes): stored properties are laid out in declaration
     // order, so a flag between two 8-byte fields costs 7 bytes of padding (issue 16).
     /// Set once the socket was handed to its lingering close.
     private var releasedTransport = false
@@ -152,7 +152,7 @@ public final class WebSocketConnection {
         self.context = context
         self.extensions = extensions
         self.path = path
-        self.timeouts = ConnectionTimeouts(context.timeouts, now: MonotonicClock.now())
+        self.timeouts = ConnectionTimeouts(context.timeouts.value, now: MonotonicClock.now())
         if subprotocol != nil || query != nil {
             let handshakeFacts = rareFields
             handshakeFacts.subprotocol = subprotocol
@@ -259,7 +259,7 @@ public final class WebSocketConnection {
     // MARK: Receiving
 
     private func receive(_ bytes: UnsafeMutableRawBufferPointer) {
-        if timeouts.tracksReceiveTime { timeouts.received(now: MonotonicClock.now()) }
+        if timeouts.tracksReceiveTime(durations: context.timeouts.value) { timeouts.received(now: MonotonicClock.now()) }
         isDelivering = true
         withSession { session in session.receive(bytes) { event in self.deliver(event) } }
         isDelivering = false
@@ -294,7 +294,7 @@ public final class WebSocketConnection {
         if withSession({ $0.pendingOutputCount }) > 0 && repliesOverflowOutputLimit() { return }
         afterSessionActivity()
         // The clock is read only when a message starts or ends, not on every read.
-        if timeouts.configuration.messageTimeout != nil && !finished
+        if context.timeouts.value.messageTimeout != nil && !finished
             && withSession({ $0.hasMessageInProgress }) != timeouts.isTimingMessage {
             timeouts.messageInProgress(!timeouts.isTimingMessage, now: MonotonicClock.now())
             rescheduleHousekeeping()
@@ -374,14 +374,14 @@ public final class WebSocketConnection {
     private func closeTransportLingering() {
         guard !releasedTransport else { return }
         releasedTransport = true
-        stream.closeLingering(timeout: .nanoseconds(Int64(clamping: timeouts.configuration.closeTimeout)))
+        stream.closeLingering(timeout: .nanoseconds(Int64(clamping: context.timeouts.value.closeTimeout)))
         loop.deferCallback { [self] in streamClosed(.local) }
     }
 
     /// The close handshake began (either side) or the connection failed: arm the close deadline.
     private func markClosing() {
         guard !timeouts.isClosing else { return }
-        timeouts.closingStarted(now: MonotonicClock.now())
+        timeouts.closingStarted(now: MonotonicClock.now(), durations: context.timeouts.value)
         rescheduleHousekeeping()
     }
 
@@ -568,7 +568,7 @@ public final class WebSocketConnection {
     /// it (no heap operation per message): when it fires it asks the policy and re-arms.
     private func rescheduleHousekeeping() {
         guard !finished else { return }
-        let deadline = timeouts.nextDeadline
+        let deadline = timeouts.nextDeadline(durations: context.timeouts.value)
         guard deadline != housekeeping?.deadline ?? .max else { return }
         if let housekeeping { loop.cancel(housekeeping) }
         housekeeping = nil
@@ -587,7 +587,7 @@ public final class WebSocketConnection {
     private func runHousekeeping() {
         let now = MonotonicClock.now()
         while !finished {
-            switch timeouts.nextAction(now: now) {
+            switch timeouts.nextAction(now: now, durations: context.timeouts.value) {
             case .wait:
                 return rescheduleHousekeeping()
             case .sendPing:

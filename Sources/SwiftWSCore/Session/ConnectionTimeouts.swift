@@ -2,7 +2,9 @@
 /// timeout, the idle timeout, the unfinished-message timeout and the close timeout, as a pure
 /// state machine. The transport tells it what happened and what time it is ("now", in
 /// nanoseconds of any monotonic clock), asks `nextAction(now:)` what to do, carries the action
-/// out, and sleeps until `nextDeadline`. Tested with a fake clock, no sockets, no sleeps.
+/// out, and sleeps until `nextDeadline`. Tested with a fake clock, no sockets, no sleeps. The
+/// struct keeps only times; the durations (`Configuration`) are given to each call that needs
+/// them, the same ones every time.
 ///
 /// The rule that keeps every connection bounded: once the connection is no longer open (we sent
 /// a close frame, the peer sent one, or it failed), only the close deadline counts, and it is
@@ -47,35 +49,34 @@ public struct ConnectionTimeouts: Sendable, Hashable {
         case abort
     }
 
-    /// The durations.
-    public var configuration: Configuration { durations.value }
-    /// Shared by the connections of a server (one pointer each instead of a 64-byte copy).
-    private let durations: Shared<Configuration>
+    // The durations are not kept here: every call that needs them is given them (a connection
+    // passes its server's, held once for all its connections), so the state is 33 bytes, not 49
+    // with a pointer to them (issue 16: memory per idle connection).
     private var lastReceive: UInt64
-    private var nextPing: UInt64
+    /// While open, when the next keepalive ping is due; once closing, the close deadline (the only
+    /// time that counts then, so the two share the room).
+    private var nextPingOrCloseDeadline: UInt64
     private var pongDeadline: UInt64 = .max
     private var messageStart: UInt64 = .max
-    private var closeDeadline: UInt64 = .max
     /// Last, so that a one-byte field after the struct can use the rest of its last word (a
-    /// connection's `closeInitiatedLocally`): 49 bytes instead of 56 before the padding.
+    /// connection's `closeInitiatedLocally`).
     private var isOpen = true
 
-    /// Starts the timers of a connection that opened at `now`.
+    /// Starts the timers of a connection that opened at `now`, with these durations (give the same
+    /// ones to every later call).
     public init(_ configuration: Configuration, now: UInt64) {
-        self.init(Shared(configuration), now: now)
+        lastReceive = now
+        nextPingOrCloseDeadline = configuration.pingInterval.map { now.addingSaturated($0) } ?? .max
     }
 
     /// Starts the timers of a connection that opened at `now`, with durations shared by others
-    /// (a server's connections).
+    /// (a server's connections); they are read now, not kept.
     public init(_ configuration: Shared<Configuration>, now: UInt64) {
-        durations = configuration
-        let configuration = configuration.value
-        lastReceive = now
-        nextPing = configuration.pingInterval.map { now.addingSaturated($0) } ?? .max
+        self.init(configuration.value, now: now)
     }
 
     /// Whether the idle timer needs the time of each receive (callers skip the clock otherwise).
-    public var tracksReceiveTime: Bool { configuration.idleTimeout != nil && isOpen }
+    public func tracksReceiveTime(durations: Configuration) -> Bool { durations.idleTimeout != nil && isOpen }
 
     /// Whether the close deadline runs (`closingStarted` was called, or a timeout closed).
     public var isClosing: Bool { !isOpen }
@@ -106,18 +107,19 @@ public struct ConnectionTimeouts: Sendable, Hashable {
 
     /// The connection stopped being open at `now` (close frame sent or received, failure, end of
     /// stream): from here on only the close deadline counts. Idempotent: the first call arms it.
-    public mutating func closingStarted(now: UInt64) {
+    public mutating func closingStarted(now: UInt64, durations: Configuration) {
+        guard isOpen else { return }
         isOpen = false
-        if closeDeadline == .max { closeDeadline = now.addingSaturated(configuration.closeTimeout) }
+        nextPingOrCloseDeadline = now.addingSaturated(durations.closeTimeout)
     }
 
     /// The earliest time at which `nextAction` may return something other than `.wait`
     /// (`UInt64.max`: never).
-    public var nextDeadline: UInt64 {
-        guard isOpen else { return closeDeadline }
-        var deadline = Swift.min(nextPing, pongDeadline)
-        if let idle = configuration.idleTimeout { deadline = Swift.min(deadline, lastReceive.addingSaturated(idle)) }
-        if let limit = configuration.messageTimeout, messageStart != .max {
+    public func nextDeadline(durations: Configuration) -> UInt64 {
+        guard isOpen else { return nextPingOrCloseDeadline }
+        var deadline = Swift.min(nextPingOrCloseDeadline, pongDeadline)
+        if let idle = durations.idleTimeout { deadline = Swift.min(deadline, lastReceive.addingSaturated(idle)) }
+        if let limit = durations.messageTimeout, messageStart != .max {
             deadline = Swift.min(deadline, messageStart.addingSaturated(limit))
         }
         return deadline
@@ -125,23 +127,23 @@ public struct ConnectionTimeouts: Sendable, Hashable {
 
     /// What to do at `now`. Call again after carrying out an action other than `.wait`: several
     /// may be due at once (each call moves the state on, so the calls end with `.wait`).
-    public mutating func nextAction(now: UInt64) -> Action {
-        guard isOpen else { return now >= closeDeadline ? .abort : .wait }
+    public mutating func nextAction(now: UInt64, durations: Configuration) -> Action {
+        guard isOpen else { return now >= nextPingOrCloseDeadline ? .abort : .wait }
         if now >= pongDeadline {
-            closingStarted(now: now)
+            closingStarted(now: now, durations: durations)
             return .close(.internalError, "keepalive ping timeout")
         }
-        if let limit = configuration.messageTimeout, messageStart != .max, now >= messageStart.addingSaturated(limit) {
-            closingStarted(now: now)
+        if let limit = durations.messageTimeout, messageStart != .max, now >= messageStart.addingSaturated(limit) {
+            closingStarted(now: now, durations: durations)
             return .close(.policyViolation, "message not completed in time")
         }
-        if let idle = configuration.idleTimeout, now >= lastReceive.addingSaturated(idle) {
-            closingStarted(now: now)
+        if let idle = durations.idleTimeout, now >= lastReceive.addingSaturated(idle) {
+            closingStarted(now: now, durations: durations)
             return .close(.goingAway, "idle timeout")
         }
-        if now >= nextPing {
-            if pongDeadline == .max { pongDeadline = now.addingSaturated(configuration.pongTimeout) }
-            nextPing = configuration.pingInterval.map { now.addingSaturated($0) } ?? .max
+        if now >= nextPingOrCloseDeadline {
+            if pongDeadline == .max { pongDeadline = now.addingSaturated(durations.pongTimeout) }
+            nextPingOrCloseDeadline = durations.pingInterval.map { now.addingSaturated($0) } ?? .max
             return .sendPing
         }
         return .wait
