@@ -103,10 +103,6 @@ public final class WebSocketConnection {
     private var resumeScheduled = false
     private var isDelivering = false
     private var finished = false
-    /// What this connection has counted against its server's memory budget
-    /// (`context.memoryBudget`): input held for unfinished messages, output the kernel refused.
-    private var countedInput = 0
-    private var countedOutput = 0
     /// The one timer, at the time policy's deadline when it was armed (its `deadline`), nil when
     /// none is due: no separate copy of the deadline (8 bytes, issue 16).
     private var housekeeping: TimerHandle?
@@ -546,11 +542,15 @@ public final class WebSocketConnection {
         guard let budget = context.memoryBudget else { return }
         let input = finished ? 0 : askSession({ $0.bufferedInputCount }, fresh: 0)
         let output = finished ? 0 : stream.backlogCount
+        let countedInput = rare?.countedInput ?? 0, countedOutput = rare?.countedOutput ?? 0
+        guard input != countedInput || output != countedOutput else { return }
         let grewInput = input > countedInput
         let grewOutput = output > countedOutput
         budget.used += (input &- countedInput) &+ (output &- countedOutput)
-        countedInput = input
-        countedOutput = output
+        let fields = rareFields
+        fields.countedInput = input
+        fields.countedOutput = output
+        if fields.isUnused { rare = nil }
         guard budget.used > budget.limit, !finished else { return }
         if grewInput {
             session.abandon(code: .tryAgainLater, reason: "server memory budget exceeded")
@@ -668,10 +668,18 @@ private final class RareConnectionFields {
     var subprotocol: String?
     var query: String?
     var peerHandshakeHeaders = HTTPHeaders()
+    /// What the connection has counted against its server's memory budget
+    /// (`ConnectionContext.memoryBudget`): input held for unfinished messages, output the kernel
+    /// refused. Here, not inline (16 bytes per idle connection, issue 16): they are not zero only
+    /// while a budgeted connection holds bytes, and the connection lets the object go when they
+    /// return to zero and nothing else is set.
+    var countedInput = 0
+    var countedOutput = 0
 
     /// Whether every field is at its initial value, so that the connection can let the object go.
     var isUnused: Bool {
         userData == nil && topics == nil && localStatus == nil && sharedState == nil && closeStatus == nil
             && subprotocol == nil && query == nil && peerHandshakeHeaders.count == 0
+            && countedInput == 0 && countedOutput == 0
     }
 }
