@@ -22,6 +22,27 @@ struct CompactSocketAddressTests {
         #expect(CompactSocketAddress(address).address == address)
     }
 
+    /// What the inline forms cannot hold (a flow label, a scope, bytes in `sin_zero`) still comes
+    /// back byte for byte; and the compact form stays small enough to keep a stream in its malloc
+    /// size class (the footprint test has the whole stream).
+    @Test func unusualIPAddressesComeBackUnchanged() throws {
+        var v6 = try #require(SocketAddress(ip: "fe80::1", port: 443))
+        withUnsafeMutableBytes(of: &v6.storage) { raw in
+            raw.baseAddress!.assumingMemoryBound(to: sockaddr_in6.self).pointee.sin6_scope_id = 3
+        }
+        #expect(CompactSocketAddress(v6).address == v6)
+        withUnsafeMutableBytes(of: &v6.storage) { raw in
+            raw.baseAddress!.assumingMemoryBound(to: sockaddr_in6.self).pointee.sin6_flowinfo = 0x12345
+        }
+        #expect(CompactSocketAddress(v6).address == v6)
+        var v4 = try #require(SocketAddress(ip: "10.1.2.3", port: 80))
+        withUnsafeMutableBytes(of: &v4.storage) { raw in
+            raw.baseAddress!.assumingMemoryBound(to: sockaddr_in.self).pointee.sin_zero.3 = 7
+        }
+        #expect(CompactSocketAddress(v4).address == v4)
+        #expect(MemoryLayout<CompactSocketAddress?>.size <= 23)
+    }
+
     /// Both ends of an IPv6 connection report their peer (IPv4: SocketTests).
     @Test func streamsReportTheirPeerOverIPv6() throws {
         let loop = try EventLoop()
