@@ -236,8 +236,9 @@ public final class WebSocketConnection {
 
     /// Messages and payload bytes each way so far (application bytes: before compression and
     /// framing; a message sent in fragments counts once, when its final fragment goes).
-    /// (`@exclusivity(unchecked)`: updated for every message; see `rare`.)
-    @exclusivity(unchecked) public private(set) var counters = ConnectionCounters()
+    /// Kept in the session (`Session.counters`), which exists once a byte flows: an idle
+    /// connection has none, and all its counts are zero.
+    public var counters: ConnectionCounters { askSession({ $0.counters }, fresh: ConnectionCounters()) }
 
     /// Bytes this connection holds for its peer: received input of unfinished messages plus
     /// output the kernel has not taken (0 once closed).
@@ -325,13 +326,13 @@ public final class WebSocketConnection {
         guard localStatus == nil || !stream.isClosed else { return }
         switch event {
         case .text(let bytes):
-            counters.received(bytes.count, endsMessage: true)
+            withSession { $0.counters.received(bytes.count, endsMessage: true) }
             handlers.onMessage?(self, .text, bytes)
         case .binary(let bytes):
-            counters.received(bytes.count, endsMessage: true)
+            withSession { $0.counters.received(bytes.count, endsMessage: true) }
             handlers.onMessage?(self, .binary, bytes)
         case .fragment(let kind, let bytes, let isFirst, let isFinal):
-            counters.received(bytes.count, endsMessage: isFinal)
+            withSession { $0.counters.received(bytes.count, endsMessage: isFinal) }
             handlers.onFragment?(self, kind, bytes, isFirst, isFinal)
         case .ping(let bytes):
             handlers.onPing?(self, bytes)
@@ -421,7 +422,7 @@ public final class WebSocketConnection {
     public func send(text: String) throws(SessionError) -> SendResult {
         guard try admit(text.utf8.count) else { return .dropped }
         try withSession { session throws(SessionError) in try session.send(text: text) }
-        counters.sent(text.utf8.count, endsMessage: true)
+        withSession { $0.counters.sent(text.utf8.count, endsMessage: true) }
         return afterSend()
     }
 
@@ -442,7 +443,7 @@ public final class WebSocketConnection {
         try withSession { session throws(SessionError) in
             try session.send(kind, bytes) { header, payload in _ = stream.write(header, payload) }
         }
-        counters.sent(bytes.count, endsMessage: true)
+        withSession { $0.counters.sent(bytes.count, endsMessage: true) }
         return afterSend()
     }
 
@@ -453,7 +454,7 @@ public final class WebSocketConnection {
     public func sendFragment(_ kind: MessageKind, _ bytes: UnsafeRawBufferPointer, isFinal: Bool) throws(SessionError) -> SendResult {
         guard try admit(bytes.count) else { return .dropped }
         try withSession { session throws(SessionError) in try session.sendFragment(kind, bytes, isFinal: isFinal) }
-        counters.sent(bytes.count, endsMessage: isFinal)
+        withSession { $0.counters.sent(bytes.count, endsMessage: isFinal) }
         return afterSend()
     }
 
@@ -461,7 +462,7 @@ public final class WebSocketConnection {
     func sendEncodedFrame(_ frame: UnsafeRawBufferPointer, payloadCount: Int) throws(SessionError) -> SendResult {
         guard try admit(frame.count) else { return .dropped }
         try withSession { session throws(SessionError) in try session.sendEncodedFrame(frame) }
-        counters.sent(payloadCount, endsMessage: true)
+        withSession { $0.counters.sent(payloadCount, endsMessage: true) }
         return afterSend()
     }
 

@@ -112,6 +112,12 @@ public final class Session {
     private var sentTextValidator = UTF8Validator()
     /// Masking keys for the client role, from `configuration.maskKeys` (servers never draw one).
     private lazy var maskKeys = MaskKeyGenerator(configuration.maskKeys)
+    /// What the connection over this session carried (`WebSocketConnection.counters`). The
+    /// connection counts (it decides what counts: messages it accepted, not those it dropped); the
+    /// counts are kept here because a session exists once any message flows, so an idle
+    /// connection, which has no session yet, carries no counters (32 bytes, issue 16).
+    /// `@exclusivity(unchecked)`: updated for every message, as `output`.
+    @exclusivity(unchecked) package var counters = ConnectionCounters()
 
     /// Creates a session in the `.open` state.
     ///
