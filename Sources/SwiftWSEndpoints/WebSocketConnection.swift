@@ -326,13 +326,13 @@ public final class WebSocketConnection {
         guard localStatus == nil || !stream.isClosed else { return }
         switch event {
         case .text(let bytes):
-            withSession { $0.counters.received(bytes.count, endsMessage: true) }
+            withSession { $0.countReceived(bytes.count, endsMessage: true) }
             handlers.onMessage?(self, .text, bytes)
         case .binary(let bytes):
-            withSession { $0.counters.received(bytes.count, endsMessage: true) }
+            withSession { $0.countReceived(bytes.count, endsMessage: true) }
             handlers.onMessage?(self, .binary, bytes)
         case .fragment(let kind, let bytes, let isFirst, let isFinal):
-            withSession { $0.counters.received(bytes.count, endsMessage: isFinal) }
+            withSession { $0.countReceived(bytes.count, endsMessage: isFinal) }
             handlers.onFragment?(self, kind, bytes, isFirst, isFinal)
         case .ping(let bytes):
             handlers.onPing?(self, bytes)
@@ -422,7 +422,7 @@ public final class WebSocketConnection {
     public func send(text: String) throws(SessionError) -> SendResult {
         guard try admit(text.utf8.count) else { return .dropped }
         try withSession { session throws(SessionError) in try session.send(text: text) }
-        withSession { $0.counters.sent(text.utf8.count, endsMessage: true) }
+        withSession { $0.countSent(text.utf8.count, endsMessage: true) }
         return afterSend()
     }
 
@@ -443,7 +443,7 @@ public final class WebSocketConnection {
         try withSession { session throws(SessionError) in
             try session.send(kind, bytes) { header, payload in _ = stream.write(header, payload) }
         }
-        withSession { $0.counters.sent(bytes.count, endsMessage: true) }
+        withSession { $0.countSent(bytes.count, endsMessage: true) }
         return afterSend()
     }
 
@@ -454,7 +454,7 @@ public final class WebSocketConnection {
     public func sendFragment(_ kind: MessageKind, _ bytes: UnsafeRawBufferPointer, isFinal: Bool) throws(SessionError) -> SendResult {
         guard try admit(bytes.count) else { return .dropped }
         try withSession { session throws(SessionError) in try session.sendFragment(kind, bytes, isFinal: isFinal) }
-        withSession { $0.counters.sent(bytes.count, endsMessage: isFinal) }
+        withSession { $0.countSent(bytes.count, endsMessage: isFinal) }
         return afterSend()
     }
 
@@ -462,7 +462,7 @@ public final class WebSocketConnection {
     func sendEncodedFrame(_ frame: UnsafeRawBufferPointer, payloadCount: Int) throws(SessionError) -> SendResult {
         guard try admit(frame.count) else { return .dropped }
         try withSession { session throws(SessionError) in try session.sendEncodedFrame(frame) }
-        withSession { $0.counters.sent(payloadCount, endsMessage: true) }
+        withSession { $0.countSent(payloadCount, endsMessage: true) }
         return afterSend()
     }
 
