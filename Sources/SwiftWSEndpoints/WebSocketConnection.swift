@@ -17,9 +17,11 @@ public final class WebSocketConnection {
     /// none.
     public var subprotocol: String? { rare?.subprotocol }
     /// The extensions agreed in the handshake (the permessage-deflate response element, if any).
-    /// Kept inline, not in `rare`: every compressed connection has one, and the rare object
-    /// would cost it more than the 8 bytes it saves a plain one.
-    public let extensions: [ExtensionOffer]
+    /// Kept in the session (`Session.agreedExtensions`), not inline: a connection that has one
+    /// has its session from the upgrade on (compression, or a client), and one without needs
+    /// none (8 bytes per idle connection, issue 16); not in `rare` either, which would cost every
+    /// compressed connection that object.
+    public var extensions: [ExtensionOffer] { askSession({ $0.agreedExtensions() }, fresh: []) }
     /// The handshake request's path ("/chat") on the server side; the requested path on a client.
     public let path: String
     /// The query string (without "?"), if any. Kept in `rare`: most connections have none.
@@ -77,8 +79,11 @@ public final class WebSocketConnection {
 
     /// The server the connection belongs to (see `serverIndex`).
     var server: WebSocketServer? { context.server }
-    /// The connection's position in its server's list.
-    var serverIndex = -1
+    /// The connection's position in its server's list (kept in 32 bits next to the flags).
+    var serverIndex: Int {
+        get { Int(storedServerIndex) }
+        set { storedServerIndex = Int32(newValue) }
+    }
     /// Topics this connection is subscribed to (nil until the first subscription).
     var topics: Set<String>? {
         get { rare?.topics }
@@ -93,16 +98,36 @@ public final class WebSocketConnection {
     /// error of the peer that this side failed the connection for), false when the peer's close
     /// frame came first, nil while open or when the TCP connection just dropped (1006).
     public private(set) var closeInitiatedLocally: Bool?
-    // The flags follow the timeouts (33 bytes): stored properties are laid out in declaration
-    // order, so a flag between two 8-byte fields costs 7 bytes of padding (issue 16).
+    // The flags and the server index follow the timeouts (33 bytes) and fill the rest of their
+    // last word: stored properties are laid out in declaration order, so a flag between two
+    // 8-byte fields costs 7 bytes of padding (issue 16).
+    /// Set while the session delivers received events. A byte of its own, not a bit of `flags`:
+    /// it is set and cleared on every receive, and a bit costs a read-modify-write each time
+    /// (callgrind: 6 instructions more per echo with it in `flags`).
+    private var isDelivering = false
+    /// The one-bit states below, in one byte. `@exclusivity(unchecked)`: `finished` is read
+    /// several times per message; see `rare`.
+    @exclusivity(unchecked) private var flags: ConnectionFlags = []
+    @exclusivity(unchecked) private var storedServerIndex: Int32 = -1
     /// Set once the socket was handed to its lingering close.
-    private var releasedTransport = false
+    private var releasedTransport: Bool {
+        get { flags.contains(.releasedTransport) }
+        set { flags.set(.releasedTransport, newValue) }
+    }
     /// Reading paused by `pauseReading()` (the application), as opposed to the pause while the
     /// session's deferred work waits (`resumeScheduled`).
-    private var readingPausedByApplication = false
-    private var resumeScheduled = false
-    private var isDelivering = false
-    private var finished = false
+    private var readingPausedByApplication: Bool {
+        get { flags.contains(.readingPausedByApplication) }
+        set { flags.set(.readingPausedByApplication, newValue) }
+    }
+    private var resumeScheduled: Bool {
+        get { flags.contains(.resumeScheduled) }
+        set { flags.set(.resumeScheduled, newValue) }
+    }
+    private var finished: Bool {
+        get { flags.contains(.finished) }
+        set { flags.set(.finished, newValue) }
+    }
     /// The one timer, at the time policy's deadline when it was armed (its `deadline`), nil when
     /// none is due: no separate copy of the deadline (8 bytes, issue 16).
     private var housekeeping: TimerHandle?
@@ -146,7 +171,6 @@ public final class WebSocketConnection {
         self.stream = stream
         self.madeSession = session.map { Unmanaged.passRetained($0) }
         self.context = context
-        self.extensions = extensions
         self.path = path
         self.timeouts = ConnectionTimeouts(context.timeouts.value, now: MonotonicClock.now())
         if subprotocol != nil || query != nil {
@@ -155,6 +179,7 @@ public final class WebSocketConnection {
             handshakeFacts.query = query
         }
         if let userData { self.userData = userData }
+        if !extensions.isEmpty { withSession { $0.keepAgreedExtensions(extensions) } }
     }
 
     deinit {
@@ -656,6 +681,20 @@ extension WebSocketConnection: SocketStreamHandler {
         handlers.onDrain?(self)
     }
     package var wantsClose: Bool { true }
+}
+
+/// See `WebSocketConnection.flags`.
+private struct ConnectionFlags: OptionSet {
+    let rawValue: UInt8
+    static let releasedTransport = ConnectionFlags(rawValue: 1 << 0)
+    static let readingPausedByApplication = ConnectionFlags(rawValue: 1 << 1)
+    static let resumeScheduled = ConnectionFlags(rawValue: 1 << 2)
+    static let finished = ConnectionFlags(rawValue: 1 << 3)
+
+    /// Sets or clears `flag`.
+    mutating func set(_ flag: ConnectionFlags, _ value: Bool) {
+        if value { insert(flag) } else { remove(flag) }
+    }
 }
 
 /// See `WebSocketConnection.rare`.

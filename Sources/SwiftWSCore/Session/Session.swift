@@ -122,6 +122,23 @@ public final class Session {
     /// echo with the connection updating the property itself).
     @exclusivity(unchecked) package private(set) var counters = ConnectionCounters()
 
+    /// The extensions the opening handshake agreed on for the connection over this session (the
+    /// response's elements; `WebSocketConnection.extensions`): kept here because a connection
+    /// that has any has its session from the upgrade on, so one without carries nothing (issue
+    /// 16). Read and written through the two functions below, inside this module (see
+    /// `counters`).
+    @exclusivity(unchecked) private var keptExtensions: [ExtensionOffer] = []
+
+    /// Keeps the extensions the handshake agreed on (see `keptExtensions`).
+    package func keepAgreedExtensions(_ extensions: [ExtensionOffer]) {
+        keptExtensions = extensions
+    }
+
+    /// The extensions the handshake agreed on, as kept (empty if none were).
+    package func agreedExtensions() -> [ExtensionOffer] {
+        keptExtensions
+    }
+
     /// `count` payload bytes received for the connection's counters, ending a message or not.
     package func countReceived(_ count: Int, endsMessage: Bool) {
         counters.received(count, endsMessage: endsMessage)
