@@ -13,6 +13,8 @@
 #                                                            # (instruction L1, data L1, last level)
 #   TLS=1 ...                                                # wss: the server gets a test certificate
 #                                                            # (--tls-cert/--tls-key), loadgen runs with -S
+#   HANDSHAKE=1 ...                                          # loadgen -m handshake: instructions per upgrade
+#                                                            # (connect, upgrade, close; "message" = upgrade)
 #   TCP=1 ...                                                # loadgen -m tcp: no WebSocket, for the ceilings
 #                                                            # (peers/tcp_echo.c; with TLS=1 peers/tls_echo.c)
 # Needs valgrind and bench/echo/build/loadgen (bench/echo/run.sh builds it).
@@ -47,7 +49,7 @@ run() {  # run SECONDS -> "messages instructions"
     done
     [ -n "$port" ] || { echo "the server did not start: $(cat "$work/server.log" "$work/valgrind.log")" >&2; exit 1; }
     local line
-    line=$(timeout $((seconds + 60)) "$loadgen" -p "$port" -c "${CONNS:-20}" -s "${SIZE:-32}" -k 1 -d "$seconds" -w 0 $([ -n "${BINARY:-}${TCP:-}" ] || echo -t) ${TCP:+-m tcp} ${tls_loadgen[@]+"${tls_loadgen[@]}"})
+    line=$(timeout $((seconds + 60)) "$loadgen" -p "$port" -c "${CONNS:-20}" -s "${SIZE:-32}" -k 1 -d "$seconds" -w 0 $([ -n "${BINARY:-}${TCP:-}" ] || echo -t) ${TCP:+-m tcp} ${HANDSHAKE:+-m handshake} ${tls_loadgen[@]+"${tls_loadgen[@]}"})
     kill -INT "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
     # summary: Ir [I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw] -> messages Ir I1-misses D1-misses LL-misses
     echo "$(tr ' ' '\n' <<<"$line" | sed -n 's/^total_messages=//p') $(awk '/^summary:/ {
