@@ -396,9 +396,7 @@ public final class SocketStream {
         if let tls { return tlsRead(tls) }
         // The rest of a large message goes straight into the handler's buffer: one copy less.
         if input == .reading, let handler, let space = handler.streamDirectReadSpace() {
-            // No more per read than into the receive buffer: larger reads make the kernel grow
-            // the socket's receive window (more bytes in flight, a larger working set).
-            let result = read(fd, space.baseAddress, Swift.min(space.count, loop.receiveBuffer.count))
+            let result = read(fd, space.baseAddress, space.count)
             loop.statistics.reads += 1
             if result > 0 { return handler.streamReadDirect(result) }
             return readGaveNothing(result)
