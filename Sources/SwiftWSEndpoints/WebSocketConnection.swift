@@ -259,15 +259,9 @@ public final class WebSocketConnection {
     // MARK: Receiving
 
     private func receive(_ bytes: UnsafeMutableRawBufferPointer) {
-        receive { session, onEvent in session.receive(bytes, onEvent) }
-    }
-
-    /// Feeds the session what was read (`feed` calls one of its receive methods).
-    @inline(__always)
-    private func receive(_ feed: (Session, (SessionEvent) -> Void) -> Void) {
         if timeouts.tracksReceiveTime { timeouts.received(now: MonotonicClock.now()) }
         isDelivering = true
-        withSession { session in feed(session) { event in self.deliver(event) } }
+        withSession { session in session.receive(bytes) { event in self.deliver(event) } }
         isDelivering = false
         afterReceive()
     }
@@ -652,13 +646,6 @@ public final class WebSocketConnection {
 /// The stream reports straight to its connection (see `SocketStream.handler`).
 extension WebSocketConnection: SocketStreamHandler {
     package func streamRead(_ bytes: UnsafeMutableRawBufferPointer) { receive(bytes) }
-    /// The rest of a large frame is read into the session's message buffer (`Session.directInputSpace`).
-    package func streamDirectReadSpace() -> UnsafeMutableRawBufferPointer? {
-        askSession({ $0.directInputSpace() }, fresh: nil)
-    }
-    package func streamReadDirect(_ count: Int) {
-        receive { session, onEvent in session.receiveDirectInput(count, onEvent) }
-    }
     package var handlesEndOfInput: Bool { true }
     package func streamEndedInput() { receiveEndOfStream() }
     package var wantsDrain: Bool { true }

@@ -69,13 +69,6 @@ struct ByteBuffer {
         return destination
     }
 
-    /// Counts as held the `count` bytes that follow the ones held, written there by the caller
-    /// (within `capacity`, into storage it reserved).
-    mutating func appendInPlace(_ count: Int) {
-        precondition(count >= 0 && count <= capacity &- end, "appended past the capacity")
-        end &+= count
-    }
-
     /// Drops `count` bytes from the front (clamped to what is held).
     mutating func consume(_ count: Int) {
         start &+= Swift.min(Swift.max(count, 0), end &- start)

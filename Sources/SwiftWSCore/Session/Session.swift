@@ -315,49 +315,6 @@ public final class Session {
         }
     }
 
-    // MARK: Reading a large payload in place
-
-    /// From this much payload still to come in the current frame, `directInputSpace()` offers
-    /// the message buffer to the transport: below it, reading into the transport's own buffer
-    /// may also bring the next frames in the same read, and copying a small rest costs little.
-    public static let directInputThreshold = 16 * 1024
-
-    /// Where the transport may read the next bytes straight into, instead of its own receive
-    /// buffer, then telling `receiveDirectInput(_:_:)` how many it read: the free space of the
-    /// message's reassembly buffer, right after the bytes gathered, at most the rest of the
-    /// frame being received (so that nothing past the frame lands there). Nil, and `receive`
-    /// as usual, unless a data frame that is gathered is in progress (not a control frame, not
-    /// compressed, not streamed) with at least `directInputThreshold` bytes to come and its
-    /// storage could be reserved (`reserveReassembly`: the same bounds as gathering piece by
-    /// piece). Saves one pass over each byte of a large message (the copy from the transport's
-    /// buffer to the reassembly buffer), which at 1 MiB misses the cache (issue 16). Every
-    /// rule applies as in `receive`: unmasking, UTF-8 validation as the bytes arrive, the
-    /// limits (checked on the frame's header, before any of its payload is buffered).
-    ///
-    /// The space is valid until the next call on this session; no other call may come between
-    /// this one and `receiveDirectInput`.
-    public func directInputSpace() -> UnsafeMutableRawBufferPointer? {
-        guard case .inPayload(let frame) = frameReadState, frame.remaining >= Session.directInputThreshold,
-              !frame.opcode.isControl, !messageIsStreaming, !(messageIsCompressed && perMessageDeflate != nil),
-              !isSuspended, acceptsInput else { return nil }
-        let frameNeeds = reassembly.count &+ frame.remaining
-        reserveReassembly(frameNeeds)
-        guard reassembly.capacity >= frameNeeds, let storage = reassembly.storage else { return nil }
-        return UnsafeMutableRawBufferPointer(start: storage + reassembly.count, count: frame.remaining)
-    }
-
-    /// Takes the `count` bytes the transport read into the space `directInputSpace()` gave (from
-    /// its start) as the next bytes of input: events arrive as from `receive`.
-    public func receiveDirectInput(_ count: Int, _ onEvent: (SessionEvent) -> Void) {
-        guard case .inPayload(let frame) = frameReadState, count > 0, count <= frame.remaining,
-              let storage = reassembly.storage, reassembly.capacity &- reassembly.count >= frame.remaining else {
-            preconditionFailure("receiveDirectInput without directInputSpace, or more than it gave")
-        }
-        inflatedThisCall = 0
-        consumePayload(UnsafeMutableRawBufferPointer(start: storage + reassembly.count, count: count), of: frame,
-                       inPlace: true, onEvent)
-    }
-
     /// Convenience for tests and simple callers: copies `bytes` and feeds them.
     public func receive(_ bytes: [UInt8], _ onEvent: (SessionEvent) -> Void) {
         var copy = bytes
@@ -485,31 +442,10 @@ public final class Session {
         }
     }
 
-    /// Storage for `frameNeeds` bytes of reassembly (those gathered, this frame's whole payload),
-    /// taken at once before a frame's first piece is gathered. A message outgrowing the retained
-    /// capacity takes storage a large message left in the pool rather than growing into fresh
-    /// memory (page faults). A smaller reservation would be outgrown by a later piece and the
-    /// bytes gathered so far copied again (realloc or adopt).
-    private func reserveReassembly(_ frameNeeds: Int) {
-        guard frameNeeds > reassembly.capacity else { return }
-        if frameNeeds > Session.retainedReassemblyCapacity, let reassemblyPool,
-           let kept = reassemblyPool.take(minimum: frameNeeds) {
-            reassembly.adopt(kept.storage, capacity: kept.capacity)
-        } else if frameNeeds <= ReassemblyPool.maximumBufferCapacity {
-            // One allocation of the frame's size instead of doublings that each copy
-            // what was gathered. Bounded: the header passed maxFrameSize and
-            // maxMessageSize, and larger frames grow as their bytes arrive (a peer that
-            // announces much and sends little makes us reserve at most this much, and
-            // memory not yet written is not resident).
-            reassembly.reserveCapacity(frameNeeds)
-        }
-    }
-
     /// Handles the next piece of `frame`'s payload (all of it, or what this read holds), `frame`
-    /// being the progress before this piece. `inPlace`: the piece was read straight into the
-    /// reassembly buffer's free space (`receiveDirectInput`), right after the bytes it holds.
+    /// being the progress before this piece.
     private func consumePayload(_ chunk: UnsafeMutableRawBufferPointer, of frame: FramePayloadProgress,
-                                inPlace: Bool = false, _ onEvent: (SessionEvent) -> Void) {
+                                _ onEvent: (SessionEvent) -> Void) {
         // Bytes at the start of the chunk known to be ASCII, which UTF-8 validation may skip.
         var asciiPrefix = 0
         if let maskKey = frame.maskKey {
@@ -578,7 +514,6 @@ public final class Session {
         }
 
         if messageIsStreaming {
-            assert(!inPlace, "directInputSpace offers no space to a streamed message")
             if isWholeFrame {
                 deliverFragment(kind, piece, isFinal: frame.isFinal, onEvent)
             } else {
@@ -593,13 +528,25 @@ public final class Session {
             // Fast path: the whole message is one frame in the caller's buffer. No copy.
             deliverMessage(kind, piece, onEvent)
         } else {
-            if inPlace {
-                // `directInputSpace` reserved the frame's storage; the bytes are already there.
-                reassembly.appendInPlace(piece.count)
-            } else {
-                reserveReassembly(reassembly.count &+ piece.count &+ progress.remaining)
-                reassembly.append(piece)
+            // A message outgrowing the retained capacity takes storage a large message left in
+            // the pool rather than growing into fresh memory (page faults). Storage for the whole
+            // frame, taken before its first piece is gathered: a smaller one would be outgrown by
+            // a later piece and the bytes gathered so far copied again (realloc or adopt).
+            let frameNeeds = reassembly.count &+ piece.count &+ progress.remaining
+            if frameNeeds > reassembly.capacity {
+                if frameNeeds > Session.retainedReassemblyCapacity, let reassemblyPool,
+                   let kept = reassemblyPool.take(minimum: frameNeeds) {
+                    reassembly.adopt(kept.storage, capacity: kept.capacity)
+                } else if frameNeeds <= ReassemblyPool.maximumBufferCapacity {
+                    // One allocation of the frame's size instead of doublings that each copy
+                    // what was gathered. Bounded: the header passed maxFrameSize and
+                    // maxMessageSize, and larger frames grow as their bytes arrive (a peer that
+                    // announces much and sends little makes us reserve at most this much, and
+                    // memory not yet written is not resident).
+                    reassembly.reserveCapacity(frameNeeds)
+                }
             }
+            reassembly.append(piece)
             if endsMessage {
                 let payload = reassembly.bytes
                 reassembly.removeAll()  // storage stays valid until the next append

@@ -394,13 +394,6 @@ public final class SocketStream {
 
     func readOnce() {
         if let tls { return tlsRead(tls) }
-        // The rest of a large message goes straight into the handler's buffer: one copy less.
-        if input == .reading, let handler, let space = handler.streamDirectReadSpace() {
-            let result = read(fd, space.baseAddress, space.count)
-            loop.statistics.reads += 1
-            if result > 0 { return handler.streamReadDirect(result) }
-            return readGaveNothing(result)
-        }
         let buffer = loop.receiveBuffer
         let result = read(fd, buffer.baseAddress, buffer.count)
         loop.statistics.reads += 1
@@ -411,11 +404,6 @@ public final class SocketStream {
             if input != .discardingUntilEnd { handler?.streamRead(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<result])) }
             return
         }
-        readGaveNothing(result)
-    }
-
-    /// A `read` returned `result` ≤ 0: the end of input, nothing yet, or a failure.
-    private func readGaveNothing(_ result: Int) {
         if result == 0 {
             endOfInput()
             return
@@ -551,12 +539,6 @@ public final class SocketStream {
 package protocol SocketStreamHandler: AnyObject {
     /// Received bytes (borrowed: copy what must outlive the call).
     func streamRead(_ bytes: UnsafeMutableRawBufferPointer)
-    /// Where the next read may go instead of the loop's receive buffer (a plain stream that is
-    /// reading asks before each read), or nil. Then `streamReadDirect` follows at once with the
-    /// count read into it (never called with 0: the end of input and errors go the usual way).
-    func streamDirectReadSpace() -> UnsafeMutableRawBufferPointer?
-    /// `count` bytes were read into the start of the space `streamDirectReadSpace` just gave.
-    func streamReadDirect(_ count: Int)
     /// Whether `streamEndedInput` is wanted; otherwise the peer's FIN closes the stream.
     var handlesEndOfInput: Bool { get }
     /// The peer ended its output (half-close).
@@ -569,13 +551,6 @@ package protocol SocketStreamHandler: AnyObject {
     var wantsClose: Bool { get }
     /// The stream closed (deferred call, once).
     func streamClosed(_ reason: StreamCloseReason)
-}
-
-extension SocketStreamHandler {
-    /// Reads go to the loop's receive buffer.
-    func streamDirectReadSpace() -> UnsafeMutableRawBufferPointer? { nil }
-    /// Unreachable: `streamDirectReadSpace` gives no space.
-    func streamReadDirect(_ count: Int) {}
 }
 
 /// The stream's four callbacks as closures: the handler of every stream whose owner sets them.
