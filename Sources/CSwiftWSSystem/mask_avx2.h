@@ -17,27 +17,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* XORs the 128 bytes at `p` with `k`; returns the OR of the unmasked bytes (its high bits say
- * whether any is non-ASCII; unused, the compiler drops it). */
+/* Writes the 128 bytes at `src` XORed with `k` to `dst` (the same place, or one that does not
+ * overlap); returns the OR of the unmasked bytes (its high bits say whether any is non-ASCII;
+ * unused, the compiler drops it). */
 __attribute__((target("avx2")))
-static inline __m256i swiftws_mask_avx2_128(uint8_t *p, __m256i k) {
-    __m256i *v = (__m256i *)p;
-    const __m256i a = _mm256_xor_si256(_mm256_loadu_si256(v), k);
-    const __m256i b = _mm256_xor_si256(_mm256_loadu_si256(v + 1), k);
-    const __m256i c = _mm256_xor_si256(_mm256_loadu_si256(v + 2), k);
-    const __m256i d = _mm256_xor_si256(_mm256_loadu_si256(v + 3), k);
-    _mm256_storeu_si256(v, a);
-    _mm256_storeu_si256(v + 1, b);
-    _mm256_storeu_si256(v + 2, c);
-    _mm256_storeu_si256(v + 3, d);
-    return _mm256_or_si256(_mm256_or_si256(a, b), _mm256_or_si256(c, d));
+static inline __m256i swiftws_mask_avx2_128(uint8_t *dst, const uint8_t *src, __m256i k) {
+    const __m256i *s = (const __m256i *)src;
+    __m256i *d = (__m256i *)dst;
+    const __m256i a = _mm256_xor_si256(_mm256_loadu_si256(s), k);
+    const __m256i b = _mm256_xor_si256(_mm256_loadu_si256(s + 1), k);
+    const __m256i c = _mm256_xor_si256(_mm256_loadu_si256(s + 2), k);
+    const __m256i e = _mm256_xor_si256(_mm256_loadu_si256(s + 3), k);
+    _mm256_storeu_si256(d, a);
+    _mm256_storeu_si256(d + 1, b);
+    _mm256_storeu_si256(d + 2, c);
+    _mm256_storeu_si256(d + 3, e);
+    return _mm256_or_si256(_mm256_or_si256(a, b), _mm256_or_si256(c, e));
 }
 
-/* XORs the 32 bytes at `p` with `k`; returns the unmasked bytes. */
+/* Writes the 32 bytes at `src` XORed with `k` to `dst` (as above); returns the unmasked bytes. */
 __attribute__((target("avx2")))
-static inline __m256i swiftws_mask_avx2_32(uint8_t *p, __m256i k) {
-    const __m256i a = _mm256_xor_si256(_mm256_loadu_si256((__m256i *)p), k);
-    _mm256_storeu_si256((__m256i *)p, a);
+static inline __m256i swiftws_mask_avx2_32(uint8_t *dst, const uint8_t *src, __m256i k) {
+    const __m256i a = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)src), k);
+    _mm256_storeu_si256((__m256i *)dst, a);
     return a;
 }
 
@@ -46,8 +48,19 @@ __attribute__((target("avx2")))
 static inline size_t swiftws_mask_avx2(uint8_t *base, size_t count, uint32_t key) {
     const __m256i k = _mm256_set1_epi32((int)key);
     size_t index = 0;
-    for (; index + 128 <= count; index += 128) (void)swiftws_mask_avx2_128(base + index, k);
-    for (; index + 32 <= count; index += 32) (void)swiftws_mask_avx2_32(base + index, k);
+    for (; index + 128 <= count; index += 128) (void)swiftws_mask_avx2_128(base + index, base + index, k);
+    for (; index + 32 <= count; index += 32) (void)swiftws_mask_avx2_32(base + index, base + index, k);
+    return index;
+}
+
+/* Like swiftws_mask_avx2, but reads the bytes at `src` and writes them XORed to `dst` (the two do
+ * not overlap): unmasking fused with the copy of a payload into a message buffer. */
+__attribute__((target("avx2")))
+static inline size_t swiftws_mask_copy_avx2(uint8_t *dst, const uint8_t *src, size_t count, uint32_t key) {
+    const __m256i k = _mm256_set1_epi32((int)key);
+    size_t index = 0;
+    for (; index + 128 <= count; index += 128) (void)swiftws_mask_avx2_128(dst + index, src + index, k);
+    for (; index + 32 <= count; index += 32) (void)swiftws_mask_avx2_32(dst + index, src + index, k);
     return index;
 }
 
@@ -60,14 +73,14 @@ static inline size_t swiftws_mask_ascii_avx2(uint8_t *base, size_t count, uint32
     size_t index = 0;
     int seen = 0;
     for (; index + 128 <= count; index += 128) {
-        const __m256i all = swiftws_mask_avx2_128(base + index, k);
+        const __m256i all = swiftws_mask_avx2_128(base + index, base + index, k);
         if (!seen && _mm256_movemask_epi8(all) != 0) {
             *ascii_prefix = (long)index;
             seen = 1;
         }
     }
     for (; index + 32 <= count; index += 32) {
-        const __m256i all = swiftws_mask_avx2_32(base + index, k);
+        const __m256i all = swiftws_mask_avx2_32(base + index, base + index, k);
         if (!seen && _mm256_movemask_epi8(all) != 0) {
             *ascii_prefix = (long)index;
             seen = 1;

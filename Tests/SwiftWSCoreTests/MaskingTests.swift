@@ -108,6 +108,38 @@ struct MaskingTests {
         }
     }
 
+    /// The copying form (`copyApplying`, the reassembly of split binary messages) writes what the
+    /// byte-at-a-time reference makes of the source, for every length below and around the AVX2
+    /// blocks, source and destination misaligned apart, every key rotation; the source is untouched
+    /// and nothing past the destination's end is written.
+    @Test func copyingFormEqualsReference() {
+        var rng = SeededGenerator(seed: 7)
+        let source = (0..<1200).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let threshold = Masking.wideThreshold
+        let lengths = Array(0...70) + Array((threshold - 3)...(threshold + 140)) + [511, 512, 513, 1023, 1024, 1100]
+        for length in lengths {
+            for (sourceAlignment, destinationAlignment) in [(0, 0), (1, 0), (3, 14), (14, 5)] {
+                let payloadOffset = Int.random(in: 0..<4, using: &rng)
+                let key = UInt32.random(in: 0...UInt32.max, using: &rng)
+                var expected = Array(source[sourceAlignment..<(sourceAlignment + length)])
+                expected.withUnsafeMutableBytes {
+                    Masking.applyReference(maskKey: key, to: $0, payloadOffset: payloadOffset)
+                }
+                var destination = [UInt8](repeating: 0xA5, count: destinationAlignment + length + 8)
+                source.withUnsafeBytes { from in
+                    destination.withUnsafeMutableBytes { to in
+                        Masking.copyApplying(maskKey: key, from: UnsafeRawBufferPointer(rebasing: from[sourceAlignment..<(sourceAlignment + length)]),
+                                             to: to.baseAddress! + destinationAlignment, payloadOffset: payloadOffset)
+                    }
+                }
+                let written = Array(destination[destinationAlignment..<(destinationAlignment + length)])
+                #expect(written == expected, "length \(length) alignments \(sourceAlignment)/\(destinationAlignment) offset \(payloadOffset)")
+                #expect(destination[(destinationAlignment + length)...].allSatisfy { $0 == 0xA5 }, "wrote past the end, length \(length)")
+                #expect(destination[..<destinationAlignment].allSatisfy { $0 == 0xA5 }, "wrote before the start, length \(length)")
+            }
+        }
+    }
+
     /// The fused unmask-and-ASCII pass on large payloads (the AVX2 form where the CPU has it): the
     /// bytes equal the reference, and the prefix it reports is ASCII and reaches no further than
     /// the first non-ASCII byte, wherever that is (first block, last block, the Swift tail).

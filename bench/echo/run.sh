@@ -24,7 +24,8 @@
 #                swiftws-base-async / swiftws-base-async-loop: that binary with --async /
 #                --async-on-loop (a before/after of the async API); swiftws-base-wss: that binary
 #                over wss; tls-echo: a TLS echo server in C over the same OpenSSL (the ceiling of
-#                wss, loadgen -m tcp -S)
+#                wss, loadgen -m tcp -S); tcp-whole: plain TCP that echoes each message only once
+#                it is whole (peers/tcp_whole.c), the ceiling of any server that delivers messages
 #   -m mode      echo (default): round trips per second; idle: growth of the server's resident
 #                memory per open, silent connection (-c of them; a fresh server per repetition);
 #                handshake: upgrades per second (-c at a time: connect, upgrade, close, again)
@@ -265,6 +266,20 @@ add_test_certificate() {
     server_cmd+=(--tls-cert "$certs/chain.pem" --tls-key "$certs/server.key")
 }
 
+# The ceiling of a message server: plain TCP that echoes each message only once it is whole
+# (peers/tcp_whole.c), as a WebSocket server must; loadgen -m tcp.
+prepare_tcp-whole() {
+    prepare_tcp-echo
+    [ -z "$unavailable" ] || return
+    if ! cc -O2 -Wall -Wextra -std=c11 -o "$build_dir/tcp_whole" "$bench_dir/peers/tcp_whole.c" \
+        >"$log_dir/build-tcp-whole.log" 2>&1; then
+        unavailable="tcp_whole.c does not build (see $log_dir/build-tcp-whole.log)"
+        return
+    fi
+    version="plain TCP echo of whole messages (C, epoll)"
+    server_cmd=("$build_dir/tcp_whole" --host 127.0.0.1 --port PORT --size "$size")
+}
+
 # swiftws-echo over wss: the same binary with a certificate; loadgen speaks TLS (-S).
 prepare_swiftws-wss() {
     prepare_swiftws
@@ -295,7 +310,7 @@ prepare_tls-echo() {
     server_cmd=("$build_dir/tls_echo" --host 127.0.0.1 --port PORT)
     add_test_certificate
 }
-declare -A loadgen_flags=([swiftws-wss]="-S" [swiftws-base-wss]="-S" [tcp-echo]="-m tcp" [tls-echo]="-m tcp -S")
+declare -A loadgen_flags=([swiftws-wss]="-S" [swiftws-base-wss]="-S" [tcp-echo]="-m tcp" [tcp-whole]="-m tcp" [tls-echo]="-m tcp -S")
 
 # swiftws-echo --async: the same binary serving through the async Swift API (AsyncWebSocketServer,
 # a task per connection awaiting messages and sends), next to the callback API it is built on.
@@ -469,7 +484,7 @@ load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=',' read -r -a server_list <<<"$servers"
 for name in "${server_list[@]}"; do
     if ! declare -F "prepare_$name" >/dev/null; then
-        echo "run.sh: unknown server '$name' (known: tcp-echo,tls-echo,swiftws,swiftws-wss,swiftws-c,swiftws-async,swiftws-async-loop,swiftws-base,swiftws-base-wss,swiftws-base-async,swiftws-base-async-loop,websockets,picows,node-ws,lws,nio)" >&2
+        echo "run.sh: unknown server '$name' (known: tcp-echo,tcp-whole,tls-echo,swiftws,swiftws-wss,swiftws-c,swiftws-async,swiftws-async-loop,swiftws-base,swiftws-base-wss,swiftws-base-async,swiftws-base-async-loop,websockets,picows,node-ws,lws,nio)" >&2
         exit 2
     fi
 done
@@ -611,6 +626,10 @@ describe_load() {
             echo
             echo "swiftws reaches $(ratio_to "$base_rate" "${rates[tcp-echo]}") of the plain TCP ceiling in msgs/s" \
                 "and $(ratio_to "$base_efficiency" "${efficiency[tcp-echo]}") of it in msgs per server CPU-s."
+        fi
+        if [ "${result_status[tcp-whole]:-}" = ok ] && [ -n "$base_rate" ]; then
+            echo
+            echo "swiftws reaches $(ratio_to "$base_efficiency" "${efficiency[tcp-whole]}") of the whole-message TCP ceiling (tcp-whole) in msgs per server CPU-s."
         fi
         # What OpenSSL alone adds per message (tls-echo − tcp-echo, CPU µs) bounds every wss
         # server: the best swiftws-wss can reach against swiftws is ws ÷ (ws + that).

@@ -482,16 +482,21 @@ public final class Session {
     /// being the progress before this piece.
     private func consumePayload(_ chunk: UnsafeMutableRawBufferPointer, of frame: FramePayloadProgress,
                                 _ onEvent: (SessionEvent) -> Void) {
+        let isWholeFrame = frame.offset == 0 && chunk.count == frame.length
+        // A piece of a binary message that is gathered (below) is unmasked while it is copied
+        // into the reassembly buffer: one pass over its bytes instead of two.
+        let unmasksWhileGathering = frame.maskKey != nil && messageKind == .binary && !frame.opcode.isControl
+            && !messageIsStreaming && !(messageIsCompressed && perMessageDeflate != nil)
+            && !(isWholeFrame && frame.isFinal && messageFrameCount == 1)
         // Bytes at the start of the chunk known to be ASCII, which UTF-8 validation may skip.
         var asciiPrefix = 0
-        if let maskKey = frame.maskKey {
+        if let maskKey = frame.maskKey, !unmasksWhileGathering {
             if messageKind == .text && !frame.opcode.isControl && !messageIsCompressed && receivedTextValidator.isAtBoundary {
                 asciiPrefix = Masking.applyReturningASCIIPrefix(maskKey: maskKey, to: chunk, payloadOffset: frame.offset)
             } else {
                 Masking.apply(maskKey: maskKey, to: chunk, payloadOffset: frame.offset)
             }
         }
-        let isWholeFrame = frame.offset == 0 && chunk.count == frame.length
         var progress = frame
         progress.advance(by: chunk.count)
         let frameIsDone = progress.remaining == 0
@@ -582,7 +587,12 @@ public final class Session {
                     reassembly.reserveCapacity(frameNeeds)
                 }
             }
-            reassembly.append(piece)
+            if unmasksWhileGathering, let maskKey = frame.maskKey, !piece.isEmpty {
+                Masking.copyApplying(maskKey: maskKey, from: piece, to: reassembly.appendUninitialized(piece.count),
+                                     payloadOffset: frame.offset)
+            } else {
+                reassembly.append(piece)
+            }
             if endsMessage {
                 let payload = reassembly.bytes
                 reassembly.removeAll()  // storage stays valid until the next append

@@ -1,5 +1,5 @@
 /*
- * The parts tcp_echo.c and tls_echo.c share (the two ceilings of bench/echo/run.sh): listening,
+ * The parts tcp_echo.c, tcp_whole.c and tls_echo.c share (the ceilings of bench/echo/run.sh): listening,
  * the epoll descriptor, stopping on a signal, and accepting. Each includes this file once; it is
  * not a library.
  */
