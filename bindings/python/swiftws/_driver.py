@@ -224,7 +224,7 @@ class NativeLoop:
         on_drain; a closing connection's is dropped silently (a send raising ConnectionClosed
         in on_message is ignored alike); any other refusal fails the connection as an exception
         in on_message does."""
-        results = struct.iter_unpack(_SEND_RESULTS_FORMAT, ctypes.string_at(entries, count * _SEND_ENTRY_SIZE))
+        results = struct.iter_unpack(n.SEND_RESULT_FORMAT, ctypes.string_at(entries, count * _SEND_ENTRY_SIZE))
         for conn, (status, result) in zip(conns, results):
             if status == n.SWS_OK:
                 connection = self.connections.get(conn)
@@ -276,7 +276,9 @@ class NativeLoop:
             except BaseException:
                 fail(conn, "on_message")
 
-        iter_unpack = struct.Struct(n.MESSAGE_ENTRY_FORMAT).iter_unpack
+        # Only conn, len and kind are read: the payloads lie back to back in arrival order, so
+        # each one starts where the previous one ended (two fewer ints per message).
+        iter_unpack = struct.Struct(n.MESSAGE_ENTRY_READ_FORMAT).iter_unpack
         entry_size = ctypes.sizeof(n.MessageEntry)
         sinks_get = sinks.get
 
@@ -292,12 +294,14 @@ class NativeLoop:
             try:
                 table = string_at(entries, count * entry_size)
                 data = string_at(payloads, payloads_len)
-                for conn, _user_data, address, length, kind in iter_unpack(table):
+                end = 0
+                for conn, length, kind in iter_unpack(table):
+                    start = end
+                    end += length
                     sink = sinks_get(conn)
                     if sink is None:
                         continue
-                    start = address - payloads
-                    payload = data[start:start + length]
+                    payload = data[start:end]
                     try:
                         sink(payload.decode("utf-8") if kind == TEXT else payload)
                     except ConnectionClosed:
@@ -375,8 +379,6 @@ class NativeLoop:
 #: ``struct.Struct`` of n ``sws_send_entry`` by n (a batch's size repeats under a steady load).
 _send_entry_structs: Dict[int, struct.Struct] = {}
 _SEND_ENTRY_SIZE = ctypes.sizeof(n.SendEntry)
-#: One entry read back: its status and result (conn, len and kind skipped).
-_SEND_RESULTS_FORMAT = "16x4xii4x"
 _send_batch = getattr(n.fast, "sws_conn_send_batch", None)  # None with a library without it
 
 

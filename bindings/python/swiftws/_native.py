@@ -274,6 +274,8 @@ class MessageEntry(Structure):
 #: ``struct`` format of one ``sws_message_entry``: conn, user_data, data, len, kind (native
 #: alignment pads it to ``sizeof(MessageEntry)``; checked by the layout test).
 MESSAGE_ENTRY_FORMAT = "PPPNi4x"
+#: The same entry read for conn, len and kind only (user_data and data skipped).
+MESSAGE_ENTRY_READ_FORMAT = f"P{2 * ctypes.sizeof(c_void_p)}xNi4x"
 
 
 class SendEntry(Structure):
@@ -290,7 +292,9 @@ class SendEntry(Structure):
 
 #: ``struct`` format of one ``sws_send_entry``: conn, len, kind, then status and result (zeroed
 #: by the pad bytes) and the tail padding, so that it repeats without gaps (layout test).
-SEND_ENTRY_FORMAT = "PNi12x"
+SEND_ENTRY_FORMAT = f"PNi{ctypes.sizeof(SendEntry) - SendEntry.status.offset}x"
+#: One ``sws_send_entry`` read back for its status and result only.
+SEND_RESULT_FORMAT = f"{SendEntry.status.offset}xii{ctypes.sizeof(SendEntry) - SendEntry.result.offset - 4}x"
 
 
 SWS_TLS_1_2 = 0x0303
