@@ -313,6 +313,8 @@ class NativeLoop:
             finally:
                 try:
                     self.flush_sends()
+                except BaseException:  # never into the native caller
+                    fail(None, "writing the replies collected during on_messages")
                 finally:
                     self.pending_sends = outer
 
