@@ -848,6 +848,36 @@ sws_status sws_conn_send_text(sws_conn_t *conn, const char *data, size_t len, sw
 sws_status sws_conn_send_binary(sws_conn_t *conn, const void *data, size_t len, sws_send_result *result);
 
 /**
+ * One whole message for sws_conn_send_batch(): `conn`, `len` and `kind` are read, `status` and
+ * `result` written (what sws_conn_send_text()/sws_conn_send_binary() would return and store).
+ */
+typedef struct sws_send_entry {
+    /** The connection to send on. */
+    sws_conn_t *conn;
+    /** The payload's length; the payloads of a batch lie back to back in its `payloads` buffer. */
+    size_t len;
+    /** SWS_MESSAGE_TEXT (the payload must be UTF-8) or SWS_MESSAGE_BINARY. */
+    sws_message_kind kind;
+    /** Out: the send's status (SWS_ERR_INVALID_ARGUMENT for an unknown `kind`). */
+    sws_status status;
+    /** Out: the send's result (SWS_SEND_DROPPED when `status` is not SWS_OK). */
+    sws_send_result result;
+} sws_send_entry;
+
+/**
+ * Sends `count` whole messages, possibly on different connections, in one call: entry i's
+ * payload is the `entries[i].len` bytes following the previous entry's in `payloads` (copied).
+ * Each entry is sent as sws_conn_send_text()/sws_conn_send_binary() would send it, in order, and
+ * gets that call's status and result; an entry's failure does not stop the others. For bindings
+ * whose calls into C cost more than a send (Python's ctypes: one call per batch of replies
+ * instead of one per reply). Loop-thread-only (each entry's connection is checked).
+ * Returns how many entries were not sent at once (status not SWS_OK or result not
+ * SWS_SEND_SENT): 0 when every message was handed to this iteration's flush. `entries` and
+ * `payloads` may be NULL only when `count` is 0.
+ */
+size_t sws_conn_send_batch(sws_send_entry *entries, size_t count, const void *payloads);
+
+/**
  * Sends one frame of a fragmented message, as sws_session_send_fragment() (same rules, copied).
  * Errors as sws_conn_send_text(), plus SWS_ERR_INVALID_ARGUMENT for an unknown `kind`.
  */

@@ -233,6 +233,43 @@ public func sws_conn_send_binary(_ handle: OpaquePointer?, _ data: UnsafeRawPoin
     }
 }
 
+@_cdecl("sws_conn_send_batch")
+public func sws_conn_send_batch(_ entries: UnsafeMutablePointer<sws_send_entry>?, _ count: Int,
+                                _ payloads: UnsafeRawPointer?) -> Int {
+    guard count > 0 else { return 0 }
+    guard let entries else {
+        _ = fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_send_batch: entries is NULL")
+        return count
+    }
+    var notSent = 0
+    var offset = 0
+    for index in 0..<count {
+        let conn = entries[index].conn
+        let length = entries[index].len
+        // Every entry's payload lies in `payloads` (NULL only if all are empty: send's own check).
+        let data = payloads.map { $0 + offset }
+        offset += length
+        var result = SWS_SEND_DROPPED
+        let status: sws_status
+        switch entries[index].kind {
+        case SWS_MESSAGE_TEXT:
+            status = send(conn, data, length, &result, "sws_conn_send_batch") { (connection, bytes) throws(SessionError) in
+                try connection.send(.text, bytes)
+            }
+        case SWS_MESSAGE_BINARY:
+            status = send(conn, data, length, &result, "sws_conn_send_batch") { (connection, bytes) throws(SessionError) in
+                try connection.send(.binary, bytes)
+            }
+        default:
+            status = fail(SWS_ERR_INVALID_ARGUMENT, "sws_conn_send_batch: unknown kind \(entries[index].kind.rawValue)")
+        }
+        entries[index].status = status
+        entries[index].result = result
+        if status != SWS_OK || result != SWS_SEND_SENT { notSent += 1 }
+    }
+    return notSent
+}
+
 @_cdecl("sws_conn_send_fragment")
 public func sws_conn_send_fragment(_ handle: OpaquePointer?, _ kind: sws_message_kind, _ data: UnsafeRawPointer?,
                                    _ length: Int, _ isFinal: Bool,

@@ -73,6 +73,7 @@ private func checkNetworkingExportsMatchHeader() {
     same(CSwiftWS.sws_conn_handlers_init, SwiftWSCAPI.sws_conn_handlers_init)
     same(CSwiftWS.sws_conn_send_text, SwiftWSCAPI.sws_conn_send_text)
     same(CSwiftWS.sws_conn_send_binary, SwiftWSCAPI.sws_conn_send_binary)
+    same(CSwiftWS.sws_conn_send_batch, SwiftWSCAPI.sws_conn_send_batch)
     same(CSwiftWS.sws_conn_send_fragment, SwiftWSCAPI.sws_conn_send_fragment)
     same(CSwiftWS.sws_conn_send_ping, SwiftWSCAPI.sws_conn_send_ping)
     same(CSwiftWS.sws_conn_send_pong, SwiftWSCAPI.sws_conn_send_pong)

@@ -1289,6 +1289,24 @@ static void batch_close(sws_conn_t *conn, void *user_data, uint16_t code, const 
     batched.messages_at_close = batched.entries;
 }
 
+/* Connects `client` to `server` and writes, without running the loop in between (so that the
+ * server reads them together), `count` texts "PREFIX-i" and an empty binary message. */
+static void connect_and_write_burst(sws_loop_t *loop, sws_server_t *server, struct peer *client, const char *prefix,
+                                    int count) {
+    char url[128];
+    url_for(server, "/", url, sizeof url);
+    memset(client, 0, sizeof *client);
+    sws_conn_handlers ch = checked_handlers();
+    CHECK_EQ_INT(sws_client_connect(loop, url, NULL, &ch, client), SWS_OK);
+    RUN_UNTIL(loop, client->opened == 1);
+    for (int i = 0; i < count; i++) {
+        char text[32];
+        int n = snprintf(text, sizeof text, "%s-%d", prefix, i);
+        CHECK_EQ_INT(sws_conn_send_text(client->conn, text, (size_t)n, NULL), SWS_OK);
+    }
+    CHECK_EQ_INT(sws_conn_send_binary(client->conn, "", 0, NULL), SWS_OK);
+}
+
 static void test_batched_messages(void) {
     memset(&batched, 0, sizeof batched);
     sws_loop_t *loop = NULL;
@@ -1300,21 +1318,10 @@ static void test_batched_messages(void) {
     h.on_close = batch_close;
     sws_server_t *server = NULL;
     CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, NULL, &h, &batched, &server), SWS_OK);
-    char url[128];
-    url_for(server, "/", url, sizeof url);
 
     /* 50 texts and an empty binary written before the server reads: one read, few batches. */
     struct peer client;
-    memset(&client, 0, sizeof client);
-    sws_conn_handlers ch = checked_handlers();
-    CHECK_EQ_INT(sws_client_connect(loop, url, NULL, &ch, &client), SWS_OK);
-    RUN_UNTIL(loop, client.opened == 1);
-    for (int i = 0; i < 50; i++) {
-        char text[32];
-        int n = snprintf(text, sizeof text, "msg-%d", i);
-        CHECK_EQ_INT(sws_conn_send_text(client.conn, text, (size_t)n, NULL), SWS_OK);
-    }
-    CHECK_EQ_INT(sws_conn_send_binary(client.conn, "", 0, NULL), SWS_OK);
+    connect_and_write_burst(loop, server, &client, "msg", 50);
     RUN_UNTIL(loop, client.messages == 50 && batched.empty_binaries == 1);
     CHECK_EQ_INT(batched.refused_echoes, 0);
     CHECK_EQ_STR(client.last_text, "msg-49");
@@ -1334,6 +1341,81 @@ static void test_batched_messages(void) {
     CHECK_EQ_INT(batched.messages_at_close, 54);
     CHECK_EQ_INT(batched.close_code, 4001);
     CHECK_EQ_INT(batched.next_expected, 53);
+
+    CHECK_EQ_INT(sws_server_free(server), SWS_OK);
+    CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
+}
+
+/* sws_conn_send_batch: the server echoes each batch of on_messages with one call. */
+static struct batch_echo {
+    int calls, sent, refused_closed, bad_entries;
+} batch_echo;
+
+static void batch_echo_messages(const sws_message_entry *messages, size_t count, const uint8_t *payloads,
+                                size_t payloads_len, void *user_data) {
+    (void)user_data;
+    (void)payloads_len;
+    batch_echo.calls++;
+    /* The batch's entries, then two that must fail alone: an unknown kind and a NULL conn. */
+    sws_send_entry entries[128];
+    CHECK(count + 2 <= sizeof entries / sizeof entries[0]);
+    for (size_t i = 0; i < count; i++) {
+        entries[i] = (sws_send_entry){.conn = messages[i].conn, .len = messages[i].len, .kind = messages[i].kind,
+                                      .status = SWS_ERR_IO, .result = SWS_SEND_BUFFERED};
+    }
+    entries[count] = (sws_send_entry){.conn = messages[0].conn, .len = 0, .kind = (sws_message_kind)77};
+    entries[count + 1] = (sws_send_entry){.conn = NULL, .len = 0, .kind = SWS_MESSAGE_BINARY};
+    /* The payloads of on_messages lie back to back as sws_conn_send_batch wants them. */
+    size_t not_sent = sws_conn_send_batch(entries, count + 2, payloads);
+    size_t refused = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (entries[i].status == SWS_OK) {
+            CHECK(entries[i].result == SWS_SEND_SENT);
+            batch_echo.sent++;
+        } else {
+            /* A close frame read with the message: the connection is closing (as for sws_conn_send_text). */
+            CHECK_EQ_INT(entries[i].status, SWS_ERR_CLOSED);
+            CHECK(entries[i].result == SWS_SEND_DROPPED);
+            batch_echo.refused_closed++;
+            refused++;
+        }
+    }
+    for (size_t i = count; i < count + 2; i++) {
+        CHECK_EQ_INT(entries[i].status, SWS_ERR_INVALID_ARGUMENT);
+        CHECK(entries[i].result == SWS_SEND_DROPPED);
+        batch_echo.bad_entries++;
+    }
+    CHECK_EQ_INT(not_sent, refused + 2);
+}
+
+static void test_send_batch(void) {
+    memset(&batch_echo, 0, sizeof batch_echo);
+    CHECK_EQ_INT(sws_conn_send_batch(NULL, 0, NULL), 0);
+    CHECK_EQ_INT(sws_conn_send_batch(NULL, 3, NULL), 3);
+    sws_loop_t *loop = NULL;
+    CHECK_EQ_INT(sws_loop_new(&loop), SWS_OK);
+    sws_conn_handlers h;
+    sws_conn_handlers_init(&h);
+    h.on_messages = batch_echo_messages;
+    sws_server_t *server = NULL;
+    CHECK_EQ_INT(sws_server_new(loop, "127.0.0.1", 0, NULL, &h, &batch_echo, &server), SWS_OK);
+
+    /* Texts and an empty binary written before the server reads: echoed in order. */
+    struct peer client;
+    connect_and_write_burst(loop, server, &client, "batch", 40);
+    CHECK_EQ_INT(sws_conn_send_text(client.conn, "batch-last", 10, NULL), SWS_OK);
+    RUN_UNTIL(loop, client.messages == 42);
+    CHECK_EQ_STR(client.last_text, "batch-last");
+    CHECK_EQ_INT(batch_echo.sent, 42);
+    CHECK_EQ_INT(batch_echo.bad_entries, 2 * batch_echo.calls);
+    CHECK(batch_echo.calls < 42);
+
+    /* Messages followed at once by a close frame: their echoes are refused with SWS_ERR_CLOSED
+     * or sent (if they were read before the close frame), never lost silently. */
+    for (int i = 0; i < 3; i++) CHECK_EQ_INT(sws_conn_send_text(client.conn, "tail", 4, NULL), SWS_OK);
+    CHECK_EQ_INT(sws_conn_close(client.conn, 1000, NULL, 0), SWS_OK);
+    RUN_UNTIL(loop, client.closed == 1);
+    CHECK_EQ_INT(batch_echo.sent + batch_echo.refused_closed, 45);
 
     CHECK_EQ_INT(sws_server_free(server), SWS_OK);
     CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
@@ -1640,7 +1722,7 @@ static const struct net_section {
 } net_sections[] = {
     {"event_loops", {test_threads, test_posted_work_dropped_by_free}},  /* "Event loops": refs, posts, stop, wrong-thread calls */
     {"connections", {test_echo_and_close, test_backpressure, test_protocol_errors_over_tcp,
-                     test_batched_messages, test_message_timeout_and_memory_budget}},
+                     test_batched_messages, test_send_batch, test_message_timeout_and_memory_budget}},
     {"servers", {test_plain_http, test_server_config, test_broadcast_and_topics, test_deferred_upgrade,
                  test_not_http_peers}},
     {"clients", {test_connect_failures}},

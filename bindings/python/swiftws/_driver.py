@@ -25,7 +25,7 @@ from ctypes import byref, c_void_p
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _native as n
-from .exceptions import ConnectionClosed, check
+from .exceptions import ConnectionClosed, SwiftWSError, check
 
 logger = logging.getLogger("swiftws")
 
@@ -69,6 +69,14 @@ class NativeLoop:
         #: Done callbacks of futures resolved during the native iteration (``resolve``), each
         #: (callback, context, future), run when the iteration returns.
         self._wakeups: List[Tuple[Callable[[Any], None], contextvars.Context, asyncio.Future]] = []
+        #: While on_messages runs: the sends that listener connections collect instead of
+        #: making one native call each, written by one ``sws_conn_send_batch`` when the batch of
+        #: messages has been handled (``flush_sends``): conn, length and kind of each, flat (the
+        #: fields of its ``sws_send_entry``), and the payloads in ``pending_payloads``. None
+        #: outside on_messages.
+        self.pending_sends: Optional[List[int]] = None
+        self.pending_payloads: List[bytes] = []
+        self._send_entries = ctypes.create_string_buffer(0)
         self.handlers = self._make_handlers()
         aloop.add_reader(self.fd, self.run_once)
 
@@ -186,6 +194,48 @@ class NativeLoop:
             if n.fast.sws_loop_next_timeout_ms(self.handle) == 0:
                 self._schedule_now()
 
+    # -- batched sends -----------------------------------------------------------------------
+
+    def flush_sends(self) -> None:
+        """Writes the sends collected so far (``pending_sends``) with one native call. Called when
+        on_messages ends, and before anything else that writes to a connection or closes one
+        while they wait (a broadcast, a publish, a close), so that each connection's frames keep
+        the order in which the program made them."""
+        fields = self.pending_sends
+        if not fields:
+            return
+        payloads = self.pending_payloads
+        self.pending_sends = []
+        self.pending_payloads = []
+        count = len(payloads)
+        packer = _send_entry_structs.get(count)
+        if packer is None:
+            packer = _send_entry_structs[count] = struct.Struct(n.SEND_ENTRY_FORMAT * count)
+        entries = self._send_entries
+        if len(entries) < packer.size:
+            entries = self._send_entries = ctypes.create_string_buffer(2 * packer.size)
+        packer.pack_into(entries, 0, *fields)
+        if _send_batch(entries, count, b"".join(payloads)):
+            self._after_refused_sends(fields[0::3], entries, count)
+
+    def _after_refused_sends(self, conns: List[int], entries: Any, count: int) -> None:
+        """The entries of a batch that were not sent at once: a buffered (or dropped) one marks
+        its connection backlogged, so that its next sends go one by one and report False until
+        on_drain; a closing connection's is dropped silently (a send raising ConnectionClosed
+        in on_message is ignored alike); any other refusal fails the connection as an exception
+        in on_message does."""
+        results = struct.iter_unpack(n.SEND_RESULT_FORMAT, ctypes.string_at(entries, count * _SEND_ENTRY_SIZE))
+        for conn, (status, result) in zip(conns, results):
+            if status == n.SWS_OK:
+                connection = self.connections.get(conn)
+                if result != n.SWS_SEND_SENT and connection is not None:
+                    connection._backlogged = True
+            elif status != n.SWS_ERR_CLOSED:
+                try:
+                    raise SwiftWSError(status, n.last_error())
+                except SwiftWSError:
+                    self._fail(conn, "on_message (a send made there)")
+
     # -- callbacks ---------------------------------------------------------------------------
 
     def _fail(self, conn: Optional[int], what: str) -> None:
@@ -226,29 +276,47 @@ class NativeLoop:
             except BaseException:
                 fail(conn, "on_message")
 
-        iter_unpack = struct.Struct(n.MESSAGE_ENTRY_FORMAT).iter_unpack
+        # Only conn, len and kind are read: the payloads lie back to back in arrival order, so
+        # each one starts where the previous one ended (two fewer ints per message).
+        iter_unpack = struct.Struct(n.MESSAGE_ENTRY_READ_FORMAT).iter_unpack
         entry_size = ctypes.sizeof(n.MessageEntry)
         sinks_get = sinks.get
 
         def on_messages(entries: int, count: int, payloads: int, payloads_len: int, _ud: int) -> None:
             # One ctypes callback per loop iteration: the entries and the payloads are copied
-            # out in one piece each, then every message costs a tuple and a bytes slice.
-            table = string_at(entries, count * entry_size)
-            data = string_at(payloads, payloads_len)
-            for conn, _user_data, address, length, kind in iter_unpack(table):
-                sink = sinks_get(conn)
-                if sink is None:
-                    continue
-                start = address - payloads
-                payload = data[start:start + length]
+            # out in one piece each, then every message costs a tuple and a bytes slice. The
+            # replies listener connections send meanwhile are collected and written together
+            # at the end (flush_sends: one native call instead of one per reply).
+            if self.pending_sends:  # a batch delivered from inside another's handling
+                self.flush_sends()
+            outer = self.pending_sends
+            self.pending_sends = []
+            try:
+                table = string_at(entries, count * entry_size)
+                data = string_at(payloads, payloads_len)
+                end = 0
+                for conn, length, kind in iter_unpack(table):
+                    start = end
+                    end += length
+                    sink = sinks_get(conn)
+                    if sink is None:
+                        continue
+                    payload = data[start:end]
+                    try:
+                        sink(payload.decode("utf-8") if kind == TEXT else payload)
+                    except ConnectionClosed:
+                        # A reply to a message read together with the peer's close frame: the
+                        # batch comes after the close began (see on_messages), nothing to report.
+                        pass
+                    except BaseException:
+                        fail(conn, "on_message")
+            finally:
                 try:
-                    sink(payload.decode("utf-8") if kind == TEXT else payload)
-                except ConnectionClosed:
-                    # A reply to a message read together with the peer's close frame: the
-                    # batch comes after the close began (see on_messages), nothing to report.
-                    pass
-                except BaseException:
-                    fail(conn, "on_message")
+                    self.flush_sends()
+                except BaseException:  # never into the native caller
+                    fail(None, "writing the replies collected during on_messages")
+                finally:
+                    self.pending_sends = outer
 
         def on_pong(conn: int, _ud: int, data: int, length: int) -> None:
             try:
@@ -308,6 +376,12 @@ class NativeLoop:
                                on_pong=on_pong, on_drain=on_drain, on_close=on_close,
                                on_connect_error=on_connect_error, on_upgrade=on_upgrade,
                                on_http_request=on_http_request)
+
+
+#: ``struct.Struct`` of n ``sws_send_entry`` by n (a batch's size repeats under a steady load).
+_send_entry_structs: Dict[int, struct.Struct] = {}
+_SEND_ENTRY_SIZE = ctypes.sizeof(n.SendEntry)
+_send_batch = getattr(n.fast, "sws_conn_send_batch", None)  # None with a library without it
 
 
 def call_guarded(function: Callable[..., Any], *args: Any) -> None:

@@ -274,6 +274,27 @@ class MessageEntry(Structure):
 #: ``struct`` format of one ``sws_message_entry``: conn, user_data, data, len, kind (native
 #: alignment pads it to ``sizeof(MessageEntry)``; checked by the layout test).
 MESSAGE_ENTRY_FORMAT = "PPPNi4x"
+#: The same entry read for conn, len and kind only (user_data and data skipped).
+MESSAGE_ENTRY_READ_FORMAT = f"P{2 * ctypes.sizeof(c_void_p)}xNi4x"
+
+
+class SendEntry(Structure):
+    """``sws_send_entry`` (written in bulk through ``SEND_ENTRY_FORMAT`` on the hot path)."""
+
+    _fields_ = [
+        ("conn", c_void_p),
+        ("len", c_size_t),
+        ("kind", _enum),
+        ("status", sws_status),
+        ("result", _enum),
+    ]
+
+
+#: ``struct`` format of one ``sws_send_entry``: conn, len, kind, then status and result (zeroed
+#: by the pad bytes) and the tail padding, so that it repeats without gaps (layout test).
+SEND_ENTRY_FORMAT = f"PNi{ctypes.sizeof(SendEntry) - SendEntry.status.offset}x"
+#: One ``sws_send_entry`` read back for its status and result only.
+SEND_RESULT_FORMAT = f"{SendEntry.status.offset}xii{ctypes.sizeof(SendEntry) - SendEntry.result.offset - 4}x"
 
 
 SWS_TLS_1_2 = 0x0303
@@ -415,6 +436,7 @@ STRUCTS = {
     "sws_client_handshake_config": ClientHandshakeConfig,
     "sws_conn_handlers": ConnHandlers,
     "sws_message_entry": MessageEntry,
+    "sws_send_entry": SendEntry,
     "sws_conn_counters": ConnCounters,
     "sws_connection_config": ConnectionConfig,
     "sws_server_config": ServerConfig,
@@ -496,6 +518,7 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_conn_send_text", sws_status, [_P, _P, c_size_t, POINTER(_enum)]),
     ("sws_conn_send_binary", sws_status, [_P, _P, c_size_t, POINTER(_enum)]),
     ("sws_conn_send_fragment", sws_status, [_P, _enum, _P, c_size_t, c_bool, POINTER(_enum)]),
+    ("sws_conn_send_batch", c_size_t, [POINTER(SendEntry), c_size_t, _P]),
     ("sws_conn_send_pong", sws_status, [_P, _P, c_size_t]),
     ("sws_conn_get_state", sws_status, [_P, POINTER(_enum)]),
     ("sws_conn_pause_reading", sws_status, [_P]),
@@ -590,7 +613,7 @@ _declare()
 #: Never use it for a call that may block (sws_loop_run, run_once with a timeout).
 fast = ctypes.PyDLL(LIBRARY_PATH)
 _FAST = ("sws_loop_run_once", "sws_loop_next_timeout_ms", "sws_conn_send_text", "sws_conn_send_binary",
-         "sws_conn_send_fragment", "sws_conn_buffered_amount")
+         "sws_conn_send_fragment", "sws_conn_buffered_amount", "sws_conn_send_batch")
 for _name, _restype, _argtypes in _PROTOTYPES:
     if _name in _FAST and _name not in MISSING:
         _function = getattr(fast, _name)
@@ -598,7 +621,8 @@ for _name, _restype, _argtypes in _PROTOTYPES:
         # The sends' `sws_send_result *result` is declared c_void_p here and given as an int
         # address (ctypes.addressof of a kept c_int): converting a byref() object for a
         # POINTER(c_int) parameter costs about 250 ns per call, a few percent of an echo.
-        _function.argtypes = [_P if _type == POINTER(_enum) else _type for _type in _argtypes]
+        # The same for sws_conn_send_batch's entries (a buffer filled by struct.pack_into).
+        _function.argtypes = [_P if _type in (POINTER(_enum), POINTER(SendEntry)) else _type for _type in _argtypes]
 
 
 def conn_handlers(**callbacks: Any) -> ConnHandlers:

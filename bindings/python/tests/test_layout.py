@@ -8,6 +8,7 @@ import ctypes
 import os
 import re
 import shutil
+import struct
 import subprocess
 
 import pytest
@@ -72,3 +73,19 @@ def test_config_init_sets_the_size_field():
     limits = _native.SessionConfig()
     assert _native.lib.sws_session_config_init(ctypes.byref(limits)) == 0
     assert limits.max_message_size == 16 * 1024 * 1024
+
+
+def test_struct_formats_of_the_hot_path_match_the_structs():
+    # The per-message path reads sws_message_entry and writes sws_send_entry with `struct`.
+    assert struct.calcsize(_native.MESSAGE_ENTRY_FORMAT) == ctypes.sizeof(_native.MessageEntry)
+    assert struct.calcsize(_native.MESSAGE_ENTRY_READ_FORMAT) == ctypes.sizeof(_native.MessageEntry)
+    entry = _native.MessageEntry(conn=11, user_data=22, data=33, len=44, kind=_native.SWS_MESSAGE_TEXT)
+    assert struct.unpack(_native.MESSAGE_ENTRY_FORMAT, bytes(entry)) == (11, 22, 33, 44, _native.SWS_MESSAGE_TEXT)
+    assert struct.unpack(_native.MESSAGE_ENTRY_READ_FORMAT, bytes(entry)) == (11, 44, _native.SWS_MESSAGE_TEXT)
+    assert struct.calcsize(_native.SEND_ENTRY_FORMAT) == ctypes.sizeof(_native.SendEntry)
+    packed = struct.pack(_native.SEND_ENTRY_FORMAT * 2, 11, 44, _native.SWS_MESSAGE_BINARY, 12, 45, _native.SWS_MESSAGE_TEXT)
+    entries = (_native.SendEntry * 2).from_buffer_copy(packed)
+    assert [(e.conn, e.len, e.kind, e.status, e.result) for e in entries] == \
+        [(11, 44, _native.SWS_MESSAGE_BINARY, 0, 0), (12, 45, _native.SWS_MESSAGE_TEXT, 0, 0)]
+    entries[0].status, entries[0].result, entries[1].status, entries[1].result = -3, 2, 0, 1
+    assert struct.unpack(_native.SEND_RESULT_FORMAT * 2, bytes(entries)) == (-3, 2, 0, 1)

@@ -33,6 +33,7 @@ __all__ = ["Connection", "State", "Data"]
 _send_text = getattr(n.fast, "sws_conn_send_text", None)  # None with a library lacking networking
 _send_binary = getattr(n.fast, "sws_conn_send_binary", None)
 _OK, _SENT = n.SWS_OK, n.SWS_SEND_SENT  # module globals: no attribute lookup per message
+_TEXT, _BINARY = n.SWS_MESSAGE_TEXT, n.SWS_MESSAGE_BINARY
 
 Data = Union[str, bytes]
 
@@ -121,6 +122,10 @@ class Connection:
         self.close_reason: Optional[str] = None
         #: The close frame this side began the closing handshake with (for ConnectionClosed.sent).
         self._close_sent: Optional[Close] = None
+        #: Whether a send was buffered behind bytes the peer has not read (or dropped by a
+        #: limit) since the last on_drain: collected sends (ListenerConnection) are then not
+        #: collected, so that send_nowait can still report False.
+        self._backlogged = False
         #: Set while send() writes the frames of a fragmented message.
         self._fragmenting: Optional[asyncio.Future] = None
         #: Seconds of the last ping round trip (0 before any).
@@ -232,6 +237,7 @@ class Connection:
                 break
 
     def _on_drain(self) -> None:
+        self._backlogged = False
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
         self._drain = None
@@ -352,6 +358,7 @@ class Connection:
         value = self._result.value
         if value != n.SWS_SEND_SENT:
             # A direct write leaves nothing deferred; anything else may (a backlog, a close).
+            self._backlogged = True
             self._native.kick()
         return value
 
@@ -375,6 +382,7 @@ class Connection:
             if status == _OK and self._result.value == _SENT:
                 return True
             if status == _OK:
+                self._backlogged = True
                 self._native.kick()
                 return False
             if status is not None and status != n.SWS_ERR_CLOSED:
@@ -490,6 +498,7 @@ class Connection:
         """Closes the connection with ``code`` (the message being sent cannot be finished)."""
         conn = self._conn
         if conn is not None and self._state in (State.OPEN, State.CONNECTING):
+            self._native.flush_sends()
             data = reason.encode("utf-8")
             self._close_sent = Close(code, reason)
             n.lib.sws_conn_close(conn, code, data, len(data))
@@ -554,6 +563,7 @@ class Connection:
             if self._fragmenting is not None:
                 code, reason = 1011, "close during fragmented message"
             data = reason.encode("utf-8")
+            self._native.flush_sends()
             status = n.lib.sws_conn_close(conn, code, data, len(data))
             if status == n.SWS_OK or status == n.SWS_ERR_CLOSED:
                 if status == n.SWS_OK:
@@ -576,6 +586,7 @@ class Connection:
 
     def _abort(self) -> None:
         if self._conn is not None:
+            self._native.flush_sends()
             n.lib.sws_conn_abort(self._conn)
             self._native.kick()
 

@@ -28,14 +28,16 @@ from typing import (Any, Awaitable, Callable, Dict, Generator, Iterable, List, O
 
 from .. import _native as n
 from .._config import KEYWORDS, NativeConfig, milliseconds
-from .._driver import NativeLoop, logger, new_key
+from .._driver import NativeLoop, _send_batch, logger, new_key
 from .._log import native_log
 from ..auth import basic_auth
 from ..datastructures import Headers
 from ..exceptions import ConnectionClosed, ExceptionGroup, check
 from ..http11 import Request, Response
 from ..tls import needs_asyncio_tls, tls_struct
-from .connection import Connection, Data, State
+from .connection import _BINARY, _TEXT, Connection, Data, State
+
+_OPEN = State.OPEN  # a module global: no enum attribute lookup per send
 from ._loops import LoopBridge, _OtherLoop
 from ._tls_relay import TLSRelay
 from .handshake import Handshake, no_request_log, plain_response, read_request
@@ -103,8 +105,42 @@ class ListenerConnection(ServerConnection):
     def __init__(self, native: NativeLoop, server: "Server", request: Request, listener: Listener) -> None:
         super().__init__(native, server, request)
         self.listener = listener
+        #: Whether send_nowait may collect bytes/str sends made while on_messages runs (see
+        #: send_nowait): not when a native limit (max_buffered, memory_budget) may drop one.
+        self._collects_sends = server._collect_sends and _send_batch is not None
         # Bound once (a C-level partial): the native callback calls the listener directly.
         self._message_sink = functools.partial(listener.on_message, self)
+
+    def send_nowait(self, message: Data) -> bool:
+        """As ``Connection.send_nowait``. While the native loop hands over a batch of messages
+        (inside ``on_message``), a ``bytes`` or ``str`` message on an open connection with
+        nothing buffered for its peer is collected instead of written at once: every reply
+        collected during the batch goes out in one native call when the batch has been handled
+        (and before anything else this program writes to or closes a connection meanwhile), in
+        the same loop iteration's flush as a direct send would. It returns True (corked for
+        this iteration's flush), as a direct send would, except in two cases the binding cannot
+        see from Python, where the reply is dropped or buffered after True was returned: the
+        peer's close frame came in the same read as the message (a direct send would raise
+        ``ConnectionClosed``, which on_message's caller ignores), or the kernel refused bytes
+        of this connection's earlier replies during this iteration (a direct send would return
+        False; the connection's later sends go one by one until on_drain)."""
+        native = self._native
+        fields = native.pending_sends
+        if fields is not None and self._collects_sends and self._state is _OPEN and not self._backlogged \
+                and self._fragmenting is None:
+            kind = type(message)
+            if kind is bytes:
+                fields += (self._conn, len(message), _BINARY)
+                native.pending_payloads.append(message)
+                return True
+            if kind is str:
+                data = message.encode("utf-8")  # type: ignore[union-attr]
+                fields += (self._conn, len(data), _TEXT)
+                native.pending_payloads.append(data)
+                return True
+        if fields:
+            native.flush_sends()  # what was collected goes first: the frames keep their order
+        return super().send_nowait(message)
 
     def _connection_lost(self) -> None:
         super()._connection_lost()
@@ -143,6 +179,8 @@ class Server:
                  listener_factory: Optional[Callable[[], "Listener"]] = None) -> None:
         self.handler = handler
         self.listener_factory = listener_factory
+        #: Whether listener connections may collect their sends (ListenerConnection.send_nowait).
+        self._collect_sends = True
         self.process_request = process_request
         self.process_response = process_response
         self.select_subprotocol = select_subprotocol
@@ -316,6 +354,7 @@ class Server:
             return
         self._closing = True
         native = self._native
+        native.flush_sends()  # replies collected before this close go out before its close frames
         for handshake in list(self._handshakes):
             handshake.refuse_now()
         if close_connections:
@@ -417,6 +456,8 @@ class Server:
         data = message.encode("utf-8") if isinstance(message, str) else bytes(message)
         delivered = 0
         count = ctypes_size_t()
+        if self._native is not None:
+            self._native.flush_sends()  # each connection's frames in the order they were made
         if isinstance(excluding, _OtherLoop):
             # Its native pointer is valid on its own loop only: the broadcast starts there.
             return excluding._broadcast_from_own_loop(self._servers, None, kind, data)
@@ -438,6 +479,8 @@ class Server:
         delivered = 0
         count = ctypes_size_t()
         skip = excluding._conn if excluding is not None else None
+        if self._native is not None:
+            self._native.flush_sends()  # each connection's frames in the order they were made
         # Each listening address is a native server; joined through Redis they are nodes of their
         # own, so one publish (through the first) reaches the others' subscribers once, by Redis.
         servers = self._servers[:1] if self._redis else self._servers
@@ -555,6 +598,8 @@ class serve:
         # No native limit on buffered output unless asked: Connection.send waits for the drain
         # instead, as in websockets.
         options.setdefault("max_buffered", None)
+        # A send that a native limit may drop must not be collected (its False would be lost).
+        self._server._collect_sends = options["max_buffered"] is None and options.get("memory_budget") is None
         config = NativeConfig("server", compression, dict(
             options, max_size=max_size, ping_interval=ping_interval, ping_timeout=ping_timeout,
             close_timeout=close_timeout, open_timeout=open_timeout, max_connections=max_connections,
@@ -642,6 +687,7 @@ def broadcast(connections: Iterable[Connection], message: Data, raise_exceptions
         if isinstance(connection, _OtherLoop):
             buffered = connection._in_flight + connection._buffered  # its last reports
         else:
+            connection._native.flush_sends()  # counts the replies collected so far
             buffered = n.fast.sws_conn_buffered_amount(connection._conn)
         if buffered > connection.write_limit:
             logger.warning("skipped broadcast: connection %s is too slow", connection.id)
