@@ -48,7 +48,15 @@ REPOSITORY = "https://github.com/python-websockets/websockets"
 FILES = [
     "asyncio/test_client.py", "asyncio/test_server.py",
     "sync/test_client.py", "sync/test_server.py",
+    "asyncio/test_connection.py", "sync/test_connection.py",
 ]
+# The connection tests' helpers that build the websockets peer: they stay websockets'.
+PEER_HELPERS = {"asyncio/connection.py", "sync/connection.py"}
+# Their fixture is replaced by scripts/websockets_suite_connection.py (see its docstring).
+CONNECTION_FIXTURE = {
+    "asyncio/test_connection.py": "install_asyncio",
+    "sync/test_connection.py": "install_sync",
+}
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -160,7 +168,17 @@ def main() -> int:
         tests = work / "run" / "tests"
         shutil.copytree(source / "tests", tests)
         for file in tests.rglob("*.py"):
-            file.write_text(rewrite(file.read_text(), modules))
+            name = file.relative_to(tests).as_posix()
+            if name not in PEER_HELPERS:
+                file.write_text(rewrite(file.read_text(), modules))
+            if name in CONNECTION_FIXTURE:
+                with file.open("a") as test_file:
+                    test_file.write(
+                        "\n\nimport swiftws_connection_adapter\n"
+                        f"swiftws_connection_adapter.{CONNECTION_FIXTURE[name]}"
+                        "(ClientConnectionTests, InterceptingConnection, RecordingProtocol, MS)\n")
+        shutil.copy(ROOT / "scripts" / "websockets_suite_connection.py",
+                    work / "run" / "swiftws_connection_adapter.py")
         write_shims(work / "run", modules)
         env = dict(os.environ, PYTHONPATH=f"{swiftws_path}{os.pathsep}{work / 'run'}")
         totals = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
