@@ -335,6 +335,11 @@ else:
             self.message = message
             self.exceptions = tuple(exceptions)
 
+        def __str__(self) -> str:
+            # The builtin's text: "skipped broadcast (2 sub-exceptions)".
+            count = len(self.exceptions)
+            return f"{self.message} ({count} sub-exception{'' if count == 1 else 's'})"
+
 
 class TooManyFragments(WebSocketException):
     """A message cut into more fragments than ``max_fragments`` (websockets' class; here the

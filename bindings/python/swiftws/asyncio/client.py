@@ -115,7 +115,7 @@ class _PendingConnect:
     def _on_native_open(self, conn: int) -> ClientConnection:
         settings = self.settings
         connection = settings.create_connection(self.native)
-        connection.logger = settings.logger
+        connection.logger = logging.LoggerAdapter(settings.logger, {"websocket": connection})
         connection.max_queue = settings.max_queue
         connection._log_callback = settings._log_callback  # type: ignore[attr-defined]
         connection._attach(conn)

@@ -13,7 +13,8 @@ import asyncio
 import collections
 import enum
 import logging
-import os
+import random
+import struct
 import time
 import uuid
 from ctypes import addressof, byref, c_char as ctypes_char, c_char_p, c_int, sizeof as ctypes_sizeof
@@ -29,6 +30,16 @@ from ..http11 import Request, Response
 from ..uri import parse_uri
 
 __all__ = ["Connection", "State", "Data"]
+
+
+def __getattr__(name: str) -> Any:
+    # websockets has broadcast() here and in asyncio.server; ours lives with the server (it
+    # knows the connections of every native loop), which imports this module: served lazily.
+    if name == "broadcast":
+        from .server import broadcast
+        return broadcast
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _send_text = getattr(n.fast, "sws_conn_send_text", None)  # None with a library lacking networking
 _send_binary = getattr(n.fast, "sws_conn_send_binary", None)
@@ -137,8 +148,9 @@ class Connection:
         #: The opening handshake's request and response (set by the server or the client).
         self.request: Optional[Request] = None
         self.response: Optional[Response] = None
-        #: Where this connection logs (the server's or the client's ``logger``).
-        self.logger: Any = logging.getLogger("websockets.client")
+        #: Where this connection logs: the server's or the client's ``logger`` in a
+        #: ``LoggerAdapter`` that gives each record a ``websocket`` attribute (as websockets).
+        self.logger: Any = logging.LoggerAdapter(logging.getLogger("websockets.client"), {"websocket": self})
         self.path = "/"
         self.query: Optional[str] = None
         #: A client's URI as opened (after redirects); None for a server's connection.
@@ -312,6 +324,9 @@ class Connection:
         """The next message as an async iterator of its fragments (as websockets'). The native
         library reassembles messages (up to ``max_size``), so the whole message comes as one
         fragment; a loop over it works unchanged."""
+        if not self._messages and self._state is not State.CLOSED and self._waiter is not None:
+            raise ConcurrencyError("cannot call recv_streaming while another coroutine is already "
+                                   "running recv or recv_streaming")
         yield await self.recv(decode)
 
     def __aiter__(self) -> AsyncIterator[Data]:
@@ -521,9 +536,9 @@ class Connection:
         """Sends a ping; returns a future that resolves to the round-trip time (seconds) when
         the matching pong arrives (a pong also acknowledges every earlier ping). ``data``
         defaults to 4 random bytes."""
-        payload = os.urandom(4) if data is None else _control_payload(data)
+        payload = _ping_payload() if data is None else _control_payload(data)
         while data is None and payload in self._pings:
-            payload = os.urandom(4)
+            payload = _ping_payload()
         if payload in self._pings:
             raise ConcurrencyError("already waiting for a pong with the same data")
         conn = self._conn
@@ -577,8 +592,9 @@ class Connection:
     async def __aenter__(self) -> "Connection":
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.close()
+    async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        """Closes the connection: 1000, or 1011 when the block raised (as websockets)."""
+        await self.close(1000 if exc_type is None else 1011)
 
     async def wait_closed(self) -> None:
         """Waits until the connection has closed."""
@@ -600,6 +616,12 @@ async def _aiter_of(iterable: Iterable[Data]) -> AsyncIterator[Data]:
     # they are produced.
     for item in iterable:
         yield item
+
+
+def _ping_payload() -> bytes:
+    """A default ping payload: 4 random bytes, drawn as websockets draws them (an identifier,
+    not a secret; a test that patches ``random.getrandbits`` sees the same payload)."""
+    return struct.pack("!I", random.getrandbits(32))
 
 
 def _control_payload(data: Any) -> bytes:

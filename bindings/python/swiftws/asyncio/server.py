@@ -32,7 +32,7 @@ from .._driver import NativeLoop, _send_batch, logger, new_key
 from .._log import native_log
 from ..auth import basic_auth
 from ..datastructures import Headers
-from ..exceptions import ConnectionClosed, ExceptionGroup, check
+from ..exceptions import ConcurrencyError, ConnectionClosed, ExceptionGroup, check
 from ..http11 import Request, Response
 from ..tls import needs_asyncio_tls, tls_struct
 from .connection import _BINARY, _TEXT, Connection, Data, State
@@ -58,7 +58,7 @@ class ServerConnection(Connection):
         super().__init__(native)
         self.server = server
         self.request = request
-        self.logger = server.logger
+        self.logger = logging.LoggerAdapter(server.logger, {"websocket": self})
         self.max_queue = server.max_queue
         self.username: Optional[str] = None
 
@@ -674,15 +674,33 @@ def unix_serve(handler: Callable[[ServerConnection], Awaitable[None]], path: Opt
     return serve(handler, unix=True, path=path, **kwargs)
 
 
-def broadcast(connections: Iterable[Connection], message: Data, raise_exceptions: bool = False) -> None:
+def broadcast(connections: Iterable[Connection], message: Data, *, text: Optional[bool] = None,
+              raise_exceptions: bool = False) -> None:
     """Sends ``message`` to every connection that is open, without waiting (as websockets'
-    ``broadcast``): a connection that is closing, or that has more than its ``write_limit``
-    buffered (a slow reader), is skipped (with a warning for the latter)."""
-    if not isinstance(message, (str, bytes, bytearray, memoryview)):
+    ``broadcast``): ``str`` as text, bytes-like as binary, ``text`` forces one or the other. A
+    connection that is closing is skipped; one sending a fragmented message is skipped with a
+    warning (with ``raise_exceptions``: a ``ConcurrencyError``), as is one that has more than its
+    ``write_limit`` buffered (a slow reader). A failed write is logged, or with
+    ``raise_exceptions`` gathered as ``RuntimeError("failed to write message")``; the gathered
+    errors are raised as ``ExceptionGroup("skipped broadcast", ...)``."""
+    if isinstance(message, str):
+        if text is False:
+            message = message.encode("utf-8")
+    elif isinstance(message, (bytes, bytearray, memoryview)):
+        message = bytes(message)
+        if text is True:
+            message = message.decode("utf-8")
+    else:
         raise TypeError("data must be str or bytes")
     errors: List[Exception] = []
     for connection in connections:
         if connection.state is not State.OPEN or connection._conn is None:
+            continue
+        if connection._fragmenting is not None:
+            if raise_exceptions:
+                errors.append(ConcurrencyError("sending a fragmented message"))
+            else:
+                connection.logger.warning("skipped broadcast: sending a fragmented message")
             continue
         if isinstance(connection, _OtherLoop):
             buffered = connection._in_flight + connection._buffered  # its last reports
@@ -696,11 +714,12 @@ def broadcast(connections: Iterable[Connection], message: Data, raise_exceptions
             connection.send_nowait(message)
         except Exception as error:
             if raise_exceptions:
-                errors.append(error)
+                failure = RuntimeError("failed to write message")
+                failure.__cause__ = error
+                errors.append(failure)
             else:
-                logger.warning("skipped broadcast: failed to write message: %s", error)
+                connection.logger.warning("skipped broadcast: failed to write message: %s",
+                                          f"{type(error).__name__}: {error}")
     if errors:
-        if len(errors) == 1:
-            raise errors[0]
         raise ExceptionGroup("skipped broadcast", errors)
 

@@ -8,6 +8,7 @@ read from the asyncio connection, which lives in the background thread."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from typing import Any, Iterable, Iterator, Mapping, Optional, Tuple, Union
 
@@ -51,6 +52,10 @@ class Connection:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
         self._recv_lock = threading.Lock()
+        # A fragmented send holds the connection: another thread's send raises (websockets'
+        # sync rule; the asyncio API waits instead).
+        self._send_lock = threading.Lock()
+        self._sending_fragments = False
 
     def __getattr__(self, name: str) -> Any:
         # Only for names this class does not define (see the module docstring).
@@ -116,8 +121,11 @@ class Connection:
         """The next message (``str`` text, ``bytes`` binary). Raises ``TimeoutError`` after
         ``timeout`` seconds (no message is lost), ``ConnectionClosed`` once closed,
         ``ConcurrencyError`` if another thread is already in ``recv``."""
+        return self._recv("recv", timeout, decode)
+
+    def _recv(self, caller: str, timeout: Optional[float], decode: Optional[bool]) -> Data:
         if not self._recv_lock.acquire(blocking=False):
-            raise ConcurrencyError("cannot call recv while another thread is already running recv "
+            raise ConcurrencyError(f"cannot call {caller} while another thread is already running recv "
                                    "or recv_streaming")
         try:
             return _background.run(self._connection.recv(decode), timeout)
@@ -127,7 +135,7 @@ class Connection:
     def recv_streaming(self, decode: Optional[bool] = None) -> Iterator[Data]:
         """The next message as an iterator of fragments (the whole message as one: see the
         asyncio ``recv_streaming``)."""
-        yield self.recv(decode=decode)
+        yield self._recv("recv_streaming", None, decode)
 
     def __iter__(self) -> Iterator[Data]:
         """Messages until a normal closure (an abnormal one raises ``ConnectionClosedError``)."""
@@ -142,9 +150,21 @@ class Connection:
         """Sends a message; an iterable is sent as a fragmented message, each fragment as soon
         as the iterable produces it (the iterable runs in the caller's thread). Waits while the
         peer lags by more than ``write_limit`` bytes."""
-        if isinstance(message, (str, bytes, bytearray, memoryview, Mapping)) or not hasattr(message, "__iter__"):
+        with self._send_lock:
+            if self._sending_fragments:
+                raise ConcurrencyError("cannot call send while another thread is already running send")
+            whole = isinstance(message, (str, bytes, bytearray, memoryview, Mapping)) or not hasattr(message, "__iter__")
+            self._sending_fragments = not whole
+        if whole:
             _background.run(self._connection.send(message, text))  # type: ignore[arg-type]
             return
+        try:
+            self._send_fragments(message, text)  # type: ignore[arg-type]
+        finally:
+            self._sending_fragments = False
+
+    def _send_fragments(self, message: Iterable[Data], text: Optional[bool]) -> None:
+        """One fragmented message: each item handed to the background loop as it is produced."""
         loop = _background.loop()
         queue: "asyncio.Queue[Any]" = _background.call(asyncio.Queue)
 
@@ -217,12 +237,16 @@ class Connection:
     def __enter__(self) -> "Connection":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        """Closes the connection: 1000, or 1011 when the block raised (as websockets)."""
+        self.close(1000 if exc_type is None else 1011)
 
 
-def broadcast(connections: Iterable[Connection], message: Data, raise_exceptions: bool = False) -> None:
-    """Sends ``message`` to every open connection without waiting (websockets' ``broadcast``)."""
+def broadcast(connections: Iterable[Connection], message: Data, *, text: Optional[bool] = None,
+              raise_exceptions: bool = False) -> None:
+    """Sends ``message`` to every open connection without waiting (websockets' ``broadcast``;
+    the rules of ``swiftws.asyncio.server.broadcast``)."""
     from ..asyncio.server import broadcast as async_broadcast
     inner = [getattr(connection, "_connection", connection) for connection in connections]
-    _background.call(async_broadcast, inner, message, raise_exceptions)
+    _background.call(functools.partial(async_broadcast, text=text, raise_exceptions=raise_exceptions),
+                     inner, message)
