@@ -6,7 +6,9 @@
 #
 # Defaults: 100 connections, 32-byte binary messages, 1 in flight, 5 s after 1 s warm-up,
 # 3 repetitions, interleaved (rep 1 of every server, then rep 2, ...) so that load from other
-# programs on the machine spreads over all servers alike. Server pinned to CPU 0, loadgen to CPU 1.
+# programs on the machine spreads over all servers alike; each repetition starts one server later
+# in the list (rotation), so no server always runs right after the same neighbour (round 6 saw
+# the row that ran second read lower than its identical base row in 4 of 5 runs). Server pinned to CPU 0, loadgen to CPU 1.
 # Reports, per server, the median msgs/s and the median round trips per server CPU-second (user +
 # system time of the server process over the run, from /proc/PID/stat), each also as a ratio to
 # swiftws (handler API). The second column is the steadier one on a busy machine.
@@ -69,7 +71,8 @@ done
 
 ticks_per_second=$(getconf CLK_TCK)
 for rep in $(seq "$reps"); do
-    for name in "${names[@]}"; do
+    for step in "${!names[@]}"; do
+        name=${names[$(( (step + rep - 1) % ${#names[@]} ))]}
         before=$(cpu_ticks "${pid[$name]}")
         line=$("${pin_load[@]}" "$out/loadgen" -p "${port[$name]}" -c "$conns" -s "$size" -k "$inflight" \
                -d "$seconds" -w "$warmup")
@@ -94,5 +97,10 @@ for name in "${names[@]}"; do
     awk -v n="$name" -v m="$m" -v b="$base" -v c="$c" -v bc="$base_cpu" -v runs="${rates[$name]}" \
         'BEGIN { printf "| %s | %.0f | %.2f | %.0f | %.2f | %s|\n", n, m, m / b, c, c / bc, runs }'
 done
+echo
+# Issue 12's two criteria, as ratios of the medians above (messages per server CPU-second).
+awk -v h="$base_cpu" -v w="$(median <<<"${cpu_rates[websockets]}")" \
+    -v l="$(median <<<"${cpu_rates[swiftws-listener]}")" -v p="$(median <<<"${cpu_rates[picows]}")" \
+    'BEGIN { printf "per server CPU-s: swiftws handler API / websockets = %.2f; swiftws-listener / picows = %.2f\n", h / w, l / p }'
 echo
 echo "versions: swiftws $("$python" -c 'import sys; sys.path.insert(0, "bindings/python"); import swiftws; print(swiftws.library_version)') ($SWIFTWS_LIBRARY), websockets $("$python" -c 'import websockets; print(websockets.__version__)'), picows $("$python" -c 'import picows; print(picows.__version__)'), $("$python" --version)"
