@@ -133,6 +133,9 @@ public final class EventLoop: @unchecked Sendable {
         epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event)
         event.data.u64 = EventLoop.timerToken
         epoll_ctl(epollFD, EPOLL_CTL_ADD, timerFD, &event)
+        // `StreamClosures` first, so that a stream tells its closures by their kind, without a cast.
+        let closuresKind = streamHandlerKind(of: StreamClosures())
+        assert(closuresKind == EventLoop.streamClosuresKind)
     }
 
     deinit {
@@ -411,8 +414,10 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Adds `fd` to the epoll set (or, with `replacing`, changes the registration of an fd
     /// already in it) and returns the slot that identifies `registrant`.
-    /// How many handler types one loop's streams can have: a stream keeps the index in 6 bits.
-    static let maxStreamHandlerKinds = 64
+    /// How many handler types one loop's streams can have: a stream keeps the index in 5 bits.
+    static let maxStreamHandlerKinds = 32
+    /// The kind of `StreamClosures`, the first type in every loop's table (see `init`).
+    static let streamClosuresKind: UInt8 = 0
 
     /// The witness table of the handler type at `kind` (see `streamHandlerKinds`).
     @inline(__always)
@@ -423,7 +428,7 @@ public final class EventLoop: @unchecked Sendable {
     /// The index of `handler`'s type in `streamHandlerKinds`, added if new.
     func streamHandlerKind(of handler: any SocketStreamHandler) -> UInt8 {
         let type = ObjectIdentifier(Swift.type(of: handler))
-        if let index = streamHandlerKinds.firstIndex(where: { $0.type == type }) { return UInt8(index) }
+        for index in streamHandlerKinds.indices where streamHandlerKinds[index].type == type { return UInt8(index) }
         precondition(streamHandlerKinds.count < EventLoop.maxStreamHandlerKinds, "too many stream handler types on one loop")
         // The second word of a class-bound existential (see `SocketStream.handler`); `as` keeps
         // the existential from being opened into the object alone.

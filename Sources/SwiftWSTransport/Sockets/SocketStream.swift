@@ -119,27 +119,25 @@ public final class SocketStream {
     @exclusivity(unchecked) private var handlerObject: AnyObject?
     /// The peer's address (see `remoteAddress`).
     private let storedRemoteAddress: CompactSocketAddress?
-    /// The epoll events asked for (bit 0 `EPOLLIN`, bit 1 `EPOLLOUT`, the only two ever asked)
-    /// and the handler's kind (bits 2-7): one byte, the last of the address's word. Two bytes
-    /// would take the stream past 88 bytes, a malloc size class up (issue 16).
+    /// The epoll events asked for (`EPOLLIN` 1 and `EPOLLOUT` 4, the only two ever asked, in
+    /// their own bits) and the handler's kind (bits 3-7): one byte, the last of the address's
+    /// word. Two bytes would take the stream past 88 bytes, a malloc size class up (issue 16).
     /// `@exclusivity(unchecked)`: read with `handlerObject` on every read.
     @exclusivity(unchecked) private var eventsAndHandlerKind: UInt8 = 0
+    private static let eventBits = UInt8(EPOLLIN.rawValue | EPOLLOUT.rawValue)
     /// The epoll events asked for (see `eventsAndHandlerKind`).
     private var watchedEvents: UInt32 {
-        get {
-            (eventsAndHandlerKind & 1 != 0 ? EPOLLIN.rawValue : 0) | (eventsAndHandlerKind & 2 != 0 ? EPOLLOUT.rawValue : 0)
-        }
+        get { UInt32(eventsAndHandlerKind & SocketStream.eventBits) }
         set {
-            precondition(newValue & ~(EPOLLIN.rawValue | EPOLLOUT.rawValue) == 0, "an epoll event a stream never asks for")
-            let bits: UInt8 = (newValue & EPOLLIN.rawValue != 0 ? 1 : 0) | (newValue & EPOLLOUT.rawValue != 0 ? 2 : 0)
-            eventsAndHandlerKind = eventsAndHandlerKind & ~3 | bits
+            assert(newValue & ~UInt32(SocketStream.eventBits) == 0, "an epoll event a stream never asks for")
+            eventsAndHandlerKind = eventsAndHandlerKind & ~SocketStream.eventBits | UInt8(truncatingIfNeeded: newValue)
         }
     }
     /// The index of `handlerObject`'s type in the loop's table (`EventLoop.streamHandlerKinds`,
-    /// below `EventLoop.maxStreamHandlerKinds`).
+    /// below `EventLoop.maxStreamHandlerKinds`; 0 is `StreamClosures`).
     private var handlerKind: UInt8 {
-        get { eventsAndHandlerKind >> 2 }
-        set { eventsAndHandlerKind = eventsAndHandlerKind & 3 | newValue << 2 }
+        get { eventsAndHandlerKind >> 3 }
+        set { eventsAndHandlerKind = eventsAndHandlerKind & 7 | newValue << 3 }
     }
     let fd: Int32
     /// The stream's slot in its loop's registry (`EventLoop.register`), 32 bits like `fd`.
@@ -182,13 +180,16 @@ public final class SocketStream {
         }
     }
     private var closures: StreamClosures? {
-        handlerObject as? StreamClosures
+        guard let handlerObject, handlerKind == EventLoop.streamClosuresKind else { return nil }
+        return unsafeDowncast(handlerObject, to: StreamClosures.self)
     }
     /// The closures' holder, replacing a handler that is not one.
     private func ensureClosures() -> StreamClosures {
         if let closures { return closures }
         let made = StreamClosures()
-        handler = made
+        // The kind is known: no search of the loop's table (`handler`'s setter).
+        handlerKind = EventLoop.streamClosuresKind
+        handlerObject = made
         return made
     }
 
