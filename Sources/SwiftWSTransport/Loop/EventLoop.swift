@@ -60,6 +60,11 @@ public final class EventLoop: @unchecked Sendable {
     private var registrants: [Registrant?] = []
     private var generations: [UInt32] = []
     private var freeSlots: [Int] = []
+    /// The types of the streams' handlers on this loop with their witness tables for
+    /// `SocketStreamHandler`, indexed by `SocketStream.handlerKind`: a stream keeps its handler
+    /// as one pointer and 6 bits instead of a 16-byte existential (issue 16).
+    /// `@exclusivity(unchecked)`: read on every stream read.
+    @exclusivity(unchecked) private var streamHandlerKinds: [(type: ObjectIdentifier, witnessTable: UnsafeRawPointer)] = []
     private var spareWork: [@Sendable () -> Void] = []
     /// Callbacks deferred to the end of the iteration (close notifications, connect results), so
     /// that no user callback runs inside another user call such as `write` or `close`.
@@ -128,6 +133,9 @@ public final class EventLoop: @unchecked Sendable {
         epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event)
         event.data.u64 = EventLoop.timerToken
         epoll_ctl(epollFD, EPOLL_CTL_ADD, timerFD, &event)
+        // `StreamClosures` first, so that a stream tells its closures by their kind, without a cast.
+        let closuresKind = streamHandlerKind(of: StreamClosures())
+        assert(closuresKind == EventLoop.streamClosuresKind)
     }
 
     deinit {
@@ -406,6 +414,29 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Adds `fd` to the epoll set (or, with `replacing`, changes the registration of an fd
     /// already in it) and returns the slot that identifies `registrant`.
+    /// How many handler types one loop's streams can have: a stream keeps the index in 5 bits.
+    static let maxStreamHandlerKinds = 32
+    /// The kind of `StreamClosures`, the first type in every loop's table (see `init`).
+    static let streamClosuresKind: UInt8 = 0
+
+    /// The witness table of the handler type at `kind` (see `streamHandlerKinds`).
+    @inline(__always)
+    func streamHandlerWitnessTable(_ kind: UInt8) -> UnsafeRawPointer {
+        streamHandlerKinds.withUnsafeBufferPointer { $0[Int(kind)].witnessTable }
+    }
+
+    /// The index of `handler`'s type in `streamHandlerKinds`, added if new.
+    func streamHandlerKind(of handler: any SocketStreamHandler) -> UInt8 {
+        let type = ObjectIdentifier(Swift.type(of: handler))
+        for index in streamHandlerKinds.indices where streamHandlerKinds[index].type == type { return UInt8(index) }
+        precondition(streamHandlerKinds.count < EventLoop.maxStreamHandlerKinds, "too many stream handler types on one loop")
+        // The second word of a class-bound existential (see `SocketStream.handler`); `as` keeps
+        // the existential from being opened into the object alone.
+        let witnessTable = withUnsafeBytes(of: handler as any SocketStreamHandler) { $0.load(fromByteOffset: MemoryLayout<UnsafeRawPointer>.size, as: UnsafeRawPointer.self) }
+        streamHandlerKinds.append((type, witnessTable))
+        return UInt8(streamHandlerKinds.count - 1)
+    }
+
     func register(_ registrant: Registrant, fd: Int32, events: UInt32, replacing: Bool = false) throws(NetworkError) -> Int {
         guard !isClosed else { throw NetworkError(.closed, "event loop") }
         let slot: Int

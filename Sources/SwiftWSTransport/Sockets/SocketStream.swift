@@ -76,21 +76,14 @@ public final class SocketStream {
         case shut
     }
 
+    // The stored properties are declared in the order they are laid out (Swift keeps the
+    // declaration order): the four pointers, then the peer's 23-byte address, whose last word
+    // has one byte left (`eventsAndHandlerKind`), then the 4-byte and 1-byte fields. That packs the
+    // stream into 72 bytes after its header (88 with it), one malloc size class below 104
+    // (issue 16); `IdleFootprintTests` fails if a field breaks the packing.
+
     /// The loop the stream belongs to.
     public let loop: EventLoop
-    let fd: Int32
-    /// Next to `fd`: two 4-byte fields side by side fill one word (stored properties are laid
-    /// out in declaration order), which takes the stream down a malloc size class (issue 16).
-    private var watchedEvents: UInt32 = 0
-    private var slot = -1
-    var state = State.open
-    /// What happens to what the peer sends (one owner: pause, lingering and end of input).
-    /// `@exclusivity(unchecked)`, like `tls` and `handler`: read on every read (`readOnce`),
-    /// for the reason given at `backlog` (callgrind: two run-time checks per read, about 150
-    /// instructions, before).
-    @exclusivity(unchecked) var input = Input.reading
-    /// What happens to what we write (one owner: a FIN pending or sent).
-    private(set) var output = Output.open
     /// Output the kernel refused, in order. `@exclusivity(unchecked)`: read on every write and
     /// by `bufferedAmount` (several times per message), and Swift cannot prove statically that
     /// accesses to a class's stored property do not overlap, so each one paid a run-time check
@@ -120,26 +113,83 @@ public final class SocketStream {
         get { extras?.tls }
         set { if newValue != nil || extras != nil { madeExtras.tls = newValue } }
     }
+    /// The handler object (see `handler`): one pointer, its type's dispatch found through
+    /// `handlerKind`. `@exclusivity(unchecked)`: read on every read (see `backlog`); each access
+    /// is a copy of the reference, never open across the handler's call.
+    @exclusivity(unchecked) private var handlerObject: AnyObject?
+    /// The peer's address (see `remoteAddress`).
+    private let storedRemoteAddress: CompactSocketAddress?
+    /// The epoll events asked for (`EPOLLIN` 1 and `EPOLLOUT` 4, the only two ever asked, in
+    /// their own bits) and the handler's kind (bits 3-7): one byte, the last of the address's
+    /// word. Two bytes would take the stream past 88 bytes, a malloc size class up (issue 16).
+    /// `@exclusivity(unchecked)`: read with `handlerObject` on every read.
+    @exclusivity(unchecked) private var eventsAndHandlerKind: UInt8 = 0
+    private static let eventBits = UInt8(EPOLLIN.rawValue | EPOLLOUT.rawValue)
+    /// The epoll events asked for (see `eventsAndHandlerKind`).
+    private var watchedEvents: UInt32 {
+        get { UInt32(eventsAndHandlerKind & SocketStream.eventBits) }
+        set {
+            assert(newValue & ~UInt32(SocketStream.eventBits) == 0, "an epoll event a stream never asks for")
+            eventsAndHandlerKind = eventsAndHandlerKind & ~SocketStream.eventBits | UInt8(truncatingIfNeeded: newValue)
+        }
+    }
+    /// The index of `handlerObject`'s type in the loop's table (`EventLoop.streamHandlerKinds`,
+    /// below `EventLoop.maxStreamHandlerKinds`; 0 is `StreamClosures`).
+    private var handlerKind: UInt8 {
+        get { eventsAndHandlerKind >> 3 }
+        set { eventsAndHandlerKind = eventsAndHandlerKind & 7 | newValue << 3 }
+    }
+    let fd: Int32
+    /// The stream's slot in its loop's registry (`EventLoop.register`), 32 bits like `fd`.
+    private var slot: Int32 = -1
+    var state = State.open
+    /// What happens to what the peer sends (one owner: pause, lingering and end of input).
+    /// `@exclusivity(unchecked)`, like `tls` and `handler`: read on every read (`readOnce`),
+    /// for the reason given at `backlog` (callgrind: two run-time checks per read, about 150
+    /// instructions, before).
+    @exclusivity(unchecked) var input = Input.reading
+    /// What happens to what we write (one owner: a FIN pending or sent).
+    private(set) var output = Output.open
 
     /// How long `close()` waits for a peer to take a backlog before resetting the connection.
     public static let defaultCloseTimeout: Duration = .seconds(10)
 
     /// The peer's address (nil if the kernel could not tell, e.g. an unnamed Unix socket).
     public var remoteAddress: SocketAddress? { storedRemoteAddress?.address }
-    private let storedRemoteAddress: CompactSocketAddress?
 
     /// Who hears about reads, the end of input, drains and the close: the four closures below
     /// (one `StreamClosures` object), or an object that is its own handler (a WebSocket
     /// connection: no closures and no closure contexts per idle connection, issue 16). Held
-    /// strongly until the stream closes. `@exclusivity(unchecked)`: read on every read (see
-    /// `backlog`); each access is a copy of the reference, never open across the handler's call.
-    @exclusivity(unchecked) package var handler: (any SocketStreamHandler)?
-    private var closures: StreamClosures? { handler as? StreamClosures }
+    /// strongly until the stream closes. Stored as one pointer and 6 bits (`handlerObject`,
+    /// `handlerKind`) rather than as a 16-byte existential (issue 16): the bits select the
+    /// type's witness table in the loop's table.
+    package var handler: (any SocketStreamHandler)? {
+        @inline(__always) get {
+            guard let handlerObject else { return nil }
+            // A class-bound existential is the object reference followed by its type's witness
+            // table (the Swift ABI's class existential container), and the loop keeps the table
+            // of each kind: the existential is put back together without a call. (Through a
+            // static requirement that downcasts, a read cost 11 more instructions: the static
+            // witness thunk cannot tail-call, callgrind.)
+            return unsafeBitCast((handlerObject, loop.streamHandlerWitnessTable(handlerKind)),
+                                 to: (any SocketStreamHandler).self)
+        }
+        set {
+            if let newValue { handlerKind = loop.streamHandlerKind(of: newValue) }
+            handlerObject = newValue
+        }
+    }
+    private var closures: StreamClosures? {
+        guard let handlerObject, handlerKind == EventLoop.streamClosuresKind else { return nil }
+        return unsafeDowncast(handlerObject, to: StreamClosures.self)
+    }
     /// The closures' holder, replacing a handler that is not one.
     private func ensureClosures() -> StreamClosures {
         if let closures { return closures }
         let made = StreamClosures()
-        handler = made
+        // The kind is known: no search of the loop's table (`handler`'s setter).
+        handlerKind = EventLoop.streamClosuresKind
+        handlerObject = made
         return made
     }
 
@@ -175,7 +225,7 @@ public final class SocketStream {
     static func adopt(fd: Int32, loop: EventLoop, remoteAddress: SocketAddress?, alreadyInEpoll: Bool = false) throws(NetworkError) -> SocketStream {
         let stream = SocketStream(loop: loop, fd: fd, remoteAddress: remoteAddress)
         stream.watchedEvents = EPOLLIN.rawValue
-        stream.slot = try loop.register(.stream(stream), fd: fd, events: stream.watchedEvents, replacing: alreadyInEpoll)
+        stream.slot = Int32(try loop.register(.stream(stream), fd: fd, events: stream.watchedEvents, replacing: alreadyInEpoll))
         return stream
     }
 
@@ -456,7 +506,7 @@ public final class SocketStream {
         if let tls { wanted = tlsWatchedEvents(tls, plain: wanted) }
         if wanted != watchedEvents {
             watchedEvents = wanted
-            loop.modify(slot: slot, fd: fd, events: wanted)
+            loop.modify(slot: Int(slot), fd: fd, events: wanted)
         }
     }
 
@@ -546,7 +596,7 @@ public final class SocketStream {
         if let closeTimer { loop.cancel(closeTimer) }
         closeTimer = nil
         loop.discardCork(of: self)
-        loop.unregister(slot: slot)
+        loop.unregister(slot: Int(slot))
         Glibc.close(fd)
         tls?.free()
         backlog.release()
