@@ -983,6 +983,14 @@ sws_status sws_conn_handshake_response(const sws_conn_t *conn, const uint8_t **h
  */
 bool sws_conn_close_initiated_locally(const sws_conn_t *conn);
 
+/**
+ * Whether the close timeout (close_timeout_ms) ended the connection: the closing handshake began
+ * but the peer's close frame -- or, for a client, the server's closing of TCP -- did not come in
+ * time, so the TCP connection was dropped. False otherwise, for NULL or from another thread.
+ * Useful in on_close to report the timeout as the cause. Loop-thread-only.
+ */
+bool sws_conn_close_timed_out(const sws_conn_t *conn);
+
 /** Our own address of the connection, as sws_conn_remote_address() (same errors). Loop-thread-only. */
 sws_status sws_conn_local_address(const sws_conn_t *conn, char *buffer, size_t size);
 

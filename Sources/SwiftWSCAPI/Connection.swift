@@ -438,6 +438,12 @@ public func sws_conn_close_initiated_locally(_ handle: OpaquePointer?) -> Bool {
     return box.connection.closeInitiatedLocally ?? false
 }
 
+@_cdecl("sws_conn_close_timed_out")
+public func sws_conn_close_timed_out(_ handle: OpaquePointer?) -> Bool {
+    guard let box = object(handle, as: ConnectionBox.self), box.connection.loop.isInLoopThread else { return false }
+    return box.connection.closeTimedOut
+}
+
 @_cdecl("sws_conn_local_address")
 public func sws_conn_local_address(_ handle: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int) -> sws_status {
     let (found, status) = connection(handle, "sws_conn_local_address")

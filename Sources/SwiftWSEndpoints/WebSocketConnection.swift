@@ -128,6 +128,14 @@ public final class WebSocketConnection {
         get { flags.contains(.finished) }
         set { flags.set(.finished, newValue) }
     }
+    /// Whether the close timeout ended the connection: the closing handshake began but the
+    /// peer's close frame, or (a client) the server's closing of TCP, did not come in time, so
+    /// the TCP connection was dropped. Readable in `onClose`, so that a binding can report the
+    /// timeout as the cause (websockets sets `TimeoutError` as the exception's cause).
+    public private(set) var closeTimedOut: Bool {
+        get { flags.contains(.closeTimedOut) }
+        set { flags.set(.closeTimedOut, newValue) }
+    }
     /// The one timer, at the time policy's deadline when it was armed (its `deadline`), nil when
     /// none is due: no separate copy of the deadline (8 bytes, issue 16).
     private var housekeeping: TimerHandle?
@@ -627,6 +635,7 @@ public final class WebSocketConnection {
             case .abort:
                 // The close handshake did not finish in time. (`finished` is set when the
                 // stream's close notification runs, at the end of the iteration.)
+                closeTimedOut = true
                 return stream.abort()
             }
         }
@@ -690,6 +699,7 @@ private struct ConnectionFlags: OptionSet {
     static let readingPausedByApplication = ConnectionFlags(rawValue: 1 << 1)
     static let resumeScheduled = ConnectionFlags(rawValue: 1 << 2)
     static let finished = ConnectionFlags(rawValue: 1 << 3)
+    static let closeTimedOut = ConnectionFlags(rawValue: 1 << 4)
 
     /// Sets or clears `flag`.
     mutating func set(_ flag: ConnectionFlags, _ value: Bool) {

@@ -133,6 +133,9 @@ class Connection:
         self.close_reason: Optional[str] = None
         #: The close frame this side began the closing handshake with (for ConnectionClosed.sent).
         self._close_sent: Optional[Close] = None
+        #: Whether the close timeout ended the connection (the library's sws_conn_close_timed_out):
+        #: the ConnectionClosed raised then has a TimeoutError as its cause, as websockets'.
+        self._close_timed_out = False
         #: Whether a send was buffered behind bytes the peer has not read (or dropped by a
         #: limit) since the last on_drain: collected sends (ListenerConnection) are then not
         #: collected, so that send_nowait can still report False.
@@ -213,7 +216,10 @@ class Connection:
         return self._state is State.CLOSED
 
     def _closed_exception(self) -> ConnectionClosed:
-        return connection_closed(self.close_code or n.SWS_CLOSE_ABNORMAL, self.close_reason or "", self._close_sent)
+        error = connection_closed(self.close_code or n.SWS_CLOSE_ABNORMAL, self.close_reason or "", self._close_sent)
+        if self._close_timed_out:
+            error.__cause__ = TimeoutError()
+        return error
 
     # -- native events -------------------------------------------------------------------------
 
@@ -254,7 +260,8 @@ class Connection:
             self._drain.set_result(None)
         self._drain = None
 
-    def _on_close(self, code: int, reason: str, initiated_locally: bool = False) -> None:
+    def _on_close(self, code: int, reason: str, initiated_locally: bool = False, timed_out: bool = False) -> None:
+        self._close_timed_out = timed_out
         if initiated_locally and self._close_sent is None:
             # The library began the close (a timeout, a limit, the peer's protocol error).
             self._close_sent = Close(code, reason)
