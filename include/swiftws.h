@@ -984,6 +984,14 @@ sws_status sws_conn_handshake_response(const sws_conn_t *conn, const uint8_t **h
 bool sws_conn_close_initiated_locally(const sws_conn_t *conn);
 
 /**
+ * Sets the connection's close timeout (as sws_connection_config's close_timeout_ms, which it
+ * replaces for this connection): how long a closing handshake may take before the TCP connection
+ * is dropped. It applies to a closing handshake that begins after the call, not to one under way.
+ * Loop-thread-only. Errors: SWS_ERR_INVALID_ARGUMENT (NULL), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_conn_set_close_timeout(sws_conn_t *conn, uint32_t close_timeout_ms);
+
+/**
  * Whether the close timeout (close_timeout_ms) ended the connection: the closing handshake began
  * but the peer's close frame -- or, for a client, the server's closing of TCP -- did not come in
  * time, so the TCP connection was dropped. False otherwise, for NULL or from another thread.

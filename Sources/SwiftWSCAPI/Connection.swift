@@ -438,6 +438,14 @@ public func sws_conn_close_initiated_locally(_ handle: OpaquePointer?) -> Bool {
     return box.connection.closeInitiatedLocally ?? false
 }
 
+@_cdecl("sws_conn_set_close_timeout")
+public func sws_conn_set_close_timeout(_ handle: OpaquePointer?, _ closeTimeoutMs: UInt32) -> sws_status {
+    let (found, status) = connection(handle, "sws_conn_set_close_timeout")
+    guard let box = found else { return status }
+    box.connection.closeTimeout = duration(milliseconds: closeTimeoutMs)
+    return SWS_OK
+}
+
 @_cdecl("sws_conn_close_timed_out")
 public func sws_conn_close_timed_out(_ handle: OpaquePointer?) -> Bool {
     guard let box = object(handle, as: ConnectionBox.self), box.connection.loop.isInLoopThread else { return false }

@@ -128,6 +128,15 @@ public final class WebSocketConnection {
         get { flags.contains(.finished) }
         set { flags.set(.finished, newValue) }
     }
+    /// How long a closing handshake may take before the TCP connection is dropped (and bound of
+    /// the lingering close after it): the connection options' `closeTimeout` unless set here.
+    /// A new value applies to a closing handshake that begins after it is set (websockets lets
+    /// a program change `close_timeout` on an open connection).
+    public var closeTimeout: Duration {
+        get { .nanoseconds(Int64(clamping: closeTimeoutNanoseconds)) }
+        set { rareFields.closeTimeout = newValue.clampedNanoseconds }
+    }
+    private var closeTimeoutNanoseconds: UInt64 { rare?.closeTimeout ?? context.timeouts.value.closeTimeout }
     /// Whether the close timeout ended the connection: the closing handshake began but the
     /// peer's close frame, or (a client) the server's closing of TCP, did not come in time, so
     /// the TCP connection was dropped. Readable in `onClose`, so that a binding can report the
@@ -404,14 +413,16 @@ public final class WebSocketConnection {
     private func closeTransportLingering() {
         guard !releasedTransport else { return }
         releasedTransport = true
-        stream.closeLingering(timeout: .nanoseconds(Int64(clamping: context.timeouts.value.closeTimeout)))
+        stream.closeLingering(timeout: closeTimeout)
         loop.deferCallback { [self] in streamClosed(.local) }
     }
 
     /// The close handshake began (either side) or the connection failed: arm the close deadline.
     private func markClosing() {
         guard !timeouts.isClosing else { return }
-        timeouts.closingStarted(now: MonotonicClock.now(), durations: context.timeouts.value)
+        var durations = context.timeouts.value
+        durations.closeTimeout = closeTimeoutNanoseconds
+        timeouts.closingStarted(now: MonotonicClock.now(), durations: durations)
         rescheduleHousekeeping()
     }
 
@@ -714,6 +725,8 @@ private final class RareConnectionFields {
     var localStatus: CloseStatus?
     var sharedState: ConnectionHandle?
     var closeStatus: CloseStatus?
+    /// `WebSocketConnection.closeTimeout` when a program set it (nanoseconds); nil: the options'.
+    var closeTimeout: UInt64?
     /// Set once, in the connection's `init`; see the connection's properties of these names.
     var subprotocol: String?
     var query: String?
@@ -729,6 +742,7 @@ private final class RareConnectionFields {
     /// Whether every field is at its initial value, so that the connection can let the object go.
     var isUnused: Bool {
         userData == nil && topics == nil && localStatus == nil && sharedState == nil && closeStatus == nil
+            && closeTimeout == nil
             && subprotocol == nil && query == nil && peerHandshakeHeaders.count == 0
             && countedInput == 0 && countedOutput == 0
     }

@@ -911,7 +911,7 @@ static void test_message_timeout_and_memory_budget(void) {
     sws_connection_config_init(&connection);
     connection.compression = &off;
     connection.message_timeout_ms = 200;
-    connection.close_timeout_ms = 200;
+    connection.close_timeout_ms = 60000; /* the connection below sets its own */
     sws_server_config config;
     sws_server_config_init(&config);
     config.connection = &connection;
@@ -929,15 +929,20 @@ static void test_message_timeout_and_memory_budget(void) {
     CHECK_EQ_INT(server_peer.close_code, 1008);
     CHECK(!server_peer.close_timed_out); /* the peer closed TCP in time */
 
-    /* The server closes and the peer never answers: close_timeout_ms drops it (1006), and
+    /* The server closes and the peer never answers: the close timeout (set on the open
+     * connection: 200 ms instead of the configured 60 s) drops it (1006), and
      * sws_conn_close_timed_out says so in on_close. */
     fd = raw_upgraded_socket(loop, port);
     RUN_UNTIL(loop, server_peer.opened == 2);
+    CHECK_EQ_INT(sws_conn_set_close_timeout(NULL, 200), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_set_close_timeout(server_peer.conn, 200), SWS_OK);
+    double close_started = now_seconds();
     CHECK_EQ_INT(sws_conn_close(server_peer.conn, 1000, NULL, 0), SWS_OK);
     CHECK(!sws_conn_close_timed_out(server_peer.conn)); /* closing, not timed out yet */
     RUN_UNTIL(loop, server_peer.closed == 2);
     CHECK_EQ_INT(server_peer.close_code, SWS_CLOSE_ABNORMAL);
     CHECK(server_peer.close_timed_out);
+    CHECK(now_seconds() - close_started >= 0.19);
     close(fd);
 
     /* More unfinished input (6,000 bytes) than the server-wide budget (4,096): 1013. */

@@ -2,17 +2,21 @@
 on 127.0.0.1:
 
 - after the close timeout fired, ``ConnectionClosed`` has a ``TimeoutError`` as its cause (the
-  library says so: ``sws_conn_close_timed_out``); a close answered in time has no cause.
+  library says so: ``sws_conn_close_timed_out``); a close answered in time has no cause;
+- ``close_timeout`` changed on an open connection (asyncio and blocking) applies to the next
+  close (``sws_conn_set_close_timeout``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from websockets.asyncio.server import serve as ws_serve
 
 from swiftws.asyncio.client import connect
+from swiftws.sync.client import connect as sync_connect
 from swiftws.exceptions import ConnectionClosedError, ConnectionClosedOK
 
 from helpers import run_async
@@ -43,3 +47,46 @@ async def test_a_close_timeout_is_the_cause_of_connection_closed():
         with pytest.raises(ConnectionClosedOK) as ok:
             await websocket.recv()
         assert ok.value.__cause__ is None
+
+
+async def _slow_reader(websocket) -> None:
+    """A websockets handler that reads nothing for 0.6 s (a close frame waits that long)."""
+    websocket.transport.pause_reading()
+    asyncio.get_running_loop().call_later(0.6, websocket.transport.resume_reading)
+    await websocket.wait_closed()
+
+
+@run_async(30)
+async def test_close_timeout_set_on_an_open_connection():
+    async with ws_serve(_slow_reader, "127.0.0.1", 0) as server:
+        # Configured long, set short: the close times out at the new value.
+        websocket = await connect(f"ws://127.0.0.1:{_port(server)}/", close_timeout=30)
+        assert websocket.close_timeout == 30
+        websocket.close_timeout = 0.2
+        assert websocket.close_timeout == 0.2
+        started = time.monotonic()
+        await asyncio.wait_for(websocket.close(), 5)
+        assert time.monotonic() - started < 0.55
+        with pytest.raises(ConnectionClosedError) as raised:
+            await websocket.recv()
+        assert isinstance(raised.value.__cause__, TimeoutError)
+
+
+def test_close_timeout_set_on_an_open_blocking_connection():
+    async def main() -> None:
+        async with ws_serve(_slow_reader, "127.0.0.1", 0) as server:
+            port = _port(server)
+
+            def client() -> None:
+                # Configured short, set long: the slow peer's answer is waited for.
+                with sync_connect(f"ws://127.0.0.1:{port}/", close_timeout=0.1) as websocket:
+                    websocket.close_timeout = 5
+                    assert websocket.close_timeout == 5
+                websocket.close()
+                with pytest.raises(ConnectionClosedOK) as ok:
+                    websocket.recv()
+                assert ok.value.__cause__ is None and websocket.close_code == 1000
+
+            await asyncio.wait_for(asyncio.to_thread(client), 10)
+
+    asyncio.run(main())

@@ -339,6 +339,9 @@ class _OtherLoop:
     def _abort(self) -> None:
         self._post(lambda conn: conn and n.lib.sws_conn_abort(conn))
 
+    def _set_close_timeout(self, timeout_ms: int) -> None:
+        self._post(lambda conn: conn and n.lib.sws_conn_set_close_timeout(conn, timeout_ms))
+
     def _on_close(self, code: int, reason: str, initiated_locally: bool = False, timed_out: bool = False) -> None:
         super()._on_close(code, reason, initiated_locally, timed_out)  # type: ignore[misc]
         ref, self._ref = self._ref, None

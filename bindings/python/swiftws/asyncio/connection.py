@@ -22,6 +22,7 @@ from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Dict
                     Optional, Tuple, Union)
 
 from .. import _native as n
+from .._config import milliseconds
 from .._driver import NativeLoop, logger
 from ..extensions.permessage_deflate import PerMessageDeflate
 from ..exceptions import ConcurrencyError, ConnectionClosed, SwiftWSError, connection_closed
@@ -136,6 +137,8 @@ class Connection:
         #: Whether the close timeout ended the connection (the library's sws_conn_close_timed_out):
         #: the ConnectionClosed raised then has a TimeoutError as its cause, as websockets'.
         self._close_timed_out = False
+        #: See the ``close_timeout`` property (the client or server sets the configured value).
+        self._close_timeout: Optional[float] = 10
         #: Whether a send was buffered behind bytes the peer has not read (or dropped by a
         #: limit) since the last on_drain: collected sends (ListenerConnection) are then not
         #: collected, so that send_nowait can still report False.
@@ -209,6 +212,23 @@ class Connection:
         if conn is None or n.lib.sws_conn_get_counters(conn, byref(counters)) != n.SWS_OK:
             return {name: 0 for name, _ in n.ConnCounters._fields_[1:]}
         return {name: getattr(counters, name) for name, _ in n.ConnCounters._fields_[1:]}
+
+    @property
+    def close_timeout(self) -> Optional[float]:
+        """Seconds a closing handshake may take before the TCP connection is dropped (None: as
+        long as the library's timer goes). Settable on an open connection, as in websockets: the
+        new value applies to a close that begins afterwards (``sws_conn_set_close_timeout``)."""
+        return self._close_timeout
+
+    @close_timeout.setter
+    def close_timeout(self, seconds: Optional[float]) -> None:
+        # None: as long as a uint32 of milliseconds lasts, as the close_timeout option.
+        self._set_close_timeout(milliseconds(seconds, 0xFFFFFFFF))
+        self._close_timeout = seconds
+
+    def _set_close_timeout(self, timeout_ms: int) -> None:
+        if self._conn is not None:
+            n.lib.sws_conn_set_close_timeout(self._conn, timeout_ms)
 
     @property
     def closed(self) -> bool:
