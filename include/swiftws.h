@@ -947,6 +947,17 @@ sws_status sws_conn_get_counters(sws_conn_t *conn, sws_conn_counters *counters);
 sws_status sws_conn_close(sws_conn_t *conn, uint16_t code, const char *reason, size_t reason_len);
 
 /**
+ * Fails the connection (RFC 6455 section 7.1.7): sends a close frame with `code` and a UTF-8
+ * `reason` (at most 123 bytes), then closes TCP at once (a lingering close bounded by the close
+ * timeout) without waiting for the peer's answer, which is discarded. on_close follows with
+ * SWS_CLOSE_ABNORMAL (no close frame was received) and sws_conn_close_initiated_locally() true.
+ * For a program that cannot go on, e.g. closing in the middle of sending a fragmented message
+ * (websockets does this); sws_conn_close() is the orderly way. Loop-thread-only.
+ * Errors: as sws_conn_close().
+ */
+sws_status sws_conn_fail(sws_conn_t *conn, uint16_t code, const char *reason, size_t reason_len);
+
+/**
  * Drops the TCP connection at once, without a close handshake; on_close follows with
  * SWS_CLOSE_ABNORMAL. Loop-thread-only. Errors: SWS_ERR_INVALID_ARGUMENT, SWS_ERR_WRONG_THREAD,
  * SWS_ERR_CLOSED.

@@ -375,6 +375,20 @@ public func sws_conn_close(_ handle: OpaquePointer?, _ code: UInt16, _ reason: U
     return SWS_OK
 }
 
+@_cdecl("sws_conn_fail")
+public func sws_conn_fail(_ handle: OpaquePointer?, _ code: UInt16, _ reason: UnsafePointer<CChar>?,
+                          _ reasonLength: Int) -> sws_status {
+    let (found, status) = connection(handle, "sws_conn_fail")
+    guard let box = found else { return status }
+    let (text, argumentStatus) = closeArguments(code, reason, reasonLength, "sws_conn_fail")
+    guard let text else { return argumentStatus }
+    guard box.connection.isOpen else {
+        return fail(SWS_ERR_CLOSED, "sws_conn_fail: the close handshake has already begun")
+    }
+    box.connection.fail(code: CloseCode(code), reason: text)
+    return SWS_OK
+}
+
 @_cdecl("sws_conn_abort")
 public func sws_conn_abort(_ handle: OpaquePointer?) -> sws_status {
     let (found, status) = connection(handle, "sws_conn_abort")

@@ -84,6 +84,7 @@ private func checkNetworkingExportsMatchHeader() {
     same(CSwiftWS.sws_request_add_response_header, SwiftWSCAPI.sws_request_add_response_header)
     same(CSwiftWS.sws_conn_close, SwiftWSCAPI.sws_conn_close)
     same(CSwiftWS.sws_conn_abort, SwiftWSCAPI.sws_conn_abort)
+    same(CSwiftWS.sws_conn_fail, SwiftWSCAPI.sws_conn_fail)
     same(CSwiftWS.sws_conn_close_timed_out, SwiftWSCAPI.sws_conn_close_timed_out)
     same(CSwiftWS.sws_conn_set_close_timeout, SwiftWSCAPI.sws_conn_set_close_timeout)
     same(CSwiftWS.sws_conn_buffered_amount, SwiftWSCAPI.sws_conn_buffered_amount)

@@ -656,12 +656,29 @@ public final class WebSocketConnection {
     /// lingering close of the TCP connection at once (a peer that stopped answering will not
     /// complete a handshake; one that is still reading gets the close frame).
     private func closeForTimeout(code: CloseCode, reason: String) {
-        if session.state == .open {
+        endWithCloseFrame(code: code, reason: reason, status: CloseStatus(code: code, reason: reason))
+    }
+
+    /// Fails the connection (RFC 6455 section 7.1.7): sends a close frame with `code` and
+    /// `reason` (if the closing handshake has not begun), then closes TCP at once -- a lingering
+    /// close bounded by `closeTimeout` -- without waiting for the peer's answer, which is
+    /// discarded. `onClose` reports 1006 (no close frame was received), as websockets does when
+    /// it fails a connection (closing during a fragmented send). For an application that cannot
+    /// go on (it cannot finish the message it was sending); `close` is the orderly way.
+    public func fail(code: CloseCode, reason: String) {
+        guard !finished, !releasedTransport else { return }
+        endWithCloseFrame(code: code, reason: reason, status: CloseStatus(code: .abnormalClosure, reason: ""))
+    }
+
+    /// A close frame if the session can still send one, then a lingering close of the TCP
+    /// connection at once; `onClose` reports `status`.
+    private func endWithCloseFrame(code: CloseCode, reason: String, status: CloseStatus) {
+        if askSession({ $0.state }, fresh: .open) == .open {
             closeInitiatedLocally = true
             try? session.close(code: code, reason: reason)
         }
         flushSessionOutput()
-        if localStatus == nil { localStatus = CloseStatus(code: code, reason: reason) }
+        if localStatus == nil { localStatus = status }
         closeTransportLingering()
     }
 

@@ -945,13 +945,26 @@ static void test_message_timeout_and_memory_budget(void) {
     CHECK(now_seconds() - close_started >= 0.19);
     close(fd);
 
+    /* Failing the connection: the close frame goes out, TCP closes at once without waiting for
+     * the peer's answer (the 60 s close timeout does not matter), and on_close reports 1006. */
+    fd = raw_upgraded_socket(loop, port);
+    RUN_UNTIL(loop, server_peer.opened == 3);
+    CHECK_EQ_INT(sws_conn_fail(server_peer.conn, 1011, "cannot go on", 12), SWS_OK);
+    CHECK_EQ_INT(sws_conn_fail(server_peer.conn, 1011, NULL, 0), SWS_ERR_CLOSED); /* once */
+    RUN_UNTIL(loop, server_peer.closed == 3);
+    CHECK_EQ_INT(server_peer.close_code, SWS_CLOSE_ABNORMAL);
+    CHECK(server_peer.closed_locally && !server_peer.close_timed_out);
+    CHECK_EQ_INT(read_close_code(loop, fd), 1011);
+    close(fd);
+    CHECK_EQ_INT(sws_conn_fail(NULL, 1011, NULL, 0), SWS_ERR_INVALID_ARGUMENT);
+
     /* More unfinished input (6,000 bytes) than the server-wide budget (4,096): 1013. */
     fd = raw_upgraded_socket(loop, port);
     static uint8_t big[8 + 6000] = {0x02, 0xFE, 0x17, 0x70, 0, 0, 0, 0};
     send(fd, big, sizeof big, 0);
     CHECK_EQ_INT(read_close_code(loop, fd), 1013);
     close(fd);
-    RUN_UNTIL(loop, server_peer.closed == 3);
+    RUN_UNTIL(loop, server_peer.closed == 4);
     CHECK_EQ_INT(server_peer.close_code, 1013);
 
     sws_server_free(server);

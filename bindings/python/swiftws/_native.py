@@ -527,6 +527,7 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_conn_send_ping", sws_status, [_P, _P, c_size_t]),
     ("sws_conn_close", sws_status, [_P, c_uint16, _P, c_size_t]),
     ("sws_conn_abort", sws_status, [_P]),
+    ("sws_conn_fail", sws_status, [_P, c_uint16, _P, c_size_t]),
     ("sws_conn_buffered_amount", c_size_t, [_P]),
     ("sws_conn_is_open", c_bool, [_P]),
     ("sws_conn_remote_address", sws_status, [_P, c_char_p, c_size_t]),

@@ -4,7 +4,9 @@ on 127.0.0.1:
 - after the close timeout fired, ``ConnectionClosed`` has a ``TimeoutError`` as its cause (the
   library says so: ``sws_conn_close_timed_out``); a close answered in time has no cause;
 - ``close_timeout`` changed on an open connection (asyncio and blocking) applies to the next
-  close (``sws_conn_set_close_timeout``).
+  close (``sws_conn_set_close_timeout``);
+- ``close()`` during a fragmented send fails the connection with 1011 without waiting for the
+  peer's answer ("no close frame received", ``sws_conn_fail``), asyncio and blocking.
 """
 
 from __future__ import annotations
@@ -88,5 +90,94 @@ def test_close_timeout_set_on_an_open_blocking_connection():
                 assert ok.value.__cause__ is None and websocket.close_code == 1000
 
             await asyncio.wait_for(asyncio.to_thread(client), 10)
+
+    asyncio.run(main())
+
+
+def _fragmented_send_peer():
+    """A websockets server recording the close code each client sent (its ``rcvd``)."""
+    codes: list = []
+    closed = asyncio.Event()
+
+    async def handler(websocket) -> None:
+        try:
+            async for _ in websocket:
+                pass
+        except Exception:
+            pass
+        rcvd = websocket.protocol.close_rcvd
+        codes.append(rcvd.code if rcvd else None)
+        closed.set()
+
+    return handler, codes, closed
+
+
+@run_async(30)
+async def test_close_during_a_fragmented_send_fails_the_connection():
+    handler, codes, closed = _fragmented_send_peer()
+    async with ws_serve(handler, "127.0.0.1", 0) as server:
+        websocket = await connect(f"ws://127.0.0.1:{_port(server)}/", close_timeout=30)
+        first_sent = asyncio.Event()
+        closing = asyncio.Event()
+
+        async def fragments():
+            yield "⏳"
+            first_sent.set()
+            await closing.wait()
+            yield "⌛️"
+
+        async def closer() -> None:
+            await first_sent.wait()
+            await websocket.close()
+            closing.set()
+
+        closer_task = asyncio.create_task(closer())
+        started = time.monotonic()
+        iterator = fragments()
+        with pytest.raises(ConnectionClosedError) as raised:
+            await websocket.send(iterator)
+        await iterator.aclose()
+        await asyncio.wait_for(closer_task, 5)
+        assert time.monotonic() - started < 5  # not the 30 s close timeout
+        assert str(raised.value) == ("sent 1011 (internal error) close during fragmented message; "
+                                     "no close frame received")
+        assert raised.value.__cause__ is None and websocket.close_code == 1006
+        await asyncio.wait_for(closed.wait(), 5)
+        assert codes == [1011]
+
+
+def test_close_during_a_blocking_fragmented_send_fails_the_connection():
+    async def main() -> None:
+        handler, codes, closed = _fragmented_send_peer()
+        async with ws_serve(handler, "127.0.0.1", 0) as server:
+            port = _port(server)
+
+            def client() -> None:
+                import threading
+                websocket = sync_connect(f"ws://127.0.0.1:{port}/", close_timeout=30)
+                first_sent, closed_here = threading.Event(), threading.Event()
+
+                def fragments():
+                    yield "⏳"
+                    first_sent.set()
+                    closed_here.wait(5)
+                    yield "⌛️"
+
+                def closer() -> None:
+                    first_sent.wait(5)
+                    websocket.close()
+                    closed_here.set()
+
+                thread = threading.Thread(target=closer)
+                thread.start()
+                with pytest.raises(ConnectionClosedError) as raised:
+                    websocket.send(fragments())
+                thread.join(5)
+                assert str(raised.value) == ("sent 1011 (internal error) close during fragmented message; "
+                                             "no close frame received")
+
+            await asyncio.wait_for(asyncio.to_thread(client), 10)
+            await asyncio.wait_for(closed.wait(), 5)
+            assert codes == [1011]
 
     asyncio.run(main())

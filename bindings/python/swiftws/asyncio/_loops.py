@@ -320,7 +320,13 @@ class _OtherLoop:
     async def close(self, code: int = 1000, reason: str = "") -> None:
         if self._conn is not None and self._state is State.OPEN:
             if self._fragmenting is not None:  # type: ignore[attr-defined]
-                code, reason = 1011, "close during fragmented message"
+                # Fails the connection, as the single-loop close() (see there), on its loop.
+                data = "close during fragmented message".encode("utf-8")
+                if self._post(lambda conn: conn and n.lib.sws_conn_fail(conn, 1011, data, len(data))):
+                    self._close_sent = Close(1011, "close during fragmented message")
+                    self._state = State.CLOSING
+                await asyncio.shield(self._closed)  # type: ignore[attr-defined]
+                return
             status = self._close_through_ref(code, reason)
             if status == n.SWS_OK or status == n.SWS_ERR_CLOSED:
                 if status == n.SWS_OK:

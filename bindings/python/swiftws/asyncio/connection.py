@@ -598,15 +598,17 @@ class Connection:
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Starts the close handshake (if not started) and waits until the connection closed.
-        During a fragmented send the message cannot be finished: the close code is then 1011,
-        as in websockets."""
+        During a fragmented send the message cannot be finished: as websockets, the connection
+        then fails with 1011 (``sws_conn_fail``: the close frame, then TCP closes without
+        waiting for the peer's answer; "no close frame received")."""
         conn = self._conn
         if conn is not None and self._state is State.OPEN:
+            close = n.lib.sws_conn_close
             if self._fragmenting is not None:
-                code, reason = 1011, "close during fragmented message"
+                code, reason, close = 1011, "close during fragmented message", n.lib.sws_conn_fail
             data = reason.encode("utf-8")
             self._native.flush_sends()
-            status = n.lib.sws_conn_close(conn, code, data, len(data))
+            status = close(conn, code, data, len(data))
             if status == n.SWS_OK or status == n.SWS_ERR_CLOSED:
                 if status == n.SWS_OK:
                     self._close_sent = Close(code, reason)
