@@ -947,6 +947,17 @@ sws_status sws_conn_get_counters(sws_conn_t *conn, sws_conn_counters *counters);
 sws_status sws_conn_close(sws_conn_t *conn, uint16_t code, const char *reason, size_t reason_len);
 
 /**
+ * Fails the connection (RFC 6455 section 7.1.7): sends a close frame with `code` and a UTF-8
+ * `reason` (at most 123 bytes), then closes TCP at once (a lingering close bounded by the close
+ * timeout) without waiting for the peer's answer, which is discarded. on_close follows with
+ * SWS_CLOSE_ABNORMAL (no close frame was received) and sws_conn_close_initiated_locally() true.
+ * For a program that cannot go on, e.g. closing in the middle of sending a fragmented message
+ * (websockets does this); sws_conn_close() is the orderly way. Loop-thread-only.
+ * Errors: as sws_conn_close().
+ */
+sws_status sws_conn_fail(sws_conn_t *conn, uint16_t code, const char *reason, size_t reason_len);
+
+/**
  * Drops the TCP connection at once, without a close handshake; on_close follows with
  * SWS_CLOSE_ABNORMAL. Loop-thread-only. Errors: SWS_ERR_INVALID_ARGUMENT, SWS_ERR_WRONG_THREAD,
  * SWS_ERR_CLOSED.
@@ -982,6 +993,22 @@ sws_status sws_conn_handshake_response(const sws_conn_t *conn, const uint8_t **h
  * on_close to tell "sent, then received" from "received, then sent". Loop-thread-only.
  */
 bool sws_conn_close_initiated_locally(const sws_conn_t *conn);
+
+/**
+ * Sets the connection's close timeout (as sws_connection_config's close_timeout_ms, which it
+ * replaces for this connection): how long a closing handshake may take before the TCP connection
+ * is dropped. It applies to a closing handshake that begins after the call, not to one under way.
+ * Loop-thread-only. Errors: SWS_ERR_INVALID_ARGUMENT (NULL), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_conn_set_close_timeout(sws_conn_t *conn, uint32_t close_timeout_ms);
+
+/**
+ * Whether the close timeout (close_timeout_ms) ended the connection: the closing handshake began
+ * but the peer's close frame -- or, for a client, the server's closing of TCP -- did not come in
+ * time, so the TCP connection was dropped. False otherwise, for NULL or from another thread.
+ * Useful in on_close to report the timeout as the cause. Loop-thread-only.
+ */
+bool sws_conn_close_timed_out(const sws_conn_t *conn);
 
 /** Our own address of the connection, as sws_conn_remote_address() (same errors). Loop-thread-only. */
 sws_status sws_conn_local_address(const sws_conn_t *conn, char *buffer, size_t size);

@@ -364,15 +364,28 @@ func closeArguments(_ code: UInt16, _ reason: UnsafePointer<CChar>?, _ reasonLen
 @_cdecl("sws_conn_close")
 public func sws_conn_close(_ handle: OpaquePointer?, _ code: UInt16, _ reason: UnsafePointer<CChar>?,
                            _ reasonLength: Int) -> sws_status {
-    let (found, status) = connection(handle, "sws_conn_close")
+    endConnection(handle, code, reason, reasonLength, "sws_conn_close") { $0.close(code: $1, reason: $2) }
+}
+
+/// sws_conn_close and sws_conn_fail: the same checks, then `end` on an open connection.
+private func endConnection(_ handle: OpaquePointer?, _ code: UInt16, _ reason: UnsafePointer<CChar>?,
+                           _ reasonLength: Int, _ function: StaticString,
+                           _ end: (WebSocketConnection, CloseCode, String) -> Void) -> sws_status {
+    let (found, status) = connection(handle, function)
     guard let box = found else { return status }
-    let (text, argumentStatus) = closeArguments(code, reason, reasonLength, "sws_conn_close")
+    let (text, argumentStatus) = closeArguments(code, reason, reasonLength, function)
     guard let text else { return argumentStatus }
     guard box.connection.isOpen else {
-        return fail(SWS_ERR_CLOSED, "sws_conn_close: the close handshake has already begun")
+        return fail(SWS_ERR_CLOSED, "\(function): the close handshake has already begun")
     }
-    box.connection.close(code: CloseCode(code), reason: text)
+    end(box.connection, CloseCode(code), text)
     return SWS_OK
+}
+
+@_cdecl("sws_conn_fail")
+public func sws_conn_fail(_ handle: OpaquePointer?, _ code: UInt16, _ reason: UnsafePointer<CChar>?,
+                          _ reasonLength: Int) -> sws_status {
+    endConnection(handle, code, reason, reasonLength, "sws_conn_fail") { $0.fail(code: $1, reason: $2) }
 }
 
 @_cdecl("sws_conn_abort")
@@ -436,6 +449,20 @@ public func sws_conn_handshake_response(_ handle: OpaquePointer?, _ head: Unsafe
 public func sws_conn_close_initiated_locally(_ handle: OpaquePointer?) -> Bool {
     guard let box = object(handle, as: ConnectionBox.self), box.connection.loop.isInLoopThread else { return false }
     return box.connection.closeInitiatedLocally ?? false
+}
+
+@_cdecl("sws_conn_set_close_timeout")
+public func sws_conn_set_close_timeout(_ handle: OpaquePointer?, _ closeTimeoutMs: UInt32) -> sws_status {
+    let (found, status) = connection(handle, "sws_conn_set_close_timeout")
+    guard let box = found else { return status }
+    box.connection.closeTimeout = duration(milliseconds: closeTimeoutMs)
+    return SWS_OK
+}
+
+@_cdecl("sws_conn_close_timed_out")
+public func sws_conn_close_timed_out(_ handle: OpaquePointer?) -> Bool {
+    guard let box = object(handle, as: ConnectionBox.self), box.connection.loop.isInLoopThread else { return false }
+    return box.connection.closeTimedOut
 }
 
 @_cdecl("sws_conn_local_address")

@@ -128,6 +128,23 @@ public final class WebSocketConnection {
         get { flags.contains(.finished) }
         set { flags.set(.finished, newValue) }
     }
+    /// How long a closing handshake may take before the TCP connection is dropped (and bound of
+    /// the lingering close after it): the connection options' `closeTimeout` unless set here.
+    /// A new value applies to a closing handshake that begins after it is set (websockets lets
+    /// a program change `close_timeout` on an open connection).
+    public var closeTimeout: Duration {
+        get { .nanoseconds(Int64(clamping: closeTimeoutNanoseconds)) }
+        set { rareFields.closeTimeout = newValue.clampedNanoseconds }
+    }
+    private var closeTimeoutNanoseconds: UInt64 { rare?.closeTimeout ?? context.timeouts.value.closeTimeout }
+    /// Whether the close timeout ended the connection: the closing handshake began but the
+    /// peer's close frame, or (a client) the server's closing of TCP, did not come in time, so
+    /// the TCP connection was dropped. Readable in `onClose`, so that a binding can report the
+    /// timeout as the cause (websockets sets `TimeoutError` as the exception's cause).
+    public private(set) var closeTimedOut: Bool {
+        get { flags.contains(.closeTimedOut) }
+        set { flags.set(.closeTimedOut, newValue) }
+    }
     /// The one timer, at the time policy's deadline when it was armed (its `deadline`), nil when
     /// none is due: no separate copy of the deadline (8 bytes, issue 16).
     private var housekeeping: TimerHandle?
@@ -396,14 +413,16 @@ public final class WebSocketConnection {
     private func closeTransportLingering() {
         guard !releasedTransport else { return }
         releasedTransport = true
-        stream.closeLingering(timeout: .nanoseconds(Int64(clamping: context.timeouts.value.closeTimeout)))
+        stream.closeLingering(timeout: closeTimeout)
         loop.deferCallback { [self] in streamClosed(.local) }
     }
 
     /// The close handshake began (either side) or the connection failed: arm the close deadline.
     private func markClosing() {
         guard !timeouts.isClosing else { return }
-        timeouts.closingStarted(now: MonotonicClock.now(), durations: context.timeouts.value)
+        var durations = context.timeouts.value
+        durations.closeTimeout = closeTimeoutNanoseconds
+        timeouts.closingStarted(now: MonotonicClock.now(), durations: durations)
         rescheduleHousekeeping()
     }
 
@@ -627,6 +646,7 @@ public final class WebSocketConnection {
             case .abort:
                 // The close handshake did not finish in time. (`finished` is set when the
                 // stream's close notification runs, at the end of the iteration.)
+                closeTimedOut = true
                 return stream.abort()
             }
         }
@@ -636,12 +656,29 @@ public final class WebSocketConnection {
     /// lingering close of the TCP connection at once (a peer that stopped answering will not
     /// complete a handshake; one that is still reading gets the close frame).
     private func closeForTimeout(code: CloseCode, reason: String) {
-        if session.state == .open {
+        endWithCloseFrame(code: code, reason: reason, status: CloseStatus(code: code, reason: reason))
+    }
+
+    /// Fails the connection (RFC 6455 section 7.1.7): sends a close frame with `code` and
+    /// `reason` (if the closing handshake has not begun), then closes TCP at once -- a lingering
+    /// close bounded by `closeTimeout` -- without waiting for the peer's answer, which is
+    /// discarded. `onClose` reports 1006 (no close frame was received), as websockets does when
+    /// it fails a connection (closing during a fragmented send). For an application that cannot
+    /// go on (it cannot finish the message it was sending); `close` is the orderly way.
+    public func fail(code: CloseCode, reason: String) {
+        guard !finished, !releasedTransport else { return }
+        endWithCloseFrame(code: code, reason: reason, status: CloseStatus(code: .abnormalClosure, reason: ""))
+    }
+
+    /// A close frame if the session can still send one, then a lingering close of the TCP
+    /// connection at once; `onClose` reports `status`.
+    private func endWithCloseFrame(code: CloseCode, reason: String, status: CloseStatus) {
+        if askSession({ $0.state }, fresh: .open) == .open {
             closeInitiatedLocally = true
             try? session.close(code: code, reason: reason)
         }
         flushSessionOutput()
-        if localStatus == nil { localStatus = CloseStatus(code: code, reason: reason) }
+        if localStatus == nil { localStatus = status }
         closeTransportLingering()
     }
 
@@ -690,6 +727,7 @@ private struct ConnectionFlags: OptionSet {
     static let readingPausedByApplication = ConnectionFlags(rawValue: 1 << 1)
     static let resumeScheduled = ConnectionFlags(rawValue: 1 << 2)
     static let finished = ConnectionFlags(rawValue: 1 << 3)
+    static let closeTimedOut = ConnectionFlags(rawValue: 1 << 4)
 
     /// Sets or clears `flag`.
     mutating func set(_ flag: ConnectionFlags, _ value: Bool) {
@@ -704,6 +742,8 @@ private final class RareConnectionFields {
     var localStatus: CloseStatus?
     var sharedState: ConnectionHandle?
     var closeStatus: CloseStatus?
+    /// `WebSocketConnection.closeTimeout` when a program set it (nanoseconds); nil: the options'.
+    var closeTimeout: UInt64?
     /// Set once, in the connection's `init`; see the connection's properties of these names.
     var subprotocol: String?
     var query: String?
@@ -719,6 +759,7 @@ private final class RareConnectionFields {
     /// Whether every field is at its initial value, so that the connection can let the object go.
     var isUnused: Bool {
         userData == nil && topics == nil && localStatus == nil && sharedState == nil && closeStatus == nil
+            && closeTimeout == nil
             && subprotocol == nil && query == nil && peerHandshakeHeaders.count == 0
             && countedInput == 0 && countedOutput == 0
     }

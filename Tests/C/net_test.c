@@ -705,7 +705,9 @@ static void test_deferred_upgrade(void) {
     RUN_UNTIL(loop, client.closed == 1 && server_peer.closed == 1);
     CHECK(client.closed_locally);       /* the client began the close */
     CHECK(!server_peer.closed_locally); /* the server answered it */
+    CHECK(!client.close_timed_out && !server_peer.close_timed_out); /* a handshake in time */
     CHECK(!sws_conn_close_initiated_locally(NULL));
+    CHECK(!sws_conn_close_timed_out(NULL));
 
     /* 2. Refused later: the client sees the status, and the response's head and body. */
     response_loop = loop;
@@ -909,6 +911,7 @@ static void test_message_timeout_and_memory_budget(void) {
     sws_connection_config_init(&connection);
     connection.compression = &off;
     connection.message_timeout_ms = 200;
+    connection.close_timeout_ms = 60000; /* the connection below sets its own */
     sws_server_config config;
     sws_server_config_init(&config);
     config.connection = &connection;
@@ -924,6 +927,36 @@ static void test_message_timeout_and_memory_budget(void) {
     close(fd);
     RUN_UNTIL(loop, server_peer.closed == 1);
     CHECK_EQ_INT(server_peer.close_code, 1008);
+    CHECK(!server_peer.close_timed_out); /* the peer closed TCP in time */
+
+    /* The server closes and the peer never answers: the close timeout (set on the open
+     * connection: 200 ms instead of the configured 60 s) drops it (1006), and
+     * sws_conn_close_timed_out says so in on_close. */
+    fd = raw_upgraded_socket(loop, port);
+    RUN_UNTIL(loop, server_peer.opened == 2);
+    CHECK_EQ_INT(sws_conn_set_close_timeout(NULL, 200), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_set_close_timeout(server_peer.conn, 200), SWS_OK);
+    double close_started = now_seconds();
+    CHECK_EQ_INT(sws_conn_close(server_peer.conn, 1000, NULL, 0), SWS_OK);
+    CHECK(!sws_conn_close_timed_out(server_peer.conn)); /* closing, not timed out yet */
+    RUN_UNTIL(loop, server_peer.closed == 2);
+    CHECK_EQ_INT(server_peer.close_code, SWS_CLOSE_ABNORMAL);
+    CHECK(server_peer.close_timed_out);
+    CHECK(now_seconds() - close_started >= 0.19);
+    close(fd);
+
+    /* Failing the connection: the close frame goes out, TCP closes at once without waiting for
+     * the peer's answer (the 60 s close timeout does not matter), and on_close reports 1006. */
+    fd = raw_upgraded_socket(loop, port);
+    RUN_UNTIL(loop, server_peer.opened == 3);
+    CHECK_EQ_INT(sws_conn_fail(server_peer.conn, 1011, "cannot go on", 12), SWS_OK);
+    CHECK_EQ_INT(sws_conn_fail(server_peer.conn, 1011, NULL, 0), SWS_ERR_CLOSED); /* once */
+    RUN_UNTIL(loop, server_peer.closed == 3);
+    CHECK_EQ_INT(server_peer.close_code, SWS_CLOSE_ABNORMAL);
+    CHECK(server_peer.closed_locally && !server_peer.close_timed_out);
+    CHECK_EQ_INT(read_close_code(loop, fd), 1011);
+    close(fd);
+    CHECK_EQ_INT(sws_conn_fail(NULL, 1011, NULL, 0), SWS_ERR_INVALID_ARGUMENT);
 
     /* More unfinished input (6,000 bytes) than the server-wide budget (4,096): 1013. */
     fd = raw_upgraded_socket(loop, port);
@@ -931,7 +964,7 @@ static void test_message_timeout_and_memory_budget(void) {
     send(fd, big, sizeof big, 0);
     CHECK_EQ_INT(read_close_code(loop, fd), 1013);
     close(fd);
-    RUN_UNTIL(loop, server_peer.closed == 2);
+    RUN_UNTIL(loop, server_peer.closed == 4);
     CHECK_EQ_INT(server_peer.close_code, 1013);
 
     sws_server_free(server);

@@ -153,6 +153,7 @@ struct peer {
     char path[64], query[64];
     sws_conn_counters counters; /* as on_close saw them */
     bool closed_locally;        /* sws_conn_close_initiated_locally in on_close */
+    bool close_timed_out;       /* sws_conn_close_timed_out in on_close */
 };
 
 static inline void record_open(sws_conn_t *conn, void *user_data) {
@@ -183,6 +184,7 @@ static inline void record_close(sws_conn_t *conn, void *user_data, uint16_t code
     struct peer *p = user_data;
     p->closed++;
     p->closed_locally = sws_conn_close_initiated_locally(conn);
+    p->close_timed_out = sws_conn_close_timed_out(conn);
     p->counters.size = sizeof p->counters;
     CHECK_EQ_INT(sws_conn_get_counters(conn, &p->counters), SWS_OK);
     p->close_code = code;

@@ -340,7 +340,8 @@ class NativeLoop:
                 connection = connections.pop(conn, None)
                 if connection is not None:
                     text = string_at(reason, length).decode("utf-8", "replace") if length else ""
-                    connection._on_close(code, text, n.lib.sws_conn_close_initiated_locally(conn))
+                    connection._on_close(code, text, n.lib.sws_conn_close_initiated_locally(conn),
+                                         n.lib.sws_conn_close_timed_out(conn))
             except BaseException:
                 fail(None, "on_close")
 

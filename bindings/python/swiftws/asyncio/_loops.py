@@ -320,7 +320,13 @@ class _OtherLoop:
     async def close(self, code: int = 1000, reason: str = "") -> None:
         if self._conn is not None and self._state is State.OPEN:
             if self._fragmenting is not None:  # type: ignore[attr-defined]
-                code, reason = 1011, "close during fragmented message"
+                # Fails the connection, as the single-loop close() (see there), on its loop.
+                data = "close during fragmented message".encode("utf-8")
+                if self._post(lambda conn: conn and n.lib.sws_conn_fail(conn, 1011, data, len(data))):
+                    self._close_sent = Close(1011, "close during fragmented message")
+                    self._state = State.CLOSING
+                await asyncio.shield(self._closed)  # type: ignore[attr-defined]
+                return
             status = self._close_through_ref(code, reason)
             if status == n.SWS_OK or status == n.SWS_ERR_CLOSED:
                 if status == n.SWS_OK:
@@ -339,8 +345,11 @@ class _OtherLoop:
     def _abort(self) -> None:
         self._post(lambda conn: conn and n.lib.sws_conn_abort(conn))
 
-    def _on_close(self, code: int, reason: str, initiated_locally: bool = False) -> None:
-        super()._on_close(code, reason, initiated_locally)  # type: ignore[misc]
+    def _set_close_timeout(self, timeout_ms: int) -> None:
+        self._post(lambda conn: conn and n.lib.sws_conn_set_close_timeout(conn, timeout_ms))
+
+    def _on_close(self, code: int, reason: str, initiated_locally: bool = False, timed_out: bool = False) -> None:
+        super()._on_close(code, reason, initiated_locally, timed_out)  # type: ignore[misc]
         ref, self._ref = self._ref, None
         if ref is not None:
             n.lib.sws_conn_ref_free(ref)  # work posted before keeps the connection's own handle
@@ -490,7 +499,8 @@ class LoopBridge:
             if get_ident() == thread:
                 return own.on_close(conn, user_data, code, reason, length)
             text = string_at(reason, length).decode("utf-8", "replace") if length else ""
-            _call_soon(aloop, self._closed, conn, code, text, bool(n.lib.sws_conn_close_initiated_locally(conn)))
+            _call_soon(aloop, self._closed, conn, code, text, bool(n.lib.sws_conn_close_initiated_locally(conn)),
+                       bool(n.lib.sws_conn_close_timed_out(conn)))
 
         return n.conn_handlers(on_open=on_open, on_message=on_message, on_messages=on_messages,
                                on_pong=on_pong, on_drain=on_drain, on_close=on_close,
@@ -591,10 +601,10 @@ class LoopBridge:
             except BaseException:
                 logger.exception("swiftws: exception in %s", method)
 
-    def _closed(self, conn: int, code: int, reason: str, initiated_locally: bool) -> None:
+    def _closed(self, conn: int, code: int, reason: str, initiated_locally: bool, timed_out: bool) -> None:
         connection = self.connections.pop(conn, None)
         if connection is not None:
             try:
-                connection._on_close(code, reason, initiated_locally)
+                connection._on_close(code, reason, initiated_locally, timed_out)
             except BaseException:
                 logger.exception("swiftws: exception in on_close")

@@ -117,6 +117,7 @@ class _PendingConnect:
         connection = settings.create_connection(self.native)
         connection.logger = logging.LoggerAdapter(settings.logger, {"websocket": connection})
         connection.max_queue = settings.max_queue
+        connection._close_timeout = settings.close_timeout
         connection._log_callback = settings._log_callback  # type: ignore[attr-defined]
         connection._attach(conn)
         # The request that opened it (redirects are followed by new openers: see connect._create).
@@ -347,6 +348,7 @@ class connect:
         self._max_redirects = options.pop("max_redirects", MAX_REDIRECTS)
         options["max_redirects"] = 0
         self._host, self._port = host, port
+        self.close_timeout = close_timeout
         config = NativeConfig("client", compression, dict(
             options, max_size=max_size, ping_interval=ping_interval, ping_timeout=ping_timeout,
             close_timeout=close_timeout, open_timeout=open_timeout))

@@ -22,6 +22,7 @@ from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Dict
                     Optional, Tuple, Union)
 
 from .. import _native as n
+from .._config import milliseconds
 from .._driver import NativeLoop, logger
 from ..extensions.permessage_deflate import PerMessageDeflate
 from ..exceptions import ConcurrencyError, ConnectionClosed, SwiftWSError, connection_closed
@@ -133,6 +134,11 @@ class Connection:
         self.close_reason: Optional[str] = None
         #: The close frame this side began the closing handshake with (for ConnectionClosed.sent).
         self._close_sent: Optional[Close] = None
+        #: Whether the close timeout ended the connection (the library's sws_conn_close_timed_out):
+        #: the ConnectionClosed raised then has a TimeoutError as its cause, as websockets'.
+        self._close_timed_out = False
+        #: See the ``close_timeout`` property (the client or server sets the configured value).
+        self._close_timeout: Optional[float] = 10
         #: Whether a send was buffered behind bytes the peer has not read (or dropped by a
         #: limit) since the last on_drain: collected sends (ListenerConnection) are then not
         #: collected, so that send_nowait can still report False.
@@ -208,12 +214,32 @@ class Connection:
         return {name: getattr(counters, name) for name, _ in n.ConnCounters._fields_[1:]}
 
     @property
+    def close_timeout(self) -> Optional[float]:
+        """Seconds a closing handshake may take before the TCP connection is dropped (None: as
+        long as the library's timer goes). Settable on an open connection, as in websockets: the
+        new value applies to a close that begins afterwards (``sws_conn_set_close_timeout``)."""
+        return self._close_timeout
+
+    @close_timeout.setter
+    def close_timeout(self, seconds: Optional[float]) -> None:
+        # None: as long as a uint32 of milliseconds lasts, as the close_timeout option.
+        self._set_close_timeout(milliseconds(seconds, 0xFFFFFFFF))
+        self._close_timeout = seconds
+
+    def _set_close_timeout(self, timeout_ms: int) -> None:
+        if self._conn is not None:
+            n.lib.sws_conn_set_close_timeout(self._conn, timeout_ms)
+
+    @property
     def closed(self) -> bool:
         """Whether the connection has closed."""
         return self._state is State.CLOSED
 
     def _closed_exception(self) -> ConnectionClosed:
-        return connection_closed(self.close_code or n.SWS_CLOSE_ABNORMAL, self.close_reason or "", self._close_sent)
+        error = connection_closed(self.close_code or n.SWS_CLOSE_ABNORMAL, self.close_reason or "", self._close_sent)
+        if self._close_timed_out:
+            error.__cause__ = TimeoutError()
+        return error
 
     # -- native events -------------------------------------------------------------------------
 
@@ -254,7 +280,8 @@ class Connection:
             self._drain.set_result(None)
         self._drain = None
 
-    def _on_close(self, code: int, reason: str, initiated_locally: bool = False) -> None:
+    def _on_close(self, code: int, reason: str, initiated_locally: bool = False, timed_out: bool = False) -> None:
+        self._close_timed_out = timed_out
         if initiated_locally and self._close_sent is None:
             # The library began the close (a timeout, a limit, the peer's protocol error).
             self._close_sent = Close(code, reason)
@@ -571,15 +598,17 @@ class Connection:
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Starts the close handshake (if not started) and waits until the connection closed.
-        During a fragmented send the message cannot be finished: the close code is then 1011,
-        as in websockets."""
+        During a fragmented send the message cannot be finished: as websockets, the connection
+        then fails with 1011 (``sws_conn_fail``: the close frame, then TCP closes without
+        waiting for the peer's answer; "no close frame received")."""
         conn = self._conn
         if conn is not None and self._state is State.OPEN:
+            close = n.lib.sws_conn_close
             if self._fragmenting is not None:
-                code, reason = 1011, "close during fragmented message"
+                code, reason, close = 1011, "close during fragmented message", n.lib.sws_conn_fail
             data = reason.encode("utf-8")
             self._native.flush_sends()
-            status = n.lib.sws_conn_close(conn, code, data, len(data))
+            status = close(conn, code, data, len(data))
             if status == n.SWS_OK or status == n.SWS_ERR_CLOSED:
                 if status == n.SWS_OK:
                     self._close_sent = Close(code, reason)

@@ -60,6 +60,7 @@ class ServerConnection(Connection):
         self.request = request
         self.logger = logging.LoggerAdapter(server.logger, {"websocket": self})
         self.max_queue = server.max_queue
+        self._close_timeout = server.close_timeout
         self.username: Optional[str] = None
 
     def respond(self, status: Union[int, http.HTTPStatus], text: str) -> Response:

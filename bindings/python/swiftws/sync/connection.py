@@ -67,6 +67,16 @@ class Connection:
         return getattr(self._connection, name)
 
     @property
+    def close_timeout(self) -> Optional[float]:
+        """Seconds a closing handshake may take (see the asyncio connection's ``close_timeout``);
+        settable on an open connection, as in websockets."""
+        return self._connection.close_timeout
+
+    @close_timeout.setter
+    def close_timeout(self, seconds: Optional[float]) -> None:
+        _background.call(setattr, self._connection, "close_timeout", seconds)
+
+    @property
     def socket(self) -> Any:
         """websockets' ``connection.socket`` where Python has one: for a TLS connection made
         with a stdlib ``ssl.SSLContext`` (asyncio runs its TLS), a view answering as its
