@@ -51,4 +51,24 @@ final class ConnectionContext {
 
     /// Where a connection logs: its server's sink, or its client's.
     var log: LogSink? { server?.log ?? clientLog }
+
+    /// The handshake paths of the connections, each once, in the order first seen (at most
+    /// `maxSharedPaths`): a connection keeps its path's index here (one byte) instead of the
+    /// path (16 bytes per idle connection, issue 16), since a server's connections share few
+    /// paths. Loop-thread only, like the server. Never shrinks, so an index stays valid.
+    private var sharedPaths: [String] = []
+    /// How many distinct paths `sharedPaths` keeps; a connection with a path beyond them keeps
+    /// its own copy, so that clients cannot grow the table without bound.
+    static let maxSharedPaths = 64
+
+    /// The index of `path` in the shared paths, added if there is room; nil when there is not.
+    func sharedPathIndex(_ path: String) -> UInt8? {
+        if let index = sharedPaths.firstIndex(of: path) { return UInt8(index) }
+        guard sharedPaths.count < ConnectionContext.maxSharedPaths else { return nil }
+        sharedPaths.append(path)
+        return UInt8(sharedPaths.count - 1)
+    }
+
+    /// The shared path at `index` (from `sharedPathIndex`).
+    func sharedPath(_ index: UInt8) -> String { sharedPaths[Int(index)] }
 }

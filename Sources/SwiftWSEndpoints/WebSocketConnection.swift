@@ -23,7 +23,11 @@ public final class WebSocketConnection {
     /// compressed connection that object.
     public var extensions: [ExtensionOffer] { askSession({ $0.agreedExtensions() }, fresh: []) }
     /// The handshake request's path ("/chat") on the server side; the requested path on a client.
-    public let path: String
+    /// Kept as an index into the paths the context shares (`pathIndex`), or in `rare` when
+    /// that table is full.
+    public var path: String {
+        pathIndex == WebSocketConnection.ownPath ? rare.unsafelyUnwrapped.path.unsafelyUnwrapped : context.sharedPath(pathIndex)
+    }
     /// The query string (without "?"), if any. Kept in `rare`: most connections have none.
     public var query: String? { rare?.query }
     /// The peer's handshake headers: the client's upgrade request on a server, the server's 101
@@ -97,8 +101,14 @@ public final class WebSocketConnection {
     /// Who began the closing handshake: true for this side (a close call, a timeout, a protocol
     /// error of the peer that this side failed the connection for), false when the peer's close
     /// frame came first, nil while open or when the TCP connection just dropped (1006).
-    public private(set) var closeInitiatedLocally: Bool?
-    // The flags and the server index follow the timeouts (33 bytes) and fill the rest of their
+    public private(set) var closeInitiatedLocally: Bool? {
+        get { flags.contains(.closeInitiatedSet) ? flags.contains(.closeInitiatedLocally) : nil }
+        set {
+            flags.set(.closeInitiatedSet, newValue != nil)
+            flags.set(.closeInitiatedLocally, newValue == true)
+        }
+    }
+    // The flags, the path's index and the server index follow the timeouts (33 bytes) and fill the rest of their
     // last word: stored properties are laid out in declaration order, so a flag between two
     // 8-byte fields costs 7 bytes of padding (issue 16).
     /// Set while the session delivers received events. A byte of its own, not a bit of `flags`:
@@ -108,6 +118,10 @@ public final class WebSocketConnection {
     /// The one-bit states below, in one byte. `@exclusivity(unchecked)`: `finished` is read
     /// several times per message; see `rare`.
     @exclusivity(unchecked) private var flags: ConnectionFlags = []
+    /// Where `path` is: its index in `context`'s shared paths, or `ownPath` (in `rare`).
+    private let pathIndex: UInt8
+    /// The `pathIndex` of a connection whose path is kept in `rare`.
+    private static let ownPath = UInt8.max
     @exclusivity(unchecked) private var storedServerIndex: Int32 = -1
     /// Set once the socket was handed to its lingering close.
     private var releasedTransport: Bool {
@@ -188,8 +202,13 @@ public final class WebSocketConnection {
         self.stream = stream
         self.madeSession = session.map { Unmanaged.passRetained($0) }
         self.context = context
-        self.path = path
         self.timeouts = ConnectionTimeouts(context.timeouts.value, now: MonotonicClock.now())
+        if let shared = context.sharedPathIndex(path) {
+            self.pathIndex = shared
+        } else {
+            self.pathIndex = WebSocketConnection.ownPath
+            rareFields.path = path
+        }
         if subprotocol != nil || query != nil {
             let handshakeFacts = rareFields
             handshakeFacts.subprotocol = subprotocol
@@ -728,6 +747,9 @@ private struct ConnectionFlags: OptionSet {
     static let resumeScheduled = ConnectionFlags(rawValue: 1 << 2)
     static let finished = ConnectionFlags(rawValue: 1 << 3)
     static let closeTimedOut = ConnectionFlags(rawValue: 1 << 4)
+    /// `closeInitiatedLocally` is not nil; its value is the next bit.
+    static let closeInitiatedSet = ConnectionFlags(rawValue: 1 << 5)
+    static let closeInitiatedLocally = ConnectionFlags(rawValue: 1 << 6)
 
     /// Sets or clears `flag`.
     mutating func set(_ flag: ConnectionFlags, _ value: Bool) {
@@ -747,6 +769,9 @@ private final class RareConnectionFields {
     /// Set once, in the connection's `init`; see the connection's properties of these names.
     var subprotocol: String?
     var query: String?
+    /// The connection's path when its context's shared paths were full (see
+    /// `WebSocketConnection.pathIndex`).
+    var path: String?
     var peerHandshakeHeaders = HTTPHeaders()
     /// What the connection has counted against its server's memory budget
     /// (`ConnectionContext.memoryBudget`): input held for unfinished messages, output the kernel
@@ -760,7 +785,7 @@ private final class RareConnectionFields {
     var isUnused: Bool {
         userData == nil && topics == nil && localStatus == nil && sharedState == nil && closeStatus == nil
             && closeTimeout == nil
-            && subprotocol == nil && query == nil && peerHandshakeHeaders.count == 0
+            && subprotocol == nil && query == nil && path == nil && peerHandshakeHeaders.count == 0
             && countedInput == 0 && countedOutput == 0
     }
 }

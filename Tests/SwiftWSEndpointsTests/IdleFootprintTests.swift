@@ -107,6 +107,27 @@ struct IdleFootprintTests {
         deflateLoop.close()
     }
 
+    /// A connection's path is an index into the paths its server's connections share; once
+    /// `ConnectionContext.maxSharedPaths` distinct paths are shared, a connection with a new one
+    /// keeps it in its rare fields. Every path reads back as requested.
+    @Test func pathsAreSharedUpToTheLimitThenKeptPerConnection() throws {
+        let loop = try EventLoop()
+        let (server, first, client) = try openConnection(loop, path: "/shared")
+        #expect(first.path == "/shared" && first.rareFieldsIfMade == nil)
+        let context = try #require(server.connections.first).context
+        for index in 1..<ConnectionContext.maxSharedPaths { #expect(context.sharedPathIndex("/p\(index)") != nil) }
+        #expect(context.sharedPathIndex("/shared") == 0)
+        #expect(context.sharedPathIndex("/one-too-many") == nil)
+        let own = WebSocketConnection(stream: first.stream, session: nil, context: context, subprotocol: nil,
+                                      extensions: [], path: "/one-too-many", query: nil, userData: nil)
+        #expect(own.path == "/one-too-many" && own.rareFieldsIfMade != nil)
+        let reused = WebSocketConnection(stream: first.stream, session: nil, context: context, subprotocol: nil,
+                                         extensions: [], path: "/p7", query: nil, userData: nil)
+        #expect(reused.path == "/p7" && reused.rareFieldsIfMade == nil)
+        client.stream?.abort()
+        loop.close()
+    }
+
     /// Stops `loop` once `condition` holds (checked now and every millisecond).
     func stop(_ loop: EventLoop, when condition: @escaping () -> Bool) {
         if condition() { return loop.stop() }
@@ -185,6 +206,8 @@ struct IdleFootprintTests {
     /// has from the upgrade on; the five flags in one byte and the server index in 32 bits beside
     /// them: 136 → 120, a size class down), 208 (the stream's handler one pointer and 6 bits
     /// instead of a 16-byte existential, its slot in 32 bits, its epoll events in 2 bits, the
-    /// fields ordered to pack: 104 → 88, a size class down); bench/README.md has the story.
-    static let budget = 208
+    /// fields ordered to pack: 104 → 88, a size class down), 192 (the connection's path a
+    /// one-byte index into its server's shared paths, `closeInitiatedLocally` two bits of the
+    /// flags: 120 → 104, a size class down); bench/README.md has the story.
+    static let budget = 192
 }
