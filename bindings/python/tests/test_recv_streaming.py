@@ -5,7 +5,7 @@ real websockets peers on 127.0.0.1:
   the first fragment and waits until we saw it before sending the rest (asyncio and blocking,
   client and server side, with and without permessage-deflate);
 - a text frame ending inside a character yields the complete characters so far;
-- ``recv()`` still returns the whole message after streaming was turned on, and single-frame
+- ``recv()`` and ``async for`` still return the whole message after streaming was turned on, and single-frame
   messages still come as one item;
 - the first ``recv_streaming`` turns frame-by-frame delivery on (each test first takes a
   single-frame message with it, then tells the peer to go on): a message already received whole
@@ -51,6 +51,8 @@ async def test_asyncio_client_sees_each_fragment_as_it_arrives(compression):
         await websocket.send(_gated_sender(gate, "😀é", ["ab", "c"])())
         await websocket.send([b"\x01", b"\x02"])
         await websocket.send("whole")
+        assert await websocket.recv() == "next"
+        await websocket.send([b"\x03", b"\x04"])
         await websocket.wait_closed()
 
     async with ws_serve(handler, "127.0.0.1", 0, compression=compression) as server:
@@ -64,6 +66,10 @@ async def test_asyncio_client_sees_each_fragment_as_it_arrives(compression):
             assert seen == ["😀é", "ab", "c", ""]
             assert await ws.recv() == b"\x01\x02"  # recv joins a streamed message
             assert [m async for m in ws.recv_streaming()] == ["whole"]  # one frame: one item
+            await ws.send("next")
+            async for message in ws:  # iterating joins streamed messages too
+                assert message == b"\x03\x04"
+                break
 
 
 @run_async(30)

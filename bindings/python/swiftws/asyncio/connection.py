@@ -468,7 +468,9 @@ class Connection:
         """Messages until a normal closure; an abnormal one raises ``ConnectionClosedError``."""
         try:
             while True:
-                if self._messages or self._waiter is not None or self._state is State.CLOSED:
+                # Streamed fragments (recv_streaming was used) are joined by recv.
+                if self._messages or self._waiter is not None or self._state is State.CLOSED \
+                        or self._streams_fragments:
                     yield await self.recv()
                     continue
                 # What recv does when no message waits, without a recv coroutine per message
