@@ -72,8 +72,9 @@ async def test_asyncio_client_sees_each_fragment_as_it_arrives(compression):
                 break
 
 
+@pytest.mark.parametrize("loops", [1, 3])
 @run_async(30)
-async def test_asyncio_server_sees_each_fragment_and_utf8_split_across_frames():
+async def test_asyncio_server_sees_each_fragment_and_utf8_split_across_frames(loops):
     gate = asyncio.Event()
     received = []
 
@@ -87,15 +88,19 @@ async def test_asyncio_server_sees_each_fragment_and_utf8_split_across_frames():
             received.append(fragment)
         await websocket.send("done")
 
-    async with serve(handler, "127.0.0.1", 0) as server:
-        async with ws_connect(f"ws://127.0.0.1:{server.port}/") as ws:
-            await ws.send("hello")
-            assert await ws.recv() == "go"
-            await ws.send(_gated_sender(gate, b"xy", [b"z"])())
-            # "é" is two bytes (c3 a9): the first frame ends inside it.
-            await ws.send([b"a\xc3", b"\xa9b"], text=True)
-            assert await ws.recv() == "done"
-    assert received == [b"xy", b"z", b"", "a", "éb", ""]
+    # loops=3: connections also on the library's own threads (on_fragment posted to asyncio).
+    # (One connection per loop: the second and third run on the library's threads.)
+    async with serve(handler, "127.0.0.1", 0, loops=loops) as server:
+        for _ in range(loops):
+            gate.clear()
+            async with ws_connect(f"ws://127.0.0.1:{server.port}/") as ws:
+                await ws.send("hello")
+                assert await ws.recv() == "go"
+                await ws.send(_gated_sender(gate, b"xy", [b"z"])())
+                # "é" is two bytes (c3 a9): the first frame ends inside it.
+                await ws.send([b"a\xc3", b"\xa9b"], text=True)
+                assert await ws.recv() == "done"
+    assert received == [b"xy", b"z", b"", "a", "éb", ""] * loops
 
 
 @run_async(30)
