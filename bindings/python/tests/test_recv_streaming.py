@@ -10,6 +10,8 @@ real websockets peers on 127.0.0.1:
 - the first ``recv_streaming`` turns frame-by-frame delivery on (each test first takes a
   single-frame message with it, then tells the peer to go on): a message already received whole
   before comes as one item;
+- ``recv()`` cancelled in the middle of a streamed message loses nothing (a timeout, asyncio
+  and blocking): the next ``recv()`` returns the whole message;
 - leaving ``recv_streaming`` in the middle of a message makes the next receive raise
   ``ConcurrencyError`` (websockets' rule); cancelling before the first frame does not.
 """
@@ -159,3 +161,36 @@ async def test_blocking_client_sees_each_fragment_as_it_arrives():
     async with ws_serve(handler, "127.0.0.1", 0) as server:
         seen = await asyncio.wait_for(asyncio.to_thread(client, _port(server)), 20)
     assert seen == [b"\x01\x02", b"\xfe\xff", b"", "xy"]
+
+
+@run_async(30)
+async def test_recv_cancelled_in_the_middle_of_a_streamed_message_loses_nothing():
+    loop = asyncio.get_running_loop()
+    gate = asyncio.Event()
+
+    async def handler(websocket) -> None:  # one connection after the other
+        gate.clear()
+        await websocket.send("hello")
+        assert await websocket.recv() == "go"
+        await websocket.send(_gated_sender(gate, "one ", ["two"])())
+        await websocket.wait_closed()
+
+    def blocking(port: int) -> list:
+        with sync_connect(f"ws://127.0.0.1:{port}/") as ws:
+            assert ws.recv() == "hello"
+            ws.send("go")
+            with pytest.raises(TimeoutError):
+                ws.recv(timeout=0.2)  # the first fragment came, the rest waits for the gate
+            loop.call_soon_threadsafe(gate.set)
+            return [ws.recv(timeout=10)]
+
+    async with ws_serve(handler, "127.0.0.1", 0) as server:
+        async with connect(f"ws://127.0.0.1:{_port(server)}/") as ws:
+            assert [m async for m in ws.recv_streaming()] == ["hello"]
+            await ws.send("go")
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(ws.recv(), 0.2)
+            gate.set()
+            assert await ws.recv() == "one two"
+        got = await asyncio.wait_for(asyncio.to_thread(blocking, _port(server)), 20)
+    assert got == ["one two"]

@@ -383,10 +383,16 @@ class Connection:
             self._stream_abandoned = True
             raise ConcurrencyError("cannot call recv while another coroutine is already running "
                                    "recv or recv_streaming")
-        parts = [fragment.data]
-        while not fragment.final:
-            fragment = await self._next_item(True)
-            parts.append(fragment.data)
+        taken = [fragment]
+        try:
+            while not fragment.final:
+                fragment = await self._next_item(False)
+                taken.append(fragment)
+        except asyncio.CancelledError:
+            # As websockets' recv: cancelled, it loses nothing; the next recv takes the message.
+            self._messages.extendleft(reversed(taken))
+            raise
+        parts = [item.data for item in taken]
         return "".join(parts) if isinstance(parts[0], str) else b"".join(parts)  # type: ignore[arg-type]
 
     async def _next_item(self, mid_message: bool) -> Any:
