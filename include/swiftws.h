@@ -1003,6 +1003,16 @@ bool sws_conn_close_initiated_locally(const sws_conn_t *conn);
 sws_status sws_conn_set_close_timeout(sws_conn_t *conn, uint32_t close_timeout_ms);
 
 /**
+ * Turns frame-by-frame delivery of fragmented messages on or off for this connection (off by
+ * default): while on, a message whose first frame is not final is delivered through on_fragment,
+ * one call per frame as it arrives, whatever its size (as streaming_threshold does for large
+ * messages); a single-frame message still comes whole through on_message. It applies from the
+ * next message on, not to one being received. Limits (max_message_size, ...) apply unchanged.
+ * Loop-thread-only. Errors: SWS_ERR_INVALID_ARGUMENT (NULL), SWS_ERR_WRONG_THREAD.
+ */
+sws_status sws_conn_set_stream_fragmented(sws_conn_t *conn, bool on);
+
+/**
  * Whether the close timeout (close_timeout_ms) ended the connection: the closing handshake began
  * but the peer's close frame -- or, for a client, the server's closing of TCP -- did not come in
  * time, so the TCP connection was dropped. False otherwise, for NULL or from another thread.

@@ -459,6 +459,14 @@ public func sws_conn_set_close_timeout(_ handle: OpaquePointer?, _ closeTimeoutM
     return SWS_OK
 }
 
+@_cdecl("sws_conn_set_stream_fragmented")
+public func sws_conn_set_stream_fragmented(_ handle: OpaquePointer?, _ on: Bool) -> sws_status {
+    let (found, status) = connection(handle, "sws_conn_set_stream_fragmented")
+    guard let box = found else { return status }
+    box.connection.streamsFragmentedMessages = on
+    return SWS_OK
+}
+
 @_cdecl("sws_conn_close_timed_out")
 public func sws_conn_close_timed_out(_ handle: OpaquePointer?) -> Bool {
     guard let box = object(handle, as: ConnectionBox.self), box.connection.loop.isInLoopThread else { return false }

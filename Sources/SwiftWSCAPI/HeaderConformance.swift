@@ -87,6 +87,7 @@ private func checkNetworkingExportsMatchHeader() {
     same(CSwiftWS.sws_conn_fail, SwiftWSCAPI.sws_conn_fail)
     same(CSwiftWS.sws_conn_close_timed_out, SwiftWSCAPI.sws_conn_close_timed_out)
     same(CSwiftWS.sws_conn_set_close_timeout, SwiftWSCAPI.sws_conn_set_close_timeout)
+    same(CSwiftWS.sws_conn_set_stream_fragmented, SwiftWSCAPI.sws_conn_set_stream_fragmented)
     same(CSwiftWS.sws_conn_buffered_amount, SwiftWSCAPI.sws_conn_buffered_amount)
     same(CSwiftWS.sws_conn_is_open, SwiftWSCAPI.sws_conn_is_open)
     same(CSwiftWS.sws_conn_is_compressed, SwiftWSCAPI.sws_conn_is_compressed)

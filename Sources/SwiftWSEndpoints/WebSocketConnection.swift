@@ -150,6 +150,14 @@ public final class WebSocketConnection {
         get { .nanoseconds(Int64(clamping: closeTimeoutNanoseconds)) }
         set { rareFields.closeTimeout = newValue.clampedNanoseconds }
     }
+    /// Whether a fragmented message is delivered frame by frame through `onFragment` as its
+    /// frames arrive (`Session.streamsFragmentedMessages`); single-frame messages are delivered
+    /// whole either way. Off by default; a binding turns it on when its program first asks for a
+    /// message frame by frame (websockets' `recv_streaming`). Applies from the next message on.
+    public var streamsFragmentedMessages: Bool {
+        get { askSession({ $0.streamsFragmentedMessages }, fresh: false) }
+        set { withSession { $0.streamsFragmentedMessages = newValue } }
+    }
     private var closeTimeoutNanoseconds: UInt64 { rare?.closeTimeout ?? context.timeouts.value.closeTimeout }
     /// Whether the close timeout ended the connection: the closing handshake began but the
     /// peer's close frame, or (a client) the server's closing of TCP, did not come in time, so

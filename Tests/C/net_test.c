@@ -1059,6 +1059,26 @@ static void test_server_config(void) {
     CHECK_EQ_INT(fragments_seen, 1002);  /* two fragments, the second final */
     CHECK_EQ_INT(server_peer.messages, 0);
 
+    /* Small fragments (under streaming_threshold) are reassembled until the connection asks for
+     * fragmented messages frame by frame (sws_conn_set_stream_fragmented); a single-frame
+     * message still comes whole after that. */
+    fragments_seen = 0;
+    CHECK_EQ_INT(sws_conn_send_fragment(good.conn, SWS_MESSAGE_BINARY, blob, 10, false, NULL), SWS_OK);
+    CHECK_EQ_INT(sws_conn_send_fragment(good.conn, SWS_MESSAGE_BINARY, blob, 10, true, NULL), SWS_OK);
+    RUN_UNTIL(loop, server_peer.messages == 1);
+    CHECK_EQ_INT(fragments_seen, 0);
+    CHECK_EQ_INT(sws_conn_set_stream_fragmented(NULL, true), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_set_stream_fragmented(server_peer.conn, true), SWS_OK);
+    CHECK_EQ_INT(sws_conn_send_fragment(good.conn, SWS_MESSAGE_BINARY, blob, 10, false, NULL), SWS_OK);
+    RUN_UNTIL(loop, fragments_seen == 1); /* the first frame alone, before the rest is sent */
+    CHECK_EQ_INT(sws_conn_send_fragment(good.conn, SWS_MESSAGE_BINARY, blob, 10, false, NULL), SWS_OK);
+    CHECK_EQ_INT(sws_conn_send_fragment(good.conn, SWS_MESSAGE_BINARY, blob, 10, true, NULL), SWS_OK);
+    RUN_UNTIL(loop, fragments_seen >= 1000);
+    CHECK_EQ_INT(fragments_seen, 1003);
+    CHECK_EQ_INT(sws_conn_send_binary(good.conn, blob, 10, NULL), SWS_OK);
+    RUN_UNTIL(loop, server_peer.messages == 2);
+    CHECK_EQ_INT(fragments_seen, 1003);
+
     /* A silent client is closed after idle_timeout_ms with 1001. */
     double start = now_seconds();
     RUN_UNTIL(loop, good.closed == 1);

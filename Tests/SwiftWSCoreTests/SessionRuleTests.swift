@@ -195,6 +195,25 @@ struct SessionStreamingTests {
                 == [.fragment(.binary, payload, isFirst: true, isFinal: true)])
     }
 
+    @Test func fragmentedMessagesAreStreamedWhenAskedWhateverTheirSize() {
+        // Off: reassembled. On: each frame of a fragmented message as it comes (a UTF-8
+        // character split across frames included); a single-frame message still whole. The
+        // switch applies from the next message on.
+        let fragmented = frame(0x1, [0x61, 0xC3], fin: false) + frame(0x0, [0xA9])
+        let session = serverSession()
+        #expect(session.feed(fragmented) == [.text([0x61, 0xC3, 0xA9])])
+        session.streamsFragmentedMessages = true
+        let expected: [RecordedEvent] = [
+            .fragment(.text, [0x61, 0xC3], isFirst: true, isFinal: false),
+            .fragment(.text, [0xA9], isFirst: false, isFinal: true),
+            .binary([1, 2]),
+        ]
+        #expect(session.feed(fragmented + frame(0x2, [1, 2])) == expected)
+        let byteByByte = serverSession()
+        byteByByte.streamsFragmentedMessages = true
+        #expect(byteByByte.feedByteByByte(fragmented + frame(0x2, [1, 2])) == expected)
+    }
+
     @Test func streamedTextIsStillValidatedIncrementally() {
         let session = serverSession { $0.streamingThreshold = 0 }
         let events = session.feed(frame(0x1, Array("ok".utf8), fin: false) + frame(0x0, [0xFF], fin: false))

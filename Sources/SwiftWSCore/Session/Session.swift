@@ -43,6 +43,11 @@ public final class Session {
     private var messageFrameCount = 0
     private var messageIsStreaming = false
     private var messageHasStreamed = false
+    /// When true, a fragmented message (a non-final first frame) is delivered as `.fragment`
+    /// events, one per frame as it arrives, whatever its size; a single-frame message is still
+    /// delivered whole (its fast path unchanged). Switchable at any time; it applies from the next
+    /// message on. Independent of `configuration.streamingThreshold`, which streams large messages.
+    public var streamsFragmentedMessages = false
     /// RSV1 was set on the message's first frame (permessage-deflate, RFC 7692 section 6).
     private var messageIsCompressed = false
     /// The permessage-deflate codec, when the handshake negotiated it.
@@ -438,7 +443,7 @@ public final class Session {
                 messageKind = opcode == .text ? .text : .binary
                 messageSize = 0
                 messageFrameCount = 1
-                messageIsStreaming = false
+                messageIsStreaming = streamsFragmentedMessages && !header.isFinal
                 messageHasStreamed = false
                 messageIsCompressed = header.rsv1
                 receivedTextValidator.reset()

@@ -318,6 +318,15 @@ class NativeLoop:
                 finally:
                     self.pending_sends = outer
 
+        def on_fragment(conn: int, _ud: int, kind: int, data: int, length: int, first: bool, final: bool) -> None:
+            # Only for connections that asked for it (recv_streaming: sws_conn_set_stream_fragmented).
+            try:
+                connection = connections.get(conn)
+                if connection is not None:
+                    connection._on_fragment(kind, string_at(data, length) if length else b"", first, final)
+            except BaseException:
+                fail(conn, "on_fragment")
+
         def on_pong(conn: int, _ud: int, data: int, length: int) -> None:
             try:
                 connection = connections.get(conn)
@@ -374,7 +383,7 @@ class NativeLoop:
         # A library with on_messages delivers messages there (batched); on_message serves one
         # built before it (which reads the struct only up to its own size).
         return n.conn_handlers(on_open=on_open, on_message=on_message, on_messages=on_messages,
-                               on_pong=on_pong, on_drain=on_drain, on_close=on_close,
+                               on_fragment=on_fragment, on_pong=on_pong, on_drain=on_drain, on_close=on_close,
                                on_connect_error=on_connect_error, on_upgrade=on_upgrade,
                                on_http_request=on_http_request)
 

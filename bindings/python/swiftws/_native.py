@@ -535,6 +535,7 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("sws_conn_close_initiated_locally", c_bool, [_P]),
     ("sws_conn_close_timed_out", c_bool, [_P]),
     ("sws_conn_set_close_timeout", sws_status, [_P, c_uint32]),
+    ("sws_conn_set_stream_fragmented", sws_status, [_P, c_bool]),
     ("sws_conn_handshake_response", sws_status, [_P, _PP, _PSIZE]),
     ("sws_conn_is_compressed", c_bool, [_P]),
     ("sws_conn_set_user_data", sws_status, [_P, _P]),

@@ -165,6 +165,8 @@ class _OtherLoop:
     def _attach(self, conn: int) -> None:
         self._conn = conn
         self._state = State.OPEN
+        if self._streams_fragments:
+            self._set_stream_fragmented()
         path, query, subprotocol, compressed, remote, local = self._opened_info
         self.path, self.query, self.subprotocol, self.compressed = path, query, subprotocol, compressed
         self.remote_address, self.local_address = remote, local
@@ -348,6 +350,9 @@ class _OtherLoop:
     def _set_close_timeout(self, timeout_ms: int) -> None:
         self._post(lambda conn: conn and n.lib.sws_conn_set_close_timeout(conn, timeout_ms))
 
+    def _set_stream_fragmented(self) -> None:
+        self._post(lambda conn: conn and n.lib.sws_conn_set_stream_fragmented(conn, True))
+
     def _on_close(self, code: int, reason: str, initiated_locally: bool = False, timed_out: bool = False) -> None:
         super()._on_close(code, reason, initiated_locally, timed_out)  # type: ignore[misc]
         ref, self._ref = self._ref, None
@@ -485,6 +490,13 @@ class LoopBridge:
                 batch.append((conn, payload.decode("utf-8") if kind == _TEXT else payload))
             _call_soon(aloop, self._messages, batch)
 
+        def on_fragment(conn: int, user_data: int, kind: int, data: int, length: int, first: bool,
+                        final: bool) -> None:
+            if get_ident() == thread:
+                return own.on_fragment(conn, user_data, kind, data, length, first, final)
+            _call_soon(aloop, self._event, conn, "_on_fragment", kind, string_at(data, length) if length else b"",
+                       first, final)
+
         def on_pong(conn: int, user_data: int, data: int, length: int) -> None:
             if get_ident() == thread:
                 return own.on_pong(conn, user_data, data, length)
@@ -503,7 +515,7 @@ class LoopBridge:
                        bool(n.lib.sws_conn_close_timed_out(conn)))
 
         return n.conn_handlers(on_open=on_open, on_message=on_message, on_messages=on_messages,
-                               on_pong=on_pong, on_drain=on_drain, on_close=on_close,
+                               on_fragment=on_fragment, on_pong=on_pong, on_drain=on_drain, on_close=on_close,
                                on_upgrade=on_upgrade, on_http_request=on_http_request)
 
     # -- on another loop's thread -----------------------------------------------------------------

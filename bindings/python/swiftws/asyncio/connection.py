@@ -10,6 +10,7 @@ native loop's thread), so calls go straight to the loop-thread-only ``sws_conn_*
 from __future__ import annotations
 
 import asyncio
+import codecs
 import collections
 import enum
 import logging
@@ -104,6 +105,19 @@ class ProtocolView:
         return self._connection.close_reason
 
 
+
+class _Fragment:
+    """One frame of a fragmented message, queued like a message once ``recv_streaming`` turned
+    frame-by-frame delivery on (``sws_conn_set_stream_fragmented``): ``recv`` joins a message's
+    fragments, ``recv_streaming`` yields each as it comes."""
+
+    __slots__ = ("data", "first", "final")
+
+    def __init__(self, data: Data, first: bool, final: bool) -> None:
+        self.data = data
+        self.first = first
+        self.final = final
+
 class Connection:
     """An open WebSocket connection. Not created directly: ``serve`` hands one to the handler,
     ``connect`` returns one."""
@@ -151,6 +165,13 @@ class Connection:
         #: and resumes at `low` (None: no limit).
         self.max_queue: Tuple[Optional[int], Optional[int]] = (16, 4)
         self._reading_paused = False
+        #: Frame-by-frame delivery of fragmented messages is on (recv_streaming; a sync connection at open).
+        self._streams_fragments = False
+        #: Decodes the text message being streamed (a frame may end inside a character).
+        self._fragment_decoder: Any = None
+        #: A recv_streaming left a message unfinished: as websockets, receiving is over
+        #: (ConcurrencyError), since the rest of that message cannot be told from the next one.
+        self._stream_abandoned = False
         #: The opening handshake's request and response (set by the server or the client).
         self.request: Optional[Request] = None
         self.response: Optional[Response] = None
@@ -172,6 +193,8 @@ class Connection:
         """The native connection opened: reads what it knows (path, subprotocol, addresses)."""
         self._conn = conn
         self._state = State.OPEN
+        if self._streams_fragments:
+            self._set_stream_fragmented()
         path, query, subprotocol = c_char_p(), c_char_p(), c_char_p()
         n.lib.sws_conn_info(conn, byref(path), byref(query), byref(subprotocol))
         self.path: str = (path.value or b"/").decode("utf-8", "replace")
@@ -254,6 +277,17 @@ class Connection:
             if high is not None and len(self._messages) >= high and not self._reading_paused and self._conn:
                 self._reading_paused = n.lib.sws_conn_pause_reading(self._conn) == n.SWS_OK
 
+    def _on_fragment(self, kind: int, data: bytes, first: bool, final: bool) -> None:
+        """One frame of a fragmented message (native on_fragment), queued as a ``_Fragment``."""
+        if kind == n.SWS_MESSAGE_TEXT:
+            if first:
+                self._fragment_decoder = codecs.getincrementaldecoder("utf-8")()
+            # The library validated the UTF-8 so far; only the message's end completes a character.
+            text: Data = self._fragment_decoder.decode(data, final)
+            self._on_message(_Fragment(text, first, final))  # type: ignore[arg-type]
+        else:
+            self._on_message(_Fragment(data, first, final))  # type: ignore[arg-type]
+
     def _on_pong(self, data: bytes) -> None:
         entry = self._pings.get(data)
         if entry is None:
@@ -319,13 +353,11 @@ class Connection:
         if self._messages:
             message = self._messages.popleft()
             if self._reading_paused and len(self._messages) <= (self.max_queue[1] or 0) and self._conn:
-                self._reading_paused = False
-                n.lib.sws_conn_resume_reading(self._conn)
-                self._native.kick()
+                self._resume_reading()
         elif self._state is State.CLOSED:
             raise self._closed_exception()
         else:
-            if self._waiter is not None:
+            if self._waiter is not None or self._stream_abandoned:
                 raise ConcurrencyError("cannot call recv while another coroutine is already running "
                                        "recv or recv_streaming")
             waiter = self._waiter = self._loop.create_future()
@@ -334,11 +366,9 @@ class Connection:
             except asyncio.CancelledError:
                 self._recv_cancelled(waiter)
                 raise
-        if decode is True and isinstance(message, bytes):
-            return message.decode("utf-8")
-        if decode is False and isinstance(message, str):
-            return message.encode("utf-8")
-        return message
+        if type(message) is _Fragment:
+            message = await self._join_fragments(message)
+        return message if decode is None else _converted(message, decode)
 
     def _recv_cancelled(self, waiter: asyncio.Future) -> None:
         """A wait for a message was cancelled: a message handed over just before must not be lost."""
@@ -347,14 +377,95 @@ class Connection:
         if self._waiter is waiter:
             self._waiter = None
 
+    async def _join_fragments(self, fragment: "_Fragment") -> Data:
+        """The whole message that starts with ``fragment`` (recv of a streamed message)."""
+        if not fragment.first:
+            self._stream_abandoned = True
+            raise ConcurrencyError("cannot call recv while another coroutine is already running "
+                                   "recv or recv_streaming")
+        taken = [fragment]
+        try:
+            while not fragment.final:
+                fragment = await self._next_item(False)
+                taken.append(fragment)
+        except asyncio.CancelledError:
+            # As websockets' recv: cancelled, it loses nothing; the next recv takes the message.
+            self._messages.extendleft(reversed(taken))
+            raise
+        parts = [item.data for item in taken]
+        return "".join(parts) if isinstance(parts[0], str) else b"".join(parts)  # type: ignore[arg-type]
+
+    async def _next_item(self, mid_message: bool) -> Any:
+        """The next queued message or fragment, waiting for it (recv without its fast path and
+        conversions). Cancelled in the middle of a streamed message, that message is abandoned."""
+        if self._messages:
+            return self._take_queued()
+        if self._state is State.CLOSED:
+            raise self._closed_exception()
+        waiter = self._waiter = self._loop.create_future()
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            self._recv_cancelled(waiter)
+            if mid_message:
+                self._stream_abandoned = True
+            raise
+
+    def _take_queued(self) -> Any:
+        message = self._messages.popleft()
+        if self._reading_paused and len(self._messages) <= (self.max_queue[1] or 0) and self._conn:
+            self._resume_reading()
+        return message
+
+    def _resume_reading(self) -> None:
+        """The queue fell to max_queue's low mark: the library reads from the socket again."""
+        self._reading_paused = False
+        n.lib.sws_conn_resume_reading(self._conn)
+        self._native.kick()
+
     async def recv_streaming(self, decode: Optional[bool] = None) -> AsyncIterator[Data]:
-        """The next message as an async iterator of its fragments (as websockets'). The native
-        library reassembles messages (up to ``max_size``), so the whole message comes as one
-        fragment; a loop over it works unchanged."""
-        if not self._messages and self._state is not State.CLOSED and self._waiter is not None:
+        """The next message as an async iterator of its fragments (as websockets'): a fragmented
+        message yields each frame's data as it arrives, a single-frame message one item. The
+        first call turns frame-by-frame delivery of fragmented messages on for the connection
+        (``sws_conn_set_stream_fragmented``); until then the library reassembles them, so a
+        message already received whole comes as one item. Leaving the loop before the message
+        ends makes later ``recv``/``recv_streaming`` calls raise ``ConcurrencyError``, as in
+        websockets."""
+        if (not self._messages and self._state is not State.CLOSED and self._waiter is not None) \
+                or self._stream_abandoned:
             raise ConcurrencyError("cannot call recv_streaming while another coroutine is already "
                                    "running recv or recv_streaming")
-        yield await self.recv(decode)
+        self._stream_fragments()
+        item = await self._next_item(False)
+        if type(item) is not _Fragment:
+            yield _converted(item, decode)
+            return
+        if not item.first:
+            self._stream_abandoned = True
+            raise ConcurrencyError("cannot call recv_streaming while another coroutine is already "
+                                   "running recv or recv_streaming")
+        finished = False
+        try:
+            yield _converted(item.data, decode)
+            while not item.final:
+                item = await self._next_item(True)
+                yield _converted(item.data, decode)
+            finished = True
+        finally:
+            if not finished:
+                self._stream_abandoned = True
+
+    def _stream_fragments(self) -> None:
+        """Fragmented messages frame by frame from now on (once per connection; before the
+        opening, from the opening on)."""
+        if not self._streams_fragments:
+            self._streams_fragments = True
+            if self._conn:
+                self._set_stream_fragmented()  # else _attach does, at open
+
+    def _set_stream_fragmented(self) -> None:
+        """Asks the library to deliver fragmented messages frame by frame (on its loop thread)."""
+        n.lib.sws_conn_set_stream_fragmented(self._conn, True)
 
     def __aiter__(self) -> AsyncIterator[Data]:
         return self._iterate()
@@ -363,7 +474,9 @@ class Connection:
         """Messages until a normal closure; an abnormal one raises ``ConnectionClosedError``."""
         try:
             while True:
-                if self._messages or self._waiter is not None or self._state is State.CLOSED:
+                # Streamed fragments (recv_streaming was used) are joined by recv.
+                if self._messages or self._waiter is not None or self._state is State.CLOSED \
+                        or self._streams_fragments:
                     yield await self.recv()
                     continue
                 # What recv does when no message waits, without a recv coroutine per message
@@ -645,6 +758,15 @@ async def _aiter_of(iterable: Iterable[Data]) -> AsyncIterator[Data]:
     # they are produced.
     for item in iterable:
         yield item
+
+
+def _converted(message: Data, decode: bool) -> Data:
+    """``message`` as ``str`` (``decode`` True) or ``bytes`` (False), as websockets' ``decode``."""
+    if decode is True and isinstance(message, bytes):
+        return message.decode("utf-8")
+    if decode is False and isinstance(message, str):
+        return message.encode("utf-8")
+    return message
 
 
 def _ping_payload() -> bytes:

@@ -56,6 +56,13 @@ class Connection:
         # sync rule; the asyncio API waits instead).
         self._send_lock = threading.Lock()
         self._sending_fragments = False
+        # Fragmented messages frame by frame from the start: the background thread receives a
+        # message before this thread asks for it, so turning it on at the first recv_streaming
+        # (as the asyncio API does) would come too late. recv() joins them again.
+        if _background.in_loop_thread():
+            connection._stream_fragments()
+        else:
+            _background.loop().call_soon_threadsafe(connection._stream_fragments)
 
     def __getattr__(self, name: str) -> Any:
         # Only for names this class does not define (see the module docstring).
@@ -143,9 +150,24 @@ class Connection:
             self._recv_lock.release()
 
     def recv_streaming(self, decode: Optional[bool] = None) -> Iterator[Data]:
-        """The next message as an iterator of fragments (the whole message as one: see the
-        asyncio ``recv_streaming``)."""
-        yield self._recv("recv_streaming", None, decode)
+        """The next message as an iterator of its fragments, each frame's data as it arrives
+        (see the asyncio ``recv_streaming``, which this drives on the background loop)."""
+        if not self._recv_lock.acquire(blocking=False):
+            raise ConcurrencyError("cannot call recv_streaming while another thread is already running recv "
+                                   "or recv_streaming")
+        fragments = self._connection.recv_streaming(decode)
+        try:
+            while True:
+                try:
+                    fragment = _background.run(fragments.__anext__())
+                except StopAsyncIteration:
+                    return
+                yield fragment
+        finally:
+            try:
+                _background.run(fragments.aclose())
+            finally:
+                self._recv_lock.release()
 
     def __iter__(self) -> Iterator[Data]:
         """Messages until a normal closure (an abnormal one raises ``ConnectionClosedError``)."""
