@@ -31,13 +31,15 @@ mkdir -p "$(dirname "$output")"
 # The idle scenarios run once per server (-r 1 overrides -r): resident memory per connection
 # varies by about 1 % from run to run, and 10,000 upgrades to the slowest peers take a minute.
 # run.sh opens and closes 10 warm-up connections (-W) before the first reading, for every server.
+# The large-message scenarios also run tcp-whole (plain TCP that echoes a message once it is whole,
+# the ceiling of any server that delivers messages); their own tables show swiftws's ratio to it.
 all="tcp-echo,swiftws,websockets,picows,node-ws,lws,nio"
 scenarios=(
     "small|Echo, 100 connections, 32 B text, 1 in flight|-c 100 -s 32 -S $all,swiftws-wss,tls-echo"
     "pipelined|Echo, 100 connections, 32 B text, 16 in flight|-c 100 -s 32 -k 16 -S $all"
     "conns1000|Echo, 1,000 connections, 20 B text, 1 in flight|-c 1000 -s 20 -S tcp-echo,swiftws,picows,node-ws,lws"
-    "kib64|Echo, 10 connections, 64 KiB binary|-c 10 -s 65536 -b -S $all"
-    "mib1|Echo, 10 connections, 1 MiB binary|-c 10 -s 1048576 -b -S $all"
+    "kib64|Echo, 10 connections, 64 KiB binary|-c 10 -s 65536 -b -S $all,tcp-whole"
+    "mib1|Echo, 10 connections, 1 MiB binary|-c 10 -s 1048576 -b -S $all,tcp-whole"
     "deflate|Echo, 100 connections, 1 KiB JSON, permessage-deflate both ways|-c 100 -s 1024 -z -S swiftws,websockets,node-ws,lws"
     "idle|Idle connections: server RSS growth per connection, 10,000 connections|-m idle -c 10000 -r 1 -S swiftws,websockets,picows,node-ws,lws,nio"
     "idledeflate|Idle connections with permessage-deflate, 10,000 connections (then one 1 KiB message each)|-m idle -z -c 10000 -s 1024 -r 1 -S swiftws,websockets,node-ws,lws"
