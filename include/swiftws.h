@@ -776,7 +776,10 @@ typedef struct sws_conn_handlers {
     void (*on_open)(sws_conn_t *conn, void *user_data);
     /** A whole message; text is valid UTF-8 (not NUL-terminated). */
     void (*on_message)(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len);
-    /** One frame of a message in streaming mode (streaming_threshold), see sws_session_callbacks. */
+    /**
+     * One frame of a message delivered frame by frame: one larger than streaming_threshold, or a
+     * fragmented one after sws_conn_set_stream_fragmented(); see sws_session_callbacks.
+     */
     void (*on_fragment)(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len,
                         bool is_first, bool is_final);
     /** A ping arrived (the pong is sent automatically unless auto_pong is off). */
