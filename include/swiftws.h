@@ -776,7 +776,10 @@ typedef struct sws_conn_handlers {
     void (*on_open)(sws_conn_t *conn, void *user_data);
     /** A whole message; text is valid UTF-8 (not NUL-terminated). */
     void (*on_message)(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len);
-    /** One frame of a message in streaming mode (streaming_threshold), see sws_session_callbacks. */
+    /**
+     * One frame of a message delivered frame by frame: one larger than streaming_threshold, or a
+     * fragmented one after sws_conn_set_stream_fragmented(); see sws_session_callbacks.
+     */
     void (*on_fragment)(sws_conn_t *conn, void *user_data, sws_message_kind kind, const uint8_t *data, size_t len,
                         bool is_first, bool is_final);
     /** A ping arrived (the pong is sent automatically unless auto_pong is off). */
@@ -870,10 +873,14 @@ typedef struct sws_send_entry {
  * Each entry is sent as sws_conn_send_text()/sws_conn_send_binary() would send it, in order, and
  * gets that call's status and result; an entry's failure does not stop the others. For bindings
  * whose calls into C cost more than a send (Python's ctypes: one call per batch of replies
- * instead of one per reply). Loop-thread-only (each entry's connection is checked).
+ * instead of one per reply). Loop-thread-only: each entry's connection is checked as the send
+ * functions check it, so an entry whose `conn` is NULL gets SWS_ERR_INVALID_ARGUMENT, one whose
+ * connection is closing or closed (its close handshake began, or inside its on_close)
+ * SWS_ERR_CLOSED, one called from another thread than its connection's loop SWS_ERR_WRONG_THREAD.
  * Returns how many entries were not sent at once (status not SWS_OK or result not
  * SWS_SEND_SENT): 0 when every message was handed to this iteration's flush. `entries` and
- * `payloads` may be NULL only when `count` is 0.
+ * `payloads` may be NULL only when `count` is 0; `entries` NULL with a `count` refuses the whole
+ * call (returns `count`, writes nothing; sws_last_error() says why).
  */
 size_t sws_conn_send_batch(sws_send_entry *entries, size_t count, const void *payloads);
 
@@ -953,7 +960,10 @@ sws_status sws_conn_close(sws_conn_t *conn, uint16_t code, const char *reason, s
  * SWS_CLOSE_ABNORMAL (no close frame was received) and sws_conn_close_initiated_locally() true.
  * For a program that cannot go on, e.g. closing in the middle of sending a fragmented message
  * (websockets does this); sws_conn_close() is the orderly way. Loop-thread-only.
- * Errors: as sws_conn_close().
+ * Errors (nothing is sent): SWS_ERR_INVALID_ARGUMENT (NULL, a code that may not be sent, reason
+ * not UTF-8), SWS_ERR_TOO_BIG (reason over 123 bytes), SWS_ERR_WRONG_THREAD, SWS_ERR_CLOSED (the
+ * closing handshake has begun -- sws_conn_close(), an earlier fail, a timeout, the peer's close
+ * frame -- or inside on_close).
  */
 sws_status sws_conn_fail(sws_conn_t *conn, uint16_t code, const char *reason, size_t reason_len);
 
@@ -997,8 +1007,10 @@ bool sws_conn_close_initiated_locally(const sws_conn_t *conn);
 /**
  * Sets the connection's close timeout (as sws_connection_config's close_timeout_ms, which it
  * replaces for this connection): how long a closing handshake may take before the TCP connection
- * is dropped. It applies to a closing handshake that begins after the call, not to one under way.
- * Loop-thread-only. Errors: SWS_ERR_INVALID_ARGUMENT (NULL), SWS_ERR_WRONG_THREAD.
+ * is dropped. It applies to a closing handshake that begins after the call, not to one under way:
+ * on a connection already closing, or inside on_close, it returns SWS_OK and the deadline already
+ * set does not move. Loop-thread-only.
+ * Errors: SWS_ERR_INVALID_ARGUMENT (NULL), SWS_ERR_WRONG_THREAD.
  */
 sws_status sws_conn_set_close_timeout(sws_conn_t *conn, uint32_t close_timeout_ms);
 
@@ -1008,6 +1020,8 @@ sws_status sws_conn_set_close_timeout(sws_conn_t *conn, uint32_t close_timeout_m
  * one call per frame as it arrives, whatever its size (as streaming_threshold does for large
  * messages); a single-frame message still comes whole through on_message. It applies from the
  * next message on, not to one being received. Limits (max_message_size, ...) apply unchanged.
+ * On a closing connection it returns SWS_OK and applies to the messages that still arrive before
+ * the peer's close frame; inside on_close it returns SWS_OK and has no effect.
  * Loop-thread-only. Errors: SWS_ERR_INVALID_ARGUMENT (NULL), SWS_ERR_WRONG_THREAD.
  */
 sws_status sws_conn_set_stream_fragmented(sws_conn_t *conn, bool on);
@@ -1015,8 +1029,9 @@ sws_status sws_conn_set_stream_fragmented(sws_conn_t *conn, bool on);
 /**
  * Whether the close timeout (close_timeout_ms) ended the connection: the closing handshake began
  * but the peer's close frame -- or, for a client, the server's closing of TCP -- did not come in
- * time, so the TCP connection was dropped. False otherwise, for NULL or from another thread.
- * Useful in on_close to report the timeout as the cause. Loop-thread-only.
+ * time, so the TCP connection was dropped. False otherwise: while open or closing (the timeout
+ * has not fired), after any other ending, for NULL or from another thread. Useful in on_close
+ * (where it is final) to report the timeout as the cause. Loop-thread-only.
  */
 bool sws_conn_close_timed_out(const sws_conn_t *conn);
 

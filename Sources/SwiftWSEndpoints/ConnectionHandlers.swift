@@ -13,7 +13,9 @@ public final class ConnectionHandlers {
     @exclusivity(unchecked) public var onOpen: ((WebSocketConnection) -> Void)?
     /// A whole message (text is valid UTF-8). The bytes are borrowed.
     @exclusivity(unchecked) public var onMessage: ((WebSocketConnection, MessageKind, UnsafeRawBufferPointer) -> Void)?
-    /// One frame of a message delivered in streaming mode (`SessionConfiguration.streamingThreshold`).
+    /// One frame of a message delivered frame by frame: one larger than
+    /// `SessionConfiguration.streamingThreshold`, or a fragmented one while
+    /// `WebSocketConnection.streamsFragmentedMessages` is on. The bytes are borrowed.
     @exclusivity(unchecked) public var onFragment: ((WebSocketConnection, MessageKind, UnsafeRawBufferPointer, _ isFirst: Bool, _ isFinal: Bool) -> Void)?
     /// A ping arrived (the pong is sent automatically unless `autoPong` is off).
     @exclusivity(unchecked) public var onPing: ((WebSocketConnection, UnsafeRawBufferPointer) -> Void)?

@@ -939,6 +939,9 @@ static void test_message_timeout_and_memory_budget(void) {
     double close_started = now_seconds();
     CHECK_EQ_INT(sws_conn_close(server_peer.conn, 1000, NULL, 0), SWS_OK);
     CHECK(!sws_conn_close_timed_out(server_peer.conn)); /* closing, not timed out yet */
+    /* A handshake under way keeps its deadline: raising the timeout now changes nothing (the
+     * RUN_UNTIL below gives up after 5 s). */
+    CHECK_EQ_INT(sws_conn_set_close_timeout(server_peer.conn, 60000), SWS_OK);
     RUN_UNTIL(loop, server_peer.closed == 2);
     CHECK_EQ_INT(server_peer.close_code, SWS_CLOSE_ABNORMAL);
     CHECK(server_peer.close_timed_out);
@@ -969,6 +972,73 @@ static void test_message_timeout_and_memory_budget(void) {
 
     sws_server_free(server);
     sws_loop_free(loop);
+}
+
+/* ---- Round 6's per-connection functions on a closing connection, then inside on_close ---- */
+
+/* What the header promises once the close handshake has begun (and inside on_close): the
+ * ending functions refuse with SWS_ERR_CLOSED, a batch entry is refused alone, the two setters
+ * return SWS_OK. Returns how many of its checks failed. */
+static int closing_connection_calls(sws_conn_t *conn) {
+    int failures_before = check_failures;
+    CHECK_EQ_INT(sws_conn_fail(conn, 1011, NULL, 0), SWS_ERR_CLOSED);
+    CHECK_EQ_INT(sws_conn_close(conn, 1000, NULL, 0), SWS_ERR_CLOSED);
+    CHECK_EQ_INT(sws_conn_set_close_timeout(conn, 100), SWS_OK);
+    CHECK_EQ_INT(sws_conn_set_stream_fragmented(conn, true), SWS_OK);
+    sws_send_entry entries[2] = {{.conn = conn, .len = 1, .kind = SWS_MESSAGE_TEXT},
+                                 {.conn = conn, .len = 1, .kind = SWS_MESSAGE_BINARY}};
+    CHECK_EQ_INT(sws_conn_send_batch(entries, 2, "xy"), 2);
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ_INT(entries[i].status, SWS_ERR_CLOSED);
+        CHECK(entries[i].result == SWS_SEND_DROPPED);
+    }
+    CHECK(!sws_conn_close_timed_out(conn));
+    return check_failures - failures_before;
+}
+
+static int on_close_calls_checked;
+static void close_and_check_calls(sws_conn_t *conn, void *user_data, uint16_t code, const char *reason,
+                                  size_t len) {
+    CHECK_EQ_INT(closing_connection_calls(conn), 0);
+    on_close_calls_checked++;
+    record_close(conn, user_data, code, reason, len);
+}
+
+static void test_calls_on_a_closing_connection(void) {
+    memset(&server_peer, 0, sizeof server_peer);
+    sws_loop_t *loop = NULL;
+    CHECK_EQ_INT(sws_loop_new(&loop), SWS_OK);
+    sws_server_t *server = start_echo_server(loop, NULL, NULL);
+    char url[128];
+    url_for(server, "/", url, sizeof url);
+    struct peer client;
+    memset(&client, 0, sizeof client);
+    sws_conn_handlers h = checked_handlers();
+    h.on_close = close_and_check_calls;
+    on_close_calls_checked = 0;
+    CHECK_EQ_INT(sws_client_connect(loop, url, NULL, &h, &client), SWS_OK);
+    RUN_UNTIL(loop, client.opened == 1 && server_peer.opened == 1);
+
+    /* sws_conn_fail's argument errors send nothing: the connection stays open. */
+    static const char long_reason[124] = {0};
+    CHECK_EQ_INT(sws_conn_fail(client.conn, 1005, NULL, 0), SWS_ERR_INVALID_ARGUMENT); /* may not be sent */
+    CHECK_EQ_INT(sws_conn_fail(client.conn, 1011, "\xFF", 1), SWS_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(sws_conn_fail(client.conn, 1011, long_reason, sizeof long_reason), SWS_ERR_TOO_BIG);
+    CHECK(sws_conn_is_open(client.conn));
+    CHECK(!sws_conn_close_timed_out(client.conn)); /* open */
+
+    /* Closing (the handshake under way), then inside on_close (close_and_check_calls). */
+    CHECK_EQ_INT(sws_conn_close(client.conn, 1000, "bye", 3), SWS_OK);
+    CHECK_EQ_INT(closing_connection_calls(client.conn), 0);
+    RUN_UNTIL(loop, client.closed == 1 && server_peer.closed == 1);
+    CHECK_EQ_INT(on_close_calls_checked, 1);
+    CHECK_EQ_INT(client.close_code, 1000);
+    CHECK_EQ_INT(server_peer.close_code, 1000);
+    CHECK_EQ_STR(server_peer.close_reason, "bye");
+    CHECK(!client.close_timed_out);
+
+    CHECK_EQ_INT(sws_server_free(server), SWS_OK);
+    CHECK_EQ_INT(sws_loop_free(loop), SWS_OK);
 }
 
 /* ---- Server config reaches the server: origins, connection limit, idle timeout, streaming ---- */
@@ -1098,6 +1168,9 @@ struct thread_job {
     sws_conn_t *conn;
     int sent;
     sws_status wrong_thread_send, wrong_thread_close, wrong_thread_server, wrong_thread_connect, post_status;
+    sws_status wrong_thread_fail, wrong_thread_close_timeout, wrong_thread_stream_fragmented;
+    sws_send_entry wrong_thread_batch;
+    size_t wrong_thread_batch_not_sent;
     size_t buffered_from_thread;
 };
 
@@ -1117,6 +1190,11 @@ static void *sender_thread(void *arg) {
     CHECK(!sws_conn_ref_is_closed(job->ref));
     job->wrong_thread_send = sws_conn_send_text(job->conn, "x", 1, NULL);
     job->wrong_thread_close = sws_conn_close(job->conn, 1000, NULL, 0);
+    job->wrong_thread_fail = sws_conn_fail(job->conn, 1011, NULL, 0);
+    job->wrong_thread_close_timeout = sws_conn_set_close_timeout(job->conn, 100);
+    job->wrong_thread_stream_fragmented = sws_conn_set_stream_fragmented(job->conn, true);
+    job->wrong_thread_batch = (sws_send_entry){.conn = job->conn, .len = 1, .kind = SWS_MESSAGE_TEXT};
+    job->wrong_thread_batch_not_sent = sws_conn_send_batch(&job->wrong_thread_batch, 1, "x");
     job->buffered_from_thread = sws_conn_buffered_amount(job->conn);
     job->wrong_thread_connect = sws_client_connect(job->loop, "ws://127.0.0.1:1/", NULL, NULL, NULL);
     job->post_status = sws_loop_post(job->loop, posted_work, &posted_count);
@@ -1180,6 +1258,12 @@ static void test_threads(void) {
     CHECK_EQ_INT(job.sent, 100);
     CHECK_EQ_INT(job.wrong_thread_send, SWS_ERR_WRONG_THREAD);
     CHECK_EQ_INT(job.wrong_thread_close, SWS_ERR_WRONG_THREAD);
+    CHECK_EQ_INT(job.wrong_thread_fail, SWS_ERR_WRONG_THREAD);
+    CHECK_EQ_INT(job.wrong_thread_close_timeout, SWS_ERR_WRONG_THREAD);
+    CHECK_EQ_INT(job.wrong_thread_stream_fragmented, SWS_ERR_WRONG_THREAD);
+    CHECK_EQ_INT(job.wrong_thread_batch_not_sent, 1);
+    CHECK_EQ_INT(job.wrong_thread_batch.status, SWS_ERR_WRONG_THREAD);
+    CHECK(job.wrong_thread_batch.result == SWS_SEND_DROPPED);
     CHECK_EQ_INT(job.wrong_thread_connect, SWS_ERR_WRONG_THREAD);
     CHECK_EQ_INT(job.buffered_from_thread, 0);
     CHECK_EQ_INT(job.post_status, SWS_OK);
@@ -1771,11 +1855,12 @@ static void test_not_http_peers(void) {
  * runs those sections, `net_test` alone runs them all, `net_test --list` prints the sections. */
 static const struct net_section {
     const char *name;
-    void (*tests[6])(void);
+    void (*tests[8])(void);
 } net_sections[] = {
     {"event_loops", {test_threads, test_posted_work_dropped_by_free}},  /* "Event loops": refs, posts, stop, wrong-thread calls */
     {"connections", {test_echo_and_close, test_backpressure, test_protocol_errors_over_tcp,
-                     test_batched_messages, test_send_batch, test_message_timeout_and_memory_budget}},
+                     test_batched_messages, test_send_batch, test_message_timeout_and_memory_budget,
+                     test_calls_on_a_closing_connection}},
     {"servers", {test_plain_http, test_server_config, test_broadcast_and_topics, test_deferred_upgrade,
                  test_not_http_peers}},
     {"clients", {test_connect_failures}},

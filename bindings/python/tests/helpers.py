@@ -1,4 +1,5 @@
-"""Helpers shared by the network tests: run a coroutine with a deadline, and echo handlers."""
+"""Helpers shared by the network tests: run a coroutine with a deadline, echo handlers, a blocking
+fragmented send held in the middle."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import functools
 import resource
 import subprocess
+import threading
 from typing import Any, Awaitable, Callable
 
 
@@ -36,6 +38,44 @@ async def echo(websocket: Any) -> None:
     """Echoes every message (works with swiftws and websockets connections alike)."""
     async for message in websocket:
         await websocket.send(message)
+
+
+class FragmentedSendInThread:
+    """A blocking connection's ``send`` of a two-fragment message on a thread of its own, held
+    after the first fragment: ``with FragmentedSendInThread(websocket) as sending:`` returns once
+    the first fragment went out, the block runs while the send waits in the middle of its
+    message, and leaving the block lets the send finish (its exception, if any, in
+    ``sending.error``). For tests of what the connection does meanwhile (another send, a close)."""
+
+    def __init__(self, websocket: Any, first: Any = "a", last: Any = "b", timeout: float = 5) -> None:
+        self.error: Any = None
+        self._timeout = timeout
+        self._started = threading.Event()
+        self._release = threading.Event()
+
+        def fragments() -> Any:
+            yield first
+            self._started.set()
+            self._release.wait(timeout)
+            yield last
+
+        def send() -> None:
+            try:
+                websocket.send(fragments())
+            except Exception as error:  # the test reads it after the block
+                self.error = error
+
+        self._thread = threading.Thread(target=send)
+
+    def __enter__(self) -> "FragmentedSendInThread":
+        self._thread.start()
+        assert self._started.wait(self._timeout), "the first fragment was not sent"
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._release.set()
+        self._thread.join(self._timeout)
+        assert not self._thread.is_alive(), "the fragmented send did not finish"
 
 
 def raise_fd_limit(needed: int) -> None:

@@ -21,7 +21,7 @@ from swiftws.asyncio.client import connect
 from swiftws.sync.client import connect as sync_connect
 from swiftws.exceptions import ConnectionClosedError, ConnectionClosedOK
 
-from helpers import run_async
+from helpers import FragmentedSendInThread, run_async
 from test_websockets_shape import _port
 
 
@@ -153,28 +153,12 @@ def test_close_during_a_blocking_fragmented_send_fails_the_connection():
             port = _port(server)
 
             def client() -> None:
-                import threading
                 websocket = sync_connect(f"ws://127.0.0.1:{port}/", close_timeout=30)
-                first_sent, closed_here = threading.Event(), threading.Event()
-
-                def fragments():
-                    yield "⏳"
-                    first_sent.set()
-                    closed_here.wait(5)
-                    yield "⌛️"
-
-                def closer() -> None:
-                    first_sent.wait(5)
+                with FragmentedSendInThread(websocket, "⏳", "⌛️") as sending:
                     websocket.close()
-                    closed_here.set()
-
-                thread = threading.Thread(target=closer)
-                thread.start()
-                with pytest.raises(ConnectionClosedError) as raised:
-                    websocket.send(fragments())
-                thread.join(5)
-                assert str(raised.value) == ("sent 1011 (internal error) close during fragmented message; "
-                                             "no close frame received")
+                assert isinstance(sending.error, ConnectionClosedError)
+                assert str(sending.error) == ("sent 1011 (internal error) close during fragmented message; "
+                                              "no close frame received")
 
             await asyncio.wait_for(asyncio.to_thread(client), 10)
             await asyncio.wait_for(closed.wait(), 5)

@@ -33,7 +33,7 @@ from swiftws.protocol import OPEN, State
 from swiftws.sync.client import connect as sync_connect
 from swiftws.sync.connection import broadcast as sync_broadcast
 
-from helpers import run_async, wait_until
+from helpers import FragmentedSendInThread, run_async, wait_until
 from test_websockets_shape import _port
 
 
@@ -149,23 +149,11 @@ def test_blocking_send_during_a_fragmented_send_of_another_thread_raises():
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         with sync_connect(f"ws://127.0.0.1:{server.socket.getsockname()[1]}/") as websocket:
-            started, release = threading.Event(), threading.Event()
-
-            def fragments():
-                yield "a"
-                started.set()
-                release.wait(5)
-                yield "b"
-
-            sender = threading.Thread(target=websocket.send, args=(fragments(),))
-            sender.start()
-            assert started.wait(5)
-            for message in ["x", b"x", ["x", "y"]]:
-                with pytest.raises(ConcurrencyError, match="^cannot call send while another thread is already running send$"):
-                    websocket.send(message)
-            release.set()
-            sender.join(5)
-            assert not sender.is_alive()
+            with FragmentedSendInThread(websocket, "a", "b") as sending:
+                for message in ["x", b"x", ["x", "y"]]:
+                    with pytest.raises(ConcurrencyError, match="^cannot call send while another thread is already running send$"):
+                        websocket.send(message)
+            assert sending.error is None
             websocket.send("after")  # the connection is free again
             sync_broadcast([websocket], b"c", text=True)
         server.shutdown()
