@@ -95,8 +95,10 @@ public final class WebSocketConnection {
     }
 
     /// The time policy (keepalive, idle, unfinished message, close handshake): the core decides,
-    /// this class keeps one loop timer at its next deadline and carries out its actions.
-    /// `@exclusivity(unchecked)`: read on every receive; see `rare`.
+    /// this class keeps one loop timer at its next deadline and carries out its actions. The
+    /// times of an outstanding ping or message are kept in the session
+    /// (`Session.outstandingTimes`), which exists whenever one is set (16 bytes less per idle
+    /// connection, issue 16). `@exclusivity(unchecked)`: read on every receive; see `rare`.
     @exclusivity(unchecked) private var timeouts: ConnectionTimeouts
     /// Who began the closing handshake: true for this side (a close call, a timeout, a protocol
     /// error of the peer that this side failed the connection for), false when the peer's close
@@ -108,7 +110,7 @@ public final class WebSocketConnection {
             flags.set(.closeInitiatedLocally, newValue == true)
         }
     }
-    // The flags, the path's index and the server index follow the timeouts (33 bytes) and fill the rest of their
+    // The flags, the path's index and the server index follow the timeouts (17 bytes) and fill the rest of their
     // last word: stored properties are laid out in declaration order, so a flag between two
     // 8-byte fields costs 7 bytes of padding (issue 16).
     /// Set while the session delivers received events. A byte of its own, not a bit of `flags`:
@@ -360,9 +362,9 @@ public final class WebSocketConnection {
         if withSession({ $0.pendingOutputCount }) > 0 && repliesOverflowOutputLimit() { return }
         afterSessionActivity()
         // The clock is read only when a message starts or ends, not on every read.
-        if context.timeouts.value.messageTimeout != nil && !finished
-            && withSession({ $0.hasMessageInProgress }) != timeouts.isTimingMessage {
-            timeouts.messageInProgress(!timeouts.isTimingMessage, now: MonotonicClock.now())
+        if context.timeouts.value.messageTimeout != nil && !finished && withSession({ $0.messageTimingIsStale }) {
+            let now = MonotonicClock.now()
+            withSession { $0.updateOutstandingTimes { $0.messageInProgress(!$0.isTimingMessage, now: now) } }
             rescheduleHousekeeping()
         }
         if context.memoryBudget != nil { countMemory() }
@@ -406,7 +408,7 @@ public final class WebSocketConnection {
         case .ping(let bytes):
             handlers.onPing?(self, bytes)
         case .pong(let bytes):
-            timeouts.pongReceived()
+            withSession { $0.updateOutstandingTimes { $0.pongReceived() } }
             handlers.onPong?(self, bytes)
         case .closeReceived:
             // The session queued its answer; afterSessionActivity finishes the close.
@@ -640,7 +642,8 @@ public final class WebSocketConnection {
     /// it (no heap operation per message): when it fires it asks the policy and re-arms.
     private func rescheduleHousekeeping() {
         guard !finished else { return }
-        let deadline = timeouts.nextDeadline(durations: context.timeouts.value)
+        let outstanding = askSession({ $0.outstandingTimes }, fresh: ConnectionTimeouts.Outstanding())
+        let deadline = timeouts.nextDeadline(durations: context.timeouts.value, outstanding: outstanding)
         guard deadline != housekeeping?.deadline ?? .max else { return }
         if let housekeeping { loop.cancel(housekeeping) }
         housekeeping = nil
@@ -659,7 +662,14 @@ public final class WebSocketConnection {
     private func runHousekeeping() {
         let now = MonotonicClock.now()
         while !finished {
-            switch timeouts.nextAction(now: now, durations: context.timeouts.value) {
+            // The session keeps the outstanding times (a `.sendPing` sets the pong's deadline
+            // there). A connection whose timer fires without a session gets it made here, which
+            // what is due would do anyway: a ping or a close frame to send (a closing connection
+            // has its session already).
+            let action = withSession { session in
+                session.updateOutstandingTimes { timeouts.nextAction(now: now, durations: context.timeouts.value, outstanding: &$0) }
+            }
+            switch action {
             case .wait:
                 return rescheduleHousekeeping()
             case .sendPing:

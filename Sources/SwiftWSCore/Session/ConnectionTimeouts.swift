@@ -4,7 +4,10 @@
 /// nanoseconds of any monotonic clock), asks `nextAction(now:)` what to do, carries the action
 /// out, and sleeps until `nextDeadline`. Tested with a fake clock, no sockets, no sleeps. The
 /// struct keeps only times; the durations (`Configuration`) are given to each call that needs
-/// them, the same ones every time.
+/// them, the same ones every time. The times of what the connection awaits (a pong, the rest of
+/// a message) are kept apart, in `Outstanding`, and given to the calls that need them: they are
+/// set only while something is awaited, when a connection already has its session, which keeps
+/// them (`Session.outstanding`), so an idle connection does not carry them (16 bytes, issue 16).
 ///
 /// The rule that keeps every connection bounded: once the connection is no longer open (we sent
 /// a close frame, the peer sent one, or it failed), only the close deadline counts, and it is
@@ -49,17 +52,49 @@ public struct ConnectionTimeouts: Sendable, Hashable {
         case abort
     }
 
+    /// The times of what the connection awaits: the pong to its keepalive ping, the final frame of
+    /// a data message. Not part of `ConnectionTimeouts`: they are set only while something is
+    /// awaited, and then a connection has its session, so it keeps them there
+    /// (`Session.outstanding`); an idle connection, which has no session, carries neither.
+    public struct Outstanding: Sendable, Hashable {
+        /// When the keepalive ping's pong is due (`.max`: no ping awaits its pong).
+        fileprivate var pongDeadline: UInt64 = .max
+        /// When the first frame of the data message being received arrived (`.max`: none is).
+        fileprivate var messageStart: UInt64 = .max
+
+        /// Nothing awaited.
+        public init() {}
+
+        /// Whether an unfinished message is being timed: callers compare it with the session's
+        /// state and call `messageInProgress` (and read the clock) only when the two differ.
+        public var isTimingMessage: Bool { messageStart != .max }
+
+        /// A pong arrived: the keepalive is answered.
+        public mutating func pongReceived() {
+            pongDeadline = .max
+        }
+
+        /// Whether a data message is being received (its first frame arrived, its final frame not
+        /// yet), reported after each receive. Only the transition matters.
+        public mutating func messageInProgress(_ inProgress: Bool, now: UInt64) {
+            if !inProgress {
+                messageStart = .max
+            } else if messageStart == .max {
+                messageStart = now
+            }
+        }
+    }
+
     // The durations are not kept here: every call that needs them is given them (a connection
-    // passes its server's, held once for all its connections), so the state is 33 bytes, not 49
-    // with a pointer to them (issue 16: memory per idle connection).
+    // passes its server's, held once for all its connections), and neither are the outstanding
+    // times (see `Outstanding`), so the state is 17 bytes, not 49 with a pointer to the durations
+    // and the two times (issue 16: memory per idle connection).
     private var lastReceive: UInt64
     /// While open, when the next keepalive ping is due; once closing, the close deadline (the only
     /// time that counts then, so the two share the room).
     private var nextPingOrCloseDeadline: UInt64
-    private var pongDeadline: UInt64 = .max
-    private var messageStart: UInt64 = .max
-    /// Last, so that a one-byte field after the struct can use the rest of its last word (a
-    /// connection's `closeInitiatedLocally`).
+    /// Last, so that one-byte fields after the struct can use the rest of its last word (a
+    /// connection's flags).
     private var isOpen = true
 
     /// Starts the timers of a connection that opened at `now`, with these durations (give the same
@@ -81,28 +116,9 @@ public struct ConnectionTimeouts: Sendable, Hashable {
     /// Whether the close deadline runs (`closingStarted` was called, or a timeout closed).
     public var isClosing: Bool { !isOpen }
 
-    /// Whether an unfinished message is being timed: callers compare it with the session's
-    /// state and call `messageInProgress` (and read the clock) only when the two differ.
-    public var isTimingMessage: Bool { messageStart != .max }
-
     /// Bytes arrived from the peer at `now`.
     public mutating func received(now: UInt64) {
         lastReceive = now
-    }
-
-    /// A pong arrived: the keepalive is answered.
-    public mutating func pongReceived() {
-        pongDeadline = .max
-    }
-
-    /// Whether a data message is being received (its first frame arrived, its final frame not
-    /// yet), reported after each receive. Only the transition matters.
-    public mutating func messageInProgress(_ inProgress: Bool, now: UInt64) {
-        if !inProgress {
-            messageStart = .max
-        } else if messageStart == .max {
-            messageStart = now
-        }
     }
 
     /// The connection stopped being open at `now` (close frame sent or received, failure, end of
@@ -114,26 +130,28 @@ public struct ConnectionTimeouts: Sendable, Hashable {
     }
 
     /// The earliest time at which `nextAction` may return something other than `.wait`
-    /// (`UInt64.max`: never).
-    public func nextDeadline(durations: Configuration) -> UInt64 {
+    /// (`UInt64.max`: never), with the connection's `outstanding` times.
+    public func nextDeadline(durations: Configuration, outstanding: Outstanding) -> UInt64 {
         guard isOpen else { return nextPingOrCloseDeadline }
-        var deadline = Swift.min(nextPingOrCloseDeadline, pongDeadline)
+        var deadline = Swift.min(nextPingOrCloseDeadline, outstanding.pongDeadline)
         if let idle = durations.idleTimeout { deadline = Swift.min(deadline, lastReceive.addingSaturated(idle)) }
-        if let limit = durations.messageTimeout, messageStart != .max {
-            deadline = Swift.min(deadline, messageStart.addingSaturated(limit))
+        if let limit = durations.messageTimeout, outstanding.messageStart != .max {
+            deadline = Swift.min(deadline, outstanding.messageStart.addingSaturated(limit))
         }
         return deadline
     }
 
-    /// What to do at `now`. Call again after carrying out an action other than `.wait`: several
-    /// may be due at once (each call moves the state on, so the calls end with `.wait`).
-    public mutating func nextAction(now: UInt64, durations: Configuration) -> Action {
+    /// What to do at `now`, with the connection's `outstanding` times (a `.sendPing` sets the
+    /// pong's deadline there). Call again after carrying out an action other than `.wait`:
+    /// several may be due at once (each call moves the state on, so the calls end with `.wait`).
+    public mutating func nextAction(now: UInt64, durations: Configuration, outstanding: inout Outstanding) -> Action {
         guard isOpen else { return now >= nextPingOrCloseDeadline ? .abort : .wait }
-        if now >= pongDeadline {
+        if now >= outstanding.pongDeadline {
             closingStarted(now: now, durations: durations)
             return .close(.internalError, "keepalive ping timeout")
         }
-        if let limit = durations.messageTimeout, messageStart != .max, now >= messageStart.addingSaturated(limit) {
+        if let limit = durations.messageTimeout, outstanding.messageStart != .max,
+           now >= outstanding.messageStart.addingSaturated(limit) {
             closingStarted(now: now, durations: durations)
             return .close(.policyViolation, "message not completed in time")
         }
@@ -142,7 +160,7 @@ public struct ConnectionTimeouts: Sendable, Hashable {
             return .close(.goingAway, "idle timeout")
         }
         if now >= nextPingOrCloseDeadline {
-            if pongDeadline == .max { pongDeadline = now.addingSaturated(durations.pongTimeout) }
+            if outstanding.pongDeadline == .max { outstanding.pongDeadline = now.addingSaturated(durations.pongTimeout) }
             nextPingOrCloseDeadline = durations.pingInterval.map { now.addingSaturated($0) } ?? .max
             return .sendPing
         }

@@ -28,6 +28,11 @@ public final class Session {
     public var closeStatus: CloseStatus? { lifecycle.closeStatus }
     /// The closing handshake's progress: the one owner of what may still be read and sent.
     private var lifecycle = SessionLifecycle.open
+    /// The data message being received: set by its first frame, cleared after its final frame.
+    /// Declared here, in the padding after `lifecycle` (25 bytes), rather than with the other
+    /// receive state below, where it cost 7 bytes of padding: that room keeps `outstanding` from
+    /// moving the session up a malloc size class (issue 16).
+    private var messageKind: MessageKind? = nil
 
     // MARK: Receive state
 
@@ -37,8 +42,6 @@ public final class Session {
     private var headerScratch: (UInt64, UInt64) = (0, 0)
     /// Between frames or inside one frame's payload, with that frame's header and progress.
     private var frameReadState = FrameReadState.betweenFrames
-    /// The data message being received: set by its first frame, cleared after its final frame.
-    private var messageKind: MessageKind? = nil
     private var messageSize = 0
     private var messageFrameCount = 0
     private var messageIsStreaming = false
@@ -143,6 +146,26 @@ public final class Session {
     package func agreedExtensions() -> [ExtensionOffer] {
         keptExtensions
     }
+
+    /// The times the connection over this session awaits (`ConnectionTimeouts.Outstanding`: a
+    /// keepalive's pong, the end of a message): kept here, not in the connection, because they
+    /// are set only while a ping or a message is under way, when the session exists, so an idle
+    /// connection carries neither (16 bytes, issue 16). The connection's time policy reads and
+    /// updates them through the functions below, inside this module (see `counters`).
+    @exclusivity(unchecked) private var outstanding = ConnectionTimeouts.Outstanding()
+
+    /// The outstanding times, as kept.
+    package var outstandingTimes: ConnectionTimeouts.Outstanding { outstanding }
+
+    /// Runs `body` on the outstanding times (the time policy's `nextAction`, a pong's arrival).
+    package func updateOutstandingTimes<Result>(_ body: (inout ConnectionTimeouts.Outstanding) -> Result) -> Result {
+        body(&outstanding)
+    }
+
+    /// Whether the unfinished-message timer disagrees with `hasMessageInProgress`: a message
+    /// began or ended since the timer was last told (checked after every read, so that the clock
+    /// is read only when it is true; one call, not two, on the message path).
+    package var messageTimingIsStale: Bool { hasMessageInProgress != outstanding.isTimingMessage }
 
     /// `count` payload bytes received for the connection's counters, ending a message or not.
     package func countReceived(_ count: Int, endsMessage: Bool) {
