@@ -8,10 +8,16 @@
 #   client.pem client.key  CN=test client, for mutual TLS
 #   server-encrypted.key   server.key encrypted (PKCS#8, AES-256) with the password swiftws-test
 #   other-ca.pem other.pem other.key   a second CA the tests do not trust, and a server cert from it
-# Idempotent: does nothing when $1/ready exists. Certificates are valid for 2 days.
+# Idempotent: does nothing when $1/ready exists, is newer than this script and less than a day
+# old. Anything else in $1 is made again: callers name the directory after their process id,
+# and a reused id must not find an earlier run's files (an older script's list, or expired).
+# Certificates are valid for 2 days.
 set -eu
 dir=$1
-[ -f "$dir/ready" ] && exit 0
+if [ -f "$dir/ready" ] && [ "$dir/ready" -nt "$0" ] && [ -n "$(find "$dir/ready" -mmin -1440)" ]; then
+    exit 0
+fi
+rm -rf "$dir"
 mkdir -p "$dir"
 cd "$dir"
 key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
