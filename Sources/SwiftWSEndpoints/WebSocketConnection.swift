@@ -510,9 +510,9 @@ public final class WebSocketConnection {
     @discardableResult
     public func send(_ kind: MessageKind, _ bytes: UnsafeRawBufferPointer) throws(SessionError) -> SendResult {
         guard try admit(bytes.count) else { return .dropped }
-        // A large payload goes from the caller's buffer to the socket (one writev with its
-        // header), not through the session's output: the stream copies only what the kernel
-        // does not take.
+        // The payload goes from the caller's buffer to the stream with its header, not through
+        // the session's output: a small one into the loop's cork, a large one to the socket in
+        // one writev (the stream copies only what the kernel does not take).
         try withSession { session throws(SessionError) in
             try session.send(kind, bytes) { header, payload in _ = stream.write(header, payload) }
         }

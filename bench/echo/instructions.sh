@@ -9,6 +9,7 @@
 #   LIBDIR=dir bash bench/echo/instructions.sh SERVER        # with LD_LIBRARY_PATH=dir (another libswiftws)
 #   SHORT=1 LONG=8 CONNS=20 ...                              # seconds of each run, connections
 #   SIZE=1048576 BINARY=1 ...                                # message size (default 32), binary (default text)
+#   INFLIGHT=16 ...                                          # messages in flight per connection (default 1)
 #   CACHE_SIM=1 ...                                          # also simulated cache misses per message
 #                                                            # (instruction L1, data L1, last level)
 #   TLS=1 ...                                                # wss: the server gets a test certificate
@@ -23,7 +24,7 @@ bench_dir="$(cd "$(dirname "$0")" && pwd)"
 loadgen="$bench_dir/build/loadgen"
 [ -x "$loadgen" ] || cc -O2 -Wall -Wextra -std=c11 -o "$loadgen" "$bench_dir/loadgen.c" -lssl -lcrypto -lz
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 1; }
-[ $# -ge 1 ] || { sed -n '2,17p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,18p' "$0" >&2; exit 2; }
 work=$(mktemp -d)
 tls_server=() tls_loadgen=()
 if [ -n "${TLS:-}" ]; then
@@ -49,7 +50,7 @@ run() {  # run SECONDS -> "messages instructions"
     done
     [ -n "$port" ] || { echo "the server did not start: $(cat "$work/server.log" "$work/valgrind.log")" >&2; exit 1; }
     local line
-    line=$(timeout $((seconds + 60)) "$loadgen" -p "$port" -c "${CONNS:-20}" -s "${SIZE:-32}" -k 1 -d "$seconds" -w 0 $([ -n "${BINARY:-}${TCP:-}" ] || echo -t) ${TCP:+-m tcp} ${HANDSHAKE:+-m handshake} ${tls_loadgen[@]+"${tls_loadgen[@]}"})
+    line=$(timeout $((seconds + 60)) "$loadgen" -p "$port" -c "${CONNS:-20}" -s "${SIZE:-32}" -k "${INFLIGHT:-1}" -d "$seconds" -w 0 $([ -n "${BINARY:-}${TCP:-}" ] || echo -t) ${TCP:+-m tcp} ${HANDSHAKE:+-m handshake} ${tls_loadgen[@]+"${tls_loadgen[@]}"})
     kill -INT "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
     # summary: Ir [I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw] -> messages Ir I1-misses D1-misses LL-misses
     echo "$(tr ' ' '\n' <<<"$line" | sed -n 's/^total_messages=//p') $(awk '/^summary:/ {

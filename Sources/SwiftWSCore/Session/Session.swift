@@ -763,23 +763,22 @@ public final class Session {
         queueMessage(opcode: .binary, payload: binary)
     }
 
-    /// Payloads from this size on may bypass the output (`send(_:_:directWrite:)`): above the
-    /// event loop's cork buffer (16 KiB) a copy into the output batches nothing, it only costs a
-    /// pass over the bytes.
-    public static let directPayloadThreshold = 16 * 1024
-
     /// Sends a whole message like `send(text:)` or `send(binary:)` (same checks, same errors), but
-    /// without copying a large payload into the output when the frame goes out as it is: server
-    /// role (no masking), not compressed, at least `directPayloadThreshold` bytes, and nothing
-    /// else queued. Then the session calls `directWrite(header, payload)` once, and the caller
-    /// writes the two, in that order, before any other output. Otherwise the frame is queued in
-    /// the output as usual. Returns whether `directWrite` was called.
+    /// without copying the payload into the output when the frame goes out as it is: server role
+    /// (no masking), not compressed, and nothing else queued. Then the session calls
+    /// `directWrite(header, payload)` once, and the caller writes the two, in that order, before
+    /// any other output. Otherwise the frame is queued in the output as usual. Returns whether
+    /// `directWrite` was called.
+    ///
+    /// Any size: a large payload then costs no pass over its bytes, and a small one skips the
+    /// output's bookkeeping (the stream's cork batches small writes as the output would; round 7:
+    /// 2,033 → 1,871 instructions per 32 B echo, 1,105 → 941 with 16 in flight).
     @discardableResult
     public func send(_ kind: MessageKind, _ payload: UnsafeRawBufferPointer,
                      directWrite: (_ header: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer) -> Void) throws(SessionError) -> Bool {
         try checkCanSendMessage()
         if kind == .text { guard UTF8Validator.isValid(payload) else { throw .invalidUTF8 } }
-        guard configuration.role == .server, output.isEmpty, payload.count >= Session.directPayloadThreshold,
+        guard configuration.role == .server, output.isEmpty,
               perMessageDeflate?.shouldCompress(messageSize: payload.count) != true else {
             queueMessage(opcode: kind.opcode, payload: payload)
             return false
