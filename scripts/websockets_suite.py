@@ -23,8 +23,10 @@ into websockets' own transport, a connection without a handshake) are removed be
 
 Left out as internal (they test websockets' own machinery, not behaviour a user sees):
 test_messages.py (its message assembler, websockets.*.messages, not in its API reference) and
-sync/test_utils.py (its Deadline helper). test_router.py tests the public `route()` /
-`unix_route()` (werkzeug routing), which swiftws does not have: left out as a missing feature.
+sync/test_utils.py (its Deadline helper). The router tests (tests/asyncio/test_router.py,
+tests/sync/test_router.py: the public `route()` / `unix_route()`, werkzeug URL routing) run
+against swiftws.asyncio.router / swiftws.sync.router; they skip unless werkzeug is installed
+(scripts/requirements-test.txt installs it).
 The two harness helpers `get_uri(server)` read `server.server._ssl_context` (asyncio) and
 `isinstance(server.socket, ssl.SSLSocket)` (sync), both marked "hack" in websockets; they are
 replaced by the same question asked of swiftws's private state (whether the server runs the TLS
@@ -54,6 +56,7 @@ FILES = [
     "asyncio/test_client.py", "asyncio/test_server.py",
     "sync/test_client.py", "sync/test_server.py",
     "asyncio/test_connection.py", "sync/test_connection.py",
+    "asyncio/test_router.py", "sync/test_router.py",
 ]
 # The connection tests' helpers that build the websockets peer: they stay websockets'.
 PEER_HELPERS = {"asyncio/connection.py", "sync/connection.py"}
