@@ -10,8 +10,9 @@ without it raises ImportError.
 from __future__ import annotations
 
 import http
+import inspect
 import urllib.parse
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
 from .http11 import Request, Response
 
@@ -81,12 +82,37 @@ class RouterBase:
 
 def prepare(function: str, url_map: Any, server_name: Optional[str], ssl: Any,
             create_router: Optional[Callable[..., RouterBase]], default: Callable[..., RouterBase],
-            options: Dict[str, Any]) -> Tuple[RouterBase, Optional[Callable[..., Any]]]:
-    """The router ``route()`` serves with, and the user's ``process_request`` taken out of
-    ``options`` (it runs before the router; a response it returns wins). ``ssl=True`` only makes
-    redirects wss:// (TLS ended by a proxy in front); a TLS context goes on to ``serve``."""
+            options: Dict[str, Any]) -> Tuple[RouterBase, Callable[..., Any]]:
+    """The router ``route()`` serves with and the ``process_request`` it gives ``serve`` (the
+    user's, taken out of ``options``, then the router's). ``ssl=True`` only makes redirects
+    wss:// (TLS ended by a proxy in front); a TLS context goes on to ``serve``."""
     require_werkzeug(function)
     if ssl is not None and ssl is not True:
         options["ssl"] = ssl
     router = (create_router or default)(url_map, server_name, "ws" if ssl is None else "wss")
-    return router, options.pop("process_request", None)
+    first = options.pop("process_request", None)
+    return router, router.route_request if first is None else _before(first, router)
+
+
+def _before(first: Callable[..., Any], router: RouterBase) -> Callable[..., Any]:
+    """``process_request`` running the user's ``first``, then the router unless ``first``
+    answered. It stays a plain function when ``first`` is one: the server then decides inside
+    the native callback (a coroutine defers the request, which a plain HTTP request such as a
+    health check cannot be, and costs a task); a coroutine ``first`` (``basic_auth``'s, in
+    either API) gets a coroutine."""
+    async def route_after(pending: Awaitable[Optional[Response]], connection: Any,
+                          request: Request) -> Optional[Response]:
+        response = await pending
+        return router.route_request(connection, request) if response is None else response
+
+    if inspect.iscoroutinefunction(first):
+        async def process_request_async(connection: Any, request: Request) -> Optional[Response]:
+            return await route_after(first(connection, request), connection, request)
+        return process_request_async
+
+    def process_request(connection: Any, request: Request) -> Any:
+        response = first(connection, request)
+        if inspect.isawaitable(response):  # a function returning an awaitable: websockets awaits it
+            return route_after(response, connection, request)
+        return router.route_request(connection, request) if response is None else response
+    return process_request

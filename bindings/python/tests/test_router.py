@@ -7,6 +7,8 @@ websockets' own router tests run against these modules in scripts/websockets_sui
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import os
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from werkzeug.routing import Map, Rule  # noqa: E402
 
 from swiftws.asyncio.client import connect, unix_connect  # noqa: E402
 from swiftws.asyncio.router import Router, route, unix_route  # noqa: E402
+from swiftws.auth import basic_auth  # noqa: E402
 from swiftws.exceptions import InvalidStatus  # noqa: E402
 from swiftws.sync.client import connect as sync_connect  # noqa: E402
 from swiftws.sync.router import route as sync_route  # noqa: E402
@@ -122,6 +125,23 @@ async def test_process_request_runs_first_and_its_response_wins():
 
 
 @run_async(30)
+async def test_a_plain_process_request_still_answers_plain_http_requests():
+    """A function ``process_request`` (a health check) answers a request without Upgrade: the
+    router's composition stays a plain function, since a deferred plain request cannot be answered."""
+    def health(connection, request):
+        return connection.respond(200, "OK\n") if request.path == "/healthz" else None
+
+    async with route(url_map(), "127.0.0.1", 0, process_request=health) as server:
+        for path, status in (("/healthz", b"200"), ("/nowhere", b"404"), ("/lobby", b"426")):
+            reader, writer = await asyncio.open_connection("127.0.0.1", _port(server))
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            assert (await reader.readline()).split()[1] == status, path
+            writer.close()
+        async with connect(f"ws://127.0.0.1:{_port(server)}/room/3") as websocket:
+            assert await websocket.recv() == "room 3 int"
+
+
+@run_async(30)
 async def test_create_router_and_unix_route(tmp_path):
     class CountingRouter(Router):
         handled = 0
@@ -152,6 +172,27 @@ def test_the_blocking_router_dispatches_and_refuses():
         with pytest.raises(InvalidStatus) as refused:
             with sync_connect(uri + "/echo/many"):
                 pytest.fail("a path the converter refuses was accepted")
+        assert refused.value.response.status_code == 404
+
+
+def test_the_blocking_router_after_a_coroutine_process_request():
+    """``basic_auth`` (a coroutine, accepted by the blocking server too) runs first, then the router."""
+    def whoami(websocket):
+        websocket.send(f"{websocket.username} {websocket.request.path}")
+
+    routes = Map([Rule("/me", endpoint=whoami)])
+    with sync_route(routes, "127.0.0.1", 0, process_request=basic_auth(credentials=("ann", "pw"))) as server:
+        uri = f"ws://127.0.0.1:{server.port}"
+        ann = {"Authorization": "Basic " + base64.b64encode(b"ann:pw").decode()}
+        with pytest.raises(InvalidStatus) as refused:
+            with sync_connect(uri + "/me"):
+                pytest.fail("basic_auth's 401 was not sent")
+        assert refused.value.response.status_code == 401
+        with sync_connect(uri + "/me", additional_headers=ann) as websocket:
+            assert websocket.recv(timeout=10) == "ann /me"
+        with pytest.raises(InvalidStatus) as refused:
+            with sync_connect(uri + "/you", additional_headers=ann):
+                pytest.fail("an unknown path was accepted")
         assert refused.value.response.status_code == 404
 
 

@@ -21,11 +21,9 @@ URL (wss:// with ``ssl``). See ``swiftws._routing`` for the matching.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Callable, Optional
 
 from .. import _routing
-from ..http11 import Request, Response
 from .server import ServerConnection, serve
 
 __all__ = ["route", "unix_route", "Router"]
@@ -52,16 +50,7 @@ def route(url_map: Any, *args: Any, server_name: Optional[str] = None, ssl: Any 
     ``Router`` subclass or factory, called as ``(url_map, server_name, url_scheme)``. A
     ``process_request`` given (a function or a coroutine) runs first; a response it returns is
     sent instead of routing. Raises ImportError when werkzeug is not installed."""
-    router, first = _routing.prepare("route", url_map, server_name, ssl, create_router, Router, kwargs)
-    if first is None:
-        return serve(router.handler, *args, process_request=router.route_request, **kwargs)
-
-    async def process_request(connection: ServerConnection, request: Request) -> Optional[Response]:
-        response = first(connection, request)
-        if inspect.isawaitable(response):
-            response = await response
-        return router.route_request(connection, request) if response is None else response
-
+    router, process_request = _routing.prepare("route", url_map, server_name, ssl, create_router, Router, kwargs)
     return serve(router.handler, *args, process_request=process_request, **kwargs)
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from .. import _routing
-from ..http11 import Request, Response
 from .server import Server, ServerConnection, serve
 
 __all__ = ["route", "unix_route", "Router"]
@@ -44,16 +43,9 @@ def route(url_map: Any, *args: Any, server_name: Optional[str] = None, ssl: Any 
     ``werkzeug.routing.Map``) rule their path matches; other arguments as
     ``swiftws.sync.server.serve``. ``server_name``, ``ssl`` (a TLS context, or True for wss://
     redirects behind a proxy that ends TLS) and ``create_router`` as in
-    ``swiftws.asyncio.router.route``; a ``process_request`` given runs first, and a response it
-    returns is sent instead of routing. Raises ImportError when werkzeug is not installed."""
-    router, first = _routing.prepare("route", url_map, server_name, ssl, create_router, Router, kwargs)
-    if first is None:
-        return serve(router.handler, *args, process_request=router.route_request, **kwargs)
-
-    def process_request(connection: ServerConnection, request: Request) -> Optional[Response]:
-        response = first(connection, request)
-        return router.route_request(connection, request) if response is None else response
-
+    ``swiftws.asyncio.router.route``; a ``process_request`` given (a function, or a coroutine such
+    as ``basic_auth``'s) runs first, and a response it returns is sent instead of routing. Raises ImportError when werkzeug is not installed."""
+    router, process_request = _routing.prepare("route", url_map, server_name, ssl, create_router, Router, kwargs)
     return serve(router.handler, *args, process_request=process_request, **kwargs)
 
 
