@@ -1,7 +1,7 @@
 """URL routing shared by ``swiftws.asyncio.router`` and ``swiftws.sync.router``: which handler a
 request goes to, decided with a werkzeug ``Map`` while ``process_request`` runs (websockets'
 ``route()``). The two modules differ only in how the handler is called (a coroutine or a
-blocking function) and in whether a user's ``process_request`` may be a coroutine.
+blocking function).
 
 werkzeug is optional, as in websockets: importing swiftws never needs it; calling ``route()``
 without it raises ImportError.
