@@ -13,6 +13,8 @@ name swiftws lacks, websockets' own (listed under "names taken from websockets")
 needs such a name then runs websockets' code for it and usually fails, as it should. A shim behaves
 as the module it stands for would: a name served by the module's own __getattr__ (a deprecated
 alias) is found, and a test setting a module variable (`client.MAX_REDIRECTS = 2`) sets swiftws's.
+A test's `patch("websockets.X.Y", ...)` patches swiftws's X.Y when swiftws has it (a method
+of `connect`, say), and websockets' otherwise (patch_swiftws; the run prints which moved).
 
 The connection tests (tests/asyncio/test_connection.py, tests/sync/test_connection.py) build
 `Connection(websockets.protocol.Protocol(...))` over a socketpair; only their fixture is replaced
@@ -23,8 +25,10 @@ into websockets' own transport, a connection without a handshake) are removed be
 
 Left out as internal (they test websockets' own machinery, not behaviour a user sees):
 test_messages.py (its message assembler, websockets.*.messages, not in its API reference) and
-sync/test_utils.py (its Deadline helper). test_router.py tests the public `route()` /
-`unix_route()` (werkzeug routing), which swiftws does not have: left out as a missing feature.
+sync/test_utils.py (its Deadline helper). The router tests (tests/asyncio/test_router.py,
+tests/sync/test_router.py: the public `route()` / `unix_route()`, werkzeug URL routing) run
+against swiftws.asyncio.router / swiftws.sync.router; they skip unless werkzeug is installed
+(scripts/requirements-test.txt installs it).
 The two harness helpers `get_uri(server)` read `server.server._ssl_context` (asyncio) and
 `isinstance(server.socket, ssl.SSLSocket)` (sync), both marked "hack" in websockets; they are
 replaced by the same question asked of swiftws's private state (whether the server runs the TLS
@@ -54,6 +58,7 @@ FILES = [
     "asyncio/test_client.py", "asyncio/test_server.py",
     "sync/test_client.py", "sync/test_server.py",
     "asyncio/test_connection.py", "sync/test_connection.py",
+    "asyncio/test_router.py", "sync/test_router.py",
 ]
 # The connection tests' helpers that build the websockets peer: they stay websockets'.
 PEER_HELPERS = {"asyncio/connection.py", "sync/connection.py"}
@@ -195,6 +200,45 @@ def rewrite(text: str, modules: set) -> str:
     return text
 
 
+#: `patch("websockets.X.Y")` in a test: what it patches is asked of swiftws too (see patch_swiftws).
+PATCH_TARGET = re.compile(r'\bpatch\("websockets\.([\w.]+)"')
+
+RESOLVE = """import importlib, sys
+for target in sys.argv[1:]:
+    parts = target.split(".")
+    for cut in range(len(parts) - 1, 0, -1):  # the longest importable module prefix
+        try:
+            value = importlib.import_module("swiftws." + ".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for name in parts[cut:]:
+                value = getattr(value, name)
+        except AttributeError:
+            break
+        print(target)
+        break
+"""
+
+
+def patch_swiftws(tests: pathlib.Path, env: dict) -> list:
+    """`patch("websockets.X.Y")` -> `patch("swiftws.X.Y")` when swiftws has X.Y: a test that
+    patches a websockets object the code under test has (a method of `connect`, say) patches
+    swiftws's, as the import rewrite points its imports there. One swiftws lacks stays patched on
+    websockets (harmless: swiftws does not read it). Returns the targets moved to swiftws."""
+    files = {file: file.read_text() for file in tests.rglob("test_*.py")}
+    targets = sorted({target for text in files.values() for target in PATCH_TARGET.findall(text)})
+    found = subprocess.run([sys.executable, "-c", RESOLVE, *targets], env=env, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for file, text in files.items():
+        changed = text
+        for target in found:
+            changed = changed.replace(f'patch("websockets.{target}"', f'patch("swiftws.{target}"')
+        if changed != text:
+            file.write_text(changed)
+    return found
+
+
 def main() -> int:
     swiftws_path = pathlib.Path(os.environ.get("SWIFTWS_PYTHONPATH", ROOT / "bindings" / "python")).resolve()
     modules = swiftws_modules(swiftws_path)
@@ -223,6 +267,8 @@ def main() -> int:
                     work / "run" / "swiftws_connection_adapter.py")
         write_shims(work / "run", modules)
         env = dict(os.environ, PYTHONPATH=f"{swiftws_path}{os.pathsep}{work / 'run'}")
+        for target in patch_swiftws(tests, env):
+            print(f"patched on swiftws: {target}")
         totals = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
         for name in FILES:
             report = work / (name.replace("/", "_") + ".xml")

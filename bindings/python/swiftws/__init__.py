@@ -4,6 +4,7 @@ Pure Python over ``ctypes`` and ``libswiftws.so``. Three layers:
 
 - ``swiftws.asyncio.server.serve`` / ``swiftws.asyncio.client.connect`` (also here as
   ``swiftws.serve`` / ``swiftws.connect``): the asyncio API, shaped like ``websockets``;
+  ``swiftws.asyncio.router.route`` (also ``swiftws.route``) dispatches by URL path with werkzeug;
 - ``swiftws.sync.server.serve`` / ``swiftws.sync.client.connect``: the blocking API, for
   scripts and threads;
 - ``swiftws.sansio``: the sans-I/O session and opening handshakes, for your own transport.
@@ -39,4 +40,20 @@ __all__ = [
     "ConnectionClosedError", "ConcurrencyError", "InvalidURI", "InvalidHandshake", "InvalidHeader",
     "InvalidMessage", "InvalidStatus", "NegotiationError", "PayloadTooBig", "ProtocolError",
     "SecurityError", "SwiftWSError", "WebSocketException", "library_version", "library_path",
+    "route", "unix_route", "Router",
 ]
+
+#: Names imported on first use, as websockets does for these: the router module imports werkzeug
+#: (optional), which ``import swiftws`` must not pay for.
+_LAZY = {"route": ".asyncio.router", "unix_route": ".asyncio.router", "Router": ".asyncio.router"}
+
+
+def __getattr__(name: str) -> object:
+    """``swiftws.route`` / ``unix_route`` / ``Router``: imported from their module on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

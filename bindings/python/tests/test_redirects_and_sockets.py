@@ -15,7 +15,9 @@ from websockets.sync.client import connect as ws_sync_connect
 from websockets.sync.server import serve as ws_sync_serve
 
 from swiftws.asyncio.client import connect, unix_connect
+from swiftws.datastructures import Headers
 from swiftws.exceptions import InvalidStatus
+from swiftws.http11 import Response
 from swiftws.sync.client import connect as sync_connect
 from swiftws.sync.server import serve as sync_serve
 
@@ -67,6 +69,38 @@ async def test_redirects_websockets_refuses_to_follow():
             with pytest.raises(ValueError) as raised:
                 await connect("ws://invalid/redirect", sock=sock)
         assert str(raised.value) == "cannot follow redirect to ws://invalid/ with a preexisting socket"
+
+
+@run_async(30)
+async def test_process_redirect_decides_as_websockets():
+    """websockets' ``connect.process_redirect(exc)``: the URI to follow, ``exc`` itself for no
+    redirect, or the refusal raised with ``exc`` as its cause; a subclass's answer applies to
+    every hop (websockets' own router tests patch it to see the 302)."""
+    async with ws_serve(echo, "127.0.0.1", 0, process_request=redirect_to("/next", ("/a", "/next"))) as server:
+        uri = f"ws://127.0.0.1:{_port(server)}"
+
+        class Counting(connect):
+            asked = 0
+
+            def process_redirect(self, exc):
+                Counting.asked += 1
+                return super().process_redirect(exc) if Counting.asked < 3 else exc
+
+        with pytest.raises(InvalidStatus, match="HTTP 302") as raised:
+            await Counting(uri + "/a")  # /a -> /next -> /next: the third answer stops it
+        assert Counting.asked == 3 and raised.value.__cause__ is None
+        assert raised.value.response.headers["Location"] == "/next"
+        opener = connect(uri + "/a")
+        assert opener.process_redirect(raised.value) == uri + "/next"
+        not_found = InvalidStatus(Response(404, "Not Found", Headers(), b""))
+        assert opener.process_redirect(not_found) is not_found
+        other = ValueError("not a refused handshake")
+        assert opener.process_redirect(other) is other
+    async with ws_serve(echo, "127.0.0.1", 0, process_request=redirect_to("ws://other/", ("/",))) as server:
+        with pytest.raises(ValueError) as raised:
+            await connect("ws://overridden/", host="127.0.0.1", port=_port(server))
+        assert isinstance(raised.value.__cause__, InvalidStatus)
+        assert raised.value.__cause__.response.status_code == 302
 
 
 @run_async(30)

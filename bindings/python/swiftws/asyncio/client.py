@@ -304,7 +304,7 @@ class connect:
                  reconnect_delays: Callable[[], Generator[float, None, None]] = backoff,
                  host: Optional[str] = None, port: Optional[int] = None,
                  **options: Any) -> None:
-        # What a followed redirect is opened with again (see _redirect_target).
+        # What a followed redirect is opened with again (see process_redirect).
         given = {name: value for name, value in locals().items() if name not in ("self", "uri", "options")}
         self._arguments = dict(given, **options)
         # SwiftWS's own limits (idle_timeout, message_timeout, max_buffered, …; see
@@ -341,7 +341,7 @@ class connect:
                              "(same methods) to connect through a proxy")
         if sock is not None and (host is not None or port is not None):
             raise ValueError("host/port and sock can not be specified at the same time")
-        #: Redirects are followed here, with websockets' rules (_redirect_target), not by the
+        #: Redirects are followed here, with websockets' rules (process_redirect), not by the
         #: library: Python may own the way to the server (a relayed TLS connection, ``sock``,
         #: ``host``/``port``), and the connection's ``request`` and ``protocol.uri`` must be the
         #: final request's.
@@ -405,8 +405,12 @@ class connect:
             try:
                 connection = await opener._open()
             except InvalidStatus as error:
-                target = opener._redirect_target(error)
-                if target is None or self._max_redirects == 0:
+                target = opener.process_redirect(error)
+                if target is error:
+                    raise
+                if isinstance(target, Exception):  # a redirect websockets refuses to follow
+                    raise target from error
+                if self._max_redirects == 0:
                     raise
                 if followed == self._max_redirects:
                     refusal = SecurityError(f"more than {self._max_redirects} redirects")
@@ -418,27 +422,31 @@ class connect:
             self._connection = connection
             return connection
 
-    def _redirect_target(self, error: InvalidStatus) -> Optional[str]:
-        """The URI a refusal redirects to when it is a redirect to follow (None: not a
-        redirect); raises where websockets refuses to follow (``ValueError``, ``SecurityError``)."""
-        response = error.response
-        if response.status_code not in _REDIRECT_STATUSES or "Location" not in response.headers:
-            return None
+    def process_redirect(self, exc: Exception) -> Union[Exception, str]:
+        """websockets' hook for a refused opening handshake: the URI to follow when ``exc`` is a
+        redirect (3xx with a Location) that may be followed; else an exception to raise —
+        ``exc`` itself when it is no redirect, a ``ValueError`` or ``SecurityError`` where
+        websockets refuses to follow (raised with ``exc`` as its cause). Override it in a
+        subclass to follow fewer redirects or other ones."""
+        response = getattr(exc, "response", None)
+        if not isinstance(exc, InvalidStatus) or response.status_code not in _REDIRECT_STATUSES \
+                or "Location" not in response.headers:
+            return exc
         target = urllib.parse.urljoin(self.uri, response.headers["Location"])
         # http(s):// locations name the same servers (the library's rule for C and Swift too).
         for web, ws in (("http://", "ws://"), ("https://", "wss://")):
             if target.lower().startswith(web):
                 target = ws + target[len(web):]
         if self._sock is not None:  # used by the first request; it cannot reach another
-            raise ValueError(f"cannot follow redirect to {target} with a preexisting socket")
+            return ValueError(f"cannot follow redirect to {target} with a preexisting socket")
         old, new = parse_uri(self.uri), parse_uri(target)
         if old.secure and not new.secure:
-            raise SecurityError(f"cannot follow redirect to non-secure URI {target}")
+            return SecurityError(f"cannot follow redirect to non-secure URI {target}")
         if (old.secure, old.host, old.port) != (new.secure, new.host, new.port):
             if self._arguments["unix"]:
-                raise ValueError(f"cannot follow cross-origin redirect to {target} with a Unix socket")
+                return ValueError(f"cannot follow cross-origin redirect to {target} with a Unix socket")
             if self._host is not None or self._port is not None:
-                raise ValueError(f"cannot follow cross-origin redirect to {target} with an explicit host or port")
+                return ValueError(f"cannot follow cross-origin redirect to {target} with an explicit host or port")
         return target
 
     def _following(self, target: str) -> "connect":
@@ -450,7 +458,7 @@ class connect:
             arguments["additional_headers"] = [
                 (name, value) for name, value in _header_pairs(arguments["additional_headers"])
                 if name.lower() not in _CREDENTIAL_HEADERS]
-        return connect(target, **arguments)
+        return type(self)(target, **arguments)  # a subclass's process_redirect applies to every hop
 
     async def _open(self) -> ClientConnection:
         """One attempt: the connection to ``self.uri`` (no redirect followed)."""
