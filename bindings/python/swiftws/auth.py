@@ -23,6 +23,14 @@ def build_www_authenticate_basic(realm: str) -> str:
     return f'Basic realm="{escaped}", charset="UTF-8"'
 
 
+def build_authorization_basic(username: str, password: str) -> str:
+    """The ``Authorization`` value carrying Basic credentials (RFC 7617 section 2): what a client
+    sends for a URI with user information, the reverse of ``parse_authorization_basic``."""
+    if ":" in username:
+        raise ValueError("a Basic username cannot contain ':'")
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
 def parse_authorization_basic(header: str) -> Tuple[str, str]:
     """(username, password) of an ``Authorization: Basic ...`` value; InvalidHeader otherwise."""
     scheme, _, token = header.partition(" ")

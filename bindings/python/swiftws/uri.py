@@ -49,6 +49,9 @@ def parse_uri(uri: str) -> WebSocketURI:
         port = parsed.port
     except ValueError as error:
         raise InvalidURI(uri, str(error)) from None
+    # urlsplit accepts a username without a password, which Basic credentials cannot carry.
+    if parsed.username is not None and parsed.password is None:
+        raise InvalidURI(uri, "username provided without password")
     secure = parsed.scheme == "wss"
     return WebSocketURI(secure, parsed.hostname, port or (443 if secure else 80), parsed.path, parsed.query,
                         parsed.username, parsed.password)

@@ -16,7 +16,7 @@ from swiftws.exceptions import ConcurrencyError
 from helpers import echo, run_async
 
 
-@pytest.mark.parametrize("uri", ["http://localhost/", "ws://", "localhost:8765", "ws://user:pw@localhost/",
+@pytest.mark.parametrize("uri", ["http://localhost/", "ws://", "localhost:8765", "ws://user@localhost/",
                                  "ws://localhost:99999/"])
 def test_bad_uri_raises_invalid_uri(uri):
     with pytest.raises(swiftws.InvalidURI):

@@ -59,6 +59,37 @@ async def test_basic_auth_refuses_then_sets_username():
 
 
 @run_async()
+async def test_user_info_in_the_uri_is_sent_as_basic_credentials():
+    # websockets' client sends ws://user:password@host as Authorization: Basic, to a websockets
+    # server (basic_auth there) and to ours; a username without a password is an InvalidURI.
+    from websockets.asyncio.server import basic_auth as ws_basic_auth
+    from swiftws.exceptions import InvalidURI
+
+    async def whoami(websocket):
+        await websocket.send(websocket.username)
+
+    async def headers(websocket):
+        await websocket.send(websocket.request.headers["Host"] + " " + websocket.request.headers["Authorization"])
+
+    async with ws_serve(whoami, "127.0.0.1", 0, process_request=ws_basic_auth(credentials=("bob", "pw"))) as theirs:
+        async with connect(f"ws://bob:pw@127.0.0.1:{_port(theirs)}/") as ws:
+            assert await ws.recv() == "bob"
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(f"ws://bob:nope@127.0.0.1:{_port(theirs)}/"):
+                pass
+        assert refused.value.response.status_code == 401
+    async with ws_serve(headers, "127.0.0.1", 0) as theirs:
+        async with connect(f"ws://carol:x%3Ay@127.0.0.1:{_port(theirs)}/") as ws:
+            expected = "Basic " + base64.b64encode(b"carol:x%3Ay").decode()  # as websockets: not unquoted
+            assert await ws.recv() == f"127.0.0.1:{_port(theirs)} {expected}"
+    async with serve(whoami, "127.0.0.1", 0, process_request=basic_auth(credentials=("dave", "pw"))) as ours:
+        async with connect(f"ws://dave:pw@127.0.0.1:{ours.port}/") as ws:
+            assert await ws.recv() == "dave"
+    with pytest.raises(InvalidURI):
+        await connect("ws://erin@127.0.0.1:1/")
+
+
+@run_async()
 async def test_async_process_request_decides_later_on_the_handlers_connection():
     lookups = []
 

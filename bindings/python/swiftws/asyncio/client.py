@@ -32,6 +32,7 @@ from .. import _native as n
 from .._config import KEYWORDS, NativeConfig
 from .._driver import NativeLoop, new_key
 from .._log import native_log
+from ..auth import build_authorization_basic
 from ..datastructures import Headers
 from ..exceptions import (InvalidHandshake, InvalidHeader, InvalidHeaderValue, InvalidMessage, InvalidProxy,
                           InvalidProxyStatus, InvalidStatus, InvalidUpgrade, InvalidURI, ProxyError, SecurityError,
@@ -65,10 +66,13 @@ class ClientConnection(Connection):
             native.release()
 
 
-def _check_uri(uri: str) -> None:
-    parsed = parse_uri(uri)
-    if parsed.username is not None or parsed.password is not None:
-        raise InvalidURI(uri, "user information isn't supported")
+def _without_user_info(uri: str) -> str:
+    """``uri`` without its user information: the library connects to the authority's host and
+    port, and the credentials travel in an ``Authorization`` header (websockets' rule)."""
+    parsed = urllib.parse.urlsplit(uri)
+    if "@" not in parsed.netloc:
+        return uri
+    return urllib.parse.urlunsplit(parsed._replace(netloc=parsed.netloc.rpartition("@")[2]))
 
 
 #: ``ssl`` / ``proxy_ssl`` not given: a default context where TLS is used (websockets'
@@ -321,7 +325,7 @@ class connect:
             raise ValueError("ssl argument is incompatible with a ws:// URI" if ssl is not None
                              else "server_hostname argument is incompatible with a ws:// URI")
         _check_proxy_tls(proxy, proxy_ssl, proxy_server_hostname)
-        _check_uri(uri)
+        user_info = parse_uri(uri).user_info  # also checks the URI (InvalidURI)
         if isinstance(subprotocols, str):
             raise TypeError("subprotocols must be a list, not a str")
         self.uri = uri
@@ -362,7 +366,12 @@ class connect:
             user_agent_header = None  # additional_headers wins (websockets' legacy way)
         if user_agent_header is not None:
             headers.append(("User-Agent", user_agent_header))
-        parsed = urllib.parse.urlsplit(uri)
+        if user_info is not None:
+            # ws://user:password@host: HTTP Basic credentials, as websockets sends them.
+            headers.append(("Authorization", build_authorization_basic(*user_info)))
+        #: The URI the library is given: without user information (sent as Authorization).
+        self._native_uri = _without_user_info(uri)
+        parsed = urllib.parse.urlsplit(self._native_uri)
         # The Host header the library writes: the URI's authority (also over a Unix socket).
         self.request = Request((parsed.path or "/") + (f"?{parsed.query}" if parsed.query else ""),
                                Headers([("Host", parsed.netloc)] + headers + ([("Origin", origin)] if origin else [])))
@@ -479,13 +488,13 @@ class connect:
         if descriptor >= 0:
             # Over a relay the library speaks ws:// (asyncio runs TLS); over a socket connected
             # here to host/port, or the caller's, wss:// is the library's TLS.
-            uri = "ws" + self.uri[3:] if relay is not None else self.uri
+            uri = "ws" + self._native_uri[3:] if relay is not None else self._native_uri
             status = n.lib.sws_client_connect_socket(native.handle, uri.encode("utf-8"), descriptor,
                                                      self._config.pointer(), byref(native.handlers), key)
             if status != n.SWS_OK:
                 os.close(descriptor)
         else:
-            status = n.lib.sws_client_connect(native.handle, self.uri.encode("utf-8"), self._config.pointer(),
+            status = n.lib.sws_client_connect(native.handle, self._native_uri.encode("utf-8"), self._config.pointer(),
                                               byref(native.handlers), key)
         if status != n.SWS_OK:
             native.targets.pop(key, None)
