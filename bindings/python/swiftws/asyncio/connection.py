@@ -351,21 +351,14 @@ class Connection:
         every message received before was returned.
         """
         if self._messages:
-            message = self._messages.popleft()
-            if self._reading_paused and len(self._messages) <= (self.max_queue[1] or 0) and self._conn:
-                self._resume_reading()
+            message = self._take_queued()
         elif self._state is State.CLOSED:
             raise self._closed_exception()
         else:
             if self._waiter is not None or self._stream_abandoned:
                 raise ConcurrencyError("cannot call recv while another coroutine is already running "
                                        "recv or recv_streaming")
-            waiter = self._waiter = self._loop.create_future()
-            try:
-                message = await waiter
-            except asyncio.CancelledError:
-                self._recv_cancelled(waiter)
-                raise
+            message = await self._next_item(False)
         if type(message) is _Fragment:
             message = await self._join_fragments(message)
         return message if decode is None else _converted(message, decode)
